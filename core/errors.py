@@ -1,0 +1,25 @@
+"""Errors a user can cause. Each message says what is wrong and how to fix it."""
+
+
+class UserError(Exception):
+    """Bad input from a person: shown as one sentence, never as a traceback (CLI exit code 2)."""
+
+
+class DatasetError(UserError):
+    """A file or a column mapping that cannot become a dataset."""
+
+
+class ModelError(UserError):
+    """A model that cannot be loaded or is not allowed."""
+
+
+class RunStateError(UserError):
+    """An action that does not fit the run's current status."""
+
+
+class NotFoundError(UserError):
+    """An id that names nothing."""
+
+
+class ConfigError(UserError):
+    """Training settings that cannot work."""
