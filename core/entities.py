@@ -93,3 +93,43 @@ class RunInfo:
         for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
             d[key] = d[key].isoformat(timespec="seconds") if d[key] else None
         return d
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of a quality report, with counts and an example row.
+
+    ``severity`` is ``blocking`` (the dataset cannot be saved), ``warning`` or ``info``.
+    """
+
+    severity: str
+    code: str
+    message: str
+    count: int | None = None
+    example: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What is wrong (and right) with a dataset before it is saved."""
+
+    findings: tuple[Finding, ...]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "blocking"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"findings": [f.to_dict() for f in self.findings], "stats": self.stats}

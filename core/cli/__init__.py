@@ -1,0 +1,84 @@
+"""`python -m core`: the same services as the pages, for scripts, benchmarks and CI.
+
+Every command accepts ``--json`` and then prints exactly one JSON document on stdout.
+Errors go to stderr as one sentence: exit code 2 for bad input, 1 for a failure.
+Each command group lives in its own module with a ``register(subparsers)`` function that
+adds its sub-commands and sets ``handler`` (a function ``(args) -> object``) on each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from core.errors import UserError
+
+# Modules under core.cli that contribute commands; a missing module is skipped.
+COMMAND_MODULES = ("datasets", "models", "runs", "generate", "report")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return _jsonable(value.to_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if hasattr(value, "to_dict") or type(value).__name__ == "DataFrame":
+        return json.loads(value.to_json(orient="records"))
+    return value
+
+
+def print_result(result: Any, *, as_json: bool, render: Callable[[Any], str] | None = None) -> None:
+    """Print a command's result: one JSON document with --json, else readable text."""
+    if as_json:
+        print(json.dumps(_jsonable(result), indent=2, default=str))
+    elif render is not None:
+        print(render(result))
+    else:
+        print(json.dumps(_jsonable(result), indent=2, default=str))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Use Case Lab command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"core.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"core.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except UserError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one sentence, never a traceback
+        print(f"Failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+    if result is not None:
+        print_result(result, as_json=getattr(args, "json", False),
+                     render=getattr(args, "render", None))
+    return 0
