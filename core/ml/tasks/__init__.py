@@ -1,0 +1,1 @@
+"""Task adapters: one module per task, registered with core.ml.tasks.base.register."""
