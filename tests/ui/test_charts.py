@@ -1,0 +1,109 @@
+"""The plotly builders turn frames into figures with the traces the pages rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ui import charts
+
+
+def _metrics() -> pd.DataFrame:
+    return pd.DataFrame({
+        "step": [10, 20, 20, 30, 40, 40, 40],
+        "epoch": [0.25, 0.5, 0.5, 0.75, 1.0, 1.0, 1.0],
+        "split": ["train", "train", "validation", "train", "train", "validation", "validation"],
+        "name": ["loss", "loss", "loss", "loss", "loss", "loss", "accuracy"],
+        "value": [0.9, 0.7, 0.8, 0.5, 0.4, 0.6, 0.81],
+    })
+
+
+def test_class_balance_has_one_series_per_split() -> None:
+    fig = charts.class_balance_bar({"train": {"a": 8, "b": 2}, "test": {"a": 2, "b": 1}})
+    assert [t.name for t in fig.data] == ["train", "test"]
+    assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == [8, 2]
+
+
+def test_class_balance_accepts_flat_counts() -> None:
+    fig = charts.class_balance_bar({"pos": 5, "neg": 7})
+    assert len(fig.data) == 1 and list(fig.data[0].y) == [5, 7]
+
+
+def test_token_histogram_marks_max_length_with_cut_share() -> None:
+    fig = charts.token_length_histogram([10, 20, 200, 300], max_length=128)
+    assert fig.data[0].type == "histogram" and len(fig.data[0].x) == 4
+    assert "50% cut" in fig.layout.annotations[0].text
+
+
+def test_loss_curves_split_train_and_validation() -> None:
+    fig = charts.loss_curves(_metrics())
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"train", "validation"}
+    assert list(by_name["train"].x) == [10, 20, 30, 40]
+    assert list(by_name["validation"].y) == [0.8, 0.6]
+
+
+def test_loss_curves_understand_eval_prefix() -> None:
+    frame = pd.DataFrame({"step": [5, 5], "epoch": [1.0, 1.0], "split": ["train", "eval"],
+                          "name": ["loss", "eval_loss"], "value": [0.5, 0.6]})
+    names = sorted(t.name for t in charts.loss_curves(frame).data)
+    assert names == ["train", "validation"]
+
+
+def test_loss_curves_empty_frame_gives_empty_figure() -> None:
+    empty = pd.DataFrame(columns=["step", "epoch", "split", "name", "value"])
+    assert len(charts.loss_curves(empty).data) == 0
+
+
+def test_metric_curve_picks_the_named_validation_metric() -> None:
+    fig = charts.metric_curve(_metrics(), "accuracy")
+    assert list(fig.data[0].y) == [0.81]
+
+
+@pytest.mark.parametrize("normalised", [False, True])
+def test_confusion_matrix_counts_and_shares(normalised: bool) -> None:
+    matrix = pd.DataFrame([[8, 2], [1, 9]], index=["neg", "pos"], columns=["neg", "pos"])
+    fig = charts.confusion_matrix(matrix, normalised=normalised)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and list(heat.x) == ["neg", "pos"]
+    if normalised:
+        assert np.allclose(np.array(heat.z).sum(axis=1), 1.0) and heat.text[0][0] == "80%"
+    else:
+        assert heat.text[1][1] == "9"
+
+
+def test_roc_and_pr_curves_one_trace_per_class_with_auc() -> None:
+    roc = pd.DataFrame({"class": ["a", "a", "a", "b", "b"], "fpr": [0, 0.5, 1, 0, 1],
+                        "tpr": [0, 0.8, 1, 0, 1]})
+    fig = charts.roc_curves(roc, {"a": 0.9, "b": 0.5})
+    assert [t.name for t in fig.data] == ["a (AUC 0.900)", "b (AUC 0.500)", "chance"]
+    pr = pd.DataFrame({"class": ["a", "a"], "recall": [0, 1], "precision": [1, 0.5]})
+    assert [t.name for t in charts.pr_curves(pr).data] == ["a"]
+
+
+def test_calibration_curve_has_diagonal_and_model() -> None:
+    bins = pd.DataFrame({"mean_predicted": [0.2, 0.8], "fraction_positive": [0.25, 0.7]})
+    fig = charts.calibration_curve(bins)
+    assert [t.name for t in fig.data] == ["perfectly calibrated", "model"]
+
+
+def test_confidence_histogram_splits_right_and_wrong() -> None:
+    preds = pd.DataFrame({"confidence": [0.9, 0.6, 0.55], "correct": [True, False, True]})
+    fig = charts.confidence_histogram(preds)
+    assert [t.name for t in fig.data] == ["right", "wrong"]
+    assert len(fig.data[0].x) == 2 and len(fig.data[1].x) == 1
+
+
+def test_regression_charts() -> None:
+    preds = pd.DataFrame({"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.0]})
+    scatter = charts.predicted_vs_actual(preds)
+    assert [t.name for t in scatter.data] == ["examples", "ideal"]
+    residuals = charts.residual_histogram(preds)
+    assert list(residuals.data[0].x) == [0.5, 0.0, -1.0]
+
+
+def test_probability_bar_sorted_with_percentages() -> None:
+    fig = charts.probability_bar({"neg": 0.2, "pos": 0.8})
+    bar = fig.data[0]
+    assert list(bar.y) == ["neg", "pos"] and list(bar.text) == ["20.0%", "80.0%"]

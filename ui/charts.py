@@ -1,0 +1,221 @@
+"""Plotly figure builders: pure functions from DataFrames (or plain values) to figures.
+
+Nothing here calls Streamlit, so every builder is unit-tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+ACCENT = "#4F46E5"
+SPLIT_COLOURS = {"train": "#4F46E5", "validation": "#F59E0B", "test": "#10B981"}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=320)
+
+
+def _figure(title: str, x_title: str = "", y_title: str = "") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **_LAYOUT)
+    return fig
+
+
+def counts_frame(counts: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+    """Normalise class counts to a frame with columns label, count and split.
+
+    Accepts ``{label: n}``, ``{split: {label: n}}`` or a frame that already has those columns.
+    """
+    if isinstance(counts, pd.DataFrame):
+        frame = counts.copy()
+        if "split" not in frame:
+            frame["split"] = "all"
+        return frame[["label", "count", "split"]]
+    rows: list[dict[str, Any]] = []
+    for key, value in counts.items():
+        if isinstance(value, Mapping):
+            rows += [{"label": str(k), "count": int(v), "split": str(key)} for k, v in value.items()]
+        else:
+            rows.append({"label": str(key), "count": int(value), "split": "all"})
+    return pd.DataFrame(rows, columns=["label", "count", "split"])
+
+
+def class_balance_bar(counts: Mapping[str, Any] | pd.DataFrame) -> go.Figure:
+    """Bars of rows per class, one series per split."""
+    frame = counts_frame(counts)
+    fig = _figure("Rows per class", "class", "rows")
+    for split, part in frame.groupby("split", sort=False):
+        fig.add_bar(x=part["label"].astype(str), y=part["count"], name=str(split),
+                    marker_color=SPLIT_COLOURS.get(str(split), ACCENT))
+    fig.update_layout(barmode="group", showlegend=frame["split"].nunique() > 1)
+    return fig
+
+
+def token_length_histogram(lengths: Sequence[int] | pd.Series, max_length: int | None = None,
+                           context_length: int | None = None) -> go.Figure:
+    """Histogram of texts' lengths in tokens, with the chosen max length (and context) marked."""
+    values = pd.Series(list(lengths), dtype="float64").dropna()
+    fig = _figure("Text length in tokens", "tokens", "texts")
+    fig.add_histogram(x=values, nbinsx=40, marker_color=ACCENT, name="texts")
+    if max_length:
+        share = float((values > max_length).mean()) if len(values) else 0.0
+        fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
+                      annotation_text=f"max length {max_length} ({share:.0%} cut)")
+    if context_length and (values.max() if len(values) else 0) > context_length * 0.5:
+        fig.add_vline(x=context_length, line_dash="dot", line_color="#6B7280",
+                      annotation_text=f"context {context_length}")
+    return fig
+
+
+def _metric_rows(metrics: pd.DataFrame, name: str) -> pd.DataFrame:
+    # The trainer logs validation metrics either as split="validation" + name, or as "eval_<name>".
+    if metrics.empty:
+        return metrics
+    names = metrics["name"].astype(str)
+    picked = metrics[(names == name) | (names == f"eval_{name}")].copy()
+    picked.loc[picked["name"].astype(str).str.startswith("eval_"), "split"] = "validation"
+    return picked.sort_values("step")
+
+
+def loss_curves(metrics: pd.DataFrame) -> go.Figure:
+    """Train and validation loss against the step, from rows (step, epoch, split, name, value)."""
+    fig = _figure("Loss", "step", "loss")
+    rows = _metric_rows(metrics, "loss")
+    for split, part in rows.groupby("split", sort=False) if not rows.empty else []:
+        fig.add_scatter(x=part["step"], y=part["value"], name=str(split),
+                        mode="lines+markers" if len(part) < 30 else "lines",
+                        line_color=SPLIT_COLOURS.get(str(split), ACCENT))
+    return fig
+
+
+def metric_curve(metrics: pd.DataFrame, name: str, split: str = "validation") -> go.Figure:
+    """One metric (e.g. validation accuracy) against the step."""
+    rows = _metric_rows(metrics, name)
+    if not rows.empty:
+        rows = rows[rows["split"] == split]
+    fig = _figure(f"{split.capitalize()} {name.replace('_', ' ')}", "step", name)
+    fig.add_scatter(x=rows["step"] if not rows.empty else [], y=rows["value"] if not rows.empty else [],
+                    mode="lines+markers", name=name, line_color=SPLIT_COLOURS.get(split, ACCENT))
+    return fig
+
+
+def confusion_matrix(matrix: pd.DataFrame, normalised: bool = False) -> go.Figure:
+    """Heatmap of true (rows) against predicted (columns) labels, as counts or row shares."""
+    values = matrix.to_numpy(dtype="float64")
+    if normalised:
+        totals = values.sum(axis=1, keepdims=True)
+        values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
+        text = [[f"{v:.0%}" for v in row] for row in values]
+    else:
+        text = [[f"{int(v)}" for v in row] for row in values]
+    labels_x = [str(c) for c in matrix.columns]
+    labels_y = [str(i) for i in matrix.index]
+    fig = _figure("Confusion matrix" + (" (share of each true class)" if normalised else ""),
+                  "predicted", "true")
+    fig.add_heatmap(z=values, x=labels_x, y=labels_y, text=text, texttemplate="%{text}",
+                    colorscale="Blues", showscale=False,
+                    hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=max(320, 40 * len(labels_y) + 120))
+    return fig
+
+
+def _curves(frame: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str,
+            areas: Mapping[str, float] | None, diagonal: bool) -> go.Figure:
+    fig = _figure(title, x_title, y_title)
+    for cls, part in frame.groupby("class", sort=False) if not frame.empty else []:
+        area = (areas or {}).get(str(cls))
+        label = f"{cls} (AUC {area:.3f})" if area is not None else str(cls)
+        fig.add_scatter(x=part[x], y=part[y], mode="lines", name=label)
+    if diagonal:
+        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                        line=dict(dash="dash", color="#9CA3AF"))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def roc_curves(curves: pd.DataFrame, auc: Mapping[str, float] | None = None) -> go.Figure:
+    """ROC curve per class (one-vs-rest) from rows (class, fpr, tpr), AUC in the legend."""
+    return _curves(curves, "fpr", "tpr", "ROC", "false positive rate", "true positive rate",
+                   auc, diagonal=True)
+
+
+def pr_curves(curves: pd.DataFrame, auc: Mapping[str, float] | None = None) -> go.Figure:
+    """Precision-recall curve per class from rows (class, recall, precision)."""
+    return _curves(curves, "recall", "precision", "Precision-recall", "recall", "precision",
+                   auc, diagonal=False)
+
+
+def calibration_curve(bins: pd.DataFrame) -> go.Figure:
+    """Observed accuracy against mean confidence per bin, from (mean_predicted, fraction_positive)."""
+    fig = _figure("Calibration", "mean confidence", "observed accuracy")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                    line=dict(dash="dash", color="#9CA3AF"))
+    fig.add_scatter(x=bins.get("mean_predicted", []), y=bins.get("fraction_positive", []),
+                    mode="lines+markers", name="model", line_color=ACCENT)
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def confidence_histogram(predictions: pd.DataFrame) -> go.Figure:
+    """Histogram of the predicted class's probability, split into right and wrong predictions."""
+    fig = _figure("Confidence", "probability of the predicted class", "examples")
+    if "correct" in predictions:
+        for correct, name, colour in ((True, "right", "#10B981"), (False, "wrong", "#DC2626")):
+            part = predictions[predictions["correct"] == correct]
+            fig.add_histogram(x=part["confidence"], name=name, marker_color=colour,
+                              xbins=dict(start=0, end=1.0001, size=0.05))
+        fig.update_layout(barmode="stack")
+    else:
+        fig.add_histogram(x=predictions.get("confidence", []), name="all", marker_color=ACCENT)
+    return fig
+
+
+def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
+    """Scatter of predicted against actual values with the ideal diagonal (regression)."""
+    actual, predicted = predictions["actual"], predictions["predicted"]
+    fig = _figure("Predicted against actual", "actual", "predicted")
+    fig.add_scatter(x=actual, y=predicted, mode="markers", name="examples",
+                    marker=dict(color=ACCENT, opacity=0.6, size=6))
+    if len(actual):
+        low = float(min(actual.min(), predicted.min()))
+        high = float(max(actual.max(), predicted.max()))
+        fig.add_scatter(x=[low, high], y=[low, high], mode="lines", name="ideal",
+                        line=dict(dash="dash", color="#9CA3AF"))
+    return fig
+
+
+def residual_histogram(predictions: pd.DataFrame) -> go.Figure:
+    """Histogram of residuals (predicted minus actual)."""
+    residuals = predictions["predicted"] - predictions["actual"]
+    fig = _figure("Residuals (predicted − actual)", "residual", "examples")
+    fig.add_histogram(x=residuals, nbinsx=40, marker_color=ACCENT, name="residuals")
+    fig.add_vline(x=0, line_dash="dash", line_color="#6B7280")
+    return fig
+
+
+def probability_bar(probabilities: pd.DataFrame | Mapping[str, float]) -> go.Figure:
+    """Horizontal bars of each class's probability, highest on top."""
+    frame = (probabilities if isinstance(probabilities, pd.DataFrame)
+             else pd.DataFrame({"label": list(probabilities), "probability": list(probabilities.values())}))
+    frame = frame.sort_values("probability")
+    fig = _figure("Probability per class", "probability", "")
+    fig.add_bar(x=frame["probability"], y=frame["label"].astype(str), orientation="h",
+                marker_color=ACCENT, text=[f"{p:.1%}" for p in frame["probability"]],
+                textposition="auto", name="probability")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(type="category")
+    fig.update_layout(height=max(200, 36 * len(frame) + 80))
+    return fig
+
+
+def value_bar(frame: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
+    """A plain bar chart (F1 per entity type, feature importance, metric per fold)."""
+    fig = _figure(title, x, y)
+    fig.add_bar(x=frame[x].astype(str), y=frame[y], marker_color=ACCENT, name=y)
+    return fig

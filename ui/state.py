@@ -1,0 +1,68 @@
+"""Session-state and widget keys, in one place so pages and tests agree on them.
+
+Cross-page keys are unprefixed; a page's own keys start with the page's name.
+"""
+
+from __future__ import annotations
+
+# Cross-page selections (plain keys, not widget values, so they survive page switches).
+CURRENT_DATASET = "current_dataset_id"
+CURRENT_RUN = "current_run_id"
+
+# Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
+RUN_PARAM = "run"
+
+# Datasets page
+DATASETS_UPLOAD = "datasets_upload"
+DATASETS_TASK = "datasets_task"
+DATASETS_MAP_PREFIX = "datasets_map_"
+DATASETS_VALIDATION = "datasets_validation_size"
+DATASETS_TEST = "datasets_test_size"
+DATASETS_SEED = "datasets_seed"
+DATASETS_GROUP = "datasets_group_column"
+DATASETS_SPLIT_COLUMN = "datasets_split_column"
+DATASETS_MODEL = "datasets_model"
+DATASETS_MAX_LENGTH = "datasets_max_length"
+DATASETS_NAME = "datasets_name"
+DATASETS_SAVE = "datasets_save"
+DATASETS_SAVED = "datasets_saved_id"
+DATASETS_LIST_SELECT = "datasets_list_select"
+
+# Home / gallery
+GALLERY_IMPORT_PREFIX = "gallery_import_"
+
+# Models page
+MODELS_PREPARE = "models_prepare"
+MODELS_PROBE = "models_probe"
+MODELS_SELECT = "models_select"
+MODELS_LOCAL_PATH = "models_local_path"
+MODELS_ADD_LOCAL = "models_add_local"
+MODELS_HUB_ID = "models_hub_id"
+MODELS_ADD_HUB = "models_add_hub"
+
+# Fine-tuning page
+FINETUNE_DATASET = "finetune_dataset"
+FINETUNE_MODEL = "finetune_model"
+FINETUNE_TASK = "finetune_task"
+FINETUNE_PRESET = "finetune_preset"
+FINETUNE_START = "finetune_start"
+FINETUNE_RUN_SELECT = "finetune_run_select"
+FINETUNE_CANCEL = "finetune_cancel"
+FINETUNE_RESUME = "finetune_resume"
+FINETUNE_FIELD_PREFIX = "finetune_field_"
+FINETUNE_WAS_LIVE = "finetune_was_live"
+
+# Evaluation page
+EVALUATION_RUN = "evaluation_run"
+EVALUATION_SPLIT = "evaluation_split"
+EVALUATION_NORMALISE = "evaluation_normalise"
+EVALUATION_TRUE_FILTER = "evaluation_true_filter"
+EVALUATION_PRED_FILTER = "evaluation_pred_filter"
+
+# Playground page
+PLAYGROUND_RUN = "playground_run"
+PLAYGROUND_TEXT = "playground_text"
+PLAYGROUND_PREDICT = "playground_predict"
+PLAYGROUND_BATCH = "playground_batch_upload"
+PLAYGROUND_BATCH_COLUMN = "playground_batch_column"
+PLAYGROUND_DOWNLOAD = "playground_download"

@@ -1,0 +1,147 @@
+"""Small widgets shared by the pages: error display, status badges, dataset and run pickers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from core.entities import DatasetInfo, RunInfo
+from core.errors import UserError
+
+T = TypeVar("T")
+
+STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
+                  "cancelled": "orange", "interrupted": "violet"}
+STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌",
+                "cancelled": "⏹️", "interrupted": "⚠️"}
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a UserError raised inside the block as one red sentence instead of a traceback."""
+    try:
+        yield
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call a service; on a UserError show its sentence and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+
+
+def status_label(status: str) -> str:
+    """A status with its icon, for tables and select boxes."""
+    return f"{STATUS_ICONS.get(status, '•')} {status}"
+
+
+def status_badge(status: str) -> None:
+    """Render a run status as a coloured badge."""
+    st.badge(status, color=STATUS_COLOURS.get(status, "gray"))  # type: ignore[arg-type]
+
+
+def when(moment: datetime | None) -> str:
+    """A timestamp as the pages show it (minutes, no seconds)."""
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as '1 h 05 min', '3 min 20 s' or '12 s'."""
+    if seconds is None:
+        return "—"
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def size(n_bytes: int | None) -> str:
+    """Bytes as MB or GB."""
+    if not n_bytes:
+        return "—"
+    if n_bytes >= 1024 ** 3:
+        return f"{n_bytes / 1024 ** 3:.1f} GB"
+    return f"{n_bytes / 1024 ** 2:.0f} MB"
+
+
+def count(n: int | float | None) -> str:
+    """A parameter or row count as 22.7M / 12.8k / 950."""
+    if n is None:
+        return "—"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n:g}"
+
+
+def dataset_picker(datasets: Sequence[DatasetInfo], key: str, label: str = "Dataset version",
+                   tasks: Sequence[str] | None = None) -> DatasetInfo | None:
+    """A select box of saved dataset versions (newest first), optionally of some tasks only."""
+    options = [d for d in datasets if tasks is None or d.task in tasks]
+    if not options:
+        return None
+    by_id = {d.id: d for d in options}
+    ids = list(by_id)
+    wanted = st.session_state.get("current_dataset_id")
+    index = ids.index(wanted) if wanted in by_id else 0
+    picked = st.selectbox(label, ids, index=index, key=key,
+                          format_func=lambda i: f"{by_id[i].label} · {by_id[i].task} · "
+                                                f"{by_id[i].row_count:,} rows")
+    return by_id.get(picked)
+
+
+def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
+               selected: int | None = None) -> RunInfo | None:
+    """A select box of runs (newest first) showing id, name, model and status."""
+    if not runs:
+        return None
+    by_id = {r.id: r for r in runs}
+    ids = list(by_id)
+    index = ids.index(selected) if selected in by_id else 0
+    picked = st.selectbox(label, ids, index=index, key=key,
+                          format_func=lambda i: f"#{i} {by_id[i].name or by_id[i].model_key} · "
+                                                f"{by_id[i].task} · {status_label(by_id[i].status)}")
+    return by_id.get(picked)
+
+
+def run_from_query(runs: Sequence[RunInfo]) -> int | None:
+    """The run id named in the URL (?run=ID) when it is one of `runs`, else None."""
+    raw = st.query_params.get("run")
+    try:
+        run_id = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return run_id if run_id in {r.id for r in runs} else None
+
+
+def show_table_text(row: dict[str, Any] | None) -> None:
+    """Show one example row as a table; user text stays text (never markdown or HTML)."""
+    if not row:
+        return
+    st.dataframe({k: [v if isinstance(v, (int, float, bool)) or v is None else str(v)]
+                  for k, v in row.items()}, hide_index=True, width="stretch")
+
+
+def machine_summary() -> str:
+    """A one-line description of this machine (cores, GPU present), read without importing torch."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    gpus = Path("/proc/driver/nvidia/gpus")
+    gpu = " + NVIDIA GPU" if gpus.is_dir() and any(gpus.iterdir()) else ""
+    return f"CPU, {cores} cores{gpu}"
