@@ -1,0 +1,97 @@
+"""Where models run: the device, whether bf16 is worth using, and how many CPU threads to use.
+
+bf16 is only switched on where the hardware computes it natively: on a GPU when
+``torch.cuda.is_bf16_supported()``, on a CPU only when /proc/cpuinfo lists ``avx512_bf16`` or
+``amx_bf16`` (elsewhere bf16 on CPU is emulated and slower than fp32).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The device a model should run on and the precision it may use there."""
+
+    device: str          # "cuda" or "cpu"
+    bf16: bool           # True only where the hardware supports bf16 natively
+    threads: int         # CPU threads torch uses
+    name: str            # readable, e.g. "cpu (2 threads, fp32)"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype for inference: bf16 where supported, else fp32."""
+        return torch.bfloat16 if self.bf16 else torch.float32
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU feature flags Linux reports (empty where /proc/cpuinfo is missing)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_supports_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU has native bf16 instructions (avx512_bf16 or amx_bf16)."""
+    return bool((cpu_flags() if flags is None else flags) & CPU_BF16_FLAGS)
+
+
+def core_count() -> int:
+    """CPU cores this process may use (respects taskset / container CPU affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def choose_device() -> str:
+    """'cuda' when a GPU is usable, else 'cpu'."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def bf16_supported(device: str | None = None) -> bool:
+    """Whether bf16 runs natively on the device (GPU capability or CPU flags)."""
+    device = device or choose_device()
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return cpu_supports_bf16()
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Let torch use every available core (or `threads`) and return the number set."""
+    threads = threads or core_count()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+@lru_cache(maxsize=1)
+def _gpu_name() -> str:
+    return torch.cuda.get_device_name(0)
+
+
+def choose() -> DeviceChoice:
+    """Pick the device, precision and threads for this machine (and apply the thread count)."""
+    device = choose_device()
+    bf16 = bf16_supported(device)
+    threads = configure_threads()
+    precision = "bf16" if bf16 else "fp32"
+    if device == "cuda":
+        name = f"cuda ({_gpu_name()}, {precision})"
+    else:
+        name = f"cpu ({threads} threads, {precision})"
+    return DeviceChoice(device=device, bf16=bf16, threads=threads, name=name)

@@ -1,0 +1,121 @@
+"""Short speed probes that say how fast a model trains, predicts or generates on this machine.
+
+Each probe runs one warm-up step and a few timed steps (a few seconds on 2 CPU cores) and
+returns figures as plain dicts: ``{"measure", "value", "unit", "details"}``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.ml import device as devices
+from core.ml.models import load_causal_lm, load_sequence_classifier, load_tokenizer
+
+ENCODER_BATCH = 16
+ENCODER_TOKENS = 64
+ENCODER_STEPS = 3
+STEP_BUDGET_S = 4.0  # stop timing early on a slow or busy machine: the probe must stay short
+GENERATE_TOKENS = 16
+PROBE_PROMPT = "Write one sentence about why small teams should test their models."
+
+
+def _figure(measure: str, value: float, unit: str, **details: Any) -> dict[str, Any]:
+    return {"measure": measure, "value": round(value, 2), "unit": unit, "details": details}
+
+
+def _autocast(choice: devices.DeviceChoice) -> Any:
+    # autocast keeps fp32 master weights, so bf16 speeds training up without hurting it
+    if choice.bf16:
+        return torch.autocast(device_type=choice.device, dtype=torch.bfloat16)
+    return torch.autocast(device_type=choice.device, enabled=False)
+
+
+def probe_encoder(path: str | Path, choice: devices.DeviceChoice | None = None) -> list[dict[str, Any]]:
+    """Training and prediction samples/s at batch 16 x 64 tokens (a two-class head)."""
+    choice = choice or devices.choose()
+    tokenizer = load_tokenizer(path)
+    model = load_sequence_classifier(path, num_labels=2, id2label={0: "no", 1: "yes"},
+                                     label2id={"no": 0, "yes": 1},
+                                     pad_token_id=tokenizer.pad_token_id).to(choice.device)
+    length = min(ENCODER_TOKENS, getattr(model.config, "max_position_embeddings", ENCODER_TOKENS))
+    batch = tokenizer([PROBE_PROMPT * 8] * ENCODER_BATCH, truncation=True, max_length=length,
+                      padding="max_length", return_tensors="pt").to(choice.device)
+    labels = torch.arange(ENCODER_BATCH, device=choice.device) % 2
+    details = {"batch_size": ENCODER_BATCH, "tokens": int(batch["input_ids"].shape[1]),
+               "steps": ENCODER_STEPS, "device": choice.name}
+
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+
+    def train_step() -> None:
+        with _autocast(choice):
+            loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    train_rate = _rate(train_step, choice)
+    model.eval()
+
+    def predict_step() -> None:
+        with torch.inference_mode(), _autocast(choice):
+            model(**batch)
+
+    predict_rate = _rate(predict_step, choice)
+    return [_figure("train_samples_per_s", train_rate, "samples/s", **details),
+            _figure("predict_samples_per_s", predict_rate, "samples/s", **details)]
+
+
+def _rate(step: Any, choice: devices.DeviceChoice) -> float:
+    step()  # warm-up: allocations and kernel selection are not part of the figure
+    _sync(choice)
+    start = time.perf_counter()
+    steps = 0
+    while steps < ENCODER_STEPS and (steps == 0 or time.perf_counter() - start < STEP_BUDGET_S):
+        step()
+        steps += 1
+    _sync(choice)
+    return ENCODER_BATCH * steps / max(time.perf_counter() - start, 1e-9)
+
+
+def _sync(choice: devices.DeviceChoice) -> None:
+    if choice.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def probe_causal_lm(path: str | Path, choice: devices.DeviceChoice | None = None) -> list[dict[str, Any]]:
+    """Greedy generation tokens/s for 16 new tokens after a short chat prompt."""
+    choice = choice or devices.choose()
+    tokenizer = load_tokenizer(path)
+    model = load_causal_lm(path, dtype=choice.dtype).to(choice.device)
+    if getattr(tokenizer, "chat_template", None):
+        inputs = tokenizer.apply_chat_template([{"role": "user", "content": PROBE_PROMPT}],
+                                               add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)
+    else:
+        inputs = tokenizer(PROBE_PROMPT, return_tensors="pt")
+    inputs = {k: v.to(choice.device) for k, v in inputs.items()}
+    prompt_tokens = int(inputs["input_ids"].shape[1])
+    common = {"do_sample": False, "pad_token_id": tokenizer.pad_token_id}
+    with torch.inference_mode():
+        model.generate(**inputs, max_new_tokens=2, **common)  # warm-up
+        _sync(choice)
+        start = time.perf_counter()
+        out = model.generate(**inputs, max_new_tokens=GENERATE_TOKENS, min_new_tokens=GENERATE_TOKENS,
+                             **common)
+        _sync(choice)
+        elapsed = max(time.perf_counter() - start, 1e-9)
+    new_tokens = int(out.shape[1]) - prompt_tokens
+    return [_figure("generate_tokens_per_s", new_tokens / elapsed, "tokens/s",
+                    new_tokens=new_tokens, prompt_tokens=prompt_tokens, device=choice.name)]
+
+
+def run_probe(path: str | Path, family: str) -> tuple[str, list[dict[str, Any]]]:
+    """Probe the model folder as an encoder or a causal LM; return (device name, figures)."""
+    choice = devices.choose()
+    figures = probe_causal_lm(path, choice) if family == "causal-lm" else probe_encoder(path, choice)
+    return choice.name, figures
