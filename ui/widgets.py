@@ -28,7 +28,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md_escape(error), icon=":material/error:")
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -36,7 +36,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     try:
         return fn(*args, **kwargs)
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md_escape(error), icon=":material/error:")
         return None
 
 
@@ -145,3 +145,11 @@ def machine_summary() -> str:
     gpus = Path("/proc/driver/nvidia/gpus")
     gpu = " + NVIDIA GPU" if gpus.is_dir() and any(gpus.iterdir()) else ""
     return f"CPU, {cores} cores{gpu}"
+
+
+_MD_SPECIAL = "\\`*_{}[]<>()#+-.!|~$:"
+
+
+def md_escape(text: object) -> str:
+    """Escape markdown (and so any HTML-looking text) so user text shows literally in st.markdown."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

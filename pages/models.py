@@ -1,0 +1,63 @@
+import streamlit as st
+
+from core import catalog
+from ui import state
+from ui.models_view import model_label, models_frame, progress_reporter, speed_date, speed_text
+from ui.widgets import call, count, md_escape, size
+
+st.title("Models")
+st.caption("The models you can fine-tune here. Speeds are measured on this machine by a short probe.")
+
+models = call(catalog.list_models) or []
+if not models:
+    st.stop()
+st.dataframe(models_frame(models), hide_index=True, key="models_table")
+
+keys = [m.key for m in models]
+picked = st.selectbox("Model", keys, key=state.MODELS_SELECT, format_func=model_label(models))
+model = next(m for m in models if m.key == picked)
+
+with st.container(border=True):
+    st.text(f"{model.name} · {model.key} · {model.source}")
+    st.caption(md_escape(model.notes))
+    cols = st.columns(4)
+    cols[0].metric("Parameters", count(model.params))
+    cols[1].metric("Size on disk", size(model.size_bytes))
+    cols[2].metric("Context", f"{model.context_length:,}" if model.context_length else "—")
+    cols[3].metric("Speed here", speed_text(model.speed), help=speed_date(model.speed))
+    left, right = st.columns(2)
+    if left.button("Prepare", key=state.MODELS_PREPARE, disabled=model.ready, icon=":material/build:",
+                   help="Converts a bundled model into a folder ready for training (once)."):
+        report, bar = progress_reporter(f"Preparing {model.name}…")
+        path = call(catalog.model_path, model.key, progress=report)
+        bar.empty()
+        if path is not None:
+            st.toast(f"{model.name} is ready.", icon=":material/check_circle:")
+            st.rerun()
+    if right.button("Measure speed", key=state.MODELS_PROBE, icon=":material/speed:",
+                    help="Runs a short probe (a few seconds) and stores the figure with today's date."):
+        with st.spinner(f"Measuring {model.name} on this machine…"):
+            measured = call(catalog.probe_model, model.key)
+        if measured is not None:
+            st.toast(f"Measured: {speed_text(measured.speed)}.", icon=":material/speed:")
+            st.rerun()
+
+st.subheader("Add a model")
+local, hub = st.columns(2)
+with local:
+    folder = st.text_input("Local model folder", key=state.MODELS_LOCAL_PATH,
+                           placeholder="/path/to/model (config.json + *.safetensors)")
+    if st.button("Add folder", key=state.MODELS_ADD_LOCAL, disabled=not folder.strip()):
+        added = call(catalog.add_local_model, folder.strip())
+        if added is not None:
+            st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
+            st.rerun()
+with hub:
+    model_id = st.text_input("Hugging Face model id", key=state.MODELS_HUB_ID,
+                             placeholder="org/name (needs internet; safetensors only)")
+    if st.button("Download", key=state.MODELS_ADD_HUB, disabled=not model_id.strip()):
+        with st.spinner(f"Downloading {model_id}…"):
+            added = call(catalog.add_hub_model, model_id.strip())
+        if added is not None:
+            st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
+            st.rerun()

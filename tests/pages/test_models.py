@@ -1,0 +1,35 @@
+"""The Models page lists the catalogue with its facts and offers prepare, probe and add actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core import catalog
+
+
+def test_models_page_lists_the_bundled_models(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("models")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert {catalog.MINILM_KEY, catalog.SMOLLM2_KEY} <= set(table["key"])
+    assert at.selectbox(key="models_select").value == catalog.MINILM_KEY
+    for key in ("models_prepare", "models_probe", "models_add_local", "models_add_hub"):
+        assert at.button(key=key) is not None
+    # MiniLM ships ready, so there is nothing to prepare.
+    assert at.button(key="models_prepare").disabled
+
+
+def test_adding_a_folder_with_pickle_weights_shows_a_sentence(open_page: Callable[..., AppTest],
+                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "pytorch_model.bin").write_bytes(b"not really")
+    at = open_page("models")
+    at.text_input(key="models_local_path").set_value(str(folder)).run()
+    at.button(key="models_add_local").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "pickle" in at.error[0].value.lower()

@@ -1,0 +1,214 @@
+"""The upload flow of the Datasets page: column mapping, split settings and the quality report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.entities import TASKS, QualityReport
+from ui import charts, state
+from ui.widgets import md_escape, show_table_text
+
+NONE = "(none)"
+# The columns each task needs, in the order the form shows them; optional ones may stay "(none)".
+TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "classification": (("text", "Text column", True), ("label", "Label column", True)),
+    "regression": (("text", "Text column", True), ("label", "Target (number) column", True)),
+    "token-classification": (("tokens", "Tokens column", True), ("tags", "Tags column", True)),
+    "tabular": (("label", "Target column", True),),
+}
+CAUSAL_FORMATS = {"text": (("text", "Text column", True),),
+                  "prompt-completion": (("prompt", "Prompt column", True),
+                                        ("completion", "Completion column", True)),
+                  "messages": (("messages", "Messages column (OpenAI chat format)", True),)}
+MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "features",
+                "format", "group", "split_column")
+
+
+def _key(name: str) -> str:
+    return f"{state.DATASETS_MAP_PREFIX}{name}"
+
+
+def seed_form(frame: pd.DataFrame, suggestion: dict[str, Any]) -> None:
+    """Pre-fill the form's widgets from the suggested mapping (called once per new upload)."""
+    columns = [str(c) for c in frame.columns]
+    task = suggestion.get("task") if suggestion.get("task") in TASKS else "classification"
+    st.session_state[state.DATASETS_TASK] = task
+    for name in MAPPING_KEYS:
+        value = suggestion.get(name)
+        if name == "features":
+            st.session_state[_key(name)] = [c for c in (value or []) if c in columns]
+        elif name == "format":
+            st.session_state[_key(name)] = value if value in CAUSAL_FORMATS else "text"
+        else:
+            st.session_state[_key(name)] = value if value in columns else NONE
+    st.session_state[state.DATASETS_GROUP] = st.session_state[_key("group")]
+    st.session_state[state.DATASETS_SPLIT_COLUMN] = st.session_state[_key("split_column")]
+
+
+def _column_select(label: str, name: str, columns: Sequence[str], required: bool, where: Any) -> str | None:
+    options = ([] if required else [NONE]) + list(columns)
+    if required and st.session_state.get(_key(name)) not in options:
+        st.session_state[_key(name)] = options[0] if options else None
+    value = where.selectbox(label, options, key=_key(name))
+    return None if value in (NONE, None) else value
+
+
+def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
+    """Selectboxes for the columns the task needs; returns the mapping for core.datasets."""
+    columns = [str(c) for c in frame.columns]
+    mapping: dict[str, Any] = {}
+    fields = TASK_FIELDS.get(task, ())
+    if task == "causal-lm":
+        fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
+                       help="A plain text column, prompt and completion columns, or chat "
+                            "conversations in the OpenAI messages format.")
+        mapping["format"] = fmt
+        fields = CAUSAL_FORMATS[fmt]
+    cols = st.columns(max(1, len(fields)))
+    for (name, label, required), where in zip(fields, cols, strict=False):
+        mapping[name] = _column_select(label, name, columns, required, where)
+    if task == "tabular":
+        options = [c for c in columns if c != mapping.get("label")]
+        st.session_state[_key("features")] = [c for c in st.session_state.get(_key("features"), [])
+                                              if c in options]
+        mapping["features"] = st.multiselect("Feature columns", options, key=_key("features"))
+    return mapping
+
+
+def split_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
+    """Split settings (sizes, seed, group column, split column) as keyword values for SplitConfig."""
+    columns = [NONE] + [str(c) for c in frame.columns]
+    for key in (state.DATASETS_GROUP, state.DATASETS_SPLIT_COLUMN):
+        if st.session_state.get(key) not in columns:
+            st.session_state[key] = NONE
+    a, b, c, d, e = st.columns(5)
+    validation = a.number_input("Validation share", 0.0, 0.5, 0.1, 0.05, key=state.DATASETS_VALIDATION)
+    test = b.number_input("Test share", 0.0, 0.5, 0.1, 0.05, key=state.DATASETS_TEST)
+    seed = c.number_input("Seed", 0, 2**31 - 1, 42, 1, key=state.DATASETS_SEED)
+    group = d.selectbox("Group column", columns, key=state.DATASETS_GROUP,
+                        help="Rows of one group (e.g. one movie, one customer) stay in one split.")
+    split_column = e.selectbox("Split column", columns, key=state.DATASETS_SPLIT_COLUMN,
+                               help="Use the file's own train/validation/test column instead.")
+    if task == "classification":
+        st.caption("Classification splits are stratified by label unless a group or split column is set.")
+    return {"validation_size": float(validation), "test_size": float(test), "seed": int(seed),
+            "group_column": None if group == NONE else group,
+            "split_column": None if split_column == NONE else split_column}
+
+
+_SEVERITY = {"blocking": (st.error, ":material/block:"), "warning": (st.warning, ":material/warning:"),
+             "info": (st.info, ":material/info:")}
+
+
+def render_report(report: QualityReport, key_prefix: str) -> None:
+    """Blocking problems, warnings and notes as sentences with example rows, then the charts."""
+    if report.ok:
+        st.success("No blocking problem: this dataset can be saved.", icon=":material/check_circle:")
+    for severity in ("blocking", "warning", "info"):
+        show, icon = _SEVERITY[severity]
+        for finding in (f for f in report.findings if f.severity == severity):
+            show(md_escape(finding.message), icon=icon)
+            if finding.example:
+                with st.expander("Example row", expanded=False):
+                    show_table_text(finding.example)
+    render_stats_charts(report.stats, key_prefix)
+
+
+def render_stats_charts(stats: dict[str, Any], key_prefix: str) -> None:
+    """Class balance and token-length charts from a report's statistics, side by side."""
+    class_counts = stats.get("class_counts")
+    lengths = stats.get("token_lengths") or {}
+    values = lengths.get("values") if isinstance(lengths, dict) else lengths
+    left, right = st.columns(2)
+    if class_counts:
+        left.plotly_chart(charts.class_balance_bar(class_counts), key=f"{key_prefix}_balance")
+    if values:
+        max_length = lengths.get("max_length") if isinstance(lengths, dict) else None
+        context = lengths.get("context_length") if isinstance(lengths, dict) else None
+        right.plotly_chart(charts.token_length_histogram(values, max_length, context),
+                           key=f"{key_prefix}_lengths")
+
+
+def default_name(filename: str) -> str:
+    """A dataset name from the uploaded file's name (its stem, tidied)."""
+    stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())[:80] or "dataset"
+
+
+def token_settings(models: Sequence[Any], task: str) -> tuple[str | None, int | None]:
+    """Model and max length used to count tokens (none for tabular data)."""
+    if task == "tabular" or not models:
+        return None, None
+    keys = [m.key for m in models]
+    if st.session_state.get(state.DATASETS_MODEL) not in keys:
+        st.session_state[state.DATASETS_MODEL] = keys[0]
+    names = {m.key: m.name for m in models}
+    left, right = st.columns(2)
+    model_key = left.selectbox("Count tokens with the model", keys, key=state.DATASETS_MODEL,
+                               format_func=lambda k: names.get(k, k))
+    default = 512 if task == "causal-lm" else 128
+    max_length = right.number_input("Max length (tokens)", 8, 8192, default, 8, key=state.DATASETS_MAX_LENGTH,
+                                    help="Texts longer than this are cut when training.")
+    return model_key, int(max_length)
+
+
+def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
+                  model_key: str | None, max_length: int | None) -> QualityReport:
+    """The quality report for these settings, recomputed only when a setting changes."""
+    from core import datasets
+
+    key = repr((file_id, task, sorted(mapping.items(), key=lambda kv: kv[0]), split, model_key, max_length))
+    cached = st.session_state.get("datasets_report_cache")
+    if cached and cached[0] == key:
+        return cached[1]
+    with st.spinner("Checking the data…"):
+        report = datasets.check_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
+                                        max_length=max_length)
+    st.session_state["datasets_report_cache"] = (key, report)
+    return report
+
+
+def report_from_dict(data: dict[str, Any]) -> QualityReport:
+    """A stored quality report (JSON) back as a QualityReport."""
+    from core.entities import Finding
+
+    findings = tuple(Finding(**f) for f in data.get("findings", []))
+    return QualityReport(findings=findings, stats=dict(data.get("stats") or {}))
+
+
+def saved_version_detail(versions: Sequence[Any]) -> None:
+    """Pick a saved version and show its mapping, split sizes and stored quality report."""
+    by_id = {v.id: v for v in versions}
+    picked = st.selectbox("Show version", list(by_id), key=state.DATASETS_LIST_SELECT,
+                          format_func=lambda i: f"#{i} {by_id[i].label} ({by_id[i].task})")
+    version = by_id[picked]
+    st.session_state[state.CURRENT_DATASET] = version.id
+    cols = st.columns(4)
+    cols[0].metric("Rows", f"{version.row_count:,}")
+    for col, split in zip(cols[1:], ("train", "validation", "test"), strict=True):
+        col.metric(split.capitalize(), f"{(version.split_sizes or {}).get(split, 0):,}")
+    mapping = {k: v for k, v in (version.mapping or {}).items() if v not in (None, "", [])}
+    st.caption("Column mapping")
+    st.dataframe(pd.DataFrame({"field": list(mapping), "column": [str(v) for v in mapping.values()]}),
+                 hide_index=True, key="datasets_saved_mapping")
+    source = md_escape(version.source_filename)
+    st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
+    if version.quality:
+        render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}")
+
+
+def file_summary(parsed: Any) -> str:
+    """One line on what was read: rows, columns, format, encoding, delimiter, header."""
+    frame = parsed.frame
+    parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format),
+             f"encoding {parsed.encoding}"]
+    if parsed.delimiter:
+        parts.append("delimiter " + {"\t": "tab", ",": "comma", ";": "semicolon"}.get(parsed.delimiter,
+                                                                                     repr(parsed.delimiter)))
+    if getattr(parsed, "has_header", True) is False:
+        parts.append("no header row (columns numbered)")
+    return " · ".join(parts)
