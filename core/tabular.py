@@ -23,6 +23,7 @@ MISSING_CATEGORY = "(missing)"
 LEAK_CORRELATION = 0.98
 HIGH_CARDINALITY = 50
 MAX_CLASSES = 20
+PREPROCESSOR_FILE = "preprocessor.json"
 
 
 def infer_feature_types(frame: pd.DataFrame, features: Sequence[str]) -> dict[str, str]:
@@ -284,6 +285,11 @@ class Preprocessor:
     def save(self, path: Path) -> None:
         """Write the preprocessor as JSON."""
         path.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+
+    def save_pretrained(self, output_dir: Path | str, **_: Any) -> None:
+        """Write ``preprocessor.json`` into a folder (the HF Trainer calls this for each checkpoint)."""
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        self.save(Path(output_dir) / PREPROCESSOR_FILE)
 
     @classmethod
     def load(cls, path: Path) -> Preprocessor:
