@@ -175,3 +175,28 @@ def error_summary(errors: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["category", "count", "sentences"])
+
+
+def predict_by_lookup(train_tokens: Sequence[Sequence[str]], train_tags: Sequence[Sequence[str]],
+                      tokens_list: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The CoNLL baseline: each word gets the tag it had most often in training (unseen words: O).
+
+    Words are matched as written, then lower-cased; B-/I- is repaired so entities stay valid IOB2.
+    """
+    from collections import Counter
+
+    from core.ner import to_iob2
+
+    seen: dict[str, Counter[str]] = {}
+    for tokens, tags in zip(train_tokens, train_tags, strict=True):
+        for token, tag in zip(tokens, tags, strict=True):
+            for key in (token, token.lower()):
+                seen.setdefault(key, Counter())[tag] += 1
+    predicted = []
+    for tokens in tokens_list:
+        tags = []
+        for token in tokens:
+            counts = seen.get(token) or seen.get(token.lower())
+            tags.append(counts.most_common(1)[0][0] if counts else "O")
+        predicted.append(to_iob2(tags))
+    return predicted

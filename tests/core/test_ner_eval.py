@@ -10,6 +10,7 @@ from core.ner_eval import (
     entity_report,
     error_summary,
     f1_by_type,
+    predict_by_lookup,
     report_metrics,
     token_confusion,
 )
@@ -112,3 +113,12 @@ def test_each_error_class_on_hand_made_sentences():
     # The gold rows add up to the gold entities; the correct rows to seqeval's true positives.
     assert errors["gold_type"].notna().sum() == 5
     assert entity_report(gold, pred).loc["micro avg", "recall"] == pytest.approx(1 / 5)
+
+
+def test_lookup_baseline_tags_each_word_with_its_most_frequent_training_tag():
+    train_tokens = [["Anna", "met", "Bob"], ["anna", "left"], ["Bob", "Lee", "paid"]]
+    train_tags = [["B-PER", "O", "B-PER"], ["B-PER", "O"], ["B-PER", "I-PER", "O"]]
+    predicted = predict_by_lookup(train_tokens, train_tags, [["ANNA", "Lee", "Bob", "Lee", "unknown"]])
+    # 'ANNA' is found by its lower case; 'Lee' was I-PER, so it continues the entity before it.
+    assert predicted == [["B-PER", "I-PER", "B-PER", "I-PER", "O"]]
+    assert predict_by_lookup(train_tokens, train_tags, [["Lee", "met"]]) == [["B-PER", "O"]]  # repaired
