@@ -4,7 +4,9 @@ from core import catalog, datasets
 from core.config import get_settings
 from core.entities import TASKS
 from ui import dataset_form, panels, state
-from ui.widgets import call, md_escape, user_errors
+from ui.widgets import call, ensure_app_frame, md_escape, user_errors
+
+ensure_app_frame()
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "json", "jsonl", "parquet", "xlsx", "conll"]
 

@@ -2,7 +2,9 @@ import streamlit as st
 
 from core import datasets
 from ui import panels, state
-from ui.widgets import call
+from ui.widgets import call, ensure_app_frame
+
+ensure_app_frame()
 
 st.title("Use Case Lab")
 st.markdown(

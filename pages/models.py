@@ -3,7 +3,9 @@ import streamlit as st
 from core import catalog
 from ui import state
 from ui.models_view import model_label, models_frame, progress_reporter, speed_date, speed_text
-from ui.widgets import call, count, md_escape, size
+from ui.widgets import call, count, ensure_app_frame, md_escape, size
+
+ensure_app_frame()
 
 st.title("Models")
 st.caption("The models you can fine-tune here. Speeds are measured on this machine by a short probe.")

@@ -153,3 +153,19 @@ _MD_SPECIAL = "\\`*_{}[]<>()#+-.!|~$:"
 def md_escape(text: object) -> str:
     """Escape markdown (and so any HTML-looking text) so user text shows literally in st.markdown."""
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+def ensure_app_frame() -> None:
+    """Rerun through app.py when Streamlit ran this page on its own (legacy `pages/` discovery).
+
+    A fresh server treats a `pages/` folder as a legacy multipage app until app.py has called
+    st.navigation once, so the first visitor who opens e.g. /finetune?run=3 directly would get the
+    page without app.py's frame. Switching the legacy mode off and rerunning keeps the URL and
+    the query parameters, and lands on the same page inside the frame (the page hashes match
+    because every url_path equals its file name).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
