@@ -98,7 +98,7 @@ def probe_causal_lm(path: str | Path, choice: devices.DeviceChoice | None = None
                                                return_dict=True)
     else:
         inputs = tokenizer(PROBE_PROMPT, return_tensors="pt")
-    inputs = {k: v.to(choice.device) for k, v in inputs.items()}
+    inputs = {k: v.to(choice.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
     prompt_tokens = int(inputs["input_ids"].shape[1])
     common = {"do_sample": False, "pad_token_id": tokenizer.pad_token_id}
     with torch.inference_mode():
@@ -116,6 +116,16 @@ def probe_causal_lm(path: str | Path, choice: devices.DeviceChoice | None = None
 
 def run_probe(path: str | Path, family: str) -> tuple[str, list[dict[str, Any]]]:
     """Probe the model folder as an encoder or a causal LM; return (device name, figures)."""
+    from transformers.utils import logging as hf_logging
+
     choice = devices.choose()
-    figures = probe_causal_lm(path, choice) if family == "causal-lm" else probe_encoder(path, choice)
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # the probe's throw-away head is meant to be newly initialised
+    hf_logging.disable_progress_bar()
+    try:
+        figures = probe_causal_lm(path, choice) if family == "causal-lm" else probe_encoder(path, choice)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     return choice.name, figures
