@@ -36,6 +36,7 @@ TERMINAL = {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED}
 STALE_AFTER = timedelta(seconds=60)
 # A heartbeat this old means the worker is hung or its pid was reused by another process.
 HUNG_AFTER = timedelta(minutes=15)
+COMPLETE_MARKER = "COMPLETE"
 PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
                    "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
                    "library_versions", "device", "summary"}
@@ -127,6 +128,16 @@ def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
                            .values(status=S.RUNNING.value, pid=pid, started_at=now, heartbeat_at=now,
                                    finished_at=None, status_reason=""))
         return result.rowcount == 1
+
+
+def claim_launch(run_id: int, launcher_pid: int) -> bool:
+    """Reserve a queued run for one launch, so two kicks of the queue never start it twice."""
+    with session_scope(write=True) as s:
+        row = s.get(Run, run_id)
+        if row is None or row.status != S.QUEUED or (row.pid and pid_alive(row.pid)):
+            return False
+        row.pid = launcher_pid
+        return True
 
 
 def update_progress(run_id: int, *, heartbeat: bool = True, **fields: Any) -> bool:
@@ -280,3 +291,21 @@ def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = N
         reaped.append(run_id)
     return reaped
 
+
+
+def mark_complete(checkpoint: Path) -> None:
+    """Write the marker that says every file of this checkpoint is on disk."""
+    (checkpoint / COMPLETE_MARKER).write_text("ok\n")
+
+
+def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
+    """The checkpoint with the highest step that has the completeness marker (partial ones skipped)."""
+    best: tuple[int, Path] | None = None
+    for path in checkpoints_dir.glob("checkpoint-*"):
+        try:
+            step = int(path.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if (path / COMPLETE_MARKER).exists() and (best is None or step > best[0]):
+            best = (step, path)
+    return best[1] if best else None

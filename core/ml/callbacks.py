@@ -1,0 +1,122 @@
+"""Trainer callbacks that report a run to the database and stop it on cancel or a NaN loss.
+
+Only ``control`` may be changed by a callback (transformers' contract): cancel sets
+``should_training_stop`` and ``should_save`` so the stop leaves a checkpoint to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from core import runs
+from core.config import get_settings
+from core.runs import mark_complete
+
+PROGRESS_EVERY_S = 1.0
+NAN_MESSAGE = ("The training loss became NaN at step {step}. "
+               "Try a lower learning rate (for example 2e-5).")
+
+
+@dataclass
+class RunSignals:
+    """What ended training early, shared by the guarded Trainer and the callback."""
+
+    nonfinite_step: int | None = None   # the step whose loss was NaN or infinite
+    cancelled: bool = False
+
+
+class DbProgressCallback(TrainerCallback):
+    """Writes step, epoch, speed, ETA, heartbeat, metrics and checkpoints of one run to the database."""
+
+    def __init__(self, run_id: int, signals: RunSignals, *, batch_size: int,
+                 elapsed_before: float = 0.0, step_sleep: float = 0.0) -> None:
+        self.run_id = run_id
+        self.signals = signals
+        self.batch_size = batch_size
+        self.elapsed_before = elapsed_before
+        self.step_sleep = step_sleep  # test hook: slows steps so fault tests can act mid-run
+        self._start = time.monotonic()
+        self._first_step = 0
+        self._last_write = 0.0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        self._start = time.monotonic()
+        self._first_step = state.global_step
+        runs.update_progress(self.run_id, total_steps=int(state.max_steps), step=int(state.global_step))
+        runs.add_log(self.run_id, f"Training {state.max_steps} steps"
+                     + (f", resuming at step {state.global_step}" if state.global_step else "") + ".")
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> TrainerControl:
+        if self.step_sleep:
+            time.sleep(self.step_sleep)
+        if self.signals.nonfinite_step is not None:
+            # Never checkpoint or evaluate weights that a NaN update has already damaged.
+            control.should_training_stop = True
+            control.should_save = control.should_evaluate = False
+            return control
+        if not state.is_world_process_zero:
+            return control
+        now = time.monotonic()
+        if now - self._last_write >= PROGRESS_EVERY_S or state.global_step >= state.max_steps:
+            self._last_write = now
+            cancel = runs.update_progress(self.run_id, **self._progress(state, now))
+        else:
+            cancel = runs.is_cancel_requested(self.run_id)
+        if cancel and not self.signals.cancelled:
+            self.signals.cancelled = True
+            control.should_training_stop = True
+            control.should_save = True
+            runs.add_log(self.run_id, f"Cancel requested: saving a checkpoint at step {state.global_step}.")
+        return control
+
+    def _progress(self, state: TrainerState, now: float) -> dict[str, Any]:
+        elapsed = now - self._start
+        done = state.global_step - self._first_step
+        steps_per_s = done / elapsed if elapsed > 0 and done > 0 else None
+        eta = (state.max_steps - state.global_step) / steps_per_s if steps_per_s else None
+        return {"step": int(state.global_step), "epoch": float(state.epoch or 0.0),
+                "samples_per_second": steps_per_s * self.batch_size if steps_per_s else None,
+                "eta_seconds": eta, "elapsed_seconds": self.elapsed_before + elapsed}
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+               logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        logs = {k: v for k, v in logs.items() if k not in ("total_flos", "epoch")}
+        if "train_runtime" in logs or any(k.startswith("eval_") for k in logs):
+            return  # the end-of-training summary, and evaluations (stored by on_evaluate)
+        runs.add_metrics(self.run_id, state.global_step, state.epoch, "train", logs)
+
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not metrics:
+            return
+        values = {k.removeprefix("eval_"): v for k, v in metrics.items()
+                  if k not in ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "epoch")}
+        runs.add_metrics(self.run_id, state.global_step, state.epoch, "validation", values)
+        runs.heartbeat(self.run_id)
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if not checkpoint.is_dir():
+            return
+        mark_complete(checkpoint)
+        best = state.best_metric
+        fields: dict[str, Any] = {"last_checkpoint": get_settings().relative(checkpoint)}
+        if best is not None and math.isfinite(best):
+            fields["best_metric"] = float(best)
+        runs.update_progress(self.run_id, **fields)
+        runs.add_log(self.run_id, f"Checkpoint saved at step {state.global_step}.")

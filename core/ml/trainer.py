@@ -1,0 +1,180 @@
+"""The training engine: a Hugging Face Trainer built from a run's config and its task adapter.
+
+Speed on a CPU comes from dynamic padding (the adapter's collator), length-grouped batches,
+every core for torch, and bf16 autocast only where the hardware has it (``core.ml.device``).
+Robustness comes from complete-marked safetensors checkpoints at every evaluation, the best
+checkpoint kept by the validation metric, cooperative cancel and a NaN/inf loss guard.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
+
+from core.ml import device as devices
+from core.ml.callbacks import NAN_MESSAGE, DbProgressCallback, RunSignals
+from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
+from core.run_config import TrainConfig
+
+EVALUATIONS_PER_RUN = 5
+LOSS_POINTS_PER_RUN = 50
+# Module names that hold the attention query/value projections, by architecture family.
+ATTENTION_TARGETS = (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("c_attn",))
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How long a run trains and how often it evaluates, checkpoints and logs."""
+
+    total_steps: int
+    eval_every: int
+    log_every: int
+    steps_per_epoch: int
+
+
+@dataclass
+class TrainOutcome:
+    """How training ended, and the model to save when it succeeded."""
+
+    status: str            # "succeeded" | "cancelled" | "failed"
+    reason: str
+    global_step: int
+    best_metric: float | None
+    model: Any = None
+    bundle: TaskBundle | None = None
+
+
+def plan_steps(n_train: int, config: TrainConfig) -> StepPlan:
+    """Total steps from epochs (or max steps), an evaluation about five times per run, ~50 loss points."""
+    per_epoch = max(1, math.ceil(n_train / config.batch_size))
+    total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
+    eval_every = min(config.eval_every or max(1, math.ceil(total / EVALUATIONS_PER_RUN)), total)
+    log_every = max(1, min(eval_every, total // LOSS_POINTS_PER_RUN))
+    return StepPlan(total_steps=total, eval_every=eval_every, log_every=log_every, steps_per_epoch=per_epoch)
+
+
+class GuardedTrainer(Trainer):
+    """A Trainer that flags a NaN/inf loss (and runs the tests' fault hooks) at each step."""
+
+    def __init__(self, *args: Any, signals: RunSignals, debug: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.signals = signals
+        self.debug = debug or {}
+
+    def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
+        step = self.state.global_step + 1
+        if self.debug.get("raise_at_step") == step:
+            if self.debug.get("raise") == "oom":
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (test hook)")
+            raise RuntimeError(f"Injected failure at step {step} (test hook)")
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.debug.get("nan_at_step") == step:
+            loss = loss * float("nan")
+        if self.signals.nonfinite_step is None and not bool(torch.isfinite(loss).all()):
+            self.signals.nonfinite_step = step
+        return loss
+
+
+def lora_targets(model: Any, target: str) -> Any:
+    """'all-linear', or the attention query/value module names this architecture uses."""
+    if target == "all-linear":
+        return "all-linear"
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    for pair in ATTENTION_TARGETS:
+        if all(p in names for p in pair):
+            return list(pair)
+    return "all-linear"
+
+
+def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
+    """Wrap the model with LoRA adapters (the task head stays fully trainable)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    if task_type is None:
+        from core.errors import ConfigError
+
+        raise ConfigError("LoRA is not available for this task; train every weight instead.")
+    lora = LoraConfig(task_type=TaskType[task_type], r=config.lora_rank, lora_alpha=config.lora_alpha,
+                      lora_dropout=0.1, target_modules=lora_targets(model, config.lora_target))
+    return get_peft_model(model, lora)
+
+
+def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, checkpoints_dir: Path,
+                    choice: devices.DeviceChoice) -> TrainingArguments:
+    """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept."""
+    return TrainingArguments(
+        output_dir=str(checkpoints_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        max_steps=plan.total_steps,
+        eval_strategy="steps", eval_steps=plan.eval_every,
+        save_strategy="steps", save_steps=plan.eval_every,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=bundle.metric_for_best_model,
+        greater_is_better=bundle.greater_is_better,
+        logging_strategy="steps", logging_steps=plan.log_every,
+        logging_nan_inf_filter=False,  # the NaN guard and the loss chart must see NaN losses
+        train_sampling_strategy="group_by_length",
+        bf16=choice.bf16,
+        use_cpu=choice.device == "cpu",
+        dataloader_pin_memory=choice.device == "cuda",
+        dataloader_num_workers=0,
+        seed=config.seed,
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
+def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
+          resume_from: Path | None = None, elapsed_before: float = 0.0,
+          log: Any = print) -> TrainOutcome:
+    """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome."""
+    config = inputs.config
+    choice = devices.choose()
+    set_seed(config.seed)
+    adapter.check(inputs)
+    bundle = adapter.build(inputs)
+    model = bundle.model
+    if config.lora:
+        model = apply_lora(model, config, adapter.lora_task_type)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
+    plan = plan_steps(len(bundle.train_dataset), config)
+    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice)
+    signals = RunSignals()
+    callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size,
+                                               elapsed_before=elapsed_before,
+                                               step_sleep=float(config.debug.get("step_sleep", 0)))]
+    if config.early_stopping:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
+                             eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
+                             processing_class=bundle.processing_class,
+                             compute_metrics=bundle.compute_metrics, callbacks=callbacks,
+                             signals=signals, debug=config.debug)
+    trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
+    log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
+        f"evaluation every {plan.eval_every}.")
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    state = trainer.state
+    best = state.best_metric
+    if signals.nonfinite_step is not None:
+        return TrainOutcome("failed", NAN_MESSAGE.format(step=signals.nonfinite_step),
+                            state.global_step, best)
+    if signals.cancelled:
+        return TrainOutcome("cancelled", f"Cancelled at step {state.global_step}; resume to continue.",
+                            state.global_step, best)
+    final = trainer.model
+    if config.lora:
+        final = final.merge_and_unload()
+    return TrainOutcome("succeeded", "", state.global_step, best, model=final, bundle=bundle)
