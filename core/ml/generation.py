@@ -1,0 +1,326 @@
+"""The generation engine: a shared model cache, streaming in a background thread, seeded sampling, stop text.
+
+One path serves the playground, the CLI and ``generate()``: ``start_stream`` runs
+``model.generate`` in a thread that holds the model's lock (fast tokenizers are not thread-safe)
+and pushes ``(sequence index, text chunk)`` pairs into a queue. Sampling draws from a private
+``torch.Generator`` inside a logits processor, so the same seed gives the same text even while
+other threads generate; several sequences are sampled as one batch. Stop sequences end a
+sequence as soon as its decoded text contains one, and are trimmed from the output (text that
+might be the start of a stop sequence is held back while streaming).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.generation.streamers import BaseStreamer
+
+from core.generation import GenerationSettings, ModelSource
+from core.ml import device as devices
+from core.ml.models import load_causal_lm, load_tokenizer
+
+CACHE_SIZE = 2
+_END = object()
+_cache: OrderedDict[str, LoadedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+_loading: dict[str, threading.Lock] = {}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate, shared by every session; hold ``lock`` while using it."""
+
+    ref: str
+    model: Any
+    tokenizer: Any
+    lock: threading.Lock
+    device: str
+    path: Path
+    load_seconds: float = 0.0
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+
+def load_model(source: ModelSource) -> LoadedModel:
+    """Load the model behind a source (merging a LoRA adapter) on the best device and precision here."""
+    start = time.perf_counter()
+    choice = devices.choose()
+    # bf16 weights only where the hardware computes bf16 natively (device.py decides); else fp32
+    model = load_causal_lm(source.path, dtype=choice.dtype)
+    tokenizer_dir = source.path
+    if source.adapter_path is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(source.adapter_path)).merge_and_unload()
+        if (source.adapter_path / "tokenizer_config.json").is_file():
+            tokenizer_dir = source.adapter_path
+    model = model.to(choice.device).eval()
+    tokenizer = load_tokenizer(tokenizer_dir)
+    return LoadedModel(ref=source.ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
+                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start)
+
+
+def get_loaded(model_ref: str, source: ModelSource | None = None) -> LoadedModel:
+    """The cached model for a reference, loading it once even when several threads ask at the same time."""
+    with _cache_lock:
+        if model_ref in _cache:
+            _cache.move_to_end(model_ref)
+            return _cache[model_ref]
+        loading = _loading.setdefault(model_ref, threading.Lock())
+    with loading:
+        with _cache_lock:
+            if model_ref in _cache:
+                return _cache[model_ref]
+        if source is None:
+            from core.generation import resolve_model
+
+            source = resolve_model(model_ref)
+        loaded = load_model(source)
+        with _cache_lock:
+            _cache[model_ref] = loaded
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)  # sessions still holding it keep using it
+        return loaded
+
+
+def put_loaded(loaded: LoadedModel) -> None:
+    """Put an already loaded model in the cache under its reference (tests, benchmarks)."""
+    with _cache_lock:
+        _cache[loaded.ref] = loaded
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def clear_loaded() -> None:
+    """Forget every cached model."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:
+    """Token ids of a stored prompt: raw text, or chat turns through the tokenizer's chat template."""
+    tok = loaded.tokenizer
+    if "messages" in prompt:
+        if loaded.has_chat_template:
+            return tok.apply_chat_template(prompt["messages"], add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+        # a model without a chat template sees the turns as a plain transcript
+        turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in prompt["messages"])
+        text = turns + "Assistant:"
+    else:
+        text = prompt["text"]
+    return tok(text, return_tensors="pt")
+
+
+class SeededSampler(LogitsProcessor):
+    """Samples the next token with its own generator and leaves only that token for the greedy pick."""
+
+    def __init__(self, settings: GenerationSettings, device: torch.device) -> None:
+        warpers: list[Any] = [TemperatureLogitsWarper(settings.temperature)]
+        if settings.top_k > 0:
+            warpers.append(TopKLogitsWarper(settings.top_k))
+        if settings.top_p < 1:
+            warpers.append(TopPLogitsWarper(settings.top_p))
+        self.warpers = LogitsProcessorList(warpers)
+        self.generator = torch.Generator(device=device).manual_seed(int(settings.seed or 0))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
+        chosen = torch.multinomial(probs, num_samples=1, generator=self.generator)
+        return torch.full_like(scores, float("-inf")).scatter_(1, chosen, 0.0)
+
+
+@dataclass
+class StreamResult:
+    """What a finished stream produced, with its timings."""
+
+    outputs: list[str]
+    new_tokens: int
+    prompt_tokens: int
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    seconds: float
+    device: str
+    stopped_early: bool = False
+
+
+@dataclass
+class _Rows:
+    """Per-sequence decoding state shared by the streamer and the stop criterion (generation thread only)."""
+
+    tokenizer: Any
+    stops: tuple[str, ...]
+    eos: set[int]
+    n: int
+    out: queue.Queue
+    ids: list[list[int]] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    done: list[bool] = field(default_factory=list)
+    first_token_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = [[] for _ in range(self.n)]
+        self.sent = [""] * self.n
+        self.done = [False] * self.n
+
+    def text(self, i: int) -> str:
+        return self.tokenizer.decode(self.ids[i], skip_special_tokens=True)
+
+    def emit(self, i: int, final: bool) -> None:
+        text = self.text(i)
+        cuts = [p for p in (text.find(s) for s in self.stops) if p >= 0]
+        if cuts:
+            text, final, self.done[i] = text[:min(cuts)], True, True
+        end = len(text)
+        if not final:
+            end = len(text.rstrip("\ufffd"))  # an incomplete UTF-8 character: wait for its next bytes
+            end -= max((k for s in self.stops for k in range(1, len(s)) if text[:end].endswith(s[:k])),
+                       default=0)  # could be the start of a stop sequence: hold it back
+        already = len(self.sent[i])
+        if end > already:  # `sent` is exactly what was streamed, so the stored output matches the screen
+            self.sent[i] += text[already:end]
+            self.out.put((i, text[already:end]))
+
+
+class _Streamer(BaseStreamer):
+    def __init__(self, rows: _Rows) -> None:
+        self.rows, self.prompt_seen = rows, False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate() first hands over the prompt
+            self.prompt_seen = True
+            return
+        rows = self.rows
+        rows.first_token_at = rows.first_token_at or time.perf_counter()
+        for i, token in enumerate(value.reshape(-1).tolist()):
+            if rows.done[i]:
+                continue
+            if token in rows.eos:
+                rows.done[i] = True
+                rows.emit(i, final=True)
+                continue
+            rows.ids[i].append(token)
+            rows.emit(i, final=False)
+
+    def end(self) -> None:
+        for i in range(self.rows.n):
+            if not self.rows.done[i]:
+                self.rows.emit(i, final=True)
+
+
+class _Stop(StoppingCriteria):
+    """Ends a sequence once its newest tokens contain a stop sequence; ends all when cancelled."""
+
+    def __init__(self, rows: _Rows, prompt_len: int, cancel: threading.Event) -> None:
+        self.rows, self.prompt_len, self.cancel = rows, prompt_len, cancel
+        self.window = max((len(s) for s in rows.stops), default=0) + 4
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        if self.cancel.is_set():
+            return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        flags = [False] * input_ids.shape[0]
+        if self.rows.stops:
+            tails = input_ids[:, max(self.prompt_len, input_ids.shape[1] - self.window):].tolist()
+            for i, tail in enumerate(tails):
+                text = self.rows.tokenizer.decode(tail, skip_special_tokens=True)
+                flags[i] = any(s in text for s in self.rows.stops)
+        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+
+class TextStream:
+    """Iterates ``(index, chunk)`` while a background thread generates; ``result`` is set at the end."""
+
+    def __init__(self, loaded: LoadedModel, prompt: dict[str, Any], settings: GenerationSettings) -> None:
+        self.loaded, self.prompt, self.settings = loaded, prompt, settings
+        self.queue: queue.Queue = queue.Queue()
+        self.cancel = threading.Event()
+        self.result: StreamResult | None = None
+        self._finished = False
+        self.thread = threading.Thread(target=self._run, name=f"generate-{loaded.ref}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self.loaded.lock, torch.inference_mode():
+                self.result = run_generation(self.loaded, self.prompt, self.settings, self.queue, self.cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self.queue.put(exc)
+        finally:
+            self.queue.put(_END)
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is _END:
+                    self._finished = True
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not self._finished:
+                self.cancel.set()  # the reader went away: stop the model instead of finishing unseen
+
+    def close(self) -> None:
+        """Ask the model to stop after its current token."""
+        self.cancel.set()
+
+
+def start_stream(loaded: LoadedModel, prompt: dict[str, Any], settings: GenerationSettings) -> TextStream:
+    """Start generating in a background thread; iterate the result for text chunks."""
+    return TextStream(loaded, prompt, settings)
+
+
+def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: GenerationSettings,
+                   out: queue.Queue, cancel: threading.Event | None = None) -> StreamResult:
+    """Generate in the calling thread (which must hold ``loaded.lock``), pushing chunks into ``out``."""
+    start = time.perf_counter()
+    model, tok = loaded.model, loaded.tokenizer
+    dev = next(model.parameters()).device
+    inputs = {k: v.to(dev) for k, v in encode_prompt(loaded, prompt).items()}
+    n = settings.num_return_sequences
+    if n > 1:  # one batch: the prompt repeated, each row sampled on its own
+        inputs = {k: v.repeat(n, 1) for k, v in inputs.items()}
+    prompt_len = inputs["input_ids"].shape[1]
+    eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None \
+        else tok.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+    rows = _Rows(tokenizer=tok, stops=settings.stop, eos=eos_ids, n=n, out=out)
+    cancel = cancel or threading.Event()
+    config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, num_beams=1,
+                              repetition_penalty=settings.repetition_penalty, use_cache=True,
+                              eos_token_id=list(eos_ids) or None,
+                              pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
+                                  iter(eos_ids), 0))
+    processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
+    model.generate(**inputs, generation_config=config, logits_processor=processors,
+                   stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
+                   streamer=_Streamer(rows))
+    seconds = time.perf_counter() - start
+    new_tokens = sum(len(ids) for ids in rows.ids)
+    first = rows.first_token_at
+    return StreamResult(outputs=list(rows.sent), new_tokens=new_tokens, prompt_tokens=prompt_len,
+                        time_to_first_token=(first - start) if first else None,
+                        tokens_per_second=new_tokens / seconds if new_tokens and seconds > 0 else None,
+                        seconds=seconds, device=loaded.device, stopped_early=cancel.is_set())
