@@ -150,6 +150,23 @@ def pr_curves(curves: pd.DataFrame, auc: Mapping[str, float] | None = None) -> g
                    auc, diagonal=False)
 
 
+def curves_frame(curves: Mapping[str, Mapping[str, Any]], x: str, y: str
+                 ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per-class curves stored as ``{class: {x: [...], y: [...], auc}}`` as a long frame + AUCs."""
+    frames = [pd.DataFrame({"class": str(cls), x: c.get(x, []), y: c.get(y, [])})
+              for cls, c in curves.items()]
+    aucs = {str(cls): float(c["auc"]) for cls, c in curves.items() if c.get("auc") is not None}
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["class", x, y])
+    return frame, aucs
+
+
+def calibration_frame(calibration: Mapping[str, Any]) -> pd.DataFrame:
+    """A stored calibration curve ``{confidence, accuracy, count}`` as (mean_predicted, fraction_positive)."""
+    return pd.DataFrame({"mean_predicted": calibration.get("confidence", []),
+                         "fraction_positive": calibration.get("accuracy", []),
+                         "count": calibration.get("count", [])})
+
+
 def calibration_curve(bins: pd.DataFrame) -> go.Figure:
     """Observed accuracy against mean confidence per bin, from (mean_predicted, fraction_positive)."""
     fig = _figure("Calibration", "mean confidence", "observed accuracy")
@@ -176,9 +193,14 @@ def confidence_histogram(predictions: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _actual(predictions: pd.DataFrame) -> pd.Series:
+    # Regression predictions name the true value "actual" or, as the services store it, "label".
+    return pd.to_numeric(predictions["actual" if "actual" in predictions else "label"], errors="coerce")
+
+
 def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
     """Scatter of predicted against actual values with the ideal diagonal (regression)."""
-    actual, predicted = predictions["actual"], predictions["predicted"]
+    actual, predicted = _actual(predictions), pd.to_numeric(predictions["predicted"], errors="coerce")
     fig = _figure("Predicted against actual", "actual", "predicted")
     fig.add_scatter(x=actual, y=predicted, mode="markers", name="examples",
                     marker=dict(color=ACCENT, opacity=0.6, size=6))
@@ -192,7 +214,7 @@ def predicted_vs_actual(predictions: pd.DataFrame) -> go.Figure:
 
 def residual_histogram(predictions: pd.DataFrame) -> go.Figure:
     """Histogram of residuals (predicted minus actual)."""
-    residuals = predictions["predicted"] - predictions["actual"]
+    residuals = pd.to_numeric(predictions["predicted"], errors="coerce") - _actual(predictions)
     fig = _figure("Residuals (predicted − actual)", "residual", "examples")
     fig.add_histogram(x=residuals, nbinsx=40, marker_color=ACCENT, name="residuals")
     fig.add_vline(x=0, line_dash="dash", line_color="#6B7280")

@@ -1,4 +1,4 @@
-"""Helpers for the page tests: open one page of the real app (app.py + st.navigation) in AppTest."""
+"""Helpers for the page tests: open one page in AppTest, on its own or inside app.py's navigation."""
 
 from __future__ import annotations
 
@@ -12,17 +12,26 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def open_app_page(page: str, query: dict[str, str] | None = None, timeout: float = 30) -> AppTest:
-    """Run app.py, switch to pages/<page>.py and run it (query params set before the first run)."""
+def open_app_page(page: str, query: dict[str, str] | None = None, *, via_app: bool = False,
+                  timeout: float = 30) -> AppTest:
+    """Run pages/<page>.py and return the AppTest.
+
+    With ``via_app`` it runs app.py first and switches to the page through st.navigation (the
+    real frame); without, it runs the page file alone, where widget clicks are reliable (in
+    Streamlit 1.67's AppTest a button clicked after switch_page does not trigger).
+    """
     # AppTest keeps select boxes' format functions (lambdas) in session state, which the app's
     # enforceSerializableSessionState setting would reject; the check only matters in the real app.
     st_config.set_option("runner.enforceSerializableSessionState", False)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    script = ROOT / ("app.py" if via_app else f"pages/{page}.py")
+    at = AppTest.from_file(str(script), default_timeout=timeout)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
-    at.switch_page(f"pages/{page}.py")
-    return at.run()
+    if via_app:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    return at
 
 
 @pytest.fixture

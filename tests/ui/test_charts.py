@@ -107,3 +107,16 @@ def test_probability_bar_sorted_with_percentages() -> None:
     fig = charts.probability_bar({"neg": 0.2, "pos": 0.8})
     bar = fig.data[0]
     assert list(bar.y) == ["neg", "pos"] and list(bar.text) == ["20.0%", "80.0%"]
+
+
+def test_regression_charts_accept_label_as_actual() -> None:
+    preds = pd.DataFrame({"label": [1.0, 3.0], "predicted": [2.0, 2.0]})
+    assert list(charts.residual_histogram(preds).data[0].x) == [1.0, -1.0]
+    assert list(charts.predicted_vs_actual(preds).data[0].x) == [1.0, 3.0]
+
+
+def test_stored_curves_become_frames() -> None:
+    frame, aucs = charts.curves_frame({"a": {"fpr": [0, 1], "tpr": [0, 1], "auc": 0.5}}, "fpr", "tpr")
+    assert list(frame.columns) == ["class", "fpr", "tpr"] and aucs == {"a": 0.5}
+    bins = charts.calibration_frame({"confidence": [0.3], "accuracy": [0.2], "count": [5]})
+    assert bins.loc[0, "mean_predicted"] == 0.3 and bins.loc[0, "fraction_positive"] == 0.2
