@@ -1,0 +1,299 @@
+"""The quality report: plain sentences with counts and an example row, vectorised for speed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.canonical import content_columns, counted, short
+from core.entities import SPLITS, Finding
+from core.splits import SplitResult
+from core.textfile import numeric_mask
+from core.tokenlength import measure_token_lengths
+
+MIN_CLASS_ROWS = 10       # fewer rows than this per class: too few to learn and to score
+IMBALANCE_WARNING = 10.0  # largest class / smallest class above this: warn
+LONG_TEXT_CHARS = 10_000  # "extremely long": far beyond any max length the catalogue offers
+FEW_ROWS = 50
+
+
+
+def _list_key(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: None if v is None else "\x1f".join(v))
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    if series.dtype == object and series.map(lambda v: isinstance(v, list)).any():
+        series = _list_key(series)
+    return pd.factorize(series, use_na_sentinel=False)[0]
+
+
+def _empty(series: pd.Series) -> pd.Series:
+    """Missing, blank text, or an empty list."""
+    missing = series.isna()
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:
+        return missing | series.str.strip().eq("").fillna(False)
+    if series.dtype == object:
+        return missing | series.map(lambda v: isinstance(v, list) and not v
+                                    or isinstance(v, str) and not v.strip())
+    return missing
+
+
+def identity_key(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> np.ndarray:
+    """One integer per distinct input (the text, the tokens, the prompt, or the feature row)."""
+    if task == "tabular":
+        hashed = pd.util.hash_pandas_object(frame[mapping["features"]], index=False)
+        return pd.factorize(hashed)[0]
+    column = {"token-classification": "tokens", "causal-lm": {
+        "text": "text", "prompt_completion": "prompt", "messages": "messages"}.get(
+        mapping.get("format") or "text")}.get(task, "text")
+    return _codes(frame[column])
+
+
+def clean_rows(canon: pd.DataFrame, task: str,
+               mapping: dict[str, Any]) -> tuple[pd.DataFrame, list[Finding], dict[str, int]]:
+    """Leave out rows without the values a task needs and exact copies; say how many and why."""
+    findings: list[Finding] = []
+    content = content_columns(task, mapping)
+    required = ["label"] if task == "tabular" else content
+    drop = np.zeros(len(canon), dtype=bool)
+    for col in content:
+        empty = _empty(canon[col]).to_numpy()
+        if not empty.any():
+            continue
+        n, i = int(empty.sum()), int(empty.nonzero()[0][0])
+        row = int(canon["_row"].iloc[i])
+        what = "an empty label" if col == "label" else f"no {col}"
+        if col in required:
+            drop |= empty
+            tail = "they are left out"
+        else:
+            tail = "the model must cope with the gaps"
+        findings.append(Finding("warning", f"missing_{col}",
+                                f"{counted(n, 'row', 'has')} {what} (e.g. row {row}); {tail}.",
+                                n, _example(canon, i, content)))
+    dropped = {"missing": int(drop.sum()), "duplicates": 0}
+    kept = canon[~drop]
+    codes = pd.DataFrame({c: _codes(kept[c]) for c in content})
+    dup = codes.duplicated().to_numpy()
+    if dup.any():
+        i = int(dup.nonzero()[0][0])
+        same = (codes.iloc[:i] == codes.iloc[i]).all(axis=1).to_numpy().nonzero()[0][0]
+        n = int(dup.sum())
+        first, copy = int(kept["_row"].iloc[same]), int(kept["_row"].iloc[i])
+        if mapping.get("drop_duplicates", True):
+            tail, dropped["duplicates"] = "the copies are left out", n
+            kept = kept[~dup]
+        else:
+            tail = "they are kept, so a copy may land in the test split"
+        findings.append(Finding("warning", "duplicates",
+                                f"{counted(n, 'row', 'repeats')} an earlier row exactly (e.g. row "
+                                f"{copy} repeats row {first}); {tail}.", n,
+                                {"row": copy, "same_as_row": first,
+                                 **_values(canon, canon["_row"] == copy, content)}))
+    kept = kept.copy()
+    kept["_key"] = identity_key(kept, task, mapping)
+    return kept, findings, dropped
+
+
+def _values(frame: pd.DataFrame, mask: pd.Series, columns: list[str]) -> dict[str, Any]:
+    row = frame[mask.to_numpy()].iloc[0]
+    return {c: short(row[c]) for c in columns[:6]}
+
+
+def _example(frame: pd.DataFrame, i: int, columns: list[str]) -> dict[str, Any]:
+    row = frame.iloc[i]
+    return {"row": int(row["_row"])} | {c: short(row[c]) for c in columns[:6]}
+
+
+def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: SplitResult, *,
+           model_key: str, max_length: int) -> tuple[list[Finding], dict[str, Any]]:
+    """Findings and chart data for cleaned rows that already carry their split."""
+    findings: list[Finding] = []
+    sizes = {s: int((split.split == s).sum()) for s in SPLITS}
+    stats: dict[str, Any] = {"split_sizes": sizes, "split_method": split.method}
+    content = content_columns(task, mapping)
+    if len(frame) == 0:
+        return [Finding("blocking", "no_rows", "No row has all the values the task needs, so "
+                        "there is nothing to train on; check the column mapping.", 0)], stats
+    findings += [Finding("info", "split_note", note) for note in split.notes]
+    if sizes["train"] == 0:
+        findings.append(Finding("blocking", "empty_train", "The train split is empty; lower the "
+                                "validation and test sizes or add rows.", 0))
+    for name in ("validation", "test"):
+        if sizes[name] == 0:
+            findings.append(Finding("warning", f"empty_{name}",
+                                    f"The {name} split is empty, so the model cannot be "
+                                    f"{'scored' if name == 'test' else 'checked during training'}; "
+                                    "add rows or raise its size.", 0))
+    if len(frame) < FEW_ROWS:
+        findings.append(Finding("warning", "few_rows", f"Only {counted(len(frame), 'row')}: "
+                                "scores on so few examples are mostly noise.", len(frame)))
+    findings += _leakage(frame, split.split, content)
+    classes = task == "classification" or (task == "tabular"
+                                           and mapping.get("target_kind") != "regression")
+    if classes:
+        findings += _class_checks(frame["label"], split.split, stats)
+    elif task in ("regression", "tabular"):
+        findings += _numeric_label(frame["label"], stats)
+    texts = _texts(frame, task, mapping)
+    if texts is not None:
+        findings += _lengths(texts, frame, model_key, max_length, stats,
+                             pretokenized=task == "token-classification")
+    return findings, stats
+
+
+def _leakage(frame: pd.DataFrame, split: pd.Series, content: list[str]) -> list[Finding]:
+    keys = pd.DataFrame({"k": frame["_key"].to_numpy(), "s": split.to_numpy()})
+    per_key = keys.drop_duplicates().groupby("k").size()
+    shared = per_key[per_key > 1]
+    if shared.empty:
+        return []
+    k = shared.index[0]
+    rows = frame[frame["_key"].to_numpy() == k]
+    where = sorted(set(split[rows.index]), key=SPLITS.index)
+    first = content[0] if content[0] != "label" else content[-1]
+    return [Finding("warning", "leakage",
+                    f"{counted(len(shared), 'input', 'appears')} in more than one split (e.g. "
+                    f"'{short(rows[first].iloc[0], 60)}' in {' and '.join(where)}, rows "
+                    f"{', '.join(str(r) for r in rows['_row'].head(3))}); the test score would be "
+                    "flattered, so remove the copies or split by a group column.",
+                    int(len(shared)), {"row": int(rows["_row"].iloc[0]), "splits": where})]
+
+
+def _class_checks(label: pd.Series, split: pd.Series, stats: dict[str, Any]) -> list[Finding]:
+    findings: list[Finding] = []
+    counts = label.value_counts()
+    stats["class_counts"] = {str(k): int(v) for k, v in counts.items()}
+    by_split = pd.crosstab(label, split)
+    stats["class_counts_by_split"] = {s: {str(k): int(v) for k, v in by_split[s].items()}
+                                      for s in SPLITS if s in by_split}
+    if len(counts) < 2:
+        only = counts.index[0] if len(counts) else "(none)"
+        return [Finding("blocking", "single_class",
+                        f"Every row has the same label '{only}'; a classifier needs at least two "
+                        "classes, so check the label column or add examples of other classes.",
+                        int(counts.sum()))]
+    small = counts[counts < MIN_CLASS_ROWS]
+    if len(small):
+        shown = ", ".join(f"'{k}' ({v})" for k, v in small.head(8).items())
+        findings.append(Finding("warning", "small_classes",
+                                f"{counted(len(small), 'class', 'has')} fewer than {MIN_CLASS_ROWS} "
+                                f"rows, too few to learn or to score: {shown}; add examples or "
+                                "merge them.", int(len(small)), {"classes": list(map(str, small.index))}))
+    ratio = float(counts.iloc[0] / counts.iloc[-1])
+    stats["imbalance_ratio"] = round(ratio, 2)
+    severity = "warning" if ratio > IMBALANCE_WARNING else "info"
+    findings.append(Finding(severity, "imbalance",
+                            f"{len(counts)} classes; the largest ('{counts.index[0]}', "
+                            f"{counts.iloc[0]:,} rows) is {ratio:.1f}× the smallest "
+                            f"('{counts.index[-1]}', {counts.iloc[-1]:,})"
+                            + ("; accuracy will flatter the model, so read macro-F1." if
+                               severity == "warning" else "."), int(len(counts))))
+    return findings
+
+
+def _numeric_label(label: pd.Series, stats: dict[str, Any]) -> list[Finding]:
+    values = label.astype(float)
+    stats["label_summary"] = {"min": float(values.min()), "max": float(values.max()),
+                              "mean": float(values.mean()), "std": float(values.std(ddof=0))}
+    counts, edges = np.histogram(values, bins=min(30, max(1, values.nunique())))
+    stats["label_histogram"] = {"bins": edges.round(4).tolist(), "counts": counts.tolist()}
+    if values.nunique() < 2:
+        return [Finding("blocking", "constant_label", f"Every row has the same value "
+                        f"{values.iloc[0]:g}; there is nothing to predict, so check the label "
+                        "column.", int(len(values)))]
+    return []
+
+
+def _texts(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> pd.Series | None:
+    if task in ("classification", "regression"):
+        return frame["text"]
+    if task == "token-classification":
+        return frame["tokens"]
+    if task == "causal-lm":
+        fmt = mapping["format"]
+        if fmt == "text":
+            return frame["text"]
+        if fmt == "prompt_completion":
+            return frame["prompt"] + "\n" + frame["completion"]
+        import json
+
+        return frame["messages"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
+    return None
+
+
+def _lengths(texts: pd.Series, frame: pd.DataFrame, model_key: str, max_length: int,
+             stats: dict[str, Any], *, pretokenized: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    if not pretokenized:
+        chars = texts.str.len().to_numpy()
+        stats["text_chars"] = {"median": float(np.median(chars)), "max": int(chars.max())}
+        long = chars > LONG_TEXT_CHARS
+        if long.any():
+            i = int(long.nonzero()[0][0])
+            findings.append(Finding(
+                "warning", "long_texts",
+                f"{counted(int(long.sum()), 'text', 'is')} longer than {LONG_TEXT_CHARS:,} characters "
+                f"(e.g. row {int(frame['_row'].iloc[i])}, {int(chars[i]):,} characters); only the "
+                f"first {max_length} tokens are used, so split them or check they are not pasted "
+                "documents.", int(long.sum()), {"row": int(frame["_row"].iloc[i]),
+                                                "text": short(texts.iloc[i])}))
+    measured = measure_token_lengths(texts, model_key=model_key, max_length=max_length,
+                                     pretokenized=pretokenized)
+    stats.update(measured)
+    share = measured.get("truncated_share")
+    if share is None:
+        findings.append(Finding("info", "token_lengths", measured.get("tokenizer_note", "")))
+        return findings
+    sample = measured["token_lengths"]
+    scope = (f"measured on a random sample of {sample['sample_size']:,} of "
+             f"{sample['total']:,} rows" if sample["sample_size"] < sample["total"]
+             else f"measured on all {sample['total']:,} rows")
+    text = (f"{share:.0%} of inputs are longer than {max_length} tokens and would be cut "
+            f"(median {sample['median']:.0f}, longest {sample['max']:,} tokens; {scope})")
+    if share > 0.05:
+        findings.append(Finding("warning", "truncation", text + "; raise the max length or "
+                                "shorten the texts.", int(round(share * len(texts)))))
+    else:
+        findings.append(Finding("info", "truncation", text + "."))
+    return findings
+
+
+def mixed_type_findings(frame: pd.DataFrame, columns: list[str]) -> list[Finding]:
+    """Columns that hold numbers in some rows and words in others (or other mixed kinds)."""
+    findings: list[Finding] = []
+    for col in columns:
+        series = frame[col]
+        present = series.dropna()
+        if present.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
+            continue
+        if series.dtype == object:
+            kinds = present.map(lambda v: "number" if isinstance(v, int | float | np.number)
+                                and not isinstance(v, bool) else type(v).__name__)
+            if kinds.nunique() > 1:
+                minority = kinds.value_counts().index[-1]
+                i = int((kinds == minority).to_numpy().nonzero()[0][0])
+                findings.append(_mixed(col, present, i, int((kinds == minority).sum()),
+                                       f"{kinds.value_counts().index[0]} values"))
+            continue
+        numeric = numeric_mask(present).to_numpy()
+        n_num = int(numeric.sum())
+        if 0 < n_num < len(present):
+            minority_numeric = n_num <= len(present) / 2
+            odd = numeric if minority_numeric else ~numeric
+            i = int(odd.nonzero()[0][0])
+            findings.append(_mixed(col, present, i, int(odd.sum()),
+                                   "text" if minority_numeric else "numbers"))
+    return findings
+
+
+def _mixed(col: str, present: pd.Series, i: int, n: int, mostly: str) -> Finding:
+    value = short(present.iloc[i], 40)
+    row = int(present.index[i]) + 1
+    return Finding("warning", "mixed_types",
+                   f"Column '{col}' mostly holds {mostly} but {counted(n, 'value', 'differs')} "
+                   f"(e.g. '{value}' in row {row}); check that the column means one thing.",
+                   n, {"row": row, col: value})

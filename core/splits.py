@@ -1,0 +1,167 @@
+"""Deterministic train/validation/test splits: stratified, grouped, or taken from a column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DatasetError
+
+SPLIT_NAMES = {"train": "train", "training": "train", "trn": "train",
+               "validation": "validation", "valid": "validation", "val": "validation",
+               "dev": "validation", "development": "validation", "eval": "validation",
+               "test": "test", "testing": "test", "tst": "test", "holdout": "test"}
+MIN_PER_SPLIT = 3  # rows a class needs to appear in train, validation and test
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How to split: sizes as fractions of all rows, a seed, and an optional group or split column."""
+
+    validation_size: float = 0.1
+    test_size: float = 0.1
+    seed: int = 42
+    group_column: str | None = None
+    split_column: str | None = None
+
+    def validate(self) -> None:
+        for label, size in (("validation", self.validation_size), ("test", self.test_size)):
+            if not 0 <= size < 1:
+                raise DatasetError(f"The {label} size must be a fraction between 0 and 0.9 "
+                                   f"(got {size}); for example 0.1 means 10% of the rows.")
+        if self.validation_size + self.test_size >= 0.95:
+            raise DatasetError("Validation and test sizes together must leave rows to train on; "
+                               "keep their sum below 0.95.")
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Each row's split, how it was decided, and sentences about anything surprising."""
+
+    split: pd.Series
+    method: str
+    notes: tuple[str, ...] = ()
+
+
+def normalize_split_values(values: pd.Series, column: str) -> pd.Series:
+    """Map a file's split column (train/valid/dev/test, any case) to train/validation/test."""
+    text = values.astype("string").str.strip().str.lower()
+    mapped = text.map(SPLIT_NAMES)
+    bad = text[mapped.isna()]
+    if len(bad):
+        shown = ", ".join(repr(v) for v in bad.fillna("(empty)").value_counts().index[:5])
+        raise DatasetError(f"The split column '{column}' has values other than train, validation "
+                           f"and test ({shown} in {len(bad)} rows); fix them or choose no split column.")
+    return mapped.astype(object)
+
+
+def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Per-stratum quotas that sum to round(fraction * total), by largest remainder."""
+    total = int(round(fraction * counts.sum()))
+    exact = counts * fraction
+    quotas = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - quotas), kind="stable")
+    quotas[order[: max(0, total - quotas.sum())]] += 1
+    return quotas
+
+
+def _stratified(strata: np.ndarray, config: SplitConfig) -> np.ndarray:
+    """Assign 0=train, 1=validation, 2=test within each stratum, shuffled by the seed."""
+    rng = np.random.default_rng(config.seed)
+    n = len(strata)
+    codes, uniques = pd.factorize(strata, sort=True)
+    counts = np.bincount(codes, minlength=len(uniques))
+    # Small strata cannot give a row to every split; keep them whole in train.
+    splittable = counts >= MIN_PER_SPLIT
+    n_test = np.where(splittable, _allocate(np.where(splittable, counts, 0), config.test_size), 0)
+    n_val = np.where(splittable, _allocate(np.where(splittable, counts, 0),
+                                           config.validation_size), 0)
+    # Never take a stratum's last training row.
+    n_test = np.minimum(n_test, np.maximum(counts - 1, 0))
+    over = np.maximum(0, n_test + n_val - (counts - 1))
+    n_val = np.maximum(0, n_val - over)
+    perm = rng.permutation(n)
+    order = perm[np.argsort(codes[perm], kind="stable")]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.repeat(starts, counts)
+    code = codes
+    assign = np.zeros(n, dtype=np.int8)
+    assign[rank < n_test[code]] = 2
+    assign[(rank >= n_test[code]) & (rank < n_test[code] + n_val[code])] = 1
+    return assign
+
+
+def _grouped(groups: pd.Series, config: SplitConfig) -> np.ndarray:
+    from sklearn.model_selection import GroupShuffleSplit
+
+    n = len(groups)
+    assign = np.zeros(n, dtype=np.int8)
+    codes = pd.factorize(groups, use_na_sentinel=False)[0]
+    n_groups = codes.max() + 1
+    needed = 1 + (config.test_size > 0) + (config.validation_size > 0)
+    if n_groups < needed:
+        raise DatasetError(f"The group column has only {n_groups} distinct value(s); a grouped "
+                           f"split needs at least {needed}, so choose another column or none.")
+    rest = np.arange(n)
+    if config.test_size > 0:
+        gss = GroupShuffleSplit(n_splits=1, test_size=config.test_size, random_state=config.seed)
+        train_idx, test_idx = next(gss.split(rest, groups=codes))
+        assign[test_idx] = 2
+        rest = train_idx
+    if config.validation_size > 0:
+        share = config.validation_size / (1 - config.test_size)
+        gss = GroupShuffleSplit(n_splits=1, test_size=share, random_state=config.seed + 1)
+        train_idx, val_idx = next(gss.split(rest, groups=codes[rest]))
+        assign[rest[val_idx]] = 1
+    return assign
+
+
+NAMES = np.array(["train", "validation", "test"], dtype=object)
+
+
+def assign_splits(frame: pd.DataFrame, config: SplitConfig, *, stratify: pd.Series | None = None,
+                  groups: pd.Series | None = None,
+                  given: pd.Series | None = None) -> SplitResult:
+    """Give each row of ``frame`` a split; ``given`` is a file's own (normalized) split column."""
+    config.validate()
+    n = len(frame)
+    notes: list[str] = []
+    if given is not None:
+        split = pd.Series(given.to_numpy(), index=frame.index, dtype=object)
+        method = "from the file's split column"
+        missing = [s for s in ("validation", "test")
+                   if (s == "validation" and config.validation_size > 0 or s == "test"
+                       and config.test_size > 0) and not (split == s).any()]
+        if missing:
+            train = split == "train"
+            sub = SplitConfig(validation_size=config.validation_size if "validation" in missing else 0,
+                              test_size=config.test_size if "test" in missing else 0,
+                              seed=config.seed)
+            carved = assign_splits(frame[train.to_numpy()], sub,
+                                   stratify=None if stratify is None else stratify[train.to_numpy()],
+                                   groups=None if groups is None else groups[train.to_numpy()])
+            split[train.to_numpy()] = carved.split.to_numpy()
+            notes.append(f"The file has no {' or '.join(missing)} rows; they were carved from "
+                         f"the train rows ({carved.method}).")
+        return SplitResult(split, method, tuple(notes))
+    if groups is not None:
+        assign = _grouped(groups.reset_index(drop=True), config)
+        method = "grouped (no group in two splits)"
+    elif stratify is not None:
+        strata = stratify.astype(str).to_numpy()
+        assign = _stratified(strata, config)
+        method = "stratified by label"
+        counts = pd.Series(strata).value_counts()
+        small = counts[counts < MIN_PER_SPLIT]
+        if len(small) and (config.test_size > 0 or config.validation_size > 0):
+            shown = ", ".join(f"'{k}' ({v})" for k, v in small.head(5).items())
+            notes.append(f"{len(small)} {'class has' if len(small) == 1 else 'classes have'} fewer "
+                         f"than {MIN_PER_SPLIT} rows, kept in train only, so not evaluated: {shown}.")
+    else:
+        assign = _stratified(np.zeros(n, dtype=np.int8), config)
+        method = "random"
+    return SplitResult(pd.Series(NAMES[assign], index=frame.index, dtype=object), method,
+                       tuple(notes))

@@ -1,0 +1,297 @@
+"""Text-table details for ingest: encodings, delimiters, header rows and column types."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DatasetError
+
+DELIMITERS = (",", "\t", ";", "|")
+NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null"]
+HEADER_WORDS = {"text", "label", "labels", "review", "sentence", "content", "category", "class",
+                "sentiment", "target", "id", "name", "title", "body", "message", "tokens", "tags",
+                "prompt", "completion", "response", "split", "group", "question", "answer", "topic",
+                "intent", "score", "rating", "stars", "date", "y", "x", "value", "comment"}
+_NUMBER = re.compile(r"^\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*$")
+_C1 = re.compile(r"[\x80-\x9f]")
+_SNIFF_CHARS = 65536
+
+
+def _line_of(data: bytes, pos: int) -> int:
+    return data[:pos].count(b"\n") + 1
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, str, list[str]]:
+    """Decode UTF-8 (with or without BOM) or UTF-16, else cp1252/Latin-1 with a warning."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig", []
+        except UnicodeDecodeError as exc:
+            raise _undecodable(name, data, exc.start + 3) from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"'{name}' starts like UTF-16 text but has bytes that are not "
+                               "UTF-16; save it again as CSV UTF-8.") from exc
+    try:
+        return data.decode("utf-8"), "utf-8", []
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    note = (f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
+            f"{_line_of(data, first_bad)}), so it was read as {{enc}}; check accented "
+            "characters in the preview, or save the file as CSV UTF-8.")
+    try:
+        return data.decode("cp1252"), "cp1252", [note.format(enc="Windows-1252 (cp1252)")]
+    except UnicodeDecodeError:
+        pass
+    guess = _charset_guess(data)
+    if guess:
+        text, enc = guess
+        return text, enc, [note.format(enc=enc)]
+    text = data.decode("latin-1")
+    bad = _C1.search(text)
+    if bad:
+        raise _undecodable(name, data, bad.start())
+    return text, "latin-1", [note.format(enc="Latin-1")]
+
+
+def _charset_guess(data: bytes) -> tuple[str, str] | None:
+    """Ask charset-normalizer; accept its guess only if it decodes to clean text."""
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+    except Exception:  # noqa: BLE001 - a failed guess just means "not detected"
+        return None
+    # On a few stray bytes the detector guesses wildly (cp932 for garbage), so trust it only
+    # when there is plenty of non-ASCII text and it reads as coherent.
+    high = sum(b > 0x7F for b in data[:200_000])
+    if best is None or best.encoding in ("utf_8", "ascii") or high < 32 or best.chaos > 0.05:
+        return None
+    try:
+        text = data.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    if _C1.search(text) or "\x00" in text:
+        return None
+    return text, best.encoding
+
+
+def _undecodable(name: str, data: bytes, pos: int) -> DatasetError:
+    return DatasetError(
+        f"'{name}' has bytes that are not text in UTF-8, Windows-1252 or Latin-1 (byte "
+        f"0x{data[pos]:02x} on line {_line_of(data, pos)}); save the file as CSV UTF-8 "
+        "and upload it again.")
+
+
+def is_number(cell: str) -> bool:
+    return bool(_NUMBER.match(cell))
+
+
+def numeric_mask(series: pd.Series) -> pd.Series:
+    """True where a text value is just a number (vectorised; missing values are False)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return series.map(lambda v: isinstance(v, str) and is_number(v))
+    hits = pc.match_substring_regex(arr, _NUMBER.pattern).fill_null(False)
+    return pd.Series(hits.to_numpy(zero_copy_only=False), index=series.index)
+
+
+def unique_names(raw: list[str]) -> tuple[list[str], list[str]]:
+    """Column names made non-empty and unique ('label', 'label.1'), with a note per change."""
+    names: list[str] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(raw):
+        clean = str(name).strip()
+        if not clean:
+            clean = f"column_{i + 1}"
+            notes.append(f"Column {i + 1} has no name; it is called '{clean}'.")
+        base, n = clean, 1
+        while clean in seen:
+            clean = f"{base}.{n}"
+            n += 1
+        if clean != base:
+            notes.append(f"Two columns are named '{base}'; the second is called '{clean}'.")
+        seen.add(clean)
+        names.append(clean)
+    return names, notes
+
+
+def looks_like_header(first: list[str], rows: list[list[str]]) -> bool:
+    """Whether the first row holds column names rather than data (ties count as a header)."""
+    if not rows:
+        return True
+    data_votes = header_votes = 0
+    for j, cell in enumerate(first):
+        cell = str(cell).strip()
+        column = [str(r[j]).strip() for r in rows if j < len(r) and str(r[j]).strip()]
+        if not cell or not column:
+            continue
+        numeric_column = sum(map(is_number, column)) >= 0.9 * len(column)
+        if is_number(cell):
+            data_votes += 1
+        elif numeric_column:
+            header_votes += 1
+        elif cell in column:
+            data_votes += 1  # a header name does not repeat as a value below it
+        elif len(cell.split()) > 4:
+            data_votes += 1
+        elif cell.lower() in HEADER_WORDS or len(set(column)) <= max(1, len(column) // 2):
+            header_votes += 1
+    return header_votes >= data_votes
+
+
+def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            if row and any(c.strip() for c in row):
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    except csv.Error:
+        pass  # the sniffing sample may end inside a quoted field
+    return rows
+
+
+def _pick_delimiter(head: str, default: str) -> str:
+    best, best_score = default, 0.0
+    for cand in (default, *[d for d in DELIMITERS if d != default]):
+        counts = [len(r) for r in _records(head, cand, 50)]
+        if not counts:
+            continue
+        mode, hits = Counter(counts).most_common(1)[0]
+        score = hits / len(counts) if mode > 1 else 0.0
+        if score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+def sniff_table(text: str, name: str, encoding: str,
+                default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, list[str]]:
+    """Find the delimiter and header of delimited text and read it with pyarrow."""
+    text = text.lstrip("\r\n")
+    head = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in head:
+        head = head[: head.rindex("\n")]
+    delimiter = _pick_delimiter(head, default_delimiter)
+    rows = _records(head, delimiter, 200)
+    if not rows:
+        raise DatasetError(f"'{name}' is empty; upload a file with a header row and data rows.")
+    has_header = looks_like_header(rows[0], rows[1:])
+    warnings: list[str] = []
+    if has_header:
+        names, warnings = unique_names(rows[0])
+    else:
+        width = max(len(r) for r in rows)
+        names = [f"column_{i + 1}" for i in range(width)]
+        warnings.append("The first row looks like data, not column names; the columns are "
+                        f"named {', '.join(names[:3])}{', …' if width > 3 else ''}.")
+    frame = _read_arrow(text, name, delimiter, names, has_header)
+    return frame, delimiter, has_header, warnings
+
+
+def _read_arrow(text: str, name: str, delimiter: str, names: list[str], has_header: bool,
+                as_strings: bool = False) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0)
+    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True)
+    convert = pacsv.ConvertOptions(
+        null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
+        column_types={n: pa.string() for n in names} if as_strings else None)
+    try:
+        table = pacsv.read_csv(io.BytesIO(text.encode("utf-8")), read_options=read,
+                               parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        msg = str(exc)
+        if "conversion error" in msg and not as_strings:
+            # pyarrow guesses types from the first block; a later odd value breaks that guess.
+            frame = _read_arrow(text, name, delimiter, names, has_header, as_strings=True)
+            return _numeric_where_possible(frame)
+        if "Expected" in msg and "columns" in msg:
+            raise _ragged(text, name, delimiter, len(names), has_header) from exc
+        raise DatasetError(f"'{name}' cannot be read as a table ({msg.splitlines()[0][:120]}); "
+                           "check that it is a CSV or TSV file.") from exc
+    return table.to_pandas()
+
+
+def _numeric_where_possible(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in frame.columns:
+        converted = pd.to_numeric(frame[col], errors="coerce")
+        if converted.notna().sum() == frame[col].notna().sum():
+            frame[col] = converted
+    return frame
+
+
+def _ragged(text: str, name: str, delimiter: str, width: int, has_header: bool) -> DatasetError:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}[delimiter]
+    for index, row in enumerate(reader):
+        if not row:
+            continue
+        if index == 0 and has_header:
+            continue
+        if len(row) != width:
+            fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
+            return DatasetError(
+                f"Line {reader.line_num} of '{name}' has {fields} but the table has {width} "
+                f"columns; fix that row (quote values that contain a {shown}) and upload again.")
+    return DatasetError(f"'{name}' has rows with different numbers of fields; "
+                        f"fix the ragged rows and upload again.")
+
+
+def infer_type(series: pd.Series) -> str:
+    """A plain name for what a column holds: text, category, integer, number, list, …"""
+    present = series.dropna()
+    if present.empty:
+        return "empty"
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "integer" if (present == present.round()).all() else "number"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "date"
+    sample = present.head(1000)
+    kinds = {_kind(v) for v in sample}
+    if len(kinds) > 1:
+        return "mixed"
+    kind = kinds.pop()
+    if kind != "text":
+        return kind
+    numeric = numeric_mask(present.astype(str))
+    if numeric.all():
+        return "number"
+    if numeric.mean() >= 0.5:
+        return "mixed"
+    strings = sample.astype(str)
+    if strings.nunique() <= max(2, min(50, len(strings) // 5)):
+        return "category"
+    return "text"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    if isinstance(value, list | tuple | np.ndarray):
+        return "list"
+    if isinstance(value, dict):
+        return "record"
+    return "text"
