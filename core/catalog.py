@@ -15,6 +15,7 @@ use this to convert once per session. torch is only imported inside functions th
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ def prepare_smollm2(progress: Progress | None = None) -> Path:
         existing = smollm2_folder()  # another process may have finished while we waited
         if existing:
             return existing
+        for stale in models_dir.glob(f".{SMOLLM2_KEY}.tmp-*"):  # left by a killed conversion
+            shutil.rmtree(stale, ignore_errors=True)
         from core.ml.models import convert_gguf_to_hf
 
         return convert_gguf_to_hf(assets.smollm2_gguf(), models_dir / SMOLLM2_KEY, progress)

@@ -79,7 +79,8 @@ def _prepare(args: argparse.Namespace) -> Any:
 def _probe(args: argparse.Namespace) -> Any:
     from core import catalog
 
-    catalog.get_model(args.key)
+    if not catalog.get_model(args.key).ready:
+        catalog.model_path(args.key, progress=None if args.json else _progress_line)
     if not args.json:
         print(f"Measuring {args.key} on this machine (a few seconds)...", file=sys.stderr, flush=True)
     return catalog.probe_model(args.key)

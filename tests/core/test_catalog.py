@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -117,6 +118,34 @@ def test_hub_model_offline_fails_fast_with_a_sentence(fresh: Path, monkeypatch: 
     with pytest.raises(ModelError, match="is not a Hugging Face model id"):
         catalog.add_hub_model("../../etc")
     assert not (fresh / "models" / "hub").exists()
+
+
+def test_hub_download_keeps_safetensors_repos_only(fresh: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from tiny_models import build_tiny_encoder
+
+    from core import model_registry
+
+    source = build_tiny_encoder(tmp_path / "hub-source")
+    (source / "README.md").write_text("---\nlicense: mit\n---\n# tiny\n", encoding="utf-8")
+    files = {"org/tiny": sorted(p.name for p in source.iterdir()), "org/pickled": ["pytorch_model.bin"]}
+
+    def fake_download(model_id: str, local_dir: Path, allow_patterns: list[str]) -> str:
+        assert "*.safetensors" in allow_patterns and not any(p.endswith(".bin") for p in allow_patterns)
+        shutil.copytree(source, local_dir)
+        return str(local_dir)
+
+    monkeypatch.setattr(model_registry, "_check_reachable", lambda model_id: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", lambda self, repo_id: files[repo_id])
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    with pytest.raises(ModelError, match="'org/pickled' has no safetensors weights"):
+        catalog.add_hub_model("org/pickled")
+    info = catalog.add_hub_model("org/tiny")
+    assert (info.key, info.source, info.licence, info.ready) == ("hub:org/tiny", "hub", "mit", True)
+    assert Path(info.path) == fresh / "models" / "hub" / "org--tiny"
+    assert [p.name for p in (fresh / "models" / "hub").iterdir()] == ["org--tiny"]  # no temp folder left
+    assert catalog.get_model("hub:org/tiny").params == info.params > 0
 
 
 def test_smollm2_is_converted_once_under_home(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
