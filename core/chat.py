@@ -18,7 +18,7 @@ from typing import Any
 from core.entities import Finding
 from core.errors import DatasetError
 
-FORMATS = ("text", "prompt-completion", "messages")
+FORMATS = ("text", "prompt_completion", "messages")  # as in mapping["format"]
 ROLES = ("system", "user", "assistant")
 DEFAULT_MAX_LENGTH = 256
 CHARS_PER_TOKEN = 4.0  # rough English average, used only when no tokenizer is at hand
@@ -45,7 +45,9 @@ def detect_format(columns: Iterable[str],
     cols = [str(c) for c in columns]
     mapping = dict(mapping or {})
     lower = {c.lower().strip(): c for c in cols}
-    explicit = {role: mapping.get(f"{role}_column") for role in ("messages", "prompt", "completion", "text")}
+    explicit = {role: mapping.get(f"{role}_column") for role in _ALIASES}
+    # the dataset services' mapping names the column under the role itself ("prompt": "question")
+    named = {role: v for role in _ALIASES if isinstance(v := mapping.get(role), str) and v in cols}
     fmt = mapping.get("format")
 
     def pick(role: str) -> str | None:
@@ -54,13 +56,13 @@ def detect_format(columns: Iterable[str],
             if chosen not in cols:
                 raise DatasetError(f"The file has no column '{chosen}'. Columns found: {', '.join(cols)}.")
             return chosen
-        return next((lower[a] for a in _ALIASES[role] if a in lower), None)
+        return named.get(role) or next((lower[a] for a in _ALIASES[role] if a in lower), None)
 
     found = {role: pick(role) for role in _ALIASES}
     if fmt in (None, "messages") and found["messages"]:
         return "messages", {"messages": found["messages"]}
-    if fmt in (None, "prompt-completion", "prompt_completion") and found["prompt"] and found["completion"]:
-        return "prompt-completion", {"prompt": found["prompt"], "completion": found["completion"]}
+    if fmt in (None, "prompt_completion", "prompt-completion") and found["prompt"] and found["completion"]:
+        return "prompt_completion", {"prompt": found["prompt"], "completion": found["completion"]}
     if fmt in (None, "text") and found["text"]:
         return "text", {"text": found["text"]}
     raise DatasetError(
@@ -133,7 +135,7 @@ def row_to_messages(row: Mapping[str, Any], fmt: str, columns: Mapping[str, str]
     cols = dict(columns or {k: k for k in ("messages", "prompt", "completion", "text")})
     if fmt == "text":
         return None
-    if fmt == "prompt-completion":
+    if fmt in ("prompt_completion", "prompt-completion"):
         return [{"role": "user", "content": _text(row.get(cols["prompt"]))},
                 {"role": "assistant", "content": _text(row.get(cols["completion"]))}]
     parsed = parse_messages(row.get(cols["messages"]), row_number)
@@ -142,10 +144,18 @@ def row_to_messages(row: Mapping[str, Any], fmt: str, columns: Mapping[str, str]
     return parsed
 
 
+def row_numbers(frame: Any) -> list[int]:
+    """1-based row numbers in the original file (the ``_row`` column when present, else positions)."""
+    if "_row" in frame.columns:
+        return [int(r) for r in frame["_row"]]
+    return list(range(1, len(frame) + 1))
+
+
 def validate_rows(frame: Any, fmt: str, columns: Mapping[str, str]) -> list[RowProblem]:
     """Every problem of every row (empty text, empty prompt or completion, malformed conversation)."""
     problems: list[RowProblem] = []
-    for row, record in enumerate(frame[list(columns.values())].to_dict("records"), start=1):
+    records = frame[list(columns.values())].to_dict("records")
+    for row, record in zip(row_numbers(frame), records, strict=True):
         if fmt == "messages":
             parsed = parse_messages(record[columns["messages"]], row)
             if isinstance(parsed, RowProblem):
@@ -183,8 +193,13 @@ def _problem_findings(problems: Sequence[RowProblem], fmt: str) -> list[Finding]
 
 
 def check_causal_frame(frame: Any, mapping: Mapping[str, Any] | None, tokenizer: Any = None,
-                       max_length: int | None = None, context_length: int | None = None) -> list[Finding]:
-    """Quality findings for a causal-LM table: its shape, broken rows, and token lengths vs the limits."""
+                       max_length: int | None = None, context_length: int | None = None,
+                       model_key: str | None = None) -> list[Finding]:
+    """Quality findings for a causal-LM table: its shape, broken rows, and token lengths vs the limits.
+
+    Without a ``tokenizer``, the tokenizer of ``model_key`` (a causal LM of the catalogue; SmolLM2 by
+    default) is used when it can be found, else lengths are estimated from characters.
+    """
     try:
         fmt, columns = detect_format(frame.columns, mapping)
     except DatasetError as exc:
@@ -194,10 +209,12 @@ def check_causal_frame(frame: Any, mapping: Mapping[str, Any] | None, tokenizer:
                         example={"format": fmt, "columns": dict(columns)})]
     findings.extend(_problem_findings(problems, fmt))
     bad = {p.row for p in problems}
-    records = [r for i, r in enumerate(frame[list(columns.values())].to_dict("records"), start=1)
-               if i not in bad]
+    records = [r for i, r in zip(row_numbers(frame), frame[list(columns.values())].to_dict("records"),
+                                 strict=True) if i not in bad]
     limit = max_length or int((mapping or {}).get("max_length") or DEFAULT_MAX_LENGTH)
     if records:
+        if tokenizer is None:
+            tokenizer, context_length = _catalogue_tokenizer(model_key, context_length)
         lengths = example_lengths(records, fmt, columns, tokenizer)
         findings.extend(length_findings(lengths, limit, context_length))
     return findings
@@ -207,10 +224,22 @@ def _format_sentence(fmt: str, columns: Mapping[str, str]) -> str:
     if fmt == "messages":
         return (f"Chat conversations read from the '{columns['messages']}' column; the model learns the "
                 "assistant turns.")
-    if fmt == "prompt-completion":
+    if fmt == "prompt_completion":
         return (f"Prompt and completion pairs read from '{columns['prompt']}' and '{columns['completion']}'; "
                 "the model learns to write the completion.")
     return f"Plain text read from the '{columns['text']}' column; the model learns to continue it."
+
+
+def _catalogue_tokenizer(model_key: str | None, context: int | None) -> tuple[Any, int | None]:
+    """A tokenizer folder for the model (SmolLM2 unless `model_key` is a causal LM) and its context."""
+    try:
+        from core import catalog
+
+        key = model_key if model_key and catalog.get_model(model_key).family == "causal-lm" \
+            else catalog.SMOLLM2_KEY
+        return catalog.tokenizer_path(key), context or catalog.get_model(key).context_length
+    except Exception:  # noqa: BLE001 - no tokenizer at hand: the lengths are estimated instead
+        return None, context
 
 
 # ---- token lengths -------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ def _conv(*turns: tuple[str, str]) -> str:
 def test_detects_the_three_shapes_from_column_names() -> None:
     assert chat.detect_format(["Text", "id"]) == ("text", {"text": "Text"})
     assert chat.detect_format(["prompt", "completion"]) == (
-        "prompt-completion", {"prompt": "prompt", "completion": "completion"})
+        "prompt_completion", {"prompt": "prompt", "completion": "completion"})
+    # the dataset services' mapping names columns under the role itself
+    mapping = {"format": "prompt_completion", "prompt": "q", "completion": "a"}
+    assert chat.detect_format(["q", "a"], mapping)[1] == {"prompt": "q", "completion": "a"}
     assert chat.detect_format(["messages", "text"])[0] == "messages"
     assert chat.detect_format(["a", "b"], {"text_column": "b"}) == ("text", {"text": "b"})
     with pytest.raises(DatasetError, match="needs a 'text' column"):
@@ -48,7 +51,7 @@ def test_each_broken_conversation_gets_a_sentence_with_its_row() -> None:
         _conv(("user", "Hi"), ("robot", "Hello")),                 # row 4: unknown role
         "[{not json",                                              # row 5
     ]})
-    findings = {f.code: f for f in chat.check_causal_frame(frame, {"format": "messages"})}
+    findings = {f.code: f for f in chat.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")}
     assert findings["messages_empty_turn"].message == (
         "Row 2, turn 2 (assistant) is empty; write its text or remove the turn.")
     assert findings["messages_no_assistant"].message.startswith("Row 3 has no assistant turn")
@@ -58,9 +61,16 @@ def test_each_broken_conversation_gets_a_sentence_with_its_row() -> None:
     assert findings["messages_unknown_role"].example["row"] == 4
 
 
+def test_row_numbers_come_from_the_file_when_known() -> None:
+    frame = pd.DataFrame({"_row": [3, 8], "messages": [_conv(("user", "a"), ("assistant", "b")),
+                                                       _conv(("user", "a"))]})
+    findings = chat.check_causal_frame(frame, {"format": "messages"}, tokenizer="/nonexistent")
+    assert [f.message for f in findings if f.code == "messages_no_assistant"][0].startswith("Row 8 has")
+
+
 def test_repeated_problem_lists_its_rows() -> None:
     frame = pd.DataFrame({"prompt": ["a", "", "c", ""], "completion": ["x", "y", "z", "w"]})
-    (finding,) = [f for f in chat.check_causal_frame(frame, None) if f.code == "prompt_empty"]
+    (finding,) = [f for f in chat.check_causal_frame(frame, None, tokenizer="/x") if f.code == "prompt_empty"]
     assert finding.count == 2 and "2 rows: 2, 4" in finding.message
 
 
@@ -82,7 +92,9 @@ def test_token_lengths_against_max_length_with_a_folder_tokenizer(tmp_path: Path
     assert "max_length_over_context" in over
 
 
-def test_prompt_that_fills_the_max_length_is_reported_and_lengths_are_estimated_without_tokenizer() -> None:
+def test_prompt_that_fills_the_max_length_is_reported_and_lengths_are_estimated_without_tokenizer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chat, "_catalogue_tokenizer", lambda key, context: (None, context))
     frame = pd.DataFrame({"prompt": ["short?", "long " * 200], "completion": ["yes", "no"]})
     findings = {f.code: f for f in chat.check_causal_frame(frame, {}, max_length=64)}
     assert findings["prompt_fills_max_length"].count == 1
@@ -91,7 +103,7 @@ def test_prompt_that_fills_the_max_length_is_reported_and_lengths_are_estimated_
 
 
 def test_row_to_messages_turns_pairs_into_user_and_assistant() -> None:
-    assert chat.row_to_messages({"prompt": "Q", "completion": "A"}, "prompt-completion") == [
+    assert chat.row_to_messages({"prompt": "Q", "completion": "A"}, "prompt_completion") == [
         {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
     assert chat.row_to_messages({"text": "t"}, "text") is None
     with pytest.raises(DatasetError, match="Row 7 has no assistant turn"):
