@@ -129,9 +129,22 @@ def context_length(config: dict[str, Any]) -> int | None:
     return None
 
 
-def _loader_kwargs(path: str | Path) -> dict[str, Any]:
+def _check_tokenizer_is_safe(folder: Path) -> None:
+    # a tokenizer-only folder has no weights or config.json, but must not need remote code either
+    for name in ("tokenizer_config.json", "config.json"):
+        if _json_or_empty(folder / name).get("auto_map"):
+            raise ModelError(
+                f"The tokenizer in '{folder}' needs its own Python code ('auto_map' in {name}), and Use "
+                "Case Lab never runs code shipped with a model; pick a model that standard "
+                "transformers classes can load.")
+
+
+def _loader_kwargs(path: str | Path, *, weights: bool = True) -> dict[str, Any]:
     if _is_local(path):
-        check_folder_is_safe(path)
+        if weights:
+            check_folder_is_safe(path)
+        else:
+            _check_tokenizer_is_safe(Path(path))
         return {"trust_remote_code": False, "local_files_only": True}
     return {"trust_remote_code": False, "local_files_only": os.environ.get("HF_HUB_OFFLINE") == "1"}
 
@@ -140,7 +153,7 @@ def load_tokenizer(path: str | Path) -> Any:
     """The model's fast tokenizer; a tokenizer without a pad token pads with its end-of-text token."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path), **_loader_kwargs(path))
+    tokenizer = AutoTokenizer.from_pretrained(str(path), **_loader_kwargs(path, weights=False))
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from sqlalchemy import select
-from tiny_models import build_tiny_causal_lm, build_tiny_encoder
+from tiny_models import build_tiny_causal_lm, build_tiny_encoder, copy_minilm_tokenizer
 
 from core import catalog
 from core.db import session_scope
@@ -52,6 +52,17 @@ def test_loaders_refuse_unsafe_folders(tmp_path: Path) -> None:
     (folder / "config.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelError, match="cannot be read as JSON"):
         models.check_folder_is_safe(folder)
+
+
+def test_tokenizer_only_folder_loads_but_not_with_remote_code(tmp_path: Path) -> None:
+    folder = tmp_path / "tok"
+    copy_minilm_tokenizer(folder)
+    assert models.load_tokenizer(folder)("hello")["input_ids"][0] == 101
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoTokenizer": ["tok.EvilTokenizer", None]}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelError, match="needs its own Python code"):
+        models.load_tokenizer(folder)
 
 
 def test_sequence_and_token_classifiers_get_the_right_heads(tiny_encoder: Path) -> None:
