@@ -99,3 +99,12 @@ def evaluation_figures(task: str, metrics: dict[str, Any], curves: pd.DataFrame,
         figures.append(scatter_figure(predictions["label"].astype(float).tolist(),
                                       predictions["predicted"].astype(float).tolist()))
     return figures
+
+
+def learning_curve_figure(frame: pd.DataFrame, metric: str) -> go.Figure:
+    """The metric against the number of training rows (one point per learning-curve run)."""
+    rows = frame[frame["metric"] == metric].sort_values("train_rows") if not frame.empty else frame
+    fig = _figure(f"{metric.replace('_', ' ').capitalize()} against training rows", "training rows", metric)
+    fig.add_scatter(x=rows["train_rows"] if not rows.empty else [], y=rows["value"] if not rows.empty else [],
+                    mode="lines+markers", name=metric, line_color=ACCENT)
+    return fig
