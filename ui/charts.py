@@ -69,6 +69,30 @@ def token_length_histogram(lengths: Sequence[int] | pd.Series, max_length: int |
     return fig
 
 
+def histogram_bars(edges: Sequence[float], counts: Sequence[int], title: str, x_title: str,
+                   y_title: str = "rows") -> go.Figure:
+    """Bars of a histogram the services already binned (edges has one more item than counts)."""
+    edges = list(edges)
+    centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    fig = _figure(title, x_title, y_title)
+    fig.add_bar(x=centres, y=list(counts), width=widths, marker_color=ACCENT, name=y_title)
+    fig.update_layout(bargap=0.02)
+    return fig
+
+
+def token_length_bars(hist: Mapping[str, Any], max_length: int | None = None,
+                      truncated_share: float | None = None) -> go.Figure:
+    """Token-length histogram from the quality report's bins, with the max length marked."""
+    fig = histogram_bars(hist.get("bins", []), hist.get("counts", []), "Text length in tokens",
+                         "tokens", "texts")
+    if max_length:
+        cut = f" ({truncated_share:.0%} cut)" if truncated_share is not None else ""
+        fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
+                      annotation_text=f"max length {max_length}{cut}")
+    return fig
+
+
 def _metric_rows(metrics: pd.DataFrame, name: str) -> pd.DataFrame:
     # The trainer logs validation metrics either as split="validation" + name, or as "eval_<name>".
     if metrics.empty:

@@ -21,7 +21,7 @@ TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "tabular": (("label", "Target column", True),),
 }
 CAUSAL_FORMATS = {"text": (("text", "Text column", True),),
-                  "prompt-completion": (("prompt", "Prompt column", True),
+                  "prompt_completion": (("prompt", "Prompt column", True),
                                         ("completion", "Completion column", True)),
                   "messages": (("messages", "Messages column (OpenAI chat format)", True),)}
 MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "features",
@@ -119,18 +119,21 @@ def render_report(report: QualityReport, key_prefix: str) -> None:
 
 
 def render_stats_charts(stats: dict[str, Any], key_prefix: str) -> None:
-    """Class balance and token-length charts from a report's statistics, side by side."""
-    class_counts = stats.get("class_counts")
-    lengths = stats.get("token_lengths") or {}
-    values = lengths.get("values") if isinstance(lengths, dict) else lengths
-    left, right = st.columns(2)
-    if class_counts:
-        left.plotly_chart(charts.class_balance_bar(class_counts), key=f"{key_prefix}_balance")
-    if values:
-        max_length = lengths.get("max_length") if isinstance(lengths, dict) else None
-        context = lengths.get("context_length") if isinstance(lengths, dict) else None
-        right.plotly_chart(charts.token_length_histogram(values, max_length, context),
-                           key=f"{key_prefix}_lengths")
+    """Class balance (or target histogram) and token-length charts from a report's statistics."""
+    figures = []
+    counts = stats.get("class_counts_by_split") or stats.get("class_counts")
+    if counts:
+        figures.append(("balance", charts.class_balance_bar(counts)))
+    elif stats.get("label_histogram"):
+        hist = stats["label_histogram"]
+        figures.append(("target", charts.histogram_bars(hist["bins"], hist["counts"], "Target values",
+                                                         "value")))
+    lengths = stats.get("token_lengths")
+    if isinstance(lengths, dict) and lengths.get("counts"):
+        figures.append(("lengths", charts.token_length_bars(lengths, stats.get("max_length"),
+                                                            stats.get("truncated_share"))))
+    for column, (name, figure) in zip(st.columns(2), figures, strict=False):
+        column.plotly_chart(figure, key=f"{key_prefix}_{name}")
 
 
 def default_name(filename: str) -> str:
@@ -139,10 +142,10 @@ def default_name(filename: str) -> str:
     return " ".join(stem.replace("_", " ").replace("-", " ").split())[:80] or "dataset"
 
 
-def token_settings(models: Sequence[Any], task: str) -> tuple[str | None, int | None]:
+def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     """Model and max length used to count tokens (none for tabular data)."""
     if task == "tabular" or not models:
-        return None, None
+        return "minilm-l6", 128  # the services' defaults; no text to count
     keys = [m.key for m in models]
     if st.session_state.get(state.DATASETS_MODEL) not in keys:
         st.session_state[state.DATASETS_MODEL] = keys[0]
@@ -157,7 +160,7 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str | None, int | 
 
 
 def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
-                  model_key: str | None, max_length: int | None) -> QualityReport:
+                  model_key: str, max_length: int) -> QualityReport:
     """The quality report for these settings, recomputed only when a setting changes."""
     from core import datasets
 

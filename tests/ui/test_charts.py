@@ -120,3 +120,9 @@ def test_stored_curves_become_frames() -> None:
     assert list(frame.columns) == ["class", "fpr", "tpr"] and aucs == {"a": 0.5}
     bins = charts.calibration_frame({"confidence": [0.3], "accuracy": [0.2], "count": [5]})
     assert bins.loc[0, "mean_predicted"] == 0.3 and bins.loc[0, "fraction_positive"] == 0.2
+
+
+def test_binned_token_lengths_are_bars_with_the_cut_marked() -> None:
+    fig = charts.token_length_bars({"bins": [0, 10, 20, 30], "counts": [5, 3, 1]}, 16, 0.2)
+    assert list(fig.data[0].x) == [5, 15, 25] and list(fig.data[0].y) == [5, 3, 1]
+    assert "20% cut" in fig.layout.annotations[0].text

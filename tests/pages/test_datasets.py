@@ -1,0 +1,74 @@
+"""The Datasets page: upload, mapping prefilled, quality report, save; bad files get a sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from core import datasets
+
+ROWS = [("A wonderful, moving film with great acting", "fresh"), ("Dull and far too long", "rotten"),
+        ("I loved every minute of it", "fresh"), ("The plot makes no sense at all", "rotten"),
+        ("A masterpiece of modern cinema", "fresh"), ("Boring, predictable and badly shot", "rotten"),
+        ("Funny and warm, a real treat", "fresh"), ("Painful to sit through", "rotten"),
+        ("Brilliant performances all round", "fresh"), ("A waste of a good cast", "rotten"),
+        ("Charming from start to finish", "fresh"), ("Flat jokes and no heart", "rotten")]
+
+
+def _csv(rows: list[tuple[str, str]]) -> bytes:
+    return ("review,sentiment\n" + "".join(f'"{t}",{label}\n' for t, label in rows)).encode()
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    return at.file_uploader(key="datasets_upload").set_value((name, data, "text/csv")).run()
+
+
+def test_page_renders_with_uploader_and_empty_list(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("datasets", via_app=True)
+    assert not at.exception
+    assert at.file_uploader(key="datasets_upload").allowed_type
+    assert any("No saved dataset yet" in i.value for i in at.info)
+
+
+def test_upload_check_and_save(open_page: Callable[..., AppTest]) -> None:
+    at = _upload(open_page("datasets"), "reviews.csv", _csv(ROWS))
+    assert not at.exception
+    assert at.selectbox(key="datasets_task").value == "classification"
+    assert at.selectbox(key="datasets_map_text").value == "review"
+    assert at.selectbox(key="datasets_map_label").value == "sentiment"
+    # Small classes are reported as warnings with their counts; nothing blocks saving.
+    assert any("fewer than 10 rows" in w.value for w in at.warning)
+    assert at.text_input(key="datasets_name").value == "reviews"
+    save = at.button(key="datasets_save")
+    assert not save.disabled
+    save.click().run()
+    assert not at.exception
+    saved = datasets.list_datasets()
+    assert len(saved) == 1 and saved[0].row_count == 12 and saved[0].task == "classification"
+    assert any("Saved reviews v1" in s.value for s in at.success)
+
+
+def test_single_class_blocks_saving(open_page: Callable[..., AppTest]) -> None:
+    rows = [(text, "fresh") for text, _ in ROWS]
+    at = _upload(open_page("datasets"), "one.csv", _csv(rows))
+    assert not at.exception
+    assert at.error, "a single-class label is a blocking problem"
+    assert at.button(key="datasets_save").disabled
+
+
+def test_split_settings_change_the_saved_sizes(open_page: Callable[..., AppTest]) -> None:
+    at = _upload(open_page("datasets"), "reviews.csv", _csv(ROWS))
+    at.number_input(key="datasets_validation_size").set_value(0.25).run()
+    at.number_input(key="datasets_test_size").set_value(0.25).run()
+    assert not at.exception
+    at.button(key="datasets_save").click().run()
+    sizes = datasets.list_datasets()[0].split_sizes
+    assert sizes["validation"] >= 2 and sizes["test"] >= 2 and sum(sizes.values()) == 12
+
+
+def test_binary_file_gets_a_sentence_and_nothing_is_saved(open_page: Callable[..., AppTest]) -> None:
+    at = _upload(open_page("datasets"), "archive.csv", b"PK\x03\x04" + bytes(range(256)) * 4)
+    assert not at.exception
+    assert len(at.error) == 1 and "archive.csv" in at.error[0].value.replace("\\", "")
+    assert datasets.list_datasets() == []
