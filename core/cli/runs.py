@@ -1,0 +1,167 @@
+"""CLI: ``train``, ``runs list|show|cancel|resume``, ``evaluate`` and ``predict`` (DESIGN §5)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from core.entities import RunInfo
+from core.errors import ConfigError
+
+
+def _run_line(r: RunInfo) -> str:
+    speed = f"{r.samples_per_second:.1f}/s" if r.samples_per_second else "-"
+    reason = f"  {r.status_reason}" if r.status_reason else ""
+    return (f"#{r.id:<4} {r.status:<11} {r.task:<15} {r.model_key:<22} dataset {r.dataset_id:<4} "
+            f"step {r.step}/{r.total_steps} {speed}{reason}")
+
+
+def _run_dict(run: RunInfo, *, detail: bool = False) -> dict[str, Any]:
+    from core import training
+
+    data = run.to_dict()
+    data["queue_position"] = training.queue_position(run.id)
+    if detail:
+        metrics = training.run_metrics(run.id)
+        latest = (metrics.dropna(subset=["value"]).sort_values("step").groupby(["split", "name"])["value"]
+                  .last()) if not metrics.empty else {}
+        data["latest_metrics"] = {f"{split}/{name}": v for (split, name), v in dict(latest).items()}
+        data["log_tail"] = training.run_logs(run.id, tail=10)
+    return data
+
+
+def _render_run(data: dict[str, Any]) -> str:
+    lines = [f"Run #{data['id']} ({data['name']}): {data['status']}"
+             + (f" — {data['status_reason']}" if data.get("status_reason") else "")]
+    lines.append(f"  task {data['task']}, model {data['model_key']}, dataset {data['dataset_id']}, "
+                 f"pid {data['pid']}, step {data['step']}/{data['total_steps']}, epoch {data['epoch']:.2f}")
+    if data.get("samples_per_second"):
+        eta = data.get('eta_seconds') or 0
+        lines.append(f"  {data['samples_per_second']:.1f} samples/s, ETA {eta:.0f} s")
+    if data.get("queue_position"):
+        lines.append(f"  waiting: number {data['queue_position']} in the queue")
+    for key, value in (data.get("latest_metrics") or {}).items():
+        lines.append(f"  {key} = {value:.4g}")
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from core import training
+
+    if args.epochs is not None and args.max_steps is not None:
+        raise ConfigError("Give either --epochs or --max-steps, not both.")
+    config = training.TrainConfig.from_preset(
+        args.preset, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
+        eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None)
+    request = training.TrainRequest(dataset_id=args.dataset, model_key=args.model, config=config,
+                                    task=args.task, name=args.name or "")
+    run = training.start_run(request)
+    if args.wait:
+        print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
+        run = training.wait_for_run(run.id, poll=2.0)
+    return _run_dict(run, detail=args.wait)
+
+
+def cmd_list(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from core import training
+
+    return [_run_dict(r) for r in training.list_runs(status=args.status, limit=args.limit)]
+
+
+def cmd_show(args: argparse.Namespace) -> dict[str, Any]:
+    from core import training
+
+    return _run_dict(training.get_run(args.run_id), detail=True)
+
+
+def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
+    from core import training
+
+    return _run_dict(training.cancel_run(args.run_id))
+
+
+def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
+    from core import training
+
+    return _run_dict(training.resume_run(args.run_id))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from core.evaluation import get_evaluation
+
+    return get_evaluation(args.run_id, args.split).to_dict()
+
+
+def _render_evaluation(data: dict[str, Any]) -> str:
+    lines = [f"Run #{data['run_id']} on the {data['split']} split:"]
+    lines += [f"  {k} = {v:.4f}" for k, v in data["metrics"].items() if isinstance(v, float)]
+    for b in data["baselines"]:
+        gains = ", ".join(f"{k} {v:+.4f}" for k, v in b["gain"].items() if v is not None)
+        lines.append(f"  vs {b['title']}: {gains}")
+    return "\n".join(lines)
+
+
+def cmd_predict(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from core.predict import predict_texts
+
+    return predict_texts(args.run_id, args.text).to_dict(orient="records")
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def register(sub: Any) -> None:
+    """Add train, runs, evaluate and predict to the `python -m core` parser."""
+    from core.run_config import PRESETS, field_help
+
+    h = field_help()
+    p = sub.add_parser("train", help="queue a fine-tuning run (add --wait to wait for the end)")
+    p.add_argument("--dataset", type=int, required=True, help="dataset version id")
+    p.add_argument("--model", required=True, help="catalogue model key (see `models list`)")
+    p.add_argument("--task", help="classification or regression (default: the dataset's task)")
+    p.add_argument("--preset", choices=list(PRESETS), default="full", help=h["preset"])
+    for flag, kind, name in (("--epochs", float, "epochs"), ("--max-steps", int, "max_steps"),
+                             ("--batch-size", int, "batch_size"), ("--learning-rate", float, "learning_rate"),
+                             ("--max-length", int, "max_length"), ("--seed", int, "seed"),
+                             ("--eval-every", int, "eval_every"), ("--lora-rank", int, "lora_rank"),
+                             ("--lora-alpha", int, "lora_alpha")):
+        p.add_argument(flag, type=kind, help=h[name])
+    p.add_argument("--lora", action="store_true", help=h["lora"])
+    p.add_argument("--early-stopping", action="store_true", help=h["early_stopping"])
+    p.add_argument("--name", help="a name for the run")
+    p.add_argument("--wait", action="store_true", help="wait until the run has finished")
+    _add_json(p)
+    p.set_defaults(handler=cmd_train, render=_render_run)
+
+    runs = sub.add_parser("runs", help="list, show, cancel or resume runs")
+    rsub = runs.add_subparsers(dest="runs_command", required=True)
+    p = rsub.add_parser("list", help="runs, newest first")
+    p.add_argument("--status", help="only runs with this status")
+    p.add_argument("--limit", type=int, default=50)
+    _add_json(p)
+    p.set_defaults(handler=cmd_list, render=lambda rows: "\n".join(
+        _render_run(r).splitlines()[0] for r in rows) or "No runs yet.")
+    for name, handler, text in (("show", cmd_show, "status, progress and latest metrics"),
+                                ("cancel", cmd_cancel, "stop a queued or running run"),
+                                ("resume", cmd_resume, "continue an interrupted, cancelled or failed run")):
+        p = rsub.add_parser(name, help=text)
+        p.add_argument("run_id", type=int)
+        _add_json(p)
+        p.set_defaults(handler=handler, render=_render_run)
+
+    p = sub.add_parser("evaluate", help="a run's metrics and its baselines' on a split")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--split", default="test", choices=["test", "validation"])
+    _add_json(p)
+    p.set_defaults(handler=cmd_evaluate, render=_render_evaluation)
+
+    p = sub.add_parser("predict", help="predict the label (or value) of texts with a trained run")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--text", action="append", required=True, help="a text (repeat for several)")
+    _add_json(p)
+    p.set_defaults(handler=cmd_predict, render=lambda rows: "\n".join(
+        f"{r.get('label', r.get('value'))}  ({r.get('confidence', 0):.2f})  {r['text'][:80]}" for r in rows))
