@@ -77,13 +77,10 @@ def _clean_texts(values: Sequence[Any], what: str) -> list[str]:
 
 
 def _outputs_for(model: str, prompts: list[str]) -> list[str]:
-    """Outputs of a model reference ('run:ID' or a catalogue key) on each prompt, via the services."""
-    from core import generation  # lazy: heavy and owned by the generation engine
+    """Outputs of a model reference ('run:ID' or a catalogue key) on each prompt, same seed for both."""
+    from core.side_by_side import model_outputs  # lazy: may load a model
 
-    fn = getattr(generation, "outputs_for_review", None) or getattr(generation, "generate_batch", None)
-    if fn is None:
-        raise UserError("Outputs cannot be generated here yet; pass both models' outputs in.")
-    return [str(o) for o in fn(model, prompts)]
+    return model_outputs(model, prompts, seed=0, temperature=0.0)
 
 
 def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any], *,

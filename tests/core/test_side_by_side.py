@@ -1,0 +1,74 @@
+"""Side-by-side outputs: same prompts and seed for every model; prompts from the validation split."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from fake_runs import add_dataset, add_run
+
+from core import orm, review, side_by_side
+from core.config import get_settings
+from core.db import session_scope
+from core.errors import UserError
+
+
+@pytest.fixture
+def fake_generate(monkeypatch) -> list[tuple[str, str, int]]:
+    calls: list[tuple[str, str, int]] = []
+
+    def generate(ref, prompt, *, mode, settings, store):  # noqa: ANN001 - mirrors core.generation
+        calls.append((ref, prompt, settings.seed))
+        assert store is False  # side-by-side outputs do not fill the playground history
+        return SimpleNamespace(text=f"{ref} answers {prompt}")
+
+    import core.generation
+
+    monkeypatch.setattr(core.generation, "generate", generate)
+    return calls
+
+
+def _generator_run() -> str:
+    return f"run:{add_run(add_dataset(task='causal-lm'), task='causal-lm')}"
+
+
+def test_side_by_side_uses_the_same_prompts_and_seed(home, fake_generate) -> None:
+    ref = _generator_run()
+    table = side_by_side.side_by_side(["smollm2-135m-instruct", ref], ["hi", "bye"], seed=11)
+    assert table.columns.tolist() == ["prompt", "smollm2-135m-instruct", ref]
+    assert table.loc[1, ref] == f"{ref} answers bye"
+    assert {seed for _, _, seed in fake_generate} == {11}
+    with pytest.raises(UserError):
+        side_by_side.side_by_side([ref, ref], ["hi"])
+    tagger = add_run(add_dataset(task="token-classification"), task="token-classification")
+    with pytest.raises(UserError, match="token-classification"):
+        side_by_side.side_by_side([ref, f"run:{tagger}"], ["hi"])
+
+
+def test_validation_prompts_from_a_chat_dataset(home) -> None:
+    settings = get_settings()
+    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.datasets_dir / "chat.parquet"
+    chats = [json.dumps([{"role": "user", "content": f"question {i}"},
+                         {"role": "assistant", "content": f"answer {i}"}]) for i in range(6)]
+    pd.DataFrame({"messages": chats, "split": ["train", "train", "validation", "validation", "test", "test"]}
+                 ).to_parquet(path)
+    with session_scope(write=True) as s:
+        ds = orm.Dataset(name="chat", version=1, task="causal-lm", source_filename="c.jsonl",
+                         content_hash="h", path=settings.relative(path), mapping={"format": "messages"},
+                         split_sizes={}, quality={}, info={}, row_count=6)
+        s.add(ds)
+        s.flush()
+        ds_id = ds.id
+    run = add_run(ds_id, task="causal-lm")
+    assert side_by_side.validation_prompts(run, n=5) == ["question 2", "question 3"]
+
+
+def test_review_generates_outputs_when_none_are_given(home, fake_generate) -> None:
+    ref = _generator_run()
+    review_id = review.create_review("Gen", "smollm2-135m-instruct", ref, ["p1", "p2"], seed=0)
+    item = review.next_item_for("ana", review_id)
+    assert {item.first, item.second} == {f"smollm2-135m-instruct answers {item.prompt}",
+                                         f"{ref} answers {item.prompt}"}
