@@ -54,15 +54,18 @@ def frame_to_parsed(frame: pd.DataFrame, filename: str, file_format: str = "fram
 
 
 def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, split: SplitConfig,
-                    model_key: str = "minilm-l6", max_length: int = 128) -> Prepared:
+                    model_key: str | None = "minilm-l6", max_length: int | None = 128) -> Prepared:
     """Validate the mapping, build canonical rows, split them and write the quality report."""
+    model_key = model_key or "minilm-l6"
+    max_length = int(max_length or 128)
     split = _merge_split(split, mapping)
     mapping = resolve_mapping(parsed.frame, {**mapping, "group": split.group_column,
                                              "split_column": split.split_column}, task)
     canon, findings = to_canonical(parsed.frame, mapping, task)
-    used = [c for c in (mapping.get("text"), mapping.get("label"), mapping.get("prompt"),
-                        mapping.get("completion"), *mapping.get("features", [])) if c]
-    findings += mixed_type_findings(parsed.frame, used)
+    strict = [c for c in (mapping.get("label"), *mapping.get("features", [])) if c]
+    free = [c for c in (mapping.get("text"), mapping.get("prompt"), mapping.get("completion")) if c]
+    findings += mixed_type_findings(parsed.frame, strict)
+    findings += mixed_type_findings(parsed.frame, free, min_share=0.01)
     kept, more, dropped = clean_rows(canon, task, mapping)
     findings += more
     label_split = task == "classification" or (task == "tabular"
@@ -72,9 +75,14 @@ def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, s
         groups=kept["group"] if "group" in kept and "_given_split" not in kept else None,
         given=kept["_given_split"] if "_given_split" in kept else None)
     kept = kept.assign(split=result.split)
-    checks, stats = review(kept, task, mapping, result, model_key=model_key, max_length=max_length)
+    hook = _hook(task)
+    # Task hooks measure NER/chat lengths their own way; avoid two truncation sentences.
+    checks, stats = review(kept, task, mapping, result, model_key=model_key, max_length=max_length,
+                           length_findings=hook is None or task in ("classification", "regression"))
     findings += checks
-    findings += _hook_findings(task, kept, mapping, model_key=model_key, max_length=max_length)
+    if hook is not None:
+        findings += _hook_findings(task, hook, kept, mapping, model_key=model_key,
+                                   max_length=max_length)
     stats = {"rows_in_file": int(len(parsed.frame)), "rows": int(len(kept)), "dropped": dropped,
              **stats}
     order = {"blocking": 0, "warning": 1, "info": 2}
@@ -88,22 +96,28 @@ def _merge_split(split: SplitConfig, mapping: dict[str, Any]) -> SplitConfig:
                        split.split_column or mapping.get("split_column") or None)
 
 
-def _hook_findings(task: str, frame: pd.DataFrame, mapping: dict[str, Any],
-                   **extra: Any) -> list[Finding]:
+def _hook(task: str) -> Any:
+    """The extra check another module provides for this task, if it exists."""
     if task not in HOOKS:
-        return []
+        return None
     module_name, func_name = HOOKS[task]
     try:
-        check = getattr(importlib.import_module(module_name), func_name)
+        return getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError):
-        return []
+        return None
+
+
+def _hook_findings(task: str, check: Any, frame: pd.DataFrame, mapping: dict[str, Any],
+                   **extra: Any) -> list[Finding]:
     try:
         params = inspect.signature(check).parameters
         accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
         # max_length is the one option every hook understands; others only when named.
         kwargs = {k: v for k, v in extra.items()
                   if k in params or (accepts_any and k == "max_length")}
-        return list(check(public_frame(frame), canonical_mapping(mapping), **kwargs))
+        # Hooks get the canonical columns, the split and _row (row numbers in the file).
+        hook_frame = frame.drop(columns=[c for c in ("_key", "_given_split") if c in frame])
+        return list(check(hook_frame.reset_index(drop=True), canonical_mapping(mapping), **kwargs))
     except Exception as exc:  # noqa: BLE001 - a broken extra check must not hide the report
         return [Finding("warning", "check_failed", f"The extra {task} checks could not run "
                         f"({type(exc).__name__}: {exc}); the rest of the report is complete.")]
@@ -126,7 +140,7 @@ def public_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, split: SplitConfig,
-                  model_key: str = "minilm-l6", max_length: int = 128) -> QualityReport:
+                  model_key: str | None = "minilm-l6", max_length: int | None = 128) -> QualityReport:
     """The quality report of a parsed file under a mapping, task and split (nothing is saved)."""
     return prepare_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
                            max_length=max_length).report
@@ -139,7 +153,7 @@ def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
-                 split: SplitConfig, model_key: str = "minilm-l6", max_length: int = 128,
+                 split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
                  extra_info: dict[str, Any] | None = None) -> DatasetInfo:
     """Save an immutable version; the same content, mapping and split returns the existing one."""
     name = " ".join(str(name).split())

@@ -141,6 +141,7 @@ def resolve_mapping(frame: pd.DataFrame, mapping: dict[str, Any], task: str) -> 
     else:
         fmt = mapping.get("format") or ("messages" if mapping.get("messages") else
                                         "prompt_completion" if mapping.get("prompt") else "text")
+        fmt = str(fmt).replace("-", "_")
         if fmt not in FORMATS:
             raise DatasetError(f"Unknown causal-lm format '{fmt}'; choose one of {', '.join(FORMATS)}.")
         m["format"] = fmt

@@ -109,7 +109,8 @@ def _example(frame: pd.DataFrame, i: int, columns: list[str]) -> dict[str, Any]:
 
 
 def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: SplitResult, *,
-           model_key: str, max_length: int) -> tuple[list[Finding], dict[str, Any]]:
+           model_key: str, max_length: int,
+           length_findings: bool = True) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and chart data for cleaned rows that already carry their split."""
     findings: list[Finding] = []
     sizes = {s: int((split.split == s).sum()) for s in SPLITS}
@@ -140,8 +141,9 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
         findings += _numeric_label(frame["label"], stats)
     texts = _texts(frame, task, mapping)
     if texts is not None:
-        findings += _lengths(texts, frame, model_key, max_length, stats,
-                             pretokenized=task == "token-classification")
+        lengths = _lengths(texts, frame, model_key, max_length, stats,
+                           pretokenized=task == "token-classification")
+        findings += [f for f in lengths if length_findings or f.code != "truncation"]
     return findings, stats
 
 
@@ -262,8 +264,13 @@ def _lengths(texts: pd.Series, frame: pd.DataFrame, model_key: str, max_length: 
     return findings
 
 
-def mixed_type_findings(frame: pd.DataFrame, columns: list[str]) -> list[Finding]:
-    """Columns that hold numbers in some rows and words in others (or other mixed kinds)."""
+def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
+                        min_share: float = 0.0) -> list[Finding]:
+    """Columns that hold numbers in some rows and words in others (or other mixed kinds).
+
+    ``min_share``: ignore a minority kind below this share (a few numeric answers in a
+    free-text column are normal).
+    """
     findings: list[Finding] = []
     for col in columns:
         series = frame[col]
@@ -284,6 +291,8 @@ def mixed_type_findings(frame: pd.DataFrame, columns: list[str]) -> list[Finding
         if 0 < n_num < len(present):
             minority_numeric = n_num <= len(present) / 2
             odd = numeric if minority_numeric else ~numeric
+            if odd.sum() < min_share * len(present):
+                continue
             i = int(odd.nonzero()[0][0])
             findings.append(_mixed(col, present, i, int(odd.sum()),
                                    "text" if minority_numeric else "numbers"))

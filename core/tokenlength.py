@@ -81,6 +81,7 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
         "token_lengths": {"bins": edges.round(1).tolist(), "counts": counts.tolist(),
                           "sample_size": len(items), "total": total,
                           "median": float(np.median(lengths)), "p95": float(np.percentile(lengths, 95)),
-                          "max": int(lengths.max()), "mean": round(float(lengths.mean()), 2)},
+                          "max": int(lengths.max()), "mean": round(float(lengths.mean()), 2),
+                          "max_length": max_length, "values": lengths.tolist()},
     })
     return out
