@@ -155,6 +155,7 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
     callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size,
                                                elapsed_before=elapsed_before,
                                                step_sleep=float(config.debug.get("step_sleep", 0)))]
+    callbacks[:0] = bundle.callbacks  # the task's own callbacks (e.g. causal-LM sample answers) first
     if config.early_stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,

@@ -89,6 +89,9 @@ class TaskBundle:
     metric_for_best_model: str
     greater_is_better: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    # Extra TrainerCallbacks of the task, run before the engine's (they may add keys to the
+    # evaluation metrics, e.g. perplexity, before those are stored).
+    callbacks: list[Any] = field(default_factory=list)
 
 
 class FeatureDataset:
