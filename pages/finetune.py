@@ -1,8 +1,76 @@
 import streamlit as st
 
-from ui.widgets import ensure_app_frame
+from core import catalog, datasets, training
+from core.errors import UserError
+from ui import finetune_form, panels, run_view, state
+from ui.widgets import (
+    call,
+    dataset_picker,
+    ensure_app_frame,
+    md_escape,
+    run_from_query,
+    run_picker,
+    select_run,
+)
 
 ensure_app_frame()
 
-st.title("Finetune")
-st.info("This page arrives with the training engine.")
+st.title("Fine-tuning")
+call(training.kick_queue)  # marks runs whose worker died as interrupted and starts queued ones
+
+with st.container(border=True):
+    st.subheader("Start a run")
+    dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
+    if dataset is None:
+        st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
+    else:
+        st.session_state[state.CURRENT_DATASET] = dataset.id
+        left, right = st.columns(2)
+        task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK)
+        models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
+        names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
+        model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
+                                    format_func=lambda k: names.get(k, k))
+        values = finetune_form.settings_form(task)
+        name = st.text_input("Run name (optional)", key="finetune_name", max_chars=200)
+        config = None
+        if model_key is None:
+            st.warning(f"No model in the catalogue can be trained for {task}; add one on the Models page.")
+        else:
+            try:
+                config = training.TrainConfig.from_preset(**values)
+                finetune_form.show_estimate(dataset.id, model_key, config)
+            except UserError as error:
+                st.error(md_escape(error), icon=":material/error:")
+                config = None
+        if st.button("Start training", key=state.FINETUNE_START, type="primary", disabled=config is None,
+                     icon=":material/rocket_launch:"):
+            request = training.TrainRequest(dataset_id=dataset.id, model_key=model_key, config=config,
+                                            task=task, name=name.strip())
+            started = call(training.start_run, request)
+            if started is not None:
+                select_run(state.FINETUNE_RUN_SELECT, started.id)
+                st.toast(f"Run {started.id} queued.", icon=":material/rocket_launch:")
+                st.rerun()
+
+st.subheader("Runs")
+runs = call(training.list_runs) or []
+if not runs:
+    st.info("No run yet: start one above.")
+    st.stop()
+positions = {r.id: call(training.queue_position, r.id) or 0 for r in runs if r.status == "queued"}
+panels.runs_table(runs, key="finetune_runs_table", positions=positions)
+run = run_picker(runs, key=state.FINETUNE_RUN_SELECT, label="Show run", selected=run_from_query(runs))
+live = run is not None and run.is_live
+
+
+@st.fragment(run_every=2 if live else None)
+def live_view() -> None:
+    current = run_view.render_run(run.id)
+    if live and current is not None and not current.is_live:
+        st.rerun(scope="app")  # it finished: redraw the page once, without polling
+
+
+if run is not None:
+    with st.container(border=True):
+        live_view()

@@ -106,16 +106,34 @@ def dataset_picker(datasets: Sequence[DatasetInfo], key: str, label: str = "Data
 
 def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
                selected: int | None = None) -> RunInfo | None:
-    """A select box of runs (newest first) showing id, name, model and status."""
+    """A select box of runs (newest first) that follows `selected` (the run named in the URL).
+
+    Choosing a run writes it to the URL (?run=ID) before the rerun, so the URL and the box agree
+    and a refresh shows the same run; a URL changed from outside (a link) wins.
+    """
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
-    ids = list(by_id)
-    index = ids.index(selected) if selected in by_id else 0
-    picked = st.selectbox(label, ids, index=index, key=key,
+    if selected in by_id:
+        st.session_state[key] = selected
+    elif st.session_state.get(key) not in by_id:
+        st.session_state[key] = next(iter(by_id))
+
+    def remember() -> None:
+        st.query_params["run"] = str(st.session_state[key])
+
+    picked = st.selectbox(label, list(by_id), key=key, on_change=remember,
                           format_func=lambda i: f"#{i} {by_id[i].name or by_id[i].model_key} · "
                                                 f"{by_id[i].task} · {status_label(by_id[i].status)}")
+    if st.query_params.get("run") != str(picked):
+        st.query_params["run"] = str(picked)
     return by_id.get(picked)
+
+
+def select_run(key: str, run_id: int) -> None:
+    """Make `run_id` the run shown by the picker with this key (and in the URL), e.g. after starting it."""
+    st.session_state[key] = run_id
+    st.query_params["run"] = str(run_id)
 
 
 def run_from_query(runs: Sequence[RunInfo]) -> int | None:

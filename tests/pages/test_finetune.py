@@ -1,0 +1,96 @@
+"""The Fine-tuning page: the form with its estimate, the runs list, the live view, cancel and resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import runs, training
+from tests.pages.seed import NoLauncher, save_reviews, seed_run
+
+
+@pytest.fixture
+def launcher() -> Iterator[NoLauncher]:
+    """No worker process is started by these tests."""
+    fake = NoLauncher()
+    training.set_launcher(fake)
+    yield fake
+    training.set_launcher(None)
+
+
+def test_without_a_dataset_the_page_says_what_to_do(open_page: Callable[..., AppTest],
+                                                    launcher: NoLauncher) -> None:
+    at = open_page("finetune", via_app=True)
+    assert not at.exception
+    assert any("Save a dataset" in i.value for i in at.info)
+    assert any("No run yet" in i.value for i in at.info)
+
+
+def test_form_shows_estimate_and_starts_a_queued_run(open_page: Callable[..., AppTest],
+                                                     launcher: NoLauncher) -> None:
+    dataset = save_reviews()
+    at = open_page("finetune")
+    assert not at.exception
+    assert at.selectbox(key="finetune_dataset").value == dataset.id
+    assert at.selectbox(key="finetune_task").options == ["classification", "regression"]
+    assert at.selectbox(key="finetune_model").value == "minilm-l6"
+    assert at.radio(key="finetune_preset").value == "quick"
+    assert at.number_input(key="finetune_field_epochs").value == 1.0
+    labels = [m.label for m in at.metric]
+    assert "Duration (estimate)" in labels and "Memory (estimate)" in labels
+    at.text_input(key="finetune_name").set_value("first try").run()
+    at.button(key="finetune_start").click().run()
+    assert not at.exception
+    started = training.list_runs()
+    assert len(started) == 1 and started[0].name == "first try" and started[0].status == "queued"
+    assert started[0].config["preset"] == "quick" and started[0].config["max_train_rows"] == 2000
+    assert at.query_params["run"] == str(started[0].id)
+    assert at.selectbox(key="finetune_run_select").value == started[0].id
+
+
+def test_full_preset_and_advanced_fields_reach_the_config(open_page: Callable[..., AppTest],
+                                                          launcher: NoLauncher) -> None:
+    save_reviews()
+    at = open_page("finetune")
+    at.radio(key="finetune_preset").set_value("full").run()
+    assert at.number_input(key="finetune_field_epochs").value == 3.0
+    at.number_input(key="finetune_field_batch_size").set_value(8).run()
+    at.radio(key="finetune_field_lora").set_value("LoRA").run()
+    at.number_input(key="finetune_field_lora_rank").set_value(4).run()
+    at.button(key="finetune_start").click().run()
+    config = training.list_runs()[0].config
+    assert (config["preset"], config["epochs"], config["batch_size"]) == ("full", 3.0, 8)
+    assert config["lora"] is True and config["lora_rank"] == 4 and config["max_train_rows"] is None
+
+
+def test_live_run_shows_progress_curves_and_cancels(open_page: Callable[..., AppTest],
+                                                    launcher: NoLauncher) -> None:
+    dataset = save_reviews()
+    run = seed_run(dataset.id)
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    assert at.selectbox(key="finetune_run_select").value == run.id
+    assert "Step 40 of 100" in at.get("progress")[0].proto.text
+    assert {m.label for m in at.metric} >= {"Epoch", "Elapsed", "Time left", "Samples/s"}
+    assert len(at.get("plotly_chart")) == 2  # loss curves and the validation metric
+    assert not at.button(key="finetune_cancel").disabled
+    assert at.button(key="finetune_resume").disabled
+    at.button(key="finetune_cancel").click().run()
+    assert not at.exception
+    assert runs.get_run(run.id).cancel_requested
+
+
+def test_interrupted_run_shows_reason_and_resumes(open_page: Callable[..., AppTest],
+                                                  launcher: NoLauncher) -> None:
+    dataset = save_reviews()
+    older = seed_run(dataset.id, status="succeeded")
+    run = seed_run(dataset.id, status="interrupted", reason="The training process stopped unexpectedly.")
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert any("stopped unexpectedly" in w.value for w in at.warning)
+    assert at.button(key="finetune_cancel").disabled
+    at.button(key="finetune_resume").click().run()
+    assert not at.exception
+    assert runs.get_run(run.id).status == "queued"
+    assert runs.get_run(older.id).status == "succeeded"

@@ -1,0 +1,138 @@
+"""The fine-tuning form: preset, advanced settings and the estimate shown before a run starts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from core import training
+from core.entities import DatasetInfo
+from core.run_config import PRESETS, TrainConfig, field_help
+from ui import state
+from ui.widgets import duration, md_escape, size
+
+PRESET_LABELS = {"quick": "Quick look", "full": "Full"}
+TEXT_TASKS = ("classification", "regression")
+_DEFAULTS = TrainConfig()
+
+
+def _key(name: str) -> str:
+    return f"{state.FINETUNE_FIELD_PREFIX}{name}"
+
+
+def _apply_preset() -> None:
+    # A preset sets epochs and the training-row cap; the other fields keep what the user typed.
+    preset = PRESETS[st.session_state[state.FINETUNE_PRESET]]
+    st.session_state[_key("epochs")] = float(preset.get("epochs") or _DEFAULTS.epochs)
+    st.session_state[_key("max_train_rows")] = int(preset.get("max_train_rows") or 0)
+
+
+def _init_defaults() -> None:
+    st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
+    defaults = {"max_steps": 0, "batch_size": _DEFAULTS.batch_size, "learning_rate": _DEFAULTS.learning_rate,
+                "max_length": _DEFAULTS.max_length, "warmup_ratio": _DEFAULTS.warmup_ratio,
+                "weight_decay": _DEFAULTS.weight_decay, "seed": _DEFAULTS.seed, "eval_every": 0,
+                "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
+                "lora_alpha": _DEFAULTS.lora_alpha, "early_stopping": _DEFAULTS.early_stopping,
+                "early_stopping_patience": _DEFAULTS.early_stopping_patience,
+                "label_all_subwords": False, "completion_only_loss": True,
+                "hidden_sizes": "64, 64", "dropout": 0.1}
+    for name, value in defaults.items():
+        st.session_state.setdefault(_key(name), value)
+    if _key("epochs") not in st.session_state:
+        _apply_preset()
+
+
+def task_options(datasets: DatasetInfo) -> Sequence[str]:
+    """Tasks a dataset can train for: its own, and classification <-> regression for text labels."""
+    return TEXT_TASKS if datasets.task in TEXT_TASKS else (datasets.task,)
+
+
+def settings_form(task: str) -> dict[str, Any]:
+    """Preset radio and the advanced expander; returns keyword values for TrainConfig.from_preset."""
+    _init_defaults()
+    helps = field_help()
+    preset = st.radio("Preset", list(PRESET_LABELS), key=state.FINETUNE_PRESET, horizontal=True,
+                      format_func=PRESET_LABELS.get, on_change=_apply_preset, help=helps["preset"])
+    values: dict[str, Any] = {"preset": preset}
+    with st.expander("Advanced settings"):
+        a, b, c, d = st.columns(4)
+        values["epochs"] = a.number_input("Epochs", 0.1, 100.0, step=0.5, key=_key("epochs"),
+                                          help=helps["epochs"])
+        values["max_steps"] = b.number_input("Max steps (0 = by epochs)", 0, 1_000_000, step=50,
+                                             key=_key("max_steps"), help=helps["max_steps"]) or None
+        values["batch_size"] = c.number_input("Batch size", 1, 1024, step=8, key=_key("batch_size"),
+                                              help=helps["batch_size"])
+        values["learning_rate"] = d.number_input("Learning rate", 1e-7, 1.0, step=1e-5, format="%.1e",
+                                                 key=_key("learning_rate"), help=helps["learning_rate"])
+        a, b, c, d = st.columns(4)
+        values["max_length"] = a.number_input("Max length (tokens)", 8, 8192, step=16, key=_key("max_length"),
+                                              help=helps["max_length"])
+        values["warmup_ratio"] = b.number_input("Warmup share", 0.0, 0.9, step=0.02, key=_key("warmup_ratio"),
+                                                help=helps["warmup_ratio"])
+        values["weight_decay"] = c.number_input("Weight decay", 0.0, 0.9, step=0.01, key=_key("weight_decay"),
+                                                help=helps["weight_decay"])
+        values["seed"] = d.number_input("Seed", 0, 2**31 - 1, step=1, key=_key("seed"), help=helps["seed"])
+        a, b, c, d = st.columns(4)
+        values["eval_every"] = a.number_input("Evaluate every (steps, 0 = auto)", 0, 1_000_000, step=50,
+                                              key=_key("eval_every"), help=helps["eval_every"]) or None
+        values["max_train_rows"] = b.number_input("Max training rows (0 = all)", 0, 10_000_000, step=500,
+                                                  key=_key("max_train_rows"),
+                                                  help=helps["max_train_rows"]) or None
+        mode = c.radio("Weights to train", ["Full fine-tune", "LoRA"], key=_key("lora"), help=helps["lora"],
+                       disabled=task == "tabular")
+        values["lora"] = mode == "LoRA" and task != "tabular"
+        values["early_stopping"] = d.checkbox("Early stopping", key=_key("early_stopping"),
+                                              help=helps["early_stopping"])
+        if values["lora"] or values["early_stopping"]:
+            a, b, c, _ = st.columns(4)
+            if values["lora"]:
+                values["lora_rank"] = a.number_input("LoRA rank", 1, 256, key=_key("lora_rank"),
+                                                     help=helps["lora_rank"])
+                values["lora_alpha"] = b.number_input("LoRA alpha", 1, 1024, key=_key("lora_alpha"),
+                                                      help=helps["lora_alpha"])
+            if values["early_stopping"]:
+                values["early_stopping_patience"] = c.number_input(
+                    "Patience (evaluations)", 1, 100, key=_key("early_stopping_patience"),
+                    help=helps["early_stopping_patience"])
+        values["task_options"] = _task_options(task)
+    return values
+
+
+def _task_options(task: str) -> dict[str, Any]:
+    if task == "token-classification":
+        return {"label_all_subwords": st.checkbox(
+            "Label every subword (not only the first)", key=_key("label_all_subwords"))}
+    if task == "causal-lm":
+        return {"completion_only_loss": st.checkbox(
+            "Loss on the answer only (completion / assistant tokens)", key=_key("completion_only_loss"))}
+    if task == "tabular":
+        a, b = st.columns(2)
+        return {"hidden_sizes": a.text_input("Hidden layer sizes", key=_key("hidden_sizes")),
+                "dropout": b.number_input("Dropout", 0.0, 0.9, step=0.05, key=_key("dropout"))}
+    return {}
+
+
+@st.cache_data(ttl=120, show_spinner=False, max_entries=32)
+def _estimate(dataset_id: int, model_key: str, config: dict[str, Any]) -> training.Estimate:
+    return training.estimate_run(dataset_id, model_key, TrainConfig.from_dict(config))
+
+
+def show_estimate(dataset_id: int, model_key: str, config: TrainConfig) -> training.Estimate:
+    """Duration, steps, memory and warnings before starting (cached for identical settings)."""
+    estimate = _estimate(dataset_id, model_key, config.to_dict())
+    a, b, c, d = st.columns(4)
+    a.metric("Duration (estimate)", duration(estimate.seconds))
+    b.metric("Steps", f"{estimate.steps:,}", help=f"{estimate.train_rows:,} training rows")
+    avail = f" of {size(estimate.available_bytes)} free" if estimate.available_bytes else ""
+    c.metric("Memory (estimate)", size(estimate.memory_bytes), help=f"Peak memory{avail}.")
+    d.metric("Speed", f"{estimate.samples_per_second:,.1f} samples/s", help=estimate.speed_source)
+    for warning in estimate.warnings:
+        st.warning(md_escape(warning), icon=":material/warning:")
+    if not estimate.fits:
+        st.error(f"This run needs about {size(estimate.memory_bytes)} but only "
+                 f"{size(estimate.available_bytes)} is free: lower the batch size or the max length, "
+                 "or choose LoRA.", icon=":material/memory:")
+    return estimate

@@ -1,0 +1,95 @@
+"""One run's view on the fine-tuning page: progress, curves, log tail, Cancel and Resume."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import training
+from core.entities import RunInfo
+from ui import charts, state
+from ui.widgets import call, duration, md_escape, status_badge, when
+
+RESUMABLE = ("interrupted", "cancelled", "failed")
+PREFERRED_METRICS = ("accuracy", "macro_f1", "f1", "overall_f1", "r2", "rmse", "mae", "perplexity")
+
+
+def pick_metric(metrics: pd.DataFrame) -> str | None:
+    """The validation metric worth a curve: a preferred one when logged, else the first non-loss one."""
+    if metrics.empty:
+        return None
+    raw = metrics["name"].astype(str)
+    is_validation = (metrics["split"] != "train") | raw.str.startswith("eval_")
+    validation = set(raw.str.removeprefix("eval_")[is_validation])
+    validation -= {"loss", "runtime", "samples_per_second", "steps_per_second", "epoch"}
+    for name in PREFERRED_METRICS:
+        if name in validation:
+            return name
+    return sorted(validation)[0] if validation else None
+
+
+def _reason(run: RunInfo) -> None:
+    if not run.status_reason:
+        return
+    show = {"failed": st.error, "interrupted": st.warning}.get(run.status, st.info)
+    show(md_escape(run.status_reason))
+
+
+def _numbers(run: RunInfo) -> None:
+    total = f"{run.total_steps:,}" if run.total_steps else "?"
+    st.progress(run.progress, text=f"Step {run.step:,} of {total}")
+    a, b, c, d = st.columns(4)
+    a.metric("Epoch", f"{run.epoch:.2f}")
+    b.metric("Elapsed", duration(run.elapsed_seconds))
+    c.metric("Time left", duration(run.eta_seconds) if run.status == "running" else "—")
+    d.metric("Samples/s", f"{run.samples_per_second:,.1f}" if run.samples_per_second else "—")
+
+
+def _actions(run: RunInfo) -> None:
+    left, right, _ = st.columns([1, 1, 4])
+    if left.button("Cancel", key=state.FINETUNE_CANCEL, icon=":material/stop:",
+                   disabled=not run.is_live or run.cancel_requested,
+                   help="Stops after the current step and keeps a checkpoint."):
+        if call(training.cancel_run, run.id) is not None:
+            st.toast("Stopping after the current step…", icon=":material/stop:")
+    if right.button("Resume", key=state.FINETUNE_RESUME, icon=":material/play_arrow:",
+                    disabled=run.status not in RESUMABLE,
+                    help="Continues from the last complete checkpoint."):
+        if call(training.resume_run, run.id) is not None:
+            st.toast(f"Run {run.id} is queued again.", icon=":material/play_arrow:")
+            st.rerun(scope="app")  # restart the page so the live view polls again
+
+
+def render_run(run_id: int) -> RunInfo | None:
+    """Draw the run as it is in the database now; returns it (None when it cannot be read)."""
+    run = call(training.get_run, run_id)
+    if run is None:
+        return None
+    head, badge = st.columns([5, 1])
+    head.markdown(f"**Run {run.id}** · {md_escape(run.name or run.model_key)} · {run.task} · "
+                  f"model {md_escape(run.model_key)} · dataset {run.dataset_id} · "
+                  f"started {when(run.started_at)}")
+    with badge:
+        status_badge(run.status)
+    _reason(run)
+    if run.status == "queued":
+        position = call(training.queue_position, run.id) or 0
+        st.info(f"Waiting for a free slot: number {position} in the queue." if position
+                else "Starting…", icon=":material/hourglass_top:")
+    if run.cancel_requested and run.is_live:
+        st.info("Cancel requested: the run stops after the current step.", icon=":material/stop:")
+    _numbers(run)
+    _actions(run)
+    metrics = call(training.run_metrics, run.id)
+    if metrics is not None and not metrics.empty:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.loss_curves(metrics), key="finetune_loss_chart")
+        metric = pick_metric(metrics)
+        if metric:
+            right.plotly_chart(charts.metric_curve(metrics, metric), key="finetune_metric_chart")
+    elif run.is_live:
+        st.caption("Curves appear after the first logged steps.")
+    with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
+        lines = call(training.run_logs, run.id, 30) or []
+        st.code("\n".join(lines) or "(empty)", language=None)
+    return run
