@@ -1,0 +1,104 @@
+"""The training engine on a tiny 1-layer BERT: classification, regression and LoRA, run inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from training_data import add_text_dataset, text_frame, tiny_model
+
+from core import runs, training
+from core.config import get_settings
+from core.evaluation import get_evaluation
+from core.ml.tasks.base import get_adapter, read_meta
+from core.ml.trainer import lora_targets, plan_steps
+from core.run_config import TrainConfig
+
+
+@pytest.fixture
+def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLauncher:
+    launcher = training.InlineLauncher()
+    monkeypatch.setattr(training, "_launcher", launcher)
+    return launcher
+
+
+def _train(task: str, **config: object) -> int:
+    key = tiny_model()
+    dataset = add_text_dataset(text_frame(rows=60, task=task), task=task)
+    cfg = TrainConfig(**{"max_steps": 8, "batch_size": 8, "eval_every": 4, "learning_rate": 1e-3, **config})
+    return training.start_run(training.TrainRequest(dataset, key, cfg)).id
+
+
+def test_plan_steps() -> None:
+    plan = plan_steps(100, TrainConfig(epochs=2, batch_size=16))
+    assert (plan.steps_per_epoch, plan.total_steps, plan.eval_every) == (7, 14, 3)
+    assert plan_steps(100, TrainConfig(max_steps=5, eval_every=50)).eval_every == 5
+
+
+def test_classification_run_end_to_end(inline: training.InlineLauncher) -> None:
+    run_id = _train("classification")
+    info = runs.get_run(run_id)
+    assert info.status == "succeeded", info.status_reason
+    assert (info.step, info.total_steps) == (8, 8)
+    assert info.library_versions["transformers"].startswith("5.") and "cpu" in info.device
+    run_dir = get_settings().resolve(info.output_dir)
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("checkpoint-*")) == \
+        ["checkpoint-4", "checkpoint-8"]
+    assert all((p / runs.COMPLETE_MARKER).exists() for p in (run_dir / "checkpoints").iterdir())
+    assert (run_dir / "model" / "model.safetensors").exists()
+    assert all((p / "model.safetensors").exists() for p in (run_dir / "checkpoints").iterdir())
+    assert not [p for p in (run_dir / "model").iterdir() if p.suffix in (".bin", ".pt", ".pth")]
+    assert read_meta(run_dir / "model")["labels"] == ["neg", "pos"]
+    metrics = runs.metrics_frame(run_id)
+    assert {"loss", "learning_rate"} <= set(metrics[metrics["split"] == "train"]["name"])
+    assert set(metrics[metrics["split"] == "validation"]["step"]) == {4, 8}
+    result = get_evaluation(run_id)
+    assert result.labels == ["neg", "pos"] and len(result.predictions) == 12
+    assert sum(map(sum, result.confusion_matrix)) == 12
+    assert {b.name for b in result.baselines} == {"majority", "tfidf_logreg"}
+    assert set(result.baselines[0].gain) == {"accuracy", "macro_f1"}
+    assert {"roc", "calibration", "confidence_histogram"} <= set(result.curves)
+    assert info.summary["test"]["accuracy"] == result.metrics["accuracy"]
+
+
+def test_regression_run_reports_on_the_users_scale(inline: training.InlineLauncher) -> None:
+    run_id = _train("regression")
+    info = runs.get_run(run_id)
+    assert info.status == "succeeded", info.status_reason
+    result = get_evaluation(run_id)
+    assert {"mae", "rmse", "r2"} <= set(result.metrics) and "residual_histogram" in result.curves
+    assert result.predictions["predicted"].between(-10, 20).all()  # de-standardised, not z-scores
+    assert {b.name for b in result.baselines} == {"mean", "tfidf_ridge"}
+    val = runs.metrics_frame(run_id)
+    assert "rmse" in set(val[val["split"] == "validation"]["name"])
+
+
+def test_lora_run_saves_a_merged_plain_model(inline: training.InlineLauncher) -> None:
+    run_id = _train("classification", lora=True, lora_rank=4, lora_alpha=8, max_steps=4)
+    info = runs.get_run(run_id)
+    assert info.status == "succeeded", info.status_reason
+    model_dir = get_settings().resolve(info.output_dir) / "model"
+    assert not (model_dir / "adapter_config.json").exists()  # merged: loads without peft
+    model, _, meta = get_adapter("classification").load(model_dir)
+    assert model.config.num_labels == 2 and meta["problem_type"] == "single_label_classification"
+    assert any("LoRA:" in line for line in runs.log_tail(run_id))
+
+
+def test_lora_targets_attention_or_all_linear(home: Path) -> None:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                        vocab_size=100)
+    model = BertForSequenceClassification(config)
+    assert lora_targets(model, "attention") == ["query", "value"]
+    assert lora_targets(model, "all-linear") == "all-linear"
+
+
+def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLauncher) -> None:
+    frame = text_frame(rows=30)
+    frame["label"] = "pos"
+    key = tiny_model()
+    dataset = add_text_dataset(frame)
+    info = training.start_run(training.TrainRequest(dataset, key, TrainConfig(max_steps=2)))
+    assert info.status == "failed"
+    assert info.status_reason == "The training rows have only one label; a classifier needs at least two."
