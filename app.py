@@ -24,6 +24,8 @@ PAGES = {
                 url_path="evaluation"),
         st.Page("pages/playground.py", title="Playground", icon=":material/play_circle:",
                 url_path="playground"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+        st.Page("pages/review.py", title="Blind review", icon=":material/how_to_vote:", url_path="review"),
     ],
 }
 

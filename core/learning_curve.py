@@ -119,3 +119,25 @@ def headline_metric(parent_id: int, frame: pd.DataFrame | None = None) -> str | 
         task = parent.task if parent else ""
     present = {m: 0.0 for m in frame["metric"].unique()}
     return primary_metric(task, present) or (sorted(present)[0] if present else None)
+
+
+def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                                  launcher: Any = None) -> RunInfo:
+    """Queue a learning curve with the same dataset, model and settings as an existing run."""
+    from core.run_config import TrainConfig
+    from core.training import TrainRequest
+
+    run = runs.get_run(run_id)
+    if run.kind == KIND or run.parent_id is not None:
+        raise ConfigError("Pick a normal run (not part of a learning curve) to repeat on less data.")
+    config = {k: v for k, v in run.config.items() if k not in ("train_fraction", "fractions")}
+    request = TrainRequest(dataset_id=run.dataset_id, model_key=run.model_key, task=run.task,
+                           config=TrainConfig.from_dict(config), name=run.name)
+    return start_learning_curve(request, fractions, launcher)
+
+
+def list_learning_curves() -> list[RunInfo]:
+    """Learning-curve parent runs, newest first."""
+    with session_scope() as s:
+        ids = list(s.scalars(select(orm.Run.id).where(orm.Run.kind == KIND).order_by(orm.Run.id.desc())))
+    return [runs.get_run(i) for i in ids]

@@ -1,0 +1,52 @@
+"""The Compare page: curves, final metrics with the best marked, config diff, flips, report download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fake_runs import add_dataset, add_predictions, add_run
+from streamlit.testing.v1 import AppTest
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def _two_runs() -> tuple[int, int]:
+    ds = add_dataset()
+    a = add_run(ds, name=EVIL, accuracy=0.7)
+    b = add_run(ds, name="wider", accuracy=0.9,
+                config={"epochs": 3.0, "learning_rate": 1e-4, "batch_size": 16})
+    labels = ["good", "bad", "good"]
+    add_predictions(a, labels, ["bad", "bad", "good"], texts=["t0", EVIL, "t2"])
+    add_predictions(b, labels, ["good", "good", "good"], texts=["t0", EVIL, "t2"])
+    return a, b
+
+
+def test_compare_page_shows_the_comparison(open_page: Callable[..., AppTest]) -> None:
+    a, b = _two_runs()
+    at = open_page("compare", {"runs": f"{a},{b}"})
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare_runs").value == [a, b]
+    assert len(at.get("plotly_chart")) >= 1
+    # Tables in page order (AppTest does not expose a dataframe's key): final metrics, diff, flips.
+    final, diff, flips = (frame.value for frame in at.dataframe[:3])
+    assert final.loc["accuracy", f"#{b} wider"].startswith("0.9000 (Δ +0.2000)")
+    assert list(diff.index) == ["learning_rate"]
+    assert flips["flip"].tolist() == ["fixed", "broken"]
+    assert EVIL in flips["text"].tolist()  # user text stays data in a table, never markup
+    assert not any(EVIL in m.value for m in at.markdown)
+    at.radio(key="compare_x_axis").set_value("epoch").run()
+    assert not at.exception
+
+
+def test_report_is_built_and_offered_for_download(open_page: Callable[..., AppTest]) -> None:
+    a, b = _two_runs()
+    at = open_page("compare", {"runs": f"{a},{b}"})
+    at.button(key="compare_report").click().run()
+    assert not at.exception, at.exception
+    assert at.get("download_button"), "the report download button appears after building"
+
+
+def test_compare_page_with_too_few_runs(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("compare")
+    assert not at.exception
+    assert "at least two runs" in at.info[0].value

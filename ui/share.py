@@ -1,0 +1,114 @@
+"""Widgets that hand results to people: the HTML report, the model zip, the Hub, learning curves,
+and generators side by side. Each calls one service and shows its UserError as a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import export, learning_curve, report, side_by_side
+from core.compare import Comparison
+from core.entities import RunInfo
+from core.report_figures import learning_curve_figure
+from ui import state
+from ui.widgets import call, status_label
+
+
+def final_metrics_view(result: Comparison) -> Any:
+    """The final-metrics table as text cells 'value (Δ delta)', the best of each metric in green."""
+    shown = result.final.copy().astype(object)
+    first = shown.columns[0]
+    for col in shown.columns:
+        pairs = zip(result.final[col], result.deltas[col], strict=True)
+        shown[col] = ["—" if pd.isna(v) else f"{v:.4f}"
+                      + ("" if col == first or pd.isna(d) else f" (Δ {d:+.4f})") for v, d in pairs]
+
+    def best(row: pd.Series) -> list[str]:
+        return ["background-color: #D1FAE5" if result.best.get(str(row.name)) == c else "" for c in row.index]
+
+    return shown.style.apply(best, axis=1)
+
+
+def report_button(run_ids: Sequence[int]) -> None:
+    """Build the offline HTML report of these runs on click, then offer it for download."""
+    if st.button("Build the report", key=state.COMPARE_REPORT, icon=":material/description:",
+                 help="One HTML file with the charts inside; it opens offline and can be emailed."):
+        with st.spinner("Building the report…"):
+            page = call(report.build_report, list(run_ids) if len(run_ids) > 1 else run_ids[0])
+        if page is not None:
+            st.session_state[state.COMPARE_REPORT + "_html"] = page
+    page = st.session_state.get(state.COMPARE_REPORT + "_html")
+    if page:
+        name = "report-runs-" + "-".join(map(str, run_ids)) + ".html"
+        st.download_button("Download the report", page, file_name=name, mime="text/html",
+                           key=state.COMPARE_REPORT_DOWNLOAD, icon=":material/download:")
+
+
+def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
+    """Zip one run's model for download, or push it to the Hugging Face Hub."""
+    with st.expander("Export a model"):
+        run_id = st.selectbox("Run", list(run_ids), key=state.COMPARE_EXPORT_RUN,
+                              format_func=lambda i: f"#{i} {by_id[i].name} · {status_label(by_id[i].status)}")
+        if st.button("Prepare the zip", key=state.COMPARE_EXPORT, icon=":material/folder_zip:"):
+            path = call(export.export_model_zip, run_id)
+            if path is not None:
+                st.session_state[state.COMPARE_EXPORT + "_path"] = str(path)
+        path = st.session_state.get(state.COMPARE_EXPORT + "_path")
+        if path and Path(path).exists():
+            st.download_button("Download the model zip", Path(path).read_bytes(), file_name=Path(path).name,
+                               mime="application/zip", key=state.COMPARE_EXPORT_DOWNLOAD)
+        repo = st.text_input("Hub repository", key=state.COMPARE_HUB_REPO, placeholder="your-name/model-name")
+        token = st.text_input("Access token", key=state.COMPARE_HUB_TOKEN, type="password")
+        if st.button("Push to the Hub", key=state.COMPARE_HUB_PUSH, disabled=not repo.strip()):
+            with st.spinner("Pushing…"):
+                url = call(export.push_to_hub, run_id, repo, token)
+            if url:
+                st.success(f"Pushed to {url}")
+
+
+def side_by_side_panel(run_ids: Sequence[int]) -> None:
+    """Generators' outputs on the same validation prompts and seed."""
+    st.subheader("Outputs side by side")
+    left, right = st.columns(2)
+    n = left.number_input("Validation prompts", 1, 20, 3, key=state.COMPARE_SBS_PROMPTS)
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key=state.COMPARE_SBS_SEED)
+    if st.button("Generate side by side", key=state.COMPARE_SBS_GO, icon=":material/compare:"):
+        with st.spinner("Generating…"):
+            prompts = call(side_by_side.validation_prompts, run_ids[0], int(n))
+            table = call(side_by_side.side_by_side, [f"run:{i}" for i in run_ids], prompts or [],
+                         seed=int(seed)) if prompts else None
+        if table is not None:
+            st.dataframe(table, hide_index=True, key="compare_sbs_table")
+
+
+def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
+    """Queue a learning curve from a finished run, and plot the curves already queued."""
+    st.subheader("Is more data worth it?")
+    done = [r for r in runs if r.status == "succeeded" and r.parent_id is None]
+    if done:
+        by_id = {r.id: r for r in done}
+        run_id = st.selectbox("Repeat this run on 10%, 25%, 50% and 100% of its training rows", list(by_id),
+                              key=state.COMPARE_LC_RUN, format_func=lambda i: f"#{i} {by_id[i].name}")
+        if st.button("Queue the learning curve", key=state.COMPARE_LC_START, icon=":material/trending_up:"):
+            parent = call(learning_curve.start_learning_curve_from_run, run_id)
+            if parent is not None:
+                st.success(f"Queued 4 runs under learning curve #{parent.id}.")
+    parents = call(learning_curve.list_learning_curves) or []
+    if not parents:
+        st.caption("No learning curve yet.")
+        return
+    names = {p.id: p.name for p in parents}
+    parent_id = st.selectbox("Learning curve", list(names), key=state.COMPARE_LC_PARENT,
+                             format_func=lambda i: f"#{i} {names[i]}")
+    children = call(learning_curve.learning_curve_runs, parent_id)
+    curve = call(learning_curve.learning_curve, parent_id)
+    if children is not None:
+        st.dataframe(children, hide_index=True, key="compare_lc_children")
+    if curve is not None and not curve.empty:
+        metric = learning_curve.headline_metric(parent_id, curve)
+        st.plotly_chart(learning_curve_figure(curve, metric), key="compare_lc_chart")
