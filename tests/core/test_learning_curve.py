@@ -83,3 +83,18 @@ def test_bad_fractions_and_ids(request_) -> None:
         lc.learning_curve(999)
     with session_scope() as s:
         assert s.query(orm.Run).count() == 0  # nothing was stored by the refused requests
+
+
+def test_start_from_an_existing_run_reuses_its_settings(request_) -> None:
+    from fake_runs import add_run
+
+    run_id = add_run(request_.dataset_id, model_key="minilm-l6", name="base",
+                     config=TrainConfig(epochs=2.0, learning_rate=1e-4, seed=7).to_dict())
+    parent = lc.start_learning_curve_from_run(run_id, fractions=(0.5, 1.0), launcher=_Recorder())
+    with session_scope() as s:
+        children = s.query(orm.Run).filter(orm.Run.parent_id == parent.id).all()
+        assert [c.config["learning_rate"] for c in children] == [1e-4, 1e-4]
+        assert [c.config["train_fraction"] for c in children] == [0.5, 1.0]
+    assert [p.id for p in lc.list_learning_curves()] == [parent.id]
+    with pytest.raises(ConfigError):
+        lc.start_learning_curve_from_run(children[0].id, launcher=_Recorder())
