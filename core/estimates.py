@@ -83,12 +83,11 @@ def _model_shape(path: str | None) -> dict[str, int]:
     return {k: v for k, v in shape.items() if v}
 
 
-def mean_tokens(info: dict[str, Any], texts: list[str] | None) -> float:
-    """Mean tokens per example: the dataset's token statistics if it has them, else words × 1.35."""
-    for key in ("tokens", "token_stats", "token_counts"):
-        stats = info.get(key)
-        if isinstance(stats, dict) and isinstance(stats.get("mean"), int | float):
-            return float(stats["mean"]) + 2
+def mean_tokens(quality: dict[str, Any], texts: list[str] | None) -> float:
+    """Mean tokens per example: from the quality report's token lengths, else words × 1.35."""
+    stats = (quality or {}).get("stats", {}).get("token_lengths")
+    if isinstance(stats, dict) and isinstance(stats.get("mean"), int | float):
+        return float(stats["mean"])  # measured with the model's tokenizer, special tokens included
     if texts:
         words = sum(len(str(t).split()) for t in texts) / len(texts)
         return words * WORDS_TO_TOKENS + 2  # + [CLS] and [SEP]
@@ -114,7 +113,7 @@ def training_speed(model: Any, tokens: float, config: TrainConfig) -> tuple[floa
 def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estimate:
     """Steps, duration and memory of a run with these settings, with warnings when it will not fit."""
     from core import catalog
-    from core.training import get_dataset, load_dataset_frame
+    from core.datasets import get_dataset, load_dataset_frame
 
     dataset = get_dataset(dataset_id)
     model = catalog.get_model(model_key)
@@ -123,11 +122,11 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     if config.max_train_rows:
         train_rows = min(train_rows, config.max_train_rows)
     texts = None
-    if not any(k in (dataset.info or {}) for k in ("tokens", "token_stats", "token_counts")):
+    if "token_lengths" not in (dataset.quality or {}).get("stats", {}):
         frame = load_dataset_frame(dataset_id)
         if "text" in frame:
             texts = frame["text"].head(2000).astype(str).tolist()
-    tokens = mean_tokens(dataset.info or {}, texts)
+    tokens = mean_tokens(dataset.quality, texts)
     sps, source = training_speed(model, tokens, config)
     per_epoch = max(1, math.ceil(train_rows / config.batch_size))
     steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))

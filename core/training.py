@@ -8,7 +8,6 @@ finishes starts the next queued run, and every page load / CLI call kicks the qu
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pandas as pd
 from core import runs
 from core.config import get_settings
 from core.entities import RunInfo
-from core.errors import ConfigError, NotFoundError, RunStateError
+from core.errors import ConfigError, RunStateError
 from core.estimates import Estimate, estimate_run
 from core.run_config import PRESETS, TrainConfig, field_help
 
@@ -119,47 +118,9 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
     return started
 
 
-def _dataset_service() -> Any:
-    try:
-        return importlib.import_module("core.datasets")
-    except ModuleNotFoundError as exc:  # the dataset service is being built alongside
-        if exc.name != "core.datasets":
-            raise
-        return None
-
-
-def get_dataset(dataset_id: int) -> Any:
-    """The dataset version (DatasetInfo) from the dataset service."""
-    service = _dataset_service()
-    return service.get_dataset(dataset_id) if service else _dataset_row(dataset_id)
-
-
-def load_dataset_frame(dataset_id: int) -> pd.DataFrame:
-    """The dataset's canonical frame (``split`` + task columns) from the dataset service."""
-    service = _dataset_service()
-    if service:
-        return service.load_dataset_frame(dataset_id)
-    return pd.read_parquet(get_settings().resolve(_dataset_row(dataset_id).path))
-
-
-def _dataset_row(dataset_id: int) -> Any:
-    from core import orm
-    from core.db import session_scope
-    from core.entities import DatasetInfo
-
-    with session_scope() as s:
-        row = s.get(orm.Dataset, dataset_id)
-        if row is None:
-            raise NotFoundError(f"There is no dataset with id {dataset_id}. List the datasets to see ids.")
-        return DatasetInfo(id=row.id, name=row.name, version=row.version, task=row.task,
-                           source_filename=row.source_filename, content_hash=row.content_hash,
-                           path=row.path, mapping=row.mapping, split_sizes=row.split_sizes,
-                           quality=row.quality, info=row.info or {}, row_count=row.row_count,
-                           created_at=row.created_at)
-
-
 def _check_request(request: TrainRequest) -> tuple[str, Any]:
     from core import catalog
+    from core.datasets import get_dataset
     from core.ml.tasks.base import TASK_MODULES
 
     dataset = get_dataset(request.dataset_id)

@@ -62,10 +62,10 @@ class _Heartbeat(threading.Thread):
 
 def load_frames(dataset_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """The dataset's facts and its canonical frame (column ``split`` + task columns)."""
-    from core import training
+    from core import datasets
 
-    info = training.get_dataset(dataset_id)
-    return info.to_dict(), training.load_dataset_frame(dataset_id)
+    info = datasets.get_dataset(dataset_id)
+    return info.to_dict(), datasets.load_dataset_frame(dataset_id)
 
 
 def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
