@@ -128,7 +128,7 @@ def show_estimate(dataset_id: int, model_key: str, config: TrainConfig) -> train
     b.metric("Steps", f"{estimate.steps:,}", help=f"{estimate.train_rows:,} training rows")
     avail = f" of {size(estimate.available_bytes)} free" if estimate.available_bytes else ""
     c.metric("Memory (estimate)", size(estimate.memory_bytes), help=f"Peak memory{avail}.")
-    d.metric("Speed", f"{estimate.samples_per_second:,.1f} samples/s", help=estimate.speed_source)
+    d.metric("Samples/s (estimate)", f"{estimate.samples_per_second:,.1f}", help=estimate.speed_source)
     for warning in estimate.warnings:
         st.warning(md_escape(warning), icon=":material/warning:")
     if not estimate.fits:

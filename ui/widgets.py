@@ -18,8 +18,6 @@ T = TypeVar("T")
 
 STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
                   "cancelled": "orange", "interrupted": "violet"}
-STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌",
-                "cancelled": "⏹️", "interrupted": "⚠️"}
 
 
 @contextmanager
@@ -41,8 +39,8 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 
 
 def status_label(status: str) -> str:
-    """A status with its icon, for tables and select boxes."""
-    return f"{STATUS_ICONS.get(status, '•')} {status}"
+    """A status as tables and select boxes show it (plain text: emoji fonts are not everywhere)."""
+    return status
 
 
 def status_badge(status: str) -> None:
