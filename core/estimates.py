@@ -145,5 +145,5 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
         warnings.append(f"Texts average {tokens:.0f} tokens, more than the max length "
                         f"{config.max_length}: their ends will be cut.")
     return Estimate(train_rows=train_rows, steps=steps, mean_tokens=round(tokens, 1),
-                    samples_per_second=round(sps, 1), seconds=round(seconds), speed_source=source,
+                    samples_per_second=round(sps, 1), seconds=round(seconds, 1), speed_source=source,
                     memory_bytes=memory, available_bytes=available, warnings=warnings)

@@ -251,6 +251,13 @@ def running_count() -> int:
         return int(s.scalar(select(func.count()).select_from(Run).where(Run.status == S.RUNNING.value)))
 
 
+def launching_count() -> int:
+    """Queued runs whose worker is being started (a live process holds them)."""
+    with session_scope() as s:
+        pids = s.scalars(select(Run.pid).where(Run.status == S.QUEUED.value, Run.pid.is_not(None))).all()
+    return sum(1 for pid in pids if pid_alive(pid))
+
+
 def pid_alive(pid: int | None) -> bool:
     """Whether a process with this id exists and is not a zombie."""
     if not pid or pid <= 0:

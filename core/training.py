@@ -107,7 +107,8 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
     runs.reap_stale()
     launcher = launcher or get_launcher()
     started = []
-    free = max_running() - runs.running_count()
+    # A launched worker counts from the moment it is started, not only once it has claimed its run.
+    free = max_running() - runs.running_count() - runs.launching_count()
     for run_id in runs.queued_ids():
         if free <= 0:
             break
