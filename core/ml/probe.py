@@ -46,7 +46,7 @@ def probe_encoder(path: str | Path, choice: devices.DeviceChoice | None = None) 
                       padding="max_length", return_tensors="pt").to(choice.device)
     labels = torch.arange(ENCODER_BATCH, device=choice.device) % 2
     details = {"batch_size": ENCODER_BATCH, "tokens": int(batch["input_ids"].shape[1]),
-               "steps": ENCODER_STEPS, "device": choice.name}
+               "device": choice.name}
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -58,32 +58,34 @@ def probe_encoder(path: str | Path, choice: devices.DeviceChoice | None = None) 
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    train_rate = _rate(train_step, choice)
+    train_rate, train_steps = _rate(train_step, choice)
     model.eval()
 
     def predict_step() -> None:
         with torch.inference_mode(), _autocast(choice):
             model(**batch)
 
-    predict_rate = _rate(predict_step, choice)
-    return [_figure("train_samples_per_s", train_rate, "samples/s", **details),
-            _figure("predict_samples_per_s", predict_rate, "samples/s", **details)]
+    predict_rate, predict_steps = _rate(predict_step, choice)
+    return [_figure("train_samples_per_s", train_rate, "samples/s", timed_steps=train_steps, **details),
+            _figure("predict_samples_per_s", predict_rate, "samples/s", timed_steps=predict_steps,
+                    **details)]
 
 
-def _rate(step: Any, choice: devices.DeviceChoice) -> float:
+def _rate(step: Any, choice: devices.DeviceChoice) -> tuple[float, int]:
+    """Samples/s of a step and how many steps were timed (0: only the slow warm-up step)."""
     start = time.perf_counter()
     step()  # warm-up: allocations and kernel selection are not part of the figure...
     _sync(choice)
     warmup = time.perf_counter() - start
     if warmup > STEP_BUDGET_S:  # ...unless one step is already slow: then it is the (pessimistic) figure
-        return ENCODER_BATCH / warmup
+        return ENCODER_BATCH / warmup, 0
     start = time.perf_counter()
     steps = 0
     while steps < ENCODER_STEPS and (steps == 0 or time.perf_counter() - start < STEP_BUDGET_S):
         step()
         steps += 1
     _sync(choice)
-    return ENCODER_BATCH * steps / max(time.perf_counter() - start, 1e-9)
+    return ENCODER_BATCH * steps / max(time.perf_counter() - start, 1e-9), steps
 
 
 def _sync(choice: devices.DeviceChoice) -> None:
