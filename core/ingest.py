@@ -217,6 +217,8 @@ def _read_jsonl(text: str, name: str, encoding: str, warnings: list[str]) -> Par
 def _finish(parsed: ParsedFile) -> ParsedFile:
     """Common checks once a table exists: columns, rows, clean column names."""
     frame = parsed.frame
+    if frame.shape[1] == 0 and frame.shape[0] == 0:
+        raise DatasetError(f"'{parsed.filename}' holds no records; add data rows and upload it again.")
     if frame.shape[1] == 0:
         raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
     names, more = _clean_names(frame.columns)
