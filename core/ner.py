@@ -284,10 +284,14 @@ def label_list(tag_lists: Sequence[Sequence[str]]) -> list[str]:
 
 def prepare_token_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The sentences ready for training: unusable ones dropped, tags converted to IOB2."""
+
+    def size(value: Any) -> int:  # a missing cell (None/NaN) counts as an empty sentence
+        return len(value) if hasattr(value, "__len__") else 0
+
     usable = frame[
-        [len(t) > 0 and len(t) == len(g) for t, g in zip(frame["tokens"], frame["tags"], strict=True)]
+        [size(t) > 0 and size(t) == size(g) for t, g in zip(frame["tokens"], frame["tags"], strict=True)]
     ]
-    scheme = detect_scheme(list(usable["tags"]))
+    scheme = detect_scheme([list(g) for g in usable["tags"]])
     out = usable.copy()
     out["tokens"] = [list(t) for t in usable["tokens"]]
     out["tags"] = [to_iob2(list(g), scheme) for g in usable["tags"]]

@@ -5,6 +5,7 @@ Sentence numbers in findings count from 1 in the order of the file, so a person 
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import pandas as pd
 
 from core.entities import Finding
+from core.errors import UserError
 from core.ner import detect_scheme, entity_spans, normalize_token_frame, prepare_token_frame, split_tag
 
+LENGTH_SAMPLE = 5000
 MIN_TRAIN_ENTITIES = 10
 MIN_EVAL_ENTITIES = 3
 DEFAULT_MAX_LENGTH = 128
@@ -40,11 +43,17 @@ def _example(number: int, tokens: Sequence[str], tags: Sequence[str], position: 
     }
 
 
+def _as_list(value: Any) -> list[str]:
+    """A cell's list (a missing cell, None or NaN, is an empty list)."""
+    return [] if value is None or (isinstance(value, float) and value != value) else list(value)
+
+
 def _is_listed(frame: pd.DataFrame) -> bool:
+    """Whether the frame is already canonical: list cells (missing ones aside) in ``tokens``."""
     if not {"tokens", "tags"} <= set(frame.columns):
         return False
-    sample = frame["tokens"].head(20)
-    return all(isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in sample)
+    present = [v for v in frame["tokens"].head(50) if not (v is None or (isinstance(v, float) and v != v))]
+    return bool(present) and all(isinstance(v, (list, tuple)) or hasattr(v, "tolist") for v in present)
 
 
 def _plural(count: int, word: str, verbs: tuple[str, str] = ("has", "have")) -> str:
@@ -54,12 +63,10 @@ def _plural(count: int, word: str, verbs: tuple[str, str] = ("has", "have")) -> 
 
 def find_tag_problems(frame: pd.DataFrame) -> list[Finding]:
     """Findings for length mismatches, empty sentences, unknown tags and I- tags that follow nothing."""
-    scheme = detect_scheme(
-        [t for t, k in zip(frame["tags"], frame["tokens"], strict=True) if len(t) == len(k)]
-    )
+    pairs = [(_as_list(t), _as_list(g)) for t, g in zip(frame["tokens"], frame["tags"], strict=True)]
+    scheme = detect_scheme([g for t, g in pairs if len(t) == len(g)])
     hits: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for number, (tokens, tags) in enumerate(zip(frame["tokens"], frame["tags"], strict=True), start=1):
-        tokens, tags = list(tokens), list(tags)
+    for number, (tokens, tags) in zip(_numbers(frame), pairs, strict=True):
         if not tokens and not tags:
             hits["empty_sentence"].append({"sentence": number})
             continue
@@ -175,39 +182,70 @@ def _rare_types(counts: pd.DataFrame, splits: set[str], min_train: int, min_eval
     return notes
 
 
-def _length_findings(frame: pd.DataFrame, tokenizer: Any, max_length: int) -> list[Finding]:
-    encoded = tokenizer([list(t) for t in frame["tokens"]], is_split_into_words=True, truncation=False)
-    lengths = pd.Series([len(ids) for ids in encoded["input_ids"]])
+def _numbers(frame: pd.DataFrame) -> list[int]:
+    """Sentence numbers a person can find: the file's row numbers (``_row``) when given, else 1, 2, ..."""
+    if "_number" in frame.columns:
+        return [int(n) for n in frame["_number"]]
+    if "_row" in frame.columns:
+        return [int(n) for n in frame["_row"]]
+    return list(range(1, len(frame) + 1))
+
+
+def _catalog_tokenizer(model_key: str) -> tuple[Any, str]:
+    """The fast tokenizer the dataset service measures lengths with, and its note (fallback to MiniLM)."""
+    from core.tokenlength import tokenizer_for
+
+    tokenizer, _, note = tokenizer_for(model_key)
+    return tokenizer, note
+
+
+def _encode_lengths(tokenizer: Any, words: list[list[str]]) -> list[int]:
+    if hasattr(tokenizer, "encode_batch_fast"):  # a raw `tokenizers.Tokenizer`
+        from core import tokenlength
+
+        with getattr(tokenlength, "_lock", contextlib.nullcontext()):
+            encodings = tokenizer.encode_batch_fast(words, is_pretokenized=True, add_special_tokens=True)
+        return [len(e.ids) for e in encodings]
+    encoded = tokenizer(words, is_split_into_words=True, truncation=False)  # a transformers tokenizer
+    return [len(ids) for ids in encoded["input_ids"]]
+
+
+def _length_findings(frame: pd.DataFrame, tokenizer: Any, max_length: int, note: str = "") -> list[Finding]:
+    if len(frame) > LENGTH_SAMPLE:  # a fixed random sample keeps the report fast on big files
+        frame = frame.sample(LENGTH_SAMPLE, random_state=0).sort_index()
+    lengths = pd.Series(_encode_lengths(tokenizer, [list(t) for t in frame["tokens"]]))
+    numbers = _numbers(frame)
+    median, p95, longest = int(lengths.median()), int(lengths.quantile(0.95)), int(lengths.max())
     findings = [
         Finding(
             "info",
             "subword_lengths",
-            f"Sentences are {int(lengths.median())} subword tokens long at the median, "
-            f"{int(lengths.quantile(0.95))} at the 95th percentile and {int(lengths.max())} at most "
-            f"(max length {max_length}).",
+            f"Sentences are {median} subword tokens long at the median, {p95} at the 95th percentile and "
+            f"{longest} at most (max length {max_length}).{' ' + note if note else ''}",
             example={
-                "median": int(lengths.median()),
-                "p95": int(lengths.quantile(0.95)),
-                "max": int(lengths.max()),
+                "median": median,
+                "p95": p95,
+                "max": longest,
                 "max_length": max_length,
+                "measured": len(lengths),
             },
         )
     ]
-    too_long = lengths[lengths > max_length]
-    if len(too_long):
-        first = int(too_long.index[0])
+    too_long = [(numbers[i], int(n)) for i, n in enumerate(lengths) if n > max_length]
+    if too_long:
+        first, length = too_long[0]
         findings.append(
             Finding(
                 "warning",
                 "too_long",
                 f"{_plural(len(too_long), 'sentence', ('is', 'are'))} longer than {max_length} subword "
-                f"tokens (e.g. sentence {first + 1}: {int(too_long.iloc[0])}); their last words are cut off "
-                "in training and not scored.",
+                f"tokens (e.g. sentence {first}: {length}); their last words are cut off in training and "
+                "count as missed in evaluation; raise the max length or split long sentences.",
                 count=len(too_long),
                 example={
-                    "sentence": first + 1,
-                    "length": int(too_long.iloc[0]),
-                    "sentences": [int(i) + 1 for i in too_long.index[:_LISTED]],
+                    "sentence": first,
+                    "length": length,
+                    "sentences": [n for n, _ in too_long[:_LISTED]],
                 },
             )
         )
@@ -219,11 +257,16 @@ def check_token_frame(
     mapping: dict[str, Any],
     *,
     tokenizer: Any = None,
+    model_key: str | None = None,
     max_length: int | None = None,
     min_train: int = MIN_TRAIN_ENTITIES,
     min_eval: int = MIN_EVAL_ENTITIES,
 ) -> list[Finding]:
-    """The NER findings of a quality report (see ``core.ner.check_token_frame``)."""
+    """The NER findings of a quality report (see ``core.ner.check_token_frame``).
+
+    Subword lengths are measured with ``tokenizer`` (a transformers or a raw ``tokenizers``
+    tokenizer), else with the catalogue tokenizer of ``model_key``, else not at all.
+    """
     if not _is_listed(frame):
         frame = normalize_token_frame(
             frame,
@@ -231,8 +274,9 @@ def check_token_frame(
             mapping.get("tags") or mapping.get("tags_column") or "tags",
             mapping.get("sentence") or mapping.get("sentence_column"),
         )
+    frame = frame.assign(_number=_numbers(frame))  # survives the rows prepare_token_frame drops
     findings = find_tag_problems(frame)
-    scheme = detect_scheme([list(t) for t in frame["tags"]])
+    scheme = detect_scheme([_as_list(t) for t in frame["tags"]])
     converted = "" if scheme == "IOB2" else "; they are converted to IOB2 for training"
     findings.append(
         Finding("info", "tag_scheme", f"Tags use the {scheme} scheme{converted}.", example={"scheme": scheme})
@@ -288,6 +332,12 @@ def check_token_frame(
                 example={"types": rare},
             )
         )
+    note = ""
+    if tokenizer is None and model_key:
+        try:
+            tokenizer, note = _catalog_tokenizer(model_key)
+        except UserError as exc:
+            findings.append(Finding("info", "subword_lengths", f"Subword lengths were not measured: {exc}"))
     if tokenizer is not None and len(prepared):
-        findings.extend(_length_findings(prepared, tokenizer, max_length or DEFAULT_MAX_LENGTH))
+        findings.extend(_length_findings(prepared, tokenizer, max_length or DEFAULT_MAX_LENGTH, note))
     return findings

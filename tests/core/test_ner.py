@@ -226,7 +226,29 @@ class FakeTokenizer:
 def test_check_token_frame_measures_subword_lengths_against_the_max_length():
     frame = make_frame(12, 12)  # lengths: 2 words -> 6 subwords, 3 words -> 8
     found = by_code(ner.check_token_frame(frame, {}, tokenizer=FakeTokenizer(), max_length=7))
-    assert found["subword_lengths"].example == {"median": 6, "p95": 8, "max": 8, "max_length": 7}
+    lengths = {"median": 6, "p95": 8, "max": 8, "max_length": 7, "measured": 28}
+    assert found["subword_lengths"].example == lengths
     too_long = found["too_long"]
     assert too_long.count == 4 and too_long.example["sentence"] == 25
     assert "rare_entity_types" not in found
+
+
+def test_the_dataset_hook_numbers_sentences_by_file_row_and_measures_with_the_catalogue_tokenizer():
+    # What core.datasets hands the hook: canonical columns, the split, _row, and a dropped (None) row.
+    frame = pd.DataFrame(
+        {
+            "tokens": [["Anna", "paid"], None, ["we", "ship", "to", "Lyon"], ["a"] * 40],
+            "tags": [["B-PER", "O"], None, ["O", "O", "O", "I-LOC"], ["O"] * 40],
+            "split": ["train"] * 4,
+            "_row": [1, 2, 3, 7],
+        }
+    )
+    found = by_code(
+        ner.check_token_frame(
+            frame, {"tokens": "tokens", "tags": "tags"}, model_key="minilm-l6", max_length=16
+        )
+    )
+    assert found["orphan_inside"].example["sentence"] == 3
+    assert found["empty_sentence"].example["sentence"] == 2
+    assert found["too_long"].example == {"sentence": 7, "length": 42, "sentences": [7]}
+    assert found["subword_lengths"].example["measured"] == 3
