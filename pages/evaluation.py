@@ -1,8 +1,34 @@
 import streamlit as st
 
-from ui.widgets import ensure_app_frame
+from core import evaluation, training
+from ui import evaluation_view, state
+from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
 
 ensure_app_frame()
 
 st.title("Evaluation")
-st.info("This page arrives with the training engine.")
+st.caption("How a finished run does on data it never trained on, next to simple baselines.")
+
+finished = call(training.list_runs, status="succeeded") or []
+if not finished:
+    st.info("No finished run yet: train one on the Fine-tuning page.")
+    st.stop()
+
+run = run_picker(finished, key=state.EVALUATION_RUN, label="Run", selected=run_from_query(finished))
+splits = call(evaluation.evaluation_splits, run.id) or []
+if not splits:
+    st.info(f"Run {run.id} has no stored evaluation.")
+    st.stop()
+split = st.radio("Split", splits, key=state.EVALUATION_SPLIT, horizontal=True,
+                 index=splits.index("test") if "test" in splits else 0)
+result = call(evaluation.get_evaluation, run.id, split)
+if result is None:
+    st.stop()
+st.caption(f"{result.metrics.get('n', len(result.predictions)):,} examples in the {split} split.")
+
+if result.task == "classification" or (result.task == "tabular" and result.labels):
+    evaluation_view.classification_view(result)
+elif result.task in ("regression", "tabular"):
+    evaluation_view.regression_view(result)
+else:
+    evaluation_view.generic_view(result)

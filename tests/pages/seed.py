@@ -41,9 +41,9 @@ class NoLauncher:
 
 
 def seed_run(dataset_id: int, status: str = "running", step: int = 40, total: int = 100,
-             reason: str = "") -> RunInfo:
+             reason: str = "", task: str = "classification") -> RunInfo:
     """A run in the given status with progress and a few train/validation metrics."""
-    info = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task="classification",
+    info = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task=task,
                            config=training.TrainConfig().to_dict(), seed=42)
     runs.transition(info.id, "running", pid=os.getpid(), step=step, total_steps=total, epoch=step / 50,
                     samples_per_second=12.5, eta_seconds=60.0, elapsed_seconds=45.0)
@@ -55,3 +55,36 @@ def seed_run(dataset_id: int, status: str = "running", step: int = 40, total: in
     if status != "running":
         runs.transition(info.id, status, reason=reason)
     return runs.get_run(info.id)
+
+
+def seed_evaluation(run_id: int, task: str = "classification") -> None:
+    """Store a small test-split evaluation of the run and two baselines (as the worker would)."""
+    import numpy as np
+
+    from core import evaluation
+    from core.ml import metrics as M
+
+    texts = [f"review number {i}" for i in range(8)]
+    if task == "regression":
+        y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+        pred = y + np.array([0.5, -0.5, 0.2, 1.5, -0.1, 0.0, -2.0, 0.3])
+        frame = pd.DataFrame({"text": texts, "label": y, "predicted": pred, "error": pred - y})
+        evaluation.store_evaluation(run_id, "test", "run", M.regression_metrics(y, pred), frame)
+        mean = np.full_like(y, y.mean())
+        evaluation.store_evaluation(run_id, "test", "mean", M.regression_metrics(y, mean),
+                                    frame.assign(predicted=mean))
+        return
+    labels = ["fresh", "rotten"]
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    proba1 = np.array([0.1, 0.2, 0.7, 0.3, 0.9, 0.8, 0.4, 0.6])
+    proba = np.stack([1 - proba1, proba1], axis=1)
+    pred = proba.argmax(1)
+    frame = pd.DataFrame({"text": texts, "label": [labels[i] for i in y],
+                          "predicted": [labels[i] for i in pred], "confidence": proba.max(1)})
+    frame["correct"] = frame["label"] == frame["predicted"]
+    evaluation.store_evaluation(run_id, "test", "run", M.classification_metrics(y, pred, labels, proba),
+                                frame)
+    majority = np.zeros_like(y)
+    evaluation.store_evaluation(run_id, "test", "majority",
+                                M.classification_metrics(y, majority, labels, curves=False),
+                                frame.assign(predicted="fresh"))

@@ -1,0 +1,51 @@
+"""The Evaluation page: metric cards, baselines, confusion matrix, curves and the error tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.seed import save_reviews, seed_evaluation, seed_run
+
+
+def test_without_a_finished_run_the_page_says_so(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("evaluation", via_app=True)
+    assert not at.exception
+    assert any("No finished run" in i.value for i in at.info)
+
+
+def test_classification_report(open_page: Callable[..., AppTest]) -> None:
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded")
+    seed_evaluation(run.id)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    assert at.selectbox(key="evaluation_run").value == run.id
+    cards = {m.label: m for m in at.metric}
+    assert cards["Accuracy"].value == "0.750"
+    assert cards["Macro F1"].value == "0.750"
+    assert "vs majority class" in cards["Accuracy"].proto.delta  # gain over the stored baseline
+    # confusion matrix, ROC, PR, calibration, confidence
+    assert len(at.get("plotly_chart")) == 5
+    assert at.toggle(key="evaluation_normalise").value is False
+    at.toggle(key="evaluation_normalise").set_value(True).run()
+    assert not at.exception
+    assert len(at.dataframe) == 4  # baselines, averages, per class, misclassified
+    wrong = at.dataframe[-1].value
+    assert len(wrong) == 2 and list(wrong["confidence"]) == sorted(wrong["confidence"], reverse=True)
+    at.selectbox(key="evaluation_true_filter").set_value("fresh").run()
+    wrong = at.dataframe[-1].value
+    assert list(wrong["label"]) == ["fresh"] and list(wrong["predicted"]) == ["rotten"]
+
+
+def test_regression_report(open_page: Callable[..., AppTest]) -> None:
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded", task="regression")
+    seed_evaluation(run.id, task="regression")
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    assert {"MAE", "RMSE", "R²"} <= {m.label for m in at.metric}
+    assert len(at.get("plotly_chart")) == 2  # predicted vs actual, residuals
+    worst = at.dataframe[-1].value
+    assert abs(worst["error"].iloc[0]) == 2.0  # the largest error first

@@ -1,0 +1,144 @@
+"""Blocks of the Evaluation page: metric cards, baselines, charts and error tables per task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.evaluation import LOWER_IS_BETTER, EvaluationResult
+from ui import charts, state
+
+ALL = "(all)"
+METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "micro_f1": "Micro F1",
+                 "weighted_f1": "Weighted F1", "mae": "MAE", "rmse": "RMSE", "r2": "R²",
+                 "f1": "F1", "precision": "Precision", "recall": "Recall"}
+
+
+SHORT_BASELINES = {"majority": "majority class", "tfidf_logreg": "TF-IDF", "mean": "mean",
+                   "tfidf_ridge": "TF-IDF", "logistic": "logistic regr.", "linear": "linear regr.",
+                   "hist_gradient_boosting": "gradient boosting"}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "—"
+
+
+def _best_baseline(result: EvaluationResult) -> Any:
+    # The strongest baseline is the honest comparison (TF-IDF rather than the majority class).
+    return result.baselines[-1] if result.baselines else None
+
+
+def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
+    """Big numbers for the headline metrics, each with the gain over the strongest baseline."""
+    best = _best_baseline(result)
+    for column, name in zip(st.columns(len(names)), names, strict=False):
+        value = result.metrics.get(name)
+        delta = None
+        if best is not None and best.gain.get(name) is not None:
+            delta = f"{best.gain[name]:+.3f} vs {SHORT_BASELINES.get(best.name, best.title)}"
+        column.metric(METRIC_TITLES.get(name, name), _fmt(value), delta=delta,
+                      delta_color="inverse" if name in LOWER_IS_BETTER and delta else "normal")
+
+
+def baselines_table(result: EvaluationResult) -> None:
+    """The run beside each baseline trained on the same split, with the run's gain over each."""
+    if not result.baselines:
+        st.caption("No baseline was stored for this run.")
+        return
+    headline = list(result.headline)
+    rows = [{"model": f"this run (#{result.run_id})", **{k: result.metrics.get(k) for k in headline}}]
+    for b in result.baselines:
+        row: dict[str, Any] = {"model": b.title, **{k: b.metrics.get(k) for k in headline}}
+        row.update({f"gain in {METRIC_TITLES.get(k, k)}": b.gain.get(k) for k in headline})
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="evaluation_baselines",
+                 column_config={c: st.column_config.NumberColumn(format="%+.3f" if c.startswith("gain")
+                                                                 else "%.3f")
+                                for c in rows[-1] if c != "model"})
+    st.caption("Gain is the run minus the baseline (for errors, the baseline minus the run): "
+               "positive means the fine-tuned model is better.")
+
+
+def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Precision, recall and F1 as macro / micro / weighted averages."""
+    names = ("precision", "recall", "f1")
+    return pd.DataFrame([{"average": avg, **{m: metrics.get(f"{avg}_{m}") for m in names}}
+                         for avg in ("macro", "micro", "weighted")])
+
+
+def classification_view(result: EvaluationResult) -> None:
+    """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
+    metric_cards(result, ("accuracy", "macro_f1", "micro_f1", "weighted_f1"))
+    st.subheader("Against the baselines")
+    baselines_table(result)
+    left, right = st.columns(2)
+    left.caption("Averages")
+    left.dataframe(averages_table(result.metrics), hide_index=True, key="evaluation_averages")
+    right.caption("Per class")
+    right.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")
+    st.subheader("Where it goes wrong")
+    normalised = st.toggle("Share of each true class", key=state.EVALUATION_NORMALISE)
+    matrix = pd.DataFrame(result.confusion_matrix, index=result.labels, columns=result.labels)
+    if len(matrix):
+        st.plotly_chart(charts.confusion_matrix(matrix, normalised), key="evaluation_confusion")
+    curves = result.curves
+    left, right = st.columns(2)
+    if curves.get("roc"):
+        frame, aucs = charts.curves_frame(curves["roc"], "fpr", "tpr")
+        left.plotly_chart(charts.roc_curves(frame, aucs), key="evaluation_roc")
+    if curves.get("pr"):
+        frame, aucs = charts.curves_frame(curves["pr"], "recall", "precision")
+        right.plotly_chart(charts.pr_curves(frame, aucs), key="evaluation_pr")
+    left, right = st.columns(2)
+    if curves.get("calibration"):
+        ece = curves["calibration"].get("ece")
+        left.plotly_chart(charts.calibration_curve(charts.calibration_frame(curves["calibration"])),
+                          key="evaluation_calibration")
+        if ece is not None:
+            left.caption(f"Expected calibration error: {ece:.3f} (0 is perfectly calibrated).")
+    if "confidence" in result.predictions:
+        right.plotly_chart(charts.confidence_histogram(result.predictions), key="evaluation_confidence")
+    misclassified_table(result)
+
+
+def misclassified_table(result: EvaluationResult) -> None:
+    """Wrong predictions, most confident first, filterable by true and predicted class."""
+    st.subheader("Misclassified examples")
+    options = [ALL, *result.labels]
+    left, right = st.columns(2)
+    true = left.selectbox("True class", options, key=state.EVALUATION_TRUE_FILTER)
+    predicted = right.selectbox("Predicted class", options, key=state.EVALUATION_PRED_FILTER)
+    wrong = result.misclassified(None if true == ALL else true, None if predicted == ALL else predicted)
+    columns = [c for c in ("text", "label", "predicted", "confidence") if c in wrong]
+    more = "" if len(wrong) <= 200 else "; the 200 most confident"
+    st.caption(f"{len(wrong):,} wrong predictions{more}")
+    st.dataframe(wrong[columns].head(200), hide_index=True, key="evaluation_misclassified",
+                 column_config={"confidence": st.column_config.ProgressColumn(
+                     "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
+
+
+def regression_view(result: EvaluationResult) -> None:
+    """MAE, RMSE and R² with baseline gains, predicted-vs-actual, residuals and the worst examples."""
+    metric_cards(result, ("mae", "rmse", "r2"))
+    st.subheader("Against the baselines")
+    baselines_table(result)
+    preds = result.predictions
+    if {"predicted"} <= set(preds) and ({"label"} & set(preds) or {"actual"} & set(preds)):
+        left, right = st.columns(2)
+        left.plotly_chart(charts.predicted_vs_actual(preds), key="evaluation_scatter")
+        right.plotly_chart(charts.residual_histogram(preds), key="evaluation_residuals")
+    st.subheader("Worst examples")
+    worst = result.misclassified()
+    st.dataframe(worst.head(100), hide_index=True, key="evaluation_worst")
+
+
+def generic_view(result: EvaluationResult) -> None:
+    """Any other task: its scalar metrics and per-class table (task pages can specialise this)."""
+    scalars = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+    st.dataframe(pd.DataFrame({"metric": list(scalars), "value": list(scalars.values())}),
+                 hide_index=True, key="evaluation_scalars")
+    if not result.per_class.empty:
+        st.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")
+    baselines_table(result)
