@@ -30,6 +30,7 @@ from core.errors import ModelError, NotFoundError
 Progress = Callable[[float, str], None]
 MINILM_KEY = "minilm-l6"
 SMOLLM2_KEY = "smollm2-135m-instruct"
+MLP_KEY = "mlp"
 ENCODER_TASKS = ("classification", "regression", "token-classification")
 CAUSAL_TASKS = ("causal-lm",)
 LOCK_TIMEOUT_S = 900
@@ -158,6 +159,17 @@ BUILTIN_MODELS: list[BuiltinModel] = [
               "converted once (about 20 s) into a plain fp32 folder under UCLAB_HOME before first use.",
         folder=smollm2_folder, prepare=prepare_smollm2, size_bytes=_smollm2_size,
         tokenizer_folder=_smollm2_tokenizer),
+    BuiltinModel(
+        key=MLP_KEY, name="Tabular MLP", family="tabular", tasks=("tabular",), params=None,
+        licence="trained from scratch", context_length=None,
+        notes="A small multilayer perceptron trained from scratch on numeric and categorical columns "
+              "(standardised and one-hot encoded on the training rows). Hidden sizes and dropout are "
+              "task options; suggested settings: learning rate 3e-3, 30 epochs, batch size 32.",
+        # Nothing to load: the adapter builds the network from the data, so this folder is never read.
+        folder=lambda: get_settings().models_dir / MLP_KEY,
+        extra={"train_defaults": {"learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32,
+                                  "warmup_ratio": 0.0, "weight_decay": 1e-4,
+                                  "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}}),
 ]
 
 
@@ -258,6 +270,9 @@ def add_hub_model(model_id: str) -> ModelInfo:
 def probe_model(key: str) -> ModelInfo:
     """Measure the model's speed on this machine (a few seconds) and store it with date and device."""
     info = get_model(key)
+    if info.family == "tabular":
+        raise ModelError("The tabular MLP has no speed probe: it is built from your columns and trains "
+                         "in seconds; start a run instead.")
     path = model_path(key)
     from core.ml.probe import run_probe
 

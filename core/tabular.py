@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -218,6 +218,9 @@ class Preprocessor:
     It is fitted (with scikit-learn's ColumnTransformer) on training rows only; only the learned
     numbers are kept, so a saved preprocessor is plain JSON and loading it unpickles nothing.
     """
+
+    # The HF Trainer reads the first input name to size items for its length-grouped sampler.
+    model_input_names: ClassVar[list[str]] = ["features"]
 
     feature_types: dict[str, str]
     medians: dict[str, float] = field(default_factory=dict)

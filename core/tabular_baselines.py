@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from core.errors import DatasetError
 from core.tabular import LABEL, Preprocessor, infer_target_kind
 
+SMALL_TABLE_ROWS = 20_000
 BASELINE_TITLES = {
     "logistic_regression": "Logistic regression",
     "linear_regression": "Linear regression (ridge)",
@@ -40,7 +42,7 @@ def score_predictions(kind: str, y_true: Sequence[Any], y_pred: Sequence[Any]) -
     if kind == "classification":
         true, pred = [str(v) for v in y_true], [str(v) for v in y_pred]
         return {"accuracy": float(metrics.accuracy_score(true, pred)),
-                "f1_macro": float(metrics.f1_score(true, pred, average="macro", zero_division=0))}
+                "macro_f1": float(metrics.f1_score(true, pred, average="macro", zero_division=0))}
     true_f, pred_f = np.asarray(y_true, float), np.asarray(y_pred, float)
     return {"r2": float(metrics.r2_score(true_f, pred_f)) if len(true_f) > 1 else float("nan"),
             "mae": float(metrics.mean_absolute_error(true_f, pred_f)),
@@ -59,29 +61,39 @@ def target_values(frame: pd.DataFrame, kind: str) -> np.ndarray:
     return pd.to_numeric(frame[LABEL], errors="coerce").to_numpy(float)
 
 
-def train_baselines(train: pd.DataFrame, scored: dict[str, pd.DataFrame], feature_types: dict[str, str],
-                    kind: str | None = None, seed: int = 42) -> list[BaselineResult]:
-    """Fit the linear baseline and gradient boosting on `train`, score them on each frame in `scored`."""
+def fit_baseline_models(train: pd.DataFrame, feature_types: dict[str, str], kind: str,
+                        seed: int = 42) -> tuple[Preprocessor, dict[str, Any]]:
+    """The preprocessor and the two fitted baselines (linear, gradient boosting) for the training rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
 
     train = labelled(train)
     if train.empty:
         raise DatasetError("The training split has no rows with a target; add labelled rows and try again.")
-    kind = kind or infer_target_kind(train[LABEL])
     pre = Preprocessor.fit(train, feature_types)
     x_train, y_train = pre.transform(train), target_values(train, kind)
     if kind == "classification" and len(set(y_train)) < 2:
         raise DatasetError("The training split has only one class; a classifier needs at least two.")
     if kind == "classification":
-        models = {"logistic_regression": LogisticRegression(max_iter=2000),
-                  "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed)}
+        models: dict[str, Any] = {"logistic_regression": LogisticRegression(max_iter=2000),
+                                  "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed)}
     else:
         models = {"linear_regression": Ridge(alpha=1.0),
                   "hist_gradient_boosting": HistGradientBoostingRegressor(random_state=seed)}
+    # On small tables OpenMP threads only spin against the other processes of a 2-core machine.
+    with threadpool_limits(limits=1 if len(train) < SMALL_TABLE_ROWS else None):
+        for model in models.values():
+            model.fit(x_train, y_train)
+    return pre, models
+
+
+def train_baselines(train: pd.DataFrame, scored: dict[str, pd.DataFrame], feature_types: dict[str, str],
+                    kind: str | None = None, seed: int = 42) -> list[BaselineResult]:
+    """Fit the linear baseline and gradient boosting on `train`, score them on each frame in `scored`."""
+    kind = kind or infer_target_kind(labelled(train)[LABEL])
+    pre, models = fit_baseline_models(train, feature_types, kind, seed)
     results = []
     for name, model in models.items():
-        model.fit(x_train, y_train)
         metrics: dict[str, dict[str, float]] = {}
         predictions = pd.DataFrame()
         for split, frame in scored.items():
@@ -91,7 +103,7 @@ def train_baselines(train: pd.DataFrame, scored: dict[str, pd.DataFrame], featur
             pred = model.predict(pre.transform(frame))
             truth = target_values(frame, kind)
             metrics[split] = score_predictions(kind, truth, pred)
-            predictions = pd.DataFrame({"label": truth, "prediction": pred}, index=frame.index)
+            predictions = pd.DataFrame({"label": truth, "predicted": pred}, index=frame.index)
         results.append(BaselineResult(name, BASELINE_TITLES[name], metrics, predictions))
     return results
 

@@ -97,8 +97,8 @@ def test_save_and_load_roundtrip_without_pickle(tmp_path):
     np.testing.assert_allclose(predict_outputs(loaded.model, pre.transform(train)),
                                predict_outputs(model, pre.transform(train)), rtol=1e-6)
     table = loaded.predict_frame(train)
-    assert {"prediction", "p(no)", "p(yes)"} <= set(table.columns)
-    np.testing.assert_allclose(table[["p(no)", "p(yes)"]].sum(axis=1), 1.0, rtol=1e-5)
+    assert {"predicted", "confidence", "p:no", "p:yes"} <= set(table.columns)
+    np.testing.assert_allclose(table[["p:no", "p:yes"]].sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(ModelError):
         TabularPredictor.load(tmp_path / "nothing")
 
