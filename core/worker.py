@@ -40,7 +40,7 @@ def failure_sentence(exc: BaseException) -> str:
 
 
 def _log(run_id: int, message: str, level: str = "info") -> None:
-    print(message, flush=True)  # also in the run's log file
+    print(message, file=sys.stderr, flush=True)  # also in the worker.log file
     runs.add_log(run_id, message, level)
 
 
@@ -96,7 +96,8 @@ def run(run_id: int) -> int:
     from core import training
 
     if not runs.claim_run(run_id, os.getpid(), max_running=training.max_running()):
-        print(f"Run {run_id} is not claimable now (taken, not queued, or no free slot).", flush=True)
+        print(f"Run {run_id} is not claimable now (taken, not queued, or no free slot).", file=sys.stderr,
+              flush=True)
         return 0
     beat = _Heartbeat(run_id)
     beat.start()
