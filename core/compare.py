@@ -19,7 +19,8 @@ from core.errors import NotFoundError, UserError
 
 # Metrics where a smaller number is better; everything else (accuracy, f1, r2...) is higher-better.
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
-NOT_COMPARED = {"n", "epoch", "step"}
+# Counts, not qualities: shown nowhere in the final-metrics table.
+NOT_COMPARED = {"n", "epoch", "step", "tokens", "examples", "support"}
 MAX_RUNS = 8
 CURVE_COLUMNS = ["run_id", "run", "step", "epoch", "split", "name", "value"]
 

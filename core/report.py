@@ -27,7 +27,7 @@ from core.report_snippets import load_snippet, task_sentence
 DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
 DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
 PRIMARY = {"classification": ("macro_f1", "accuracy"), "tabular": ("macro_f1", "accuracy", "r2", "rmse"),
-           "regression": ("rmse", "r2", "mae"), "token-classification": ("f1", "overall_f1", "accuracy"),
+           "regression": ("rmse", "r2", "mae"), "token-classification": ("entity_f1", "f1", "token_accuracy"),
            "causal-lm": ("perplexity", "loss")}
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
@@ -70,7 +70,7 @@ def _chart(fig: Any) -> str:
 
 def primary_metric(task: str, metrics: dict[str, Any]) -> str | None:
     """The metric the report ranks runs by, for this task, among those present."""
-    for name in PRIMARY.get(task, ("accuracy",)):
+    for name in PRIMARY.get(task, ("accuracy", "macro_f1", "r2")):
         if isinstance(metrics.get(name), int | float):
             return name
     return None
@@ -264,7 +264,13 @@ def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
 def _section_examples(run: orm.Run, predictions: pd.DataFrame | None, generations: pd.DataFrame,
                       n: int) -> str:
     if run.task == "causal-lm":
-        return f"<h2>Example generations</h2>{_table(generations)}"
+        stored = pd.DataFrame()
+        if predictions is not None and "generated" in predictions:
+            keep = [c for c in ("prompt", "reference", "generated") if c in predictions]
+            stored = predictions[predictions["generated"].astype(str).str.strip() != ""][keep].head(n)
+        note = "<p>Greedy answers of the model to held-out prompts, next to the expected answer.</p>"
+        return f"<h2>Example generations</h2>{note if not stored.empty else ''}" + _table(
+            stored if not stored.empty else generations)
     return f"<h2>Example predictions</h2>{_table(_examples(predictions, n))}"
 
 

@@ -87,7 +87,7 @@ def evaluation_figures(task: str, metrics: dict[str, Any], curves: pd.DataFrame,
     figures = []
     if not _metric_rows(curves, "loss").empty:
         figures.append(curve_figure(curves, "loss"))
-    key = next((k for k in ("accuracy", "f1", "macro_f1", "r2", "perplexity")
+    key = next((k for k in ("accuracy", "macro_f1", "entity_f1", "f1", "r2", "rmse", "perplexity")
                 if not _metric_rows(curves, k).empty), None)
     if key:
         figures.append(curve_figure(curves, key))

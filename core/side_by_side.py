@@ -95,3 +95,28 @@ def side_by_side(model_refs: Sequence[str], prompts: Sequence[str], *, seed: int
         out[ref] = model_outputs(ref, prompts, seed=seed, temperature=temperature,
                                  max_new_tokens=max_new_tokens)
     return pd.DataFrame(out)
+
+
+def stored_outputs(run_ids: Sequence[int], split: str = "test") -> pd.DataFrame:
+    """Greedy answers the runs gave to the same held-out prompts at evaluation (no model loading)."""
+    from core.compare import run_predictions
+
+    table: pd.DataFrame | None = None
+    for run_id in run_ids:
+        preds = run_predictions(int(run_id), split)
+        if "generated" not in preds or "prompt" not in preds:
+            raise UserError(f"Run {run_id} stored no generated answers; pick causal-LM runs.")
+        part = preds[[c for c in ("prompt", "reference", "generated") if c in preds]]
+        part = part.rename(columns={"generated": f"run:{run_id}"}).reset_index(drop=True)
+        if table is None:
+            table = part
+        elif part["prompt"].tolist() != table["prompt"].tolist():
+            raise UserError("These runs were evaluated on different prompts; pick runs on one dataset.")
+        else:
+            table[f"run:{run_id}"] = part[f"run:{run_id}"]
+    if table is None:
+        raise UserError("Pick at least two runs.")
+    # Only the first rows were generated at evaluation (the rest were scored, not answered).
+    answered = table[[c for c in table.columns if c.startswith("run:")]].astype(str).apply(
+        lambda col: col.str.strip() != "").any(axis=1)
+    return table[answered].reset_index(drop=True)

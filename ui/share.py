@@ -72,8 +72,13 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
 
 
 def side_by_side_panel(run_ids: Sequence[int]) -> None:
-    """Generators' outputs on the same validation prompts and seed."""
+    """Generators' outputs on the same prompts: the stored evaluation answers, or fresh ones."""
     st.subheader("Outputs side by side")
+    stored = call(side_by_side.stored_outputs, list(run_ids))
+    if stored is not None and not stored.empty:
+        st.caption("Greedy answers each run gave to the same held-out prompts when it was evaluated.")
+        st.dataframe(stored, hide_index=True, key="compare_sbs_stored")
+    st.caption("Or generate fresh answers to validation prompts, with the same seed for every run:")
     left, right = st.columns(2)
     n = left.number_input("Validation prompts", 1, 20, 3, key=state.COMPARE_SBS_PROMPTS)
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key=state.COMPARE_SBS_SEED)

@@ -72,3 +72,19 @@ def test_review_generates_outputs_when_none_are_given(home, fake_generate) -> No
     item = review.next_item_for("ana", review_id)
     assert {item.first, item.second} == {f"smollm2-135m-instruct answers {item.prompt}",
                                          f"{ref} answers {item.prompt}"}
+
+
+def test_stored_outputs_line_up_the_runs_evaluation_answers(home) -> None:
+    ds = add_dataset(task="causal-lm")
+    ids = [add_run(ds, task="causal-lm") for _ in range(2)]
+    for run_id, word in zip(ids, ("hello", "howdy"), strict=True):
+        path = get_settings().runs_dir / f"gen-{run_id}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"prompt": ["p1", "p2", "p3"], "reference": ["r1", "r2", "r3"],
+                      "generated": [f"{word} 1", f"{word} 2", ""]}).to_parquet(path)
+        with session_scope(write=True) as s:
+            s.add(orm.Evaluation(run_id=run_id, split="test", model="run", metrics={},
+                                 predictions_path=get_settings().relative(path)))
+    table = side_by_side.stored_outputs(ids)
+    assert table.columns.tolist() == ["prompt", "reference", f"run:{ids[0]}", f"run:{ids[1]}"]
+    assert table[f"run:{ids[1]}"].tolist() == ["howdy 1", "howdy 2"]  # unanswered rows dropped
