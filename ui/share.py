@@ -34,19 +34,23 @@ def final_metrics_view(result: Comparison) -> Any:
     return shown.style.apply(best, axis=1)
 
 
-def report_button(run_ids: Sequence[int]) -> None:
-    """Build the offline HTML report of these runs on click, then offer it for download."""
-    if st.button("Build the report", key=state.COMPARE_REPORT, icon=":material/description:",
+def report_button(run_ids: Sequence[int], key: str = state.COMPARE_REPORT) -> None:
+    """Build the offline HTML report of these runs on click, then offer it for download.
+
+    Other pages (e.g. Evaluation, for one run) can reuse it with their own ``key``.
+    """
+    ids = [int(i) for i in run_ids]
+    if st.button("Build the report", key=key, icon=":material/description:",
                  help="One HTML file with the charts inside; it opens offline and can be emailed."):
         with st.spinner("Building the report…"):
-            page = call(report.build_report, list(run_ids) if len(run_ids) > 1 else run_ids[0])
+            page = call(report.build_report, ids if len(ids) > 1 else ids[0])
         if page is not None:
-            st.session_state[state.COMPARE_REPORT + "_html"] = page
-    page = st.session_state.get(state.COMPARE_REPORT + "_html")
-    if page:
-        name = "report-runs-" + "-".join(map(str, run_ids)) + ".html"
-        st.download_button("Download the report", page, file_name=name, mime="text/html",
-                           key=state.COMPARE_REPORT_DOWNLOAD, icon=":material/download:")
+            st.session_state[key + "_html"] = (ids, page)
+    built = st.session_state.get(key + "_html")
+    if built and built[0] == ids:  # a report of another selection is not offered
+        name = "report-runs-" + "-".join(map(str, ids)) + ".html"
+        st.download_button("Download the report", built[1], file_name=name, mime="text/html",
+                           key=key + "_download", icon=":material/download:")
 
 
 def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
@@ -57,9 +61,9 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
         if st.button("Prepare the zip", key=state.COMPARE_EXPORT, icon=":material/folder_zip:"):
             path = call(export.export_model_zip, run_id)
             if path is not None:
-                st.session_state[state.COMPARE_EXPORT + "_path"] = str(path)
-        path = st.session_state.get(state.COMPARE_EXPORT + "_path")
-        if path and Path(path).exists():
+                st.session_state[state.COMPARE_EXPORT + "_path"] = (run_id, str(path))
+        built_for, path = st.session_state.get(state.COMPARE_EXPORT + "_path") or (None, "")
+        if built_for == run_id and path and Path(path).exists():
             st.download_button("Download the model zip", Path(path).read_bytes(), file_name=Path(path).name,
                                mime="application/zip", key=state.COMPARE_EXPORT_DOWNLOAD)
         repo = st.text_input("Hub repository", key=state.COMPARE_HUB_REPO, placeholder="your-name/model-name")
