@@ -50,3 +50,11 @@ def test_compare_page_with_too_few_runs(open_page: Callable[..., AppTest]) -> No
     at = open_page("compare")
     assert not at.exception
     assert "at least two runs" in at.info[0].value
+
+
+def test_export_of_a_run_without_weights_says_why(open_page: Callable[..., AppTest]) -> None:
+    a, b = _two_runs()
+    at = open_page("compare", {"runs": f"{a},{b}"})
+    at.button(key="compare_export").click().run()
+    assert not at.exception, at.exception
+    assert any("no saved model" in e.value for e in at.error)
