@@ -55,7 +55,9 @@ def short(value: Any, n: int = 120) -> str:
 def _as_text(series: pd.Series) -> pd.Series:
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         return series
-    return series.map(lambda v: None if _missing(v) else str(v)).astype("str")
+    if series.dtype == object:  # may hold lists or dicts: str() each, keep missing values missing
+        return series.map(lambda v: None if _missing(v) else str(v)).astype("str")
+    return series.astype("str")  # numbers and booleans, vectorised; NaN stays missing
 
 
 def _missing(value: Any) -> bool:
@@ -69,7 +71,7 @@ def _as_labels(series: pd.Series) -> pd.Series:
         present = series.dropna()
         if (present == present.round()).all():
             series = series.astype("Int64")
-    return _as_text(series.astype(object).where(series.notna(), None))
+    return _as_text(series)
 
 
 def _as_list(value: Any) -> list[str] | None:

@@ -75,7 +75,7 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
     if suffix not in FORMATS:
         shown = f"'{suffix}' files" if suffix else "Files without an extension"
         raise DatasetError(f"{shown} are not supported ('{name}'); upload {SUPPORTED}.")
-    if not data.strip():
+    if not data[:65536].strip() and not data.strip():  # strip() copies: only when the head is blank
         raise DatasetError(f"'{name}' is empty; upload a file with a header row and data rows.")
     fmt = FORMATS[suffix]
     if fmt == "parquet":
@@ -90,8 +90,10 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         elif fmt == "jsonl":
             parsed = _read_jsonl(text, name, encoding, warnings)
         else:
+            # Valid UTF-8 goes to pyarrow as it came (no re-encoding of a large text).
+            raw = {"utf-8": data, "utf-8-sig": data[3:]}.get(encoding)
             frame, delimiter, has_header, more = sniff_table(
-                text, name, encoding, default_delimiter="\t" if fmt == "tsv" else ",")
+                text, name, encoding, default_delimiter="\t" if fmt == "tsv" else ",", raw=raw)
             parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header,
                                 tuple(warnings + more))
     return _finish(parsed)

@@ -34,21 +34,34 @@ def _empty(series: pd.Series) -> pd.Series:
     """Missing, blank text, or an empty list."""
     missing = series.isna()
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
-        return missing | series.str.strip().eq("").fillna(False)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(series, type=pa.string(), from_pandas=True)
+        blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr)).fill_null(True)
+        return pd.Series(blank.to_numpy(zero_copy_only=False), index=series.index)
     if series.dtype == object:
         return missing | series.map(lambda v: isinstance(v, list) and not v
                                     or isinstance(v, str) and not v.strip())
     return missing
 
 
+def identity_column(task: str, mapping: dict[str, Any]) -> str | None:
+    """The column that says which input a row is (None for tabular: all features together)."""
+    if task == "tabular":
+        return None
+    if task == "causal-lm":
+        return {"text": "text", "prompt_completion": "prompt", "messages": "messages"}[
+            mapping.get("format") or "text"]
+    return "tokens" if task == "token-classification" else "text"
+
+
 def identity_key(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> np.ndarray:
     """One integer per distinct input (the text, the tokens, the prompt, or the feature row)."""
-    if task == "tabular":
+    column = identity_column(task, mapping)
+    if column is None:
         hashed = pd.util.hash_pandas_object(frame[mapping["features"]], index=False)
         return pd.factorize(hashed)[0]
-    column = {"token-classification": "tokens", "causal-lm": {
-        "text": "text", "prompt_completion": "prompt", "messages": "messages"}.get(
-        mapping.get("format") or "text")}.get(task, "text")
     return _codes(frame[column])
 
 
@@ -93,8 +106,12 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 f"{copy} repeats row {first}); {tail}.", n,
                                 {"row": copy, "same_as_row": first,
                                  **_values(canon, canon["_row"] == copy, content)}))
+    identity = identity_column(task, mapping)
+    keys = codes[identity].to_numpy() if identity in codes else None
+    if keys is not None and mapping.get("drop_duplicates", True):
+        keys = keys[~dup]
     kept = kept.copy()
-    kept["_key"] = identity_key(kept, task, mapping)
+    kept["_key"] = keys if keys is not None else identity_key(kept, task, mapping)
     return kept, findings, dropped
 
 
@@ -113,7 +130,8 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
            length_findings: bool = True) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and chart data for cleaned rows that already carry their split."""
     findings: list[Finding] = []
-    sizes = {s: int((split.split == s).sum()) for s in SPLITS}
+    codes = split.split_codes()
+    sizes = dict(zip(SPLITS, np.bincount(codes, minlength=len(SPLITS)).tolist(), strict=True))
     stats: dict[str, Any] = {"split_sizes": sizes, "split_method": split.method}
     content = content_columns(task, mapping)
     if len(frame) == 0:
@@ -132,28 +150,32 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
     if len(frame) < FEW_ROWS:
         findings.append(Finding("warning", "few_rows", f"Only {counted(len(frame), 'row')}: "
                                 "scores on so few examples are mostly noise.", len(frame)))
-    findings += _leakage(frame, split.split, content)
+    findings += _leakage(frame, split.split, codes, content)
     classes = task == "classification" or (task == "tabular"
                                            and mapping.get("target_kind") != "regression")
     if classes:
-        findings += _class_checks(frame["label"], split.split, stats)
+        findings += _class_checks(frame["label"], codes, stats)
     elif task in ("regression", "tabular"):
         findings += _numeric_label(frame["label"], stats)
     texts = _texts(frame, task, mapping)
     if texts is not None:
-        lengths = _lengths(texts, frame, model_key, max_length, stats,
-                           pretokenized=task == "token-classification")
-        findings += [f for f in lengths if length_findings or f.code != "truncation"]
+        pretokenized = task == "token-classification"
+        measured = measure_token_lengths(texts, model_key=model_key, max_length=max_length,
+                                         pretokenized=pretokenized)
+        found = _lengths(texts, frame, measured, max_length, stats, pretokenized=pretokenized)
+        findings += [f for f in found if length_findings or f.code != "truncation"]
     return findings, stats
 
 
-def _leakage(frame: pd.DataFrame, split: pd.Series, content: list[str]) -> list[Finding]:
-    keys = pd.DataFrame({"k": frame["_key"].to_numpy(), "s": split.to_numpy()})
-    per_key = keys.drop_duplicates().groupby("k").size()
-    shared = per_key[per_key > 1]
-    if shared.empty:
+def _leakage(frame: pd.DataFrame, split: pd.Series, codes: np.ndarray,
+             content: list[str]) -> list[Finding]:
+    keys = frame["_key"].to_numpy().astype(np.int64)
+    seen = np.zeros((int(keys.max()) + 1, len(SPLITS)), dtype=bool)
+    seen[keys, codes] = True  # which splits each distinct input appears in
+    shared = np.flatnonzero(seen.sum(axis=1) > 1)
+    if len(shared) == 0:
         return []
-    k = shared.index[0]
+    k = shared[0]
     rows = frame[frame["_key"].to_numpy() == k]
     where = sorted(set(split[rows.index]), key=SPLITS.index)
     first = content[0] if content[0] != "label" else content[-1]
@@ -165,13 +187,18 @@ def _leakage(frame: pd.DataFrame, split: pd.Series, content: list[str]) -> list[
                     int(len(shared)), {"row": int(rows["_row"].iloc[0]), "splits": where})]
 
 
-def _class_checks(label: pd.Series, split: pd.Series, stats: dict[str, Any]) -> list[Finding]:
+def _class_checks(label: pd.Series, split_codes: np.ndarray,
+                  stats: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
-    counts = label.value_counts()
+    codes, classes = pd.factorize(label, sort=True)
+    table = np.bincount(codes * len(SPLITS) + split_codes,
+                        minlength=len(classes) * len(SPLITS)).reshape(len(classes), len(SPLITS))
+    counts = pd.Series(table.sum(axis=1), index=[str(c) for c in classes])
+    counts = counts.sort_values(ascending=False, kind="stable")
     stats["class_counts"] = {str(k): int(v) for k, v in counts.items()}
-    by_split = pd.crosstab(label, split)
-    stats["class_counts_by_split"] = {s: {str(k): int(v) for k, v in by_split[s].items()}
-                                      for s in SPLITS if s in by_split}
+    stats["class_counts_by_split"] = {
+        s: {str(c): int(table[i, j]) for i, c in enumerate(classes)}
+        for j, s in enumerate(SPLITS) if table[:, j].sum()}
     if len(counts) < 2:
         only = counts.index[0] if len(counts) else "(none)"
         return [Finding("blocking", "single_class",
@@ -227,7 +254,7 @@ def _texts(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> pd.Series
     return None
 
 
-def _lengths(texts: pd.Series, frame: pd.DataFrame, model_key: str, max_length: int,
+def _lengths(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any], max_length: int,
              stats: dict[str, Any], *, pretokenized: bool) -> list[Finding]:
     findings: list[Finding] = []
     if not pretokenized:
@@ -243,8 +270,6 @@ def _lengths(texts: pd.Series, frame: pd.DataFrame, model_key: str, max_length: 
                 f"first {max_length} tokens are used, so split them or check they are not pasted "
                 "documents.", int(long.sum()), {"row": int(frame["_row"].iloc[i]),
                                                 "text": short(texts.iloc[i])}))
-    measured = measure_token_lengths(texts, model_key=model_key, max_length=max_length,
-                                     pretokenized=pretokenized)
     stats.update(measured)
     share = measured.get("truncated_share")
     if share is None:
@@ -286,8 +311,16 @@ def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
                 findings.append(_mixed(col, present, i, int((kinds == minority).sum()),
                                        f"{kinds.value_counts().index[0]} values"))
             continue
-        numeric = numeric_mask(present).to_numpy()
-        n_num = int(numeric.sum())
+        if min_share == 0:  # labels and features: few distinct values, test each one once
+            values = present.value_counts(sort=False)
+            is_num = numeric_mask(pd.Series(values.index.astype(str))).to_numpy()
+            n_num = int(values.to_numpy()[is_num].sum())
+            if not 0 < n_num < len(present):
+                continue
+            numeric = present.isin(values.index[is_num]).to_numpy()
+        else:
+            numeric = numeric_mask(present).to_numpy()
+            n_num = int(numeric.sum())
         if 0 < n_num < len(present):
             minority_numeric = n_num <= len(present) / 2
             odd = numeric if minority_numeric else ~numeric

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ SPLIT_NAMES = {"train": "train", "training": "train", "trn": "train",
                "dev": "validation", "development": "validation", "eval": "validation",
                "test": "test", "testing": "test", "tst": "test", "holdout": "test"}
 MIN_PER_SPLIT = 3  # rows a class needs to appear in train, validation and test
+NAMES = np.array(["train", "validation", "test"], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class SplitResult:
     split: pd.Series
     method: str
     notes: tuple[str, ...] = ()
+    codes: np.ndarray | None = field(default=None, repr=False, compare=False)  # 0/1/2 per row
+
+    def split_codes(self) -> np.ndarray:
+        """0 = train, 1 = validation, 2 = test, one per row."""
+        if self.codes is not None:
+            return self.codes
+        return pd.Categorical(self.split, categories=list(NAMES)).codes.astype(np.int64)
 
 
 def normalize_split_values(values: pd.Series, column: str) -> pd.Series:
@@ -67,7 +75,7 @@ def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
     return quotas
 
 
-def _stratified(strata: np.ndarray, config: SplitConfig) -> np.ndarray:
+def _stratified(strata: np.ndarray | pd.Series, config: SplitConfig) -> np.ndarray:
     """Assign 0=train, 1=validation, 2=test within each stratum, shuffled by the seed."""
     rng = np.random.default_rng(config.seed)
     n = len(strata)
@@ -119,9 +127,6 @@ def _grouped(groups: pd.Series, config: SplitConfig) -> np.ndarray:
     return assign
 
 
-NAMES = np.array(["train", "validation", "test"], dtype=object)
-
-
 def assign_splits(frame: pd.DataFrame, config: SplitConfig, *, stratify: pd.Series | None = None,
                   groups: pd.Series | None = None,
                   given: pd.Series | None = None) -> SplitResult:
@@ -151,10 +156,9 @@ def assign_splits(frame: pd.DataFrame, config: SplitConfig, *, stratify: pd.Seri
         assign = _grouped(groups.reset_index(drop=True), config)
         method = "grouped (no group in two splits)"
     elif stratify is not None:
-        strata = stratify.astype(str).to_numpy()
-        assign = _stratified(strata, config)
+        assign = _stratified(stratify, config)
         method = "stratified by label"
-        counts = pd.Series(strata).value_counts()
+        counts = stratify.value_counts()
         small = counts[counts < MIN_PER_SPLIT]
         if len(small) and (config.test_size > 0 or config.validation_size > 0):
             shown = ", ".join(f"'{k}' ({v})" for k, v in small.head(5).items())
@@ -164,4 +168,4 @@ def assign_splits(frame: pd.DataFrame, config: SplitConfig, *, stratify: pd.Seri
         assign = _stratified(np.zeros(n, dtype=np.int8), config)
         method = "random"
     return SplitResult(pd.Series(NAMES[assign], index=frame.index, dtype=object), method,
-                       tuple(notes))
+                       tuple(notes), assign.astype(np.int64))

@@ -104,8 +104,14 @@ def numeric_mask(series: pd.Series) -> pd.Series:
         arr = pa.array(series, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return series.map(lambda v: isinstance(v, str) and is_number(v))
-    hits = pc.match_substring_regex(arr, _NUMBER.pattern).fill_null(False)
-    return pd.Series(hits.to_numpy(zero_copy_only=False), index=series.index)
+    # Numbers are short: run the regex only on short values (long texts are never numbers).
+    short = pc.less_equal(pc.binary_length(arr), 40).fill_null(False).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(arr), dtype=bool)
+    if short.any():
+        candidates = arr.filter(pa.array(short))
+        out[short] = pc.match_substring_regex(candidates, _NUMBER.pattern).fill_null(False).to_numpy(
+            zero_copy_only=False)
+    return pd.Series(out, index=series.index)
 
 
 def unique_names(raw: list[str]) -> tuple[list[str], list[str]]:
@@ -179,10 +185,15 @@ def _pick_delimiter(head: str, default: str) -> str:
     return best
 
 
-def sniff_table(text: str, name: str, encoding: str,
-                default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, list[str]]:
-    """Find the delimiter and header of delimited text and read it with pyarrow."""
-    text = text.lstrip("\r\n")
+def sniff_table(text: str, name: str, encoding: str, default_delimiter: str = ",",
+                raw: bytes | None = None) -> tuple[pd.DataFrame, str, bool, list[str]]:
+    """Find the delimiter and header of delimited text and read it with pyarrow.
+
+    ``raw``: the same content as UTF-8 bytes, when the upload already was UTF-8.
+    """
+    if text[:1] in ("\r", "\n"):
+        text = text.lstrip("\r\n")
+        raw = raw.lstrip(b"\r\n") if raw is not None else None
     head = text[:_SNIFF_CHARS]
     if len(text) > _SNIFF_CHARS and "\n" in head:
         head = head[: head.rindex("\n")]
@@ -199,12 +210,12 @@ def sniff_table(text: str, name: str, encoding: str,
         names = [f"column_{i + 1}" for i in range(width)]
         warnings.append("The first row looks like data, not column names; the columns are "
                         f"named {', '.join(names[:3])}{', …' if width > 3 else ''}.")
-    frame = _read_arrow(text, name, delimiter, names, has_header)
+    frame = _read_arrow(text, name, delimiter, names, has_header, raw=raw)
     return frame, delimiter, has_header, warnings
 
 
 def _read_arrow(text: str, name: str, delimiter: str, names: list[str], has_header: bool,
-                as_strings: bool = False) -> pd.DataFrame:
+                as_strings: bool = False, raw: bytes | None = None) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -214,7 +225,8 @@ def _read_arrow(text: str, name: str, delimiter: str, names: list[str], has_head
         null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
         column_types={n: pa.string() for n in names} if as_strings else None)
     try:
-        table = pacsv.read_csv(io.BytesIO(text.encode("utf-8")), read_options=read,
+        payload = raw if raw is not None else text.encode("utf-8")
+        table = pacsv.read_csv(io.BytesIO(payload), read_options=read,
                                parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         msg = str(exc)

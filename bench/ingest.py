@@ -1,0 +1,84 @@
+"""Import + quality report of a generated 100,000-row CSV against a bare pandas.read_csv.
+
+Run: ``.venv/bin/python bench/ingest.py [--rows N] [--repeat R]``. Both are timed in the same
+run on the same file, interleaved; the median of the repeats is compared. Target: ≤ 1.5×.
+The tokenizer is loaded once before timing (the app keeps it cached); the first, cold call is
+printed separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("UCLAB_HOME", tempfile.mkdtemp(prefix="uclab-bench-"))
+
+WORDS = ("the a movie film plot acting cast was is very not really quite good great bad boring fun "
+         "loved hated story characters ending music scene director script slow fast funny sad dark "
+         "bright long short twist actor role screen sound effects visual stunning dull").split()
+
+
+def write_csv(path: Path, rows: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    labels = ("positive", "negative", "neutral")
+    with path.open("w", encoding="utf-8") as f:
+        f.write("text,label\n")
+        for _ in range(rows):
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(15, 25)))
+            f.write(f'"{words}",{rng.choice(labels)}\n')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from core.datasets import SplitConfig, check_dataset, read_upload
+
+    def ours(path: Path) -> tuple[float, float, object]:
+        start = time.perf_counter()
+        parsed = read_upload(path.read_bytes(), path.name)
+        parsed_at = time.perf_counter()
+        report = check_dataset(parsed, {"text": "text", "label": "label"}, task="classification",
+                               split=SplitConfig())
+        return parsed_at - start, time.perf_counter() - parsed_at, report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.csv"
+        write_csv(path, args.rows)
+        print(f"file: {args.rows:,} rows, {path.stat().st_size / 2**20:.1f} MB")
+        cold_parse, cold_check, _ = ours(path)
+        print(f"cold first call (imports, tokenizer load): {cold_parse + cold_check:.3f} s")
+        bare, parse, check = [], [], []
+        report = None
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            pd.read_csv(path)
+            bare.append(time.perf_counter() - start)
+            p, c, report = ours(path)
+            parse.append(p)
+            check.append(c)
+    total = [p + c for p, c in zip(parse, check, strict=True)]
+    b, t = statistics.median(bare), statistics.median(total)
+    print(f"pandas.read_csv:               {b:.3f} s (median of {args.repeat})")
+    print(f"read_upload:                   {statistics.median(parse):.3f} s")
+    print(f"check_dataset:                 {statistics.median(check):.3f} s")
+    print(f"read_upload + check_dataset:   {t:.3f} s")
+    print(f"ratio: {t / b:.2f}x (target <= 1.5x)")
+    lengths = report.stats["token_lengths"]
+    print(f"token lengths measured on {lengths['sample_size']:,} of {lengths['total']:,} rows; "
+          f"{len(report.findings)} findings, split {report.stats['split_sizes']}")
+
+
+if __name__ == "__main__":
+    main()
