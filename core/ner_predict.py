@@ -1,10 +1,13 @@
 """Between words and subwords: label alignment for training, and words -> tags -> entity spans for the
-playground. Pure Python (no torch), so each step is tested by hand.
+playground. Pure Python (no torch), so each step is tested by hand; ``predict_entities`` is the
+playground/CLI service and loads the model through ``core.ml`` lazily.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -98,3 +101,77 @@ def entities_from_tags(
             }
         )
     return entities
+
+
+_models: dict[int, tuple[Any, Any, dict[str, Any], threading.Lock]] = {}
+_models_lock = threading.Lock()
+MAX_TEXT_CHARS = 20_000
+
+
+def _loaded(run_id: int) -> tuple[Any, Any, dict[str, Any], threading.Lock]:
+    """The run's model, tokenizer, meta and a lock (fast tokenizers are not thread-safe), loaded once."""
+    with _models_lock:
+        if run_id in _models:
+            return _models[run_id]
+    from core.config import get_settings
+    from core.errors import RunStateError
+    from core.runs import get_run
+
+    info = get_run(run_id)
+    folder = get_settings().resolve(info.output_dir) / "model" if info.output_dir else None
+    if info.task != "token-classification":
+        raise RunStateError(
+            f"Run {run_id} is a {info.task} run; entities come from a token-classification run."
+        )
+    if info.status != "succeeded" or folder is None or not folder.is_dir():
+        raise RunStateError(
+            f"Run {run_id} is {info.status} and has no trained model yet; pick a run that succeeded."
+        )
+    from core.ml import device as devices
+    from core.ml.tasks.base import get_adapter
+
+    model, tokenizer, meta = get_adapter("token-classification").load(folder)
+    model.to(devices.choose().device)
+    entry = (model, tokenizer, meta, threading.Lock())
+    with _models_lock:
+        if len(_models) >= 2:  # keep memory bounded: at most two taggers in memory
+            _models.pop(next(iter(_models)))
+        _models[run_id] = entry
+    return entry
+
+
+def predict_entities(run_id: int, text: str) -> dict[str, Any]:
+    """The entities a succeeded token-classification run finds in a text, with the words behind them.
+
+    Returns ``{"text", "entities": [{type, text, start, end, confidence}], "words": [{word, start,
+    end, tag, confidence}], "latency_ms"}`` (plain values, ready for JSON and for highlighting).
+    """
+    from core.errors import ConfigError
+
+    if not text or not text.strip():
+        raise ConfigError("Type a text to find its entities.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(f"The text is longer than {MAX_TEXT_CHARS:,} characters; paste a shorter part.")
+    model, tokenizer, meta, lock = _loaded(run_id)
+    from core.ml.tasks.token_classification import predict_words
+
+    words = split_words(text)
+    start = time.perf_counter()
+    with lock:
+        tags, scores = predict_words(model, tokenizer, [[w for w, _, _ in words]], meta)
+    latency_ms = (time.perf_counter() - start) * 1000
+    return {
+        "text": text,
+        "entities": entities_from_tags(words, tags[0], scores[0], text),
+        "words": [
+            {"word": w, "start": s, "end": e, "tag": t, "confidence": round(float(c), 4)}
+            for (w, s, e), t, c in zip(words, tags[0], scores[0], strict=True)
+        ],
+        "latency_ms": round(latency_ms, 1),
+    }
+
+
+def clear_models() -> None:
+    """Forget loaded taggers (tests, or after a run's model folder changed)."""
+    with _models_lock:
+        _models.clear()

@@ -17,7 +17,7 @@ from core.db import session_scope
 from core.errors import ConfigError
 from core.ml.tasks.base import TaskInputs, get_adapter
 from core.ml.tasks.token_classification import TokenClassificationAdapter, predict_text, predict_words
-from core.ner_predict import IGNORED
+from core.ner_predict import IGNORED, clear_models, predict_entities
 from core.run_config import TrainConfig
 
 WORDS = ["anna", "bob", "lee", "paid", "dell", "in", "oslo", "ship", "##ping", "to", "."]
@@ -124,8 +124,8 @@ def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_eval
     validation = runs.metrics_frame(run.id)
     assert {"entity_f1", "token_accuracy"} <= set(validation["name"])
 
-    adapter.save(outcome.model, outcome.bundle.processing_class, tmp_path / "final", outcome.bundle.meta)
-    model, tokenizer, meta = adapter.load(tmp_path / "final")
+    adapter.save(outcome.model, outcome.bundle.processing_class, run_dir / "model", outcome.bundle.meta)
+    model, tokenizer, meta = adapter.load(run_dir / "model")
     metrics, predictions = adapter.evaluate(model, tokenizer, frame("test"), meta, TrainConfig())
     json.dumps(metrics)  # stored as JSON on the evaluations row
     assert 0 <= metrics["entity_f1"] <= 1 and [r["type"] for r in metrics["report"]][-3:] == [
@@ -141,6 +141,18 @@ def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_eval
     name, base_metrics, base_predictions = adapter.baselines(frame("train"), frame("test"))[0]
     assert name == "word_lookup" and base_metrics["entity_f1"] == 1.0  # the test repeats the train set
     assert base_predictions["correct"].all()
+
+    # The playground service loads the succeeded run's model and returns plain values.
+    runs.transition(run.id, "succeeded", reason="", output_dir=f"runs/{run.id}")
+    found = predict_entities(run.id, "Anna  paid Dell.")
+    assert [(w["word"], w["start"], w["end"]) for w in found["words"]] == [
+        ("Anna", 0, 4), ("paid", 6, 10), ("Dell", 11, 15), (".", 15, 16)]
+    tags = [w["tag"] for w in found["words"]]
+    assert [e["type"] for e in found["entities"]] == [t[2:] for t in tags if t.startswith("B-")]
+    json.dumps(found)
+    with pytest.raises(ConfigError, match="Type a text"):
+        predict_entities(run.id, "  ")
+    clear_models()
 
 
 def test_playground_returns_entities_with_character_offsets(tiny_bert):
@@ -222,8 +234,8 @@ def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     if sample.exists():
         data = read_token_file(sample.read_bytes(), sample.name).sample(frac=1.0, random_state=0)
         cut = int(len(data) * 0.8)
-        return data.iloc[:cut].head(320), data.iloc[cut:].head(120)
-    return synthetic_tickets(240, seed=1), synthetic_tickets(80, seed=2)
+        return data.iloc[:cut].head(200), data.iloc[cut:].head(80)
+    return synthetic_tickets(160, seed=1), synthetic_tickets(60, seed=2)
 
 
 @pytest.mark.slow
