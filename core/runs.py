@@ -37,6 +37,9 @@ STALE_AFTER = timedelta(seconds=60)
 # A heartbeat this old means the worker is hung or its pid was reused by another process.
 HUNG_AFTER = timedelta(minutes=15)
 COMPLETE_MARKER = "COMPLETE"
+# Runs that never train themselves (a cross-validation parent): their status follows their child
+# runs (core.crossval), so the queue, the slot count and the reaper skip them.
+GROUP_KINDS = ("cv",)
 PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
                    "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
                    "library_versions", "device", "summary"}
@@ -120,7 +123,8 @@ def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
     with session_scope(write=True) as s:
         if max_running is not None:
             running = s.scalar(select(func.count()).select_from(Run)
-                               .where(Run.status == S.RUNNING.value, Run.id != run_id))
+                               .where(Run.status == S.RUNNING.value, Run.id != run_id,
+                                      Run.kind.not_in(GROUP_KINDS)))
             if running >= max_running:
                 return False
         now = utcnow()
@@ -236,7 +240,8 @@ def log_tail(run_id: int, tail: int = 50) -> list[str]:
 def queued_ids() -> list[int]:
     """Queued runs in the order they will start."""
     with session_scope() as s:
-        return list(s.scalars(select(Run.id).where(Run.status == S.QUEUED.value).order_by(Run.id)))
+        return list(s.scalars(select(Run.id).where(Run.status == S.QUEUED.value, Run.kind.not_in(GROUP_KINDS))
+                              .order_by(Run.id)))
 
 
 def queue_position(run_id: int) -> int:
@@ -248,7 +253,8 @@ def queue_position(run_id: int) -> int:
 def running_count() -> int:
     """How many runs are running now."""
     with session_scope() as s:
-        return int(s.scalar(select(func.count()).select_from(Run).where(Run.status == S.RUNNING.value)))
+        return int(s.scalar(select(func.count()).select_from(Run).where(
+            Run.status == S.RUNNING.value, Run.kind.not_in(GROUP_KINDS))))
 
 
 def launching_count() -> int:
@@ -280,7 +286,7 @@ def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = N
     now = now or utcnow()
     with session_scope() as s:
         candidates = s.execute(select(Run.id, Run.pid, Run.heartbeat_at, Run.started_at)
-                               .where(Run.status == S.RUNNING.value)).all()
+                               .where(Run.status == S.RUNNING.value, Run.kind.not_in(GROUP_KINDS))).all()
     reaped = []
     for run_id, pid, beat, started in candidates:
         last = beat or started or now

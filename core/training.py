@@ -105,6 +105,9 @@ def max_running() -> int:
 def kick_queue(launcher: Launcher | None = None) -> list[int]:
     """Mark dead runs interrupted, then start queued runs while slots are free; the ids started."""
     runs.reap_stale()
+    from core.crossval import refresh_live_parents
+
+    refresh_live_parents()  # cross-validation parents follow their folds' statuses
     launcher = launcher or get_launcher()
     started = []
     # A launched worker counts from the moment it is started, not only once it has claimed its run.
@@ -151,6 +154,10 @@ def start_run(request: TrainRequest, launcher: Launcher | None = None) -> RunInf
 
 def cancel_run(run_id: int) -> RunInfo:
     """Stop a run: at once if queued, after the current step (with a checkpoint) if running."""
+    if runs.get_run(run_id).kind == "cv":  # cancelling a cross-validation cancels its folds
+        from core.crossval import cancel_cv
+
+        return cancel_cv(run_id)
     info = runs.request_cancel(run_id)
     runs.add_log(run_id, "Cancel requested.")
     return info
@@ -159,6 +166,10 @@ def cancel_run(run_id: int) -> RunInfo:
 def resume_run(run_id: int, launcher: Launcher | None = None) -> RunInfo:
     """Queue an interrupted, cancelled or failed run again; it continues from its last checkpoint."""
     info = runs.get_run(run_id)
+    if info.kind == "cv":  # resuming a cross-validation resumes its unfinished folds
+        from core.crossval import resume_cv
+
+        return resume_cv(run_id, launcher)
     if info.status not in ("interrupted", "cancelled", "failed"):
         raise RunStateError(f"Run {run_id} is {info.status}; only an interrupted, cancelled or failed "
                             "run can be resumed.")

@@ -70,8 +70,14 @@ def load_frames(dataset_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
 
 def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
     """train (sampled to max_train_rows with the run's seed), validation and test frames."""
-    parts = {name: frame[frame["split"] == name].reset_index(drop=True)
-             for name in ("train", "validation", "test")}
+    cv = (config.task_options or {}).get("cv") or {}
+    if "train_rows" in cv:  # a cross-validation fold: its rows are in its config (core.crossval)
+        from core.crossval import fold_split
+
+        parts = fold_split(frame, cv)
+    else:
+        parts = {name: frame[frame["split"] == name].reset_index(drop=True)
+                 for name in ("train", "validation", "test")}
     limit = config.max_train_rows
     if limit and len(parts["train"]) > limit:
         parts["train"] = parts["train"].sample(n=limit, random_state=config.seed).reset_index(drop=True)

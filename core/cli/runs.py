@@ -58,7 +58,12 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None)
     request = training.TrainRequest(dataset_id=args.dataset, model_key=args.model, config=config,
                                     task=args.task, name=args.name or "")
-    run = training.start_run(request)
+    if args.folds:  # k-fold cross-validation: a parent run with one child run per fold
+        from core.crossval import start_cv
+
+        run = start_cv(request, args.folds)
+    else:
+        run = training.start_run(request)
     if args.wait:
         print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
         run = training.wait_for_run(run.id, poll=2.0)
@@ -133,6 +138,8 @@ def register(sub: Any) -> None:
     p.add_argument("--lora", action="store_true", help=h["lora"])
     p.add_argument("--early-stopping", action="store_true", help=h["early_stopping"])
     p.add_argument("--name", help="a name for the run")
+    p.add_argument("--folds", type=int, help="k-fold cross-validation (3-10 folds): one parent run "
+                   "with a run per fold, metrics as mean ± std")
     p.add_argument("--wait", action="store_true", help="wait until the run has finished")
     _add_json(p)
     p.set_defaults(handler=cmd_train, render=_render_run)

@@ -1,0 +1,108 @@
+"""Cross-validation runs: a parent with k fold runs, derived status, cancel cascade, resume, summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import crossval, gallery, runs, training
+from core.errors import ConfigError
+from core.run_config import TrainConfig
+
+
+class Recorder:
+    """A launcher that only records which runs it was asked to start."""
+
+    def __init__(self) -> None:
+        self.launched: list[int] = []
+
+    def launch(self, run_id: int) -> None:
+        self.launched.append(run_id)
+
+
+@pytest.fixture
+def iris(home):
+    return gallery.import_gallery("iris")
+
+
+def request(dataset_id: int, **config) -> training.TrainRequest:
+    settings = dict(epochs=8, batch_size=16, learning_rate=1e-2, warmup_ratio=0.0,
+                    task_options={"hidden_sizes": [16]})
+    return training.TrainRequest(dataset_id=dataset_id, model_key="mlp",
+                                 config=TrainConfig(**{**settings, **config}))
+
+
+def test_start_cv_creates_a_parent_and_k_fold_runs(iris):
+    launcher = Recorder()
+    parent = crossval.start_cv(request(iris.id), 5, launcher)
+    assert (parent.kind, parent.status, parent.task) == ("cv", "queued", "tabular")
+    assert parent.config["task_options"]["cv"] == {"folds": 5, "strategy": "stratified", "seed": 42}
+    kids = crossval.children(parent.id)
+    assert [k.kind for k in kids] == ["fold"] * 5 and {k.parent_id for k in kids} == {parent.id}
+    cvs = [k.config["task_options"]["cv"] for k in kids]
+    assert [c["fold"] for c in cvs] == [0, 1, 2, 3, 4]
+    assert kids[0].config["task_options"]["hidden_sizes"] == [16]  # the user's options survive
+    validation = [set(c["validation_rows"]) for c in cvs]
+    assert sum(map(len, validation)) == len(set().union(*validation))  # folds do not overlap
+    assert launcher.launched == [kids[0].id]  # one slot: the first fold starts, never the parent
+    assert parent.id not in runs.queued_ids()
+
+
+def test_parent_status_follows_the_folds(iris):
+    parent = crossval.start_cv(request(iris.id), 3, Recorder())
+    kids = crossval.children(parent.id)
+    runs.transition(kids[0].id, "running")
+    assert crossval.refresh_parent(parent.id).status == "running"
+    for kid in kids:
+        if runs.get_run(kid.id).status == "queued":
+            runs.transition(kid.id, "running")
+        runs.transition(kid.id, "succeeded", summary={"validation": {"accuracy": 0.9 + kid.id % 3 / 100}})
+    done = crossval.refresh_parent(parent.id)
+    assert done.status == "succeeded" and done.summary["folds_done"] == 3
+    assert done.summary["validation"]["accuracy"] == pytest.approx(np.mean(
+        [0.9 + k.id % 3 / 100 for k in kids]))
+    table = crossval.cv_summary(parent.id).set_index("metric")
+    assert list(table.columns[-3:]) == ["fold 1", "fold 2", "fold 3"]
+    assert table.loc["accuracy", "std"] > 0 and "±" in table.loc["accuracy", "mean ± std"]
+
+
+def test_cancelling_the_parent_cancels_every_fold_and_resume_requeues_them(iris):
+    parent = crossval.start_cv(request(iris.id), 3, Recorder())
+    kids = crossval.children(parent.id)
+    runs.transition(kids[0].id, "running")
+    training.cancel_run(parent.id)
+    statuses = [runs.get_run(k.id) for k in kids]
+    assert statuses[0].cancel_requested and statuses[0].status == "running"
+    assert [s.status for s in statuses[1:]] == ["cancelled", "cancelled"]
+    assert runs.get_run(parent.id).status == "running"  # until the running fold has stopped
+    runs.transition(kids[0].id, "cancelled")
+    assert crossval.refresh_parent(parent.id).status == "cancelled"
+
+    resumed = training.resume_run(parent.id, Recorder())
+    assert resumed.status == "queued"
+    assert [runs.get_run(k.id).status for k in kids] == ["queued"] * 3
+
+
+def test_bad_requests_are_refused(iris):
+    with pytest.raises(ConfigError, match="from 3 to 10"):
+        crossval.start_cv(request(iris.id), 2, Recorder())
+    with pytest.raises(ConfigError, match="not a cross-validation"):
+        crossval.cv_summary(runs.create_run(dataset_id=iris.id, model_key="mlp", task="tabular",
+                                            config={}, seed=1).id)
+
+
+def test_three_fold_cv_of_iris_trains_every_fold_with_the_worker(iris):
+    training.set_launcher(training.InlineLauncher())
+    try:
+        parent = crossval.start_cv(request(iris.id), 3)
+    finally:
+        training.set_launcher(None)
+    parent = training.get_run(parent.id)
+    assert parent.status == "succeeded", [runs.log_tail(k.id) for k in crossval.children(parent.id)]
+    table = crossval.cv_summary(parent.id).set_index("metric")
+    assert table.loc["accuracy", "folds"] == 3 and table.loc["accuracy", "mean"] >= 0.8
+    assert {"fold 1", "fold 2", "fold 3"} <= set(table.columns)
+    curves = crossval.cv_curves(parent.id)
+    assert set(curves["fold"]) == {1, 2, 3} and "loss" in set(curves["name"])
+    test_table = crossval.cv_summary(parent.id, split="test")
+    assert "accuracy" in set(test_table["metric"])  # every fold is also scored on the held-out test rows
