@@ -344,3 +344,54 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
     if path is not None:
         frame.to_csv(path, index=False)
     return frame
+
+
+# ---- causal-LM runs: sample answers during training, LoRA export ----------------------------------
+
+def _run_dir(run_id: int) -> Path:
+    with session_scope() as s:
+        row = s.get(Run, run_id)
+        if row is None:
+            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
+        output_dir = row.output_dir
+    settings = get_settings()
+    return settings.resolve(output_dir) if output_dir else settings.runs_dir / str(run_id)
+
+
+def sample_generations(run_id: int) -> pd.DataFrame:
+    """The run's answers to its fixed validation prompts at each evaluation (step 0 = before training)."""
+    import json
+
+    path = _run_dir(run_id) / "samples.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed worker
+    frame = pd.DataFrame(rows, columns=["step", "prompt", "output", "reference", "at"])
+    return frame.sort_values(["step"], kind="stable").reset_index(drop=True)
+
+
+def merge_lora(run_id: int) -> Path:
+    """A plain model folder of the run for export: LoRA adapters merged into the base weights."""
+    run_dir = _run_dir(run_id)
+    with session_scope() as s:
+        row = s.get(Run, run_id)
+        assert row is not None
+        task, status, model_key = row.task, row.status, row.model_key
+    if task != "causal-lm" or status != "succeeded":
+        raise ModelError(f"Run {run_id} is a {status} {task} run; only a succeeded causal-LM run can be "
+                         "exported as a merged model.")
+    folder = _weights_folder(run_dir)
+    if folder is not None and (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        return folder  # the engine already merged the adapters into the saved model
+    has_adapter = folder is not None and (folder / "adapter_config.json").is_file()
+    adapter = folder if has_adapter and folder is not None else run_dir / "lora"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelError(f"Run {run_id} has neither a saved model nor LoRA adapters; train it again.")
+    from core import catalog
+    from core.ml.tasks.causal_lm import merge_adapter
+
+    return merge_adapter(catalog.model_path(model_key), adapter, run_dir / "merged")
