@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import datasets
+from core import datasets, training
 from ui import panels, state
 from ui.widgets import call, ensure_app_frame
 
@@ -13,30 +13,25 @@ st.markdown(
     "**Judge** it with charts against simple baselines, then **try it** in the playground."
 )
 
-st.subheader("Start from a use case")
-st.caption("Real datasets shipped with installed packages: import one in a click, or upload your "
-           "own on the Datasets page.")
-panels.gallery_cards(state.GALLERY_IMPORT_PREFIX)
+recent = (call(datasets.list_datasets) or [])[:5]
+runs = (call(training.list_runs) or [])[:5]
+if recent or runs:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Recent datasets")
+        if recent:
+            st.dataframe(panels.datasets_frame(recent)[["id", "name", "version", "task", "rows", "created"]],
+                         hide_index=True, key="home_datasets")
+        st.page_link("pages/datasets.py", label="All datasets", icon=":material/table_chart:")
+    with right:
+        st.subheader("Recent runs")
+        if runs:
+            panels.runs_table(runs, key="home_runs")
+        else:
+            st.caption("No training run yet.")
+        st.page_link("pages/finetune.py", label="Fine-tuning", icon=":material/model_training:")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Recent datasets")
-    recent = (call(datasets.list_datasets) or [])[:5]
-    if recent:
-        st.dataframe(panels.datasets_frame(recent)[["id", "name", "version", "task", "rows", "created"]],
-                     hide_index=True, key="home_datasets")
-    else:
-        st.info("No dataset yet: import one above or upload a file on the Datasets page.")
-    st.page_link("pages/datasets.py", label="Datasets", icon=":material/table_chart:")
-with right:
-    st.subheader("Recent runs")
-    try:
-        from core import training
-    except ImportError:  # the training engine is optional until it lands
-        training = None
-    runs = (call(training.list_runs) or [])[:5] if training else []
-    if runs:
-        panels.runs_table(runs, key="home_runs")
-    else:
-        st.info("No training run yet: start one on the Fine-tuning page.")
-    st.page_link("pages/finetune.py", label="Fine-tuning", icon=":material/model_training:")
+st.subheader("Start from a use case")
+st.caption("Real datasets shipped with installed packages: import one in a click, or upload your own "
+           "on the Datasets page.")
+panels.gallery_cards(state.GALLERY_IMPORT_PREFIX)

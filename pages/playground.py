@@ -1,8 +1,27 @@
 import streamlit as st
 
-from ui.widgets import ensure_app_frame
+from core import training
+from ui import playground_classify, playground_generate, playground_ner, state
+from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
 
 ensure_app_frame()
 
 st.title("Playground")
-st.info("This page arrives with the training engine.")
+st.caption("Try a finished model on your own input.")
+finished = call(training.list_runs, status="succeeded") or []
+
+classify_tab, generate_tab, entities_tab = st.tabs(["Classify text", "Generate text", "Find entities"])
+with classify_tab:
+    classifiers = [r for r in finished if r.task in playground_classify.TEXT_TASKS]
+    if not classifiers:
+        st.info("No finished text classifier yet: train one on the Fine-tuning page.")
+    else:
+        run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
+                         selected=run_from_query(classifiers))
+        playground_classify.single_text(run)
+        st.subheader("Many texts at once")
+        playground_classify.batch(run)
+with generate_tab:
+    playground_generate.panel(finished)
+with entities_tab:
+    playground_ner.panel(finished)

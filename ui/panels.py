@@ -8,20 +8,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core import gallery
 from core.entities import DatasetInfo, RunInfo
 from ui import state
 from ui.widgets import call, status_label, when
 
-CARDS_PER_ROW = 3
+CARDS_PER_ROW = 4
 
 
 def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> DatasetInfo | None:
     """Show the use-case gallery as cards with one-click import; return a freshly imported version."""
-    try:
-        from core import gallery
-    except ImportError:  # the gallery service lands separately; the page works without it
-        st.info("The use-case gallery is not available in this installation.")
-        return None
     entries = call(gallery.list_gallery) or []
     imported: DatasetInfo | None = None
     for start in range(0, len(entries), CARDS_PER_ROW):

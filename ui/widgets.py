@@ -103,7 +103,7 @@ def dataset_picker(datasets: Sequence[DatasetInfo], key: str, label: str = "Data
 
 
 def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
-               selected: int | None = None) -> RunInfo | None:
+               selected: int | None = None, sync_url: bool = True) -> RunInfo | None:
     """A select box of runs (newest first) that follows `selected` (the run named in the URL).
 
     Choosing a run writes it to the URL (?run=ID) before the rerun, so the URL and the box agree
@@ -120,10 +120,10 @@ def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
     def remember() -> None:
         st.query_params["run"] = str(st.session_state[key])
 
-    picked = st.selectbox(label, list(by_id), key=key, on_change=remember,
+    picked = st.selectbox(label, list(by_id), key=key, on_change=remember if sync_url else None,
                           format_func=lambda i: f"#{i} {by_id[i].name or by_id[i].model_key} · "
                                                 f"{by_id[i].task} · {status_label(by_id[i].status)}")
-    if st.query_params.get("run") != str(picked):
+    if sync_url and st.query_params.get("run") != str(picked):
         st.query_params["run"] = str(picked)
     return by_id.get(picked)
 

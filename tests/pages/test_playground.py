@@ -1,0 +1,130 @@
+"""The Playground page: classifier (one text, a file, CSV download), generation (streamed), entities.
+
+The model calls are replaced by fakes: these tests check the page, the services are tested in core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import generation, predict
+from tests.pages.seed import save_reviews, seed_run
+
+
+def _fake_predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.DataFrame:
+    return pd.DataFrame({"text": texts, "label": ["fresh"] * len(texts), "confidence": [0.8] * len(texts),
+                         "p:fresh": [0.8] * len(texts), "p:rotten": [0.2] * len(texts),
+                         "latency_ms": [12.0] * len(texts)})
+
+
+@pytest.fixture
+def classifier(monkeypatch: pytest.MonkeyPatch, home: Any) -> int:
+    """A succeeded classification run whose predictions come from a fake."""
+    monkeypatch.setattr(predict, "predict_texts", _fake_predict_texts)
+    return seed_run(save_reviews().id, status="succeeded").id
+
+
+def test_without_finished_runs_each_tab_says_what_to_do(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("playground", via_app=True)
+    assert not at.exception
+    assert any("No finished text classifier" in i.value for i in at.info)
+    assert any("entity-extraction" in i.value for i in at.info)
+    # the bundled SmolLM2 is in the catalogue, so the generation tab is ready to use
+    assert at.radio(key="playground_gen_mode").value == "chat"
+    assert at.button(key="playground_gen_go") is not None
+
+
+def test_one_text_gives_label_probabilities_and_latency(open_page: Callable[..., AppTest],
+                                                         classifier: int) -> None:
+    at = open_page("playground", query={"run": str(classifier)})
+    assert at.selectbox(key="playground_run").value == classifier
+    at.text_area(key="playground_text").set_value("A charming film").run()
+    at.button(key="playground_predict").click().run()
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert (cards["Predicted label"], cards["Confidence"], cards["Latency"]) == ("fresh", "80.0%", "12 ms")
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_empty_text_gets_a_sentence(open_page: Callable[..., AppTest], home: Any) -> None:
+    run_id = seed_run(save_reviews().id, status="succeeded").id
+    at = open_page("playground", query={"run": str(run_id)})
+    at.button(key="playground_predict").click().run()
+    assert not at.exception
+    assert any("at least one text" in e.value for e in at.error)
+
+
+def test_batch_file_predictions_and_download(open_page: Callable[..., AppTest], classifier: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_file(run_id: int, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+        seen["column"] = text_column
+        return frame.assign(predicted="fresh", confidence=0.9)
+
+    monkeypatch.setattr(predict, "predict_file", fake_file)
+    at = open_page("playground")
+    data = b"id,review\n1,=HYPERLINK(\"x\")\n2,lovely\n"
+    at.file_uploader(key="playground_batch_upload").set_value(("texts.csv", data, "text/csv")).run()
+    assert at.selectbox(key="playground_batch_column").value == "review"
+    at.button(key="playground_batch_predict").click().run()
+    assert not at.exception
+    assert seen["column"] == "review"
+    assert list(at.dataframe[0].value["predicted"]) == ["fresh", "fresh"]
+    assert at.get("download_button")[0].proto.label == "Download predictions (CSV)"
+
+
+class _FakeStream:
+    def __init__(self, text: str, mode: str, prompt: Any) -> None:
+        self._text, self.record = text, None
+        self._mode, self._prompt = mode, prompt
+
+    def texts(self) -> Iterator[str]:
+        yield from self._text.split(" ")
+        self.record = generation.GenerationRecord(
+            id=None, model_ref="smollm2-135m-instruct", run_id=None, mode=self._mode,
+            prompt={"text": self._prompt}, settings={"seed": 42}, outputs=[self._text],
+            time_to_first_token=0.05, tokens_per_second=30.0, created_at=None)
+
+
+def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest], home: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_stream(model_ref: str, prompt: Any, **kw: Any) -> _FakeStream:
+        calls.append({"model": model_ref, "prompt": prompt, **kw})
+        return _FakeStream("Paris is the capital.", kw["mode"], prompt)
+
+    monkeypatch.setattr(generation, "stream_generate", fake_stream)
+    at = open_page("playground")
+    at.number_input(key="playground_gen_seed").set_value(7).run()
+    at.text_area(key="playground_gen_prompt").set_value("What is the capital of France?").run()
+    at.button(key="playground_gen_go").click().run()
+    assert not at.exception
+    assert calls[0]["settings"].seed == 7 and calls[0]["mode"] == "chat"
+    assert any("tokens/s" in c.value for c in at.caption)
+    assert at.session_state["playground_gen_chat_history"][-1] == {
+        "role": "assistant", "content": "Paris is the capital."}
+    at.run()  # a rerun shows the conversation from session state
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+
+
+def test_entities_are_highlighted_and_listed(open_page: Callable[..., AppTest], home: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_entities(run_id: int, text: str) -> list[dict[str, Any]]:
+        return [{"type": "PER", "text": "Anna", "start": 0, "end": 4, "confidence": 0.9}]
+
+    monkeypatch.setattr(predict, "predict_entities", fake_entities, raising=False)
+    seed_run(save_reviews().id, status="succeeded", task="token-classification")
+    at = open_page("playground")
+    at.text_area(key="playground_ner_text").set_value("Anna <b>paid</b>").run()
+    at.button(key="playground_ner_go").click().run()
+    assert not at.exception
+    html = [h.proto.body for h in at.get("html")]
+    assert any("<mark" in h and "&lt;b&gt;paid&lt;/b&gt;" in h for h in html)
+    assert list(at.dataframe[-1].value["type"]) == ["PER"]

@@ -1,0 +1,183 @@
+"""The playground tab for causal LMs: prompt or chat, streamed output, sampling controls, history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, generation, predict
+from core.entities import RunInfo
+from core.errors import UserError
+from ui.widgets import call, md_escape
+
+KEY = "playground_gen_"
+HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
+LAST = KEY + "last"               # the last finished generation(s), shown after reruns
+
+
+def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
+    """Catalogue causal LMs and succeeded causal-LM runs, as {model reference: label}."""
+    choices = {m.key: m.name for m in (call(catalog.list_models) or []) if m.family == "causal-lm"}
+    choices.update({f"run:{r.id}": f"Run {r.id} · {r.name}" for r in runs
+                    if r.task == "causal-lm" and r.status == "succeeded"})
+    return choices
+
+
+def settings_controls() -> generation.GenerationSettings | None:
+    """Sampling controls; None (with the sentence shown) when a value is impossible."""
+    a, b, c, d = st.columns(4)
+    max_new = a.number_input("Max new tokens", 1, generation.MAX_NEW_TOKENS, 128, 16, key=KEY + "max_new")
+    temperature = b.number_input("Temperature (0 = greedy)", 0.0, 5.0, 0.7, 0.1, key=KEY + "temperature")
+    top_k = c.number_input("Top-k (0 = off)", 0, 1000, 50, 5, key=KEY + "top_k")
+    top_p = d.number_input("Top-p", 0.01, 1.0, 0.95, 0.05, key=KEY + "top_p")
+    a, b, c, d = st.columns(4)
+    penalty = a.number_input("Repetition penalty", 0.5, 3.0, 1.0, 0.05, key=KEY + "penalty")
+    sequences = b.number_input("Sequences", 1, generation.MAX_SEQUENCES, 1, 1, key=KEY + "sequences")
+    seed = c.number_input("Seed", 0, 2**31 - 1, 42, 1, key=KEY + "seed",
+                          help="The same seed and settings give the same text.")
+    stop = d.text_input("Stop sequences (comma-separated)", key=KEY + "stop")
+    try:
+        return generation.GenerationSettings(
+            max_new_tokens=int(max_new), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
+            repetition_penalty=float(penalty), num_return_sequences=int(sequences), seed=int(seed),
+            stop=tuple(s.strip() for s in stop.split(",") if s.strip()))
+    except UserError as error:
+        st.error(md_escape(error))
+        return None
+
+
+def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
+                settings: generation.GenerationSettings) -> generation.GenerationRecord | None:
+    """Stream one model's answer into the current container; returns the stored record."""
+    st.caption(label)
+    history = st.session_state.get(HISTORY, []) if mode == "chat" else ()
+    try:
+        with st.spinner("Loading the model…"):
+            stream = generation.stream_generate(model_ref, prompt, mode=mode, system=system or None,
+                                                history=history, settings=settings)
+        st.write_stream(stream.texts())
+    except UserError as error:
+        st.error(md_escape(error))
+        return None
+    record = stream.record
+    if record is not None:
+        _timings(record)
+    return record
+
+
+def _timings(record: generation.GenerationRecord) -> None:
+    ttft = f"{record.time_to_first_token:.2f} s" if record.time_to_first_token is not None else "—"
+    speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "—"
+    st.caption(f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}")
+
+
+def show_last() -> None:
+    """The last generation(s) as plain text (after a rerun the streamed elements are gone)."""
+    last = st.session_state.get(LAST) or []
+    columns = st.columns(len(last)) if len(last) > 1 else [st.container()]
+    for column, (label, outputs, record_id) in zip(columns, last, strict=False):
+        with column:
+            st.caption(label)
+            for i, text in enumerate(outputs):
+                if len(outputs) > 1:
+                    st.caption(f"Sequence {i + 1}")
+                st.text(text)
+            record = call(generation.get_generation, record_id) if record_id else None
+            if record is not None:
+                _timings(record)
+
+
+def chat_history() -> None:
+    """The conversation so far, user text shown as text."""
+    for turn in st.session_state.get(HISTORY, []):
+        with st.chat_message(turn["role"]):
+            st.text(turn["content"])
+
+
+def remember_turn(prompt: str, answer: str) -> None:
+    """Append the user's message and the model's answer to the chat history."""
+    turns = list(st.session_state.get(HISTORY, []))
+    st.session_state[HISTORY] = turns + [{"role": "user", "content": prompt},
+                                         {"role": "assistant", "content": answer}]
+
+
+def history_table() -> pd.DataFrame:
+    """Stored generations, newest first, as a table."""
+    rows: list[dict[str, Any]] = []
+    for rec in call(generation.list_generations, 50) or []:
+        prompt = rec.prompt.get("text") or (rec.prompt.get("messages") or [{}])[-1].get("content", "")
+        rows.append({"id": rec.id, "model": rec.model_ref, "mode": rec.mode, "prompt": str(prompt)[:120],
+                     "output": rec.text[:200], "seed": rec.settings.get("seed"),
+                     "temperature": rec.settings.get("temperature"),
+                     "first token (s)": rec.time_to_first_token, "tokens/s": rec.tokens_per_second,
+                     "created": rec.created_at})
+    return pd.DataFrame(rows)
+
+
+def history_section() -> None:
+    """The history: a table, re-run of one entry, export as CSV."""
+    table = history_table()
+    if table.empty:
+        st.caption("No generation yet.")
+        return
+    st.dataframe(table, hide_index=True, key=KEY + "history_table")
+    left, mid, right = st.columns([2, 1, 1])
+    picked = left.selectbox("Generation", list(table["id"]), key=KEY + "history_pick")
+    if mid.button("Re-run", key=KEY + "rerun", help="Same prompt, settings and seed."):
+        with st.spinner("Generating again…"):
+            record = call(generation.rerun_generation, int(picked))
+        if record is not None:
+            label = f"Re-run of #{picked} · {record.model_ref}"
+            st.session_state[LAST] = [(label, record.outputs, record.id)]
+            st.rerun()
+    export = call(generation.export_generations)
+    if export is not None:
+        right.download_button("Export CSV", predict.to_csv_bytes(export), file_name="generations.csv",
+                              mime="text/csv", key=KEY + "export", on_click="ignore")
+
+
+def panel(runs: Sequence[RunInfo]) -> None:
+    """The whole generation tab: model(s), mode, settings, the streamed answer and the history."""
+    choices = model_choices(runs)
+    if not choices:
+        st.info("No causal language model in the catalogue; add one on the Models page.")
+        return
+    mode = st.radio("Mode", list(generation.MODES)[::-1], key=KEY + "mode", horizontal=True,
+                    format_func={"chat": "Chat", "prompt": "Prompt"}.get)
+    side = st.toggle("Side by side: send the same prompt, settings and seed to two models", key=KEY + "side")
+    keys = list(choices)
+    columns = st.columns(2 if side else 1)
+    model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
+    model_b = (columns[1].selectbox("Second model", keys, index=min(1, len(keys) - 1), key=KEY + "model_b",
+                                    format_func=choices.get) if side else None)
+    system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""
+    with st.expander("Sampling settings"):
+        settings = settings_controls()
+    if mode == "chat":
+        chat_history()
+    prompt = st.text_area("Your message" if mode == "chat" else "Prompt", key=KEY + "prompt", height=100)
+    left, right, _ = st.columns([1, 1, 3])
+    go = left.button("Generate", key=KEY + "go", type="primary", disabled=settings is None)
+    if mode == "chat" and right.button("Clear conversation", key=KEY + "clear"):
+        st.session_state[HISTORY] = []
+        st.session_state[LAST] = []
+        st.rerun()
+    if go and not prompt.strip():
+        st.warning("Write a prompt first.")
+    elif go and settings is not None:
+        targets = [model_a] + ([model_b] if model_b else [])
+        results = []
+        for column, ref in zip(st.columns(len(targets)), targets, strict=False):
+            with column:
+                record = stream_into(ref, choices[ref], prompt, mode, system, settings)
+            results.append((choices[ref], record.outputs if record else [], record.id if record else None))
+        st.session_state[LAST] = results
+        if mode == "chat" and results[0][1]:
+            remember_turn(prompt, results[0][1][0])
+    elif mode == "prompt" or side:
+        show_last()
+    st.subheader("History")
+    history_section()
