@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.config import get_settings
 from core.errors import DatasetError
-from core.textfile import decode_text, infer_type, looks_like_header, sniff_table, unique_names
+from core.textfile import decode_text, infer_type, looks_like_header, read_delimited, unique_names
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
@@ -84,18 +84,14 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
-        text, encoding, warnings = decode_text(data, name)
-        if fmt == "json":
-            parsed = _read_json(text, name, encoding, warnings)
-        elif fmt == "jsonl":
-            parsed = _read_jsonl(text, name, encoding, warnings)
+        if fmt in ("json", "jsonl"):
+            text, encoding, warnings = decode_text(data, name)
+            reader = _read_json if fmt == "json" else _read_jsonl
+            parsed = reader(text, name, encoding, warnings)
         else:
-            # Valid UTF-8 goes to pyarrow as it came (no re-encoding of a large text).
-            raw = {"utf-8": data, "utf-8-sig": data[3:]}.get(encoding)
-            frame, delimiter, has_header, more = sniff_table(
-                text, name, encoding, default_delimiter="\t" if fmt == "tsv" else ",", raw=raw)
-            parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header,
-                                tuple(warnings + more))
+            frame, delimiter, has_header, encoding, warnings = read_delimited(
+                data, name, default_delimiter="\t" if fmt == "tsv" else ",")
+            parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
     return _finish(parsed)
 
 

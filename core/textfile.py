@@ -185,17 +185,49 @@ def _pick_delimiter(head: str, default: str) -> str:
     return best
 
 
-def sniff_table(text: str, name: str, encoding: str, default_delimiter: str = ",",
-                raw: bytes | None = None) -> tuple[pd.DataFrame, str, bool, list[str]]:
-    """Find the delimiter and header of delimited text and read it with pyarrow.
+class NotUtf8(Exception):
+    """pyarrow found bytes that are not UTF-8: decode the file another way and try again."""
 
-    ``raw``: the same content as UTF-8 bytes, when the upload already was UTF-8.
+
+def read_delimited(data: bytes, name: str,
+                   default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, str, list[str]]:
+    """Frame, delimiter, header flag, encoding and warnings of CSV/TSV bytes.
+
+    UTF-8 (the usual case) goes to pyarrow as it came, which validates it while parsing; only
+    other encodings are decoded in Python first.
     """
-    if text[:1] in ("\r", "\n"):
-        text = text.lstrip("\r\n")
-        raw = raw.lstrip(b"\r\n") if raw is not None else None
-    head = text[:_SNIFF_CHARS]
-    if len(text) > _SNIFF_CHARS and "\n" in head:
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and _head_is_utf8(body):
+        try:
+            frame, delimiter, has_header, warnings = sniff_table(body, name, default_delimiter)
+            return frame, delimiter, has_header, "utf-8-sig" if bom else "utf-8", warnings
+        except NotUtf8:
+            pass
+    text, encoding, warnings = decode_text(data, name)
+    frame, delimiter, has_header, more = sniff_table(text.encode("utf-8"), name, default_delimiter)
+    return frame, delimiter, has_header, encoding, warnings + more
+
+
+def _head_is_utf8(body: bytes) -> bool:
+    head = body[:_SNIFF_CHARS]
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                return False
+    return False
+
+
+def sniff_table(raw: bytes, name: str,
+                default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, list[str]]:
+    """Find the delimiter and header of UTF-8 delimited text and read it with pyarrow."""
+    if raw[:1] in (b"\r", b"\n"):
+        raw = raw.lstrip(b"\r\n")
+    head = raw[:_SNIFF_CHARS].decode("utf-8", errors="ignore")
+    if len(raw) > _SNIFF_CHARS and "\n" in head:
         head = head[: head.rindex("\n")]
     delimiter = _pick_delimiter(head, default_delimiter)
     rows = _records(head, delimiter, 200)
@@ -210,12 +242,12 @@ def sniff_table(text: str, name: str, encoding: str, default_delimiter: str = ",
         names = [f"column_{i + 1}" for i in range(width)]
         warnings.append("The first row looks like data, not column names; the columns are "
                         f"named {', '.join(names[:3])}{', …' if width > 3 else ''}.")
-    frame = _read_arrow(text, name, delimiter, names, has_header, raw=raw)
+    frame = _read_arrow(raw, name, delimiter, names, has_header)
     return frame, delimiter, has_header, warnings
 
 
-def _read_arrow(text: str, name: str, delimiter: str, names: list[str], has_header: bool,
-                as_strings: bool = False, raw: bytes | None = None) -> pd.DataFrame:
+def _read_arrow(raw: bytes, name: str, delimiter: str, names: list[str], has_header: bool,
+                as_strings: bool = False) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -225,19 +257,23 @@ def _read_arrow(text: str, name: str, delimiter: str, names: list[str], has_head
         null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
         column_types={n: pa.string() for n in names} if as_strings else None)
     try:
-        payload = raw if raw is not None else text.encode("utf-8")
-        table = pacsv.read_csv(io.BytesIO(payload), read_options=read,
+        table = pacsv.read_csv(io.BytesIO(raw), read_options=read,
                                parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         msg = str(exc)
+        if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
+            raise NotUtf8(msg) from exc
         if "conversion error" in msg and not as_strings:
             # pyarrow guesses types from the first block; a later odd value breaks that guess.
-            frame = _read_arrow(text, name, delimiter, names, has_header, as_strings=True)
+            frame = _read_arrow(raw, name, delimiter, names, has_header, as_strings=True)
             return _numeric_where_possible(frame)
         if "Expected" in msg and "columns" in msg:
+            text = raw.decode("utf-8", errors="replace")
             raise _ragged(text, name, delimiter, len(names), has_header) from exc
         raise DatasetError(f"'{name}' cannot be read as a table ({msg.splitlines()[0][:120]}); "
                            "check that it is a CSV or TSV file.") from exc
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        raise NotUtf8("a column holds bytes that are not UTF-8")  # pyarrow types them as binary
     return table.to_pandas()
 
 

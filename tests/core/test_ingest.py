@@ -75,6 +75,13 @@ def test_cp1252_is_read_with_a_warning(home: Path) -> None:
     assert "not UTF-8" in parsed.warnings[0] and "line 2" in parsed.warnings[0]
 
 
+def test_non_utf8_byte_far_into_the_file(home: Path) -> None:
+    rows = b"".join(f"plain review {i},pos\n".encode() for i in range(20_000))
+    parsed = read_upload(b"text,label\n" + rows + "café,neg\n".encode("cp1252"), "late.csv")
+    assert parsed.encoding == "cp1252" and parsed.frame["text"].iloc[-1] == "café"
+    assert "line 20002" in parsed.warnings[0]
+
+
 def test_utf16_with_bom(home: Path) -> None:
     parsed = read_upload("text,label\nünï,pos\nb,neg\n".encode("utf-16"), "u16.csv")
     assert parsed.frame["text"].iloc[0] == "ünï"
