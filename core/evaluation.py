@@ -23,6 +23,13 @@ LOWER_IS_BETTER = {"mae", "rmse", "mse", "loss"}
 HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse")}
 
 
+def headline_task(task: str, metrics: dict[str, Any]) -> str:
+    """The task whose headline metrics apply: a tabular run is a classification when it has labels."""
+    if task == "tabular":
+        return "classification" if metrics.get("labels") else "regression"
+    return task
+
+
 @dataclass(frozen=True)
 class BaselineSummary:
     """A baseline's metrics and the run's gain over it (positive = the run is better)."""
@@ -51,7 +58,8 @@ class EvaluationResult:
     @property
     def headline(self) -> dict[str, Any]:
         """The few numbers worth a big font: accuracy and macro F1, or R², MAE and RMSE."""
-        return {k: self.metrics.get(k) for k in HEADLINE.get(self.task, ()) if k in self.metrics}
+        task = headline_task(self.task, self.metrics)
+        return {k: self.metrics.get(k) for k in HEADLINE.get(task, ()) if k in self.metrics}
 
     def misclassified(self, true_label: str | None = None, predicted: str | None = None) -> pd.DataFrame:
         """Wrong predictions, most confident first, optionally filtered by true and predicted class."""
@@ -127,8 +135,11 @@ def get_evaluation(run_id: int, split: str = "test") -> EvaluationResult:
                              columns=["label", "precision", "recall", "f1", "support"])
     curves = {k: metrics[k] for k in ("roc", "pr", "calibration", "confidence_histogram",
                                       "residual_histogram") if k in metrics}
-    baselines = [BaselineSummary(name=name, title=BASELINE_TITLES.get(name, name), metrics=m,
-                                 gain=compute_gain(run.task, metrics, m))
+    from core.tabular_baselines import BASELINE_TITLES as TABULAR_TITLES
+
+    titles = {**TABULAR_TITLES, **BASELINE_TITLES}
+    baselines = [BaselineSummary(name=name, title=titles.get(name, name), metrics=m,
+                                 gain=compute_gain(headline_task(run.task, metrics), metrics, m))
                  for name, (m, _) in rows.items()]
     return EvaluationResult(run_id=run_id, split=split, task=run.task, metrics=metrics, per_class=per_class,
                             confusion_matrix=metrics.get("confusion_matrix", []),

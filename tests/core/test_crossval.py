@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import crossval, gallery, runs, training
+from core import crossval, evaluation, gallery, runs, training
 from core.errors import ConfigError
 from core.run_config import TrainConfig
 
@@ -106,3 +106,9 @@ def test_three_fold_cv_of_iris_trains_every_fold_with_the_worker(iris):
     assert set(curves["fold"]) == {1, 2, 3} and "loss" in set(curves["name"])
     test_table = crossval.cv_summary(parent.id, split="test")
     assert "accuracy" in set(test_table["metric"])  # every fold is also scored on the held-out test rows
+
+    fold = evaluation.get_evaluation(crossval.children(parent.id)[0].id, "test")
+    assert set(fold.headline) == {"accuracy", "macro_f1"}
+    assert {b.title for b in fold.baselines} == {"Logistic regression", "Histogram gradient boosting"}
+    assert all(b.gain["accuracy"] is not None for b in fold.baselines)
+    assert fold.metrics["feature_importance"]["split"] == "validation"
