@@ -60,6 +60,25 @@ def _actions(run: RunInfo) -> None:
             st.rerun(scope="app")  # restart the page so the live view polls again
 
 
+def _answers(run: RunInfo) -> None:
+    """A causal LM's answers to fixed validation prompts at each evaluation (step 0 = before training)."""
+    from core import generation
+
+    samples = call(generation.sample_generations, run.id)
+    if samples is not None and not samples.empty:
+        st.markdown("**Answers as training goes on**")
+        st.dataframe(samples.sort_values(["prompt", "step"], kind="stable")[["prompt", "step", "output",
+                                                                            "reference"]],
+                     hide_index=True, key="finetune_samples")
+    if run.status == "succeeded" and run.config.get("lora"):
+        if st.button("Merge LoRA into a plain model folder", key="finetune_merge_lora",
+                     help="For export: the adapters are folded into a copy of the base weights."):
+            with st.spinner("Merging…"):
+                folder = call(generation.merge_lora, run.id)
+            if folder is not None:
+                st.success(f"Merged model written to {md_escape(folder)}.")
+
+
 def render_run(run_id: int) -> RunInfo | None:
     """Draw the run as it is in the database now; returns it (None when it cannot be read)."""
     run = call(training.get_run, run_id)
@@ -89,6 +108,8 @@ def render_run(run_id: int) -> RunInfo | None:
             right.plotly_chart(charts.metric_curve(metrics, metric), key="finetune_metric_chart")
     elif run.is_live:
         st.caption("Curves appear after the first logged steps.")
+    if run.task == "causal-lm":
+        _answers(run)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
         lines = call(training.run_logs, run.id, 30) or []
         st.code("\n".join(lines) or "(empty)", language=None)

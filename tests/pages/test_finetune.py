@@ -94,3 +94,21 @@ def test_interrupted_run_shows_reason_and_resumes(open_page: Callable[..., AppTe
     assert not at.exception
     assert runs.get_run(run.id).status == "queued"
     assert runs.get_run(older.id).status == "succeeded"
+
+
+def test_causal_lm_run_shows_its_answers_over_training(open_page: Callable[..., AppTest],
+                                                       launcher: NoLauncher) -> None:
+    import json
+
+    from core.config import get_settings
+
+    run = seed_run(save_reviews().id, status="succeeded", task="causal-lm")
+    folder = get_settings().runs_dir / str(run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"step": s, "prompt": "Hi <b>there</b>", "output": f"answer at {s}", "reference": "Hello",
+             "at": "2026-01-01T00:00:00"} for s in (0, 40)]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    samples = at.dataframe[-1].value
+    assert list(samples["step"]) == [0, 40] and list(samples["output"]) == ["answer at 0", "answer at 40"]
