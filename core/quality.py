@@ -88,7 +88,7 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 f"{counted(n, 'row', 'has')} {what} (e.g. row {row}); {tail}.",
                                 n, _example(canon, i, content)))
     dropped = {"missing": int(drop.sum()), "duplicates": 0}
-    kept = canon[~drop]
+    kept = canon[~drop] if drop.any() else canon  # filtering copies every text: skip if clean
     codes = pd.DataFrame({c: _codes(kept[c]) for c in content})
     dup = codes.duplicated().to_numpy()
     if dup.any():
@@ -110,7 +110,7 @@ def clean_rows(canon: pd.DataFrame, task: str,
     keys = codes[identity].to_numpy() if identity in codes else None
     if keys is not None and mapping.get("drop_duplicates", True):
         keys = keys[~dup]
-    kept = kept.copy()
+    kept = kept.copy(deep=False)
     kept["_key"] = keys if keys is not None else identity_key(kept, task, mapping)
     return kept, findings, dropped
 
