@@ -137,6 +137,7 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
     if len(frame) == 0:
         return [Finding("blocking", "no_rows", "No row has all the values the task needs, so "
                         "there is nothing to train on; check the column mapping.", 0)], stats
+    findings.append(Finding("info", "split", _split_sentence(frame, mapping, split.method, sizes)))
     findings += [Finding("info", "split_note", note) for note in split.notes]
     if sizes["train"] == 0:
         findings.append(Finding("blocking", "empty_train", "The train split is empty; lower the "
@@ -165,6 +166,20 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
         found = _lengths(texts, frame, measured, max_length, stats, pretokenized=pretokenized)
         findings += [f for f in found if length_findings or f.code != "truncation"]
     return findings, stats
+
+
+def _split_sentence(frame: pd.DataFrame, mapping: dict[str, Any], method: str,
+                    sizes: dict[str, int]) -> str:
+    shown = " · ".join(f"{name} {n:,}" for name, n in sizes.items())
+    if method.startswith("grouped"):
+        groups = frame["group"].nunique()
+        how = (f"Split by '{mapping.get('group')}' so no value of it is in two splits "
+               f"({groups:,} groups)")
+    elif method.startswith("from"):
+        how = f"Split as the file's column '{mapping.get('split_column')}' says"
+    else:
+        how = "Split stratified by label" if method.startswith("stratified") else "Split at random"
+    return f"{how}: {shown} rows."
 
 
 def _leakage(frame: pd.DataFrame, split: pd.Series, codes: np.ndarray,

@@ -48,6 +48,8 @@ def test_movie_reviews_import_is_grouped_by_movie_and_idempotent(home: Path) -> 
     frame = load_dataset_frame(info.id)
     assert set(frame["label"]) == {"fresh", "rotten"}
     assert frame.groupby("group")["split"].nunique().max() == 1  # no movie in two splits
+    split = next(f["message"] for f in info.quality["findings"] if f["code"] == "split")
+    assert split.startswith("Split by 'movie_name' so no value of it is in two splits (")
     codes = {f["code"] for f in info.quality["findings"]}
     assert "duplicates" in codes and not any(f["severity"] == "blocking"
                                              for f in info.quality["findings"])
