@@ -35,8 +35,10 @@ with upload_tab:
         st.caption(md_escape(dataset_form.file_summary(parsed)))
         for warning in parsed.warnings:
             st.warning(md_escape(warning), icon=":material/warning:")
-        preview, types = st.columns([3, 1])
-        preview.dataframe(frame.head(100), key="datasets_preview")
+        preview, types = st.tabs(["Preview", "Column types"])
+        # Numbered from 1, as the quality report numbers rows.
+        preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,
+                          key="datasets_preview")
         types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
 
         st.subheader("What should the model learn?")
