@@ -26,6 +26,7 @@ from filelock import FileLock
 from core import assets, model_registry
 from core.config import get_settings
 from core.errors import ModelError, NotFoundError
+from core.tabular import MLP_TRAIN_DEFAULTS
 
 Progress = Callable[[float, str], None]
 MINILM_KEY = "minilm-l6"
@@ -167,9 +168,7 @@ BUILTIN_MODELS: list[BuiltinModel] = [
               "task options; suggested settings: learning rate 3e-3, 30 epochs, batch size 32.",
         # Nothing to load: the adapter builds the network from the data, so this folder is never read.
         folder=lambda: get_settings().models_dir / MLP_KEY,
-        extra={"train_defaults": {"learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32,
-                                  "warmup_ratio": 0.0, "weight_decay": 1e-4,
-                                  "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}}),
+        extra={"train_defaults": MLP_TRAIN_DEFAULTS}),
 ]
 
 

@@ -51,11 +51,16 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.epochs is not None and args.max_steps is not None:
         raise ConfigError("Give either --epochs or --max-steps, not both.")
-    config = training.TrainConfig.from_preset(
-        args.preset, epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+    overrides: dict[str, Any] = dict(
+        epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
         eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
         lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None)
+    if args.model == "mlp":  # an MLP trained from scratch needs other defaults; flags still win
+        from core.tabular import MLP_TRAIN_DEFAULTS
+
+        overrides = {**MLP_TRAIN_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    config = training.TrainConfig.from_preset(args.preset, **overrides)
     request = training.TrainRequest(dataset_id=args.dataset, model_key=args.model, config=config,
                                     task=args.task, name=args.name or "")
     if args.folds:  # k-fold cross-validation: a parent run with one child run per fold

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,20 @@ def test_cancelling_the_parent_cancels_every_fold_and_resume_requeues_them(iris)
     resumed = training.resume_run(parent.id, Recorder())
     assert resumed.status == "queued"
     assert [runs.get_run(k.id).status for k in kids] == ["queued"] * 3
+
+
+def test_cli_folds_starts_a_cross_validation_with_mlp_defaults(iris, capsys):
+    from core.cli import main
+
+    training.set_launcher(Recorder())
+    try:
+        assert main(["train", "--dataset", str(iris.id), "--model", "mlp", "--folds", "4", "--json"]) == 0
+    finally:
+        training.set_launcher(None)
+    shown = json.loads(capsys.readouterr().out)
+    parent = runs.get_run(shown["id"])
+    assert parent.kind == "cv" and len(crossval.children(parent.id)) == 4
+    assert parent.config["learning_rate"] == 3e-3 and parent.config["epochs"] == 30.0
 
 
 def test_bad_requests_are_refused(iris):

@@ -131,6 +131,8 @@ def test_bad_options_and_single_class_are_refused(home, tmp_path):
     adapter = get_adapter("tabular")
     with pytest.raises(ConfigError, match="Hidden sizes"):
         adapter.check(inputs(parts, mapping, TrainConfig(task_options={"hidden_sizes": [0]}), tmp_path))
+    with pytest.raises(ConfigError, match="too small for the tabular MLP"):
+        adapter.check(inputs(parts, mapping, TrainConfig(), tmp_path))  # a transformer's 5e-5
     one = {k: v.assign(label="setosa") for k, v in parts.items()}
     with pytest.raises(ConfigError, match="only one class"):
-        adapter.check(inputs(one, mapping, TrainConfig(), tmp_path))
+        adapter.check(inputs(one, mapping, TrainConfig(**CONFIG), tmp_path))

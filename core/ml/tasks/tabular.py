@@ -36,7 +36,14 @@ from core.ml.tasks.base import (
     register,
 )
 from core.run_config import TrainConfig
-from core.tabular import LABEL, PREPROCESSOR_FILE, Preprocessor, feature_types_for, infer_target_kind
+from core.tabular import (
+    LABEL,
+    MLP_MIN_LEARNING_RATE,
+    PREPROCESSOR_FILE,
+    Preprocessor,
+    feature_types_for,
+    infer_target_kind,
+)
 from core.tabular_baselines import fit_baseline_models, labelled, permutation_importance, target_values
 
 DEFAULT_HIDDEN = (64, 64)
@@ -98,6 +105,10 @@ class TabularAdapter(TaskAdapter):
             raise ConfigError("The training rows have only one class; a classifier needs at least two.")
         if self.kind == "regression" and pd.to_numeric(train[LABEL], errors="coerce").isna().any():
             raise ConfigError("Some regression targets are not numbers. Fix them and import again.")
+        if inputs.config.learning_rate < MLP_MIN_LEARNING_RATE:
+            # Transformer fine-tuning rates leave a network trained from scratch where it started.
+            raise ConfigError(f"A learning rate of {inputs.config.learning_rate:g} is too small for the "
+                              "tabular MLP, which learns from scratch; use about 3e-3 with about 30 epochs.")
 
     def build(self, inputs: TaskInputs) -> TaskBundle:
         if not self.feature_types:
