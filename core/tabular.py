@@ -85,6 +85,8 @@ def check_tabular_frame(frame: pd.DataFrame, mapping: dict[str, Any]) -> list[Fi
                         f"A tabular dataset needs feature columns and a target, but {what}; "
                         "pick the feature columns again.")]
     n = len(frame)
+    # Row numbers as the person sees them in their file (the dataset service passes them as _row).
+    rows = frame["_row"].to_numpy() if "_row" in frame.columns else np.arange(1, n + 1)
     labels = frame[LABEL]
     kind = infer_target_kind(labels, mapping)
     types = feature_types_for(frame, mapping)
@@ -96,7 +98,7 @@ def check_tabular_frame(frame: pd.DataFrame, mapping: dict[str, Any]) -> list[Fi
                                 "they are left out of training and evaluation.", count=missing_labels))
     for col in features:
         series = frame[col]
-        finding = _check_missing(col, series, n)
+        finding = _check_missing(col, series, n, rows)
         if finding:
             findings.append(finding)
             if finding.code == "empty_column":
@@ -116,7 +118,7 @@ def check_tabular_frame(frame: pd.DataFrame, mapping: dict[str, Any]) -> list[Fi
     return findings
 
 
-def _check_missing(col: str, series: pd.Series, n: int) -> Finding | None:
+def _check_missing(col: str, series: pd.Series, n: int, rows: np.ndarray) -> Finding | None:
     missing = int(series.isna().sum())
     if not missing:
         return None
@@ -124,11 +126,11 @@ def _check_missing(col: str, series: pd.Series, n: int) -> Finding | None:
         return Finding("warning", "empty_column",
                        f"Column '{col}' is empty in all {n} rows; leave it out of the features.", count=n)
     share = missing / n
-    example = int(np.flatnonzero(series.isna().to_numpy())[0])
+    example = int(rows[np.flatnonzero(series.isna().to_numpy())[0]])
     return Finding("warning" if share >= 0.05 else "info", "missing_values",
                    f"Column '{col}' is missing in {missing} of {n} rows ({share:.0%}), for example row "
-                   f"{example + 1}; they are filled in (median or a '{MISSING_CATEGORY}' category) "
-                   "from the training rows.", count=missing, example={"row": example + 1})
+                   f"{example}; they are filled in (median or a '{MISSING_CATEGORY}' category) "
+                   "from the training rows.", count=missing, example={"row": example})
 
 
 def _check_leak(col: str, series: pd.Series, labels: pd.Series, kind: str, ftype: str) -> Finding | None:

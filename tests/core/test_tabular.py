@@ -117,6 +117,21 @@ def test_gallery_datasets_have_no_false_alarms():
         assert check_tabular_frame(frame, mapping) == [], loader.__name__
 
 
+def test_dataset_quality_report_includes_the_tabular_findings(home):
+    from core import datasets
+    from core.splits import SplitConfig
+
+    data = mixed_frame()
+    data["churn_flag"] = data["label"].map({"churn": "yes", "stay": "no"})
+    parsed = datasets.frame_to_parsed(data.rename(columns={"label": "outcome"}), "churn.csv")
+    mapping = {"label": "outcome", "features": ["age", "plan", "spend", "churn_flag"]}
+    report = datasets.check_dataset(parsed, mapping, task="tabular", split=SplitConfig())
+    leak = [f for f in report.findings if f.code == "target_leak"]
+    assert len(leak) == 1 and "'churn_flag'" in leak[0].message
+    missing = next(f for f in report.findings if f.code == "missing_values" and "'age'" in f.message)
+    assert "3 of 200" in missing.message
+
+
 def test_missing_feature_column_blocks():
     findings = check_tabular_frame(mixed_frame(), {"features": ["age", "nope"]})
     assert [f.severity for f in findings] == ["blocking"] and "nope" in findings[0].message
