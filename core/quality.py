@@ -273,6 +273,7 @@ def _lengths(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any], ma
              stats: dict[str, Any], *, pretokenized: bool) -> list[Finding]:
     findings: list[Finding] = []
     if not pretokenized:
+        findings += _encoding_damage(texts, frame)
         chars = texts.str.len().to_numpy()
         stats["text_chars"] = {"median": float(np.median(chars)), "max": int(chars.max())}
         long = chars > LONG_TEXT_CHARS
@@ -294,7 +295,8 @@ def _lengths(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any], ma
     scope = (f"measured on a random sample of {sample['sample_size']:,} of "
              f"{sample['total']:,} rows" if sample["sample_size"] < sample["total"]
              else f"measured on all {sample['total']:,} rows")
-    text = (f"{share:.0%} of inputs are longer than {max_length} tokens and would be cut "
+    percent = f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
+    text = (f"{percent} of inputs are longer than {max_length} tokens and would be cut "
             f"(median {sample['median']:.0f}, longest {sample['max']:,} tokens; {scope})")
     if share > 0.05:
         findings.append(Finding("warning", "truncation", text + "; raise the max length or "
@@ -302,6 +304,27 @@ def _lengths(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any], ma
     else:
         findings.append(Finding("info", "truncation", text + "."))
     return findings
+
+
+# C1 control characters, or UTF-8 read as Windows-1252 ("Ã©", "â€™"): text decoded wrongly.
+_MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
+
+
+def _encoding_damage(texts: pd.Series, frame: pd.DataFrame) -> list[Finding]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(texts, type=pa.string(), from_pandas=True)
+    hits = pc.match_substring_regex(arr, _MOJIBAKE).fill_null(False).to_numpy(zero_copy_only=False)
+    if not hits.any():
+        return []
+    i = int(hits.nonzero()[0][0])
+    row = int(frame["_row"].iloc[i])
+    return [Finding("warning", "encoding_damage",
+                    f"{counted(int(hits.sum()), 'text', 'has')} garbled characters, a sign of text "
+                    f"saved or read with the wrong encoding (e.g. row {row}: "
+                    f"'{short(texts.iloc[i], 60)}'); re-export the source as UTF-8 if you can.",
+                    int(hits.sum()), {"row": row, "text": short(texts.iloc[i])})]
 
 
 def mixed_type_findings(frame: pd.DataFrame, columns: list[str],

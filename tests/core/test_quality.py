@@ -120,6 +120,14 @@ def test_extremely_long_texts() -> None:
     assert long.count == 1 and long.example["row"] == 5
 
 
+def test_garbled_encoding_is_reported() -> None:
+    frame = _reviews(40)
+    frame.loc[6, "text"] = "donâ€™t buy this cafÃ© machine"
+    damage = _codes(_report(frame))["encoding_damage"]
+    assert damage.count == 1 and damage.example["row"] == 7
+    assert "wrong encoding" in damage.message
+
+
 def test_mixed_types_in_a_column() -> None:
     frame = pd.DataFrame({"text": [f"t{i}" for i in range(40)],
                           "stars": [str(i % 5 + 1) for i in range(39)] + ["five"]})
