@@ -26,8 +26,9 @@ from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError, NotFoundError
 from core.ingest import ParsedFile, column_types, read_upload
 from core.mapping import resolve_mapping, suggest_mapping
-from core.quality import clean_rows, mixed_type_findings, review
+from core.quality import clean_rows, review
 from core.splits import SplitConfig, assign_splits
+from core.textchecks import mixed_type_findings
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
            "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",

@@ -15,8 +15,9 @@ from pathlib import PurePath
 import pandas as pd
 
 from core.config import get_settings
+from core.encoding import decode_text
 from core.errors import DatasetError
-from core.textfile import decode_text, infer_type, looks_like_header, read_delimited, unique_names
+from core.textfile import infer_type, looks_like_header, read_delimited, unique_names
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",

@@ -10,12 +10,11 @@ import pandas as pd
 from core.canonical import content_columns, counted, short
 from core.entities import SPLITS, Finding
 from core.splits import SplitResult
-from core.textfile import numeric_mask
+from core.textchecks import text_findings, texts_of
 from core.tokenlength import measure_token_lengths
 
 MIN_CLASS_ROWS = 10       # fewer rows than this per class: too few to learn and to score
 IMBALANCE_WARNING = 10.0  # largest class / smallest class above this: warn
-LONG_TEXT_CHARS = 10_000  # "extremely long": far beyond any max length the catalogue offers
 FEW_ROWS = 50
 
 
@@ -158,12 +157,12 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
         findings += _class_checks(frame["label"], codes, stats)
     elif task in ("regression", "tabular"):
         findings += _numeric_label(frame["label"], stats)
-    texts = _texts(frame, task, mapping)
+    texts = texts_of(frame, task, mapping)
     if texts is not None:
         pretokenized = task == "token-classification"
         measured = measure_token_lengths(texts, model_key=model_key, max_length=max_length,
                                          pretokenized=pretokenized)
-        found = _lengths(texts, frame, measured, max_length, stats, pretokenized=pretokenized)
+        found = text_findings(texts, frame, measured, max_length, stats, pretokenized=pretokenized)
         findings += [f for f in found if length_findings or f.code != "truncation"]
     return findings, stats
 
@@ -250,130 +249,3 @@ def _numeric_label(label: pd.Series, stats: dict[str, Any]) -> list[Finding]:
                         f"{values.iloc[0]:g}; there is nothing to predict, so check the label "
                         "column.", int(len(values)))]
     return []
-
-
-def _texts(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> pd.Series | None:
-    if task in ("classification", "regression"):
-        return frame["text"]
-    if task == "token-classification":
-        return frame["tokens"]
-    if task == "causal-lm":
-        fmt = mapping["format"]
-        if fmt == "text":
-            return frame["text"]
-        if fmt == "prompt_completion":
-            return frame["prompt"] + "\n" + frame["completion"]
-        import json
-
-        return frame["messages"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
-    return None
-
-
-def _lengths(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any], max_length: int,
-             stats: dict[str, Any], *, pretokenized: bool) -> list[Finding]:
-    findings: list[Finding] = []
-    if not pretokenized:
-        findings += _encoding_damage(texts, frame)
-        chars = texts.str.len().to_numpy()
-        stats["text_chars"] = {"median": float(np.median(chars)), "max": int(chars.max())}
-        long = chars > LONG_TEXT_CHARS
-        if long.any():
-            i = int(long.nonzero()[0][0])
-            findings.append(Finding(
-                "warning", "long_texts",
-                f"{counted(int(long.sum()), 'text', 'is')} longer than {LONG_TEXT_CHARS:,} characters "
-                f"(e.g. row {int(frame['_row'].iloc[i])}, {int(chars[i]):,} characters); only the "
-                f"first {max_length} tokens are used, so split them or check they are not pasted "
-                "documents.", int(long.sum()), {"row": int(frame["_row"].iloc[i]),
-                                                "text": short(texts.iloc[i])}))
-    stats.update(measured)
-    share = measured.get("truncated_share")
-    if share is None:
-        findings.append(Finding("info", "token_lengths", measured.get("tokenizer_note", "")))
-        return findings
-    sample = measured["token_lengths"]
-    scope = (f"measured on a random sample of {sample['sample_size']:,} of "
-             f"{sample['total']:,} rows" if sample["sample_size"] < sample["total"]
-             else f"measured on all {sample['total']:,} rows")
-    percent = f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
-    text = (f"{percent} of inputs are longer than {max_length} tokens and would be cut "
-            f"(median {sample['median']:.0f}, longest {sample['max']:,} tokens; {scope})")
-    if share > 0.05:
-        findings.append(Finding("warning", "truncation", text + "; raise the max length or "
-                                "shorten the texts.", int(round(share * len(texts)))))
-    else:
-        findings.append(Finding("info", "truncation", text + "."))
-    return findings
-
-
-# C1 control characters, or UTF-8 read as Windows-1252 ("Ã©", "â€™"): text decoded wrongly.
-_MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
-
-
-def _encoding_damage(texts: pd.Series, frame: pd.DataFrame) -> list[Finding]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(texts, type=pa.string(), from_pandas=True)
-    hits = pc.match_substring_regex(arr, _MOJIBAKE).fill_null(False).to_numpy(zero_copy_only=False)
-    if not hits.any():
-        return []
-    i = int(hits.nonzero()[0][0])
-    row = int(frame["_row"].iloc[i])
-    return [Finding("warning", "encoding_damage",
-                    f"{counted(int(hits.sum()), 'text', 'has')} garbled characters, a sign of text "
-                    f"saved or read with the wrong encoding (e.g. row {row}: "
-                    f"'{short(texts.iloc[i], 60)}'); re-export the source as UTF-8 if you can.",
-                    int(hits.sum()), {"row": row, "text": short(texts.iloc[i])})]
-
-
-def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
-                        min_share: float = 0.0) -> list[Finding]:
-    """Columns that hold numbers in some rows and words in others (or other mixed kinds).
-
-    ``min_share``: ignore a minority kind below this share (a few numeric answers in a
-    free-text column are normal).
-    """
-    findings: list[Finding] = []
-    for col in columns:
-        series = frame[col]
-        present = series.dropna()
-        if present.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
-            continue
-        if series.dtype == object:
-            kinds = present.map(lambda v: "number" if isinstance(v, int | float | np.number)
-                                and not isinstance(v, bool) else type(v).__name__)
-            if kinds.nunique() > 1:
-                minority = kinds.value_counts().index[-1]
-                i = int((kinds == minority).to_numpy().nonzero()[0][0])
-                findings.append(_mixed(col, present, i, int((kinds == minority).sum()),
-                                       f"{kinds.value_counts().index[0]} values"))
-            continue
-        if min_share == 0:  # labels and features: few distinct values, test each one once
-            values = present.value_counts(sort=False)
-            is_num = numeric_mask(pd.Series(values.index.astype(str))).to_numpy()
-            n_num = int(values.to_numpy()[is_num].sum())
-            if not 0 < n_num < len(present):
-                continue
-            numeric = present.isin(values.index[is_num]).to_numpy()
-        else:
-            numeric = numeric_mask(present).to_numpy()
-            n_num = int(numeric.sum())
-        if 0 < n_num < len(present):
-            minority_numeric = n_num <= len(present) / 2
-            odd = numeric if minority_numeric else ~numeric
-            if odd.sum() < min_share * len(present):
-                continue
-            i = int(odd.nonzero()[0][0])
-            findings.append(_mixed(col, present, i, int(odd.sum()),
-                                   "text" if minority_numeric else "numbers"))
-    return findings
-
-
-def _mixed(col: str, present: pd.Series, i: int, n: int, mostly: str) -> Finding:
-    value = short(present.iloc[i], 40)
-    row = int(present.index[i]) + 1
-    return Finding("warning", "mixed_types",
-                   f"Column '{col}' mostly holds {mostly} but {counted(n, 'value', 'differs')} "
-                   f"(e.g. '{value}' in row {row}); check that the column means one thing.",
-                   n, {"row": row, col: value})
