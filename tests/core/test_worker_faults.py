@@ -86,7 +86,7 @@ def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: trai
 
 def test_cancel_stops_within_one_step_with_a_checkpoint(inline: training.InlineLauncher, home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    run_id = _queue(max_steps=50, eval_every=20)
+    run_id = _queue(max_steps=12, eval_every=12)
     original = GuardedTrainer.training_step
 
     def step_then_cancel(self, model, inputs, num_items_in_batch=None):  # noqa: ANN001, ANN202
@@ -100,6 +100,12 @@ def test_cancel_stops_within_one_step_with_a_checkpoint(inline: training.InlineL
     assert info.status == "cancelled" and info.step == 3
     assert (home / "runs" / str(run_id) / "checkpoints" / "checkpoint-3" / runs.COMPLETE_MARKER).exists()
     assert info.last_checkpoint.endswith("checkpoint-3")
+
+    monkeypatch.setattr(GuardedTrainer, "training_step", original)
+    before = len(_metric_rows(run_id))
+    resumed = training.resume_run(run_id)
+    assert resumed.status == "succeeded" and resumed.step == resumed.total_steps == 12
+    assert min(step for step, split, _, _ in _metric_rows(run_id)[before:] if split == "train") == 4
 
 
 def test_nan_loss_fails_with_its_sentence_and_keeps_the_last_good_checkpoint(
