@@ -11,6 +11,7 @@ import streamlit as st
 from core import catalog, generation, predict
 from core.entities import RunInfo
 from core.errors import UserError
+from ui.models_view import progress_reporter
 from ui.widgets import call, md_escape
 
 KEY = "playground_gen_"
@@ -54,6 +55,8 @@ def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
     """Stream one model's answer into the current container; returns the stored record."""
     st.caption(label)
     history = st.session_state.get(HISTORY, []) if mode == "chat" else ()
+    if not _prepared(model_ref):
+        return None
     try:
         with st.spinner("Loading the model…"):
             stream = generation.stream_generate(model_ref, prompt, mode=mode, system=system or None,
@@ -66,6 +69,21 @@ def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
     if record is not None:
         _timings(record)
     return record
+
+
+def _prepared(model_ref: str) -> bool:
+    """Convert a bundled model on first use with a progress bar (SmolLM2: once, about 20 s)."""
+    if model_ref.startswith("run:"):
+        return True
+    info = call(catalog.get_model, model_ref)
+    if info is None:
+        return False
+    if not info.ready:
+        report, bar = progress_reporter(f"Preparing {info.name} (once)…")
+        path = call(catalog.model_path, model_ref, progress=report)
+        bar.empty()
+        return path is not None
+    return True
 
 
 def _timings(record: generation.GenerationRecord) -> None:

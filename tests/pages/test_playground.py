@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import generation, predict
 from tests.pages.seed import save_reviews, seed_run
+from ui import playground_generate
 
 
 def _fake_predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.DataFrame:
@@ -101,6 +102,7 @@ def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest]
         return _FakeStream("Paris is the capital.", kw["mode"], prompt)
 
     monkeypatch.setattr(generation, "stream_generate", fake_stream)
+    monkeypatch.setattr(playground_generate, "_prepared", lambda ref: True)  # no SmolLM2 conversion here
     at = open_page("playground")
     at.number_input(key="playground_gen_seed").set_value(7).run()
     at.text_area(key="playground_gen_prompt").set_value("What is the capital of France?").run()
