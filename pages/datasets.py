@@ -3,12 +3,13 @@ import streamlit as st
 from core import catalog, datasets
 from core.config import get_settings
 from core.entities import TASKS
+from core.ingest import FORMATS
 from ui import dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 
 ensure_app_frame()
 
-UPLOAD_TYPES = ["csv", "tsv", "txt", "json", "jsonl", "parquet", "xlsx", "conll"]
+UPLOAD_TYPES = sorted({ext.lstrip(".") for ext in FORMATS})  # whatever the parser reads
 
 st.title("Datasets")
 upload_tab, saved_tab, gallery_tab = st.tabs(["Upload a file", "Saved versions", "Gallery"])

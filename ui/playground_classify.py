@@ -9,11 +9,12 @@ import streamlit as st
 
 from core import datasets, predict
 from core.entities import RunInfo
+from core.ingest import FORMATS
 from ui import charts, state
 from ui.widgets import call, md_escape
 
 TEXT_TASKS = ("classification", "regression")
-BATCH_TYPES = ["csv", "tsv", "txt", "json", "jsonl", "parquet", "xlsx"]
+BATCH_TYPES = sorted({ext.lstrip(".") for ext in FORMATS})
 _RESULT = "playground_result"
 _BATCH = "playground_batch_result"
 
