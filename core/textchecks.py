@@ -74,12 +74,36 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
 _MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
 
 
+def _non_ascii_rows(arr: Any) -> np.ndarray:
+    """Rows of a pyarrow string array holding any byte >= 0x80, straight from its buffers."""
+    mask = np.zeros(len(arr), dtype=bool)
+    buffers = arr.buffers()
+    if len(arr) == 0 or buffers[2] is None:
+        return mask
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    if not len(data) or data.max() < 0x80:
+        return mask
+    high = np.flatnonzero(data >= 0x80) + offsets[0]
+    if len(high):
+        mask[np.searchsorted(offsets, high, side="right") - 1] = True
+    return mask
+
+
 def _encoding_damage(texts: pd.Series, frame: pd.DataFrame) -> list[Finding]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pa.array(texts, type=pa.string(), from_pandas=True)
-    hits = pc.match_substring_regex(arr, _MOJIBAKE).fill_null(False).to_numpy(zero_copy_only=False)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    # Garbling needs non-ASCII bytes, and most rows have none: look at the raw buffers first.
+    candidates = (np.concatenate([_non_ascii_rows(c) for c in chunks]) if chunks
+                  else np.zeros(0, dtype=bool))
+    if not candidates.any():
+        return []
+    hits = np.zeros(len(arr), dtype=bool)
+    hits[candidates] = pc.match_substring_regex(arr.filter(pa.array(candidates)), _MOJIBAKE
+                                                ).fill_null(False).to_numpy(zero_copy_only=False)
     if not hits.any():
         return []
     i = int(hits.nonzero()[0][0])
