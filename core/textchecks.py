@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -108,11 +109,20 @@ def _encoding_damage(texts: pd.Series, frame: pd.DataFrame) -> list[Finding]:
         return []
     i = int(hits.nonzero()[0][0])
     row = int(frame["_row"].iloc[i])
+    snippet = _garbled_snippet(str(texts.iloc[i]))
     return [Finding("warning", "encoding_damage",
                     f"{counted(int(hits.sum()), 'text', 'has')} garbled characters, a sign of text "
-                    f"saved or read with the wrong encoding (e.g. row {row}: "
-                    f"'{short(texts.iloc[i], 60)}'); re-export the source as UTF-8 if you can.",
+                    f"saved or read with the wrong encoding (e.g. row {row}: '…{snippet}…'); "
+                    "re-export the source as UTF-8 if you can.",
                     int(hits.sum()), {"row": row, "text": short(texts.iloc[i])})]
+
+
+def _garbled_snippet(text: str) -> str:
+    """The text around the first garbled character, with invisible controls shown as \\x85."""
+    found = re.search("[\x80-\x9f]|Ã[\x80-\xbf]|â€", text)
+    start = found.start() if found else 0
+    snippet = re.sub("[\r\n\t]", " ", text[max(0, start - 25): start + 25]).strip()
+    return re.sub("[\x80-\x9f]", lambda c: f"\\x{ord(c.group()):02x}", snippet)
 
 
 def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
