@@ -58,19 +58,20 @@ runs = call(training.list_runs) or []
 if not runs:
     st.info("No run yet: start one above.")
     st.stop()
-positions = {r.id: call(training.queue_position, r.id) or 0 for r in runs if r.status == "queued"}
-panels.runs_table(runs, key="finetune_runs_table", positions=positions)
 run = run_picker(runs, key=state.FINETUNE_RUN_SELECT, label="Show run", selected=run_from_query(runs))
-live = run is not None and run.is_live
+any_live = any(r.is_live for r in runs)
 
 
-@st.fragment(run_every=2 if live else None)
+@st.fragment(run_every=2 if any_live else None)
 def live_view() -> None:
-    current = run_view.render_run(run.id)
-    if live and current is not None and not current.is_live:
-        st.rerun(scope="app")  # it finished: redraw the page once, without polling
-
-
-if run is not None:
+    # Polls the database every 2 s while any run is queued or running; idle otherwise.
+    current_runs = call(training.list_runs) or []
+    positions = {r.id: call(training.queue_position, r.id) or 0 for r in current_runs if r.status == "queued"}
+    panels.runs_table(current_runs, key="finetune_runs_table", positions=positions)
     with st.container(border=True):
-        live_view()
+        run_view.render_run(run.id)
+    if any_live and not any(r.is_live for r in current_runs):
+        st.rerun(scope="app")  # everything finished: redraw the page once, without polling
+
+
+live_view()
