@@ -152,7 +152,8 @@ def resume_cv(parent_id: int, launcher: Any = None) -> RunInfo:
 
 
 def _fold_metrics(kids: list[RunInfo], split: str) -> list[dict[str, Any]]:
-    return [dict((k.summary or {}).get(split) or {}) for k in kids]
+    # "n" counts the rows scored: not a metric to average.
+    return [{m: v for m, v in ((k.summary or {}).get(split) or {}).items() if m != "n"} for k in kids]
 
 
 def _summary(kids: list[RunInfo]) -> dict[str, Any]:

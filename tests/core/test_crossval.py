@@ -99,6 +99,26 @@ def test_cli_folds_starts_a_cross_validation_with_mlp_defaults(iris, capsys):
     assert parent.config["learning_rate"] == 3e-3 and parent.config["epochs"] == 30.0
 
 
+def test_text_classification_folds_train_with_the_text_adapter(home):
+    from training_data import add_text_dataset, text_frame, tiny_model
+
+    key, dataset_id = tiny_model(), add_text_dataset(text_frame(rows=60))
+    training.set_launcher(training.InlineLauncher())
+    try:
+        parent = crossval.start_cv(training.TrainRequest(
+            dataset_id=dataset_id, model_key=key,
+            config=TrainConfig(max_steps=4, batch_size=8, learning_rate=1e-3, max_length=16)), 3)
+    finally:
+        training.set_launcher(None)
+    parent = training.get_run(parent.id)
+    assert parent.status == "succeeded" and parent.config["task_options"]["cv"]["strategy"] == "stratified"
+    for kid in crossval.children(parent.id):
+        cv = kid.config["task_options"]["cv"]
+        assert kid.summary["validation"]["n"] == len(cv["validation_rows"])  # the fold's rows were used
+    table = crossval.cv_summary(parent.id)
+    assert "accuracy" in set(table["metric"]) and "n" not in set(table["metric"])
+
+
 def test_bad_requests_are_refused(iris):
     with pytest.raises(ConfigError, match="from 3 to 10"):
         crossval.start_cv(request(iris.id), 2, Recorder())
