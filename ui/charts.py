@@ -70,11 +70,12 @@ def token_length_histogram(lengths: Sequence[int] | pd.Series, max_length: int |
 
 
 def histogram_bars(edges: Sequence[float], counts: Sequence[int], title: str, x_title: str,
-                   y_title: str = "rows") -> go.Figure:
+                   y_title: str = "rows", min_width: float = 0.0) -> go.Figure:
     """Bars of a histogram the services already binned (edges has one more item than counts)."""
     edges = list(edges)
     centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=False)]
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    # A bar narrower than min_width (all values equal, say) would vanish on a wide axis.
+    widths = [max(b - a, min_width) for a, b in zip(edges[:-1], edges[1:], strict=False)]
     fig = _figure(title, x_title, y_title)
     fig.add_bar(x=centres, y=list(counts), width=widths, marker_color=ACCENT, name=y_title)
     fig.update_layout(bargap=0.02)
@@ -84,8 +85,10 @@ def histogram_bars(edges: Sequence[float], counts: Sequence[int], title: str, x_
 def token_length_bars(hist: Mapping[str, Any], max_length: int | None = None,
                       truncated_share: float | None = None) -> go.Figure:
     """Token-length histogram from the quality report's bins, with the max length marked."""
-    fig = histogram_bars(hist.get("bins", []), hist.get("counts", []), "Text length in tokens",
-                         "tokens", "texts")
+    edges = list(hist.get("bins", []))
+    span = max([*edges[-1:], max_length or 0]) - min([*edges[:1], 0])
+    fig = histogram_bars(edges, hist.get("counts", []), "Text length in tokens", "tokens", "texts",
+                         min_width=span / 80)
     if max_length:
         cut = f" ({truncated_share:.0%} cut)" if truncated_share is not None else ""
         fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",

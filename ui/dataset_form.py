@@ -104,9 +104,9 @@ _SEVERITY = {"blocking": (st.error, ":material/block:"), "warning": (st.warning,
              "info": (st.info, ":material/info:")}
 
 
-def render_report(report: QualityReport, key_prefix: str) -> None:
+def render_report(report: QualityReport, key_prefix: str, saved: bool = False) -> None:
     """Blocking problems, warnings and notes as sentences with example rows, then the charts."""
-    if report.ok:
+    if report.ok and not saved:
         st.success("No blocking problem: this dataset can be saved.", icon=":material/check_circle:")
     for severity in ("blocking", "warning", "info"):
         show, icon = _SEVERITY[severity]
@@ -201,7 +201,8 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
     source = md_escape(version.source_filename)
     st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
     if version.quality:
-        render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}")
+        st.caption("Quality report at saving time")
+        render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}", saved=True)
 
 
 def file_summary(parsed: Any) -> str:

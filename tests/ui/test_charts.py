@@ -126,3 +126,8 @@ def test_binned_token_lengths_are_bars_with_the_cut_marked() -> None:
     fig = charts.token_length_bars({"bins": [0, 10, 20, 30], "counts": [5, 3, 1]}, 16, 0.2)
     assert list(fig.data[0].x) == [5, 15, 25] and list(fig.data[0].y) == [5, 3, 1]
     assert "20% cut" in fig.layout.annotations[0].text
+
+
+def test_a_single_narrow_bin_stays_visible() -> None:
+    fig = charts.token_length_bars({"bins": [9.5, 10.5], "counts": [60]}, max_length=160)
+    assert fig.data[0].width[0] == pytest.approx(2.0)
