@@ -23,6 +23,16 @@ LOWER_IS_BETTER = {"mae", "rmse", "mse", "loss"}
 HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse")}
 
 
+def headline_keys(task: str, metrics: dict[str, Any]) -> tuple[str, ...]:
+    """The headline metrics of a task; for other tasks, inferred from the keys that are present."""
+    if task in HEADLINE:
+        return HEADLINE[task]
+    for keys in (("accuracy", "macro_f1"), ("r2", "mae", "rmse"), ("f1", "precision", "recall")):
+        if keys[0] in metrics:
+            return tuple(k for k in keys if k in metrics)
+    return ()
+
+
 def headline_task(task: str, metrics: dict[str, Any]) -> str:
     """The task whose headline metrics apply: a tabular run is a classification when it has labels."""
     if task == "tabular":
@@ -112,7 +122,7 @@ def compute_gain(task: str, model_metrics: dict[str, Any],
                  baseline: dict[str, Any]) -> dict[str, float | None]:
     """Per headline metric: run minus baseline, sign flipped for errors so positive always means better."""
     out: dict[str, float | None] = {}
-    for key in HEADLINE.get(task, ()):
+    for key in headline_keys(task, model_metrics):
         a, b = model_metrics.get(key), baseline.get(key)
         if a is None or b is None:
             out[key] = None

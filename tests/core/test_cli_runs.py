@@ -51,3 +51,15 @@ def test_bad_input_exits_2_with_one_sentence(inline: None, capsys: pytest.Captur
     assert main(["evaluate", "42"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("Error:") == 3
+
+
+def test_gain_is_positive_when_the_run_is_better() -> None:
+    from core.evaluation import compute_gain, headline_keys
+
+    gain = compute_gain("classification", {"accuracy": 0.8, "macro_f1": 0.7},
+                        {"accuracy": 0.6, "macro_f1": 0.75})
+    assert gain == pytest.approx({"accuracy": 0.2, "macro_f1": -0.05})
+    gain = compute_gain("regression", {"r2": 0.5, "mae": 1.0, "rmse": 2.0},
+                        {"r2": 0.0, "mae": 1.5, "rmse": 2.0})
+    assert gain == pytest.approx({"r2": 0.5, "mae": 0.5, "rmse": 0.0})  # lower errors count as gains
+    assert headline_keys("tabular", {"r2": 0.1, "mae": 2.0}) == ("r2", "mae")
