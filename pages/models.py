@@ -26,7 +26,9 @@ with st.container(border=True):
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))
     cols[2].metric("Context", f"{model.context_length:,}" if model.context_length else "—")
-    cols[3].metric("Speed here", speed_text(model.speed), help=speed_date(model.speed))
+    cols[3].metric("Speed measured", speed_date(model.speed)[:10] if model.speed else "never",
+                   help=speed_date(model.speed))
+    st.caption(f"Speed on this machine: {speed_text(model.speed)}")
     left, right = st.columns(2)
     if left.button("Prepare", key=state.MODELS_PREPARE, disabled=model.ready, icon=":material/build:",
                    help="Converts a bundled model into a folder ready for training (once)."):
@@ -46,20 +48,25 @@ with st.container(border=True):
 
 st.subheader("Add a model")
 local, hub = st.columns(2)
+# The buttons stay enabled: a text input commits on blur, so a disabled button would eat the click.
 with local:
     folder = st.text_input("Local model folder", key=state.MODELS_LOCAL_PATH,
-                           placeholder="/path/to/model (config.json + *.safetensors)")
-    if st.button("Add folder", key=state.MODELS_ADD_LOCAL, disabled=not folder.strip()):
-        added = call(catalog.add_local_model, folder.strip())
-        if added is not None:
+                           placeholder="/path/to/model (config.json + *.safetensors)").strip()
+    if st.button("Add folder", key=state.MODELS_ADD_LOCAL):
+        added = call(catalog.add_local_model, folder) if folder else None
+        if not folder:
+            st.warning("Type the path of a model folder first.")
+        elif added is not None:
             st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
             st.rerun()
 with hub:
     model_id = st.text_input("Hugging Face model id", key=state.MODELS_HUB_ID,
-                             placeholder="org/name (needs internet; safetensors only)")
-    if st.button("Download", key=state.MODELS_ADD_HUB, disabled=not model_id.strip()):
+                             placeholder="org/name (needs internet; safetensors only)").strip()
+    if st.button("Download", key=state.MODELS_ADD_HUB):
         with st.spinner(f"Downloading {model_id}…"):
-            added = call(catalog.add_hub_model, model_id.strip())
-        if added is not None:
+            added = call(catalog.add_hub_model, model_id) if model_id else None
+        if not model_id:
+            st.warning("Type a model id such as org/name first.")
+        elif added is not None:
             st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
             st.rerun()

@@ -11,13 +11,22 @@ import streamlit as st
 from core.catalog import ModelInfo
 from ui.widgets import count, size
 
+MEASURES = {"train_samples_per_s": "training", "predict_samples_per_s": "prediction",
+            "generate_tokens_per_s": "generation", "train_tokens_per_s": "training"}
+
+
+def _figure_text(figure: dict[str, Any]) -> str:
+    measure = str(figure.get("measure", ""))
+    what = MEASURES.get(measure, measure.replace("_", " "))
+    return f"{float(figure['value']):,.1f} {figure.get('unit', '')} {what}".strip()
+
 
 def speed_text(speed: dict[str, Any] | None) -> str:
-    """The latest measured speed as '123 samples/s (training)', or a hint to measure it."""
+    """The latest measured speeds, e.g. '12.0 samples/s training · 80.5 samples/s prediction'."""
     if not speed or speed.get("value") is None:
         return "not measured"
-    measure = str(speed.get("measure", "")).replace("_", " ")
-    return f"{float(speed['value']):,.1f} {speed.get('unit', '')} ({measure})".strip()
+    figures = [f for f in speed.get("figures") or [speed] if f.get("value") is not None]
+    return " · ".join(_figure_text(f) for f in figures)
 
 
 def speed_date(speed: dict[str, Any] | None) -> str:

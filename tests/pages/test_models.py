@@ -11,7 +11,7 @@ from core import catalog
 
 
 def test_models_page_lists_the_bundled_models(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("models")
+    at = open_page("models", via_app=True)
     assert not at.exception
     table = at.dataframe[0].value
     assert {catalog.MINILM_KEY, catalog.SMOLLM2_KEY} <= set(table["key"])
@@ -33,3 +33,11 @@ def test_adding_a_folder_with_pickle_weights_shows_a_sentence(open_page: Callabl
     at.button(key="models_add_local").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "pickle" in at.error[0].value.lower()
+
+
+def test_empty_folder_field_asks_for_a_path(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("models")
+    at.button(key="models_add_local").click().run()
+    assert not at.exception
+    assert any("Type the path" in w.value for w in at.warning)
+    assert len(catalog.list_models()) == len(catalog.BUILTIN_MODELS)
