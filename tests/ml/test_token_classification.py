@@ -146,7 +146,11 @@ def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_eval
     runs.transition(run.id, "succeeded", reason="", output_dir=f"runs/{run.id}")
     found = predict_entities(run.id, "Anna  paid Dell.")
     assert [(w["word"], w["start"], w["end"]) for w in found["words"]] == [
-        ("Anna", 0, 4), ("paid", 6, 10), ("Dell", 11, 15), (".", 15, 16)]
+        ("Anna", 0, 4),
+        ("paid", 6, 10),
+        ("Dell", 11, 15),
+        (".", 15, 16),
+    ]
     tags = [w["tag"] for w in found["words"]]
     assert [e["type"] for e in found["entities"]] == [t[2:] for t in tags if t.startswith("B-")]
     json.dumps(found)
@@ -177,6 +181,19 @@ def test_playground_returns_entities_with_character_offsets(tiny_bert):
         model, bundle.processing_class, [["anna"] * 30], {**bundle.meta, "max_length": 8}
     )
     assert tags[0][:6] == ["B-PER"] * 6 and tags[0][6:] == ["O"] * 24 and scores[0][-1] == 0.0
+
+
+def test_lora_wraps_the_tagger_and_keeps_the_new_head_trainable(tiny_bert):
+    from core.ml.trainer import apply_lora
+
+    adapter = get_adapter("token-classification")
+    bundle = adapter.build(inputs_for(tiny_bert))
+    model = apply_lora(bundle.model, TrainConfig(lora=True, lora_rank=4), adapter.lora_task_type)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert any("lora_" in name for name in trainable) and any("classifier" in name for name in trainable)
+    batch = bundle.data_collator([bundle.train_dataset[i] for i in range(3)])
+    out = model(**batch)
+    assert out.logits.shape[-1] == len(bundle.meta["labels"]) and torch.isfinite(out.loss)
 
 
 # ---------------------------------------------------------------- slow: the bundled MiniLM
@@ -234,8 +251,8 @@ def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     if sample.exists():
         data = read_token_file(sample.read_bytes(), sample.name).sample(frac=1.0, random_state=0)
         cut = int(len(data) * 0.8)
-        return data.iloc[:cut].head(200), data.iloc[cut:].head(80)
-    return synthetic_tickets(160, seed=1), synthetic_tickets(60, seed=2)
+        return data.iloc[:cut].head(300), data.iloc[cut:].head(80)
+    return synthetic_tickets(240, seed=1), synthetic_tickets(80, seed=2)
 
 
 @pytest.mark.slow
@@ -246,7 +263,7 @@ def test_a_short_minilm_run_improves_entity_f1_over_the_untrained_model(tmp_path
 
     train, test = sample_frames()
     adapter = get_adapter("token-classification")
-    config = TrainConfig(epochs=2, batch_size=16, learning_rate=1e-4, max_length=48, warmup_ratio=0.1)
+    config = TrainConfig(epochs=2, batch_size=16, learning_rate=2e-4, max_length=48, warmup_ratio=0.1)
     inputs = TaskInputs("token-classification", train, test, test, minilm_dir(), config)
     bundle = adapter.build(inputs)
     before, _ = adapter.evaluate(bundle.model, bundle.processing_class, test, bundle.meta, config)
@@ -254,7 +271,7 @@ def test_a_short_minilm_run_improves_entity_f1_over_the_untrained_model(tmp_path
     args = TrainingArguments(
         output_dir=str(tmp_path),
         per_device_train_batch_size=16,
-        learning_rate=1e-4,
+        learning_rate=2e-4,
         num_train_epochs=2,
         warmup_steps=0.1,
         save_strategy="no",
