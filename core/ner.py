@@ -175,6 +175,16 @@ def _decode(data: bytes, filename: str) -> str:
         return data.decode("latin-1")
 
 
+def looks_like_conll(text: str, sample_lines: int = 200) -> bool:
+    """Whether text reads as CoNLL (most lines 'token ... TAG' with an O/B-/I-style last column)."""
+    lines = [line.strip() for line in text.splitlines()[:sample_lines]]
+    rows = [line.split() for line in lines if line and not line.startswith("-DOCSTART-")]
+    if len(rows) < 2 or any("," in line and "\t" not in line and " " not in line for line in lines[:3]):
+        return False
+    tagged = sum(len(r) >= 2 and (r[-1] == "O" or _PREFIXED.match(r[-1]) is not None) for r in rows)
+    return tagged >= 0.9 * len(rows) and any(r[-1] == "O" for r in rows)
+
+
 def read_token_file(data: bytes, filename: str) -> pd.DataFrame:
     """Read a CoNLL-style text file (.conll/.txt/.iob/...) or a JSONL file with tokens/tags into sentences."""
     name = filename.lower()

@@ -252,3 +252,9 @@ def test_the_dataset_hook_numbers_sentences_by_file_row_and_measures_with_the_ca
     assert found["empty_sentence"].example["sentence"] == 2
     assert found["too_long"].example == {"sentence": 7, "length": 42, "sentences": [7]}
     assert found["subword_lengths"].example["measured"] == 3
+
+
+def test_looks_like_conll_tells_token_files_from_spreadsheets():
+    assert ner.looks_like_conll(CONLL)
+    assert not ner.looks_like_conll("text,label\nthe cat sat,pos\nI am sad,neg\n")
+    assert not ner.looks_like_conll("just one line of prose\nand another line of prose\n")
