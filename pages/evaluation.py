@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import evaluation, training
-from ui import evaluation_view, state
+from ui import evaluation_view, ner_view, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
 
 ensure_app_frame()
@@ -28,6 +28,8 @@ st.caption(f"{result.metrics.get('n', len(result.predictions)):,} examples in th
 
 if result.task == "classification" or (result.task == "tabular" and result.labels):
     evaluation_view.classification_view(result)
+elif result.task == "token-classification":
+    ner_view.evaluation_view(result)
 elif result.task in ("regression", "tabular"):
     evaluation_view.regression_view(result)
 else:

@@ -88,3 +88,25 @@ def seed_evaluation(run_id: int, task: str = "classification") -> None:
     evaluation.store_evaluation(run_id, "test", "majority",
                                 M.classification_metrics(y, majority, labels, curves=False),
                                 frame.assign(predicted="fresh"))
+
+
+def seed_ner_evaluation(run_id: int) -> None:
+    """Store a token-classification evaluation of three sentences, one entity missed, one of the wrong type.
+
+    The metrics are built like core.ml.tasks.token_classification.score_predictions, without torch.
+    """
+    from core import evaluation, ner_eval
+
+    tokens = [["Anna", "paid", "Acme"], ["Bob", "<b>met</b>", "Oslo"], ["Acme", "ships"]]
+    gold = [["B-PER", "O", "B-ORG"], ["B-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "O", "B-ORG"], ["B-PER", "O", "B-ORG"], ["O", "O"]]
+    report = ner_eval.entity_report(gold, pred)
+    confusion = ner_eval.token_confusion(gold, pred, by_type=True)
+    metrics = {**ner_eval.report_metrics(report), "token_accuracy": 6 / 8,
+               "report": report.reset_index().to_dict("records"),
+               "per_class": ner_eval.f1_by_type(report).rename(columns={"type": "label"}).to_dict("records"),
+               "labels": [str(c) for c in confusion.columns],
+               "confusion_matrix": confusion.to_numpy().astype(int).tolist()}
+    frame = pd.DataFrame({"text": [" ".join(t) for t in tokens], "tokens": tokens, "tags": gold,
+                          "predicted": pred, "correct": [g == p for g, p in zip(gold, pred, strict=True)]})
+    evaluation.store_evaluation(run_id, "test", "run", metrics, frame)

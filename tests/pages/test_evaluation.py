@@ -49,3 +49,22 @@ def test_regression_report(open_page: Callable[..., AppTest]) -> None:
     assert len(at.get("plotly_chart")) == 2  # predicted vs actual, residuals
     worst = at.dataframe[-1].value
     assert abs(worst["error"].iloc[0]) == 2.0  # the largest error first
+
+
+def test_entity_extraction_report_and_error_analysis(open_page: Callable[..., AppTest]) -> None:
+    from tests.pages.seed import seed_ner_evaluation
+
+    run = seed_run(save_reviews().id, status="succeeded", task="token-classification")
+    seed_ner_evaluation(run.id)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Entity F1 (micro)"] == "0.667"  # 3 of 5 gold found, 3 of 4 predicted right
+    report = at.dataframe[0].value
+    assert {"LOC", "ORG", "PER", "micro avg", "macro avg", "weighted avg"} <= set(report["type"])
+    assert at.selectbox(key="evaluation_ner_category").options == ["wrong type", "wrong boundary", "missed",
+                                                                  "spurious"]
+    html = " ".join(h.proto.body for h in at.get("html"))
+    assert "&lt;b&gt;met&lt;/b&gt;" in html and "<b>met" not in html  # user tokens are escaped
+    at.selectbox(key="evaluation_ner_category").set_value("missed").run()
+    assert list(at.dataframe[-1].value["gold_text"]) == ["Acme"]
