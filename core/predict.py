@@ -88,6 +88,13 @@ def predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.Dat
     return frame
 
 
+def predict_entities(run_id: int, text: str) -> list[dict[str, Any]]:
+    """The entities a token-classification run finds in a text: type, text, start, end, confidence."""
+    from core.ner_predict import predict_entities as tag
+
+    return tag(run_id, text)["entities"]
+
+
 def predict_file(run_id: int, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
     """The parsed file's rows with the predictions appended (``predicted``, ``confidence``, ``p:*``)."""
     if text_column not in frame.columns:

@@ -116,8 +116,23 @@ def _render_evaluation(data: dict[str, Any]) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.predict import predict_texts
+    from core.runs import get_run
 
+    if get_run(args.run_id).task == "token-classification":  # entities with character offsets
+        from core.ner_predict import predict_entities
+
+        found = [predict_entities(args.run_id, t) for t in args.text]
+        return [{k: v for k, v in f.items() if k != "words"} for f in found]
     return predict_texts(args.run_id, args.text).to_dict(orient="records")
+
+
+def _render_predictions(rows: list[dict[str, Any]]) -> str:
+    if rows and "entities" in rows[0]:
+        return "\n".join(f"{r['text'][:80]}\n" + "\n".join(
+            f"  {e['type']:<10} {e['start']:>5}-{e['end']:<5} ({e['confidence']:.2f})  {e['text']}"
+            for e in r["entities"]) for r in rows)
+    return "\n".join(f"{r.get('label', r.get('value'))}  ({r.get('confidence', 0):.2f})  {r['text'][:80]}"
+                     for r in rows)
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
@@ -171,9 +186,8 @@ def register(sub: Any) -> None:
     _add_json(p)
     p.set_defaults(handler=cmd_evaluate, render=_render_evaluation)
 
-    p = sub.add_parser("predict", help="predict the label (or value) of texts with a trained run")
+    p = sub.add_parser("predict", help="predict the label, value or entities of texts with a trained run")
     p.add_argument("run_id", type=int)
     p.add_argument("--text", action="append", required=True, help="a text (repeat for several)")
     _add_json(p)
-    p.set_defaults(handler=cmd_predict, render=lambda rows: "\n".join(
-        f"{r.get('label', r.get('value'))}  ({r.get('confidence', 0):.2f})  {r['text'][:80]}" for r in rows))
+    p.set_defaults(handler=cmd_predict, render=_render_predictions)

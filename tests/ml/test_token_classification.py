@@ -93,7 +93,7 @@ def test_build_aligns_labels_to_first_subwords_and_keeps_evaluation_per_word(tin
 
 
 def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_evaluates(
-    home, tiny_bert, tmp_path
+    home, tiny_bert, tmp_path, capsys
 ):
     from core import runs
     from core.ml.trainer import train
@@ -156,6 +156,15 @@ def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_eval
     json.dumps(found)
     with pytest.raises(ConfigError, match="Type a text"):
         predict_entities(run.id, "  ")
+    from core import predict
+    from core.cli import main
+
+    assert predict.predict_entities(run.id, "Anna  paid Dell.") == found["entities"]  # the playground's call
+    assert main(["predict", str(run.id), "--text", "Anna  paid Dell.", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed[0]["text"] == "Anna  paid Dell." and printed[0]["entities"] == found["entities"]
+    assert main(["predict", str(run.id), "--text", "Bob in Oslo"]) == 0  # the readable rendering
+    assert capsys.readouterr().out.startswith("Bob in Oslo")
     clear_models()
 
 
