@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import training
-from ui import playground_classify, playground_generate, playground_ner, state
+from ui import playground_classify, playground_generate, playground_ner, playground_tabular, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
 
 ensure_app_frame()
@@ -10,18 +10,27 @@ st.title("Playground")
 st.caption("Try a finished model on your own input.")
 finished = call(training.list_runs, status="succeeded") or []
 
-classify_tab, generate_tab, entities_tab = st.tabs(["Classify text", "Generate text", "Find entities"])
-with classify_tab:
-    classifiers = [r for r in finished if r.task in playground_classify.TEXT_TASKS]
-    if not classifiers:
-        st.info("No finished text classifier yet: train one on the Fine-tuning page.")
-    else:
-        run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
-                         selected=run_from_query(classifiers))
-        playground_classify.single_text(run)
-        st.subheader("Many texts at once")
-        playground_classify.batch(run)
-with generate_tab:
-    playground_generate.panel(finished)
-with entities_tab:
-    playground_ner.panel(finished)
+TABS = ["Classify text", "Generate text", "Find entities", "Predict from a table"]
+# Only the open tab runs (and loads its model); the tab is kept in the URL (?playground_tab=...).
+classify_tab, generate_tab, entities_tab, table_tab = st.tabs(TABS, key=state.PLAYGROUND_TAB,
+                                                               bind="query-params")
+if classify_tab.open:
+    with classify_tab:
+        classifiers = [r for r in finished if r.task in playground_classify.TEXT_TASKS]
+        if not classifiers:
+            st.info("No finished text classifier yet: train one on the Fine-tuning page.")
+        else:
+            run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
+                             selected=run_from_query(classifiers))
+            playground_classify.single_text(run)
+            st.subheader("Many texts at once")
+            playground_classify.batch(run)
+if generate_tab.open:
+    with generate_tab:
+        playground_generate.panel(finished)
+if entities_tab.open:
+    with entities_tab:
+        playground_ner.panel(finished)
+if table_tab.open:
+    with table_tab:
+        playground_tabular.panel(finished)

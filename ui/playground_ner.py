@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from core import predict
+from core import ner_predict
 from core.entities import RunInfo
 from ui import highlight
 from ui.widgets import call, run_picker
@@ -29,21 +29,21 @@ def panel(runs: Sequence[RunInfo]) -> None:
         st.info("No finished entity-extraction run yet: import the support-ticket entities from the gallery "
                 "and train it on the Fine-tuning page.")
         return
-    if not hasattr(predict, "predict_entities"):
-        st.info("Entity prediction is not available in this installation yet.")
-        return
     run = run_picker(taggers, key=KEY + "run", label="Model (a finished run)", sync_url=False)
     text = st.text_area("Text", key=KEY + "text", height=120,
                         placeholder="Anna Berg from Nordwind GmbH paid invoice INV-2041 on 3 May.")
     if st.button("Find entities", key=KEY + "go", type="primary"):
         with st.spinner("Tagging (the first call loads the model)…"):
-            found = call(predict.predict_entities, run.id, text)
+            found = call(ner_predict.predict_entities, run.id, text)
         if found is not None:
-            st.session_state[KEY + "result"] = (run.id, text, entities_frame(found).to_dict("records"))
+            records = entities_frame(found.get("entities", [])).to_dict("records")
+            st.session_state[KEY + "result"] = (run.id, text, records, found.get("latency_ms"))
     stored = st.session_state.get(KEY + "result")
     if not stored or stored[0] != run.id:
         return
-    _, tagged_text, records = stored
+    _, tagged_text, records, latency = stored
+    if latency is not None:
+        st.caption(f"{len(records)} entities · {latency:,.0f} ms")
     if not records:
         st.caption("No entity found in this text.")
         st.text(tagged_text)

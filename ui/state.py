@@ -60,6 +60,7 @@ EVALUATION_TRUE_FILTER = "evaluation_true_filter"
 EVALUATION_PRED_FILTER = "evaluation_pred_filter"
 
 # Playground page
+PLAYGROUND_TAB = "playground_tab"
 PLAYGROUND_RUN = "playground_run"
 PLAYGROUND_TEXT = "playground_text"
 PLAYGROUND_PREDICT = "playground_predict"

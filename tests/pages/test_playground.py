@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import generation, predict
+from core import generation, ner_predict, predict, tabular_predict
 from tests.pages.seed import save_reviews, seed_run
 from ui import playground_generate
 
@@ -34,8 +34,13 @@ def test_without_finished_runs_each_tab_says_what_to_do(open_page: Callable[...,
     at = open_page("playground", via_app=True)
     assert not at.exception
     assert any("No finished text classifier" in i.value for i in at.info)
+    at = open_page("playground", query={"playground_tab": "Find entities"})
     assert any("entity-extraction" in i.value for i in at.info)
+    at = open_page("playground", query={"playground_tab": "Predict from a table"})
+    assert any("No finished tabular run" in i.value for i in at.info)
     # the bundled SmolLM2 is in the catalogue, so the generation tab is ready to use
+    at = open_page("playground", query={"playground_tab": "Generate text"})
+    assert not at.exception
     assert at.radio(key="playground_gen_mode").value == "chat"
     assert at.button(key="playground_gen_go") is not None
 
@@ -103,7 +108,7 @@ def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest]
 
     monkeypatch.setattr(generation, "stream_generate", fake_stream)
     monkeypatch.setattr(playground_generate, "_prepared", lambda ref: True)  # no SmolLM2 conversion here
-    at = open_page("playground")
+    at = open_page("playground", query={"playground_tab": "Generate text"})
     at.number_input(key="playground_gen_seed").set_value(7).run()
     at.text_area(key="playground_gen_prompt").set_value("What is the capital of France?").run()
     at.button(key="playground_gen_go").click().run()
@@ -118,15 +123,38 @@ def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest]
 
 def test_entities_are_highlighted_and_listed(open_page: Callable[..., AppTest], home: Any,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_entities(run_id: int, text: str) -> list[dict[str, Any]]:
-        return [{"type": "PER", "text": "Anna", "start": 0, "end": 4, "confidence": 0.9}]
+    def fake_entities(run_id: int, text: str) -> dict[str, Any]:
+        return {"text": text, "latency_ms": 9.0,
+                "entities": [{"type": "PER", "text": "Anna", "start": 0, "end": 4, "confidence": 0.9}]}
 
-    monkeypatch.setattr(predict, "predict_entities", fake_entities, raising=False)
+    monkeypatch.setattr(ner_predict, "predict_entities", fake_entities)
     seed_run(save_reviews().id, status="succeeded", task="token-classification")
-    at = open_page("playground")
+    at = open_page("playground", query={"playground_tab": "Find entities"})
     at.text_area(key="playground_ner_text").set_value("Anna <b>paid</b>").run()
     at.button(key="playground_ner_go").click().run()
     assert not at.exception
     html = [h.proto.body for h in at.get("html")]
     assert any("<mark" in h and "&lt;b&gt;paid&lt;/b&gt;" in h for h in html)
     assert list(at.dataframe[-1].value["type"]) == ["PER"]
+
+
+def test_tabular_form_predicts_one_row(open_page: Callable[..., AppTest], home: Any,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = [tabular_predict.FeatureField("petal_length", "numeric", 4.35),
+              tabular_predict.FeatureField("colour", "categorical", "blue", ("blue", "red"))]
+    seen: dict[str, Any] = {}
+
+    def fake_one(run_id: int, values: dict[str, Any]) -> dict[str, Any]:
+        seen.update(values)
+        return {"predicted": "setosa", "confidence": 0.9, "probabilities": {"setosa": 0.9, "virginica": 0.1}}
+
+    monkeypatch.setattr(tabular_predict, "feature_fields", lambda run_id: fields)
+    monkeypatch.setattr(tabular_predict, "predict_one", fake_one)
+    seed_run(save_reviews().id, status="succeeded", task="tabular")
+    at = open_page("playground", query={"playground_tab": "Predict from a table"})
+    assert at.number_input(key="playground_tab_f_petal_length").value == 4.35
+    at.selectbox(key="playground_tab_f_colour").set_value("red")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    assert seen == {"petal_length": 4.35, "colour": "red"}
+    assert {m.label: m.value for m in at.metric}["Prediction"] == "setosa"
