@@ -34,3 +34,5 @@ elif result.task in ("regression", "tabular"):
     evaluation_view.regression_view(result)
 else:
     evaluation_view.generic_view(result)
+if result.task == "tabular":
+    evaluation_view.feature_importance(result)

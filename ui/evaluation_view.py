@@ -142,3 +142,17 @@ def generic_view(result: EvaluationResult) -> None:
     if not result.per_class.empty:
         st.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")
     baselines_table(result)
+
+
+def feature_importance(result: EvaluationResult) -> None:
+    """Permutation importance of a tabular run's features (drop in the metric when a column is shuffled)."""
+    info = result.metrics.get("feature_importance")
+    if not isinstance(info, dict) or not info.get("features"):
+        return
+    frame = pd.DataFrame({"feature": info["features"], "importance": info["importance"]})
+    frame = frame.sort_values("importance", ascending=False)
+    st.subheader("Which columns matter")
+    st.plotly_chart(charts.value_bar(frame, "feature", "importance", "Permutation importance"),
+                    key="evaluation_importance")
+    st.caption(f"How much the {info.get('metric', 'metric')} drops when one column is shuffled, on "
+               f"{info.get('rows', '?')} rows of the {info.get('split', 'validation')} split.")

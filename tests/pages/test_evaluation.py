@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.seed import save_reviews, seed_evaluation, seed_run
@@ -68,3 +69,22 @@ def test_entity_extraction_report_and_error_analysis(open_page: Callable[..., Ap
     assert "&lt;b&gt;met&lt;/b&gt;" in html and "<b>met" not in html  # user tokens are escaped
     at.selectbox(key="evaluation_ner_category").set_value("missed").run()
     assert list(at.dataframe[-1].value["gold_text"]) == ["Acme"]
+
+
+def test_tabular_run_shows_feature_importance(open_page: Callable[..., AppTest]) -> None:
+    from core import evaluation
+    from core.ml import metrics as M
+
+    run = seed_run(save_reviews().id, status="succeeded", task="tabular")
+    y, pred = [0, 0, 1, 1], [0, 1, 1, 1]
+    metrics = M.classification_metrics(y, pred, ["a", "b"], curves=False)
+    metrics["feature_importance"] = {"split": "validation", "metric": "accuracy", "rows": 4,
+                                     "features": ["petal", "sepal"], "importance": [0.3, 0.01]}
+    frame = pd.DataFrame({"label": ["a", "a", "b", "b"], "predicted": ["a", "b", "b", "b"],
+                          "confidence": [0.9, 0.6, 0.8, 0.7]})
+    frame["correct"] = frame["label"] == frame["predicted"]
+    evaluation.store_evaluation(run.id, "test", "run", metrics, frame)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1"}
+    assert any(s.value == "Which columns matter" for s in at.subheader)
