@@ -20,7 +20,8 @@ from core.errors import NotFoundError
 from core.runs import get_run
 
 LOWER_IS_BETTER = {"mae", "rmse", "mse", "loss"}
-HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse")}
+HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse"),
+            "token-classification": ("entity_f1", "entity_precision", "entity_recall")}
 
 
 def headline_keys(task: str, metrics: dict[str, Any]) -> tuple[str, ...]:

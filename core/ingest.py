@@ -21,8 +21,9 @@ from core.textfile import infer_type, looks_like_header, read_delimited, unique_
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
-           ".xlsx": "xlsx"}
-SUPPORTED = "CSV, TSV, JSON, JSONL, Parquet or Excel .xlsx"
+           ".xlsx": "xlsx", ".conll": "conll", ".conllu": "conll", ".iob": "conll",
+           ".iob2": "conll", ".bio": "conll", ".bioes": "conll", ".ner": "conll"}
+SUPPORTED = "CSV, TSV, JSON, JSONL, Parquet, Excel .xlsx or CoNLL token files"
 
 # Leading bytes of files people rename by mistake: (magic, what it is, what to do).
 _MAGIC = (
@@ -85,7 +86,9 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
-        if fmt in ("json", "jsonl"):
+        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(data, name)):
+            parsed = _read_token_file(data, name)
+        elif fmt in ("json", "jsonl"):
             text, encoding, warnings = decode_text(data, name)
             reader = _read_json if fmt == "json" else _read_jsonl
             parsed = reader(text, name, encoding, warnings)
@@ -94,6 +97,21 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
                 data, name, default_delimiter="\t" if fmt == "tsv" else ",")
             parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
     return _finish(parsed)
+
+
+def _looks_like_conll(data: bytes, name: str) -> bool:
+    from core.ner import looks_like_conll
+
+    text, _encoding, _warnings = decode_text(data, name)
+    return looks_like_conll(text)
+
+
+def _read_token_file(data: bytes, name: str) -> ParsedFile:
+    """CoNLL-style text (a token and its tag per line): one row per sentence, tokens and tags lists."""
+    from core.ner import read_token_file
+
+    frame = read_token_file(data, name)
+    return ParsedFile(frame.reset_index(drop=True), name, "conll", "utf-8", None, False)
 
 
 def _refuse_binary(data: bytes, name: str, suffix: str) -> None:

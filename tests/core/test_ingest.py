@@ -181,3 +181,12 @@ def test_file_over_the_upload_limit(home: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(DatasetError, match=r"over the upload limit of 1 MB"):
         read_upload(data, "big.csv")
     _saved_nothing(home)
+
+
+def test_conll_uploads_become_one_row_per_sentence(home) -> None:
+    data = b"-DOCSTART- O\n\nAlice B-PER\npaid O\nAcme B-ORG\n\nBob B-PER\ncalled O\n"
+    for filename in ("tickets.conll", "tickets.txt"):
+        parsed = read_upload(data, filename)
+        assert parsed.file_format == "conll"
+        assert parsed.frame["tokens"].tolist() == [["Alice", "paid", "Acme"], ["Bob", "called"]]
+        assert parsed.frame["tags"].tolist() == [["B-PER", "O", "B-ORG"], ["B-PER", "O"]]
