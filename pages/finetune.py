@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import catalog, datasets, training
+from core import catalog, crossval, datasets, training
 from core.errors import UserError
 from ui import finetune_form, panels, run_view, state
 from ui.widgets import (
@@ -32,6 +32,7 @@ with st.container(border=True):
         model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
                                     format_func=lambda k: names.get(k, k))
         values = finetune_form.settings_form(task)
+        folds = finetune_form.folds_control(task)
         name = st.text_input("Run name (optional)", key="finetune_name", max_chars=200)
         config = None
         if model_key is None:
@@ -39,7 +40,7 @@ with st.container(border=True):
         else:
             try:
                 config = training.TrainConfig.from_preset(**values)
-                finetune_form.show_estimate(dataset.id, model_key, config)
+                finetune_form.show_estimate(dataset.id, model_key, config, folds)
             except UserError as error:
                 st.error(md_escape(error), icon=":material/error:")
                 config = None
@@ -47,14 +48,14 @@ with st.container(border=True):
                      icon=":material/rocket_launch:"):
             request = training.TrainRequest(dataset_id=dataset.id, model_key=model_key, config=config,
                                             task=task, name=name.strip())
-            started = call(training.start_run, request)
+            started = call(crossval.start_cv, request, folds) if folds else call(training.start_run, request)
             if started is not None:
                 select_run(state.FINETUNE_RUN_SELECT, started.id)
                 st.toast(f"Run {started.id} queued.", icon=":material/rocket_launch:")
                 st.rerun()
 
 st.subheader("Runs")
-runs = call(training.list_runs) or []
+runs = [r for r in call(training.list_runs) or [] if r.parent_id is None]  # folds show in their parent
 if not runs:
     st.info("No run yet: start one above.")
     st.stop()
@@ -65,7 +66,7 @@ any_live = any(r.is_live for r in runs)
 @st.fragment(run_every=2 if any_live else None)
 def live_view() -> None:
     # Polls the database every 2 s while any run is queued or running; idle otherwise.
-    current_runs = call(training.list_runs) or []
+    current_runs = [r for r in call(training.list_runs) or [] if r.parent_id is None]
     positions = {r.id: call(training.queue_position, r.id) or 0 for r in current_runs if r.status == "queued"}
     panels.runs_table(current_runs, key="finetune_runs_table", positions=positions)
     with st.container(border=True):

@@ -128,6 +128,15 @@ def metric_curve(metrics: pd.DataFrame, name: str, split: str = "validation") ->
     return fig
 
 
+def fold_curves(curves: pd.DataFrame, name: str, split: str = "validation") -> go.Figure:
+    """One line per cross-validation fold for a metric, from rows (fold, step, epoch, split, name, value)."""
+    rows = curves[(curves["name"] == name) & (curves["split"] == split)] if not curves.empty else curves
+    fig = _figure(f"{split.capitalize()} {name.replace('_', ' ')} per fold", "step", name)
+    for fold, part in rows.groupby("fold", sort=True) if not rows.empty else []:
+        fig.add_scatter(x=part["step"], y=part["value"], mode="lines+markers", name=f"fold {fold}")
+    return fig
+
+
 def confusion_matrix(matrix: pd.DataFrame, normalised: bool = False) -> go.Figure:
     """Heatmap of true (rows) against predicted (columns) labels, as counts or row shares."""
     values = matrix.to_numpy(dtype="float64")

@@ -101,6 +101,22 @@ def settings_form(task: str) -> dict[str, Any]:
     return values
 
 
+CV_TASKS = ("classification", "regression", "tabular")
+
+
+def folds_control(task: str) -> int | None:
+    """k for a k-fold cross-validation (None: one run on the dataset's own split)."""
+    if task not in CV_TASKS:
+        return None
+    left, right = st.columns([1, 2])
+    use = left.toggle("k-fold cross-validation", key=_key("cv"),
+                      help="Trains k runs, each validated on a different part of the data, and reports "
+                           "every metric as mean ± standard deviation. Worth it on small datasets.")
+    if not use:
+        return None
+    return int(right.slider("Folds (k)", 3, 10, 5, key=_key("folds")))
+
+
 def _task_options(task: str) -> dict[str, Any]:
     if task == "token-classification":
         return {"label_all_subwords": st.checkbox(
@@ -120,11 +136,13 @@ def _estimate(dataset_id: int, model_key: str, config: dict[str, Any]) -> traini
     return training.estimate_run(dataset_id, model_key, TrainConfig.from_dict(config))
 
 
-def show_estimate(dataset_id: int, model_key: str, config: TrainConfig) -> training.Estimate:
+def show_estimate(dataset_id: int, model_key: str, config: TrainConfig,
+                  folds: int | None = None) -> training.Estimate:
     """Duration, steps, memory and warnings before starting (cached for identical settings)."""
     estimate = _estimate(dataset_id, model_key, config.to_dict())
     a, b, c, d = st.columns(4)
-    a.metric("Duration (estimate)", duration(estimate.seconds))
+    a.metric("Duration (estimate)", duration(estimate.seconds * (folds or 1)),
+             help=f"{folds} folds, one after the other." if folds else None)
     b.metric("Steps", f"{estimate.steps:,}", help=f"{estimate.train_rows:,} training rows")
     avail = f" of {size(estimate.available_bytes)} free" if estimate.available_bytes else ""
     c.metric("Memory (estimate)", size(estimate.memory_bytes), help=f"Peak memory{avail}.")

@@ -60,6 +60,27 @@ def _actions(run: RunInfo) -> None:
             st.rerun(scope="app")  # restart the page so the live view polls again
 
 
+def _cv(run: RunInfo) -> None:
+    """A cross-validation: each metric as mean ± std with the per-fold values, and the per-fold curves."""
+    from core import crossval
+
+    kids = call(crossval.children, run.id) or []
+    done = sum(k.status == "succeeded" for k in kids)
+    st.caption(f"{done} of {len(kids)} folds finished · "
+               + ", ".join(f"fold {i}: {k.status}" for i, k in enumerate(kids, start=1)))
+    summary = call(crossval.cv_summary, run.id)
+    if summary is not None and not summary.empty:
+        shown = summary.drop(columns=["mean", "std"]).set_index("metric")
+        st.dataframe(shown, key="finetune_cv_summary")
+    curves = call(crossval.cv_curves, run.id)
+    if curves is not None and not curves.empty:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.fold_curves(curves, "loss"), key="finetune_cv_loss")
+        metric = pick_metric(curves)
+        if metric:
+            right.plotly_chart(charts.fold_curves(curves, metric), key="finetune_cv_metric")
+
+
 def _answers(run: RunInfo) -> None:
     """A causal LM's answers to fixed validation prompts at each evaluation (step 0 = before training)."""
     from core import generation
@@ -99,14 +120,16 @@ def render_run(run_id: int) -> RunInfo | None:
         st.info("Cancel requested: the run stops after the current step.", icon=":material/stop:")
     _numbers(run)
     _actions(run)
-    metrics = call(training.run_metrics, run.id)
+    if run.kind == "cv":
+        _cv(run)
+    metrics = call(training.run_metrics, run.id) if run.kind != "cv" else None
     if metrics is not None and not metrics.empty:
         left, right = st.columns(2)
         left.plotly_chart(charts.loss_curves(metrics), key="finetune_loss_chart")
         metric = pick_metric(metrics)
         if metric:
             right.plotly_chart(charts.metric_curve(metrics, metric), key="finetune_metric_chart")
-    elif run.is_live:
+    elif run.is_live and run.kind != "cv":
         st.caption("Curves appear after the first logged steps.")
     if run.task == "causal-lm":
         _answers(run)

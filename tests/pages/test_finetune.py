@@ -112,3 +112,19 @@ def test_causal_lm_run_shows_its_answers_over_training(open_page: Callable[..., 
     assert not at.exception
     samples = at.dataframe[-1].value
     assert list(samples["step"]) == [0, 40] and list(samples["output"]) == ["answer at 0", "answer at 40"]
+
+
+def test_cross_validation_is_one_row_with_its_folds_inside(open_page: Callable[..., AppTest],
+                                                          launcher: NoLauncher) -> None:
+    save_reviews()
+    at = open_page("finetune")
+    at.toggle(key="finetune_field_cv").set_value(True).run()
+    at.slider(key="finetune_field_folds").set_value(3).run()
+    at.button(key="finetune_start").click().run()
+    assert not at.exception
+    every = training.list_runs()
+    parents = [r for r in every if r.kind == "cv"]
+    assert len(parents) == 1 and sum(r.parent_id == parents[0].id for r in every) == 3
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [parents[0].id]  # the folds are not separate rows
+    assert any("0 of 3 folds finished" in c.value for c in at.caption)

@@ -131,3 +131,11 @@ def test_binned_token_lengths_are_bars_with_the_cut_marked() -> None:
 def test_a_single_narrow_bin_stays_visible() -> None:
     fig = charts.token_length_bars({"bins": [9.5, 10.5], "counts": [60]}, max_length=160)
     assert fig.data[0].width[0] == pytest.approx(2.0)
+
+
+def test_fold_curves_one_line_per_fold() -> None:
+    curves = pd.DataFrame({"fold": [1, 1, 2, 2], "step": [5, 10, 5, 10], "epoch": [0.5, 1, 0.5, 1],
+                           "split": ["validation"] * 4, "name": ["accuracy"] * 4,
+                           "value": [0.6, 0.7, 0.65, 0.8]})
+    fig = charts.fold_curves(curves, "accuracy")
+    assert [t.name for t in fig.data] == ["fold 1", "fold 2"] and list(fig.data[1].y) == [0.65, 0.8]
