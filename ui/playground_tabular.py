@@ -55,7 +55,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
         return
     with st.form(KEY + "form"):
         values = _inputs(fields)
-        submitted = st.form_submit_button("Predict", type="primary")
+        submitted = st.form_submit_button("Predict", type="primary", key=KEY + "submit")
     if submitted:
         out = call(tabular_predict.predict_one, run.id, values)
         if out is not None:

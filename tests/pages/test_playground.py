@@ -154,7 +154,7 @@ def test_tabular_form_predicts_one_row(open_page: Callable[..., AppTest], home: 
     at = open_page("playground", query={"playground_tab": "Predict from a table"})
     assert at.number_input(key="playground_tab_f_petal_length").value == 4.35
     at.selectbox(key="playground_tab_f_colour").set_value("red")
-    at.button[0].click().run()  # the form's submit button
+    at.button(key="playground_tab_submit").click().run()
     assert not at.exception
     assert seen == {"petal_length": 4.35, "colour": "red"}
     assert {m.label: m.value for m in at.metric}["Prediction"] == "setosa"
