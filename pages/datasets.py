@@ -65,7 +65,7 @@ with upload_tab:
                     saved = datasets.save_dataset(parsed, mapping, name=name.strip(), task=task, split=split,
                                                   model_key=model_key, max_length=max_length)
                 st.session_state[state.CURRENT_DATASET] = saved.id
-                st.success(f"Saved {saved.label}: {saved.row_count:,} rows "
+                st.success(f"Saved {md_escape(saved.label)}: {saved.row_count:,} rows "
                            f"({', '.join(f'{k} {v:,}' for k, v in saved.split_sizes.items())}).",
                            icon=":material/check_circle:")
 

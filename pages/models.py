@@ -36,7 +36,7 @@ with st.container(border=True):
         path = call(catalog.model_path, model.key, progress=report)
         bar.empty()
         if path is not None:
-            st.toast(f"{model.name} is ready.", icon=":material/check_circle:")
+            st.toast(f"{md_escape(model.name)} is ready.", icon=":material/check_circle:")
             st.rerun()
     if right.button("Measure speed", key=state.MODELS_PROBE, icon=":material/speed:",
                     help="Runs a short probe (a few seconds) and stores the figure with today's date."):
@@ -57,7 +57,7 @@ with local:
         if not folder:
             st.warning("Type the path of a model folder first.")
         elif added is not None:
-            st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
+            st.toast(md_escape(f"Added {added.name} as {added.key}."), icon=":material/check_circle:")
             st.rerun()
 with hub:
     model_id = st.text_input("Hugging Face model id", key=state.MODELS_HUB_ID,
@@ -68,5 +68,5 @@ with hub:
         if not model_id:
             st.warning("Type a model id such as org/name first.")
         elif added is not None:
-            st.toast(f"Added {added.name} as {added.key}.", icon=":material/check_circle:")
+            st.toast(md_escape(f"Added {added.name} as {added.key}."), icon=":material/check_circle:")
             st.rerun()

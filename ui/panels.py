@@ -11,7 +11,7 @@ import streamlit as st
 from core import gallery
 from core.entities import DatasetInfo, RunInfo
 from ui import state
-from ui.widgets import call, status_label, when
+from ui.widgets import call, md_escape, status_label, when
 
 CARDS_PER_ROW = 4
 
@@ -35,7 +35,7 @@ def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> DatasetInfo 
                     if imported is not None:
                         st.session_state[state.CURRENT_DATASET] = imported.id
     if imported is not None:
-        st.success(f"Imported {imported.label} ({imported.row_count:,} rows). "
+        st.success(f"Imported {md_escape(imported.label)} ({imported.row_count:,} rows). "
                    "Train it on the Fine-tuning page.", icon=":material/check_circle:")
     return imported
 

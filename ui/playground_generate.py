@@ -53,7 +53,7 @@ def settings_controls() -> generation.GenerationSettings | None:
 def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
                 settings: generation.GenerationSettings) -> generation.GenerationRecord | None:
     """Stream one model's answer into the current container; returns the stored record."""
-    st.caption(label)
+    st.caption(md_escape(label))
     history = st.session_state.get(HISTORY, []) if mode == "chat" else ()
     if not _prepared(model_ref):
         return None
@@ -98,7 +98,7 @@ def show_last() -> None:
     columns = st.columns(len(last)) if len(last) > 1 else [st.container()]
     for column, (label, outputs, record_id) in zip(columns, last, strict=False):
         with column:
-            st.caption(label)
+            st.caption(md_escape(label))
             for i, text in enumerate(outputs):
                 if len(outputs) > 1:
                     st.caption(f"Sequence {i + 1}")
