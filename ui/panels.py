@@ -16,10 +16,15 @@ from ui.widgets import call, md_escape, status_label, when
 CARDS_PER_ROW = 4
 
 
-def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> DatasetInfo | None:
-    """Show the use-case gallery as cards with one-click import; return a freshly imported version."""
+_IMPORTED = "gallery_imported_message"
+
+
+def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> None:
+    """Show the use-case gallery as cards with one-click import (then the page redraws with it listed)."""
+    message = st.session_state.pop(_IMPORTED, None)
+    if message:
+        st.success(message, icon=":material/check_circle:")
     entries = call(gallery.list_gallery) or []
-    imported: DatasetInfo | None = None
     for start in range(0, len(entries), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
         for column, entry in zip(columns, entries[start:start + CARDS_PER_ROW], strict=False):
@@ -34,10 +39,10 @@ def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> DatasetInfo 
                         imported = call(gallery.import_gallery, entry.key)
                     if imported is not None:
                         st.session_state[state.CURRENT_DATASET] = imported.id
-    if imported is not None:
-        st.success(f"Imported {md_escape(imported.label)} ({imported.row_count:,} rows). "
-                   "Train it on the Fine-tuning page.", icon=":material/check_circle:")
-    return imported
+                        st.session_state[_IMPORTED] = (
+                            f"Imported {md_escape(imported.label)} ({imported.row_count:,} rows). "
+                            "Train it on the Fine-tuning page.")
+                        st.rerun()  # so the lists above show it
 
 
 def datasets_frame(datasets: Sequence[DatasetInfo]) -> pd.DataFrame:

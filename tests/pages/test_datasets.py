@@ -72,3 +72,15 @@ def test_binary_file_gets_a_sentence_and_nothing_is_saved(open_page: Callable[..
     assert not at.exception
     assert len(at.error) == 1 and "archive.csv" in at.error[0].value.replace("\\", "")
     assert datasets.list_datasets() == []
+
+
+def test_one_click_gallery_import_saves_and_lists_the_dataset(open_page: Callable[..., AppTest]) -> None:
+    # The same cards as on Home (Home's page links need app.py's navigation, where AppTest clicks fail).
+    at = open_page("datasets")
+    at.button(key="datasets_gallery_iris").click().run()
+    assert not at.exception
+    saved = datasets.list_datasets()
+    assert len(saved) == 1 and saved[0].task == "tabular" and saved[0].row_count > 100
+    assert any("Imported Iris" in s.value for s in at.success)
+    assert at.session_state["current_dataset_id"] == saved[0].id
+    assert list(at.dataframe[0].value["id"]) == [saved[0].id]  # listed in the same redraw

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, gallery
+from core import gallery
 from tests.pages.seed import save_reviews, seed_run
 
 
@@ -17,16 +17,6 @@ def test_home_shows_the_gallery_cards(open_page: Callable[..., AppTest]) -> None
     for entry in gallery.list_gallery():
         assert at.button(key=f"gallery_import_{entry.key}").label == "Import"
     assert not any(s.value == "Recent datasets" for s in at.subheader)
-
-
-def test_one_click_import_saves_the_dataset(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("home")
-    at.button(key="gallery_import_iris").click().run()
-    assert not at.exception
-    saved = datasets.list_datasets()
-    assert len(saved) == 1 and saved[0].task == "tabular" and saved[0].row_count > 100
-    assert any("Imported" in s.value for s in at.success)
-    assert at.session_state["current_dataset_id"] == saved[0].id
 
 
 def test_recent_datasets_and_runs_are_listed(open_page: Callable[..., AppTest]) -> None:
