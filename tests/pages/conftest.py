@@ -17,8 +17,9 @@ def open_app_page(page: str, query: dict[str, str] | None = None, *, via_app: bo
     """Run pages/<page>.py and return the AppTest.
 
     With ``via_app`` it runs app.py first and switches to the page through st.navigation (the
-    real frame); without, it runs the page file alone, where widget clicks are reliable (in
-    Streamlit 1.67's AppTest a button clicked after switch_page does not trigger).
+    real frame). AppTest resets Streamlit's legacy ``pages/`` flag before every run, so each run
+    first starts the page on its own and ``ui.widgets.ensure_app_frame`` reruns it through app.py;
+    that rerun drops a button click. So tests that click run the page file alone.
     """
     # AppTest keeps select boxes' format functions (lambdas) in session state, which the app's
     # enforceSerializableSessionState setting would reject; the check only matters in the real app.
