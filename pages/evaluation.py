@@ -2,14 +2,14 @@ import streamlit as st
 
 from core import evaluation, training
 from ui import evaluation_view, ner_view, state
-from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
+from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
 
 st.title("Evaluation")
 st.caption("How a finished run does on data it never trained on, next to simple baselines.")
 
-finished = call(training.list_runs, status="succeeded") or []
+finished = with_model(call(training.list_runs, status="succeeded") or [])
 if not finished:
     st.info("No finished run yet: train one on the Fine-tuning page.")
     st.stop()

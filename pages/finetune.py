@@ -33,7 +33,7 @@ with st.container(border=True):
                                     format_func=lambda k: names.get(k, k))
         values = finetune_form.settings_form(task)
         folds = finetune_form.folds_control(task)
-        name = st.text_input("Run name (optional)", key="finetune_name", max_chars=200)
+        name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
         config = None
         if model_key is None:
             st.warning(f"No model in the catalogue can be trained for {task}; add one on the Models page.")

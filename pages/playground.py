@@ -2,13 +2,13 @@ import streamlit as st
 
 from core import training
 from ui import playground_classify, playground_generate, playground_ner, playground_tabular, state
-from ui.widgets import call, ensure_app_frame, run_from_query, run_picker
+from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
 
 st.title("Playground")
 st.caption("Try a finished model on your own input.")
-finished = call(training.list_runs, status="succeeded") or []
+finished = with_model(call(training.list_runs, status="succeeded") or [])
 
 TABS = ["Classify text", "Generate text", "Find entities", "Predict from a table"]
 # Only the open tab runs (and loads its model); the tab is kept in the URL (?playground_tab=...).

@@ -134,6 +134,14 @@ def select_run(key: str, run_id: int) -> None:
     st.query_params["run"] = str(run_id)
 
 
+PARENT_KINDS = ("cv", "learning-curve")  # runs that only group child runs: no model of their own
+
+
+def with_model(runs: Sequence[RunInfo]) -> list[RunInfo]:
+    """The runs that trained a model themselves (not cross-validation or learning-curve parents)."""
+    return [r for r in runs if r.kind not in PARENT_KINDS]
+
+
 def run_from_query(runs: Sequence[RunInfo]) -> int | None:
     """The run id named in the URL (?run=ID) when it is one of `runs`, else None."""
     raw = st.query_params.get("run")
