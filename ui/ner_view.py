@@ -84,7 +84,8 @@ def error_analysis(predictions: pd.DataFrame) -> None:
     category = right.selectbox("Show sentences with", [c for c in summary["category"] if c != "correct"],
                                key="evaluation_ner_category")
     part = errors[errors["category"] == category]
-    right.dataframe(part[["sentence", "gold_type", "gold_text", "pred_type", "pred_text"]], hide_index=True,
+    shown = part[["sentence", "gold_type", "gold_text", "pred_type", "pred_text"]]
+    right.dataframe(shown.assign(sentence=shown["sentence"] + 1), hide_index=True,  # numbered from 1
                     key="evaluation_ner_error_table", height=220)
     sentences = sorted({int(s) for s in part["sentence"]})[:SHOWN_SENTENCES]
     if not sentences:
