@@ -9,6 +9,7 @@ and the next queued run is started.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -204,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from core.ml.callbacks import TERMINATE
+
+    # SIGTERM (a shutdown, `kill`) stops at the next step with a checkpoint, like Cancel.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: TERMINATE.set())
     return run(int(argv[0]))
 
 

@@ -7,6 +7,7 @@ Only ``control`` may be changed by a callback (transformers' contract): cancel s
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,10 @@ from core.runs import mark_complete
 PROGRESS_EVERY_S = 1.0
 NAN_MESSAGE = ("The training loss became NaN at step {step}. "
                "Try a lower learning rate (for example 2e-5).")
+
+
+# Set by the worker's SIGTERM handler (no I/O in a signal handler): stop like a cancel.
+TERMINATE = threading.Event()
 
 
 @dataclass
@@ -72,11 +77,12 @@ class DbProgressCallback(TrainerCallback):
             cancel = runs.update_progress(self.run_id, **self._progress(state, now))
         else:
             cancel = runs.is_cancel_requested(self.run_id)
-        if cancel and not self.signals.cancelled:
+        if (cancel or TERMINATE.is_set()) and not self.signals.cancelled:
             self.signals.cancelled = True
             control.should_training_stop = True
             control.should_save = True
-            runs.add_log(self.run_id, f"Cancel requested: saving a checkpoint at step {state.global_step}.")
+            why = "Cancel requested" if cancel else "Termination signal received"
+            runs.add_log(self.run_id, f"{why}: saving a checkpoint at step {state.global_step}.")
         return control
 
     def _progress(self, state: TrainerState, now: float) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import torch
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
 
 from core.ml import device as devices
-from core.ml.callbacks import NAN_MESSAGE, DbProgressCallback, RunSignals
+from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
 from core.run_config import TrainConfig
 
@@ -173,7 +173,8 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
         return TrainOutcome("failed", NAN_MESSAGE.format(step=signals.nonfinite_step),
                             state.global_step, best)
     if signals.cancelled:
-        return TrainOutcome("cancelled", f"Cancelled at step {state.global_step}; resume to continue.",
+        how = "Stopped by a termination signal" if TERMINATE.is_set() else "Cancelled"
+        return TrainOutcome("cancelled", f"{how} at step {state.global_step}; resume to continue.",
                             state.global_step, best)
     final = trainer.model
     if config.lora:

@@ -84,6 +84,18 @@ def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: trai
     assert any(f"resuming at step {checkpoint_step}" in line for line in runs.log_tail(run_id))
 
 
+def test_sigterm_stops_like_cancel_with_a_checkpoint(home: Path) -> None:
+    run_id = _queue(max_steps=200, eval_every=100, debug={"step_sleep": 0.2})
+    runs.claim_launch(run_id, os.getpid())
+    training.SubprocessLauncher().launch(run_id)
+    _wait(lambda: runs.get_run(run_id).step >= 2, 300, "step 2")
+    os.kill(runs.get_run(run_id).pid, signal.SIGTERM)
+    _wait(lambda: not runs.get_run(run_id).is_live, 60, "the worker to stop")
+    info = runs.get_run(run_id)
+    assert info.status == "cancelled" and info.status_reason.startswith("Stopped by a termination signal")
+    assert info.last_checkpoint.endswith(f"checkpoint-{info.step}") and info.step < 200
+
+
 def test_cancel_stops_within_one_step_with_a_checkpoint(inline: training.InlineLauncher, home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue(max_steps=12, eval_every=12)
