@@ -165,7 +165,15 @@ def _label(series: pd.Series, numeric: bool, mapping: dict[str, Any],
         return _as_labels(series)
     values = pd.to_numeric(series, errors="coerce").astype(float)
     bad = values.isna() & series.notna()
-    if bad.any():
+    if bad.any() and values.notna().sum() == 0:
+        first = bad.to_numpy().nonzero()[0][0]
+        findings.append(Finding(
+            "blocking", "label_not_numeric",
+            f"'{mapping['label']}' holds text (e.g. '{short(series.iloc[first], 40)}' in row {first + 1}), "
+            "not numbers, and regression predicts a number; choose the classification task or a "
+            "numeric label column.",
+            int(bad.sum()), {"row": int(first + 1), "label": short(series.iloc[first], 40)}))
+    elif bad.any():
         first = bad.to_numpy().nonzero()[0][0]
         findings.append(Finding(
             "warning", "label_not_numeric",

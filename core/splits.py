@@ -79,6 +79,8 @@ def _stratified(strata: np.ndarray | pd.Series, config: SplitConfig) -> np.ndarr
     """Assign 0=train, 1=validation, 2=test within each stratum, shuffled by the seed."""
     rng = np.random.default_rng(config.seed)
     n = len(strata)
+    if n == 0:
+        return np.zeros(0, dtype=np.int8)
     codes, uniques = pd.factorize(strata, sort=True)
     counts = np.bincount(codes, minlength=len(uniques))
     # Small strata cannot give a row to every split; keep them whole in train.

@@ -190,3 +190,14 @@ def test_report_round_trips_as_json(home: Path) -> None:
 
     report = _report(_reviews())
     assert json.loads(json.dumps(report.to_dict()))["stats"]["class_counts"]["pos"] == 100
+
+
+def test_regression_on_a_text_label_is_blocked_with_a_sentence(home: Path) -> None:
+    frame = pd.DataFrame({"review": ["a b", "c d", "e f", "g h"],
+                          "sentiment": ["fresh", "rotten", "fresh", "rotten"]})
+    report = check_dataset(frame_to_parsed(frame, "x.csv"), {"text": "review", "label": "sentiment"},
+                           task="regression", split=SplitConfig())
+    codes = [f.code for f in report.blocking]
+    assert "label_not_numeric" in codes
+    message = next(f.message for f in report.blocking if f.code == "label_not_numeric")
+    assert "classification" in message and "'fresh'" in message
