@@ -176,6 +176,9 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
         how = "Stopped by a termination signal" if TERMINATE.is_set() else "Cancelled"
         return TrainOutcome("cancelled", f"{how} at step {state.global_step}; resume to continue.",
                             state.global_step, best)
+    if state.global_step < plan.total_steps:
+        log(f"Stopped early at step {state.global_step}: the validation {bundle.metric_for_best_model} "
+            f"did not improve for {config.early_stopping_patience} evaluations.")
     final = trainer.model
     if config.lora:
         final = final.merge_and_unload()

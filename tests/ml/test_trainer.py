@@ -95,6 +95,24 @@ def test_lora_targets_attention_or_all_linear(home: Path) -> None:
     assert lora_targets(model, "all-linear") == "all-linear"
 
 
+def test_early_stopping_ends_a_run_that_stops_improving(inline: training.InlineLauncher) -> None:
+    run_id = _train("classification", learning_rate=1e-12, max_steps=20, eval_every=2,
+                    early_stopping=True, early_stopping_patience=1)
+    info = runs.get_run(run_id)
+    assert info.status == "succeeded" and info.step == 4 and info.total_steps == 20
+    assert any("Stopped early at step 4" in line for line in runs.log_tail(run_id))
+
+
+def test_quick_preset_samples_training_rows_with_the_seed() -> None:
+    from core.worker import split_frames
+
+    frame = text_frame(rows=100)
+    a = split_frames(frame, TrainConfig(max_train_rows=10, seed=1))
+    b = split_frames(frame, TrainConfig(max_train_rows=10, seed=1))
+    assert len(a["train"]) == 10 and a["train"].equals(b["train"])
+    assert len(a["validation"]) == 20 and len(a["test"]) == 20
+
+
 def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLauncher) -> None:
     frame = text_frame(rows=30)
     frame["label"] = "pos"
