@@ -30,6 +30,16 @@ def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLaunch
     return launcher
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_workers():  # noqa: ANN202
+    """A failed test must not leave a real worker training in the background."""
+    yield
+    for proc in training.SubprocessLauncher._children:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def _config(**kw: object) -> TrainConfig:
     return TrainConfig(**{"max_steps": 6, "batch_size": 4, "eval_every": 2, **kw})
 
