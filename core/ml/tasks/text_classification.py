@@ -13,28 +13,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers import DataCollatorWithPadding
 from transformers.utils import logging as hf_logging
 
 from core.errors import ConfigError
 from core.ml import metrics as M
+from core.ml.models import load_sequence_classifier, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
 
 
-def load_tokenizer(model_dir: Path) -> Any:
-    """The model folder's tokenizer, offline."""
-    return AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-
-
-def _load_model(model_dir: Path, **kwargs: Any) -> Any:
+def _load_model(model_dir: Path, tokenizer: Any, **kwargs: Any) -> Any:
     # The new head is meant to be newly initialised: keep that expected warning out of run logs.
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), local_files_only=True, use_safetensors=True, trust_remote_code=False,
-            **kwargs)
+        return load_sequence_classifier(model_dir, pad_token_id=tokenizer.pad_token_id, **kwargs)
     finally:
         hf_logging.set_verbosity(verbosity)
 
@@ -79,7 +73,7 @@ class TextClassificationAdapter(TaskAdapter):
             mean, std = float(train_y.mean()), float(train_y.std(ddof=0)) or 1.0
             meta: dict[str, Any] = {"problem_type": "regression", "target_mean": mean, "target_std": std,
                                     "max_length": cfg.max_length}
-            model = _load_model(inputs.model_dir, num_labels=1, problem_type="regression")
+            model = _load_model(inputs.model_dir, tokenizer, num_labels=1, problem_type="regression")
 
             def targets(f: pd.DataFrame) -> list[float]:
                 return ((f["label"].astype(float) - mean) / std).tolist()
@@ -89,7 +83,7 @@ class TextClassificationAdapter(TaskAdapter):
             label2id = {lab: i for i, lab in enumerate(labels)}
             meta = {"problem_type": "single_label_classification", "labels": labels,
                     "max_length": cfg.max_length}
-            model = _load_model(inputs.model_dir, num_labels=len(labels),
+            model = _load_model(inputs.model_dir, tokenizer, num_labels=len(labels),
                                 id2label=dict(enumerate(labels)), label2id=label2id,
                                 problem_type="single_label_classification")
 
@@ -149,9 +143,15 @@ class TextClassificationAdapter(TaskAdapter):
 
     def load(self, output_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
         meta = read_meta(output_dir)
-        model = _load_model(output_dir)
+        tokenizer = load_tokenizer(output_dir)
+        if meta.get("problem_type") == "regression":
+            model = _load_model(output_dir, tokenizer, num_labels=1, problem_type="regression")
+        else:
+            labels = meta["labels"]
+            model = _load_model(output_dir, tokenizer, num_labels=len(labels),
+                                id2label=dict(enumerate(labels)), problem_type="single_label_classification")
         model.eval()
-        return model, load_tokenizer(output_dir), meta
+        return model, tokenizer, meta
 
 
 @torch.inference_mode()
