@@ -181,6 +181,20 @@ def _resolve_run(ref: str) -> ModelSource:
     return ModelSource(ref=ref, path=folder, run_id=run_id, label=label)
 
 
+def list_model_choices() -> list[tuple[str, str]]:
+    """(reference, label) of every model that can write text: catalogue causal LMs, then succeeded runs."""
+    from core import catalog
+
+    choices = [(m.key, m.name + ("" if m.ready else " (prepared on first use)"))
+               for m in catalog.list_models() if m.family == "causal-lm"]
+    query = (select(Run.id, Run.name, Run.model_key).where(Run.task == "causal-lm", Run.status == "succeeded")
+             .order_by(Run.id.desc()))
+    with session_scope() as s:
+        choices += [(f"run:{rid}", f"{name or f'run-{rid}'} (run {rid}, fine-tuned {key})")
+                    for rid, name, key in s.execute(query)]
+    return choices
+
+
 def get_loaded(model_ref: str) -> Any:
     """The process-wide loaded model (model, tokenizer, lock, device); the two most recent stay loaded."""
     from core.ml.generation import get_loaded as _get
@@ -277,6 +291,18 @@ def generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *, mode:
         pass
     assert stream.record is not None
     return stream.record
+
+
+def generate_side_by_side(model_refs: Sequence[str], prompt: str | Sequence[Mapping[str, str]], *,
+                          mode: str = "chat", system: str | None = None,
+                          history: Sequence[Mapping[str, str]] = (),
+                          settings: GenerationSettings | None = None) -> list[GenerationRecord]:
+    """The same prompt, settings and seed sent to each model in turn (e.g. base and fine-tuned)."""
+    settings = settings or GenerationSettings()
+    if settings.seed is None:
+        settings = replace(settings, seed=random.randrange(2**31))
+    return [generate(ref, prompt, mode=mode, system=system, history=history, settings=settings)
+            for ref in model_refs]
 
 
 def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: GenerationSettings,

@@ -151,3 +151,10 @@ def test_bundled_model_answers_paris(converted_smollm2: Path, home: Path) -> Non
                           settings=S(temperature=0, max_new_tokens=16))
     assert "Paris" in record.text
     clear_loaded()
+
+
+def test_side_by_side_uses_one_seed_and_choices_list_text_models(tiny: str) -> None:
+    a, b = gen.generate_side_by_side([tiny, tiny], "Hello!", settings=S(temperature=1.0, max_new_tokens=10))
+    assert a.outputs == b.outputs and a.settings["seed"] == b.settings["seed"]
+    refs = [ref for ref, _ in gen.list_model_choices()]
+    assert tiny in refs and "smollm2-135m-instruct" in refs and "minilm-l6" not in refs
