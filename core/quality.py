@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.arrowtext import blank_rows, factorize_sorted, text_codes
 from core.canonical import content_columns, counted, short
 from core.entities import SPLITS, Finding
 from core.splits import SplitResult
@@ -23,22 +24,47 @@ def _list_key(series: pd.Series) -> pd.Series:
     return series.map(lambda v: None if v is None else "\x1f".join(v))
 
 
+def _arrow_text(series: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(series) and series.dtype != object
+
+
 def _codes(series: pd.Series) -> np.ndarray:
+    if _arrow_text(series):
+        return text_codes(series)  # exact, and several times faster than a full hash table
     if series.dtype == object and series.map(lambda v: isinstance(v, list)).any():
         series = _list_key(series)
     return pd.factorize(series, use_na_sentinel=False)[0]
 
 
+def _row_key(columns: list[np.ndarray]) -> np.ndarray:
+    """One integer per row, equal exactly when every column's code is equal."""
+    key = columns[0]
+    for more in columns[1:]:
+        if not len(more):
+            continue
+        width = int(more.max()) + 1
+        if int(key.max()) + 1 > 2**62 // width:  # renumber first so the product cannot overflow
+            key = pd.factorize(key)[0]
+        key = key * width + more
+    return key
+
+
+def _duplicated(key: np.ndarray) -> np.ndarray:
+    """``Series.duplicated()`` of non-negative codes, hashing only the codes seen twice."""
+    if not len(key) or key.min() < 0 or key.max() > 8 * len(key) + 64:
+        return pd.Series(key).duplicated().to_numpy()
+    repeated = np.bincount(key)[key] > 1
+    dup = np.zeros(len(key), dtype=bool)
+    if repeated.any():
+        dup[repeated] = pd.Series(key[repeated]).duplicated().to_numpy()
+    return dup
+
+
 def _empty(series: pd.Series) -> pd.Series:
     """Missing, blank text, or an empty list."""
     missing = series.isna()
-    if pd.api.types.is_string_dtype(series) and series.dtype != object:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = pa.array(series, type=pa.string(), from_pandas=True)
-        blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr)).fill_null(True)
-        return pd.Series(blank.to_numpy(zero_copy_only=False), index=series.index)
+    if _arrow_text(series):
+        return pd.Series(blank_rows(series), index=series.index)
     if series.dtype == object:
         return missing | series.map(lambda v: isinstance(v, list) and not v
                                     or isinstance(v, str) and not v.strip())
@@ -88,11 +114,12 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 n, _example(canon, i, content)))
     dropped = {"missing": int(drop.sum()), "duplicates": 0}
     kept = canon[~drop] if drop.any() else canon  # filtering copies every text: skip if clean
-    codes = pd.DataFrame({c: _codes(kept[c]) for c in content})
-    dup = codes.duplicated().to_numpy()
+    codes = {c: _codes(kept[c]) for c in content}
+    row_key = _row_key(list(codes.values()))
+    dup = _duplicated(row_key)
     if dup.any():
         i = int(dup.nonzero()[0][0])
-        same = (codes.iloc[:i] == codes.iloc[i]).all(axis=1).to_numpy().nonzero()[0][0]
+        same = int(np.flatnonzero(row_key[:i] == row_key[i])[0])
         n = int(dup.sum())
         first, copy = int(kept["_row"].iloc[same]), int(kept["_row"].iloc[i])
         if mapping.get("drop_duplicates", True):
@@ -106,7 +133,7 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 {"row": copy, "same_as_row": first,
                                  **_values(canon, canon["_row"] == copy, content)}))
     identity = identity_column(task, mapping)
-    keys = codes[identity].to_numpy() if identity in codes else None
+    keys = codes.get(identity) if identity else None
     if keys is not None and mapping.get("drop_duplicates", True):
         keys = keys[~dup]
     kept = kept.copy(deep=False)
@@ -184,6 +211,10 @@ def _split_sentence(frame: pd.DataFrame, mapping: dict[str, Any], method: str,
 def _leakage(frame: pd.DataFrame, split: pd.Series, codes: np.ndarray,
              content: list[str]) -> list[Finding]:
     keys = frame["_key"].to_numpy().astype(np.int64)
+    repeated = np.bincount(keys)[keys] > 1  # an input on one row only cannot be in two splits
+    if not repeated.any():
+        return []
+    keys, codes = keys[repeated], codes[repeated]
     seen = np.zeros((int(keys.max()) + 1, len(SPLITS)), dtype=bool)
     seen[keys, codes] = True  # which splits each distinct input appears in
     shared = np.flatnonzero(seen.sum(axis=1) > 1)
@@ -204,7 +235,7 @@ def _leakage(frame: pd.DataFrame, split: pd.Series, codes: np.ndarray,
 def _class_checks(label: pd.Series, split_codes: np.ndarray,
                   stats: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
-    codes, classes = pd.factorize(label, sort=True)
+    codes, classes = factorize_sorted(label)
     table = np.bincount(codes * len(SPLITS) + split_codes,
                         minlength=len(classes) * len(SPLITS)).reshape(len(classes), len(SPLITS))
     counts = pd.Series(table.sum(axis=1), index=[str(c) for c in classes])

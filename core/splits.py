@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.arrowtext import factorize_sorted
 from core.errors import DatasetError
 
 SPLIT_NAMES = {"train": "train", "training": "train", "trn": "train",
@@ -75,13 +76,17 @@ def _allocate(counts: np.ndarray, fraction: float) -> np.ndarray:
     return quotas
 
 
-def _stratified(strata: np.ndarray | pd.Series, config: SplitConfig) -> np.ndarray:
-    """Assign 0=train, 1=validation, 2=test within each stratum, shuffled by the seed."""
+def _stratified(strata: np.ndarray | pd.Series,
+                config: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """0=train, 1=validation, 2=test within each stratum, shuffled by the seed; and stratum sizes."""
     rng = np.random.default_rng(config.seed)
     n = len(strata)
     if n == 0:
-        return np.zeros(0, dtype=np.int8)
-    codes, uniques = pd.factorize(strata, sort=True)
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64)
+    if isinstance(strata, pd.Series):
+        codes, uniques = factorize_sorted(strata)
+    else:
+        codes, uniques = pd.factorize(strata, sort=True)
     counts = np.bincount(codes, minlength=len(uniques))
     # Small strata cannot give a row to every split; keep them whole in train.
     splittable = counts >= MIN_PER_SPLIT
@@ -93,15 +98,17 @@ def _stratified(strata: np.ndarray | pd.Series, config: SplitConfig) -> np.ndarr
     over = np.maximum(0, n_test + n_val - (counts - 1))
     n_val = np.maximum(0, n_val - over)
     perm = rng.permutation(n)
-    order = perm[np.argsort(codes[perm], kind="stable")]
+    # A stable sort has one answer; 16-bit keys let numpy use its faster radix sort for it.
+    shuffled = codes[perm].astype(np.int16 if len(uniques) < 2**15 else np.int64)
+    order = perm[np.argsort(shuffled, kind="stable")]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - np.repeat(starts, counts)
-    code = codes
+    first_val = n_test[codes]
     assign = np.zeros(n, dtype=np.int8)
-    assign[rank < n_test[code]] = 2
-    assign[(rank >= n_test[code]) & (rank < n_test[code] + n_val[code])] = 1
-    return assign
+    assign[rank < first_val] = 2
+    assign[(rank >= first_val) & (rank < first_val + n_val[codes])] = 1
+    return assign, counts
 
 
 def _grouped(groups: pd.Series, config: SplitConfig) -> np.ndarray:
@@ -158,16 +165,18 @@ def assign_splits(frame: pd.DataFrame, config: SplitConfig, *, stratify: pd.Seri
         assign = _grouped(groups.reset_index(drop=True), config)
         method = "grouped (no group in two splits)"
     elif stratify is not None:
-        assign = _stratified(stratify, config)
+        assign, sizes = _stratified(stratify, config)
         method = "stratified by label"
-        counts = stratify.value_counts()
-        small = counts[counts < MIN_PER_SPLIT]
+        # Counting by value again is only needed to name the small classes, which is rare.
+        small = (stratify.value_counts() if (sizes < MIN_PER_SPLIT).any()
+                 else pd.Series([], dtype=np.int64))
+        small = small[small < MIN_PER_SPLIT]
         if len(small) and (config.test_size > 0 or config.validation_size > 0):
             shown = ", ".join(f"'{k}' ({v})" for k, v in small.head(5).items())
             notes.append(f"{len(small)} {'class has' if len(small) == 1 else 'classes have'} fewer "
                          f"than {MIN_PER_SPLIT} rows, kept in train only, so not evaluated: {shown}.")
     else:
-        assign = _stratified(np.zeros(n, dtype=np.int8), config)
+        assign, _sizes = _stratified(np.zeros(n, dtype=np.int8), config)
         method = "random"
     return SplitResult(pd.Series(NAMES[assign], index=frame.index, dtype=object), method,
                        tuple(notes), assign.astype(np.int64))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.arrowtext import arrow_strings, char_lengths, non_ascii_rows
 from core.canonical import counted, short
 from core.entities import Finding
 from core.textfile import numeric_mask
@@ -38,8 +39,11 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
     """Sentences about garbled, very long and truncated texts; ``measured`` from tokenlength."""
     findings: list[Finding] = []
     if not pretokenized:
-        findings += _encoding_damage(texts, frame)
-        chars = texts.str.len().to_numpy()
+        arrow = pd.api.types.is_string_dtype(texts) and texts.dtype != object
+        non_ascii = non_ascii_rows(texts) if arrow else None
+        findings += _encoding_damage(texts, frame, non_ascii)
+        # Byte lengths are characters for ASCII rows; only the others are counted again.
+        chars = char_lengths(texts, non_ascii) if arrow else texts.str.len().to_numpy()
         stats["text_chars"] = {"median": float(np.median(chars)), "max": int(chars.max())}
         long = chars > LONG_TEXT_CHARS
         if long.any():
@@ -75,31 +79,14 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
 _MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
 
 
-def _non_ascii_rows(arr: Any) -> np.ndarray:
-    """Rows of a pyarrow string array holding any byte >= 0x80, straight from its buffers."""
-    mask = np.zeros(len(arr), dtype=bool)
-    buffers = arr.buffers()
-    if len(arr) == 0 or buffers[2] is None:
-        return mask
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
-    if not len(data) or data.max() < 0x80:
-        return mask
-    high = np.flatnonzero(data >= 0x80) + offsets[0]
-    if len(high):
-        mask[np.searchsorted(offsets, high, side="right") - 1] = True
-    return mask
-
-
-def _encoding_damage(texts: pd.Series, frame: pd.DataFrame) -> list[Finding]:
+def _encoding_damage(texts: pd.Series, frame: pd.DataFrame,
+                     non_ascii: np.ndarray | None = None) -> list[Finding]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(texts, type=pa.string(), from_pandas=True)
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    arr = arrow_strings(texts)
     # Garbling needs non-ASCII bytes, and most rows have none: look at the raw buffers first.
-    candidates = (np.concatenate([_non_ascii_rows(c) for c in chunks]) if chunks
-                  else np.zeros(0, dtype=bool))
+    candidates = non_ascii_rows(texts) if non_ascii is None else non_ascii
     if not candidates.any():
         return []
     hits = np.zeros(len(arr), dtype=bool)

@@ -1,0 +1,192 @@
+"""Exact per-row facts about a column of strings, read straight from its Arrow buffers.
+
+The quality report looks at every row of 100,000-row files; hashing or scanning every text
+in Python (or even with a general hash table over the whole bytes) is most of its cost. These
+helpers look at a few bytes per row first and hand only the undecided rows to the exact,
+slower check, so their answers are the same as the slow way's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Multipliers of the row fingerprint (odd 64-bit constants; any collision is resolved exactly).
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                 0x27D4EB2F165667C5], dtype=np.uint64)
+# Low n bytes of a little-endian uint64 (index n = 0..8).
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
+
+
+def arrow_strings(series: pd.Series) -> Any:
+    """The series as a pyarrow string ChunkedArray (zero-copy for pandas' Arrow-backed strings)."""
+    import pyarrow as pa
+
+    arr = getattr(series.array, "_pa_array", None)
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(series, type=pa.large_string(), from_pandas=True)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr], type=arr.type)
+
+
+def _buffers(chunk: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (n + 1, int64) and data bytes of one Arrow string chunk."""
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(chunk.type)
+    _validity, offsets_buf, data_buf = chunk.buffers()
+    n = len(chunk)
+    if offsets_buf is None:  # an all-null or empty chunk may have no buffers at all
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if wide else np.int32)
+    offsets = offsets[chunk.offset: chunk.offset + n + 1].astype(np.int64, copy=False)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _words(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The 8 bytes starting at each position as a little-endian uint64 (zeros past the end)."""
+    if len(data) < 8:
+        data = np.concatenate([data, np.zeros(8 - len(data), dtype=np.uint8)])
+    last = len(data) - 8
+    view = np.ndarray(shape=(last + 1,), dtype="<u8", buffer=data, offset=0, strides=(1,))
+    clipped = np.minimum(positions, last)
+    # A window that runs past the buffer's end is read from 8 bytes before it and shifted down.
+    return view[clipped] >> ((positions - clipped) * 8).astype(np.uint64)
+
+
+def _fingerprint(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """A 64-bit number per row from its length and its first, middle and last 8 bytes."""
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    keep = _LOW_BYTES[np.minimum(lengths, 8)]
+    mid = starts + np.maximum(lengths // 2 - 4, 0)
+    end = starts + np.maximum(lengths - 8, 0)
+    with np.errstate(over="ignore"):
+        h = lengths.astype(np.uint64) * _MIX[0]
+        for mix, pos in zip(_MIX[1:], (starts, mid, end), strict=True):
+            h = (h ^ ((_words(data, pos) & keep) * mix)) * np.uint64(0x100000001B3)
+    return h
+
+
+def text_codes(series: pd.Series) -> np.ndarray:
+    """One integer per row, equal exactly when the texts are equal (missing values share one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    head = arr.slice(0, 2048)
+    if pc.count_distinct(head, mode="all").as_py() <= len(head) // 2:
+        return _dictionary_codes(arr)  # mostly repeated values (labels, categories)
+    prints = np.concatenate([_fingerprint(*_buffers(c)) for c in arr.chunks])
+    # Rows whose fingerprint no other row has are unique texts; only the rest are compared.
+    maybe = pd.Series(prints).duplicated(keep=False).to_numpy().copy()
+    if arr.null_count:
+        maybe |= arr.is_null().to_numpy(zero_copy_only=False)
+    if maybe.mean() > 0.5:  # repeats after all: comparing every row is then just as fast
+        return _dictionary_codes(arr)
+    codes = np.empty(n, dtype=np.int64)
+    distinct = 0
+    if maybe.any():
+        codes[maybe] = _dictionary_codes(arr.filter(pa.array(maybe)))
+        distinct = int(codes[maybe].max()) + 1
+    codes[~maybe] = distinct + np.arange(int((~maybe).sum()))
+    return codes
+
+
+def _dictionary_codes(arr: Any) -> np.ndarray:
+    """Codes of a (chunked) array in order of first appearance, nulls as one more value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):  # one array, so all rows share one dictionary
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(arr, null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def byte_lengths(series: pd.Series) -> np.ndarray:
+    """UTF-8 byte length of each row (0 for missing values), from the offsets alone."""
+    arr = arrow_strings(series)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.diff(_buffers(c)[0]) for c in arr.chunks])
+
+
+def non_ascii_rows(series: pd.Series) -> np.ndarray:
+    """True for rows holding any byte >= 0x80 (the only rows that can be garbled or multi-byte)."""
+    arr = arrow_strings(series)
+    out = [np.zeros(0, dtype=bool)]
+    for chunk in arr.chunks:
+        offsets, data = _buffers(chunk)
+        mask = np.zeros(len(chunk), dtype=bool)
+        data = data[offsets[0]: offsets[-1]] if len(offsets) else data[:0]
+        if len(data) and data.max() >= 0x80:
+            high = np.flatnonzero(data >= 0x80) + offsets[0]
+            mask[np.searchsorted(offsets, high, side="right") - 1] = True
+        out.append(mask)
+    return np.concatenate(out)
+
+
+def char_lengths(series: pd.Series, non_ascii: np.ndarray | None = None) -> np.ndarray:
+    """Characters per row (as ``str.len``; 0 for missing): byte lengths, recounted where non-ASCII."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lengths = byte_lengths(series)
+    wide = non_ascii_rows(series) if non_ascii is None else non_ascii
+    if wide.any():
+        picked = arrow_strings(series).filter(pa.array(wide))
+        lengths[wide] = pc.utf8_length(picked).fill_null(0).to_numpy(zero_copy_only=False)
+    return lengths
+
+
+# First bytes that leave a text's blankness open: controls, the space and DEL (all ASCII
+# whitespace is among them) and any non-ASCII byte; a visible ASCII character settles it.
+_UNSURE_FIRST = np.ones(256, dtype=bool)
+_UNSURE_FIRST[0x21:0x7F] = False
+
+
+def blank_rows(series: pd.Series) -> np.ndarray:
+    """True for missing, empty or whitespace-only texts; only rows starting with a space are scanned."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    parts = [np.zeros(0, dtype=bool)]
+    for chunk in arr.chunks:
+        offsets, data = _buffers(chunk)
+        lengths = np.diff(offsets)
+        first = np.zeros(len(chunk), dtype=np.uint8)
+        has = lengths > 0
+        first[has] = data[offsets[:-1][has]]
+        # A text whose first byte is visible ASCII is not blank; the rest get the exact test.
+        unsure = ~has | _UNSURE_FIRST[first]
+        if chunk.null_count:
+            unsure |= chunk.is_null().to_numpy(zero_copy_only=False)
+        blank = np.zeros(len(chunk), dtype=bool)
+        if unsure.any():
+            sub = chunk.filter(pa.array(unsure))
+            blank[unsure] = pc.or_(pc.equal(sub, ""), pc.utf8_is_space(sub)).fill_null(
+                True).to_numpy(zero_copy_only=False)
+        parts.append(blank)
+    return np.concatenate(parts)
+
+
+def factorize_sorted(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(series, sort=True)``, reading Arrow text through its dictionary directly."""
+    import pyarrow.compute as pc
+
+    if not (pd.api.types.is_string_dtype(series) and series.dtype != object) or series.hasnans:
+        codes, uniques = pd.factorize(series, sort=True)
+        return codes, pd.Index(uniques)
+    encoded = pc.dictionary_encode(arrow_strings(series).combine_chunks())
+    # Arrow orders strings by UTF-8 bytes, which is code-point order, as Python sorts them.
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, pd.Index(encoded.dictionary.take(order).to_pylist(), dtype=object)
