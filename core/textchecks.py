@@ -61,10 +61,13 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
         findings.append(Finding("info", "token_lengths", measured.get("tokenizer_note", "")))
         return findings
     sample = measured["token_lengths"]
-    scope = (f"measured on a random sample of {sample['sample_size']:,} of "
-             f"{sample['total']:,} rows" if sample["sample_size"] < sample["total"]
-             else f"measured on all {sample['total']:,} rows")
-    percent = f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
+    percent = _percent(share)
+    scope = f"measured on all {sample['total']:,} rows"
+    if sample["sample_size"] < sample["total"]:
+        low, high = measured.get("truncated_share_range") or (share, share)
+        scope = (f"measured on a random sample of {sample['sample_size']:,} of "
+                 f"{sample['total']:,} rows, so {_percent(low)}–{_percent(high)} of the whole "
+                 "file at 95% confidence")
     text = (f"{percent} of inputs are longer than {max_length} tokens and would be cut "
             f"(median {sample['median']:.0f}, longest {sample['max']:,} tokens; {scope})")
     if share > 0.05:
@@ -73,6 +76,10 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
     else:
         findings.append(Finding("info", "truncation", text + "."))
     return findings
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
 
 
 # C1 control characters, or UTF-8 read as Windows-1252 ("Ã©", "â€™"): text decoded wrongly.

@@ -101,10 +101,13 @@ def test_token_lengths_and_truncated_share() -> None:
 
 
 def test_token_lengths_use_a_sample_on_big_files() -> None:
+    from core.tokenlength import TOKEN_SAMPLE
+
     report = _report(_reviews(3000))
     lengths = report.stats["token_lengths"]
-    assert lengths["sample_size"] == 1000 and lengths["total"] == 3000
-    assert "random sample of 1,000 of 3,000 rows" in _codes(report)["truncation"].message
+    assert lengths["sample_size"] == TOKEN_SAMPLE and lengths["total"] == 3000
+    assert (f"random sample of {TOKEN_SAMPLE:,} of 3,000 rows, so 0%–0.6% of the whole file"
+            in _codes(report)["truncation"].message)
 
 
 def test_unknown_model_falls_back_to_minilm_and_says_so() -> None:
