@@ -80,10 +80,10 @@ def text_codes(series: pd.Series) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     head = arr.slice(0, 2048)
     if pc.count_distinct(head, mode="all").as_py() <= len(head) // 2:
-        return _dictionary_codes(arr)  # mostly repeated values (labels, categories)
+        return _indices(_encoded(series))  # mostly repeated values (labels, categories)
     prints = np.concatenate([_fingerprint(*_buffers(c)) for c in arr.chunks])
     # Rows whose fingerprint no other row has are unique texts; only the rest are compared.
-    maybe = pd.Series(prints).duplicated(keep=False).to_numpy().copy()
+    maybe = _repeated(prints)
     if arr.null_count:
         maybe |= arr.is_null().to_numpy(zero_copy_only=False)
     if maybe.mean() > 0.5:  # repeats after all: comparing every row is then just as fast
@@ -97,6 +97,21 @@ def text_codes(series: pd.Series) -> np.ndarray:
     return codes
 
 
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """True where a uint64 value occurs more than once, like ``duplicated(keep=False)``.
+
+    Values are first spread over about 8 buckets per row by their top bits (well mixed by the
+    fingerprint's last multiply); only rows sharing a bucket go to the hash table.
+    """
+    bits = max(8, int(len(values)).bit_length() + 3)
+    bucket = (values >> np.uint64(64 - bits)).astype(np.int64)
+    shared = np.bincount(bucket, minlength=1 << bits)[bucket] > 1
+    out = np.zeros(len(values), dtype=bool)
+    if shared.any():
+        out[shared] = pd.Series(values[shared]).duplicated(keep=False).to_numpy()
+    return out
+
+
 def _dictionary_codes(arr: Any) -> np.ndarray:
     """Codes of a (chunked) array in order of first appearance, nulls as one more value."""
     import pyarrow as pa
@@ -104,8 +119,30 @@ def _dictionary_codes(arr: Any) -> np.ndarray:
 
     if isinstance(arr, pa.ChunkedArray):  # one array, so all rows share one dictionary
         arr = arr.combine_chunks()
-    encoded = pc.dictionary_encode(arr, null_encoding="encode")
+    return _indices(pc.dictionary_encode(arr, null_encoding="encode"))
+
+
+def _indices(encoded: Any) -> np.ndarray:
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+# The label column is encoded for duplicates, the split, the class counts and the mixed-type
+# check; the last few encodings are kept with the very array they came from (held here, so
+# an ``is`` match can only be that array).
+_RECENT: list[tuple[Any, Any]] = []
+
+
+def _encoded(series: pd.Series) -> Any:
+    """The series' values as one Arrow DictionaryArray (first-appearance order, nulls encoded)."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    for held, encoded in list(_RECENT):
+        if held is arr:
+            return encoded
+    encoded = pc.dictionary_encode(arr.combine_chunks(), null_encoding="encode")
+    _RECENT[:] = [(arr, encoded), *_RECENT[:2]]
+    return encoded
 
 
 def byte_lengths(series: pd.Series) -> np.ndarray:
@@ -180,13 +217,27 @@ def factorize_sorted(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(series, sort=True)``, reading Arrow text through its dictionary directly."""
     import pyarrow.compute as pc
 
-    if not (pd.api.types.is_string_dtype(series) and series.dtype != object) or series.hasnans:
+    if not _plain_arrow_text(series):
         codes, uniques = pd.factorize(series, sort=True)
         return codes, pd.Index(uniques)
-    encoded = pc.dictionary_encode(arrow_strings(series).combine_chunks())
+    encoded = _encoded(series)
     # Arrow orders strings by UTF-8 bytes, which is code-point order, as Python sorts them.
     order = pc.sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
-    return codes, pd.Index(encoded.dictionary.take(order).to_pylist(), dtype=object)
+    return rank[_indices(encoded)], pd.Index(encoded.dictionary.take(order).to_pylist(), dtype=object)
+
+
+def value_counts(series: pd.Series) -> pd.Series:
+    """``series.value_counts(sort=False)`` (missing values left out), from the same encoding."""
+    if not _plain_arrow_text(series):
+        return series.value_counts(sort=False)
+    encoded = _encoded(series)
+    counts = np.bincount(_indices(encoded), minlength=len(encoded.dictionary))
+    return pd.Series(counts, index=pd.Index(encoded.dictionary.to_pylist(), dtype=object),
+                     name="count")
+
+
+def _plain_arrow_text(series: pd.Series) -> bool:
+    """Arrow-backed strings with no missing value."""
+    return pd.api.types.is_string_dtype(series) and series.dtype != object and not series.hasnans

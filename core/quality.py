@@ -49,6 +49,23 @@ def _row_key(columns: list[np.ndarray]) -> np.ndarray:
     return key
 
 
+def _content_key(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the first column, and one integer per row equal exactly when all columns are.
+
+    Two equal rows share their first value, so the other columns are only read on the rows
+    whose first value repeats (none, when every text is different).
+    """
+    first = _codes(frame[columns[0]])
+    key = first
+    if len(columns) > 1 and len(first):
+        rows = np.flatnonzero(np.bincount(first)[first] > 1)
+        if len(rows):
+            parts = [first[rows]] + [_codes(frame[c].iloc[rows]) for c in columns[1:]]
+            key = first.copy()  # a row with a unique first value is unique: keep its code
+            key[rows] = int(first.max()) + 1 + pd.factorize(_row_key(parts))[0]
+    return first, key
+
+
 def _duplicated(key: np.ndarray) -> np.ndarray:
     """``Series.duplicated()`` of non-negative codes, hashing only the codes seen twice."""
     if not len(key) or key.min() < 0 or key.max() > 8 * len(key) + 64:
@@ -114,8 +131,7 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 n, _example(canon, i, content)))
     dropped = {"missing": int(drop.sum()), "duplicates": 0}
     kept = canon[~drop] if drop.any() else canon  # filtering copies every text: skip if clean
-    codes = {c: _codes(kept[c]) for c in content}
-    row_key = _row_key(list(codes.values()))
+    first_codes, row_key = _content_key(kept, content)
     dup = _duplicated(row_key)
     if dup.any():
         i = int(dup.nonzero()[0][0])
@@ -133,7 +149,7 @@ def clean_rows(canon: pd.DataFrame, task: str,
                                 {"row": copy, "same_as_row": first,
                                  **_values(canon, canon["_row"] == copy, content)}))
     identity = identity_column(task, mapping)
-    keys = codes.get(identity) if identity else None
+    keys = first_codes if identity == content[0] else None
     if keys is not None and mapping.get("drop_duplicates", True):
         keys = keys[~dup]
     kept = kept.copy(deep=False)

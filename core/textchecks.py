@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.arrowtext import arrow_strings, char_lengths, non_ascii_rows
+from core.arrowtext import arrow_strings, char_lengths, non_ascii_rows, value_counts
 from core.canonical import counted, short
 from core.entities import Finding
 from core.textfile import numeric_mask
@@ -142,7 +142,7 @@ def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
                                        f"{kinds.value_counts().index[0]} values"))
             continue
         if min_share == 0:  # labels and features: few distinct values, test each one once
-            values = present.value_counts(sort=False)
+            values = value_counts(present)
             is_num = numeric_mask(pd.Series(values.index.astype(str))).to_numpy()
             n_num = int(values.to_numpy()[is_num].sum())
             if not 0 < n_num < len(present):

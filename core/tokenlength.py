@@ -125,10 +125,21 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
     except UserError as exc:
         out["tokenizer_note"] = f"Token lengths were not measured: {exc}"
         return out
-    if total > sample:
-        idx = np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
-        texts = texts.iloc[idx]
-    items = [list(v) for v in texts] if pretokenized else texts.astype(str).tolist()
+    idx = (np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
+           if total > sample else None)
+    if not pretokenized and pd.api.types.is_string_dtype(texts) and texts.dtype != object \
+            and not texts.hasnans:
+        # Arrow text: take the sampled rows straight from the buffers (pandas would first
+        # gather every chunk of the column into one).
+        import pyarrow as pa
+
+        from core.arrowtext import arrow_strings
+
+        picked = arrow_strings(texts)
+        items = (picked.take(pa.array(idx)) if idx is not None else picked).to_pylist()
+    else:
+        texts = texts.iloc[idx] if idx is not None else texts
+        items = [list(v) for v in texts] if pretokenized else texts.astype(str).tolist()
     lengths = _count_tokens(path, items, pretokenized)
     share = round(float((lengths > max_length).mean()), 4)
     counts, edges = np.histogram(lengths, bins=min(30, max(1, int(np.ptp(lengths)) + 1)))
