@@ -145,6 +145,22 @@ def _encoded(series: pd.Series) -> Any:
     return encoded
 
 
+def take_rows(arr: Any, rows: np.ndarray | None) -> list:
+    """The values at sorted positions ``rows`` (all when None) of a ChunkedArray, as a list."""
+    import pyarrow as pa
+
+    if rows is None:
+        return arr.to_pylist()
+    bounds = np.cumsum([0] + [len(c) for c in arr.chunks])
+    chunk_of = np.searchsorted(bounds, rows, side="right") - 1
+    out: list = []
+    for k, chunk in enumerate(arr.chunks):
+        local = rows[chunk_of == k] - bounds[k]
+        if len(local):
+            out.extend(chunk.take(pa.array(local)).to_pylist())
+    return out
+
+
 def byte_lengths(series: pd.Series) -> np.ndarray:
     """UTF-8 byte length of each row (0 for missing values), from the offsets alone."""
     arr = arrow_strings(series)

@@ -109,7 +109,7 @@ def _count_tokens(path: str, items: list, pretokenized: bool) -> np.ndarray:
                 picked = [items[i] for i in np.flatnonzero(rows)]
                 encodings = which.encode_batch_fast(picked, is_pretokenized=pretokenized,
                                                     add_special_tokens=True)
-                lengths[rows] = [len(e.ids) for e in encodings]
+                lengths[rows] = [len(e) for e in encodings]  # len() builds no id list
     return lengths
 
 
@@ -129,14 +129,11 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
            if total > sample else None)
     if not pretokenized and pd.api.types.is_string_dtype(texts) and texts.dtype != object \
             and not texts.hasnans:
-        # Arrow text: take the sampled rows straight from the buffers (pandas would first
-        # gather every chunk of the column into one).
-        import pyarrow as pa
+        # Arrow text: take the sampled rows chunk by chunk (a take over the whole column
+        # first copies all its chunks into one).
+        from core.arrowtext import arrow_strings, take_rows
 
-        from core.arrowtext import arrow_strings
-
-        picked = arrow_strings(texts)
-        items = (picked.take(pa.array(idx)) if idx is not None else picked).to_pylist()
+        items = take_rows(arrow_strings(texts), idx)
     else:
         texts = texts.iloc[idx] if idx is not None else texts
         items = [list(v) for v in texts] if pretokenized else texts.astype(str).tolist()
