@@ -9,6 +9,7 @@ repeats one with its stored prompt, settings and seed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -44,6 +45,9 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> Any:
+    # Before torch loads: OpenMP threads that spin while waiting slow generation several-fold when
+    # other processes share the cores (the same setting the training workers get).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from core import generation as gen
 
     if args.history:

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from core.ml.tasks.causal_lm import CausalCollator, encode_row
@@ -59,25 +58,19 @@ def test_collator_pads_inputs_and_ignores_padding_in_the_loss() -> None:
     assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
 
 
-def _pairs(n: int) -> pd.DataFrame:
-    colours = ["blue", "green", "red"]
-    return pd.DataFrame({"prompt": [f"What colour is item {i}?" for i in range(n)],
-                         "completion": [f"Item {i} is {colours[i % 3]}." for i in range(n)]})
-
-
 @pytest.fixture
 def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """A tiny chat model in the catalogue and a saved prompt/completion dataset; yields (model key, id)."""
+    """A tiny chat model in the catalogue and 120 rows of the chat-pairs gallery; yields (model key, id)."""
     from core import catalog, datasets, training
+    from core.gallery import load_gallery_frame
     from core.ml.generation import clear_loaded
 
     clear_loaded()
     key = catalog.add_local_model(str(build_tiny_chat_lm(tmp_path / "tiny-chat", seed=1))).key
-    parsed = datasets.frame_to_parsed(_pairs(60), "pairs.csv")
-    info = datasets.save_dataset(parsed, {"format": "prompt_completion", "prompt": "prompt",
-                                          "completion": "completion"}, name="pairs", task="causal-lm",
-                                 split=datasets.SplitConfig(validation_size=0.2, test_size=0.1),
-                                 model_key=key)
+    _, frame, mapping, split = load_gallery_frame("chat-pairs")
+    parsed = datasets.frame_to_parsed(frame.sample(n=120, random_state=0), "chat-pairs.csv")
+    info = datasets.save_dataset(parsed, mapping, name="chat pairs", task="causal-lm", split=split,
+                                 model_key=key, max_length=64)
     training.set_launcher(training.InlineLauncher())
     yield key, info.id
     training.set_launcher(None)
@@ -102,16 +95,29 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
     assert run.status == "succeeded", (run.status_reason, training.run_logs(run.id))
     metrics = training.run_metrics(run.id)
     val = metrics[(metrics["split"] == "validation") & (metrics["name"] == "loss")].sort_values("step")
-    assert len(val) == 3 and val["value"].iloc[-1] < val["value"].iloc[0] * 0.8
+    assert len(val) == 3 and val["value"].is_monotonic_decreasing
+    # against the untrained model on the same validation rows
+    from core.config import get_settings
+    from core.ml.tasks.base import get_adapter
+
+    adapter = get_adapter("causal-lm")
+    from core.datasets import load_dataset_frame
+
+    frame = load_dataset_frame(dataset_id)
+    base_dir = Path(generation.resolve_model(key).path)
+    model, tok, _ = adapter.load(base_dir)
+    meta = json.loads((get_settings().resolve(run.output_dir) / "model" / "task.json").read_text())
+    before, _ = adapter.evaluate(model, tok, frame[frame["split"] == "validation"], meta,
+                                 TrainConfig(task_options={"eval_generations": 0}))
+    assert val["value"].iloc[-1] < before["loss"] * 0.8
     ppl = metrics[(metrics["split"] == "validation") & (metrics["name"] == "perplexity")]
     assert len(ppl) == len(val)
     samples = generation.sample_generations(run.id)
     assert sorted(set(samples["step"])) == [0, 6, 12, 18] and (samples.groupby("step").size() == 3).all()
-    assert samples["prompt"].iloc[0].startswith("What colour is item")
     # the fine-tuned run is a model source for the playground
     answer = generation.generate(f"run:{run.id}", samples["prompt"].iloc[0],
                                  settings=generation.GenerationSettings(temperature=0, max_new_tokens=12))
-    assert answer.run_id == run.id and answer.text.startswith("Item")
+    assert answer.run_id == run.id and answer.outputs[0]
     assert generation.merge_lora(run.id) == Path(generation.resolve_model(f"run:{run.id}").path)
 
 
@@ -127,6 +133,6 @@ def test_lora_run_saves_adapters_and_exports_a_plain_model(chat_run_setup) -> No
     assert (run_dir / "lora" / "adapter_model.safetensors").is_file()
     merged = generation.merge_lora(run.id)
     assert (merged / "config.json").is_file() and not (merged / "adapter_config.json").exists()
-    record = generation.generate(f"run:{run.id}", "What colour is item 3?",
+    record = generation.generate(f"run:{run.id}", "What is AI?",
                                  settings=generation.GenerationSettings(temperature=0, max_new_tokens=4))
     assert record.outputs and record.run_id == run.id
