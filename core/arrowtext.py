@@ -51,6 +51,8 @@ def _words(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
         data = np.concatenate([data, np.zeros(8 - len(data), dtype=np.uint8)])
     last = len(data) - 8
     view = np.ndarray(shape=(last + 1,), dtype="<u8", buffer=data, offset=0, strides=(1,))
+    if not len(positions) or positions.max() <= last:
+        return view[positions]
     clipped = np.minimum(positions, last)
     # A window that runs past the buffer's end is read from 8 bytes before it and shifted down.
     return view[clipped] >> ((positions - clipped) * 8).astype(np.uint64)
@@ -100,16 +102,14 @@ def text_codes(series: pd.Series) -> np.ndarray:
 def _repeated(values: np.ndarray) -> np.ndarray:
     """True where a uint64 value occurs more than once, like ``duplicated(keep=False)``.
 
-    Values are first spread over about 8 buckets per row by their top bits (well mixed by the
-    fingerprint's last multiply); only rows sharing a bucket go to the hash table.
+    A sort and a look at neighbours is quicker than a hash table here, and when no value
+    repeats (the usual case for texts) nothing else is done.
     """
-    bits = max(8, int(len(values)).bit_length() + 3)
-    bucket = (values >> np.uint64(64 - bits)).astype(np.int64)
-    shared = np.bincount(bucket, minlength=1 << bits)[bucket] > 1
-    out = np.zeros(len(values), dtype=bool)
-    if shared.any():
-        out[shared] = pd.Series(values[shared]).duplicated(keep=False).to_numpy()
-    return out
+    ordered = np.sort(values)
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return np.zeros(len(values), dtype=bool)
+    return np.isin(values, ordered[1:][same])
 
 
 def _dictionary_codes(arr: Any) -> np.ndarray:
