@@ -32,12 +32,16 @@ def numeric_mask(series: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from core.arrowtext import arrow_strings, byte_lengths
+
     try:
-        arr = pa.array(series, type=pa.string(), from_pandas=True)
+        arr = arrow_strings(series)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return series.map(lambda v: isinstance(v, str) and is_number(v))
     # Numbers are short: run the regex only on short values (long texts are never numbers).
-    short = pc.less_equal(pc.binary_length(arr), 40).fill_null(False).to_numpy(zero_copy_only=False)
+    # Lengths come from the offsets (a missing value counts 0 and the regex then says no).
+    short = byte_lengths(series) <= 40 if arr.null_count == 0 else pc.less_equal(
+        pc.binary_length(arr), 40).fill_null(False).to_numpy(zero_copy_only=False)
     out = np.zeros(len(arr), dtype=bool)
     if short.any():
         candidates = arr.filter(pa.array(short))
