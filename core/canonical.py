@@ -55,7 +55,10 @@ def short(value: Any, n: int = 120) -> str:
 def _as_text(series: pd.Series) -> pd.Series:
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         return series
-    if series.dtype == object:  # may hold lists or dicts: str() each, keep missing values missing
+    if series.dtype == object:
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series.astype("str")  # only text and missing values (JSON, Excel): no loop
+        # May hold lists or dicts: str() each, keep missing values missing.
         return series.map(lambda v: None if _missing(v) else str(v)).astype("str")
     return series.astype("str")  # numbers and booleans, vectorised; NaN stays missing
 
