@@ -158,3 +158,17 @@ def test_side_by_side_uses_one_seed_and_choices_list_text_models(tiny: str) -> N
     assert a.outputs == b.outputs and a.settings["seed"] == b.settings["seed"]
     refs = [ref for ref, _ in gen.list_model_choices()]
     assert tiny in refs and "smollm2-135m-instruct" in refs and "minilm-l6" not in refs
+
+
+def test_a_reader_that_stops_early_stops_the_model_and_frees_the_lock(tiny: str) -> None:
+    from core.ml.generation import get_loaded
+
+    stream = gen.stream_generate(tiny, "Hello!", settings=S(temperature=1.0, seed=1, max_new_tokens=400))
+    chunks = iter(stream)
+    next(chunks)
+    chunks.close()  # what a Streamlit rerun does to an abandoned stream
+    lock = get_loaded(tiny).lock
+    assert lock.acquire(timeout=30)
+    lock.release()
+    assert stream._inner.result.stopped_early and stream._inner.result.new_tokens < 400
+    assert stream.record is None and gen.list_generations() == []
