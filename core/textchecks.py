@@ -119,6 +119,10 @@ def _garbled_snippet(text: str) -> str:
     return re.sub("[\x80-\x9f]", lambda c: f"\\x{ord(c.group()):02x}", snippet)
 
 
+# infer_dtype answers that mean all values are of one kind as counted below.
+_ONE_KIND = {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty"}
+
+
 def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
                         min_share: float = 0.0) -> list[Finding]:
     """Columns that hold numbers in some rows and words in others (or other mixed kinds).
@@ -133,6 +137,8 @@ def mixed_type_findings(frame: pd.DataFrame, columns: list[str],
         if present.empty or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
             continue
         if series.dtype == object:
+            if pd.api.types.infer_dtype(present, skipna=False) in _ONE_KIND:
+                continue  # every value is of one kind (checked in C, not row by row)
             kinds = present.map(lambda v: "number" if isinstance(v, int | float | np.number)
                                 and not isinstance(v, bool) else type(v).__name__)
             if kinds.nunique() > 1:
