@@ -26,7 +26,7 @@ from filelock import FileLock
 from core import assets, model_registry
 from core.config import get_settings
 from core.errors import ModelError, NotFoundError
-from core.tabular import MLP_TRAIN_DEFAULTS
+from core.run_config import MLP_TRAIN_DEFAULTS
 
 Progress = Callable[[float, str], None]
 MINILM_KEY = "minilm-l6"

@@ -20,6 +20,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 LORA_TARGETS = ("attention", "all-linear")
 
+# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained).
+MLP_TRAIN_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
+    "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}
+
+# Defaults that differ by task, applied over the preset and under the user's own values.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    # A new tagging head on a small encoder learns too little in one epoch at 5e-5.
+    "token-classification": {"learning_rate": 2e-4, "batch_size": 8},
+    # A 49k-token vocabulary makes logits large: small batches keep evaluation in memory.
+    "causal-lm": {"batch_size": 8, "eval_batch_size": 8, "max_length": 256},
+    "tabular": MLP_TRAIN_DEFAULTS,
+}
+
 
 def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors dataclasses.field
     return field(default=default, metadata={"help": help, **kw})
@@ -103,11 +117,11 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
-    def from_preset(cls, preset: str = "full", **overrides: Any) -> TrainConfig:
-        """The preset's values, then every override that is not None."""
+    def from_preset(cls, preset: str = "full", task: str | None = None, **overrides: Any) -> TrainConfig:
+        """The preset's values, then the task's defaults, then every override that is not None."""
         if preset not in PRESETS:
             raise ConfigError(f"Unknown preset '{preset}'. Choose one of: {', '.join(PRESETS)}.")
-        values: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
+        values: dict[str, Any] = {"preset": preset, **PRESETS[preset], **TASK_DEFAULTS.get(task or "", {})}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(values)
 

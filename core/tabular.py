@@ -17,6 +17,7 @@ import pandas as pd
 
 from core.entities import Finding
 from core.errors import DatasetError
+from core.run_config import MLP_TRAIN_DEFAULTS  # noqa: F401 - re-exported for older callers
 
 LABEL = "label"
 MISSING_CATEGORY = "(missing)"
@@ -26,9 +27,6 @@ MAX_CLASSES = 20
 PREPROCESSOR_FILE = "preprocessor.json"
 # Settings that suit the tabular MLP (trained from scratch): far larger steps and more epochs than
 # fine-tuning a transformer. Forms and the CLI start from these when the model is "mlp".
-MLP_TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
-    "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}
 MLP_MIN_LEARNING_RATE = 1e-4
 
 

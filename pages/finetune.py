@@ -39,7 +39,7 @@ with st.container(border=True):
             st.warning(f"No model in the catalogue can be trained for {task}; add one on the Models page.")
         else:
             try:
-                config = training.TrainConfig.from_preset(**values)
+                config = training.TrainConfig.from_preset(task=task, **values)
                 finetune_form.show_estimate(dataset.id, model_key, config, folds)
             except UserError as error:
                 st.error(md_escape(error), icon=":material/error:")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import training
 from core.entities import DatasetInfo
-from core.run_config import PRESETS, TrainConfig, field_help
+from core.run_config import TrainConfig, field_help
 from ui import state
 from ui.widgets import duration, md_escape, size
 
@@ -22,18 +22,33 @@ def _key(name: str) -> str:
     return f"{state.FINETUNE_FIELD_PREFIX}{name}"
 
 
+def _task_values(task: str | None, preset: str) -> dict[str, Any]:
+    """The form's numbers for a task and preset: the preset, then the task's own defaults."""
+    config = TrainConfig.from_preset(preset, task=task)
+    values: dict[str, Any] = {
+        "epochs": float(config.epochs), "max_train_rows": int(config.max_train_rows or 0),
+        "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+        "max_length": config.max_length, "warmup_ratio": config.warmup_ratio,
+        "weight_decay": config.weight_decay}
+    options = config.task_options or {}
+    if "hidden_sizes" in options:
+        values["hidden_sizes"] = ", ".join(str(n) for n in options["hidden_sizes"])
+    if "dropout" in options:
+        values["dropout"] = float(options["dropout"])
+    return values
+
+
 def _apply_preset() -> None:
     # A preset sets epochs and the training-row cap; the other fields keep what the user typed.
-    preset = PRESETS[st.session_state[state.FINETUNE_PRESET]]
-    st.session_state[_key("epochs")] = float(preset.get("epochs") or _DEFAULTS.epochs)
-    st.session_state[_key("max_train_rows")] = int(preset.get("max_train_rows") or 0)
+    task = st.session_state.get(_key("defaults_task"))
+    values = _task_values(task, st.session_state[state.FINETUNE_PRESET])
+    st.session_state[_key("epochs")] = values["epochs"]
+    st.session_state[_key("max_train_rows")] = values["max_train_rows"]
 
 
-def _init_defaults() -> None:
+def _init_defaults(task: str) -> None:
     st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
-    defaults = {"max_steps": 0, "batch_size": _DEFAULTS.batch_size, "learning_rate": _DEFAULTS.learning_rate,
-                "max_length": _DEFAULTS.max_length, "warmup_ratio": _DEFAULTS.warmup_ratio,
-                "weight_decay": _DEFAULTS.weight_decay, "seed": _DEFAULTS.seed, "eval_every": 0,
+    defaults = {"max_steps": 0, "seed": _DEFAULTS.seed, "eval_every": 0,
                 "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
                 "lora_alpha": _DEFAULTS.lora_alpha, "early_stopping": _DEFAULTS.early_stopping,
                 "early_stopping_patience": _DEFAULTS.early_stopping_patience,
@@ -41,8 +56,12 @@ def _init_defaults() -> None:
                 "hidden_sizes": "64, 64", "dropout": 0.1}
     for name, value in defaults.items():
         st.session_state.setdefault(_key(name), value)
-    if _key("epochs") not in st.session_state:
-        _apply_preset()
+    if st.session_state.get(_key("defaults_task")) != task:
+        # A new task (or the first visit) starts from that task's defaults: an MLP trained from
+        # scratch, a tagger's new head and a causal LM each need other numbers than a classifier.
+        st.session_state[_key("defaults_task")] = task
+        for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
+            st.session_state[_key(name)] = value
 
 
 def task_options(datasets: DatasetInfo) -> Sequence[str]:
@@ -52,7 +71,7 @@ def task_options(datasets: DatasetInfo) -> Sequence[str]:
 
 def settings_form(task: str) -> dict[str, Any]:
     """Preset radio and the advanced expander; returns keyword values for TrainConfig.from_preset."""
-    _init_defaults()
+    _init_defaults(task)
     helps = field_help()
     preset = st.radio("Preset", list(PRESET_LABELS), key=state.FINETUNE_PRESET, horizontal=True,
                       format_func=PRESET_LABELS.get, on_change=_apply_preset, help=helps["preset"])

@@ -47,7 +47,7 @@ def _render_run(data: dict[str, Any]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from core import training
+    from core import datasets, training
 
     if args.epochs is not None and args.max_steps is not None:
         raise ConfigError("Give either --epochs or --max-steps, not both.")
@@ -56,11 +56,10 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
         eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
         lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None)
-    if args.model == "mlp":  # an MLP trained from scratch needs other defaults; flags still win
-        from core.tabular import MLP_TRAIN_DEFAULTS
-
-        overrides = {**MLP_TRAIN_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
-    config = training.TrainConfig.from_preset(args.preset, **overrides)
+    # Each task has its own defaults (an MLP from scratch, a tagger's head, a causal LM's memory);
+    # flags still win.
+    task = args.task or datasets.get_dataset(args.dataset).task
+    config = training.TrainConfig.from_preset(args.preset, task=task, **overrides)
     request = training.TrainRequest(dataset_id=args.dataset, model_key=args.model, config=config,
                                     task=args.task, name=args.name or "")
     if args.folds:  # k-fold cross-validation: a parent run with one child run per fold

@@ -128,3 +128,20 @@ def test_cross_validation_is_one_row_with_its_folds_inside(open_page: Callable[.
     table = at.dataframe[0].value
     assert list(table["id"]) == [parents[0].id]  # the folds are not separate rows
     assert any("0 of 3 folds finished" in c.value for c in at.caption)
+
+
+def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[..., AppTest],
+                                                        launcher: NoLauncher) -> None:
+    from core import gallery
+
+    save_reviews()
+    at = open_page("finetune")
+    assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(5e-5)
+    iris = gallery.import_gallery("iris")
+    at.run()
+    at.selectbox(key="finetune_dataset").set_value(iris.id).run()
+    assert not at.exception
+    assert at.selectbox(key="finetune_task").value == "tabular"
+    assert at.selectbox(key="finetune_model").value == "mlp"
+    assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(3e-3)
+    assert at.number_input(key="finetune_field_epochs").value == 30.0
