@@ -24,3 +24,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     db.reset_engines()
     yield path
     db.reset_engines()
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-layer chat model with the ChatML template, saved once per test session."""
+    from tests.tiny_chat import build_tiny_chat_lm
+
+    return build_tiny_chat_lm(tmp_path_factory.mktemp("tiny-chat") / "tiny-chat")
+
+
+@pytest.fixture
+def tiny(home: Path, tiny_chat_folder: Path) -> Iterator[str]:
+    """The tiny chat model registered in a fresh catalogue; yields its model reference."""
+    from core import catalog
+    from core.ml.generation import clear_loaded
+
+    clear_loaded()
+    yield catalog.add_local_model(str(tiny_chat_folder)).key
+    clear_loaded()

@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from core.cli import main
-from tests.tiny_chat import build_tiny_chat_lm
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_chat_lm(tmp_path_factory.mktemp("tiny-chat") / "tiny-chat")
-
-
-@pytest.fixture
-def tiny(home: Path, tiny_folder: Path) -> Iterator[str]:
-    from core import catalog
-    from core.ml.generation import clear_loaded
-
-    clear_loaded()
-    yield catalog.add_local_model(str(tiny_folder)).key
-    clear_loaded()
 
 
 def test_json_prints_one_document_with_the_stored_generation(tiny: str,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,6 @@ import pytest
 from core import generation as gen
 from core.errors import ConfigError, ModelError, NotFoundError
 from core.generation import GenerationSettings as S
-from tests.tiny_chat import build_tiny_chat_lm
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_chat_lm(tmp_path_factory.mktemp("tiny-chat") / "tiny-chat")
-
-
-@pytest.fixture
-def tiny(home: Path, tiny_folder: Path) -> Iterator[str]:
-    """The tiny chat model registered in a fresh catalogue; yields its model reference."""
-    from core import catalog
-    from core.ml.generation import clear_loaded
-
-    clear_loaded()
-    yield catalog.add_local_model(str(tiny_folder)).key
-    clear_loaded()
 
 
 def test_streaming_yields_several_chunks_that_make_the_stored_output(tiny: str) -> None:
