@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core import evaluation, training
-from ui import evaluation_view, ner_view, state
+from ui import evaluation_view, ner_view, share, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -36,3 +36,8 @@ else:
     evaluation_view.generic_view(result)
 if result.task == "tabular":
     evaluation_view.feature_importance(result)
+
+st.subheader("Share this run")
+st.caption("A single HTML report for stakeholders (opens offline), or the model as a zip.")
+share.report_button([run.id], key="evaluation_report")
+share.export_panel([run.id], {run.id: run})

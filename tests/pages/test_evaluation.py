@@ -38,6 +38,9 @@ def test_classification_report(open_page: Callable[..., AppTest]) -> None:
     at.selectbox(key="evaluation_true_filter").set_value("fresh").run()
     wrong = at.dataframe[-1].value
     assert list(wrong["label"]) == ["fresh"] and list(wrong["predicted"]) == ["rotten"]
+    # the run can be handed on from here: an offline report and the model zip
+    assert at.button(key="evaluation_report").label == "Build the report"
+    assert at.button(key="compare_export").label == "Prepare the zip"
 
 
 def test_regression_report(open_page: Callable[..., AppTest]) -> None:
