@@ -26,7 +26,8 @@ if [ "${1:-}" = "--dev" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     # The browser test drives Debian's chromium through Playwright (never `playwright install`).
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
   fi
 fi
 echo "Installed into .venv"
