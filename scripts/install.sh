@@ -27,7 +27,7 @@ if [ "${1:-}" = "--dev" ]; then
     # The browser test drives Debian's chromium through Playwright (never `playwright install`).
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-liberation >/dev/null
   fi
 fi
 echo "Installed into .venv"
