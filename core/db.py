@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, ensure_home, get_settings
 
 BUSY_TIMEOUT_MS = 20_000
+WRITE_LOCK_KEY = 0x55434C  # PostgreSQL advisory lock that serialises write transactions
 _engines: dict[tuple[str, bool], Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -64,8 +65,13 @@ def get_engine(settings: Settings | None = None, *, write: bool = False) -> Engi
 @contextmanager
 def session_scope(settings: Settings | None = None, *, write: bool = False) -> Iterator[Session]:
     """A short transaction: committed on success, rolled back on error."""
-    factory = sessionmaker(get_engine(settings, write=write), expire_on_commit=False)
+    engine = get_engine(settings, write=write)
+    factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
+        if write and engine.dialect.name == "postgresql":
+            # The same one-writer-at-a-time rule SQLite gets from BEGIN IMMEDIATE, so
+            # read-then-write steps (claiming a queued run against the free slots) stay atomic.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
         yield session
 
 
