@@ -47,26 +47,32 @@ with st.container(border=True):
             st.rerun()
 
 st.subheader("Add a model")
+
+
+def add_model_form(label: str, key: str, placeholder: str, button: str, button_key: str,
+                   add, missing: str, busy: str | None = None) -> None:
+    """An "add a model" input and button: warns when empty, toasts and reruns once added."""
+    value = st.text_input(label, key=key, placeholder=placeholder).strip()
+    if st.button(button, key=button_key):
+        if busy is None:
+            added = call(add, value) if value else None
+        else:
+            with st.spinner(busy.format(value)):
+                added = call(add, value) if value else None
+        if not value:
+            st.warning(missing)
+        elif added is not None:
+            st.toast(md_escape(f"Added {added.name} as {added.key}."), icon=":material/check_circle:")
+            st.rerun()
+
+
 local, hub = st.columns(2)
 # The buttons stay enabled: a text input commits on blur, so a disabled button would eat the click.
 with local:
-    folder = st.text_input("Local model folder", key=state.MODELS_LOCAL_PATH,
-                           placeholder="/path/to/model (config.json + *.safetensors)").strip()
-    if st.button("Add folder", key=state.MODELS_ADD_LOCAL):
-        added = call(catalog.add_local_model, folder) if folder else None
-        if not folder:
-            st.warning("Type the path of a model folder first.")
-        elif added is not None:
-            st.toast(md_escape(f"Added {added.name} as {added.key}."), icon=":material/check_circle:")
-            st.rerun()
+    add_model_form("Local model folder", state.MODELS_LOCAL_PATH,
+                   "/path/to/model (config.json + *.safetensors)", "Add folder", state.MODELS_ADD_LOCAL,
+                   catalog.add_local_model, "Type the path of a model folder first.")
 with hub:
-    model_id = st.text_input("Hugging Face model id", key=state.MODELS_HUB_ID,
-                             placeholder="org/name (needs internet; safetensors only)").strip()
-    if st.button("Download", key=state.MODELS_ADD_HUB):
-        with st.spinner(f"Downloading {model_id}…"):
-            added = call(catalog.add_hub_model, model_id) if model_id else None
-        if not model_id:
-            st.warning("Type a model id such as org/name first.")
-        elif added is not None:
-            st.toast(md_escape(f"Added {added.name} as {added.key}."), icon=":material/check_circle:")
-            st.rerun()
+    add_model_form("Hugging Face model id", state.MODELS_HUB_ID,
+                   "org/name (needs internet; safetensors only)", "Download", state.MODELS_ADD_HUB,
+                   catalog.add_hub_model, "Type a model id such as org/name first.", busy="Downloading {}…")
