@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 import pandas as pd
 
+from core.canonical import short
 from core.config import get_settings
 from core.encoding import decode_text
 from core.errors import DatasetError
@@ -184,9 +185,8 @@ def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> Pars
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:20]):
             parsed = _read_jsonl(text, name, encoding, warnings)
-            return ParsedFile(parsed.frame, name, "jsonl", encoding, None, True,
-                              parsed.warnings + ("The .json file holds one record per line "
-                                                 "(JSON Lines); it was read as JSONL.",))
+            return replace(parsed, warnings=parsed.warnings + (
+                "The .json file holds one record per line (JSON Lines); it was read as JSONL.",))
         raise DatasetError(f"'{name}' is not valid JSON: {exc.msg} at line {exc.lineno}, "
                            f"column {exc.colno}; fix the file or export it again.") from exc
     records = doc
@@ -268,8 +268,7 @@ def _describe_head(data: bytes) -> str:
 
 
 def _short(text: str, n: int = 60) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return short(str(text), n)
 
 
 def _first_line(exc: Exception) -> str:
