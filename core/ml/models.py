@@ -10,7 +10,8 @@ import json
 import os
 import shutil
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,21 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
+@contextmanager
+def _replace_dir_atomically(out_dir: Path) -> Iterator[Path]:
+    """Yield an empty temp folder beside out_dir; on success it replaces out_dir, else it is removed."""
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def convert_gguf_to_hf(gguf_file: Path, out_dir: Path, progress: Progress | None = None) -> Path:
     """Dequantize a GGUF file once into a plain HF folder (fp32 safetensors + tokenizer), atomically."""
     import torch
@@ -207,41 +223,35 @@ def convert_gguf_to_hf(gguf_file: Path, out_dir: Path, progress: Progress | None
     from transformers.utils import logging as hf_logging
 
     gguf_file, out_dir = Path(gguf_file), Path(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # our own progress callback replaces the tqdm bars
     try:
-        _report(progress, 0.02, "Reading the tokenizer from the GGUF file")
-        tok = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name,
-                                            local_files_only=True)
-        _report(progress, 0.25, "Dequantizing the 4-bit weights to fp32")
-        quantized = AutoModelForCausalLM.from_pretrained(
-            str(gguf_file.parent), gguf_file=gguf_file.name, dtype=torch.float32, local_files_only=True)
-        _report(progress, 0.75, "Building a plain model from the weights")
-        # transformers flags a GGUF-loaded model as quantized (not trainable, not saveable):
-        # rebuild it from its config without the quantization flag and copy the fp32 tensors in.
-        cfg = quantized.config.to_dict()
-        cfg.pop("quantization_config", None)
-        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg), dtype=torch.float32)
-        missing, unexpected = model.load_state_dict(quantized.state_dict(), strict=False)
-        model.tie_weights()
-        real_missing = [k for k in missing if "lm_head" not in k]
-        if real_missing or unexpected:
-            lost = (real_missing + list(unexpected))[:3]
-            raise ModelError(f"Converting '{gguf_file.name}' lost weights ({lost}); "
-                             "reinstall the model package and try again.")
-        model.generation_config = quantized.generation_config
-        del quantized
-        _report(progress, 0.85, "Saving the converted model")
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        with _replace_dir_atomically(out_dir) as tmp:
+            _report(progress, 0.02, "Reading the tokenizer from the GGUF file")
+            tok = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name,
+                                                local_files_only=True)
+            _report(progress, 0.25, "Dequantizing the 4-bit weights to fp32")
+            quantized = AutoModelForCausalLM.from_pretrained(
+                str(gguf_file.parent), gguf_file=gguf_file.name, dtype=torch.float32, local_files_only=True)
+            _report(progress, 0.75, "Building a plain model from the weights")
+            # transformers flags a GGUF-loaded model as quantized (not trainable, not saveable):
+            # rebuild it from its config without the quantization flag and copy the fp32 tensors in.
+            cfg = quantized.config.to_dict()
+            cfg.pop("quantization_config", None)
+            model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg), dtype=torch.float32)
+            missing, unexpected = model.load_state_dict(quantized.state_dict(), strict=False)
+            model.tie_weights()
+            real_missing = [k for k in missing if "lm_head" not in k]
+            if real_missing or unexpected:
+                lost = (real_missing + list(unexpected))[:3]
+                raise ModelError(f"Converting '{gguf_file.name}' lost weights ({lost}); "
+                                 "reinstall the model package and try again.")
+            model.generation_config = quantized.generation_config
+            del quantized
+            _report(progress, 0.85, "Saving the converted model")
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
         if bars:
             hf_logging.enable_progress_bar()
     _report(progress, 1.0, "Converted")
@@ -253,15 +263,8 @@ def extract_gguf_tokenizer(gguf_file: Path, out_dir: Path) -> Path:
     from transformers import AutoTokenizer
 
     gguf_file, out_dir = Path(gguf_file), Path(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with _replace_dir_atomically(out_dir) as tmp:
         tok = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name,
                                             local_files_only=True)
         tok.save_pretrained(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
