@@ -20,6 +20,16 @@ POSITIVE = ["good", "great", "fine", "lovely", "superb", "nice"]
 NEGATIVE = ["bad", "awful", "poor", "dull", "boring", "weak"]
 
 
+class RecordingLauncher:
+    """A launcher that starts nothing and remembers which runs it was asked to start."""
+
+    def __init__(self) -> None:
+        self.launched: list[int] = []
+
+    def launch(self, run_id: int) -> None:
+        self.launched.append(run_id)
+
+
 def tiny_model() -> str:
     """Build the tiny encoder under UCLAB_HOME/models and return its catalogue key."""
     from tiny_models import build_tiny_encoder

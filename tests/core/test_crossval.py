@@ -6,20 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from training_data import RecordingLauncher
 
 from core import crossval, evaluation, gallery, runs, training
 from core.errors import ConfigError
 from core.run_config import TrainConfig
-
-
-class Recorder:
-    """A launcher that only records which runs it was asked to start."""
-
-    def __init__(self) -> None:
-        self.launched: list[int] = []
-
-    def launch(self, run_id: int) -> None:
-        self.launched.append(run_id)
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ def request(dataset_id: int, **config) -> training.TrainRequest:
 
 
 def test_start_cv_creates_a_parent_and_k_fold_runs(iris):
-    launcher = Recorder()
+    launcher = RecordingLauncher()
     parent = crossval.start_cv(request(iris.id), 5, launcher)
     assert (parent.kind, parent.status, parent.task) == ("cv", "queued", "tabular")
     assert parent.config["task_options"]["cv"] == {"folds": 5, "strategy": "stratified", "seed": 42}
@@ -51,7 +42,7 @@ def test_start_cv_creates_a_parent_and_k_fold_runs(iris):
 
 
 def test_parent_status_follows_the_folds(iris):
-    parent = crossval.start_cv(request(iris.id), 3, Recorder())
+    parent = crossval.start_cv(request(iris.id), 3, RecordingLauncher())
     kids = crossval.children(parent.id)
     runs.transition(kids[0].id, "running")
     assert crossval.refresh_parent(parent.id).status == "running"
@@ -69,7 +60,7 @@ def test_parent_status_follows_the_folds(iris):
 
 
 def test_cancelling_the_parent_cancels_every_fold_and_resume_requeues_them(iris):
-    parent = crossval.start_cv(request(iris.id), 3, Recorder())
+    parent = crossval.start_cv(request(iris.id), 3, RecordingLauncher())
     kids = crossval.children(parent.id)
     runs.transition(kids[0].id, "running")
     training.cancel_run(parent.id)
@@ -80,7 +71,7 @@ def test_cancelling_the_parent_cancels_every_fold_and_resume_requeues_them(iris)
     runs.transition(kids[0].id, "cancelled")
     assert crossval.refresh_parent(parent.id).status == "cancelled"
 
-    resumed = training.resume_run(parent.id, Recorder())
+    resumed = training.resume_run(parent.id, RecordingLauncher())
     assert resumed.status == "queued"
     assert [runs.get_run(k.id).status for k in kids] == ["queued"] * 3
 
@@ -88,7 +79,7 @@ def test_cancelling_the_parent_cancels_every_fold_and_resume_requeues_them(iris)
 def test_cli_folds_starts_a_cross_validation_with_mlp_defaults(iris, capsys):
     from core.cli import main
 
-    training.set_launcher(Recorder())
+    training.set_launcher(RecordingLauncher())
     try:
         assert main(["train", "--dataset", str(iris.id), "--model", "mlp", "--folds", "4", "--json"]) == 0
     finally:
@@ -121,7 +112,7 @@ def test_text_classification_folds_train_with_the_text_adapter(home):
 
 def test_bad_requests_are_refused(iris):
     with pytest.raises(ConfigError, match="from 3 to 10"):
-        crossval.start_cv(request(iris.id), 2, Recorder())
+        crossval.start_cv(request(iris.id), 2, RecordingLauncher())
     with pytest.raises(ConfigError, match="not a cross-validation"):
         crossval.cv_summary(runs.create_run(dataset_id=iris.id, model_key="mlp", task="tabular",
                                             config={}, seed=1).id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from fake_runs import add_dataset
+from training_data import RecordingLauncher
 
 from core import learning_curve as lc
 from core import orm
@@ -14,14 +15,6 @@ from core.run_config import TrainConfig
 from core.training import TrainRequest
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.launched: list[int] = []
-
-    def launch(self, run_id: int) -> None:
-        self.launched.append(run_id)
-
-
 @pytest.fixture
 def request_(home) -> TrainRequest:
     ds = add_dataset(rows=400)  # 200 training rows
@@ -29,7 +22,7 @@ def request_(home) -> TrainRequest:
 
 
 def test_start_queues_one_child_per_fraction(request_) -> None:
-    launcher = _Recorder()
+    launcher = RecordingLauncher()
     parent = lc.start_learning_curve(request_, launcher=launcher)
     assert parent.kind == "learning-curve" and parent.status == "succeeded"  # it trains nothing itself
     children = lc.learning_curve_runs(parent.id)
@@ -45,7 +38,7 @@ def test_start_queues_one_child_per_fraction(request_) -> None:
 def test_the_worker_subsamples_each_child_deterministically_and_nested(request_) -> None:
     from core.worker import split_frames
 
-    parent = lc.start_learning_curve(request_, fractions=(0.25, 0.5), launcher=_Recorder())
+    parent = lc.start_learning_curve(request_, fractions=(0.25, 0.5), launcher=RecordingLauncher())
     frame = pd.DataFrame({"text": [f"t{i}" for i in range(300)],
                           "split": ["train"] * 200 + ["validation"] * 50 + ["test"] * 50})
     samples = []
@@ -60,7 +53,7 @@ def test_the_worker_subsamples_each_child_deterministically_and_nested(request_)
 
 
 def test_learning_curve_reads_finished_children(request_) -> None:
-    parent = lc.start_learning_curve(request_, fractions=(0.1, 0.5, 1.0), launcher=_Recorder())
+    parent = lc.start_learning_curve(request_, fractions=(0.1, 0.5, 1.0), launcher=RecordingLauncher())
     ids = lc.learning_curve_runs(parent.id)["run_id"].tolist()
     with session_scope(write=True) as s:
         for run_id, f1 in zip(ids[:2], (0.6, 0.8), strict=True):  # the last one is still queued
@@ -76,9 +69,9 @@ def test_learning_curve_reads_finished_children(request_) -> None:
 
 def test_bad_fractions_and_ids(request_) -> None:
     with pytest.raises(ConfigError):
-        lc.start_learning_curve(request_, fractions=(0.0, 1.5), launcher=_Recorder())
+        lc.start_learning_curve(request_, fractions=(0.0, 1.5), launcher=RecordingLauncher())
     with pytest.raises(ConfigError, match="only 2 rows"):
-        lc.start_learning_curve(request_, fractions=(0.01, 1.0), launcher=_Recorder())
+        lc.start_learning_curve(request_, fractions=(0.01, 1.0), launcher=RecordingLauncher())
     with pytest.raises(NotFoundError):
         lc.learning_curve(999)
     with session_scope() as s:
@@ -90,11 +83,11 @@ def test_start_from_an_existing_run_reuses_its_settings(request_) -> None:
 
     run_id = add_run(request_.dataset_id, model_key="minilm-l6", name="base",
                      config=TrainConfig(epochs=2.0, learning_rate=1e-4, seed=7).to_dict())
-    parent = lc.start_learning_curve_from_run(run_id, fractions=(0.5, 1.0), launcher=_Recorder())
+    parent = lc.start_learning_curve_from_run(run_id, fractions=(0.5, 1.0), launcher=RecordingLauncher())
     with session_scope() as s:
         children = s.query(orm.Run).filter(orm.Run.parent_id == parent.id).all()
         assert [c.config["learning_rate"] for c in children] == [1e-4, 1e-4]
         assert [c.config["train_fraction"] for c in children] == [0.5, 1.0]
     assert [p.id for p in lc.list_learning_curves()] == [parent.id]
     with pytest.raises(ConfigError):
-        lc.start_learning_curve_from_run(children[0].id, launcher=_Recorder())
+        lc.start_learning_curve_from_run(children[0].id, launcher=RecordingLauncher())

@@ -5,21 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from training_data import add_text_dataset, tiny_model
+from training_data import RecordingLauncher, add_text_dataset, tiny_model
 
 from core import runs, training
 from core.errors import ConfigError, NotFoundError, RunStateError
 from core.run_config import TrainConfig
-
-
-class RecordingLauncher:
-    """Remembers which runs were launched and starts nothing."""
-
-    def __init__(self) -> None:
-        self.launched: list[int] = []
-
-    def launch(self, run_id: int) -> None:
-        self.launched.append(run_id)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pandas as pd
 
 from core import datasets, runs, training
 from core.entities import DatasetInfo, RunInfo
+from tests.training_data import RecordingLauncher
 
 WORDS = {"fresh": ["wonderful", "moving", "brilliant", "charming", "funny", "warm", "great"],
          "rotten": ["dull", "boring", "painful", "flat", "predictable", "messy", "tired"]}
@@ -30,14 +31,7 @@ def save_reviews(name: str = "reviews") -> DatasetInfo:
                                  task="classification", split=datasets.SplitConfig(0.2, 0.2, 1))
 
 
-class NoLauncher:
-    """A launcher that starts nothing: queued runs stay queued."""
-
-    def __init__(self) -> None:
-        self.launched: list[int] = []
-
-    def launch(self, run_id: int) -> None:
-        self.launched.append(run_id)
+NoLauncher = RecordingLauncher  # queued runs stay queued
 
 
 def seed_run(dataset_id: int, status: str = "running", step: int = 40, total: int = 100,
