@@ -40,7 +40,7 @@ with st.container(border=True):
             st.rerun()
     if right.button("Measure speed", key=state.MODELS_PROBE, icon=":material/speed:",
                     help="Runs a short probe (a few seconds) and stores the figure with today's date."):
-        with st.spinner(f"Measuring {model.name} on this machine…"):
+        with st.spinner(f"Measuring {md_escape(model.name)} on this machine…"):
             measured = call(catalog.probe_model, model.key)
         if measured is not None:
             st.toast(f"Measured: {speed_text(measured.speed)}.", icon=":material/speed:")
@@ -57,7 +57,7 @@ def add_model_form(label: str, key: str, placeholder: str, button: str, button_k
         if busy is None:
             added = call(add, value) if value else None
         else:
-            with st.spinner(busy.format(value)):
+            with st.spinner(busy.format(md_escape(value))):
                 added = call(add, value) if value else None
         if not value:
             st.warning(missing)
