@@ -63,9 +63,9 @@ def fold_split(frame: pd.DataFrame, cv: dict[str, Any]) -> dict[str, pd.DataFram
 
 def children(parent_id: int) -> list[RunInfo]:
     """The fold runs of a cross-validation parent, in fold order."""
-    with session_scope() as s:
-        ids = list(s.scalars(select(Run.id).where(Run.parent_id == parent_id).order_by(Run.id)))
-    return [runs.get_run(i) for i in ids]
+    with session_scope() as s:  # one query, not one per fold: parents are refreshed on every poll
+        return [runs._info(r) for r in s.scalars(select(Run).where(Run.parent_id == parent_id)
+                                                 .order_by(Run.id))]
 
 
 def _derived_status(kids: list[RunInfo]) -> str:
