@@ -16,7 +16,7 @@ from core.compare import Comparison
 from core.entities import RunInfo
 from core.report_figures import learning_curve_figure
 from ui import state
-from ui.widgets import call, status_label
+from ui.widgets import call, md_escape, status_label
 
 
 def final_metrics_view(result: Comparison) -> Any:
@@ -72,7 +72,7 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
             with st.spinner("Pushing…"):
                 url = call(export.push_to_hub, run_id, repo, token)
             if url:
-                st.success(f"Pushed to {url}")
+                st.success(md_escape(f"Pushed to {url}"))
 
 
 def side_by_side_panel(run_ids: Sequence[int]) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 # Cross-page selections (plain keys, not widget values, so they survive page switches).
 CURRENT_DATASET = "current_dataset_id"
-CURRENT_RUN = "current_run_id"
 
 # Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
-RUN_PARAM = "run"
 
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
@@ -25,7 +23,6 @@ DATASETS_MODEL = "datasets_model"
 DATASETS_MAX_LENGTH = "datasets_max_length"
 DATASETS_NAME = "datasets_name"
 DATASETS_SAVE = "datasets_save"
-DATASETS_SAVED = "datasets_saved_id"
 DATASETS_LIST_SELECT = "datasets_list_select"
 
 # Home / gallery
@@ -51,7 +48,6 @@ FINETUNE_RUN_SELECT = "finetune_run_select"
 FINETUNE_CANCEL = "finetune_cancel"
 FINETUNE_RESUME = "finetune_resume"
 FINETUNE_FIELD_PREFIX = "finetune_field_"
-FINETUNE_WAS_LIVE = "finetune_was_live"
 
 # Evaluation page
 EVALUATION_RUN = "evaluation_run"
@@ -80,7 +76,6 @@ COMPARE_SBS_PROMPTS = "compare_sbs_prompts"
 COMPARE_SBS_SEED = "compare_sbs_seed"
 COMPARE_SBS_GO = "compare_sbs_go"
 COMPARE_REPORT = "compare_report"
-COMPARE_REPORT_DOWNLOAD = "compare_report_download"
 COMPARE_EXPORT_RUN = "compare_export_run"
 COMPARE_EXPORT = "compare_export"
 COMPARE_EXPORT_DOWNLOAD = "compare_export_download"
