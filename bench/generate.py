@@ -2,7 +2,7 @@
 
 Generation (SmolLM2-135M-Instruct, the same chat prompts, greedy, interleaved repetitions):
 
-* playground – ``core.generation.stream_generate``: the shared model cache, a background thread
+* playground – ``core.inference.generation.stream_generate``: the shared model cache, a background thread
                holding the model's lock, streamed chunks, stop/seed machinery, bf16 weights where
                ``core.ml.device`` says the hardware computes bf16 natively;
 * bare       – ``model.generate`` on an fp32 model, no streamer (tokenisation included), called
@@ -55,7 +55,7 @@ def _compare(prompt: str, bare: Any, tok: Any, device: str, new_tokens: int, rep
     """Median tokens/s and first-token time of both paths on one prompt, alternating which goes first."""
     import torch
 
-    from core import generation as gen
+    from core.inference import generation as gen
 
     settings = gen.GenerationSettings(temperature=0, max_new_tokens=new_tokens)
     turns = [{"role": "user", "content": prompt}]
@@ -110,10 +110,10 @@ def _compare(prompt: str, bare: Any, tok: Any, device: str, new_tokens: int, rep
 
 def bench_generation(new_tokens: int, reps: int) -> dict[str, Any]:
     """Playground path vs bare model.generate on the same prompts."""
-    from core import catalog
     from core.ml import device as devices
     from core.ml.generation import get_loaded
     from core.ml.models import load_causal_lm
+    from core.models import catalog
 
     path = catalog.model_path(KEY)
     loaded = get_loaded(KEY)
@@ -131,8 +131,8 @@ def bench_generation(new_tokens: int, reps: int) -> dict[str, Any]:
 
 
 def _features() -> tuple[Any, Any, dict[str, str], str]:
-    from core import catalog
-    from core.gallery import load_gallery_frame
+    from core.data.gallery import load_gallery_frame
+    from core.models import catalog
 
     _, frame, _, _ = load_gallery_frame("chat-pairs")
     frame = frame.sample(n=TRAIN_ROWS, random_state=SEED).reset_index(drop=True)
@@ -145,12 +145,12 @@ def train_app(steps: int) -> dict[str, Any]:
     os.environ["UCLAB_HOME"] = tempfile.mkdtemp(prefix="uclab-bench-")
     from transformers import TrainerCallback
 
-    from core import orm, runs
-    from core.db import session_scope
     from core.ml.tasks.base import TaskInputs
     from core.ml.tasks.causal_lm import CausalLMAdapter
     from core.ml.trainer import train
     from core.run_config import TrainConfig
+    from core.store import orm, runs
+    from core.store.db import session_scope
 
     frame, path, _, fmt = _features()
     tokens: list[int] = []

@@ -46,7 +46,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from core.datasets import SplitConfig, check_dataset, read_upload
+    from core.data.datasets import SplitConfig, check_dataset, read_upload
 
     def ours(path: Path) -> tuple[float, float, object]:
         start = time.perf_counter()
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"token lengths measured on {lengths['sample_size']:,} of {lengths['total']:,} rows "
           f"(truncated share {report.stats['truncated_share']:.1%}, 95% range {low:.1%}-{high:.1%}); "
           f"{len(report.findings)} findings, split {report.stats['split_sizes']}")
-    from core.tokenlength import measure_token_lengths
+    from core.models.tokenlength import measure_token_lengths
 
     texts = pd.Series([" ".join(random.Random(i).choices(WORDS, k=20)) for i in range(args.rows)])
     spent = []

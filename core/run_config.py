@@ -1,7 +1,7 @@
 """The settings of one training run: a frozen dataclass with help text, defaults and validation.
 
 Stored as JSON on the run row (``runs.config``) and read back by the worker, so every field is
-a plain value. ``core.training`` builds it from a request (presets + user overrides).
+a plain value. ``core.training.service`` builds it from a request (presets + user overrides).
 """
 
 from __future__ import annotations

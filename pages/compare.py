@@ -1,7 +1,8 @@
 import streamlit as st
 
-from core import compare, training
-from core.report_figures import curve_figure
+from core.results import compare
+from core.results.report_figures import curve_figure
+from core.training import service as training
 from ui import state
 from ui.share import (
     export_panel,

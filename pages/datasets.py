@@ -1,9 +1,10 @@
 import streamlit as st
 
-from core import catalog, datasets
 from core.config import get_settings
+from core.data import datasets
+from core.data.ingest import FORMATS
 from core.entities import TASKS
-from core.ingest import FORMATS
+from core.models import catalog
 from ui import dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 

@@ -1,6 +1,7 @@
 import streamlit as st
 
-from core import evaluation, training
+from core.results import evaluation
+from core.training import service as training
 from ui import evaluation_view, ner_view, share, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 

@@ -1,7 +1,10 @@
 import streamlit as st
 
-from core import catalog, crossval, datasets, training
+from core.data import datasets
 from core.errors import UserError
+from core.models import catalog
+from core.training import crossval
+from core.training import service as training
 from ui import finetune_form, panels, run_view, state
 from ui.widgets import (
     call,

@@ -1,6 +1,7 @@
 import streamlit as st
 
-from core import datasets, training
+from core.data import datasets
+from core.training import service as training
 from ui import panels, state
 from ui.widgets import call, ensure_app_frame
 

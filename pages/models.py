@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import catalog
+from core.models import catalog
 from ui import state
 from ui.models_view import model_label, models_frame, progress_reporter, speed_date, speed_text
 from ui.widgets import call, count, ensure_app_frame, md_escape, size

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import training
+from core.training import service as training
 from ui import playground_classify, playground_generate, playground_ner, playground_tabular, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 

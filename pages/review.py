@@ -1,7 +1,9 @@
 import streamlit as st
 
-from core import catalog, review, training
-from core.side_by_side import validation_prompts
+from core.models import catalog
+from core.results import review
+from core.results.side_by_side import validation_prompts
+from core.training import service as training
 from ui import state
 from ui.widgets import call, ensure_app_frame
 

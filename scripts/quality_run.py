@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:
-    from core import gallery, training
-    from core.catalog import MINILM_KEY
-    from core.evaluation import get_evaluation
+    from core.data import gallery
+    from core.models.catalog import MINILM_KEY
+    from core.results.evaluation import get_evaluation
+    from core.training import service as training
 
     parser = argparse.ArgumentParser(description="Movie-review quality run (MiniLM vs baselines).")
     parser.add_argument("--preset", default="full", choices=list(training.PRESETS))

@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh UCLAB_HOME (with its own SQLite database) for one test."""
-    from core import db
+    from core.store import db
 
     path = tmp_path / "uclab"
     monkeypatch.setenv("UCLAB_HOME", str(path))
@@ -37,8 +37,8 @@ def tiny_chat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny(home: Path, tiny_chat_folder: Path) -> Iterator[str]:
     """The tiny chat model registered in a fresh catalogue; yields its model reference."""
-    from core import catalog
     from core.ml.generation import clear_loaded
+    from core.models import catalog
 
     clear_loaded()
     yield catalog.add_local_model(str(tiny_chat_folder)).key

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from core import orm
 from core.config import get_settings
-from core.db import session_scope
+from core.store import orm
+from core.store.db import session_scope
 
 
 def add_dataset(name: str = "reviews", task: str = "classification", rows: int = 40) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors")
-UI_FORBIDDEN = ("sqlalchemy", "core.orm", "core.db", "core.ml", *HEAVY)
+UI_FORBIDDEN = ("sqlalchemy", "core.store.orm", "core.store.db", "core.ml", *HEAVY)
 
 
 def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
@@ -68,7 +68,8 @@ def test_user_files_are_never_unpickled() -> None:
     assert "weights_only=False" not in sources
 
 
-@pytest.mark.parametrize("module", ["core.datasets", "core.catalog", "core.training", "core.evaluation"])
+@pytest.mark.parametrize("module", ["core.data.datasets", "core.models.catalog", "core.training.service",
+                                    "core.results.evaluation"])
 def test_services_import_without_torch(module: str) -> None:
     code = (f"import sys, importlib; importlib.import_module('{module}'); "
             "print(','.join(m for m in ('torch', 'transformers') if m in sys.modules))")

@@ -15,7 +15,7 @@ VOCAB_SIZE = 30522  # the MiniLM WordPiece vocabulary
 
 def copy_minilm_tokenizer(folder: Path) -> None:
     """Copy the bundled MiniLM tokenizer files into the folder."""
-    from core.assets import minilm_dir
+    from core.models.assets import minilm_dir
 
     folder.mkdir(parents=True, exist_ok=True)
     for name in TOKENIZER_FILES:

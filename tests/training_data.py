@@ -11,9 +11,9 @@ import random
 
 import pandas as pd
 
-from core import orm
 from core.config import get_settings
-from core.db import session_scope
+from core.store import orm
+from core.store.db import session_scope
 
 TINY_KEY = "local:tiny-bert"
 POSITIVE = ["good", "great", "fine", "lovely", "superb", "nice"]

@@ -58,7 +58,7 @@ def _column_select(label: str, name: str, columns: Sequence[str], required: bool
 
 
 def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
-    """Selectboxes for the columns the task needs; returns the mapping for core.datasets."""
+    """Selectboxes for the columns the task needs; returns the mapping for core.data.datasets."""
     columns = [str(c) for c in frame.columns]
     mapping: dict[str, Any] = {}
     fields = TASK_FIELDS.get(task, ())
@@ -162,7 +162,7 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
 def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
                   model_key: str, max_length: int) -> QualityReport:
     """The quality report for these settings, recomputed only when a setting changes."""
-    from core import datasets
+    from core.data import datasets
 
     key = repr((file_id, task, sorted(mapping.items(), key=lambda kv: kv[0]), split, model_key, max_length))
     cached = st.session_state.get("datasets_report_cache")

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.evaluation import LOWER_IS_BETTER, EvaluationResult
+from core.results.evaluation import LOWER_IS_BETTER, EvaluationResult
 from ui import charts, state
 
 ALL = "(all)"

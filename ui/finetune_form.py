@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from core import training
 from core.entities import DatasetInfo
 from core.run_config import TrainConfig, field_help
+from core.training import service as training
 from ui import state
 from ui.widgets import duration, md_escape, size
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.catalog import ModelInfo
+from core.models.catalog import ModelInfo
 from ui.widgets import count, size
 
 MEASURES = {"train_samples_per_s": "training", "predict_samples_per_s": "prediction",

@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import ner_eval
-from core.evaluation import EvaluationResult
-from core.ner import entity_spans
+from core.results.evaluation import EvaluationResult
+from core.tasks import ner_eval
+from core.tasks.ner import entity_spans
 from ui import charts, highlight, state
 
 CARDS = (("entity_f1", "Entity F1 (micro)"), ("entity_precision", "Precision"),

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import gallery
+from core.data import gallery
 from core.entities import DatasetInfo, RunInfo
 from ui import state
 from ui.widgets import call, md_escape, status_label, when

@@ -7,9 +7,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import datasets, predict
+from core.data import datasets
+from core.data.ingest import FORMATS
 from core.entities import RunInfo
-from core.ingest import FORMATS
+from core.inference import predict
 from ui import charts, state
 from ui.widgets import call, md_escape
 

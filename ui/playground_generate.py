@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import catalog, generation, predict
 from core.entities import RunInfo
 from core.errors import UserError
+from core.inference import generation, predict
+from core.models import catalog
 from ui.models_view import progress_reporter
 from ui.widgets import call, md_escape
 

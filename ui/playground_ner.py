@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from core import ner_predict
 from core.entities import RunInfo
+from core.inference import ner_predict
 from ui import highlight
 from ui.widgets import call, run_picker
 

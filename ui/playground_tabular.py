@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import predict, tabular_predict
+from core.data.ingest import FORMATS
 from core.entities import RunInfo
-from core.ingest import FORMATS
+from core.inference import predict, tabular_predict
 from ui import charts
 from ui.widgets import call, run_picker
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import training
 from core.entities import RunInfo
+from core.training import service as training
 from ui import charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
@@ -62,7 +62,7 @@ def _actions(run: RunInfo) -> None:
 
 def _cv(run: RunInfo) -> None:
     """A cross-validation: each metric as mean ± std with the per-fold values, and the per-fold curves."""
-    from core import crossval
+    from core.training import crossval
 
     kids = call(crossval.children, run.id) or []
     done = sum(k.status == "succeeded" for k in kids)
@@ -83,7 +83,7 @@ def _cv(run: RunInfo) -> None:
 
 def _answers(run: RunInfo) -> None:
     """A causal LM's answers to fixed validation prompts at each evaluation (step 0 = before training)."""
-    from core import generation
+    from core.inference import generation
 
     samples = call(generation.sample_generations, run.id)
     if samples is not None and not samples.empty:

@@ -11,10 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import export, learning_curve, report, side_by_side
-from core.compare import Comparison
 from core.entities import RunInfo
-from core.report_figures import learning_curve_figure
+from core.results import export, report, side_by_side
+from core.results.compare import Comparison
+from core.results.report_figures import learning_curve_figure
+from core.training import learning_curve
 from ui import state
 from ui.widgets import call, md_escape, status_label
 

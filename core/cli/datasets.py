@@ -73,8 +73,8 @@ def render_gallery(entries: list[Any]) -> str:
 
 
 def _add(args: argparse.Namespace) -> Any:
-    from core import datasets
     from core.config import get_settings
+    from core.data import datasets
     from core.errors import DatasetError
 
     path = Path(args.path).expanduser()
@@ -103,25 +103,25 @@ def _add(args: argparse.Namespace) -> Any:
 
 
 def _list(args: argparse.Namespace) -> Any:
-    from core import datasets
+    from core.data import datasets
 
     return datasets.list_datasets()
 
 
 def _show(args: argparse.Namespace) -> Any:
-    from core import datasets
+    from core.data import datasets
 
     return datasets.get_dataset(args.id)
 
 
 def _gallery(args: argparse.Namespace) -> Any:
-    from core import gallery
+    from core.data import gallery
 
     return gallery.list_gallery()
 
 
 def _import(args: argparse.Namespace) -> Any:
-    from core import gallery
+    from core.data import gallery
 
     return gallery.import_gallery(args.key)
 

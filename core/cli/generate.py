@@ -48,7 +48,7 @@ def _handle(args: argparse.Namespace) -> Any:
     # Before torch loads: OpenMP threads that spin while waiting slow generation several-fold when
     # other processes share the cores (the same setting the training workers get).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from core import generation as gen
+    from core.inference import generation as gen
 
     if args.history:
         return _history(args)
@@ -110,7 +110,7 @@ def _print_stats(record: Any) -> None:
 
 
 def _history(args: argparse.Namespace) -> Any:
-    from core import generation as gen
+    from core.inference import generation as gen
 
     if args.export:
         frame = gen.export_generations(args.export)

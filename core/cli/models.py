@@ -57,19 +57,19 @@ def _progress_line(fraction: float, message: str) -> None:
 
 
 def _list(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     return catalog.list_models()
 
 
 def _show(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     return catalog.get_model(args.key)
 
 
 def _prepare(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     catalog.get_model(args.key)  # a clear sentence for an unknown key before any work
     catalog.model_path(args.key, progress=None if args.json else _progress_line)
@@ -77,7 +77,7 @@ def _prepare(args: argparse.Namespace) -> Any:
 
 
 def _probe(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     if not catalog.get_model(args.key).ready:
         catalog.model_path(args.key, progress=None if args.json else _progress_line)
@@ -87,13 +87,13 @@ def _probe(args: argparse.Namespace) -> Any:
 
 
 def _add_local(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     return catalog.add_local_model(args.folder)
 
 
 def _add_hub(args: argparse.Namespace) -> Any:
-    from core import catalog
+    from core.models import catalog
 
     return catalog.add_hub_model(args.model_id)
 

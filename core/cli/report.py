@@ -7,7 +7,7 @@ from typing import Any
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:
-    from core.report import write_report
+    from core.results.report import write_report
 
     ids = [int(i) for i in args.run_ids]
     path = write_report(ids[0] if len(ids) == 1 else ids, args.out, use_case=args.use_case)

@@ -18,7 +18,7 @@ def _run_line(r: RunInfo) -> str:
 
 
 def _run_dict(run: RunInfo, *, detail: bool = False) -> dict[str, Any]:
-    from core import training
+    from core.training import service as training
 
     data = run.to_dict()
     data["queue_position"] = training.queue_position(run.id)
@@ -47,7 +47,8 @@ def _render_run(data: dict[str, Any]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from core import datasets, training
+    from core.data import datasets
+    from core.training import service as training
 
     if args.epochs is not None and args.max_steps is not None:
         raise ConfigError("Give either --epochs or --max-steps, not both.")
@@ -63,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     request = training.TrainRequest(dataset_id=args.dataset, model_key=args.model, config=config,
                                     task=args.task, name=args.name or "")
     if args.folds:  # k-fold cross-validation: a parent run with one child run per fold
-        from core.crossval import start_cv
+        from core.training.crossval import start_cv
 
         run = start_cv(request, args.folds)
     else:
@@ -75,31 +76,31 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from core import training
+    from core.training import service as training
 
     return [_run_dict(r) for r in training.list_runs(status=args.status, limit=args.limit)]
 
 
 def cmd_show(args: argparse.Namespace) -> dict[str, Any]:
-    from core import training
+    from core.training import service as training
 
     return _run_dict(training.get_run(args.run_id), detail=True)
 
 
 def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
-    from core import training
+    from core.training import service as training
 
     return _run_dict(training.cancel_run(args.run_id))
 
 
 def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
-    from core import training
+    from core.training import service as training
 
     return _run_dict(training.resume_run(args.run_id))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from core.evaluation import get_evaluation
+    from core.results.evaluation import get_evaluation
 
     return get_evaluation(args.run_id, args.split).to_dict()
 
@@ -114,11 +115,11 @@ def _render_evaluation(data: dict[str, Any]) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from core.predict import predict_texts
-    from core.runs import get_run
+    from core.inference.predict import predict_texts
+    from core.store.runs import get_run
 
     if get_run(args.run_id).task == "token-classification":  # entities with character offsets
-        from core.ner_predict import predict_entities
+        from core.inference.ner_predict import predict_entities
 
         found = [predict_entities(args.run_id, t) for t in args.text]
         return [{k: v for k, v in f.items() if k != "words"} for f in found]

@@ -15,9 +15,9 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from core import runs
 from core.config import get_settings
-from core.runs import mark_complete
+from core.store import runs
+from core.store.runs import mark_complete
 
 PROGRESS_EVERY_S = 1.0
 NAN_MESSAGE = ("The training loss became NaN at step {step}. "

@@ -33,7 +33,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from core.generation import GenerationSettings, ModelSource
+from core.inference.generation import GenerationSettings, ModelSource
 from core.ml import device as devices
 from core.ml.models import load_causal_lm, load_tokenizer
 
@@ -92,7 +92,7 @@ def get_loaded(model_ref: str, source: ModelSource | None = None) -> LoadedModel
             if model_ref in _cache:
                 return _cache[model_ref]
         if source is None:
-            from core.generation import resolve_model
+            from core.inference.generation import resolve_model
 
             source = resolve_model(model_ref)
         loaded = load_model(source)

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.errors import ModelError
-from core.tabular import PREPROCESSOR_FILE, Preprocessor
+from core.tasks.tabular import PREPROCESSOR_FILE, Preprocessor
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "mlp_config.json"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.arrowtext import (
+from core.text.arrowtext import (
     blank_rows,
     char_lengths,
     factorize_sorted,

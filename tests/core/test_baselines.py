@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from training_data import text_frame
 
-from core.baselines import fit_baselines
+from core.tasks.baselines import fit_baselines
 
 
 def _parts(task: str) -> tuple:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core import catalog
 from core.cli import main as cli_main
 from core.errors import ModelError, NotFoundError
+from core.models import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,7 +125,7 @@ def test_hub_download_keeps_safetensors_repos_only(fresh: Path, tmp_path: Path,
     import huggingface_hub
     from tiny_models import build_tiny_encoder
 
-    from core import model_registry
+    from core.models import model_registry
 
     source = build_tiny_encoder(tmp_path / "hub-source")
     (source / "README.md").write_text("---\nlicense: mit\n---\n# tiny\n", encoding="utf-8")
@@ -219,7 +219,7 @@ def test_cli_lists_models_as_json_and_table(fresh: Path, capsys: pytest.CaptureF
 
 
 def test_catalog_imports_without_torch() -> None:
-    code = ("import sys, core.catalog, core.model_registry, core.cli.models; "
+    code = ("import sys, core.models.catalog, core.models.model_registry, core.cli.models; "
             "print([m for m in ('torch', 'transformers', 'huggingface_hub') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import chat
 from core.errors import DatasetError
+from core.tasks import chat
 
 
 def _conv(*turns: tuple[str, str]) -> str:

@@ -27,7 +27,7 @@ def test_streams_text_to_stdout_and_timings_to_stderr(tiny: str, capsys: pytest.
     assert code == 0
     assert "--- sequence 2 ---" in captured.out
     assert "tokens/s, seed 3; stored as generation 1]" in captured.err
-    from core.generation import get_generation
+    from core.inference.generation import get_generation
 
     first = get_generation(1).outputs[0]
     assert captured.out.startswith(first)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from training_data import add_text_dataset, tiny_model
 
-from core import training
 from core.cli import main
+from core.training import service as training
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_bad_input_exits_2_with_one_sentence(inline: None, capsys: pytest.Captur
 
 
 def test_gain_is_positive_when_the_run_is_better() -> None:
-    from core.evaluation import compute_gain, headline_keys
+    from core.results.evaluation import compute_gain, headline_keys
 
     gain = compute_gain("classification", {"accuracy": 0.8, "macro_f1": 0.7},
                         {"accuracy": 0.6, "macro_f1": 0.75})

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from fake_runs import add_dataset, add_predictions, add_run
 
-from core import compare
 from core.errors import NotFoundError, UserError
+from core.results import compare
 
 
 def test_config_diff_shows_only_what_differs() -> None:
@@ -49,8 +49,8 @@ def test_compare_runs_curves_final_deltas_best(home) -> None:
 
 
 def test_compare_falls_back_to_logged_validation_metrics(home) -> None:
-    from core import orm
-    from core.db import session_scope
+    from core.store import orm
+    from core.store.db import session_scope
 
     ds = add_dataset()
     r1, r2 = add_run(ds, accuracy=0.6), add_run(ds, accuracy=0.7)
@@ -85,9 +85,9 @@ def test_flip_analysis_finds_fixed_and_broken_examples(home) -> None:
 
 
 def test_flip_analysis_on_taggers_compares_whole_sentences(home) -> None:
-    from core import orm
     from core.config import get_settings
-    from core.db import session_scope
+    from core.store import orm
+    from core.store.db import session_scope
 
     ds = add_dataset(task="token-classification")
     a = add_run(ds, task="token-classification")

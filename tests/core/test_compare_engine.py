@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from training_data import add_text_dataset, text_frame, tiny_model
 
-from core import compare, export, learning_curve, report, training
+from core.results import compare, export, report
 from core.run_config import TrainConfig
+from core.training import learning_curve
+from core.training import service as training
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def test_services_on_engine_runs(trained: tuple[int, int, int], tmp_path: Path) 
         zf.extractall(tmp_path / "model")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.predict import predict_texts
+    from core.inference.predict import predict_texts
 
     texts = ["the film was good great", "the film was awful dull"]
     app = predict_texts(b, texts)

@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from training_data import RecordingLauncher
 
-from core import crossval, evaluation, gallery, runs, training
+from core.data import gallery
 from core.errors import ConfigError
+from core.results import evaluation
 from core.run_config import TrainConfig
+from core.store import runs
+from core.training import crossval
+from core.training import service as training
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import datasets
-from core.datasets import (
+from core.data import datasets
+from core.data.datasets import (
     SplitConfig,
     check_dataset,
     frame_to_parsed,
@@ -135,7 +135,7 @@ def test_token_classification_keeps_lists(home: Path) -> None:
 
 
 def test_causal_lm_formats(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # core.chat's checks load SmolLM2's tokenizer (slow); they are tested with core.chat.
+    # core.tasks.chat's checks load SmolLM2's tokenizer (slow); they are tested with core.tasks.chat.
     monkeypatch.setitem(datasets.HOOKS, "causal-lm", ("no_such_module", "check"))
     pairs = pd.DataFrame({"prompt": [f"q{i}?" for i in range(30)], "response": [f"a{i}" for i in range(30)]})
     mapping = suggest_mapping(pairs)

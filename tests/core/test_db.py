@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from core import db
 from core.config import get_settings
-from core.orm import Dataset, Run, RunStatus
+from core.store import db
+from core.store.orm import Dataset, Run, RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def test_status_is_constrained_to_the_enum(home: Path) -> None:
 
 
 def test_two_processes_starting_at_once_migrate_safely(home: Path) -> None:
-    code = "from core import db; db.get_engine(); print('ok')"
+    code = "from core.store import db; db.get_engine(); print('ok')"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]

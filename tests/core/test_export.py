@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from fake_runs import add_dataset, add_run
 
-from core import export
 from core.config import get_settings
 from core.errors import NotFoundError, RunStateError, UserError
+from core.results import export
 
 LABELS = ["bad", "good"]
 TEXTS = ["a good film", "bad plot and bad acting", "fine"]

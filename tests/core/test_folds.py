@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError
-from core.folds import fold_frames, fold_strategy, make_folds, summarize_folds
+from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
 
 
 def frame(n: int = 200, groups: bool = False, seed: int = 0) -> pd.DataFrame:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import datasets, gallery
-from core.datasets import load_dataset_frame
+from core.data import datasets, gallery
+from core.data.datasets import load_dataset_frame
 from core.errors import NotFoundError
 
 KEYS = [e.key for e in gallery.list_gallery()]
@@ -99,7 +99,7 @@ def test_unknown_key(home: Path) -> None:
 
 
 def test_ner_sample_is_small_and_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.data import make_ner_sample
+    from core.data.samples import make_ner_sample
 
     committed = gallery.NER_SAMPLE.read_bytes()
     assert len(committed) < 500_000

@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.data.ingest import column_types, display_name, read_upload
 from core.errors import DatasetError
-from core.ingest import column_types, display_name, read_upload
 
 CSV = b"text,label\nI loved this film,pos\nDull and far too long,neg\nA fine cast,pos\n"
 
 
 def _saved_nothing(home: Path) -> None:
-    from core.datasets import list_datasets
+    from core.data.datasets import list_datasets
 
     folder = home / "datasets"
     assert not folder.exists() or not any(folder.iterdir())

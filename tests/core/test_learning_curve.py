@@ -7,12 +7,12 @@ import pytest
 from fake_runs import add_dataset
 from training_data import RecordingLauncher
 
-from core import learning_curve as lc
-from core import orm
-from core.db import session_scope
 from core.errors import ConfigError, NotFoundError
 from core.run_config import TrainConfig
-from core.training import TrainRequest
+from core.store import orm
+from core.store.db import session_scope
+from core.training import learning_curve as lc
+from core.training.service import TrainRequest
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_start_queues_one_child_per_fraction(request_) -> None:
 
 
 def test_the_worker_subsamples_each_child_deterministically_and_nested(request_) -> None:
-    from core.worker import split_frames
+    from core.training.worker import split_frames
 
     parent = lc.start_learning_curve(request_, fractions=(0.25, 0.5), launcher=RecordingLauncher())
     frame = pd.DataFrame({"text": [f"t{i}" for i in range(300)],

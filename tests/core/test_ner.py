@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from core import ner
 from core.errors import DatasetError
+from core.tasks import ner
 
 SENTENCES = [
     (
@@ -234,7 +234,7 @@ def test_check_token_frame_measures_subword_lengths_against_the_max_length():
 
 
 def test_the_dataset_hook_numbers_sentences_by_file_row_and_measures_with_the_catalogue_tokenizer():
-    # What core.datasets hands the hook: canonical columns, the split, _row, and a dropped (None) row.
+    # What core.data.datasets hands the hook: canonical columns, the split, _row, and a dropped (None) row.
     frame = pd.DataFrame(
         {
             "tokens": [["Anna", "paid"], None, ["we", "ship", "to", "Lyon"], ["a"] * 40],

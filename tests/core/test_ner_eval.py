@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.ner_eval import (
+from core.tasks.ner_eval import (
     classify_entity_errors,
     entity_report,
     error_summary,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.ner_predict import IGNORED, align_labels, entities_from_tags, split_words, word_predictions
+from core.inference.ner_predict import (
+    IGNORED,
+    align_labels,
+    entities_from_tags,
+    split_words,
+    word_predictions,
+)
 
 LABEL2ID = {"O": 0, "B-PER": 1, "I-PER": 2, "B-ORG": 3, "I-ORG": 4}
 X = IGNORED
@@ -28,7 +34,7 @@ def test_align_labels_all_subwords_continue_a_b_tag_with_i():
 def test_align_labels_with_the_bundled_wordpiece_tokenizer():
     from transformers import AutoTokenizer
 
-    from core.assets import minilm_dir
+    from core.models.assets import minilm_dir
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     words, tags = ["Zyxwing", "hired", "Anna"], ["B-ORG", "O", "B-PER"]

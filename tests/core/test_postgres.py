@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from core import db, runs
-from core.datasets import SplitConfig, frame_to_parsed, list_datasets, save_dataset
+from core.data.datasets import SplitConfig, frame_to_parsed, list_datasets, save_dataset
+from core.store import db, runs
 
 URL = os.environ.get("UCLAB_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="UCLAB_TEST_POSTGRES_URL is not set")

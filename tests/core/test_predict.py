@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from training_data import add_text_dataset, tiny_model
 
-from core import predict, runs, training
 from core.errors import ConfigError, RunStateError
+from core.inference import predict
 from core.run_config import TrainConfig
+from core.store import runs
+from core.training import service as training
 
 
 @pytest.fixture

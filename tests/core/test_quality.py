@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import datasets
-from core.datasets import SplitConfig, check_dataset, frame_to_parsed
+from core.data import datasets
+from core.data.datasets import SplitConfig, check_dataset, frame_to_parsed
 from core.entities import Finding, QualityReport
 
 pytestmark = pytest.mark.usefixtures("home")
@@ -101,7 +101,7 @@ def test_token_lengths_and_truncated_share() -> None:
 
 
 def test_token_lengths_use_a_sample_on_big_files() -> None:
-    from core.tokenlength import TOKEN_SAMPLE
+    from core.models.tokenlength import TOKEN_SAMPLE
 
     report = _report(_reviews(3000))
     lengths = report.stats["token_lengths"]

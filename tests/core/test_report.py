@@ -7,9 +7,10 @@ from html.parser import HTMLParser
 import pytest
 from fake_runs import add_dataset, add_predictions, add_run
 
-from core import orm, report
-from core.db import session_scope
 from core.errors import NotFoundError
+from core.results import report
+from core.store import orm
+from core.store.db import session_scope
 
 EVIL = "<script>alert('x')</script>"
 

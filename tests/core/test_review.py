@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from core import review
 from core.errors import NotFoundError, UserError
+from core.results import review
 
 
 def test_wilson_interval_matches_a_hand_computed_case() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from training_data import add_text_dataset
 
-from core import runs
 from core.errors import NotFoundError, RunStateError
-from core.orm import utcnow
+from core.store import runs
+from core.store.orm import utcnow
 
 
 def _run(dataset_id: int) -> int:

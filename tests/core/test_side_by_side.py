@@ -9,24 +9,25 @@ import pandas as pd
 import pytest
 from fake_runs import add_dataset, add_run
 
-from core import orm, review, side_by_side
 from core.config import get_settings
-from core.db import session_scope
 from core.errors import UserError
+from core.results import review, side_by_side
+from core.store import orm
+from core.store.db import session_scope
 
 
 @pytest.fixture
 def fake_generate(monkeypatch) -> list[tuple[str, str, int]]:
     calls: list[tuple[str, str, int]] = []
 
-    def generate(ref, prompt, *, mode, settings, store):  # noqa: ANN001 - mirrors core.generation
+    def generate(ref, prompt, *, mode, settings, store):  # noqa: ANN001 - mirrors core.inference.generation
         calls.append((ref, prompt, settings.seed))
         assert store is False  # side-by-side outputs do not fill the playground history
         return SimpleNamespace(text=f"{ref} answers {prompt}")
 
-    import core.generation
+    import core.inference.generation
 
-    monkeypatch.setattr(core.generation, "generate", generate)
+    monkeypatch.setattr(core.inference.generation, "generate", generate)
     return calls
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.data.splits import SplitConfig, assign_splits, normalize_split_values
 from core.errors import DatasetError
-from core.splits import SplitConfig, assign_splits, normalize_split_values
 
 
 def _frame(n: int) -> pd.DataFrame:

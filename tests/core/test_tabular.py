@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 
-from core.tabular import (
+from core.tasks.tabular import (
     Preprocessor,
     check_tabular_frame,
     feature_types_for,
@@ -17,7 +17,7 @@ from core.tabular import (
     infer_target_kind,
     make_column_transformer,
 )
-from core.tabular_baselines import permutation_importance, score_predictions, train_baselines
+from core.tasks.tabular_baselines import permutation_importance, score_predictions, train_baselines
 
 
 def sk_frame(loader, seed: int = 0) -> tuple[pd.DataFrame, dict]:
@@ -118,8 +118,8 @@ def test_gallery_datasets_have_no_false_alarms():
 
 
 def test_dataset_quality_report_includes_the_tabular_findings(home):
-    from core import datasets
-    from core.splits import SplitConfig
+    from core.data import datasets
+    from core.data.splits import SplitConfig
 
     data = mixed_frame()
     data["churn_flag"] = data["label"].map({"churn": "yes", "stay": "no"})

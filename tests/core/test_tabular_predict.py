@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import runs, tabular_predict
 from core.config import get_settings
-from core.db import session_scope
 from core.errors import DatasetError, RunStateError
-from core.orm import Dataset
-from core.tabular import Preprocessor
+from core.inference import tabular_predict
+from core.store import runs
+from core.store.db import session_scope
+from core.store.orm import Dataset
+from core.tasks.tabular import Preprocessor
 
 
 def frame(n: int = 120) -> pd.DataFrame:

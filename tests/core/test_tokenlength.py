@@ -6,7 +6,7 @@ import random
 
 import pandas as pd
 
-from core.tokenlength import (
+from core.models.tokenlength import (
     TOKEN_SAMPLE,
     _ascii_twin,
     _load,

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from training_data import RecordingLauncher, add_text_dataset, tiny_model
 
-from core import runs, training
 from core.errors import ConfigError, NotFoundError, RunStateError
 from core.run_config import TrainConfig
+from core.store import runs
+from core.training import service as training
 
 
 @pytest.fixture
@@ -94,13 +95,13 @@ def test_estimate_scales_with_rows_and_warns_when_memory_is_short(
     assert small.train_rows == 48 and small.steps == 12 and large.steps == 600
     assert large.seconds > small.seconds > 0 and small.samples_per_second > 0
     assert "built-in default" in small.speed_source and small.fits
-    monkeypatch.setattr("core.estimates.available_memory", lambda: 100 * 2**20)
+    monkeypatch.setattr("core.training.estimates.available_memory", lambda: 100 * 2**20)
     tight = training.estimate_run(dataset, key, TrainConfig(epochs=1))
     assert not tight.fits and "Lower the batch size" in tight.warnings[0]
 
 
 def test_lora_needs_less_memory_than_a_full_fine_tune() -> None:
-    from core.estimates import memory_needed
+    from core.training.estimates import memory_needed
 
     shape = {"hidden": 384, "layers": 6, "heads": 12}
     full = memory_needed(22_700_000, TrainConfig(), shape, 30)

@@ -1,6 +1,6 @@
 """Faults of the worker: kill -9 then resume, cancel within one step, NaN, out of memory, crashes.
 
-The kill test starts a real ``python -m core.worker`` process; the others run the worker inline.
+The kill test starts a real ``python -m core.training.worker`` process; the others run the worker inline.
 The ``debug`` config hooks (step_sleep, nan_at_step, raise_at_step) exist for these tests only.
 """
 
@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import select
 from training_data import add_text_dataset, tiny_model
 
-from core import orm, runs, training, worker
-from core.db import session_scope
 from core.ml.trainer import GuardedTrainer
 from core.run_config import TrainConfig
+from core.store import orm, runs
+from core.store.db import session_scope
+from core.training import service as training
+from core.training import worker
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 @pytest.fixture(scope="session")
 def converted_smollm2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The converted SmolLM2 folder; UCLAB_SMOLLM2_DIR points at it while the session lasts."""
-    from core import catalog, db
+    from core.models import catalog
+    from core.store import db
 
     cache = os.environ.get("UCLAB_TEST_MODELS_CACHE")
     cache_home = Path(cache).expanduser() if cache else tmp_path_factory.mktemp("models-cache")

@@ -8,9 +8,9 @@ import pytest
 from training_data import add_text_dataset
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from core import runs
 from core.config import get_settings
 from core.ml.callbacks import DbProgressCallback, RunSignals
+from core.store import runs
 
 
 @pytest.fixture

@@ -61,9 +61,11 @@ def test_collator_pads_inputs_and_ignores_padding_in_the_loss() -> None:
 @pytest.fixture
 def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A tiny chat model in the catalogue and 120 rows of the chat-pairs gallery; yields (model key, id)."""
-    from core import catalog, datasets, training
-    from core.gallery import load_gallery_frame
+    from core.data import datasets
+    from core.data.gallery import load_gallery_frame
     from core.ml.generation import clear_loaded
+    from core.models import catalog
+    from core.training import service as training
 
     clear_loaded()
     key = catalog.add_local_model(str(build_tiny_chat_lm(tmp_path / "tiny-chat", seed=1))).key
@@ -78,7 +80,7 @@ def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
 
 
 def _train(key: str, dataset_id: int, **config: object) -> object:
-    from core import training
+    from core.training import service as training
 
     values = {"max_steps": 18, "batch_size": 8, "learning_rate": 5e-3, "eval_every": 6, "max_length": 64,
               "eval_batch_size": 8, "warmup_ratio": 0.0,
@@ -88,7 +90,8 @@ def _train(key: str, dataset_id: int, **config: object) -> object:
 
 
 def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_samples(chat_run_setup) -> None:
-    from core import generation, training
+    from core.inference import generation
+    from core.training import service as training
 
     key, dataset_id = chat_run_setup
     run = _train(key, dataset_id)
@@ -101,7 +104,7 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
     from core.ml.tasks.base import get_adapter
 
     adapter = get_adapter("causal-lm")
-    from core.datasets import load_dataset_frame
+    from core.data.datasets import load_dataset_frame
 
     frame = load_dataset_frame(dataset_id)
     base_dir = Path(generation.resolve_model(key).path)
@@ -122,8 +125,9 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
 
 
 def test_lora_run_saves_adapters_and_exports_a_plain_model(chat_run_setup) -> None:
-    from core import generation, training
     from core.config import get_settings
+    from core.inference import generation
+    from core.training import service as training
 
     key, dataset_id = chat_run_setup
     run = _train(key, dataset_id, lora=True, lora_rank=4, lora_alpha=8, max_steps=4, eval_every=4)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import generation as gen
 from core.errors import ConfigError, ModelError, NotFoundError
-from core.generation import GenerationSettings as S
+from core.inference import generation as gen
+from core.inference.generation import GenerationSettings as S
 
 
 def test_streaming_yields_several_chunks_that_make_the_stored_output(tiny: str) -> None:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from core.ml import metrics as M
+from core.tasks import metrics as M
 
 
 def test_classification_metrics_match_hand_counts() -> None:

@@ -11,11 +11,11 @@ import torch
 from sqlalchemy import select
 from tiny_models import build_tiny_causal_lm, build_tiny_encoder, copy_minilm_tokenizer
 
-from core import catalog
-from core.db import session_scope
 from core.errors import ModelError
 from core.ml import models
-from core.orm import ModelProbe
+from core.models import catalog
+from core.store.db import session_scope
+from core.store.orm import ModelProbe
 
 LABELS = {0: "neg", 1: "neu", 2: "pos"}
 

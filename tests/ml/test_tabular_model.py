@@ -21,7 +21,7 @@ from core.ml.tabular_model import (
     predict_outputs,
     train_mlp,
 )
-from core.tabular import Preprocessor, infer_feature_types
+from core.tasks.tabular import Preprocessor, infer_feature_types
 
 
 def split(loader, seed: int = 0):

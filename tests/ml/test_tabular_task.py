@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from core import runs
-from core.db import session_scope
 from core.ml.tasks.base import TaskInputs, get_adapter
 from core.ml.trainer import train
-from core.orm import Dataset
 from core.run_config import TrainConfig
+from core.store import runs
+from core.store.db import session_scope
+from core.store.orm import Dataset
 
 
 def sk_parts(loader, seed: int = 0) -> tuple[dict[str, pd.DataFrame], dict]:

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from core import orm
-from core.db import session_scope
 from core.errors import ConfigError
+from core.inference.ner_predict import IGNORED, clear_models, predict_entities
 from core.ml.tasks.base import TaskInputs, get_adapter
 from core.ml.tasks.token_classification import TokenClassificationAdapter, predict_text, predict_words
-from core.ner_predict import IGNORED, clear_models, predict_entities
 from core.run_config import TrainConfig
+from core.store import orm
+from core.store.db import session_scope
 
 WORDS = ["anna", "bob", "lee", "paid", "dell", "in", "oslo", "ship", "##ping", "to", "."]
 SENTENCES = [
@@ -95,8 +95,8 @@ def test_build_aligns_labels_to_first_subwords_and_keeps_evaluation_per_word(tin
 def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_evaluates(
     home, tiny_bert, tmp_path, capsys
 ):
-    from core import runs
     from core.ml.trainer import train
+    from core.store import runs
 
     with session_scope(write=True) as s:
         dataset = orm.Dataset(
@@ -156,8 +156,8 @@ def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_eval
     json.dumps(found)
     with pytest.raises(ConfigError, match="Type a text"):
         predict_entities(run.id, "  ")
-    from core import predict
     from core.cli import main
+    from core.inference import predict
 
     assert predict.predict_entities(run.id, "Anna  paid Dell.") == found["entities"]  # the playground's call
     assert main(["predict", str(run.id), "--text", "Anna  paid Dell.", "--json"]) == 0
@@ -254,9 +254,9 @@ def synthetic_tickets(n: int, seed: int) -> pd.DataFrame:
 
 def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The gallery's NER sample when it exists (its own split), else the synthetic tickets."""
-    from core.ner import read_token_file
+    from core.tasks.ner import read_token_file
 
-    sample = Path(__file__).resolve().parents[2] / "core" / "data" / "support_tickets_ner.jsonl"
+    sample = Path(__file__).resolve().parents[2] / "core" / "data" / "samples" / "support_tickets_ner.jsonl"
     if sample.exists():
         data = read_token_file(sample.read_bytes(), sample.name).sample(frac=1.0, random_state=0)
         cut = int(len(data) * 0.8)
@@ -268,7 +268,7 @@ def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_a_short_minilm_run_improves_entity_f1_over_the_untrained_model(tmp_path):
     from transformers import Trainer, TrainingArguments
 
-    from core.assets import minilm_dir
+    from core.models.assets import minilm_dir
 
     train, test = sample_frames()
     adapter = get_adapter("token-classification")

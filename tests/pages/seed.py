@@ -6,8 +6,10 @@ import os
 
 import pandas as pd
 
-from core import datasets, runs, training
+from core.data import datasets
 from core.entities import DatasetInfo, RunInfo
+from core.store import runs
+from core.training import service as training
 from tests.training_data import RecordingLauncher
 
 WORDS = {"fresh": ["wonderful", "moving", "brilliant", "charming", "funny", "warm", "great"],
@@ -55,8 +57,8 @@ def seed_evaluation(run_id: int, task: str = "classification") -> None:
     """Store a small test-split evaluation of the run and two baselines (as the worker would)."""
     import numpy as np
 
-    from core import evaluation
-    from core.ml import metrics as M
+    from core.results import evaluation
+    from core.tasks import metrics as M
 
     texts = [f"review number {i}" for i in range(8)]
     if task == "regression":
@@ -89,7 +91,8 @@ def seed_ner_evaluation(run_id: int) -> None:
 
     The metrics are built like core.ml.tasks.token_classification.score_predictions, without torch.
     """
-    from core import evaluation, ner_eval
+    from core.results import evaluation
+    from core.tasks import ner_eval
 
     tokens = [["Anna", "paid", "Acme"], ["Bob", "<b>met</b>", "Oslo"], ["Acme", "ships"]]
     gold = [["B-PER", "O", "B-ORG"], ["B-PER", "O", "B-LOC"], ["B-ORG", "O"]]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from core import datasets
+from core.data import datasets
 
 ROWS = [("A wonderful, moving film with great acting", "fresh"), ("Dull and far too long", "rotten"),
         ("I loved every minute of it", "fresh"), ("The plot makes no sense at all", "rotten"),

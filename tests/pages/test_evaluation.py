@@ -75,8 +75,8 @@ def test_entity_extraction_report_and_error_analysis(open_page: Callable[..., Ap
 
 
 def test_tabular_run_shows_feature_importance(open_page: Callable[..., AppTest]) -> None:
-    from core import evaluation
-    from core.ml import metrics as M
+    from core.results import evaluation
+    from core.tasks import metrics as M
 
     run = seed_run(save_reviews().id, status="succeeded", task="tabular")
     y, pred = [0, 0, 1, 1], [0, 1, 1, 1]

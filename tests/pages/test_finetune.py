@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import runs, training
+from core.store import runs
+from core.training import service as training
 from tests.pages.seed import NoLauncher, save_reviews, seed_run
 
 
@@ -132,7 +133,7 @@ def test_cross_validation_is_one_row_with_its_folds_inside(open_page: Callable[.
 
 def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[..., AppTest],
                                                         launcher: NoLauncher) -> None:
-    from core import gallery
+    from core.data import gallery
 
     save_reviews()
     at = open_page("finetune")

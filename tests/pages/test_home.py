@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from core import gallery
+from core.data import gallery
 from tests.pages.seed import save_reviews, seed_run
 
 

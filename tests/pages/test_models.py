@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import catalog
+from core.models import catalog
 
 
 def test_models_page_lists_the_bundled_models(open_page: Callable[..., AppTest]) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import generation, ner_predict, predict, tabular_predict
+from core.inference import generation, ner_predict, predict, tabular_predict
 from tests.pages.seed import save_reviews, seed_run
 from ui import playground_generate
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from core import review
+from core.results import review
 
 EVIL = "<b>bold?</b> **not markdown**"
 

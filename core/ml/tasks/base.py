@@ -30,8 +30,8 @@ How to add a task (e.g. ``token-classification``)
    and ``tests/tiny_models.py`` have the helpers, ``tests/ml/test_trainer.py`` shows the pattern.
 
 What the engine gives every task: the run's status, progress, heartbeat and metrics in the
-database (``core.runs``), the final model in ``runs/<id>/model`` (via ``save``), and evaluations
-stored with ``core.evaluation.store_evaluation`` for the test and validation splits plus each
+database (``core.store.runs``), the final model in ``runs/<id>/model`` (via ``save``), and evaluations
+stored with ``core.results.evaluation.store_evaluation`` for the test and validation splits plus each
 baseline (``evaluations`` rows + predictions Parquet), read back by ``get_evaluation``.
 
 The engine applies LoRA (``config.lora``), bf16, threads, length grouping, evaluation and

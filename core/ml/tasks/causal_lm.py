@@ -7,7 +7,7 @@ default only the assistant's tokens (its text and its end token) count in the lo
 elsewhere); ``task_options={"train_on_all_tokens": True}`` counts every token. The validation loss
 selects the best checkpoint; perplexity is exp(loss). At the start and at every evaluation the
 model answers a few fixed validation prompts greedily; the answers go to ``samples.jsonl`` in the
-run folder (read by ``core.generation.sample_generations``) and to the run log.
+run folder (read by ``core.inference.generation.sample_generations``) and to the run log.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import pandas as pd
 import torch
 from transformers import TrainerCallback
 
-from core import chat
 from core.errors import ConfigError
 from core.ml.models import load_causal_lm, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
+from core.tasks import chat
 
 SAMPLES_FILE = "samples.jsonl"
 LORA_DIR = "lora"
@@ -164,7 +164,7 @@ class SampleAnswersCallback(TrainerCallback):
                 fh.write(json.dumps({"step": step, "prompt": shown, "output": answer, "reference": reference,
                                      "at": now}, ensure_ascii=False) + "\n")
         if run_dir.name.isdigit():
-            from core import runs
+            from core.store import runs
 
             runs.add_log(int(run_dir.name), f"Sample answer at step {step}: {self.prompts[0][0][:60]!r} -> "
                                             f"{answers[0][:100]!r}")

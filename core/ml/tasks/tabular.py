@@ -2,7 +2,7 @@
 
 The dataset frame holds the columns named in ``mapping['features']`` and ``label``; the target is
 a class (classification) or a number (regression), as ``mapping['target_kind']`` says or as
-`core.tabular.infer_target_kind` guesses. Standardisation and one-hot encoding are fitted on the
+`core.tasks.tabular.infer_target_kind` guesses. Standardisation and one-hot encoding are fitted on the
 training rows only (the Preprocessor is the Trainer's ``processing_class``, so every checkpoint
 holds it as JSON). Task options: ``hidden_sizes`` (list of ints) and ``dropout``.
 """
@@ -18,7 +18,6 @@ import pandas as pd
 from transformers import default_data_collator
 
 from core.errors import ConfigError
-from core.ml import metrics as M
 from core.ml.tabular_model import (
     TabularMLP,
     TabularPredictor,
@@ -36,7 +35,8 @@ from core.ml.tasks.base import (
     register,
 )
 from core.run_config import TrainConfig
-from core.tabular import (
+from core.tasks import metrics as M
+from core.tasks.tabular import (
     LABEL,
     MLP_MIN_LEARNING_RATE,
     PREPROCESSOR_FILE,
@@ -44,7 +44,7 @@ from core.tabular import (
     feature_types_for,
     infer_target_kind,
 )
-from core.tabular_baselines import fit_baseline_models, labelled, permutation_importance, target_values
+from core.tasks.tabular_baselines import fit_baseline_models, labelled, permutation_importance, target_values
 
 DEFAULT_HIDDEN = (64, 64)
 DEFAULT_DROPOUT = 0.1

@@ -17,10 +17,10 @@ from transformers import DataCollatorWithPadding
 from transformers.utils import logging as hf_logging
 
 from core.errors import ConfigError
-from core.ml import metrics as M
 from core.ml.models import load_sequence_classifier, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
+from core.tasks import metrics as M
 
 
 def _load_model(model_dir: Path, tokenizer: Any, **kwargs: Any) -> Any:
@@ -137,7 +137,7 @@ class TextClassificationAdapter(TaskAdapter):
 
     def baselines(self, train: pd.DataFrame, test: pd.DataFrame
                   ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
-        from core.baselines import fit_baselines
+        from core.tasks.baselines import fit_baselines
 
         return fit_baselines(self.task, train, test)
 

@@ -1,0 +1,202 @@
+"""Turn a parsed file plus a column mapping into the canonical columns a saved dataset has.
+
+Columns: ``text``/``label`` (classification: str, regression: float), ``tokens``/``tags``
+(lists of str), ``text`` | ``prompt``+``completion`` | ``messages`` (JSON string) for
+causal-lm, features + ``label`` for tabular, optional ``group``. Internal helper columns
+start with an underscore: ``_row`` (1-based row in the file) and ``_given_split``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.data.splits import normalize_split_values
+from core.entities import Finding
+
+ROLES = {"text": "text", "prompt": "prompt", "completion": "completion"}
+
+
+def content_columns(task: str, mapping: dict[str, Any]) -> list[str]:
+    """The canonical columns that carry the data of a task (what a duplicate compares)."""
+    if task in ("classification", "regression"):
+        return ["text", "label"]
+    if task == "token-classification":
+        return ["tokens", "tags"]
+    if task == "tabular":
+        return [*mapping["features"], "label"]
+    return {"text": ["text"], "prompt_completion": ["prompt", "completion"],
+            "messages": ["messages"]}[mapping["format"]]
+
+
+def counted(n: int, noun: str, verb: str = "") -> str:
+    """'1 row has' / '3 rows have': a count with its noun (and verb) agreeing."""
+    plural = {"class": "classes", "has": "have", "is": "are", "repeats": "repeat",
+              "appears": "appear", "differs": "differ"}
+    words = [f"{n:,}", noun if n == 1 else plural.get(noun, noun + "s")]
+    if verb:
+        words.append(verb if n == 1 else plural.get(verb, verb))
+    return " ".join(words)
+
+
+def short(value: Any, n: int = 120) -> str:
+    """A value as one short line for an example in a finding."""
+    if _missing(value):
+        return ""
+    if isinstance(value, list | tuple | np.ndarray):
+        value = " ".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:
+        return series
+    if series.dtype == object:
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series.astype("str")  # only text and missing values (JSON, Excel): no loop
+        # May hold lists or dicts: str() each, keep missing values missing.
+        return series.map(lambda v: None if _missing(v) else str(v)).astype("str")
+    return series.astype("str")  # numbers and booleans, vectorised; NaN stays missing
+
+
+def _missing(value: Any) -> bool:
+    if isinstance(value, list | tuple | np.ndarray | dict):
+        return False
+    return value is None or bool(pd.isna(value))
+
+
+def _as_labels(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(series):
+        present = series.dropna()
+        if (present == present.round()).all():
+            series = series.astype("Int64")
+    return _as_text(series)
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value]
+    if _missing(value):
+        return None
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, list):
+                return [str(v) for v in parsed]
+        except json.JSONDecodeError:
+            pass
+    return text.split()
+
+
+def _as_messages(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for msg in value:
+        if not isinstance(msg, dict) or "role" not in msg or "content" not in msg:
+            return None
+        out.append({"role": str(msg["role"]), "content": str(msg["content"])})
+    return json.dumps(out, ensure_ascii=False)
+
+
+def to_canonical(frame: pd.DataFrame, mapping: dict[str, Any],
+                 task: str) -> tuple[pd.DataFrame, list[Finding]]:
+    """Canonical columns for ``task`` (nothing dropped yet) and findings about bad values."""
+    out = pd.DataFrame({"_row": np.arange(1, len(frame) + 1)}, index=frame.index)
+    findings: list[Finding] = []
+    if task in ("classification", "regression"):
+        out["text"] = _as_text(frame[mapping["text"]])
+        out["label"] = _label(frame[mapping["label"]], task == "regression", mapping, findings)
+    elif task == "token-classification":
+        out["tokens"] = frame[mapping["tokens"]].map(_as_list).astype(object)
+        out["tags"] = frame[mapping["tags"]].map(_as_list).astype(object)
+        _check_lengths(out, mapping, findings)
+    elif task == "causal-lm":
+        fmt = mapping["format"]
+        if fmt == "messages":
+            raw = frame[mapping["messages"]]
+            out["messages"] = raw.map(_as_messages).astype(object)
+            bad = out["messages"].isna() & ~raw.map(_missing)
+            if bad.any():
+                row = int(out.loc[bad, "_row"].iloc[0])
+                findings.append(Finding(
+                    "warning", "bad_messages",
+                    f"In '{mapping['messages']}', {counted(int(bad.sum()), 'row', 'is')} not a list of "
+                    f"{{role, content}} messages (e.g. row {row}); those rows are left out.",
+                    int(bad.sum()), {"row": row, "messages": short(raw[bad].iloc[0])}))
+        else:
+            for key in ("text",) if fmt == "text" else ("prompt", "completion"):
+                out[key] = _as_text(frame[mapping[key]])
+    else:  # tabular
+        for col in mapping["features"]:
+            out[col] = frame[col]
+        out["label"] = _label(frame[mapping["label"]], mapping.get("target_kind") == "regression",
+                              mapping, findings)
+    if mapping.get("group"):
+        group = _as_text(frame[mapping["group"]])
+        missing = group.isna()
+        if missing.any():
+            findings.append(Finding(
+                "warning", "missing_group",
+                f"{counted(int(missing.sum()), 'row', 'has')} no value in the group column "
+                f"'{mapping['group']}'; each of them is treated as its own group.", int(missing.sum())))
+            group = group.where(~missing, "row-" + out["_row"].astype(str))
+        out["group"] = group
+    if mapping.get("split_column"):
+        out["_given_split"] = normalize_split_values(frame[mapping["split_column"]],
+                                                     mapping["split_column"])
+    return out, findings
+
+
+def _label(series: pd.Series, numeric: bool, mapping: dict[str, Any],
+           findings: list[Finding]) -> pd.Series:
+    if not numeric:
+        return _as_labels(series)
+    values = pd.to_numeric(series, errors="coerce").astype(float)
+    bad = values.isna() & series.notna()
+    if bad.any() and values.notna().sum() == 0:
+        first = bad.to_numpy().nonzero()[0][0]
+        findings.append(Finding(
+            "blocking", "label_not_numeric",
+            f"'{mapping['label']}' holds text (e.g. '{short(series.iloc[first], 40)}' in row {first + 1}), "
+            "not numbers, and regression predicts a number; choose the classification task or a "
+            "numeric label column.",
+            int(bad.sum()), {"row": int(first + 1), "label": short(series.iloc[first], 40)}))
+    elif bad.any():
+        first = bad.to_numpy().nonzero()[0][0]
+        findings.append(Finding(
+            "warning", "label_not_numeric",
+            f"In '{mapping['label']}', {counted(int(bad.sum()), 'label', 'is')} not a number (e.g. "
+            f"'{short(series.iloc[first], 40)}' in row {first + 1}); those rows are left out.",
+            int(bad.sum()), {"row": int(first + 1), "label": short(series.iloc[first], 40)}))
+    return values
+
+
+def _check_lengths(out: pd.DataFrame, mapping: dict[str, Any], findings: list[Finding]) -> None:
+    both = out["tokens"].notna() & out["tags"].notna()
+    lengths_differ = both & (out["tokens"].map(lambda v: len(v) if v is not None else 0)
+                             != out["tags"].map(lambda v: len(v) if v is not None else 0))
+    if not lengths_differ.any():
+        return
+    i = lengths_differ.to_numpy().nonzero()[0][0]
+    tokens, tags = out["tokens"].iloc[i], out["tags"].iloc[i]
+    findings.append(Finding(
+        "warning", "token_tag_mismatch",
+        f"{counted(int(lengths_differ.sum()), 'row', 'has')} a different number of tokens and tags (e.g. row "
+        f"{i + 1}: {len(tokens)} tokens, {len(tags)} tags); those rows are left out.",
+        int(lengths_differ.sum()), {"row": int(i + 1), "tokens": short(tokens), "tags": short(tags)}))
+    out.loc[lengths_differ, ["tokens", "tags"]] = None

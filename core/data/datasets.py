@@ -1,0 +1,251 @@
+"""Dataset services: parse an upload, check it, save immutable versions, list and load them.
+
+A saved version is a Parquet file under ``settings.datasets_dir`` (named by a random id, never
+by the upload's name) with the canonical columns described in ``core.entities.DatasetInfo``,
+plus a ``datasets`` row holding its content hash, mapping, split sizes and quality report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from core.config import ensure_home, get_settings
+from core.data.canonical import content_columns, to_canonical
+from core.data.ingest import ParsedFile, column_types, read_upload
+from core.data.mapping import resolve_mapping, suggest_mapping
+from core.data.quality import clean_rows, review
+from core.data.splits import SplitConfig, assign_splits
+from core.data.textchecks import mixed_type_findings
+from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
+from core.errors import DatasetError, NotFoundError
+from core.store import orm
+from core.store.db import session_scope
+
+__all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
+           "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",
+           "prepare_dataset", "frame_to_parsed"]
+
+# Task-specific checks other modules may provide: (module, function).
+HOOKS = {"token-classification": ("core.tasks.ner", "check_token_frame"),
+         "causal-lm": ("core.tasks.chat", "check_causal_frame"),
+         "tabular": ("core.tasks.tabular", "check_tabular_frame")}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A dataset ready to save: canonical rows with their split, the mapping and the report."""
+
+    frame: pd.DataFrame
+    mapping: dict[str, Any]
+    report: QualityReport
+
+
+def frame_to_parsed(frame: pd.DataFrame, filename: str, file_format: str = "frame") -> ParsedFile:
+    """Wrap an in-memory DataFrame (gallery data, tests) as if it had been uploaded."""
+    return ParsedFile(frame.reset_index(drop=True), filename, file_format, None, None, True, ())
+
+
+def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, split: SplitConfig,
+                    model_key: str | None = "minilm-l6", max_length: int | None = 128) -> Prepared:
+    """Validate the mapping, build canonical rows, split them and write the quality report."""
+    model_key = model_key or "minilm-l6"
+    max_length = int(max_length or 128)
+    split = _merge_split(split, mapping)
+    mapping = resolve_mapping(parsed.frame, {**mapping, "group": split.group_column,
+                                             "split_column": split.split_column}, task)
+    canon, findings = to_canonical(parsed.frame, mapping, task)
+    strict = [c for c in (mapping.get("label"), *mapping.get("features", [])) if c]
+    free = [c for c in (mapping.get("text"), mapping.get("prompt"), mapping.get("completion")) if c]
+    findings += mixed_type_findings(parsed.frame, strict)
+    findings += mixed_type_findings(parsed.frame, free, min_share=0.01)
+    kept, more, dropped = clean_rows(canon, task, mapping)
+    findings += more
+    label_split = task == "classification" or (task == "tabular"
+                                               and mapping.get("target_kind") != "regression")
+    result = assign_splits(
+        kept, split, stratify=kept["label"] if label_split and len(kept) else None,
+        groups=kept["group"] if "group" in kept and "_given_split" not in kept else None,
+        given=kept["_given_split"] if "_given_split" in kept else None)
+    kept = kept.assign(split=result.split)
+    hook = _hook(task)
+    # Task hooks measure NER/chat lengths their own way; avoid two truncation sentences.
+    checks, stats = review(kept, task, mapping, result, model_key=model_key, max_length=max_length,
+                           length_findings=hook is None or task in ("classification", "regression"))
+    findings += checks
+    if hook is not None:
+        findings += _hook_findings(task, hook, kept, mapping, model_key=model_key,
+                                   max_length=max_length)
+    stats = {"rows_in_file": int(len(parsed.frame)), "rows": int(len(kept)), "dropped": dropped,
+             **stats}
+    order = {"blocking": 0, "warning": 1, "info": 2}
+    findings.sort(key=lambda f: order.get(f.severity, 3))
+    return Prepared(kept, mapping, QualityReport(tuple(findings), stats))
+
+
+def _merge_split(split: SplitConfig, mapping: dict[str, Any]) -> SplitConfig:
+    return SplitConfig(split.validation_size, split.test_size, split.seed,
+                       split.group_column or mapping.get("group") or None,
+                       split.split_column or mapping.get("split_column") or None)
+
+
+def _hook(task: str) -> Any:
+    """The extra check another module provides for this task, if it exists."""
+    if task not in HOOKS:
+        return None
+    module_name, func_name = HOOKS[task]
+    try:
+        return getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _hook_findings(task: str, check: Any, frame: pd.DataFrame, mapping: dict[str, Any],
+                   **extra: Any) -> list[Finding]:
+    try:
+        params = inspect.signature(check).parameters
+        accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        # max_length is the one option every hook understands; others only when named.
+        kwargs = {k: v for k, v in extra.items()
+                  if k in params or (accepts_any and k == "max_length")}
+        # Hooks get the canonical columns, the split and _row (row numbers in the file).
+        hook_frame = frame.drop(columns=[c for c in ("_key", "_given_split") if c in frame])
+        return list(check(hook_frame.reset_index(drop=True), canonical_mapping(mapping), **kwargs))
+    except Exception as exc:  # noqa: BLE001 - a broken extra check must not hide the report
+        return [Finding("warning", "check_failed", f"The extra {task} checks could not run "
+                        f"({type(exc).__name__}: {exc}); the rest of the report is complete.")]
+
+
+def canonical_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The mapping re-pointed at the canonical column names of a saved frame."""
+    out = dict(mapping)
+    for key in ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "group"):
+        if mapping.get(key):
+            out[key] = key
+    out["split_column"] = "split"
+    return out
+
+
+def public_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical columns only (no internal helper columns), with a fresh index."""
+    cols = [c for c in frame.columns if not str(c).startswith("_")]
+    return frame[cols].reset_index(drop=True)
+
+
+def check_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, split: SplitConfig,
+                  model_key: str | None = "minilm-l6", max_length: int | None = 128) -> QualityReport:
+    """The quality report of a parsed file under a mapping, task and split (nothing is saved)."""
+    return prepare_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
+                           max_length=max_length).report
+
+
+def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
+    data = frame[columns].to_json(orient="records", lines=True, force_ascii=False,
+                                  double_precision=15, date_format="iso")
+    return hashlib.sha256((",".join(columns) + "\n" + data).encode("utf-8")).hexdigest()
+
+
+def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
+                 split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
+                 extra_info: dict[str, Any] | None = None) -> DatasetInfo:
+    """Save an immutable version; the same content, mapping and split returns the existing one."""
+    name = " ".join(str(name).split())
+    if not name:
+        raise DatasetError("Give the dataset a name.")
+    if len(name) > 200:
+        raise DatasetError("The dataset name is too long; keep it under 200 characters.")
+    prepared = prepare_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
+                               max_length=max_length)
+    report = prepared.report
+    if report.blocking:
+        first = report.blocking[0].message
+        more = len(report.blocking) - 1
+        raise DatasetError(f"The dataset cannot be saved: {first}"
+                           + (f" ({more} more blocking problem{'s' if more > 1 else ''})" if more else ""))
+    frame = public_frame(prepared.frame)
+    columns = [*content_columns(task, prepared.mapping)] + (["group"] if "group" in frame else [])
+    digest = _content_hash(frame, columns)
+    split_cfg = asdict(_merge_split(split, mapping))
+    settings = get_settings()
+    ensure_home(settings)
+    frame = frame[["split", *columns]]
+    target = settings.datasets_dir / f"{uuid.uuid4().hex}.parquet"
+    tmp = target.with_name(f".{target.stem}.tmp")
+    info = {"file_format": parsed.file_format, "encoding": parsed.encoding,
+            "delimiter": parsed.delimiter, "has_header": parsed.has_header,
+            "parse_warnings": list(parsed.warnings), "split": split_cfg, "model_key": model_key,
+            "max_length": max_length, "columns": list(frame.columns), **(extra_info or {})}
+    try:
+        # One write transaction: look for the same version, write the file, then the row.
+        with session_scope(write=True) as session:
+            for row in session.scalars(select(orm.Dataset).where(
+                    orm.Dataset.name == name, orm.Dataset.content_hash == digest)):
+                if row.mapping == prepared.mapping and (row.info or {}).get("split") == split_cfg:
+                    return _info(row)
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+            version = session.scalar(select(func.max(orm.Dataset.version)).where(
+                orm.Dataset.name == name)) or 0
+            row = orm.Dataset(
+                name=name, version=version + 1, task=task, source_filename=parsed.filename[:300],
+                content_hash=digest, path=settings.relative(target), mapping=prepared.mapping,
+                split_sizes=report.stats["split_sizes"], quality=report.to_dict(), info=info,
+                row_count=int(len(frame)))
+            session.add(row)
+            session.flush()
+            saved = _info(row)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+        raise
+    return saved
+
+
+def _info(row: orm.Dataset) -> DatasetInfo:
+    return DatasetInfo(id=row.id, name=row.name, version=row.version, task=row.task,
+                       source_filename=row.source_filename, content_hash=row.content_hash,
+                       path=row.path, mapping=dict(row.mapping), split_sizes=dict(row.split_sizes),
+                       quality=dict(row.quality), info=dict(row.info or {}), row_count=row.row_count,
+                       created_at=row.created_at)
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every saved version, newest first."""
+    with session_scope() as session:
+        rows = session.scalars(select(orm.Dataset).order_by(orm.Dataset.created_at.desc(),
+                                                            orm.Dataset.id.desc()))
+        return [_info(r) for r in rows]
+
+
+def get_dataset(dataset_id: int) -> DatasetInfo:
+    """One saved version by id; NotFoundError if there is none."""
+    with session_scope() as session:
+        row = session.get(orm.Dataset, int(dataset_id))
+        if row is None:
+            raise NotFoundError(f"There is no dataset with id {dataset_id}; pick one from the "
+                                "datasets list.")
+        return _info(row)
+
+
+def load_dataset_frame(dataset_id: int, split: str | None = None) -> pd.DataFrame:
+    """A saved version's canonical rows (one split, or all with a ``split`` column)."""
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"Unknown split '{split}'; choose one of {', '.join(SPLITS)}.")
+    info = get_dataset(dataset_id)
+    path = get_settings().resolve(info.path)
+    if not path.is_file():
+        raise DatasetError(f"The file of dataset '{info.label}' is missing from UCLAB_HOME "
+                           f"({info.path}); import the dataset again.")
+    frame = pd.read_parquet(path, filters=[("split", "==", split)] if split else None)
+    for col in ("tokens", "tags"):
+        if col in frame:
+            frame[col] = frame[col].map(lambda v: [str(x) for x in v] if v is not None else None)
+    return frame.reset_index(drop=True)

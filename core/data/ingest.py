@@ -1,0 +1,295 @@
+"""Turn the bytes of an uploaded file into a DataFrame, or one sentence saying why not.
+
+Formats: CSV, TSV, JSON (array of records), JSONL, Parquet and Excel ``.xlsx``. The upload's
+name only picks the format and is shown back to the user; it never becomes a path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+
+import pandas as pd
+
+from core.config import get_settings
+from core.data.canonical import short
+from core.errors import DatasetError
+from core.text.encoding import decode_text
+from core.text.textfile import infer_type, looks_like_header, read_delimited, unique_names
+
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
+           ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
+           ".xlsx": "xlsx", ".conll": "conll", ".conllu": "conll", ".iob": "conll",
+           ".iob2": "conll", ".bio": "conll", ".bioes": "conll", ".ner": "conll"}
+SUPPORTED = "CSV, TSV, JSON, JSONL, Parquet, Excel .xlsx or CoNLL token files"
+
+# Leading bytes of files people rename by mistake: (magic, what it is, what to do).
+_MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive (or an Excel workbook)",
+     "unzip it first, or upload an Excel workbook with the .xlsx extension"),
+    (b"\x1f\x8b", "a gzip-compressed archive", "decompress it first and upload the file inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first and upload the file inside"),
+    (b"PAR1", "a Parquet file", "upload it with the .parquet extension"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls/.doc)",
+     "open it in Excel and save it as .xlsx or CSV UTF-8"),
+    (b"%PDF", "a PDF document", "export the table as CSV instead"),
+    (b"\x89PNG", "a PNG image", "upload the table as CSV instead"),
+    (b"\xff\xd8\xff", "a JPEG image", "upload the table as CSV instead"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV first"),
+    (b"\x7fELF", "a program (ELF binary)", "upload a data file instead"),
+)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """An uploaded table, parsed, with how it was read and what looked odd."""
+
+    frame: pd.DataFrame
+    filename: str
+    file_format: str
+    encoding: str | None
+    delimiter: str | None
+    has_header: bool
+    warnings: tuple[str, ...] = ()
+
+
+def display_name(filename: str) -> str:
+    """The upload's base name, cleaned for display (it is never used as a path)."""
+    name = PurePath(str(filename).replace("\\", "/")).name
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
+    return name[:200] or "upload"
+
+
+def read_upload(data: bytes, filename: str) -> ParsedFile:
+    """Parse an uploaded file; raise DatasetError with one sentence when it cannot be used."""
+    name = display_name(filename)
+    limit = get_settings().upload_limit_bytes
+    if len(data) > limit:
+        raise DatasetError(
+            f"'{name}' is {len(data) / 2**20:.1f} MB, over the upload limit of {limit // 2**20} MB; "
+            "upload a smaller file or raise UCLAB_UPLOAD_LIMIT_MB.")
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".xls":
+        raise DatasetError(f"'{name}' is an old Excel .xls file; open it in Excel and save it "
+                           "as .xlsx or as CSV UTF-8, then upload that.")
+    if suffix not in FORMATS:
+        shown = f"'{suffix}' files" if suffix else "Files without an extension"
+        raise DatasetError(f"{shown} are not supported ('{name}'); upload {SUPPORTED}.")
+    if not data[:65536].strip() and not data.strip():  # strip() copies: only when the head is blank
+        raise DatasetError(f"'{name}' is empty; upload a file with a header row and data rows.")
+    fmt = FORMATS[suffix]
+    if fmt == "parquet":
+        parsed = _read_parquet(data, name)
+    elif fmt == "xlsx":
+        parsed = _read_excel(data, name)
+    else:
+        _refuse_binary(data, name, suffix)
+        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(data, name)):
+            parsed = _read_token_file(data, name)
+        elif fmt in ("json", "jsonl"):
+            text, encoding, warnings = decode_text(data, name)
+            reader = _read_json if fmt == "json" else _read_jsonl
+            parsed = reader(text, name, encoding, warnings)
+        else:
+            frame, delimiter, has_header, encoding, warnings = read_delimited(
+                data, name, default_delimiter="\t" if fmt == "tsv" else ",")
+            parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
+    return _finish(parsed)
+
+
+def _looks_like_conll(data: bytes, name: str) -> bool:
+    from core.tasks.ner import looks_like_conll
+
+    text, _encoding, _warnings = decode_text(data, name)
+    return looks_like_conll(text)
+
+
+def _read_token_file(data: bytes, name: str) -> ParsedFile:
+    """CoNLL-style text (a token and its tag per line): one row per sentence, tokens and tags lists."""
+    from core.tasks.ner import read_token_file
+
+    frame = read_token_file(data, name)
+    return ParsedFile(frame.reset_index(drop=True), name, "conll", "utf-8", None, False)
+
+
+def _refuse_binary(data: bytes, name: str, suffix: str) -> None:
+    head = data[:8192]
+    for magic, what, todo in _MAGIC:
+        if head.startswith(magic):
+            raise DatasetError(f"'{name}' is {what} renamed {suffix}, not a text table; {todo}.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # UTF-16 text has NUL bytes; decode_text handles it
+    if b"\x00" in head:
+        raise DatasetError(f"'{name}' is binary data, not a text table (it contains NUL bytes); "
+                           f"export the table as CSV UTF-8 and upload that.")
+
+
+def _read_parquet(data: bytes, name: str) -> ParsedFile:
+    if not (data[:4] == b"PAR1" and data[-4:] == b"PAR1"):
+        looks = _describe_head(data)
+        raise DatasetError(f"'{name}' is named .parquet but is not a Parquet file ({looks}); "
+                           "save it again as Parquet, or upload it with its real extension.")
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
+        raise DatasetError(f"'{name}' looks like Parquet but cannot be read ({_first_line(exc)}); "
+                           "the file may be truncated, so export it again.") from exc
+    return ParsedFile(frame.reset_index(drop=True), name, "parquet", None, None, True)
+
+
+def _read_excel(data: bytes, name: str) -> ParsedFile:
+    if not data.startswith(b"PK\x03\x04"):
+        if data.startswith(b"\xd0\xcf\x11\xe0"):
+            raise DatasetError(f"'{name}' is an old-format Excel file renamed .xlsx; open it in "
+                               "Excel and save it as .xlsx (Excel Workbook) or as CSV UTF-8.")
+        raise DatasetError(f"'{name}' is named .xlsx but is not an Excel workbook "
+                           f"({_describe_head(data)}); upload it with its real extension.")
+    try:
+        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
+        sheets = book.sheet_names
+        raw = None
+        for sheet in sheets:
+            raw = book.parse(sheet, header=None, dtype=object)
+            if not raw.dropna(how="all").empty:
+                break
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
+        raise DatasetError(f"'{name}' cannot be read as an Excel workbook ({_first_line(exc)}); "
+                           "open it in Excel and save it again as .xlsx.") from exc
+    warnings: list[str] = []
+    if len(sheets) > 1:
+        warnings.append(f"The workbook has {len(sheets)} sheets; only sheet '{sheet}' was read.")
+    if raw is None or raw.dropna(how="all").empty:
+        raise DatasetError(f"'{name}' has no data in any sheet; put the table in the first sheet.")
+    raw = raw.dropna(how="all").dropna(axis=1, how="all").reset_index(drop=True)
+    cells = raw.head(200).map(lambda v: "" if pd.isna(v) else str(v))
+    rows = cells.to_numpy().tolist()
+    has_header = looks_like_header(rows[0], rows[1:])
+    if has_header:
+        names, more = unique_names([str(v) for v in rows[0]])
+        raw = raw.iloc[1:].reset_index(drop=True)
+    else:
+        names, more = [f"column_{i + 1}" for i in range(raw.shape[1])], [
+            "The first row looks like data, not column names; columns are named column_1, column_2, …"]
+    raw.columns = names
+    frame = raw.infer_objects()
+    return ParsedFile(frame, name, "xlsx", None, None, has_header, tuple(warnings + more))
+
+
+def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:20]):
+            parsed = _read_jsonl(text, name, encoding, warnings)
+            return replace(parsed, warnings=parsed.warnings + (
+                "The .json file holds one record per line (JSON Lines); it was read as JSONL.",))
+        raise DatasetError(f"'{name}' is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                           f"column {exc.colno}; fix the file or export it again.") from exc
+    records = doc
+    if isinstance(doc, dict):
+        lists = [k for k, v in doc.items() if isinstance(v, list)]
+        if len(lists) == 1 and all(isinstance(r, dict) for r in doc[lists[0]][:50]):
+            records = doc[lists[0]]
+            warnings = warnings + [f"Read the records under the key '{lists[0]}'."]
+        elif doc and all(isinstance(v, list) for v in doc.values()):
+            if len({len(v) for v in doc.values()}) != 1:
+                raise DatasetError(f"'{name}' holds columns of different lengths; each column "
+                                   "list must have one value per row.")
+            return ParsedFile(pd.DataFrame(doc), name, "json", encoding, None, True, tuple(warnings))
+    if not isinstance(records, list):
+        raise DatasetError(f"'{name}' must hold an array of records like "
+                           '[{"text": "...", "label": "..."}], not a single value.')
+    for i, item in enumerate(records, start=1):
+        if not isinstance(item, dict):
+            raise DatasetError(f"Item {i} of the JSON array in '{name}' is not a record "
+                               f"({_short(json.dumps(item))}); each item must look like "
+                               '{"text": "...", "label": "..."}.')
+    return ParsedFile(pd.DataFrame.from_records(records), name, "json", encoding, None, True,
+                      tuple(warnings))
+
+
+def _read_jsonl(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
+    records = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"Line {lineno} of '{name}' is not valid JSON ({exc.msg} at column "
+                               f"{exc.colno}); each line must be one JSON record.") from exc
+        if not isinstance(item, dict):
+            raise DatasetError(f"Line {lineno} of '{name}' is not a JSON record "
+                               f"({_short(line)}); each line must look like "
+                               '{"text": "...", "label": "..."}.')
+        records.append(item)
+    return ParsedFile(pd.DataFrame.from_records(records), name, "jsonl", encoding, None, True,
+                      tuple(warnings))
+
+
+def _finish(parsed: ParsedFile) -> ParsedFile:
+    """Common checks once a table exists: columns, rows, clean column names."""
+    frame = parsed.frame
+    if frame.shape[1] == 0 and frame.shape[0] == 0:
+        raise DatasetError(f"'{parsed.filename}' holds no records; add data rows and upload it again.")
+    if frame.shape[1] == 0:
+        raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
+    names, more = _clean_names(frame.columns)
+    if frame.shape[0] == 0 or frame.dropna(how="all").empty:
+        cols = ", ".join(names[:10])
+        raise DatasetError(f"'{parsed.filename}' has column names ({cols}) but no data rows; "
+                           "add the rows below the header and upload it again.")
+    if names != list(frame.columns) or more:
+        frame = frame.copy()
+        frame.columns = names
+    return ParsedFile(frame, parsed.filename, parsed.file_format, parsed.encoding,
+                      parsed.delimiter, parsed.has_header, parsed.warnings + tuple(more))
+
+
+def _clean_names(columns: pd.Index) -> tuple[list[str], list[str]]:
+    raw = ["" if (not isinstance(c, str) and pd.isna(c)) else str(c) for c in columns]
+    return unique_names(raw)
+
+
+def _describe_head(data: bytes) -> str:
+    head = data[:400]
+    for magic, what, _ in _MAGIC:
+        if head.startswith(magic):
+            return f"it is {what}"
+    try:
+        first = head.decode("utf-8").splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        return "its content is not recognised"
+    return f"it looks like text starting with '{_short(first, 40)}'"
+
+
+def _short(text: str, n: int = 60) -> str:
+    return short(str(text), n)
+
+
+def _first_line(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()
+    return _short(msg[0], 120) if msg else type(exc).__name__
+
+
+def column_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per column: its inferred type, how many values are present, and an example."""
+    rows = []
+    for col in frame.columns:
+        series = frame[col]
+        present = series.dropna()
+        example = _short(str(present.iloc[0]), 80) if len(present) else ""
+        rows.append({"column": str(col), "type": infer_type(series), "non_null": int(len(present)),
+                     "unique": int(_nunique(present)), "example": example})
+    return pd.DataFrame(rows, columns=["column", "type", "non_null", "unique", "example"])
+
+
+def _nunique(series: pd.Series) -> int:
+    try:
+        return series.nunique()
+    except TypeError:  # lists and dicts are unhashable
+        return series.map(repr).nunique()

@@ -1,0 +1,1 @@
+"""Bundled sample data written for this project, and the script that makes it."""

@@ -1,0 +1,3 @@
+"""Predictions and generation from a trained run or a catalogue model, over one shared cache of loaded
+models.
+"""

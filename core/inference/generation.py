@@ -1,0 +1,423 @@
+"""The generation playground's service: generate or stream text from a catalogue model or a causal-LM run.
+
+No torch at import: the engine (``core.ml.generation``) is imported inside the functions. Every
+generation is stored in the ``generations`` table and can be listed, re-run and exported.
+Model references are catalogue keys (``smollm2-135m-instruct``) or ``run:<id>`` for a succeeded
+causal-LM run.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from core.config import get_settings
+from core.errors import ConfigError, ModelError, NotFoundError
+from core.store.db import session_scope
+from core.store.orm import Generation, Run
+from core.tasks.chat import ROLES
+
+MODES = ("prompt", "chat")
+MAX_SEQUENCES = 5
+MAX_NEW_TOKENS = 2048
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling controls; temperature 0 means greedy decoding (the same text every time)."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.7
+    top_k: int = 50
+    top_p: float = 0.95
+    repetition_penalty: float = 1.0
+    num_return_sequences: int = 1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first impossible setting."""
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise ConfigError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS} (for example 128).")
+        if not 0 <= self.temperature <= 5:
+            raise ConfigError("Temperature must be between 0 (greedy) and 5 (for example 0.7).")
+        if self.top_k < 0:
+            raise ConfigError("Top-k must be 0 (off) or a positive number of tokens (for example 50).")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("Top-p must be above 0 and at most 1 (for example 0.95).")
+        if not 0.5 <= self.repetition_penalty <= 3:
+            raise ConfigError("Repetition penalty must be between 0.5 and 3 (1 means none).")
+        if not 1 <= self.num_return_sequences <= MAX_SEQUENCES:
+            raise ConfigError(f"The number of sequences must be between 1 and {MAX_SEQUENCES}.")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ConfigError("The seed must be a whole number of 0 or more (for example 42).")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop"] = list(self.stop)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
+        """Build from stored JSON, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "stop" in values:
+            values["stop"] = tuple(values["stop"] or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model reference points: a plain model folder, plus a LoRA adapter folder for LoRA runs."""
+
+    ref: str
+    path: Path
+    adapter_path: Path | None = None
+    run_id: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One stored generation: what was asked, with which settings, what came out, and how fast."""
+
+    id: int | None
+    model_ref: str
+    run_id: int | None
+    mode: str
+    prompt: dict[str, Any]
+    settings: dict[str, Any]
+    outputs: list[str]
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    created_at: datetime | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The first output (the only one unless several sequences were asked for)."""
+        return self.outputs[0] if self.outputs else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat(timespec="seconds") if self.created_at else None
+        return data
+
+
+def _record(row: Generation) -> GenerationRecord:
+    settings = dict(row.settings or {})
+    stats = settings.pop("stats", {}) or {}
+    return GenerationRecord(id=row.id, model_ref=row.model_ref, run_id=row.run_id, mode=row.mode,
+                            prompt=dict(row.prompt or {}), settings=settings, outputs=list(row.outputs or []),
+                            time_to_first_token=row.time_to_first_token,
+                            tokens_per_second=row.tokens_per_second, created_at=row.created_at, stats=stats)
+
+
+# ---- model references ----------------------------------------------------------------------------
+
+def _weights_folder(folder: Path) -> Path | None:
+    """The folder (or its 'model'/'final' child) that holds a saved model or LoRA adapter."""
+    for candidate in (folder, folder / "model", folder / "final"):
+        if (candidate / "adapter_config.json").is_file() or (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+def resolve_model(model_ref: str) -> ModelSource:
+    """The folders behind a catalogue key or ``run:<id>`` (ModelError/NotFoundError when unusable)."""
+    ref = (model_ref or "").strip()
+    if ref.startswith("run:"):
+        return _resolve_run(ref)
+    from core.models import catalog
+
+    info = catalog.get_model(ref)
+    if info.family != "causal-lm":
+        raise ModelError(f"The model '{ref}' is an encoder, which cannot write text; choose a causal "
+                         "language model such as smollm2-135m-instruct.")
+    return ModelSource(ref=ref, path=catalog.model_path(ref), label=info.name)
+
+
+def _resolve_run(ref: str) -> ModelSource:
+    try:
+        run_id = int(ref.split(":", 1)[1])
+    except ValueError as exc:
+        raise NotFoundError(f"'{ref}' is not a run reference; write run:<id>, for example run:3.") from exc
+    with session_scope() as s:
+        row = s.get(Run, run_id)
+        if row is None:
+            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
+        task, status, output_dir = row.task, row.status, row.output_dir
+        model_key, name = row.model_key, row.name
+    if task != "causal-lm":
+        raise ModelError(f"Run {run_id} trained a {task} model, which cannot write text; choose a "
+                         "causal-LM run.")
+    if status != "succeeded":
+        raise ModelError(f"Run {run_id} is {status}; only a succeeded run can generate text.")
+    folder = _weights_folder(get_settings().resolve(output_dir)) if output_dir else None
+    if folder is None:
+        raise ModelError(f"The saved model of run {run_id} is missing from its folder; train the run again.")
+    label = f"{name or f'run-{run_id}'} (run {run_id})"
+    if (folder / "adapter_config.json").is_file():
+        from core.models import catalog
+
+        return ModelSource(ref=ref, path=catalog.model_path(model_key), adapter_path=folder,
+                           run_id=run_id, label=label)
+    return ModelSource(ref=ref, path=folder, run_id=run_id, label=label)
+
+
+def list_model_choices() -> list[tuple[str, str]]:
+    """(reference, label) of every model that can write text: catalogue causal LMs, then succeeded runs."""
+    from core.models import catalog
+
+    choices = [(m.key, m.name + ("" if m.ready else " (prepared on first use)"))
+               for m in catalog.list_models() if m.family == "causal-lm"]
+    query = (select(Run.id, Run.name, Run.model_key).where(Run.task == "causal-lm", Run.status == "succeeded")
+             .order_by(Run.id.desc()))
+    with session_scope() as s:
+        choices += [(f"run:{rid}", f"{name or f'run-{rid}'} (run {rid}, fine-tuned {key})")
+                    for rid, name, key in s.execute(query)]
+    return choices
+
+
+def get_loaded(model_ref: str) -> Any:
+    """The process-wide loaded model (model, tokenizer, lock, device); the two most recent stay loaded."""
+    from core.ml.generation import get_loaded as _get
+
+    return _get(model_ref)
+
+
+# ---- generation ----------------------------------------------------------------------------------
+
+def build_prompt(prompt: str | Sequence[Mapping[str, str]], mode: str, system: str | None = None,
+                 history: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+    """The stored prompt: the raw text (prompt mode) or the chat turns ending with the user's message."""
+    if mode not in MODES:
+        raise ConfigError(f"Unknown mode '{mode}'. Choose one of: {', '.join(MODES)}.")
+    if mode == "prompt":
+        text = prompt if isinstance(prompt, str) else "\n".join(str(m.get("content", "")) for m in prompt)
+        if not text.strip():
+            raise ConfigError("The prompt is empty; write something for the model to continue.")
+        return {"text": text}
+    turns = [dict(m) for m in history]
+    turns += [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
+    if system and system.strip():
+        turns = [{"role": "system", "content": system}] + [t for t in turns if t.get("role") != "system"]
+    for number, turn in enumerate(turns, start=1):
+        if turn.get("role") not in ROLES:
+            raise ConfigError(f"Turn {number} has the unknown role '{turn.get('role')}'; use system, user "
+                              "or assistant.")
+        if not str(turn.get("content") or "").strip():
+            raise ConfigError(f"Turn {number} ({turn['role']}) is empty; write its text or remove it.")
+        turn["content"] = str(turn["content"])
+    if not turns or turns[-1]["role"] != "user":
+        raise ConfigError("The conversation must end with a user message for the model to answer.")
+    return {"messages": turns}
+
+
+class GenerationStream:
+    """Chunks of text as the model writes them; after the last chunk ``record`` holds the stored result.
+
+    Iterate it for ``(index, text)`` pairs (``index`` is the sequence number when several are asked
+    for), or call :meth:`texts` for plain strings (``st.write_stream``). Closing it early stops the model.
+    """
+
+    def __init__(self, inner: Any, source: ModelSource, mode: str, prompt: dict[str, Any],
+                 settings: GenerationSettings, store: bool) -> None:
+        self._inner, self._source, self._mode = inner, source, mode
+        self._prompt, self._settings, self._store = prompt, settings, store
+        self.record: GenerationRecord | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        yield from self._inner
+        self.record = _save(self._source, self._mode, self._prompt, self._settings, self._inner.result,
+                            store=self._store)
+
+    def texts(self, index: int | None = None) -> Iterator[str]:
+        """Only the text chunks (of one sequence, or of all with a blank line between sequences)."""
+        last = 0
+        for i, chunk in self:
+            if index is None and i != last:
+                last = i
+                yield "\n\n"
+            if index is None or i == index:
+                yield chunk
+
+    def close(self) -> None:
+        """Stop the model early (the partial output is not stored)."""
+        self._inner.close()
+
+
+def stream_generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *, mode: str = "chat",
+                    system: str | None = None, history: Sequence[Mapping[str, str]] = (),
+                    settings: GenerationSettings | None = None, store: bool = True) -> GenerationStream:
+    """Start generating in a background thread and return the stream of text chunks."""
+    settings = settings or GenerationSettings()
+    if settings.seed is None:
+        # record the seed actually used so a re-run reproduces the sampled text
+        settings = replace(settings, seed=random.randrange(2**31))
+    stored_prompt = build_prompt(prompt, mode, system, history)
+    source = resolve_model(model_ref)
+    from core.ml.generation import get_loaded as _get
+    from core.ml.generation import start_stream
+
+    loaded = _get(model_ref, source)
+    return GenerationStream(start_stream(loaded, stored_prompt, settings), source, mode, stored_prompt,
+                            settings, store)
+
+
+def generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *, mode: str = "chat",
+             system: str | None = None, history: Sequence[Mapping[str, str]] = (),
+             settings: GenerationSettings | None = None, store: bool = True) -> GenerationRecord:
+    """Generate (without streaming) and return the stored record."""
+    stream = stream_generate(model_ref, prompt, mode=mode, system=system, history=history,
+                             settings=settings, store=store)
+    for _ in stream:
+        pass
+    assert stream.record is not None
+    return stream.record
+
+
+def generate_side_by_side(model_refs: Sequence[str], prompt: str | Sequence[Mapping[str, str]], *,
+                          mode: str = "chat", system: str | None = None,
+                          history: Sequence[Mapping[str, str]] = (),
+                          settings: GenerationSettings | None = None) -> list[GenerationRecord]:
+    """The same prompt, settings and seed sent to each model in turn (e.g. base and fine-tuned)."""
+    settings = settings or GenerationSettings()
+    if settings.seed is None:
+        settings = replace(settings, seed=random.randrange(2**31))
+    return [generate(ref, prompt, mode=mode, system=system, history=history, settings=settings)
+            for ref in model_refs]
+
+
+def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: GenerationSettings,
+          result: Any, *, store: bool) -> GenerationRecord:
+    stats = {"new_tokens": result.new_tokens, "seconds": round(result.seconds, 4), "device": result.device,
+             "prompt_tokens": result.prompt_tokens}
+    values = dict(model_ref=source.ref, run_id=source.run_id, mode=mode, prompt=prompt,
+                  settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
+                  time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)
+    if not store:
+        return _record(Generation(id=None, created_at=None, **values))
+    with session_scope(write=True) as s:
+        row = Generation(**values)
+        s.add(row)
+        s.flush()
+        return _record(row)
+
+
+# ---- history -------------------------------------------------------------------------------------
+
+def list_generations(limit: int = 100, model_ref: str | None = None) -> list[GenerationRecord]:
+    """Stored generations, newest first."""
+    query = select(Generation).order_by(Generation.id.desc()).limit(limit)
+    if model_ref:
+        query = query.where(Generation.model_ref == model_ref)
+    with session_scope() as s:
+        return [_record(row) for row in s.scalars(query)]
+
+
+def get_generation(generation_id: int) -> GenerationRecord:
+    """One stored generation (NotFoundError when the id names nothing)."""
+    with session_scope() as s:
+        row = s.get(Generation, generation_id)
+        if row is None:
+            raise NotFoundError(f"There is no generation with id {generation_id}; list the history to see "
+                                "the ids.")
+        return _record(row)
+
+
+def rerun_generation(generation_id: int, model_ref: str | None = None) -> GenerationRecord:
+    """Generate again with the stored prompt, settings and seed (optionally on another model)."""
+    old = get_generation(generation_id)
+    settings = GenerationSettings.from_dict(old.settings)
+    prompt: Any = old.prompt.get("text") if old.mode == "prompt" else old.prompt.get("messages", [])
+    return generate(model_ref or old.model_ref, prompt, mode=old.mode, settings=settings)
+
+
+_SETTING_COLUMNS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "seed")
+
+
+def export_generations(path: str | Path | None = None, limit: int = 10_000) -> pd.DataFrame:
+    """The history as a table (one row per output); also written as CSV when a path is given."""
+    rows = []
+    for rec in list_generations(limit=limit):
+        prompt = rec.prompt.get("text") or "\n".join(f"{m['role']}: {m['content']}"
+                                                    for m in rec.prompt.get("messages", []))
+        for index, output in enumerate(rec.outputs):
+            rows.append({"id": rec.id, "created_at": rec.created_at, "model": rec.model_ref, "mode": rec.mode,
+                         "prompt": prompt, "sequence": index + 1, "output": output,
+                         **{k: rec.settings.get(k) for k in _SETTING_COLUMNS},
+                         "time_to_first_token_s": rec.time_to_first_token,
+                         "tokens_per_second": rec.tokens_per_second})
+    frame = pd.DataFrame(rows, columns=["id", "created_at", "model", "mode", "prompt", "sequence", "output",
+                                        *_SETTING_COLUMNS, "time_to_first_token_s", "tokens_per_second"])
+    if path is not None:
+        frame.to_csv(path, index=False)
+    return frame
+
+
+# ---- causal-LM runs: sample answers during training, LoRA export ----------------------------------
+
+def _run_dir(run_id: int) -> Path:
+    with session_scope() as s:
+        row = s.get(Run, run_id)
+        if row is None:
+            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
+        output_dir = row.output_dir
+    settings = get_settings()
+    return settings.resolve(output_dir) if output_dir else settings.runs_dir / str(run_id)
+
+
+def sample_generations(run_id: int) -> pd.DataFrame:
+    """The run's answers to its fixed validation prompts at each evaluation (step 0 = before training)."""
+    import json
+
+    path = _run_dir(run_id) / "samples.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed worker
+    frame = pd.DataFrame(rows, columns=["step", "prompt", "output", "reference", "at"])
+    return frame.sort_values(["step"], kind="stable").reset_index(drop=True)
+
+
+def merge_lora(run_id: int) -> Path:
+    """A plain model folder of the run for export: LoRA adapters merged into the base weights."""
+    run_dir = _run_dir(run_id)
+    with session_scope() as s:
+        row = s.get(Run, run_id)
+        assert row is not None
+        task, status, model_key = row.task, row.status, row.model_key
+    if task != "causal-lm" or status != "succeeded":
+        raise ModelError(f"Run {run_id} is a {status} {task} run; only a succeeded causal-LM run can be "
+                         "exported as a merged model.")
+    folder = _weights_folder(run_dir)
+    if folder is not None and (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        return folder  # the engine already merged the adapters into the saved model
+    has_adapter = folder is not None and (folder / "adapter_config.json").is_file()
+    adapter = folder if has_adapter and folder is not None else run_dir / "lora"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelError(f"Run {run_id} has neither a saved model nor LoRA adapters; train it again.")
+    from core.ml.tasks.causal_lm import merge_adapter
+    from core.models import catalog
+
+    return merge_adapter(catalog.model_path(model_key), adapter, run_dir / "merged")

@@ -1,0 +1,109 @@
+"""Tabular playground: one input per feature gives a prediction; a CSV of rows in, a CSV out.
+
+The run's saved MLP and preprocessor (safetensors + JSON) are loaded once and kept (at most a
+few); torch is imported only when a model is first loaded, so pages render without it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from core.config import get_settings
+from core.errors import ConfigError, DatasetError, RunStateError
+from core.store.runs import get_run
+from core.tasks.tabular import MISSING_CATEGORY
+
+MAX_ROWS = 100_000
+_cache: dict[int, Any] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FeatureField:
+    """One input of the playground form: its column, type, a sensible default and the known choices."""
+
+    name: str
+    kind: str                   # "numeric" | "categorical"
+    default: float | str | None
+    choices: tuple[str, ...] = ()
+
+
+def _predictor(run_id: int) -> Any:
+    with _lock:
+        if run_id in _cache:
+            return _cache[run_id]
+    info = get_run(run_id)
+    if info.task != "tabular":
+        raise RunStateError(f"Run {run_id} is a {info.task} run; the table playground needs a tabular run.")
+    folder = get_settings().resolve(info.output_dir) / "model" if info.output_dir else None
+    if info.status != "succeeded" or folder is None or not folder.is_dir():
+        raise RunStateError(f"Run {run_id} is {info.status} and has no trained model yet; "
+                            "pick a run that succeeded.")
+    from core.ml.tabular_model import TabularPredictor
+
+    predictor = TabularPredictor.load(folder)
+    with _lock:
+        if len(_cache) >= 4:  # an MLP is small, but keep memory bounded all the same
+            _cache.pop(next(iter(_cache)))
+        _cache[run_id] = predictor
+    return predictor
+
+
+def feature_fields(run_id: int) -> list[FeatureField]:
+    """The form of a tabular run: numeric inputs default to the training median, categories list choices."""
+    pre = _predictor(run_id).preprocessor
+    fields = []
+    for name, kind in pre.feature_types.items():
+        if kind == "numeric":
+            fields.append(FeatureField(name, kind, pre.medians.get(name)))
+        else:
+            choices = tuple(c for c in pre.categories.get(name, []) if c != MISSING_CATEGORY)
+            fields.append(FeatureField(name, kind, choices[0] if choices else None, choices))
+    return fields
+
+
+def predict_rows(run_id: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``predicted`` (and ``confidence`` + ``p:<class>`` for a classifier) added."""
+    predictor = _predictor(run_id)
+    missing = [c for c in predictor.features if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"The rows have no column {', '.join(map(repr, missing))}; the model needs "
+                           f"every feature it was trained on: {', '.join(predictor.features)}.")
+    if len(frame) > MAX_ROWS:
+        raise DatasetError(f"The file has {len(frame):,} rows; predict at most {MAX_ROWS:,} at a time.")
+    return predictor.predict_frame(frame)
+
+
+def predict_one(run_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The prediction for one row of form values: ``{"predicted", "confidence"?, "probabilities"?}``."""
+    row = predict_rows(run_id, pd.DataFrame([values])).iloc[0]
+    out: dict[str, Any] = {"predicted": row["predicted"].item() if hasattr(row["predicted"], "item")
+                           else row["predicted"]}
+    probabilities = {c.removeprefix("p:"): float(row[c]) for c in row.index if str(c).startswith("p:")}
+    if probabilities:
+        out["confidence"] = float(row["confidence"])
+        out["probabilities"] = probabilities
+    return out
+
+
+def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[pd.DataFrame, bytes]:
+    """Read an uploaded table (CSV, Excel, JSON, Parquet), predict every row; the table and it as CSV."""
+    from core.data.ingest import read_upload
+
+    if not data:
+        raise ConfigError("The file is empty; upload a table with one row per example.")
+    table = predict_rows(run_id, read_upload(data, filename).frame)
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    return table, buffer.getvalue().encode("utf-8")
+
+
+def clear_models() -> None:
+    """Forget loaded models (tests, or after a run's model folder changed)."""
+    with _lock:
+        _cache.clear()

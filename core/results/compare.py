@@ -1,0 +1,233 @@
+"""Compare runs: overlaid curves, final metrics with deltas and the best marked, a config diff,
+and the examples that flipped between two classifiers or taggers on the same data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from core.config import get_settings
+from core.errors import NotFoundError, UserError
+from core.store import orm
+from core.store.db import session_scope
+
+# Metrics where a smaller number is better; everything else (accuracy, f1, r2...) is higher-better.
+LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
+# Counts, not qualities: shown nowhere in the final-metrics table.
+NOT_COMPARED = {"n", "epoch", "step", "tokens", "examples", "support"}
+MAX_RUNS = 8
+CURVE_COLUMNS = ["run_id", "run", "step", "epoch", "split", "name", "value"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the compare page and the report draw for two or more runs.
+
+    ``final`` has one row per metric and one column per run label; ``deltas`` is ``final``
+    minus the first run's column; ``best`` names the best run label per metric.
+    """
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    final: pd.DataFrame
+    deltas: pd.DataFrame
+    best: dict[str, str]
+    higher_is_better: dict[str, bool]
+    config_diff: pd.DataFrame
+    same_dataset: bool
+    final_source: dict[str, str] = field(default_factory=dict)
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of this metric means a better model."""
+    name = metric.lower().removeprefix("eval_")
+    return not any(word in name for word in LOWER_IS_BETTER)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = value
+
+
+def config_diff(configs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Settings whose values differ between runs: one row per setting, one column per run."""
+    flat: dict[str, dict[str, Any]] = {}
+    for label, config in configs.items():
+        flat[label] = {}
+        _flatten("", config, flat[label])
+    keys = sorted({k for values in flat.values() for k in values})
+    rows = {}
+    for key in keys:
+        values = [flat[label].get(key) for label in configs]
+        if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
+            rows[key] = ["—" if v is None else (json.dumps(v) if isinstance(v, list | dict) else str(v))
+                         for v in values]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(configs)).rename_axis("setting")
+
+
+def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in (metrics or {}).items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k not in NOT_COMPARED}
+
+
+def _final_metrics(s: Any, run_id: int, curves: pd.DataFrame) -> tuple[dict[str, float], str]:
+    """The run's own evaluation on test (else validation), else the last logged validation values."""
+    evals = s.execute(select(orm.Evaluation.split, orm.Evaluation.metrics)
+                      .where(orm.Evaluation.run_id == run_id, orm.Evaluation.model == "run")
+                      .order_by(orm.Evaluation.id)).all()
+    by_split = {split: metrics for split, metrics in evals}
+    for split in ("test", "validation"):
+        if split in by_split and _scalar_metrics(by_split[split]):
+            return _scalar_metrics(by_split[split]), split
+    mine = curves[(curves["run_id"] == run_id) & (curves["split"] != "train")].dropna(subset=["value"])
+    if mine.empty:
+        return {}, ""
+    last = mine.sort_values("step").groupby("name", sort=True)["value"].last()
+    return {str(k).removeprefix("eval_"): float(v) for k, v in last.items()}, "validation (last logged)"
+
+
+def _labels(rows: Sequence[orm.Run]) -> dict[int, str]:
+    return {r.id: f"#{r.id} {r.name}" if r.name and r.name != f"run-{r.id}" else f"#{r.id}" for r in rows}
+
+
+def compare_runs(run_ids: Sequence[int]) -> Comparison:
+    """Curves, final metrics (deltas vs the first run, best marked) and config diff of 2+ runs."""
+    ids = list(dict.fromkeys(int(i) for i in run_ids))
+    if len(ids) < 2:
+        raise UserError("Pick at least two runs to compare.")
+    if len(ids) > MAX_RUNS:
+        raise UserError(f"Compare at most {MAX_RUNS} runs at a time; remove some from the selection.")
+    with session_scope() as s:
+        rows = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_(ids)))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFoundError(f"There is no run with id {missing[0]}; pick runs from the list.")
+        ordered = [rows[i] for i in ids]
+        labels = _labels(ordered)
+        metric_rows = s.execute(select(orm.RunMetric.run_id, orm.RunMetric.step, orm.RunMetric.epoch,
+                                       orm.RunMetric.split, orm.RunMetric.name, orm.RunMetric.value)
+                                .where(orm.RunMetric.run_id.in_(ids))
+                                .order_by(orm.RunMetric.run_id, orm.RunMetric.step, orm.RunMetric.id)).all()
+        curves = pd.DataFrame([(r[0], labels[r[0]], *r[1:]) for r in metric_rows], columns=CURVE_COLUMNS)
+        finals, sources = {}, {}
+        for r in ordered:
+            finals[labels[r.id]], sources[labels[r.id]] = _final_metrics(s, r.id, curves)
+        runs = pd.DataFrame([{
+            "id": r.id, "run": labels[r.id], "model": r.model_key, "task": r.task,
+            "dataset_id": r.dataset_id, "status": r.status, "kind": r.kind,
+            "train_seconds": r.elapsed_seconds or 0.0, "device": r.device or "",
+            "created_at": r.created_at} for r in ordered])
+        configs = {labels[r.id]: {"model": r.model_key, "dataset_id": r.dataset_id, "task": r.task,
+                                  "seed": r.seed, **(r.config or {})} for r in ordered}
+    final = pd.DataFrame(finals).rename_axis("metric")
+    final = final.reindex(columns=list(finals))
+    first = final.columns[0]
+    deltas = final.sub(final[first], axis=0)
+    best, direction = {}, {}
+    for metric, values in final.iterrows():
+        direction[str(metric)] = higher_is_better(str(metric))
+        present = values.dropna()
+        if len(present) >= 2 and present.nunique() > 1:
+            best[str(metric)] = str(present.idxmax() if direction[str(metric)] else present.idxmin())
+    return Comparison(runs=runs, curves=curves, final=final, deltas=deltas, best=best,
+                      higher_is_better=direction, config_diff=config_diff(configs),
+                      same_dataset=len({r.dataset_id for r in ordered}) == 1, final_source=sources)
+
+
+def run_predictions(run_id: int, split: str = "test", model: str = "run") -> pd.DataFrame:
+    """The stored predictions (one row per example) of a run's evaluation on a split."""
+    with session_scope() as s:
+        path = s.scalar(select(orm.Evaluation.predictions_path)
+                        .where(orm.Evaluation.run_id == int(run_id), orm.Evaluation.split == split,
+                               orm.Evaluation.model == model)
+                        .order_by(orm.Evaluation.id.desc()).limit(1))
+    if not path:
+        raise UserError(f"Run {run_id} has no stored predictions on the {split} split; "
+                        "wait for it to finish or evaluate it first.")
+    file = get_settings().resolve(path)
+    if not file.exists():
+        raise UserError(f"The predictions file of run {run_id} is missing; evaluate the run again.")
+    return pd.read_parquet(file)
+
+
+_TRUE = ("label", "tags", "actual")
+_PRED = ("predicted", "predicted_tags", "prediction", "predictions")
+
+
+def _correctness(frame: pd.DataFrame) -> pd.Series:
+    if "correct" in frame:
+        return frame["correct"].astype(bool)
+    true = next((c for c in _TRUE if c in frame), None)
+    pred = next((c for c in _PRED if c in frame), None)
+    if true is None or pred is None:
+        raise UserError("These predictions say neither what was right nor what was predicted, "
+                        "so flips cannot be found.")
+    # Tags are lists per sentence: a sentence counts as right only when every tag is right.
+    return pd.Series([_same(a, b) for a, b in zip(frame[true], frame[pred], strict=True)], index=frame.index)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if hasattr(a, "__len__") and not isinstance(a, str):
+        return [str(x) for x in a] == [str(x) for x in b]
+    return str(a) == str(b)
+
+
+def _example_text(frame: pd.DataFrame) -> pd.Series:
+    if "text" in frame:
+        return frame["text"].astype(str)
+    if "tokens" in frame:
+        return frame["tokens"].map(lambda t: " ".join(str(x) for x in t))
+    return pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index)
+
+
+def _show(value: Any) -> str:
+    if hasattr(value, "__len__") and not isinstance(value, str):
+        return " ".join(str(x) for x in value)
+    return str(value)
+
+
+def flip_analysis(run_a: int, run_b: int, split: str = "test") -> pd.DataFrame:
+    """Examples that went wrong→right or right→wrong from run A to run B on the same data.
+
+    Columns: row, text, label, predicted_a, predicted_b, flip ('fixed' or 'broken').
+    """
+    with session_scope() as s:
+        rows = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_([int(run_a), int(run_b)])))}
+    for rid in (run_a, run_b):
+        if int(rid) not in rows:
+            raise NotFoundError(f"There is no run with id {rid}; pick runs from the list.")
+    a, b = rows[int(run_a)], rows[int(run_b)]
+    if a.dataset_id != b.dataset_id:
+        raise UserError(f"Runs {a.id} and {b.id} were trained on different datasets, so their "
+                        "examples cannot be matched; pick two runs on the same dataset version.")
+    if a.task == "regression" or a.task != b.task:
+        raise UserError("Flips need two classifiers or two taggers of the same task; "
+                        "for regression compare the error charts instead.")
+    pa, pb = run_predictions(a.id, split), run_predictions(b.id, split)
+    if len(pa) != len(pb):
+        raise UserError(f"The two runs were evaluated on different rows ({len(pa)} and {len(pb)}); "
+                        "evaluate both on the full split.")
+    ok_a, ok_b = _correctness(pa).to_numpy(), _correctness(pb).to_numpy()
+    true_col = next((c for c in _TRUE if c in pa), None)
+    pred_col = next((c for c in _PRED if c in pa), None)
+    out = pd.DataFrame({
+        "row": range(len(pa)),
+        "text": _example_text(pa).to_numpy(),
+        "label": pa[true_col].map(_show).to_numpy() if true_col else "",
+        "predicted_a": pa[pred_col].map(_show).to_numpy() if pred_col else "",
+        "predicted_b": pb[pred_col].map(_show).to_numpy() if pred_col in pb else "",
+    })
+    out["flip"] = None
+    out.loc[~ok_a & ok_b, "flip"] = "fixed"
+    out.loc[ok_a & ~ok_b, "flip"] = "broken"
+    out = out.dropna(subset=["flip"])
+    return out.sort_values(["flip", "row"], ascending=[False, True]).reset_index(drop=True)

@@ -1,0 +1,252 @@
+"""Export a run's model: a zip (safetensors weights, tokenizer, label map, model card), or the Hub.
+
+Only safe files leave: weights as safetensors, JSON/text configs and tokenizer files. Pickled
+files (``*.bin``, ``*.pt``, ``*.pkl``) and checkpoints are never exported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from core.config import get_settings
+from core.errors import NotFoundError, RunStateError, UserError
+from core.results.report_snippets import code_snippet, task_sentence
+from core.store import orm
+from core.store.db import session_scope
+
+SAFE_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".md", ".jinja", ".tiktoken", ".merges"}
+SKIP_DIRS = {"checkpoints", "eval", "logs", "runs"}
+HUB_HOST = ("huggingface.co", 443)
+HUB_ENDPOINT: str | None = None  # None: the Hub's default (tests point it at a silent local server)
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+_hub_lock = threading.Lock()
+
+
+def exports_dir() -> Path:
+    """Where export zips are written: UCLAB_HOME/exports."""
+    path = get_settings().home / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def model_folder(output_dir: str) -> Path:
+    """The folder holding a run's final model (``<run dir>/model``, or the run dir itself)."""
+    if not output_dir:
+        raise RunStateError("This run has no saved model yet; export it once it has finished.")
+    root = get_settings().resolve(output_dir)
+    for folder in (root / "model", root):
+        if folder.is_dir() and any(folder.glob("*.safetensors")):
+            return folder
+    raise RunStateError("This run's model folder has no safetensors weights; train it to the end first.")
+
+
+def _facts(run_id: int) -> dict[str, Any]:
+    with session_scope() as s:
+        run = s.get(orm.Run, int(run_id))
+        if run is None:
+            raise NotFoundError(f"There is no run with id {run_id}; list the runs to see their ids.")
+        if run.status != orm.RunStatus.SUCCEEDED:
+            raise RunStateError(f"Run {run_id} is {run.status}; only a finished run can be exported.")
+        ds = s.get(orm.Dataset, run.dataset_id)
+        evals = s.execute(select(orm.Evaluation.split, orm.Evaluation.model, orm.Evaluation.metrics)
+                          .where(orm.Evaluation.run_id == run.id)).all()
+        return {"id": run.id, "name": run.name, "task": run.task, "model_key": run.model_key,
+                "config": dict(run.config or {}), "output_dir": run.output_dir, "device": run.device,
+                "elapsed": run.elapsed_seconds or 0.0, "versions": dict(run.library_versions or {}),
+                "dataset": ({"name": ds.name, "version": ds.version, "rows": ds.row_count,
+                             "splits": dict(ds.split_sizes or {}), "source": ds.source_filename}
+                            if ds else None),
+                "evals": [(sp, m, dict(x or {})) for sp, m, x in evals]}
+
+
+def label_map(folder: Path) -> dict[str, Any]:
+    """id2label / label2id from the saved config (or the labels in task.json)."""
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    meta = json.loads((folder / "task.json").read_text()) if (folder / "task.json").exists() else {}
+    id2label = config.get("id2label") or {str(i): lab for i, lab in enumerate(meta.get("labels") or [])}
+    return {"id2label": {str(k): v for k, v in id2label.items()},
+            "label2id": {v: int(k) for k, v in id2label.items()}}
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+            and k != "n"}
+
+
+def model_card(facts: dict[str, Any], labels: dict[str, Any]) -> str:
+    """A README.md model card: data, metrics, intended use, limits and how to load it."""
+    ds = facts["dataset"]
+    data_name = ds["name"] if ds else "the team's data"
+    lines = ["---", "library_name: transformers", f"tags: [use-case-lab, {facts['task']}]", "---", "",
+             f"# {facts['name'] or 'run ' + str(facts['id'])}", "",
+             f"Fine-tuned from `{facts['model_key']}` with Use Case Lab (run {facts['id']}).", "",
+             "## Intended use", "", task_sentence(facts["task"], data_name), ""]
+    if labels["id2label"]:
+        lines += [f"Labels: {', '.join(str(v) for v in labels['id2label'].values())}.", ""]
+    lines += ["## Data", ""]
+    if ds:
+        splits = ", ".join(f"{k} {v}" for k, v in ds["splits"].items())
+        lines += [f"Dataset '{ds['name']}' version {ds['version']} (from `{ds['source']}`): "
+                  f"{ds['rows']} rows ({splits}).", ""]
+    if facts["config"].get("max_train_rows"):
+        lines += [f"Training used at most {facts['config']['max_train_rows']} training rows.", ""]
+    lines += ["## Metrics", ""]
+    for split, model, metrics in sorted(facts["evals"], key=lambda e: (e[0], e[1] != "run", e[1])):
+        values = ", ".join(f"{k} {v:.4g}" for k, v in list(_scalars(metrics).items())[:8])
+        who = "this model" if model == "run" else f"baseline {model}"
+        lines.append(f"- {split}, {who}: {values or 'no numbers'}")
+    settings = {k: facts["config"].get(k) for k in ("epochs", "max_steps", "learning_rate", "batch_size",
+                                                     "max_length", "lora", "seed")}
+    lines += ["", f"Training settings: {json.dumps(settings)}; {facts['elapsed'] / 60:.1f} min on "
+              f"{facts['device'] or 'cpu'}.", "",
+              "## Limits", "",
+              "- It has only seen the examples above; texts unlike them (other topics, languages, "
+              "styles) will be handled worse than the metrics suggest.",
+              "- The metrics come from a held-out part of the same data, not from real use: "
+              "check it on fresh examples before relying on it.",
+              "- It inherits the biases of its base model and of the training data; do not use it "
+              "for decisions about people without human review.", "",
+              "## How to use", "", "```python", code_snippet(facts["task"], ".").rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def _stage(run_id: int, dest: Path) -> dict[str, Any]:
+    facts = _facts(run_id)
+    folder = model_folder(facts["output_dir"])
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_dir() or rel.parts[0] in SKIP_DIRS or path.suffix.lower() not in SAFE_SUFFIXES:
+            continue
+        if path.name.lower() == "readme.md":
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / rel)
+    labels = label_map(folder)
+    (dest / "label_map.json").write_text(json.dumps(labels, indent=2))
+    (dest / "README.md").write_text(model_card(facts, labels), encoding="utf-8")
+    return facts
+
+
+def export_model_zip(run_id: int) -> Path:
+    """Zip a finished run's model (weights, tokenizer, label map, model card) under UCLAB_HOME/exports."""
+    out = exports_dir() / f"run-{int(run_id)}-model.zip"
+    with tempfile.TemporaryDirectory(dir=exports_dir()) as tmp:
+        _stage(run_id, Path(tmp))
+        partial = out.with_suffix(".zip.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    zf.write(path, path.relative_to(tmp).as_posix())
+        partial.replace(out)  # never leave a half-written zip under the final name
+    return out
+
+
+def hub_reachable(timeout: float = 4.0, host: tuple[str, int] | None = None) -> bool:
+    """Whether a TCP connection to the Hub opens within `timeout` seconds (DNS included)."""
+    result: list[bool] = []
+    host = host or HUB_HOST
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(host, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)  # getaddrinfo ignores socket timeouts
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _within(fn: Any, seconds: float) -> Any:
+    """Run fn in a daemon thread; raise TimeoutError if it has not finished after `seconds`."""
+    box: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _hub_error(exc: BaseException) -> UserError:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403):
+        return UserError("The Hub refused the token; check it has write permission for that repository.")
+    name = type(exc).__name__
+    if isinstance(exc, OSError | TimeoutError) or "Connect" in name or "Timeout" in name:
+        return UserError("huggingface.co cannot be reached from this machine (no network), so nothing "
+                         "was pushed; download the zip and upload it from a connected machine.")
+    return UserError(f"The Hub upload failed ({name}); try again later or download the zip.")
+
+
+@contextmanager
+def _online() -> Iterator[None]:
+    # The app runs with HF_HUB_OFFLINE=1 so nothing is ever downloaded; a push is an explicit
+    # request by the user, so lift the flag for this call only.
+    from huggingface_hub import constants
+
+    with _hub_lock:
+        before = constants.HF_HUB_OFFLINE
+        constants.HF_HUB_OFFLINE = False
+        try:
+            yield
+        finally:
+            constants.HF_HUB_OFFLINE = before
+
+
+def push_to_hub(run_id: int, repo_id: str, token: str | None = None, *, private: bool = True,
+                timeout: float = 4.0) -> str:
+    """Upload a finished run's model to a (private) Hub repository and return its URL."""
+    token = (token or os.environ.get("HF_TOKEN") or "").strip()
+    if not token:
+        raise UserError("Pushing to the Hugging Face Hub needs an access token with write permission; "
+                        "paste one (huggingface.co/settings/tokens) or download the zip instead.")
+    repo_id = (repo_id or "").strip()
+    if not REPO_ID.match(repo_id):
+        raise UserError(f"'{repo_id}' is not a Hub repository name; use the form your-name/model-name.")
+    _facts(run_id)  # a missing or unfinished run is reported before any network call
+    if not hub_reachable(timeout):
+        raise UserError("huggingface.co cannot be reached from this machine (no network), so nothing was "
+                        "pushed; download the zip and upload it from a connected machine.")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token, endpoint=HUB_ENDPOINT)
+    with tempfile.TemporaryDirectory(dir=exports_dir()) as tmp:
+        _stage(run_id, Path(tmp))
+        try:
+            with _online():
+                # The first call proves the Hub answers over HTTPS (a proxy may accept TCP and
+                # then go silent): it must answer within the timeout or we stop waiting.
+                _within(lambda: api.create_repo(repo_id, private=private, exist_ok=True), timeout * 4)
+                api.upload_folder(folder_path=tmp, repo_id=repo_id,
+                                  commit_message=f"Upload Use Case Lab run {run_id}")
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the Hub's errors become one sentence
+            raise _hub_error(exc) from exc
+    return f"https://huggingface.co/{repo_id}"

@@ -1,0 +1,300 @@
+"""A single self-contained HTML report of a run (or a comparison) that opens offline.
+
+plotly.js is inlined once in the head; every chart is a div + inline script; no http(s)
+script or stylesheet is referenced. Every piece of user text passes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from core.config import get_settings
+from core.errors import NotFoundError, UserError
+from core.results.compare import compare_runs, higher_is_better
+from core.results.report_figures import curve_figure, evaluation_figures
+from core.results.report_snippets import load_snippet, task_sentence
+from core.store import orm
+from core.store.db import session_scope
+
+DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
+DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
+PRIMARY = {"classification": ("macro_f1", "accuracy"), "tabular": ("macro_f1", "accuracy", "r2", "rmse"),
+           "regression": ("rmse", "r2", "mae"), "token-classification": ("entity_f1", "f1", "token_accuracy"),
+           "causal-lm": ("perplexity", "loss")}
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
+padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
+padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
+th,td{border:1px solid #E5E7EB;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{background:#F9FAFB}.best{background:#ECFDF5;font-weight:600}.warning{color:#B45309}
+.blocking{color:#B91C1C}pre{background:#F3F4F6;padding:.8rem;overflow-x:auto}.muted{color:#6B7280}
+.chart{margin:1rem 0}"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, highlight: dict[int, set[str]] | None = None) -> str:
+    """An escaped HTML table; ``highlight`` maps row positions to the columns to mark as best."""
+    if frame.empty:
+        return "<p class='muted'>Nothing to show.</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    body = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        marked = (highlight or {}).get(i, set())
+        cells = "".join(f"<td class='best'>{_e(_fmt(v))}</td>" if c in marked else f"<td>{_e(_fmt(v))}</td>"
+                        for c, v in zip(frame.columns, row, strict=True))
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _chart(fig: Any) -> str:
+    return "<div class='chart'>" + fig.to_html(full_html=False, include_plotlyjs=False,
+                                               default_height="360px",
+                                               config={"displaylogo": False}) + "</div>"
+
+
+def primary_metric(task: str, metrics: dict[str, Any]) -> str | None:
+    """The metric the report ranks runs by, for this task, among those present."""
+    for name in PRIMARY.get(task, ("accuracy", "macro_f1", "r2")):
+        if isinstance(metrics.get(name), int | float):
+            return name
+    return None
+
+
+def _rate(device: str) -> float:
+    gpu = any(w in (device or "").lower() for w in ("cuda", "gpu", "mps"))
+    env, default = (("UCLAB_GPU_USD_PER_HOUR", DEFAULT_GPU_USD_PER_HOUR) if gpu
+                    else ("UCLAB_CPU_USD_PER_HOUR", DEFAULT_CPU_USD_PER_HOUR))
+    try:
+        return float(os.environ.get(env, default))
+    except ValueError:
+        return default
+
+
+def _evaluations(s: Any, run_id: int) -> dict[tuple[str, str], orm.Evaluation]:
+    rows = s.scalars(select(orm.Evaluation).where(orm.Evaluation.run_id == run_id)
+                     .order_by(orm.Evaluation.id)).all()
+    return {(r.split, r.model): r for r in rows}
+
+
+def _run_metrics(evals: dict[tuple[str, str], orm.Evaluation]) -> dict[str, Any]:
+    for split in ("test", "validation"):
+        if (split, "run") in evals:
+            return dict(evals[(split, "run")].metrics or {})
+    return {}
+
+
+def _predictions(ev: orm.Evaluation | None) -> pd.DataFrame | None:
+    if ev is None or not ev.predictions_path:
+        return None
+    path = get_settings().resolve(ev.predictions_path)
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def _examples(predictions: pd.DataFrame | None, n: int) -> pd.DataFrame:
+    if predictions is None or predictions.empty:
+        return pd.DataFrame()
+    keep = [c for c in ("text", "tokens", "label", "tags", "predicted", "confidence", "correct", "error")
+            if c in predictions]
+    frame = predictions[keep]
+    if "correct" in frame:  # show both what it gets right and what it gets wrong
+        wrong = frame[~frame["correct"].astype(bool)].head(n // 2)
+        frame = pd.concat([frame[frame["correct"].astype(bool)].head(n - len(wrong)), wrong])
+    frame = frame.head(n).copy()
+    for col in frame.columns:
+        frame[col] = frame[col].map(lambda v: " ".join(map(str, v)) if hasattr(v, "__len__")
+                                    and not isinstance(v, str) else v)
+    return frame
+
+
+def _generations(s: Any, run_id: int, n: int) -> pd.DataFrame:
+    rows = s.scalars(select(orm.Generation).where(orm.Generation.run_id == run_id)
+                     .order_by(orm.Generation.id.desc()).limit(n)).all()
+    out = []
+    for g in rows:
+        prompt = g.prompt.get("text") or g.prompt.get("prompt") or g.prompt.get("messages") or g.prompt
+        output = g.outputs[0] if g.outputs else ""
+        out.append({"prompt": prompt if isinstance(prompt, str) else str(prompt),
+                    "output": output.get("text", output) if isinstance(output, dict) else output})
+    return pd.DataFrame(out)
+
+
+def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
+                 examples: int = 8) -> str:
+    """The whole report as one HTML string for a run or a list of runs (the best one is detailed)."""
+    ids = [int(run_ids)] if isinstance(run_ids, int | str) else [int(i) for i in run_ids]
+    if not ids:
+        raise UserError("Pick at least one run for the report.")
+    with session_scope() as s:
+        runs = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_(ids)))}
+        missing = [i for i in ids if i not in runs]
+        if missing:
+            raise NotFoundError(f"There is no run with id {missing[0]}; list the runs to see their ids.")
+        evals = {i: _evaluations(s, i) for i in ids}
+        metrics = {i: _run_metrics(evals[i]) for i in ids}
+        task = runs[ids[0]].task
+        key = next((primary_metric(task, metrics[i]) for i in ids if primary_metric(task, metrics[i])), None)
+        ranked = [i for i in ids if key and isinstance(metrics[i].get(key), int | float)]
+        best_id = (max(ranked, key=lambda i: metrics[i][key] * (1 if higher_is_better(key) else -1))
+                   if ranked else ids[0])
+        best = runs[best_id]
+        dataset = s.get(orm.Dataset, best.dataset_id)
+        tried_q = select(orm.Run).where(orm.Run.dataset_id == best.dataset_id, orm.Run.parent_id.is_(None))
+        tried = (list(s.scalars(tried_q.order_by(orm.Run.id).limit(50))) if len(ids) == 1
+                 else [runs[i] for i in ids])
+        tried_metrics = {r.id: metrics.get(r.id) or _run_metrics(_evaluations(s, r.id)) for r in tried}
+        curves = pd.DataFrame(s.execute(select(orm.RunMetric.step, orm.RunMetric.epoch, orm.RunMetric.split,
+                                               orm.RunMetric.name, orm.RunMetric.value)
+                                        .where(orm.RunMetric.run_id == best_id)
+                                        .order_by(orm.RunMetric.step, orm.RunMetric.id)).all(),
+                              columns=["step", "epoch", "split", "name", "value"])
+        best_evals = evals[best_id]
+        split = "test" if ("test", "run") in best_evals else "validation"
+        baselines = {m: dict(e.metrics or {}) for (sp, m), e in best_evals.items()
+                     if sp == split and m != "run"}
+        predictions = _predictions(best_evals.get((split, "run")))
+        generations = _generations(s, best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
+        data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
+                "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
+                "findings": list((dataset.quality or {}).get("findings") or [])} if dataset else None
+    folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
+    sections = [
+        _section_use_case(best, data, use_case),
+        _section_data(data),
+        _section_tried(tried, tried_metrics, key, best_id),
+        _section_best(best, metrics[best_id], baselines, key, split),
+        _section_charts(best, metrics[best_id], curves, predictions, ids),
+        _section_examples(best, predictions, generations, examples),
+        _section_cost(tried if len(ids) == 1 else [runs[i] for i in ids]),
+        f"<h2>How to load and call the model</h2>{load_snippet(best.task, folder, best.id)}",
+    ]
+    return _page(f"Use Case Lab report: {best.name or f'run {best.id}'}", sections)
+
+
+def _page(title: str, sections: list[str]) -> str:
+    from plotly.offline import get_plotlyjs
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = (f"<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{_e(title)}</title><style>{CSS}</style>"
+            "<script type='text/javascript'>window.PlotlyConfig={MathJaxConfig:'local'};</script>"
+            f"<script type='text/javascript'>{get_plotlyjs()}</script>")
+    intro = f"<h1>{_e(title)}</h1><p class='muted'>Generated {stamp} by Use Case Lab. It works offline.</p>"
+    body = intro + "".join(sections)
+    return f"<!DOCTYPE html>\n<html lang='en'><head>{head}</head><body>{body}</body></html>"
+
+
+def _section_use_case(run: orm.Run, data: dict[str, Any] | None, use_case: str | None) -> str:
+    text = use_case or task_sentence(run.task, data["name"] if data else "the data")
+    return f"<h2>The use case</h2><p>{_e(text)}</p>"
+
+
+def _section_data(data: dict[str, Any] | None) -> str:
+    if data is None:
+        return "<h2>The data</h2><p class='muted'>The dataset of this run is no longer stored.</p>"
+    splits = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in data["splits"].items())
+    findings = "".join(f"<li class='{_e(f.get('severity'))}'>{_e(f.get('message'))}</li>"
+                       for f in data["findings"]) or "<li>No problems were found.</li>"
+    return (f"<h2>The data and its quality</h2><p>Dataset <b>{_e(data['name'])}</b> version "
+            f"{_e(data['version'])}, from the file <code>{_e(data['source'])}</code>: {_e(data['rows'])} "
+            f"rows ({splits}).</p><p>What the quality check found:</p><ul>{findings}</ul>")
+
+
+def _section_tried(tried: list[orm.Run], metrics: dict[int, dict[str, Any]], key: str | None,
+                   best_id: int) -> str:
+    rows = [{"run": f"#{r.id} {r.name}", "model": r.model_key, "status": r.status,
+             key or "metric": (metrics.get(r.id) or {}).get(key, "") if key else "",
+             "epochs": r.config.get("epochs", ""), "learning rate": r.config.get("learning_rate", ""),
+             "LoRA": "yes" if r.config.get("lora") else "no",
+             "training time": f"{(r.elapsed_seconds or 0) / 60:.1f} min"} for r in tried]
+    marks = {i: {"run"} for i, r in enumerate(tried) if r.id == best_id}
+    return f"<h2>What was tried</h2>{_table(pd.DataFrame(rows), marks)}"
+
+
+def _section_best(run: orm.Run, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
+                  key: str | None, split: str) -> str:
+    models = {f"#{run.id} {run.name} (fine-tuned)": metrics, **baselines}
+    names = [k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+             and k not in ("n", "epoch", "step")][:10]
+    rows = [{"model": m, **{n: vals.get(n, "") for n in names}} for m, vals in models.items()]
+    frame = pd.DataFrame(rows)
+    marks: dict[int, set[str]] = {}
+    for n in names:
+        vals = {i: r[n] for i, r in enumerate(rows) if isinstance(r[n], int | float)}
+        if len(vals) > 1:
+            pick = (max if higher_is_better(n) else min)(vals, key=vals.get)
+            marks.setdefault(pick, set()).add(n)
+    note = ("<p class='muted'>No simple baseline was trained for this run.</p>" if not baselines else
+            "<p>Baselines are simple models trained on the same training rows; the fine-tuned model "
+            "is worth its cost only if it beats them clearly.</p>")
+    return (f"<h2>The best run against the baselines</h2><p>Run <b>#{run.id} {_e(run.name)}</b> "
+            f"({_e(run.model_key)}) on the {_e(split)} split"
+            f"{f', ranked by {_e(key)}' if key else ''}. The best value of each metric is green.</p>"
+            + note + _table(frame, marks))
+
+
+def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
+                    predictions: pd.DataFrame | None, ids: list[int]) -> str:
+    charts = [_chart(f) for f in evaluation_figures(run.task, metrics, curves, predictions)]
+    if len(ids) > 1:
+        comparison = compare_runs(ids)
+        for name in ("loss", next((n for n in comparison.final.index if n != "loss"), None)):
+            if name:
+                title = f"{name.replace('_', ' ').capitalize()} by epoch, every run compared"
+                charts.append(_chart(curve_figure(comparison.curves, name, x="epoch", by="run", title=title)))
+    body = "".join(charts) or "<p class='muted'>This run logged no metrics to chart.</p>"
+    return f"<h2>Evaluation charts</h2>{body}"
+
+
+def _section_examples(run: orm.Run, predictions: pd.DataFrame | None, generations: pd.DataFrame,
+                      n: int) -> str:
+    if run.task == "causal-lm":
+        stored = pd.DataFrame()
+        if predictions is not None and "generated" in predictions:
+            keep = [c for c in ("prompt", "reference", "generated") if c in predictions]
+            stored = predictions[predictions["generated"].astype(str).str.strip() != ""][keep].head(n)
+        note = "<p>Greedy answers of the model to held-out prompts, next to the expected answer.</p>"
+        return f"<h2>Example generations</h2>{note if not stored.empty else ''}" + _table(
+            stored if not stored.empty else generations)
+    return f"<h2>Example predictions</h2>{_table(_examples(predictions, n))}"
+
+
+def _section_cost(runs: list[orm.Run]) -> str:
+    rows, total_cost, total_s = [], 0.0, 0.0
+    for r in runs:
+        rate = _rate(r.device)
+        cost = (r.elapsed_seconds or 0.0) / 3600 * rate
+        total_cost, total_s = total_cost + cost, total_s + (r.elapsed_seconds or 0.0)
+        rows.append({"run": f"#{r.id} {r.name}", "device": r.device or "cpu",
+                     "training time": f"{(r.elapsed_seconds or 0) / 60:.1f} min",
+                     "$ per hour": f"{rate:.2f}", "estimated cost": f"${cost:.3f}"})
+    return ("<h2>Training time and cost</h2>"
+            f"<p>All runs together trained for {total_s / 60:.1f} minutes, about ${total_cost:.2f} of "
+            "hardware time. Rates are estimates (set UCLAB_CPU_USD_PER_HOUR and UCLAB_GPU_USD_PER_HOUR "
+            "to your own prices).</p>" + _table(pd.DataFrame(rows)))
+
+
+def write_report(run_id: int | Sequence[int], out_path: str | Path, **kwargs: Any) -> Path:
+    """Write the report of a run (or runs) to an HTML file and return its path."""
+    path = Path(out_path).expanduser()
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give a file name such as report.html.")
+    page = build_report(run_id, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,249 @@
+"""Blind A/B review: stakeholders vote between two models' outputs without knowing which is which.
+
+Items are stored in a random order and each item's ``a_first`` flag (random) decides whether
+model A's output is shown first. Reviewers see "first" and "second", never the model names.
+
+Win rates count a tie as half a win for each side (so the two rates add up to 1 and every vote
+counts); the 95% interval is the Wilson score interval on that rate with n = all votes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from core.errors import NotFoundError, UserError
+from core.store import orm
+from core.store.db import session_scope
+
+CHOICES = ("a", "b", "tie")
+POSITIONS = ("first", "second")
+Z_95 = 1.959963984540054
+TIES_RULE = "A tie counts as half a win for each model; the interval is a 95% Wilson score interval."
+MAX_ITEMS = 500
+
+
+@dataclass(frozen=True)
+class ReviewItemView:
+    """One item as a reviewer sees it: a prompt and two unlabeled outputs."""
+
+    item_id: int
+    review_id: int
+    prompt: str
+    first: str
+    second: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    """A review's name, the two models it compares and its size."""
+
+    id: int
+    name: str
+    model_a: str
+    model_b: str
+    items: int
+    votes: int
+
+
+def wilson_interval(successes: float, n: float, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (successes may be fractional when ties count half)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _clean_texts(values: Sequence[Any], what: str) -> list[str]:
+    texts = ["" if v is None else str(v) for v in values]
+    if not texts:
+        raise UserError(f"The review needs at least one {what}; pick some validation prompts or texts.")
+    if len(texts) > MAX_ITEMS:
+        raise UserError(f"A review can hold at most {MAX_ITEMS} items; pick fewer {what}s.")
+    return texts
+
+
+def _outputs_for(model: str, prompts: list[str]) -> list[str]:
+    """Outputs of a model reference ('run:ID' or a catalogue key) on each prompt, same seed for both."""
+    from core.results.side_by_side import model_outputs  # lazy: may load a model
+
+    return model_outputs(model, prompts, seed=0, temperature=0.0)
+
+
+def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any], *,
+                  outputs_a: Sequence[Any] | None = None, outputs_b: Sequence[Any] | None = None,
+                  seed: int | None = None) -> int:
+    """Store a blind review of two models on the prompts (outputs given or generated); return its id."""
+    name = (name or "").strip()
+    if not name:
+        raise UserError("Give the review a name, for example 'Support replies, round 1'.")
+    if not str(model_a).strip() or not str(model_b).strip():
+        raise UserError("Pick two models (or runs) to compare.")
+    texts = _clean_texts(prompts, "prompt")
+    outs_a = _clean_texts(outputs_a, "output") if outputs_a is not None else _outputs_for(model_a, texts)
+    outs_b = _clean_texts(outputs_b, "output") if outputs_b is not None else _outputs_for(model_b, texts)
+    if not len(texts) == len(outs_a) == len(outs_b):
+        raise UserError(f"Each prompt needs one output per model: got {len(texts)} prompts, "
+                        f"{len(outs_a)} outputs for A and {len(outs_b)} for B.")
+    rng = random.Random(seed)
+    order = list(range(len(texts)))
+    rng.shuffle(order)  # items are stored (and shown) in a random order
+    with session_scope(write=True) as s:
+        review = orm.Review(name=name[:200], model_a=str(model_a)[:300], model_b=str(model_b)[:300])
+        s.add(review)
+        s.flush()
+        for i in order:
+            s.add(orm.ReviewItem(review_id=review.id, prompt=texts[i], output_a=outs_a[i],
+                                 output_b=outs_b[i], a_first=rng.random() < 0.5))
+        return review.id
+
+
+def _review_row(s: Any, review_id: int) -> orm.Review:
+    review = s.get(orm.Review, int(review_id))
+    if review is None:
+        raise NotFoundError(f"There is no review with id {review_id}; pick one from the list of reviews.")
+    return review
+
+
+def _check_reviewer(reviewer: str) -> str:
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise UserError("Type your name (or initials) before reviewing, so votes can be told apart.")
+    return reviewer[:100]
+
+
+def get_review(review_id: int) -> ReviewInfo:
+    """A review's names and counts."""
+    with session_scope() as s:
+        r = _review_row(s, review_id)
+        items = s.scalar(select(func.count()).where(orm.ReviewItem.review_id == r.id)) or 0
+        votes = s.scalar(select(func.count()).select_from(orm.ReviewVote).join(orm.ReviewItem)
+                         .where(orm.ReviewItem.review_id == r.id)) or 0
+        return ReviewInfo(r.id, r.name, r.model_a, r.model_b, int(items), int(votes))
+
+
+def list_reviews() -> pd.DataFrame:
+    """Every review, newest first: id, name, model_a, model_b, items, votes, created_at."""
+    votes = (select(orm.ReviewItem.review_id, func.count(orm.ReviewVote.id).label("votes"))
+             .join(orm.ReviewVote, orm.ReviewVote.item_id == orm.ReviewItem.id)
+             .group_by(orm.ReviewItem.review_id).subquery())
+    items = (select(orm.ReviewItem.review_id, func.count().label("items"))
+             .group_by(orm.ReviewItem.review_id).subquery())
+    query = (select(orm.Review.id, orm.Review.name, orm.Review.model_a, orm.Review.model_b,
+                    func.coalesce(items.c["items"], 0), func.coalesce(votes.c.votes, 0),
+                    orm.Review.created_at)
+             .outerjoin(items, items.c.review_id == orm.Review.id)
+             .outerjoin(votes, votes.c.review_id == orm.Review.id)
+             .order_by(orm.Review.id.desc()))
+    with session_scope() as s:
+        rows = s.execute(query).all()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["id", "name", "model_a", "model_b", "items", "votes", "created_at"])
+
+
+def next_item_for(reviewer: str, review_id: int) -> ReviewItemView | None:
+    """The next item this reviewer has not voted on yet (None when they have voted on all)."""
+    reviewer = _check_reviewer(reviewer)
+    with session_scope() as s:
+        _review_row(s, review_id)
+        items = s.scalars(select(orm.ReviewItem).where(orm.ReviewItem.review_id == int(review_id))
+                          .order_by(orm.ReviewItem.id)).all()
+        voted = set(s.scalars(select(orm.ReviewVote.item_id).join(orm.ReviewItem)
+                              .where(orm.ReviewItem.review_id == int(review_id),
+                                     orm.ReviewVote.reviewer == reviewer)).all())
+        for item in items:
+            if item.id not in voted:
+                first, second = ((item.output_a, item.output_b) if item.a_first
+                                 else (item.output_b, item.output_a))
+                return ReviewItemView(item.id, item.review_id, item.prompt, first, second,
+                                      done=len(voted), total=len(items))
+    return None
+
+
+def vote(item_id: int, reviewer: str, choice: str) -> None:
+    """Record a reviewer's verdict: 'a', 'b', 'tie', or the shown position 'first'/'second'."""
+    reviewer = _check_reviewer(reviewer)
+    choice = (choice or "").strip().lower()
+    if choice not in CHOICES + POSITIONS:
+        raise UserError(f"A vote must be one of: {', '.join(CHOICES + POSITIONS)}; got '{choice}'.")
+    with session_scope(write=True) as s:
+        item = s.get(orm.ReviewItem, int(item_id))
+        if item is None:
+            raise NotFoundError(f"There is no review item with id {item_id}; reload the review.")
+        if choice in POSITIONS:  # map what the reviewer saw back to the hidden model
+            choice = "a" if (choice == "first") == item.a_first else "b"
+        existing = s.scalar(select(orm.ReviewVote).where(orm.ReviewVote.item_id == item.id,
+                                                         orm.ReviewVote.reviewer == reviewer))
+        if existing is not None:  # a reviewer changing their mind replaces their vote
+            existing.choice = choice
+            existing.created_at = orm.utcnow()
+        else:
+            s.add(orm.ReviewVote(item_id=item.id, reviewer=reviewer, choice=choice))
+
+
+def summarise_votes(a: int, b: int, ties: int) -> dict[str, Any]:
+    """Win rates of A and B with 95% Wilson intervals, ties counted as half a win each."""
+    n = a + b + ties
+    score_a, score_b = a + ties / 2, b + ties / 2
+    return {
+        "votes": n, "a_wins": a, "b_wins": b, "ties": ties,
+        "win_rate_a": score_a / n if n else None, "win_rate_b": score_b / n if n else None,
+        "ci_a": wilson_interval(score_a, n) if n else None,
+        "ci_b": wilson_interval(score_b, n) if n else None,
+        "ties_rule": TIES_RULE,
+    }
+
+
+def review_result(review_id: int) -> dict[str, Any]:
+    """The review's counts, each model's win rate with its 95% interval, and the reviewers."""
+    with session_scope() as s:
+        review = _review_row(s, review_id)
+        rows = s.execute(select(orm.ReviewVote.choice, orm.ReviewVote.reviewer).join(orm.ReviewItem)
+                         .where(orm.ReviewItem.review_id == review.id)).all()
+        items = s.scalar(select(func.count()).where(orm.ReviewItem.review_id == review.id)) or 0
+        meta = {"review_id": review.id, "name": review.name, "model_a": review.model_a,
+                "model_b": review.model_b, "items": int(items)}
+    choices = [c for c, _ in rows]
+    result = summarise_votes(choices.count("a"), choices.count("b"), choices.count("tie"))
+    return {**meta, **result, "reviewers": sorted({r for _, r in rows})}
+
+
+def _cell(value: Any) -> Any:
+    # Spreadsheet apps run cells starting with these as formulas: quote them (OWASP CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_review_csv(review_id: int) -> str:
+    """Every vote as CSV: item, prompt, both outputs, which was shown first, reviewer, choice."""
+    with session_scope() as s:
+        review = _review_row(s, review_id)
+        rows = s.execute(select(orm.ReviewItem, orm.ReviewVote)
+                         .outerjoin(orm.ReviewVote, orm.ReviewVote.item_id == orm.ReviewItem.id)
+                         .where(orm.ReviewItem.review_id == review.id)
+                         .order_by(orm.ReviewItem.id, orm.ReviewVote.id)).all()
+        header = ["review", "item_id", "prompt", "model_a", "output_a", "model_b", "output_b",
+                  "shown_first", "reviewer", "choice", "voted_at"]
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for item, v in rows:
+            writer.writerow([_cell(x) for x in (
+                review.name, item.id, item.prompt, review.model_a, item.output_a, review.model_b,
+                item.output_b, "a" if item.a_first else "b", v.reviewer if v else "",
+                v.choice if v else "", v.created_at.isoformat(timespec="seconds") if v else "")])
+    return out.getvalue()

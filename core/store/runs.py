@@ -1,0 +1,324 @@
+"""Run persistence: rows, the one status transition function, progress, metrics, logs, the queue.
+
+Every write is its own short transaction. Read-then-write transactions start with
+``BEGIN IMMEDIATE`` (``session_scope(write=True)``) so two processes never both claim a run.
+The status machine: queued -> running -> succeeded | failed | cancelled, + interrupted when the
+process vanished; failed, cancelled and interrupted runs may go back to queued (resume).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+
+from core.entities import RunInfo
+from core.errors import NotFoundError, RunStateError
+from core.store.db import session_scope
+from core.store.orm import Run, RunLog, RunMetric, RunStatus, utcnow
+
+S = RunStatus
+ALLOWED: dict[str, set[str]] = {
+    S.QUEUED: {S.RUNNING, S.CANCELLED, S.FAILED},
+    S.RUNNING: {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED},
+    S.FAILED: {S.QUEUED},
+    S.CANCELLED: {S.QUEUED},
+    S.INTERRUPTED: {S.QUEUED},
+    S.SUCCEEDED: set(),
+}
+TERMINAL = {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED}
+STALE_AFTER = timedelta(seconds=60)
+# A heartbeat this old means the worker is hung or its pid was reused by another process.
+HUNG_AFTER = timedelta(minutes=15)
+COMPLETE_MARKER = "COMPLETE"
+# Runs that never train themselves (a cross-validation parent): their status follows their child
+# runs (core.training.crossval), so the queue, the slot count and the reaper skip them.
+GROUP_KINDS = ("cv",)
+PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
+                   "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
+                   "library_versions", "device", "summary"}
+
+
+def _info(row: Run) -> RunInfo:
+    return RunInfo(
+        id=row.id, name=row.name, dataset_id=row.dataset_id, parent_id=row.parent_id, kind=row.kind,
+        model_key=row.model_key, task=row.task, config=dict(row.config or {}), seed=row.seed,
+        status=row.status, status_reason=row.status_reason or "", pid=row.pid,
+        cancel_requested=bool(row.cancel_requested), created_at=row.created_at,
+        started_at=row.started_at, finished_at=row.finished_at, heartbeat_at=row.heartbeat_at,
+        step=row.step or 0, total_steps=row.total_steps or 0, epoch=row.epoch or 0.0,
+        samples_per_second=row.samples_per_second, eta_seconds=row.eta_seconds,
+        elapsed_seconds=row.elapsed_seconds or 0.0, output_dir=row.output_dir or "",
+        last_checkpoint=row.last_checkpoint or "", best_metric=row.best_metric,
+        summary=dict(row.summary or {}), library_versions=dict(row.library_versions or {}),
+        device=row.device or "")
+
+
+def _row(session: Any, run_id: int) -> Run:
+    row = session.get(Run, run_id)
+    if row is None:
+        raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
+    return row
+
+
+def create_run(*, dataset_id: int, model_key: str, task: str, config: dict[str, Any], seed: int,
+               name: str = "", kind: str = "train", parent_id: int | None = None) -> RunInfo:
+    """Insert a queued run and return it."""
+    with session_scope(write=True) as s:
+        row = Run(dataset_id=dataset_id, model_key=model_key, task=task, config=config, seed=seed,
+                  name=name, kind=kind, parent_id=parent_id, status=S.QUEUED.value)
+        s.add(row)
+        s.flush()
+        if not name:
+            row.name = f"run-{row.id}"
+        return _info(row)
+
+
+def transition(run_id: int, to: str, *, reason: str | None = None,
+               expect: Iterable[str] | None = None, **fields: Any) -> RunInfo:
+    """Move a run to status `to` (the only place statuses change); raise RunStateError if not allowed.
+
+    `expect` narrows the statuses the run may be in; `fields` are progress fields set with it.
+    """
+    to = S(to)
+    with session_scope(write=True) as s:
+        row = _row(s, run_id)
+        current = S(row.status)
+        if to not in ALLOWED[current] or (expect is not None and current not in set(expect)):
+            raise RunStateError(f"Run {run_id} is {current.value}, so it cannot become {to.value}.")
+        now = utcnow()
+        row.status = to.value
+        if reason is not None:
+            row.status_reason = reason
+        if to == S.RUNNING:
+            row.started_at, row.heartbeat_at, row.finished_at = now, now, None
+        elif to == S.QUEUED:
+            row.finished_at, row.cancel_requested, row.pid = None, False, None
+            row.status_reason = reason or ""
+        elif to in TERMINAL:
+            row.finished_at = now
+            row.eta_seconds = None
+        _set(row, fields)
+        return _info(row)
+
+
+def _set(row: Run, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - PROGRESS_FIELDS
+    if unknown:
+        raise ValueError(f"Not a run progress field: {sorted(unknown)}")
+    for key, value in fields.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        setattr(row, key, value)
+
+
+def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
+    """Atomically move a queued run to running for process `pid` (False if taken or no slot free)."""
+    with session_scope(write=True) as s:
+        if max_running is not None:
+            running = s.scalar(select(func.count()).select_from(Run)
+                               .where(Run.status == S.RUNNING.value, Run.id != run_id,
+                                      Run.kind.not_in(GROUP_KINDS)))
+            if running >= max_running:
+                return False
+        now = utcnow()
+        result = s.execute(update(Run).where(Run.id == run_id, Run.status == S.QUEUED.value)
+                           .values(status=S.RUNNING.value, pid=pid, started_at=now, heartbeat_at=now,
+                                   finished_at=None, status_reason=""))
+        return result.rowcount == 1
+
+
+def claim_launch(run_id: int, launcher_pid: int) -> bool:
+    """Reserve a queued run for one launch, so two kicks of the queue never start it twice."""
+    with session_scope(write=True) as s:
+        row = s.get(Run, run_id)
+        if row is None or row.status != S.QUEUED or (row.pid and pid_alive(row.pid)):
+            return False
+        row.pid = launcher_pid
+        return True
+
+
+def update_progress(run_id: int, *, heartbeat: bool = True, **fields: Any) -> bool:
+    """Set progress fields (and the heartbeat); returns whether cancel has been requested."""
+    with session_scope(write=True) as s:
+        row = _row(s, run_id)
+        _set(row, fields)
+        if heartbeat:
+            row.heartbeat_at = utcnow()
+        return bool(row.cancel_requested)
+
+
+def heartbeat(run_id: int) -> None:
+    """Mark the run's worker as alive now."""
+    with session_scope(write=True) as s:
+        s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def is_cancel_requested(run_id: int) -> bool:
+    """Whether someone asked this run to stop."""
+    with session_scope() as s:
+        return bool(s.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def request_cancel(run_id: int) -> RunInfo:
+    """Ask a live run to stop: a queued run is cancelled at once, a running one at its next step."""
+    with session_scope(write=True) as s:
+        row = _row(s, run_id)
+        if row.status not in (S.QUEUED, S.RUNNING):
+            raise RunStateError(f"Run {run_id} is {row.status}; "
+                                "only a queued or running run can be cancelled.")
+        row.cancel_requested = True
+        if row.status == S.QUEUED:
+            row.status, row.finished_at = S.CANCELLED.value, utcnow()
+            row.status_reason = "Cancelled before it started."
+        return _info(row)
+
+
+def add_metrics(run_id: int, step: int, epoch: float | None, split: str, values: dict[str, Any]) -> None:
+    """Store numeric metrics at a step; NaN and inf are stored as NULL (shown as missing)."""
+    rows = []
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        value = float(value)
+        rows.append(RunMetric(run_id=run_id, step=int(step), epoch=epoch, split=split, name=name,
+                              value=value if math.isfinite(value) else None))
+    if rows:
+        with session_scope(write=True) as s:
+            s.add_all(rows)
+
+
+def add_log(run_id: int, message: str, level: str = "info") -> None:
+    """Append a line to the run's log (shown as the log tail)."""
+    with session_scope(write=True) as s:
+        s.add(RunLog(run_id=run_id, level=level, message=message[:4000]))
+
+
+def get_run(run_id: int) -> RunInfo:
+    """One run, or NotFoundError."""
+    with session_scope() as s:
+        return _info(_row(s, run_id))
+
+
+def list_runs(*, status: str | None = None, dataset_id: int | None = None, task: str | None = None,
+              limit: int = 200) -> list[RunInfo]:
+    """Runs, newest first."""
+    query = select(Run).order_by(Run.id.desc()).limit(limit)
+    if status:
+        query = query.where(Run.status == status)
+    if dataset_id is not None:
+        query = query.where(Run.dataset_id == dataset_id)
+    if task:
+        query = query.where(Run.task == task)
+    with session_scope() as s:
+        return [_info(r) for r in s.scalars(query)]
+
+
+def metrics_frame(run_id: int) -> pd.DataFrame:
+    """All metrics of a run: columns step, epoch, split, name, value (ordered by step)."""
+    with session_scope() as s:
+        rows = s.execute(select(RunMetric.step, RunMetric.epoch, RunMetric.split, RunMetric.name,
+                                RunMetric.value).where(RunMetric.run_id == run_id)
+                         .order_by(RunMetric.step, RunMetric.id)).all()
+    return pd.DataFrame(rows, columns=["step", "epoch", "split", "name", "value"])
+
+
+def log_tail(run_id: int, tail: int = 50) -> list[str]:
+    """The last `tail` log lines, oldest first."""
+    with session_scope() as s:
+        rows = s.execute(select(RunLog.created_at, RunLog.level, RunLog.message)
+                         .where(RunLog.run_id == run_id).order_by(RunLog.id.desc()).limit(tail)).all()
+    return [f"{t:%H:%M:%S} {lvl.upper():5} {msg}" for t, lvl, msg in reversed(rows)]
+
+
+def queued_ids() -> list[int]:
+    """Queued runs in the order they will start."""
+    with session_scope() as s:
+        return list(s.scalars(select(Run.id).where(Run.status == S.QUEUED.value, Run.kind.not_in(GROUP_KINDS))
+                              .order_by(Run.id)))
+
+
+def queue_position(run_id: int) -> int:
+    """1 for the next run to start, 2 for the one after...; 0 when the run is not queued."""
+    ids = queued_ids()
+    return ids.index(run_id) + 1 if run_id in ids else 0
+
+
+def running_count() -> int:
+    """How many runs are running now."""
+    with session_scope() as s:
+        return int(s.scalar(select(func.count()).select_from(Run).where(
+            Run.status == S.RUNNING.value, Run.kind.not_in(GROUP_KINDS))))
+
+
+def launching_count() -> int:
+    """Queued runs whose worker is being started (a live process holds them)."""
+    with session_scope() as s:
+        pids = s.scalars(select(Run.pid).where(Run.status == S.QUEUED.value, Run.pid.is_not(None))).all()
+    return sum(1 for pid in pids if pid_alive(pid))
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists and is not a zombie."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = None) -> list[int]:
+    """Mark running runs whose worker is gone (stale heartbeat, dead or hung pid) as interrupted."""
+    now = now or utcnow()
+    with session_scope() as s:
+        candidates = s.execute(select(Run.id, Run.pid, Run.heartbeat_at, Run.started_at)
+                               .where(Run.status == S.RUNNING.value, Run.kind.not_in(GROUP_KINDS))).all()
+    reaped = []
+    for run_id, pid, beat, started in candidates:
+        last = beat or started or now
+        silence = now - last
+        if silence < max_silence or (pid_alive(pid) and silence < HUNG_AFTER):
+            continue
+        reason = (f"The training process stopped unexpectedly (no heartbeat since {last:%Y-%m-%d %H:%M:%S} "
+                  f"UTC, process {pid} {'hung' if pid_alive(pid) else 'gone'}). "
+                  "Resume it to continue from the last checkpoint.")
+        try:
+            transition(run_id, S.INTERRUPTED, reason=reason, expect=[S.RUNNING])
+        except RunStateError:
+            continue  # it finished between our read and our write
+        add_log(run_id, reason, "error")
+        reaped.append(run_id)
+    return reaped
+
+
+
+def mark_complete(checkpoint: Path) -> None:
+    """Write the marker that says every file of this checkpoint is on disk."""
+    (checkpoint / COMPLETE_MARKER).write_text("ok\n")
+
+
+def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
+    """The checkpoint with the highest step that has the completeness marker (partial ones skipped)."""
+    best: tuple[int, Path] | None = None
+    for path in checkpoints_dir.glob("checkpoint-*"):
+        try:
+            step = int(path.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if (path / COMPLETE_MARKER).exists() and (best is None or step > best[0]):
+            best = (step, path)
+    return best[1] if best else None

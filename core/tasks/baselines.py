@@ -1,0 +1,102 @@
+"""Baselines for text tasks, trained on the run's training rows and judged on the same split.
+
+Classification: the majority class and TF-IDF (word 1–2 grams) + logistic regression.
+Regression: the training mean and TF-IDF + ridge. Pure scikit-learn, seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BASELINE_TITLES = {
+    "majority": "Majority class",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "mean": "Mean of the training labels",
+    "tfidf_ridge": "TF-IDF + ridge regression",
+}
+MAX_FEATURES = 50_000
+
+
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=MAX_FEATURES, sublinear_tf=True)
+
+
+def _classification(train: pd.DataFrame, test: pd.DataFrame
+                    ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
+    from sklearn.linear_model import LogisticRegression
+
+    from core.tasks.metrics import classification_metrics
+
+    labels = sorted({str(v) for v in pd.concat([train["label"], test["label"]]).dropna()})
+    index = {lab: i for i, lab in enumerate(labels)}
+    y_train = train["label"].astype(str).map(index).to_numpy()
+    y_test = test["label"].astype(str).map(index).to_numpy()
+    results = []
+
+    majority = int(pd.Series(y_train).mode().iloc[0])
+    proba = np.zeros((len(test), len(labels)))
+    counts = np.bincount(y_train, minlength=len(labels)) / len(y_train)
+    proba[:] = counts  # the class frequencies: the best a text-blind model can say
+    pred = np.full(len(test), majority)
+    results.append(("majority", classification_metrics(y_test, pred, labels, proba),
+                    _frame(test, labels, pred, proba)))
+
+    vec = _vectorizer()
+    clf = LogisticRegression(max_iter=2000, C=4.0)
+    clf.fit(vec.fit_transform(train["text"].astype(str)), y_train)
+    seen = clf.predict_proba(vec.transform(test["text"].astype(str)))
+    proba = np.zeros((len(test), len(labels)))
+    proba[:, clf.classes_] = seen  # classes absent from training keep probability 0
+    pred = proba.argmax(1)
+    results.append(("tfidf_logreg", classification_metrics(y_test, pred, labels, proba),
+                    _frame(test, labels, pred, proba)))
+    return results
+
+
+def _frame(test: pd.DataFrame, labels: list[str], pred: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
+    out = pd.DataFrame({"text": test["text"].astype(str).to_numpy(),
+                        "label": test["label"].astype(str).to_numpy(),
+                        "predicted": [labels[i] for i in pred],
+                        "confidence": proba.max(1) if len(proba) else []})
+    out["correct"] = out["label"] == out["predicted"]
+    return out
+
+
+def _regression(train: pd.DataFrame, test: pd.DataFrame
+                ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
+    from sklearn.linear_model import Ridge
+
+    from core.tasks.metrics import regression_metrics
+
+    y_train = train["label"].astype(float).to_numpy()
+    y_test = test["label"].astype(float).to_numpy()
+    mean_pred = np.full(len(test), y_train.mean())
+    vec = _vectorizer()
+    ridge = Ridge(alpha=1.0).fit(vec.fit_transform(train["text"].astype(str)), y_train)
+    ridge_pred = ridge.predict(vec.transform(test["text"].astype(str)))
+    results = []
+    for name, pred in (("mean", mean_pred), ("tfidf_ridge", ridge_pred)):
+        frame = pd.DataFrame({"text": test["text"].astype(str).to_numpy(), "label": y_test,
+                              "predicted": pred})
+        frame["error"] = frame["predicted"] - frame["label"]
+        results.append((name, regression_metrics(y_test, pred), frame))
+    return results
+
+
+def fit_baselines(task: str, train: pd.DataFrame, test: pd.DataFrame
+                  ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
+    """(name, metrics, predictions) of each baseline for a classification or regression dataset."""
+    train = train.dropna(subset=["text", "label"])
+    test = test.dropna(subset=["text", "label"])
+    if train.empty or test.empty:
+        return []
+    if task == "regression":
+        return _regression(train, test)
+    if task == "classification":
+        return _classification(train, test)
+    return []

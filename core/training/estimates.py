@@ -1,0 +1,152 @@
+"""How long a run will take and how much memory it needs, before it starts.
+
+Duration: the catalogue's measured training speed (samples/s at batch 16 × 64 tokens on this
+machine, ``ModelInfo.speed``) scaled to the dataset's mean token count, or a built-in default
+when the model was never probed. Memory: weights, gradients and AdamW state plus activations,
+against the memory available now. Both are rough (±50 %), and say so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.run_config import TrainConfig
+
+PROBE_TOKENS = 64                 # the probe's sequence length (core.ml.probe)
+DEFAULT_SPEED_22M = 22.0          # samples/s at 64 tokens for a 22.7M-parameter encoder on 2 cores
+FIXED_TOKENS = 32                 # per-example cost that does not shrink with shorter texts
+DEFAULT_PARAMS = 22_713_216
+PROCESS_OVERHEAD = 700 * 2**20    # python + torch + transformers, resident before training
+WORDS_TO_TOKENS = 1.35
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's expected steps, duration and peak memory, with warnings in plain sentences."""
+
+    train_rows: int
+    steps: int
+    mean_tokens: float
+    samples_per_second: float
+    seconds: float
+    speed_source: str
+    memory_bytes: int
+    available_bytes: int | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.available_bytes is None or self.memory_bytes <= self.available_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fits": self.fits}
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Bytes of RAM available now (MemAvailable), or None where unknown."""
+    try:
+        match = re.search(r"^MemAvailable:\s+(\d+) kB", meminfo.read_text(), re.M)
+    except OSError:
+        return None
+    return int(match.group(1)) * 1024 if match else None
+
+
+def memory_needed(params: int, config: TrainConfig, shape: dict[str, int], mean_tokens: float) -> int:
+    """Peak bytes: fp32 weights + grads + AdamW (16 B/param, 4 B with LoRA) + activations."""
+    per_param = 4 if config.lora else 16
+    hidden, layers, heads = shape.get("hidden", 384), shape.get("layers", 6), shape.get("heads", 12)
+    # Length grouping makes the longest batches about max_length long; size activations for those.
+    seq = min(config.max_length, max(16, int(mean_tokens * 3)))
+    per_token_layer = (34 * hidden + 5 * heads * seq) * 2  # fp32: twice the fp16 rule of thumb
+    activations = config.batch_size * seq * layers * per_token_layer
+    return int(PROCESS_OVERHEAD + params * per_param + activations)
+
+
+def _model_shape(path: str | None) -> dict[str, int]:
+    if not path:
+        return {}
+    try:
+        from core.ml.models import read_config
+
+        cfg = read_config(path)
+    except Exception:  # noqa: BLE001 - an estimate never blocks a run
+        return {}
+
+    def get(*keys: str) -> int:
+        return next((int(cfg[k]) for k in keys if isinstance(cfg.get(k), int)), 0)
+
+    shape = {"hidden": get("hidden_size", "d_model", "n_embd"), "layers": get("num_hidden_layers", "n_layer"),
+             "heads": get("num_attention_heads", "n_head")}
+    return {k: v for k, v in shape.items() if v}
+
+
+def mean_tokens(quality: dict[str, Any], texts: list[str] | None) -> float:
+    """Mean tokens per example: from the quality report's token lengths, else words × 1.35."""
+    stats = (quality or {}).get("stats", {}).get("token_lengths")
+    if isinstance(stats, dict) and isinstance(stats.get("mean"), int | float):
+        return float(stats["mean"])  # measured with the model's tokenizer, special tokens included
+    if texts:
+        words = sum(len(str(t).split()) for t in texts) / len(texts)
+        return words * WORDS_TO_TOKENS + 2  # + [CLS] and [SEP]
+    return 64.0
+
+
+def training_speed(model: Any, tokens: float, config: TrainConfig) -> tuple[float, str]:
+    """Samples/s expected at this sequence length, and where the figure comes from."""
+    speed = getattr(model, "speed", None) or {}
+    figures = speed.get("figures") or [speed]
+    measured = next((f.get("value") for f in figures if f.get("measure") == "train_samples_per_s"), None)
+    if measured:
+        base, source = float(measured), f"measured on {speed.get('device', 'this machine')}"
+    else:
+        params = getattr(model, "params", None) or DEFAULT_PARAMS
+        base = DEFAULT_SPEED_22M * DEFAULT_PARAMS / params
+        source = "a built-in default (probe the model for a figure measured here)"
+    seq = max(16.0, min(float(config.max_length), tokens * 1.15))  # grouping leaves ~15 % padding
+    # Measured here: 16 x 128 tokens trains at ~12 samples/s, short reviews (~30 tokens) at ~28,
+    # so time per example is about proportional to (tokens + 32), not to tokens alone.
+    speed_here = base * (PROBE_TOKENS + FIXED_TOKENS) / (seq + FIXED_TOKENS)
+    return (speed_here * (1.5 if config.lora else 1.0)), source
+
+
+def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estimate:
+    """Steps, duration and memory of a run with these settings, with warnings when it will not fit."""
+    from core.data.datasets import get_dataset, load_dataset_frame
+    from core.models import catalog
+
+    dataset = get_dataset(dataset_id)
+    model = catalog.get_model(model_key)
+    sizes = dataset.split_sizes or {}
+    train_rows = int(sizes.get("train", dataset.row_count))
+    if config.max_train_rows:
+        train_rows = min(train_rows, config.max_train_rows)
+    texts = None
+    if "token_lengths" not in (dataset.quality or {}).get("stats", {}):
+        frame = load_dataset_frame(dataset_id)
+        if "text" in frame:
+            texts = frame["text"].head(2000).astype(str).tolist()
+    tokens = mean_tokens(dataset.quality, texts)
+    sps, source = training_speed(model, tokens, config)
+    per_epoch = max(1, math.ceil(train_rows / config.batch_size))
+    steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
+    validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))
+    eval_rows = min(validation, 2000) * 5 + test + validation  # five checks, then the final evaluation
+    seconds = steps * config.batch_size / sps + eval_rows / (sps * 3) + 15  # + loading the model
+    params = model.params or DEFAULT_PARAMS
+    memory = memory_needed(params, config, _model_shape(model.path), tokens)
+    available = available_memory()
+    warnings = []
+    if available is not None and memory > available:
+        warnings.append(f"This run needs about {memory / 2**30:.1f} GB of memory but only "
+                        f"{available / 2**30:.1f} GB is free. Lower the batch size or max length, "
+                        "or use LoRA.")
+    if tokens > config.max_length:
+        warnings.append(f"Texts average {tokens:.0f} tokens, more than the max length "
+                        f"{config.max_length}: their ends will be cut.")
+    return Estimate(train_rows=train_rows, steps=steps, mean_tokens=round(tokens, 1),
+                    samples_per_second=round(sps, 1), seconds=round(seconds, 1), speed_source=source,
+                    memory_bytes=memory, available_bytes=available, warnings=warnings)

@@ -1,0 +1,216 @@
+"""The background training process: ``python -m core.training.worker RUN_ID``.
+
+It claims a queued run (atomically; it exits quietly if the run is taken or no slot is free),
+trains it with ``core.ml.trainer``, evaluates the final model and the baselines, and ends the run
+with a terminal status. Whatever happens, the run never stays ``running`` after the process ends,
+and the next queued run is started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.config import get_settings
+from core.errors import UserError
+from core.store import runs
+from core.store.orm import RunStatus as S
+
+HEARTBEAT_EVERY_S = 5.0
+OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
+VALIDATION_ROWS_DURING_TRAINING = 2000
+
+
+def failure_sentence(exc: BaseException) -> str:
+    """One sentence for the run's status: what went wrong, never a traceback."""
+    text = str(exc).strip()
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
+            "out of memory" in text.lower() or "can't allocate memory" in text.lower()):
+        return OOM_MESSAGE
+    if isinstance(exc, UserError):
+        return text
+    first = text.splitlines()[0] if text else ""
+    return f"Training failed: {type(exc).__name__}{': ' + first[:300] if first else ''}."
+
+
+def _log(run_id: int, message: str, level: str = "info") -> None:
+    print(message, file=sys.stderr, flush=True)  # also in the worker.log file
+    runs.add_log(run_id, message, level)
+
+
+class _Heartbeat(threading.Thread):
+    """Beats every few seconds while the worker lives, including during loading and evaluation."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.run_id = run_id
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(HEARTBEAT_EVERY_S):
+            try:
+                runs.heartbeat(self.run_id)
+            except Exception:  # noqa: BLE001 - a missed beat must never kill training
+                pass
+
+
+def load_frames(dataset_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The dataset's facts and its canonical frame (column ``split`` + task columns)."""
+    from core.data import datasets
+
+    info = datasets.get_dataset(dataset_id)
+    return info.to_dict(), datasets.load_dataset_frame(dataset_id)
+
+
+def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
+    """train (sampled to max_train_rows with the run's seed), validation and test frames."""
+    cv = (config.task_options or {}).get("cv") or {}
+    if "train_rows" in cv:  # a cross-validation fold: its rows are in its config (core.training.crossval)
+        from core.training.crossval import fold_split
+
+        parts = fold_split(frame, cv)
+    else:
+        parts = {name: frame[frame["split"] == name].reset_index(drop=True)
+                 for name in ("train", "validation", "test")}
+    limit = config.max_train_rows
+    if limit and len(parts["train"]) > limit:
+        parts["train"] = parts["train"].sample(n=limit, random_state=config.seed).reset_index(drop=True)
+    return parts
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide whether a run can be reproduced."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("torch", "transformers", "peft", "accelerate", "scikit-learn", "tokenizers"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def run(run_id: int) -> int:
+    """Train one queued run to a terminal status; the process exit code (0 ok/cancelled, 1 failed)."""
+    from core.training import service as training
+
+    if not runs.claim_run(run_id, os.getpid(), max_running=training.max_running()):
+        print(f"Run {run_id} is not claimable now (taken, not queued, or no free slot).", file=sys.stderr,
+              flush=True)
+        return 0
+    beat = _Heartbeat(run_id)
+    beat.start()
+    code = 1
+    try:
+        code = _train_and_finish(run_id)
+    except BaseException as exc:  # noqa: BLE001 - every failure ends as a one-sentence status
+        traceback.print_exc()
+        sentence = failure_sentence(exc)
+        _log(run_id, traceback.format_exc(limit=-3).rstrip(), "error")
+        _finish(run_id, S.FAILED, sentence)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+    finally:
+        beat.stop.set()
+        if runs.get_run(run_id).status == S.RUNNING:  # a path above forgot to finish it
+            _finish(run_id, S.FAILED, "The training process ended without finishing the run.")
+        try:
+            training.kick_queue()
+        except Exception:  # noqa: BLE001 - the next run will be started by the next kick
+            traceback.print_exc()
+    return code
+
+
+def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
+    try:
+        runs.transition(run_id, status, reason=reason, expect=[S.RUNNING], **fields)
+    except UserError:
+        pass  # already finished (e.g. reaped); keep the first verdict
+
+
+def _train_and_finish(run_id: int) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from core.ml import device as devices
+    from core.ml.tasks.base import TaskInputs, get_adapter
+    from core.ml.trainer import train
+    from core.models import catalog
+    from core.results.evaluation import store_evaluation
+    from core.run_config import TrainConfig
+
+    hf_logging.disable_progress_bar()  # progress bars would fill the worker log
+    settings = get_settings()
+    info = runs.get_run(run_id)
+    config = TrainConfig.from_dict(info.config)
+    run_dir = settings.runs_dir / str(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    choice = devices.choose()
+    runs.update_progress(run_id, library_versions=library_versions(), device=choice.name,
+                         output_dir=settings.relative(run_dir))
+    adapter = get_adapter(info.task)
+    dataset, frame = load_frames(info.dataset_id)
+    parts = split_frames(frame, config)
+    validation = parts["validation"]
+    if len(validation) > VALIDATION_ROWS_DURING_TRAINING:  # keep evaluations during training short
+        validation = validation.sample(n=VALIDATION_ROWS_DURING_TRAINING, random_state=config.seed)
+    inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
+                        model_dir=Path(catalog.model_path(info.model_key)), config=config,
+                        dataset_info=dataset)
+    resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
+    _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
+         + (f", resuming from {resume.name}" if resume else "") + ".")
+    outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
+                    elapsed_before=info.elapsed_seconds, log=lambda m: _log(run_id, m))
+    if outcome.status != "succeeded":
+        _log(run_id, outcome.reason, "error" if outcome.status == "failed" else "info")
+        _finish(run_id, S(outcome.status), outcome.reason, step=outcome.global_step)
+        return 1 if outcome.status == "failed" else 0
+    bundle = outcome.bundle
+    assert bundle is not None
+    model_dir = run_dir / "model"
+    adapter.save(outcome.model, bundle.processing_class, model_dir, bundle.meta)
+    summary: dict[str, Any] = {}
+    for split in ("test", "validation"):
+        if parts[split].empty:
+            continue
+        _log(run_id, f"Evaluating on the {split} split ({len(parts[split])} rows).")
+        metrics, predictions = adapter.evaluate(outcome.model, bundle.processing_class, parts[split],
+                                                bundle.meta, config)
+        store_evaluation(run_id, split, "run", metrics, predictions)
+        summary[split] = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    eval_split = "test" if not parts["test"].empty else "validation"
+    for name, metrics, predictions in adapter.baselines(parts["train"], parts[eval_split]):
+        store_evaluation(run_id, eval_split, name, metrics, predictions)
+        summary.setdefault("baselines", {})[name] = {k: v for k, v in metrics.items()
+                                                     if isinstance(v, int | float)}
+    _log(run_id, f"Finished at step {outcome.global_step}.")
+    _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m core.training.worker RUN_ID``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("Usage: python -m core.training.worker RUN_ID", file=sys.stderr)
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from core.ml.callbacks import TERMINATE
+
+    # SIGTERM (a shutdown, `kill`) stops at the next step with a checkpoint, like Cancel.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: TERMINATE.set())
+    return run(int(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
