@@ -2,6 +2,7 @@ import streamlit as st
 
 from core.results import compare
 from core.results.report_figures import curve_figure
+from core.text.labels import metric_label, run_label
 from core.training import service as training
 from ui import state
 from ui.share import (
@@ -11,7 +12,7 @@ from ui.share import (
     report_button,
     side_by_side_panel,
 )
-from ui.widgets import call, ensure_app_frame, status_label
+from ui.widgets import call, ensure_app_frame, run_option
 
 ensure_app_frame()
 
@@ -27,8 +28,7 @@ by_id = {r.id: r for r in runs}
 wanted = [int(x) for x in st.query_params.get("runs", "").split(",") if x.strip().isdigit()]
 picked = st.multiselect("Runs", list(by_id), default=[i for i in wanted if i in by_id][:8] or None,
                         key=state.COMPARE_RUNS, max_selections=compare.MAX_RUNS,
-                        format_func=lambda i: f"#{i} {by_id[i].name or by_id[i].model_key} · "
-                                              f"{by_id[i].task} · {status_label(by_id[i].status)}")
+                        format_func=lambda i: run_option(by_id[i]))
 if len(picked) < 2:
     st.info("Pick at least two runs.")
     learning_curve_panel(runs)
@@ -45,7 +45,7 @@ left, right = st.columns([1, 3])
 x = left.radio("Line up by", ["step", "epoch"], key=state.COMPARE_X, horizontal=True,
                help="Epochs line up runs of different sizes.")
 names = sorted(result.curves["name"].astype(str).str.removeprefix("eval_").unique())
-metric = right.selectbox("Metric", names or ["loss"], key=state.COMPARE_METRIC,
+metric = right.selectbox("Metric", names or ["loss"], key=state.COMPARE_METRIC, format_func=metric_label,
                          index=names.index("loss") if "loss" in names else 0)
 st.plotly_chart(curve_figure(result.curves, metric, x=x, by="run"), key="compare_curves")
 
@@ -66,7 +66,7 @@ tasks = set(result.runs["task"])
 if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "token-classification", "tabular"}:
     st.subheader("Examples that flipped")
     a_col, b_col, s_col = st.columns(3)
-    label = {i: f"#{i} {by_id[i].name}" for i in picked}
+    label = {i: run_label(i, by_id[i].name, by_id[i].model_key) for i in picked}
     run_a = a_col.selectbox("From run", picked, key=state.COMPARE_FLIP_A, format_func=label.get)
     run_b = b_col.selectbox("To run", picked, index=1, key=state.COMPARE_FLIP_B, format_func=label.get)
     split = s_col.selectbox("Split", ["test", "validation"], key=state.COMPARE_FLIP_SPLIT)

@@ -5,6 +5,7 @@ from core.data import datasets
 from core.data.ingest import FORMATS
 from core.entities import TASKS
 from core.models import catalog
+from core.text.labels import task_label
 from ui import dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 
@@ -44,7 +45,8 @@ with upload_tab:
         types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
 
         st.subheader("What should the model learn?")
-        task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
+        task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK, format_func=task_label,
+                            help="Raw names: " + ", ".join(TASKS))
         mapping = dataset_form.mapping_form(frame, task)
         with st.expander("Splits: train / validation / test", expanded=False):
             split_values = dataset_form.split_form(frame, task)

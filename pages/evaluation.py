@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core.results import evaluation
+from core.results import evaluation, verdict
 from core.training import service as training
 from ui import evaluation_view, ner_view, share, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
@@ -15,7 +15,9 @@ if not finished:
     st.info("No finished run yet: train one on the Fine-tuning page.")
     st.stop()
 
-run = run_picker(finished, key=state.EVALUATION_RUN, label="Run", selected=run_from_query(finished))
+best = verdict.best_run(finished)
+run = run_picker(finished, key=state.EVALUATION_RUN, label="Run", selected=run_from_query(finished),
+                 default=best.id if best else None)
 splits = call(evaluation.evaluation_splits, run.id) or []
 if not splits:
     st.info(f"Run {run.id} has no stored evaluation.")

@@ -3,6 +3,7 @@ import streamlit as st
 from core.data import datasets
 from core.errors import UserError
 from core.models import catalog
+from core.text.labels import task_label
 from core.training import crossval
 from core.training import service as training
 from ui import finetune_form, panels, run_view, state
@@ -29,7 +30,8 @@ with st.container(border=True):
     else:
         st.session_state[state.CURRENT_DATASET] = dataset.id
         left, right = st.columns(2)
-        task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK)
+        task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK,
+                             format_func=task_label)
         models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
         names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
         model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
@@ -39,7 +41,8 @@ with st.container(border=True):
         name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
         config = None
         if model_key is None:
-            st.warning(f"No model in the catalogue can be trained for {task}; add one on the Models page.")
+            st.warning(f"No model in the catalogue can be trained for {task_label(task).lower()}; "
+                       "add one on the Models page.")
         else:
             try:
                 config = training.TrainConfig.from_preset(task=task, **values)

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from core.results import verdict
 from core.training import service as training
 from ui import playground_classify, playground_generate, playground_ner, playground_tabular, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
@@ -20,8 +21,9 @@ if classify_tab.open:
         if not classifiers:
             st.info("No finished text classifier yet: train one on the Fine-tuning page.")
         else:
+            best = verdict.best_run(classifiers)
             run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
-                             selected=run_from_query(classifiers))
+                             selected=run_from_query(classifiers), default=best.id if best else None)
             playground_classify.single_text(run)
             st.subheader("Many texts at once")
             playground_classify.batch(run)

@@ -3,6 +3,7 @@ import streamlit as st
 from core.models import catalog
 from core.results import review
 from core.results.side_by_side import validation_prompts
+from core.text.labels import model_ref_label
 from core.training import service as training
 from ui import state
 from ui.widgets import call, ensure_app_frame
@@ -21,8 +22,9 @@ with new_tab:
             and r.task in ("causal-lm", "classification", "regression")]
     bases = [m.key for m in (call(catalog.list_models) or []) if m.family == "causal-lm" and m.ready]
     options = [f"run:{r.id}" for r in runs] + bases
-    labels = {f"run:{r.id}": f"#{r.id} {r.name} ({r.task})" for r in runs}
-    labels |= {b: f"{b} (base model)" for b in bases}
+    model_names = {m.key: m.name for m in (call(catalog.list_models) or [])}
+    run_names = {r.id: r.name for r in runs}
+    labels = {ref: model_ref_label(ref, run_names, model_names) for ref in options}
     if len(options) < 2:
         st.info("A review needs two finished runs (or a run and a base model).")
     else:
@@ -77,7 +79,12 @@ with vote_tab:
 with results_tab:
     result = call(review.review_result, review_id)
     if result is not None:
-        st.text(f"A = {result['model_a']}    B = {result['model_b']}")
+        every_run = {r.id: r.name for r in (call(training.list_runs) or [])}
+        every_model = {m.key: m.name for m in (call(catalog.list_models) or [])}
+        st.text(f"A is {model_ref_label(result['model_a'], every_run, every_model)}, "
+                f"B is {model_ref_label(result['model_b'], every_run, every_model)}")
+        st.caption(f"References: A = {result['model_a']}, B = {result['model_b']}",
+                   help="The names the CLI and the API use for these models.")
         if not result["votes"]:
             st.info("No votes yet.")
         else:

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.text import labels
+
 ACCENT = "#4F46E5"
 SPLIT_COLOURS = {"train": "#4F46E5", "validation": "#F59E0B", "test": "#10B981"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), height=320)
@@ -106,6 +108,27 @@ def _metric_rows(metrics: pd.DataFrame, name: str) -> pd.DataFrame:
     return picked.sort_values("step")
 
 
+def honest_axes(fig: go.Figure, values: Sequence[float], steps: Sequence[float], name: str) -> go.Figure:
+    """Axes that do not make a flat line look like progress.
+
+    A share (accuracy, F1) is drawn on 0–100 %; any other metric gets a y-range of at least ±10 %
+    of its value, so a change in the third decimal stays flat; a single point sits on an x-axis
+    that starts at 0 instead of a window of ±1 step around it.
+    """
+    ys = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if ys and labels.is_share(name) and min(ys) >= 0 and max(ys) <= 1:
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    elif ys:
+        low, high = min(ys), max(ys)
+        mid, floor = (low + high) / 2, max(abs((low + high) / 2) * 0.1, 1e-3)
+        if high - low < floor:
+            fig.update_yaxes(range=[mid - floor, mid + floor])
+    xs = [float(v) for v in steps if v is not None]
+    if len(set(xs)) == 1:
+        fig.update_xaxes(range=[0, max(xs[0], 1.0) * 1.1])
+    return fig
+
+
 def loss_curves(metrics: pd.DataFrame) -> go.Figure:
     """Train and validation loss against the step, from rows (step, epoch, split, name, value)."""
     fig = _figure("Loss", "step", "loss")
@@ -114,6 +137,8 @@ def loss_curves(metrics: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=part["step"], y=part["value"], name=str(split),
                         mode="lines+markers" if len(part) < 30 else "lines",
                         line_color=SPLIT_COLOURS.get(str(split), ACCENT))
+    if not rows.empty:
+        honest_axes(fig, list(rows["value"]), list(rows["step"]), "loss")
     return fig
 
 
@@ -122,9 +147,12 @@ def metric_curve(metrics: pd.DataFrame, name: str, split: str = "validation") ->
     rows = _metric_rows(metrics, name)
     if not rows.empty:
         rows = rows[rows["split"] == split]
-    fig = _figure(f"{split.capitalize()} {name.replace('_', ' ')}", "step", name)
+    title = labels.metric_label(name)
+    fig = _figure(f"{labels.split_label(split)}: {title}", "step", title.split(" (")[0])
     fig.add_scatter(x=rows["step"] if not rows.empty else [], y=rows["value"] if not rows.empty else [],
-                    mode="lines+markers", name=name, line_color=SPLIT_COLOURS.get(split, ACCENT))
+                    mode="lines+markers", name=title, line_color=SPLIT_COLOURS.get(split, ACCENT))
+    if not rows.empty:
+        honest_axes(fig, list(rows["value"]), list(rows["step"]), name)
     return fig
 
 

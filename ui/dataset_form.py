@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import TASKS, QualityReport
+from core.text.labels import task_label
 from ui import charts, state
-from ui.widgets import md_escape, show_table_text
+from ui.widgets import follow_newest, md_escape, show_table_text
 
 NONE = "(none)"
 # The columns each task needs, in the order the form shows them; optional ones may stay "(none)".
@@ -186,8 +187,10 @@ def report_from_dict(data: dict[str, Any]) -> QualityReport:
 def saved_version_detail(versions: Sequence[Any]) -> None:
     """Pick a saved version and show its mapping, split sizes and stored quality report."""
     by_id = {v.id: v for v in versions}
+    newest = max(versions, key=lambda v: (v.created_at, v.id)).id
+    follow_newest(state.DATASETS_LIST_SELECT, newest)  # a version saved just now is the one shown
     picked = st.selectbox("Show version", list(by_id), key=state.DATASETS_LIST_SELECT,
-                          format_func=lambda i: f"#{i} {by_id[i].label} ({by_id[i].task})")
+                          format_func=lambda i: f"{by_id[i].label} ({task_label(by_id[i].task)})")
     version = by_id[picked]
     st.session_state[state.CURRENT_DATASET] = version.id
     cols = st.columns(4)

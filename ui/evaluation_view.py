@@ -7,27 +7,25 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.results import verdict
 from core.results.evaluation import LOWER_IS_BETTER, EvaluationResult
+from core.text import labels
 from ui import charts, state
 
 ALL = "(all)"
-METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "micro_f1": "Micro F1",
-                 "weighted_f1": "Weighted F1", "mae": "MAE", "rmse": "RMSE", "r2": "R²",
-                 "f1": "F1", "precision": "Precision", "recall": "Recall"}
-
-
-SHORT_BASELINES = {"majority": "majority class", "tfidf_logreg": "TF-IDF", "mean": "mean",
-                   "tfidf_ridge": "TF-IDF", "logistic": "logistic regr.", "linear": "linear regr.",
-                   "hist_gradient_boosting": "gradient boosting"}
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, int | float) else "—"
 
 
 def _best_baseline(result: EvaluationResult) -> Any:
     # The strongest baseline is the honest comparison (TF-IDF rather than the majority class).
     return result.baselines[-1] if result.baselines else None
+
+
+def not_learned_warning(result: EvaluationResult) -> bool:
+    """Say in words when a classifier gives one answer for nearly every row; True when it does."""
+    finding = verdict.degenerate_from_metrics(result.metrics, result.split)
+    if finding is not None:
+        st.warning(finding.sentence, icon=":material/warning:")
+    return finding is not None
 
 
 def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
@@ -37,9 +35,26 @@ def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
         value = result.metrics.get(name)
         delta = None
         if best is not None and best.gain.get(name) is not None:
-            delta = f"{best.gain[name]:+.3f} vs {SHORT_BASELINES.get(best.name, best.title)}"
-        column.metric(METRIC_TITLES.get(name, name), _fmt(value), delta=delta,
+            against = labels.baseline_label(best.name, short=True)
+            delta = f"{labels.metric_gain(name, best.gain[name])} vs {against}"
+        column.metric(labels.metric_label(name), labels.metric_value(name, value), delta=delta,
+                      help=f"{name} on the {result.split} split",
                       delta_color="inverse" if name in LOWER_IS_BETTER and delta else "normal")
+
+
+def baselines_frame(result: EvaluationResult) -> pd.DataFrame:
+    """The run and each baseline as text cells: every metric formatted, gains in points, '—' if missing."""
+    headline = list(result.headline)
+    rows = [{"model": f"This model (run {result.run_id})",
+             **{labels.metric_label(k): labels.metric_value(k, result.metrics.get(k)) for k in headline}}]
+    for b in result.baselines:
+        row: dict[str, Any] = {"model": labels.baseline_label(b.name),
+                               **{labels.metric_label(k): labels.metric_value(k, b.metrics.get(k))
+                                  for k in headline}}
+        row.update({f"gain in {labels.metric_label(k).split(' (')[0]}": labels.metric_gain(k, b.gain.get(k))
+                    for k in headline})
+        rows.append(row)
+    return pd.DataFrame(rows).fillna(labels.MISSING)
 
 
 def baselines_table(result: EvaluationResult) -> None:
@@ -47,29 +62,23 @@ def baselines_table(result: EvaluationResult) -> None:
     if not result.baselines:
         st.caption("No baseline was stored for this run.")
         return
-    headline = list(result.headline)
-    rows = [{"model": f"this run (#{result.run_id})", **{k: result.metrics.get(k) for k in headline}}]
-    for b in result.baselines:
-        row: dict[str, Any] = {"model": b.title, **{k: b.metrics.get(k) for k in headline}}
-        row.update({f"gain in {METRIC_TITLES.get(k, k)}": b.gain.get(k) for k in headline})
-        rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="evaluation_baselines",
-                 column_config={c: st.column_config.NumberColumn(format="%+.3f" if c.startswith("gain")
-                                                                 else "%.3f")
-                                for c in rows[-1] if c != "model"})
-    st.caption("Gain is the run minus the baseline (for errors, the baseline minus the run): "
-               "positive means the fine-tuned model is better.")
+    st.dataframe(baselines_frame(result), hide_index=True, key="evaluation_baselines")
+    st.caption("Gain is how much better this model is than the baseline (for errors, how much smaller "
+               "its error is); shares are compared in percentage points.")
 
 
 def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """Precision, recall and F1 as macro / micro / weighted averages."""
     names = ("precision", "recall", "f1")
-    return pd.DataFrame([{"average": avg, **{m: metrics.get(f"{avg}_{m}") for m in names}}
-                         for avg in ("macro", "micro", "weighted")])
+    how = {"macro": "Macro (classes weigh equally)", "micro": "Micro (every example weighs equally)",
+           "weighted": "Weighted (big classes weigh more)"}
+    return pd.DataFrame([{"average": how[avg], **{m.capitalize(): labels.metric_value(
+        m, metrics.get(f"{avg}_{m}")) for m in names}} for avg in ("macro", "micro", "weighted")])
 
 
 def classification_view(result: EvaluationResult) -> None:
     """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
+    not_learned_warning(result)
     metric_cards(result, ("accuracy", "macro_f1", "micro_f1", "weighted_f1"))
     st.subheader("Against the baselines")
     baselines_table(result)
@@ -137,7 +146,8 @@ def regression_view(result: EvaluationResult) -> None:
 def generic_view(result: EvaluationResult) -> None:
     """Any other task: its scalar metrics and per-class table (task pages can specialise this)."""
     scalars = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
-    st.dataframe(pd.DataFrame({"metric": list(scalars), "value": list(scalars.values())}),
+    st.dataframe(pd.DataFrame({"metric": [labels.metric_label(k) for k in scalars],
+                               "value": [labels.metric_value(k, v) for k, v in scalars.items()]}),
                  hide_index=True, key="evaluation_scalars")
     if not result.per_class.empty:
         st.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")

@@ -11,6 +11,7 @@ import streamlit as st
 from core.results.evaluation import EvaluationResult
 from core.tasks import ner_eval
 from core.tasks.ner import entity_spans
+from core.text import labels
 from ui import charts, highlight, state
 
 CARDS = (("entity_f1", "Entity F1 (micro)"), ("entity_precision", "Precision"),
@@ -41,8 +42,9 @@ def _cards(result: EvaluationResult) -> None:
         base = best.metrics.get(name) if best else None
         delta = None
         if best is not None and value is not None and base is not None:
-            delta = f"{value - base:+.3f} vs {best.title}"
-        column.metric(title, f"{value:.3f}" if isinstance(value, int | float) else "—", delta=delta)
+            against = labels.baseline_label(best.name, short=True)
+            delta = f"{labels.metric_gain(name, value - base)} vs {against}"
+        column.metric(title, labels.metric_value(name, value), delta=delta, help=name)
 
 
 def evaluation_view(result: EvaluationResult) -> None:

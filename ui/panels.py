@@ -10,6 +10,8 @@ import streamlit as st
 
 from core.data import gallery
 from core.entities import DatasetInfo, RunInfo
+from core.results import verdict
+from core.text.labels import MISSING, metric_label, metric_value, task_label
 from ui import state
 from ui.widgets import call, md_escape, status_label, when
 
@@ -32,7 +34,7 @@ def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> None:
                 st.markdown(f"**{entry.title}**")
                 st.caption(f"“{entry.question}”")
                 classes = f" · {entry.classes} classes" if entry.classes else ""
-                st.text(f"{entry.task} · {entry.rows:,} rows{classes}")
+                st.text(f"{task_label(entry.task)} · {entry.rows:,} rows{classes}")
                 st.caption(f"Licence: {entry.licence} · Source: {entry.source}")
                 if st.button("Import", key=f"{key_prefix}{entry.key}", icon=":material/download:"):
                     with st.spinner(f"Importing {entry.title}…"):
@@ -50,9 +52,9 @@ def datasets_frame(datasets: Sequence[DatasetInfo]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for d in datasets:
         sizes = d.split_sizes or {}
-        rows.append({"id": d.id, "name": d.name, "version": d.version, "task": d.task,
-                     "rows": d.row_count, "train": sizes.get("train"),
-                     "validation": sizes.get("validation"), "test": sizes.get("test"),
+        rows.append({"id": d.id, "name": d.name, "version": d.version, "task": task_label(d.task),
+                     "rows": d.row_count, "train": sizes.get("train", 0),
+                     "validation": sizes.get("validation", 0), "test": sizes.get("test", 0),
                      "source file": d.source_filename, "created": when(d.created_at)})
     return pd.DataFrame(rows, columns=["id", "name", "version", "task", "rows", "train",
                                        "validation", "test", "source file", "created"])
@@ -65,11 +67,14 @@ def runs_frame(runs: Sequence[RunInfo], positions: dict[int, int] | None = None)
         status = status_label(r.status)
         if positions and positions.get(r.id):
             status += f" (#{positions[r.id]} in queue)"
-        rows.append({"id": r.id, "name": r.name or r.model_key, "task": r.task,
+        metrics = verdict.final_metrics(r)
+        key = verdict.headline_metric(r.task, metrics)
+        result = f"{metric_label(key)}: {metric_value(key, metrics[key])}" if key else MISSING
+        rows.append({"id": r.id, "name": r.name or r.model_key, "task": task_label(r.task),
                      "model": r.model_key, "dataset": r.dataset_id, "status": status,
-                     "progress": r.progress, "best": r.best_metric, "created": when(r.created_at)})
+                     "progress": r.progress, "result": result, "created": when(r.created_at)})
     return pd.DataFrame(rows, columns=["id", "name", "task", "model", "dataset", "status",
-                                       "progress", "best", "created"])
+                                       "progress", "result", "created"])
 
 
 def runs_table(runs: Sequence[RunInfo], key: str, positions: dict[int, int] | None = None) -> None:
@@ -77,5 +82,6 @@ def runs_table(runs: Sequence[RunInfo], key: str, positions: dict[int, int] | No
     st.dataframe(runs_frame(runs, positions), hide_index=True, key=key, column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                     format="percent"),
-        "best": st.column_config.NumberColumn("best metric", format="%.3f"),
+        "result": st.column_config.TextColumn("result on held-out data",
+                                              help="The task's headline metric on the test split."),
     })

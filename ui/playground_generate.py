@@ -13,7 +13,7 @@ from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
 from ui.models_view import progress_reporter
-from ui.widgets import call, md_escape
+from ui.widgets import call, follow_newest, md_escape
 
 KEY = "playground_gen_"
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
@@ -144,7 +144,9 @@ def history_section() -> None:
         return
     st.dataframe(table, hide_index=True, key=KEY + "history_table")
     left, mid, right = st.columns([2, 1, 1])
-    picked = left.selectbox("Generation", list(table["id"]), key=KEY + "history_pick")
+    ids = [int(i) for i in table["id"]]
+    follow_newest(KEY + "history_pick", ids[0])  # the newest entry after each new generation
+    picked = left.selectbox("Generation", ids, key=KEY + "history_pick")
     if mid.button("Re-run", key=KEY + "rerun", help="Same prompt, settings and seed."):
         with st.spinner("Generating again…"):
             record = call(generation.rerun_generation, int(picked))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.entities import RunInfo
 from core.inference import ner_predict
+from core.results import verdict
 from ui import highlight
 from ui.widgets import call, run_picker
 
@@ -29,7 +30,9 @@ def panel(runs: Sequence[RunInfo]) -> None:
         st.info("No finished entity-extraction run yet: import the support-ticket entities from the gallery "
                 "and train it on the Fine-tuning page.")
         return
-    run = run_picker(taggers, key=KEY + "run", label="Model (a finished run)", sync_url=False)
+    best = verdict.best_run(taggers)
+    run = run_picker(taggers, key=KEY + "run", label="Model (a finished run)", sync_url=False,
+                     default=best.id if best else None)
     text = st.text_area("Text", key=KEY + "text", height=120,
                         placeholder="Anna Berg from Nordwind GmbH paid invoice INV-2041 on 3 May.")
     if st.button("Find entities", key=KEY + "go", type="primary"):

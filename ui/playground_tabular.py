@@ -11,6 +11,7 @@ import streamlit as st
 from core.data.ingest import FORMATS
 from core.entities import RunInfo
 from core.inference import predict, tabular_predict
+from core.results import verdict
 from ui import charts
 from ui.widgets import call, run_picker
 
@@ -48,7 +49,9 @@ def panel(runs: Sequence[RunInfo]) -> None:
     if not tabular:
         st.info("No finished tabular run yet: import iris or diabetes from the gallery and train the MLP.")
         return
-    run = run_picker(tabular, key=KEY + "run", label="Model (a finished run)", sync_url=False)
+    best = verdict.best_run(tabular)
+    run = run_picker(tabular, key=KEY + "run", label="Model (a finished run)", sync_url=False,
+                     default=best.id if best else None)
     with st.spinner("Loading the model…"):
         fields = call(tabular_predict.feature_fields, run.id)
     if fields is None:

@@ -6,6 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import RunInfo
+from core.errors import UserError
+from core.results import evaluation, verdict
+from core.text.labels import task_label
 from core.training import service as training
 from ui import charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
@@ -33,6 +36,19 @@ def _reason(run: RunInfo) -> None:
         return
     show = {"failed": st.error, "interrupted": st.warning}.get(run.status, st.info)
     show(md_escape(run.status_reason))
+
+
+def _not_learned(run: RunInfo) -> verdict.Degenerate | None:
+    """A finished classifier that answers one class for nearly every held-out row."""
+    if run.status != "succeeded" or run.task not in ("classification", "tabular"):
+        return None
+    for split in ("test", "validation"):
+        try:
+            result = evaluation.get_evaluation(run.id, split)
+        except UserError:
+            continue
+        return verdict.degenerate_from_metrics(result.metrics, split)
+    return None
 
 
 def _numbers(run: RunInfo) -> None:
@@ -106,11 +122,14 @@ def render_run(run_id: int) -> RunInfo | None:
     if run is None:
         return None
     head, badge = st.columns([5, 1])
-    head.markdown(f"**Run {run.id}** · {md_escape(run.name or run.model_key)} · {run.task} · "
+    head.markdown(f"**Run {run.id}** · {md_escape(run.name or run.model_key)} · {task_label(run.task)} · "
                   f"model {md_escape(run.model_key)} · dataset {run.dataset_id} · "
                   f"started {when(run.started_at)}")
+    not_learned = _not_learned(run)
     with badge:
-        status_badge(run.status)
+        status_badge(run.status, not_learned=not_learned is not None)
+    if not_learned is not None:
+        st.warning(not_learned.sentence, icon=":material/warning:")
     _reason(run)
     if run.status == "queued":
         position = call(training.queue_position, run.id) or 0

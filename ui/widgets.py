@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.entities import DatasetInfo, RunInfo
 from core.errors import UserError
+from core.text import labels
 
 T = TypeVar("T")
 
@@ -40,12 +41,15 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
 
 def status_label(status: str) -> str:
     """A status as tables and select boxes show it (plain text: emoji fonts are not everywhere)."""
-    return status
+    return labels.status_label(status)
 
 
-def status_badge(status: str) -> None:
-    """Render a run status as a coloured badge."""
-    st.badge(status, color=STATUS_COLOURS.get(status, "gray"))  # type: ignore[arg-type]
+def status_badge(status: str, not_learned: bool = False) -> None:
+    """Render a run status as a coloured badge; a finished model that has not learned is not green."""
+    if status == "succeeded" and not_learned:
+        st.badge("Finished · not learned", color="orange", icon=":material/warning:")
+        return
+    st.badge(labels.status_label(status), color=STATUS_COLOURS.get(status, "gray"))  # type: ignore[arg-type]
 
 
 def when(moment: datetime | None) -> str:
@@ -86,28 +90,52 @@ def count(n: int | float | None) -> str:
     return f"{n:g}"
 
 
+DATASET_QUERY = "dataset"  # query parameter naming the dataset a form works on (survives a reload)
+
+
 def dataset_picker(datasets: Sequence[DatasetInfo], key: str, label: str = "Dataset version",
                    tasks: Sequence[str] | None = None) -> DatasetInfo | None:
-    """A select box of saved dataset versions (newest first), optionally of some tasks only."""
+    """A select box of saved dataset versions (newest first), optionally of some tasks only.
+
+    It opens on the dataset chosen last (this session, else the one named in the URL, so a reload
+    keeps it), else the newest; a choice is written to the URL (?dataset=ID).
+    """
     options = [d for d in datasets if tasks is None or d.task in tasks]
     if not options:
         return None
     by_id = {d.id: d for d in options}
     ids = list(by_id)
-    wanted = st.session_state.get("current_dataset_id")
-    index = ids.index(wanted) if wanted in by_id else 0
-    picked = st.selectbox(label, ids, index=index, key=key,
-                          format_func=lambda i: f"{by_id[i].label} · {by_id[i].task} · "
+    if st.session_state.get(key) not in by_id:
+        wanted = st.session_state.get("current_dataset_id")
+        raw = st.query_params.get(DATASET_QUERY)
+        from_url = int(raw) if raw and raw.isdigit() else None
+        st.session_state[key] = next((i for i in (wanted, from_url) if i in by_id), ids[0])
+
+    def remember() -> None:
+        st.query_params[DATASET_QUERY] = str(st.session_state[key])
+
+    picked = st.selectbox(label, ids, key=key, on_change=remember,
+                          format_func=lambda i: f"{by_id[i].label} · {labels.task_label(by_id[i].task)} · "
                                                 f"{by_id[i].row_count:,} rows")
+    if st.query_params.get(DATASET_QUERY) != str(picked):
+        st.query_params[DATASET_QUERY] = str(picked)
     return by_id.get(picked)
 
 
+def run_option(run: RunInfo) -> str:
+    """A run as select boxes show it: 'Run 5 · name · Text classification · Finished'."""
+    return (f"{labels.run_label(run.id, run.name, run.model_key)} · {labels.task_label(run.task)} · "
+            f"{labels.status_label(run.status)}")
+
+
 def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
-               selected: int | None = None, sync_url: bool = True) -> RunInfo | None:
+               selected: int | None = None, sync_url: bool = True,
+               default: int | None = None) -> RunInfo | None:
     """A select box of runs (newest first) that follows `selected` (the run named in the URL).
 
-    Choosing a run writes it to the URL (?run=ID) before the rerun, so the URL and the box agree
-    and a refresh shows the same run; a URL changed from outside (a link) wins.
+    Without a selection it opens on `default` (e.g. the best run), else the newest. Choosing a
+    run writes it to the URL (?run=ID) before the rerun, so the URL and the box agree and a
+    refresh shows the same run; a URL changed from outside (a link) wins.
     """
     if not runs:
         return None
@@ -115,17 +143,25 @@ def run_picker(runs: Sequence[RunInfo], key: str, label: str = "Run",
     if selected in by_id:
         st.session_state[key] = selected
     elif st.session_state.get(key) not in by_id:
-        st.session_state[key] = next(iter(by_id))
+        st.session_state[key] = default if default in by_id else next(iter(by_id))
 
     def remember() -> None:
         st.query_params["run"] = str(st.session_state[key])
 
     picked = st.selectbox(label, list(by_id), key=key, on_change=remember if sync_url else None,
-                          format_func=lambda i: f"#{i} {by_id[i].name or by_id[i].model_key} · "
-                                                f"{by_id[i].task} · {status_label(by_id[i].status)}")
+                          format_func=lambda i: run_option(by_id[i]))
     if sync_url and st.query_params.get("run") != str(picked):
         st.query_params["run"] = str(picked)
     return by_id.get(picked)
+
+
+def follow_newest(key: str, newest: Any) -> None:
+    """Point the select box `key` at `newest` whenever a newer item appears (first visit included),
+    and leave the person's own choice alone otherwise."""
+    seen = key + "_newest_seen"
+    if st.session_state.get(seen) != newest:
+        st.session_state[seen] = newest
+        st.session_state[key] = newest
 
 
 def select_run(key: str, run_id: int) -> None:

@@ -24,9 +24,14 @@ def test_classification_report(open_page: Callable[..., AppTest]) -> None:
     assert not at.exception
     assert at.selectbox(key="evaluation_run").value == run.id
     cards = {m.label: m for m in at.metric}
-    assert cards["Accuracy"].value == "0.750"
-    assert cards["Macro F1"].value == "0.750"
-    assert "vs majority class" in cards["Accuracy"].proto.delta  # gain over the stored baseline
+    assert cards["Accuracy"].value == "75.0 %"
+    assert cards["Macro F1 (classes weigh equally)"].value == "75.0 %"
+    assert cards["Accuracy"].proto.delta == "+25.0 pts vs always guessing"  # gain over the stored baseline
+    baselines = at.dataframe[0].value
+    assert list(baselines["model"]) == [f"This model (run {run.id})", "Always guessing the most common class"]
+    assert "None" not in baselines.astype(str).to_numpy().ravel().tolist()  # the run's own gain is a dash
+    assert baselines["gain in Accuracy"].tolist() == ["—", "+25.0 pts"]
+    assert not at.warning  # a model that answers both classes is not called degenerate
     # confusion matrix, ROC, PR, calibration, confidence
     assert len(at.get("plotly_chart")) == 5
     assert at.toggle(key="evaluation_normalise").value is False
@@ -49,7 +54,8 @@ def test_regression_report(open_page: Callable[..., AppTest]) -> None:
     seed_evaluation(run.id, task="regression")
     at = open_page("evaluation", query={"run": str(run.id)})
     assert not at.exception
-    assert {"MAE", "RMSE", "R²"} <= {m.label for m in at.metric}
+    assert {"Mean absolute error", "Root mean squared error", "R² (share of variation explained)"} <= {
+        m.label for m in at.metric}
     assert len(at.get("plotly_chart")) == 2  # predicted vs actual, residuals
     worst = at.dataframe[-1].value
     assert abs(worst["error"].iloc[0]) == 2.0  # the largest error first
@@ -63,7 +69,7 @@ def test_entity_extraction_report_and_error_analysis(open_page: Callable[..., Ap
     at = open_page("evaluation", query={"run": str(run.id)})
     assert not at.exception
     cards = {m.label: m.value for m in at.metric}
-    assert cards["Entity F1 (micro)"] == "0.667"  # 3 of 5 gold found, 3 of 4 predicted right
+    assert cards["Entity F1 (micro)"] == "66.7 %"  # 3 of 5 gold found, 3 of 4 predicted right
     report = at.dataframe[0].value
     assert {"LOC", "ORG", "PER", "micro avg", "macro avg", "weighted avg"} <= set(report["type"])
     assert at.selectbox(key="evaluation_ner_category").options == ["wrong type", "wrong boundary", "missed",
@@ -89,5 +95,45 @@ def test_tabular_run_shows_feature_importance(open_page: Callable[..., AppTest])
     evaluation.store_evaluation(run.id, "test", "run", metrics, frame)
     at = open_page("evaluation", query={"run": str(run.id)})
     assert not at.exception
-    assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1"}
+    assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1 (classes weigh equally)"}
     assert any(s.value == "Which columns matter" for s in at.subheader)
+
+
+def _finished(dataset_id: int, accuracy: float) -> int:
+    """A succeeded run whose summary holds this test accuracy (as the worker writes it)."""
+    from core.store import runs
+
+    run = seed_run(dataset_id, status="running")
+    runs.transition(run.id, "succeeded", summary={"test": {"accuracy": accuracy, "macro_f1": accuracy}})
+    seed_evaluation(run.id)
+    return run.id
+
+
+def test_the_page_opens_on_the_best_run_not_the_newest(open_page: Callable[..., AppTest]) -> None:
+    dataset = save_reviews()
+    best = _finished(dataset.id, 0.871)
+    _finished(dataset.id, 0.518)  # newer, worse
+    at = open_page("evaluation")
+    assert not at.exception
+    assert at.selectbox(key="evaluation_run").value == best
+    assert at.query_params["run"] in (str(best), [str(best)])
+
+
+def test_a_model_that_answers_one_class_says_so(open_page: Callable[..., AppTest]) -> None:
+    import numpy as np
+
+    from core.results import evaluation
+    from core.tasks import metrics as M
+
+    run = seed_run(save_reviews().id, status="succeeded")
+    y = np.array([0] * 20 + [1] * 10)
+    pred = np.array([0] * 29 + [1])  # 'fresh' for 29 of 30 rows
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": y, "predicted": pred,
+                          "confidence": 0.6, "correct": y == pred})
+    evaluation.store_evaluation(run.id, "test", "run",
+                                M.classification_metrics(y, pred, ["fresh", "rotten"], curves=False), frame)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "This model almost only answers 'fresh' (97 % of the 30 test rows) — it has not learned yet; "
+        "train longer or raise the learning rate."]
