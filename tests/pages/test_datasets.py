@@ -84,3 +84,18 @@ def test_one_click_gallery_import_saves_and_lists_the_dataset(open_page: Callabl
     assert any("Imported Iris" in s.value for s in at.success)
     assert at.session_state["current_dataset_id"] == saved[0].id
     assert list(at.dataframe[0].value["id"]) == [saved[0].id]  # listed in the same redraw
+
+
+def test_saved_versions_open_on_the_newest_and_follow_a_new_save(open_page: Callable[..., AppTest]) -> None:
+    from tests.pages.seed import save_reviews
+
+    save_reviews("older")
+    newer = save_reviews("newer")
+    at = open_page("datasets")
+    assert not at.exception
+    picker = at.selectbox(key="datasets_list_select")
+    assert picker.value == newer.id
+    assert picker.options[0] == "newer v1 (Text classification)"  # a human task name, not 'classification'
+    newest = save_reviews("newest")  # saved while the page is open (e.g. from the upload tab)
+    at.run()
+    assert at.selectbox(key="datasets_list_select").value == newest.id

@@ -35,7 +35,8 @@ def test_form_shows_estimate_and_starts_a_queued_run(open_page: Callable[..., Ap
     at = open_page("finetune")
     assert not at.exception
     assert at.selectbox(key="finetune_dataset").value == dataset.id
-    assert at.selectbox(key="finetune_task").options == ["classification", "regression"]
+    assert at.selectbox(key="finetune_task").options == ["Text classification", "Number from text"]
+    assert at.selectbox(key="finetune_task").value == "classification"
     assert at.selectbox(key="finetune_model").value == "minilm-l6"
     assert at.radio(key="finetune_preset").value == "quick"
     assert at.number_input(key="finetune_field_epochs").value == 1.0
@@ -146,3 +147,41 @@ def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[...,
     assert at.selectbox(key="finetune_model").value == "mlp"
     assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(3e-3)
     assert at.number_input(key="finetune_field_epochs").value == 30.0
+
+
+def test_the_chosen_dataset_survives_a_reload(open_page: Callable[..., AppTest],
+                                              launcher: NoLauncher) -> None:
+    from tests.pages.seed import save_reviews as save
+
+    first = save("first")
+    save("second")  # the newest, which a fresh page would otherwise show
+    at = open_page("finetune")
+    assert at.selectbox(key="finetune_dataset").value != first.id
+    at.selectbox(key="finetune_dataset").set_value(first.id).run()
+    assert not at.exception
+    url = {k: at.query_params[k] for k in at.query_params}
+    reloaded = open_page("finetune", query={k: v[0] if isinstance(v, list) else v for k, v in url.items()})
+    assert not reloaded.exception
+    assert reloaded.selectbox(key="finetune_dataset").value == first.id
+
+
+def test_a_finished_run_that_answers_one_class_is_not_green(open_page: Callable[..., AppTest],
+                                                            launcher: NoLauncher) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from core.results import evaluation
+    from core.tasks import metrics as M
+
+    run = seed_run(save_reviews().id, status="succeeded")
+    y = np.array([0] * 30 + [1] * 30)
+    pred = np.zeros(60, dtype=int)  # 'fresh' for every row
+    frame = pd.DataFrame({"text": ["t"] * 60, "label": y, "predicted": pred, "correct": y == pred})
+    evaluation.store_evaluation(run.id, "test", "run",
+                                M.classification_metrics(y, pred, ["fresh", "rotten"], curves=False), frame)
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    assert any(w.value.startswith("This model only ever answers 'fresh' (100 % of the 60 test rows)")
+               for w in at.warning)
+    badges = [m.value for m in at.markdown if "badge[" in m.value]
+    assert badges and all("green" not in b for b in badges) and "not learned" in badges[0]

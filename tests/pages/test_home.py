@@ -25,4 +25,6 @@ def test_recent_datasets_and_runs_are_listed(open_page: Callable[..., AppTest]) 
     at = open_page("home", via_app=True)  # the page links need app.py's navigation
     assert not at.exception
     assert list(at.dataframe[0].value["name"]) == ["reviews"]
-    assert list(at.dataframe[1].value["status"]) == ["succeeded"]
+    assert list(at.dataframe[1].value["status"]) == ["Finished"]
+    assert list(at.dataframe[1].value["task"]) == ["Text classification"]
+    assert list(at.dataframe[0].value["task"]) == ["Text classification"]

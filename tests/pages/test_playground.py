@@ -6,6 +6,7 @@ The model calls are replaced by fakes: these tests check the page, the services 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -158,3 +159,44 @@ def test_tabular_form_predicts_one_row(open_page: Callable[..., AppTest], home: 
     assert not at.exception
     assert seen == {"petal_length": 4.35, "colour": "red"}
     assert {m.label: m.value for m in at.metric}["Prediction"] == "setosa"
+
+
+def _stored_generation(prompt: str) -> int:
+    """A generation stored in the history as the playground stores one."""
+    from types import SimpleNamespace
+
+    source = generation.ModelSource(ref="smollm2-135m-instruct", path=Path("."))
+    result = SimpleNamespace(new_tokens=3, seconds=0.1, device="cpu", prompt_tokens=5, outputs=["ok"],
+                             time_to_first_token=0.01, tokens_per_second=30.0)
+    record = generation._save(source, "prompt", {"text": prompt}, generation.GenerationSettings(seed=1),
+                              result, store=True)
+    assert record.id is not None
+    return record.id
+
+
+def test_history_picker_follows_the_newest_entry(open_page: Callable[..., AppTest], home: Any) -> None:
+    _stored_generation("first")
+    second = _stored_generation("second")
+    at = open_page("playground", query={"playground_tab": "Generate text"})
+    assert not at.exception
+    assert at.selectbox(key="playground_gen_history_pick").value == second
+    third = _stored_generation("third")  # a new generation while the page is open
+    at.run()
+    assert at.selectbox(key="playground_gen_history_pick").value == third
+    at.selectbox(key="playground_gen_history_pick").set_value(second).run()  # the person's own pick stays
+    at.run()
+    assert at.selectbox(key="playground_gen_history_pick").value == second
+
+
+def test_classifier_tab_opens_on_the_best_run(open_page: Callable[..., AppTest], home: Any) -> None:
+    from core.store import runs
+
+    dataset = save_reviews()
+    ids = []
+    for accuracy in (0.871, 0.518):  # the newer run is worse
+        run = seed_run(dataset.id, status="running")
+        runs.transition(run.id, "succeeded", summary={"test": {"accuracy": accuracy}})
+        ids.append(run.id)
+    at = open_page("playground")
+    assert not at.exception
+    assert at.selectbox(key="playground_run").value == ids[0]

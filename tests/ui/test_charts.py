@@ -139,3 +139,25 @@ def test_fold_curves_one_line_per_fold() -> None:
                            "value": [0.6, 0.7, 0.65, 0.8]})
     fig = charts.fold_curves(curves, "accuracy")
     assert [t.name for t in fig.data] == ["fold 1", "fold 2"] and list(fig.data[1].y) == [0.65, 0.8]
+
+
+def test_a_flat_accuracy_is_drawn_on_the_whole_0_to_100_percent_axis() -> None:
+    frame = pd.DataFrame({"step": [10, 20, 30], "epoch": [0.5, 1.0, 1.5], "split": "validation",
+                          "name": "accuracy", "value": [0.594, 0.597, 0.600]})
+    fig = charts.metric_curve(frame, "accuracy")
+    assert tuple(fig.layout.yaxis.range) == (0, 1.02)
+    assert fig.layout.title.text == "Validation: Accuracy"
+
+
+def test_a_flat_loss_is_not_zoomed_into_apparent_progress() -> None:
+    frame = pd.DataFrame({"step": [10, 20, 30], "epoch": [0.5, 1.0, 1.5], "split": "validation",
+                          "name": "loss", "value": [0.700, 0.699, 0.698]})
+    low, high = charts.loss_curves(frame).layout.yaxis.range
+    assert high - low >= 0.1 * 0.699  # a 0.002 change stays a flat line
+
+
+def test_a_single_point_starts_its_x_axis_at_zero() -> None:
+    frame = pd.DataFrame({"step": [25], "epoch": [1.0], "split": "validation", "name": "accuracy",
+                          "value": [0.8]})
+    low, high = charts.metric_curve(frame, "accuracy").layout.xaxis.range
+    assert low == 0 and high > 25
