@@ -33,7 +33,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from core.inference.generation import GenerationSettings, ModelSource
+from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
 from core.ml.models import load_causal_lm, load_tokenizer
 
