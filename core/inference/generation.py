@@ -27,6 +27,7 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     GenerationSettings,
     ModelSource,
 )
+from core.inference.cache import MODELS
 from core.store.db import session_scope
 from core.store.orm import Generation, Run
 from core.tasks.chat import ROLES
@@ -134,11 +135,19 @@ def list_model_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def get_loaded(model_ref: str) -> Any:
-    """The process-wide loaded model (model, tokenizer, lock, device); the two most recent stay loaded."""
-    from core.ml.generation import get_loaded as _get
+def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
+    """The process-wide loaded model (model, tokenizer, lock, device) from the shared model cache."""
+    def load() -> Any:
+        from core.ml.generation import load_model
 
-    return _get(model_ref)
+        return load_model(source or resolve_model(model_ref))
+
+    return MODELS.get(("generate", model_ref), load).value
+
+
+def clear_loaded() -> None:
+    """Forget every loaded model (tests, benchmarks)."""
+    MODELS.clear()
 
 
 # ---- generation ----------------------------------------------------------------------------------
@@ -212,10 +221,9 @@ def stream_generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *
         settings = replace(settings, seed=random.randrange(2**31))
     stored_prompt = build_prompt(prompt, mode, system, history)
     source = resolve_model(model_ref)
-    from core.ml.generation import get_loaded as _get
     from core.ml.generation import start_stream
 
-    loaded = _get(model_ref, source)
+    loaded = get_loaded(model_ref, source)
     return GenerationStream(start_stream(loaded, stored_prompt, settings), source, mode, stored_prompt,
                             settings, store)
 
