@@ -63,7 +63,7 @@ def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A tiny chat model in the catalogue and 120 rows of the chat-pairs gallery; yields (model key, id)."""
     from core.data import datasets
     from core.data.gallery import load_gallery_frame
-    from core.ml.generation import clear_loaded
+    from core.inference.generation import clear_loaded
     from core.models import catalog
     from core.training import service as training
 
