@@ -15,6 +15,7 @@ from core.entities import RunInfo
 from core.results import export, report, side_by_side
 from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
+from core.text import labels
 from core.training import learning_curve
 from ui import state
 from ui.widgets import call, md_escape, status_label
@@ -25,12 +26,17 @@ def final_metrics_view(result: Comparison) -> Any:
     shown = result.final.copy().astype(object)
     first = shown.columns[0]
     for col in shown.columns:
-        pairs = zip(result.final[col], result.deltas[col], strict=True)
-        shown[col] = ["—" if pd.isna(v) else f"{v:.4f}"
-                      + ("" if col == first or pd.isna(d) else f" (Δ {d:+.4f})") for v, d in pairs]
+        rows = zip(result.final.index, result.final[col], result.deltas[col], strict=True)
+        shown[col] = [labels.MISSING if pd.isna(v) else labels.metric_value(str(name), v)
+                      + ("" if col == first or pd.isna(d) else f" (Δ {labels.metric_gain(str(name), d)})")
+                      for name, v, d in rows]
+    raw = list(result.final.index)
+    shown.index = [labels.metric_label(str(name)) for name in raw]
+    best_by_label = {labels.metric_label(str(name)): result.best.get(str(name)) for name in raw}
 
     def best(row: pd.Series) -> list[str]:
-        return ["background-color: #D1FAE5" if result.best.get(str(row.name)) == c else "" for c in row.index]
+        winner = best_by_label.get(str(row.name))
+        return ["background-color: #D1FAE5" if winner == c else "" for c in row.index]
 
     return shown.style.apply(best, axis=1)
 

@@ -16,6 +16,7 @@ from core.config import get_settings
 from core.errors import NotFoundError, UserError
 from core.store import orm
 from core.store.db import session_scope
+from core.text.labels import run_label
 
 # Metrics where a smaller number is better; everything else (accuracy, f1, r2...) is higher-better.
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
@@ -96,7 +97,7 @@ def _final_metrics(s: Any, run_id: int, curves: pd.DataFrame) -> tuple[dict[str,
 
 
 def _labels(rows: Sequence[orm.Run]) -> dict[int, str]:
-    return {r.id: f"#{r.id} {r.name}" if r.name and r.name != f"run-{r.id}" else f"#{r.id}" for r in rows}
+    return {r.id: run_label(r.id, r.name) for r in rows}
 
 
 def compare_runs(run_ids: Sequence[int]) -> Comparison:

@@ -32,7 +32,7 @@ def test_compare_runs_curves_final_deltas_best(home) -> None:
                                                                        "batch_size": 16})
     result = compare.compare_runs([r1, r2])
     labels = result.runs["run"].tolist()
-    assert labels == [f"#{r1}", f"#{r2} bigger lr"]
+    assert labels == [f"Run {r1}", f"Run {r2} · bigger lr"]
     # Curves of both runs, with step and epoch so runs of different lengths line up.
     assert set(result.curves["run"]) == set(labels)
     assert {"step", "epoch", "split", "name", "value"} <= set(result.curves.columns)
@@ -57,8 +57,8 @@ def test_compare_falls_back_to_logged_validation_metrics(home) -> None:
     with session_scope(write=True) as s:
         s.query(orm.Evaluation).filter_by(run_id=r2).delete()
     result = compare.compare_runs([r1, r2])
-    assert result.final.loc["accuracy", f"#{r2}"] == pytest.approx(0.7)  # last logged value
-    assert result.final_source[f"#{r2}"].startswith("validation")
+    assert result.final.loc["accuracy", f"Run {r2}"] == pytest.approx(0.7)  # last logged value
+    assert result.final_source[f"Run {r2}"].startswith("validation")
 
 
 def test_compare_needs_two_existing_runs(home) -> None:

@@ -29,7 +29,8 @@ def test_compare_page_shows_the_comparison(open_page: Callable[..., AppTest]) ->
     assert len(at.get("plotly_chart")) >= 1
     # Tables in page order (AppTest does not expose a dataframe's key): final metrics, diff, flips.
     final, diff, flips = (frame.value for frame in at.dataframe[:3])
-    assert final.loc["accuracy", f"#{b} wider"].startswith("0.9000 (Δ +0.2000)")
+    assert final.loc["Accuracy", f"Run {b} · wider"] == "90.0 % (Δ +20.0 pts)"
+    assert "None" not in final.astype(str).to_numpy().ravel().tolist()
     assert list(diff.index) == ["learning_rate"]
     assert flips["flip"].tolist() == ["fixed", "broken"]
     assert EVIL in flips["text"].tolist()  # user text stays data in a table, never markup
