@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,10 @@ from core.errors import NotFoundError, UserError
 from core.results.compare import compare_runs, higher_is_better
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
+from core.results.verdict import verdict_sentence
 from core.store import orm
 from core.store.db import session_scope
+from core.text import labels
 
 DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
 DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
@@ -31,20 +34,28 @@ PRIMARY = {"classification": ("macro_f1", "accuracy"), "tabular": ("macro_f1", "
            "causal-lm": ("perplexity", "loss")}
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
-padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
-th,td{border:1px solid #E5E7EB;padding:.3rem .6rem;text-align:left;vertical-align:top}
+padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem;
+max-width:100%}th,td{border:1px solid #E5E7EB;padding:.3rem .6rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere;max-width:28rem}.verdict{font-size:1.25rem;font-weight:600;background:#EEF2FF;
+padding:.8rem 1rem;border-radius:.4rem}
 th{background:#F9FAFB}.best{background:#ECFDF5;font-weight:600}.warning{color:#B45309}
 .blocking{color:#B91C1C}pre{background:#F3F4F6;padding:.8rem;overflow-x:auto}.muted{color:#6B7280}
 .chart{margin:1rem 0}"""
 
 
+# C0 and C1 control characters (but tab and newline), e.g. a stray \x85 from a cp1252 file.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape(_CONTROL.sub(" ", "" if value is None else str(value)))
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return labels.MISSING
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return labels.number(value)
     return str(value)
 
 
@@ -171,9 +182,11 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         generations = _generations(s, best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
         data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
                 "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
-                "findings": list((dataset.quality or {}).get("findings") or [])} if dataset else None
+                "findings": list((dataset.quality or {}).get("findings") or []),
+                "question": (dataset.info or {}).get("question")} if dataset else None
     folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
     sections = [
+        f"<p class='verdict'>{_e(verdict_sentence(best.task, metrics[best_id], baselines, split))}</p>",
         _section_use_case(best, data, use_case),
         _section_data(data),
         _section_tried(tried, tried_metrics, key, best_id),
@@ -181,9 +194,16 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         _section_charts(best, metrics[best_id], curves, predictions, ids),
         _section_examples(best, predictions, generations, examples),
         _section_cost(tried if len(ids) == 1 else [runs[i] for i in ids]),
-        f"<h2>How to load and call the model</h2>{load_snippet(best.task, folder, best.id)}",
+        _section_appendix(best, folder, data, [runs[i] for i in ids]),
     ]
-    return _page(f"Use Case Lab report: {best.name or f'run {best.id}'}", sections)
+    names = [labels.run_label(i, runs[i].name) for i in ids]
+    if len(ids) == 1:
+        title = f"Use Case Lab report: {names[0]}"
+    elif len(ids) == 2:
+        title = f"Use Case Lab comparison: {names[0]} against {names[1]}"
+    else:
+        title = f"Use Case Lab comparison of {len(ids)} runs"
+    return _page(title, sections)
 
 
 def _page(title: str, sections: list[str]) -> str:
@@ -200,8 +220,10 @@ def _page(title: str, sections: list[str]) -> str:
 
 
 def _section_use_case(run: orm.Run, data: dict[str, Any] | None, use_case: str | None) -> str:
-    text = use_case or task_sentence(run.task, data["name"] if data else "the data")
-    return f"<h2>The use case</h2><p>{_e(text)}</p>"
+    question = (data or {}).get("question")
+    text = use_case or question or task_sentence(run.task, data["name"] if data else "the data")
+    kind = labels.task_label(run.task)
+    return f"<h2>The use case</h2><p>{_e(text)}</p><p class='muted'>Kind of model: {_e(kind)}.</p>"
 
 
 def _section_data(data: dict[str, Any] | None) -> str:
@@ -210,16 +232,23 @@ def _section_data(data: dict[str, Any] | None) -> str:
     splits = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in data["splits"].items())
     findings = "".join(f"<li class='{_e(f.get('severity'))}'>{_e(f.get('message'))}</li>"
                        for f in data["findings"]) or "<li>No problems were found.</li>"
+    splits = ", ".join(f"{_e(labels.split_label(k).lower())} {_e(labels.number(v))}"
+                       for k, v in data["splits"].items())
     return (f"<h2>The data and its quality</h2><p>Dataset <b>{_e(data['name'])}</b> version "
-            f"{_e(data['version'])}, from the file <code>{_e(data['source'])}</code>: {_e(data['rows'])} "
-            f"rows ({splits}).</p><p>What the quality check found:</p><ul>{findings}</ul>")
+            f"{_e(data['version'])}: {_e(labels.number(data['rows']))} rows ({splits}).</p>"
+            f"<p>What the quality check found:</p><ul>{findings}</ul>")
 
 
 def _section_tried(tried: list[orm.Run], metrics: dict[int, dict[str, Any]], key: str | None,
                    best_id: int) -> str:
-    rows = [{"run": f"#{r.id} {r.name}", "model": r.model_key, "status": r.status,
-             key or "metric": (metrics.get(r.id) or {}).get(key, "") if key else "",
-             "epochs": r.config.get("epochs", ""), "learning rate": r.config.get("learning_rate", ""),
+    names = _model_names()
+    rows = [{"run": labels.run_label(r.id, r.name), "model": names.get(r.model_key, r.model_key),
+             "status": labels.status_label(r.status),
+             labels.metric_label(key): labels.metric_value(key, (metrics.get(r.id) or {}).get(key)) if key
+             else labels.MISSING,
+             "epochs": labels.number(r.config.get("epochs")),
+             "learning rate": f"{r.config['learning_rate']:.0e}" if isinstance(
+                 r.config.get("learning_rate"), int | float) else labels.MISSING,
              "LoRA": "yes" if r.config.get("lora") else "no",
              "training time": f"{(r.elapsed_seconds or 0) / 60:.1f} min"} for r in tried]
     marks = {i: {"run"} for i, r in enumerate(tried) if r.id == best_id}
@@ -228,24 +257,26 @@ def _section_tried(tried: list[orm.Run], metrics: dict[int, dict[str, Any]], key
 
 def _section_best(run: orm.Run, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
                   key: str | None, split: str) -> str:
-    models = {f"#{run.id} {run.name} (fine-tuned)": metrics, **baselines}
+    # One row per metric, one column per model: a few columns always fit the page.
+    models = {f"This model ({labels.run_label(run.id, run.name)})": metrics,
+              **{labels.baseline_label(name): m for name, m in baselines.items()}}
     names = [k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
              and k not in ("n", "epoch", "step")][:10]
-    rows = [{"model": m, **{n: vals.get(n, "") for n in names}} for m, vals in models.items()]
-    frame = pd.DataFrame(rows)
+    rows = [{"metric": labels.metric_label(n),
+             **{m: labels.metric_value(n, vals.get(n)) for m, vals in models.items()}} for n in names]
+    frame = pd.DataFrame(rows, columns=["metric", *models])
     marks: dict[int, set[str]] = {}
-    for n in names:
-        vals = {i: r[n] for i, r in enumerate(rows) if isinstance(r[n], int | float)}
+    for i, n in enumerate(names):
+        vals = {m: vals[n] for m, vals in models.items() if isinstance(vals.get(n), int | float)}
         if len(vals) > 1:
-            pick = (max if higher_is_better(n) else min)(vals, key=vals.get)
-            marks.setdefault(pick, set()).add(n)
+            marks[i] = {(max if higher_is_better(n) else min)(vals, key=vals.get)}
     note = ("<p class='muted'>No simple baseline was trained for this run.</p>" if not baselines else
             "<p>Baselines are simple models trained on the same training rows; the fine-tuned model "
             "is worth its cost only if it beats them clearly.</p>")
-    return (f"<h2>The best run against the baselines</h2><p>Run <b>#{run.id} {_e(run.name)}</b> "
-            f"({_e(run.model_key)}) on the {_e(split)} split"
-            f"{f', ranked by {_e(key)}' if key else ''}. The best value of each metric is green.</p>"
-            + note + _table(frame, marks))
+    ranked = f", ranked by {_e(labels.metric_label(key))}" if key else ""
+    return (f"<h2>The best run against the baselines</h2><p><b>{_e(labels.run_label(run.id, run.name))}</b> "
+            f"({_e(_model_names().get(run.model_key, run.model_key))}) on the {_e(split)} split{ranked}. "
+            "The best value of each metric is green.</p>" + note + _table(frame, marks))
 
 
 def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
@@ -255,7 +286,7 @@ def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
         comparison = compare_runs(ids)
         for name in ("loss", next((n for n in comparison.final.index if n != "loss"), None)):
             if name:
-                title = f"{name.replace('_', ' ').capitalize()} by epoch, every run compared"
+                title = f"{labels.metric_label(name)} by epoch, every run compared"
                 charts.append(_chart(curve_figure(comparison.curves, name, x="epoch", by="run", title=title)))
     body = "".join(charts) or "<p class='muted'>This run logged no metrics to chart.</p>"
     return f"<h2>Evaluation charts</h2>{body}"
@@ -280,13 +311,33 @@ def _section_cost(runs: list[orm.Run]) -> str:
         rate = _rate(r.device)
         cost = (r.elapsed_seconds or 0.0) / 3600 * rate
         total_cost, total_s = total_cost + cost, total_s + (r.elapsed_seconds or 0.0)
-        rows.append({"run": f"#{r.id} {r.name}", "device": r.device or "cpu",
+        rows.append({"run": labels.run_label(r.id, r.name), "device": r.device or "cpu",
                      "training time": f"{(r.elapsed_seconds or 0) / 60:.1f} min",
                      "$ per hour": f"{rate:.2f}", "estimated cost": f"${cost:.3f}"})
     return ("<h2>Training time and cost</h2>"
             f"<p>All runs together trained for {total_s / 60:.1f} minutes, about ${total_cost:.2f} of "
             "hardware time. Rates are estimates (set UCLAB_CPU_USD_PER_HOUR and UCLAB_GPU_USD_PER_HOUR "
             "to your own prices).</p>" + _table(pd.DataFrame(rows)))
+
+
+def _model_names() -> dict[str, str]:
+    """The catalogue's name of each model key (a key the catalogue lacks is shown as itself)."""
+    from core.models import catalog
+
+    try:
+        return {m.key: m.name for m in catalog.list_models()}
+    except UserError:
+        return {}
+
+
+def _section_appendix(run: orm.Run, folder: str, data: dict[str, Any] | None, runs: list[orm.Run]) -> str:
+    """Code, folders and raw names: for the engineer who takes the model on, not for the meeting."""
+    refs = "".join(f"<li>{_e(labels.run_label(r.id, r.name))}: <code>run:{r.id}</code>, model "
+                   f"<code>{_e(r.model_key)}</code>, task <code>{_e(r.task)}</code></li>" for r in runs)
+    source = (f"<p>Source file: <code>{_e(data['source'])}</code>.</p>" if data else "")
+    where = f"<p>Model folder: <code>{_e(folder)}</code>.</p>" if folder else ""
+    return (f"<h2>Appendix: for engineers</h2><p>Names the command line and the API use:</p><ul>{refs}</ul>"
+            f"{source}{where}<h3>How to load and call the model</h3>{load_snippet(run.task, folder, run.id)}")
 
 
 def write_report(run_id: int | Sequence[int], out_path: str | Path, **kwargs: Any) -> Path:

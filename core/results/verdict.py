@@ -87,3 +87,69 @@ def degenerate_from_metrics(metrics: dict[str, Any], split: str = "test") -> Deg
     """The check above on a stored evaluation's metrics (confusion matrix and labels)."""
     return degenerate_answer(metrics.get("confusion_matrix") or [], list(metrics.get("labels") or []),
                              split)
+
+
+def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a share measured on n rows."""
+    if n <= 0:
+        return (0.0, 1.0)
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _majority_answer(metrics: dict[str, Any]) -> str | None:
+    confusion, names = metrics.get("confusion_matrix") or [], list(metrics.get("labels") or [])
+    if not confusion or not names:
+        return None
+    predicted = [sum(float(row[j]) for row in confusion) for j in range(len(names))]
+    return str(names[max(range(len(names)), key=predicted.__getitem__)])
+
+
+def _versus(key: str, value: float, name: str, other: dict[str, Any]) -> str | None:
+    theirs = other.get(key)
+    if not isinstance(theirs, int | float):
+        return None
+    what = labels.baseline_label(name, short=True)
+    if name == "majority":
+        answer = _majority_answer(other)
+        what = f"always guessing '{answer}'" if answer else what
+    elif "tfidf" in name:
+        what = "a keyword model"
+    diff = (theirs - value) if labels.lower_is_better(key) else (value - theirs)
+    if labels.is_share(key):
+        points = abs(diff) * 100
+        amount = f"{points:.0f} points" if points >= 1 else "less than a point"
+    else:
+        amount = labels.number(abs(diff))
+    if abs(diff) < 1e-12:
+        return f"level with {what}"
+    return f"{amount} {'better' if diff > 0 else 'worse'} than {what}"
+
+
+def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
+                     split: str = "test") -> str:
+    """The report's first sentence: the headline number, its gain over the baselines, its interval."""
+    key = headline_metric(task, metrics)
+    if key is None:
+        return "This run has no evaluation yet, so there is no verdict."
+    value = float(metrics[key])
+    n = int(metrics.get("n") or 0)
+    rows = f" on {n:,} {split} rows" if n else f" on the {split} split"
+    if key == "accuracy":
+        lead = f"The fine-tuned model gets the answer right {labels.percent(value)} of the time{rows}"
+    elif key == "mae":
+        lead = f"The fine-tuned model's predictions are off by {labels.number(value)} on average{rows}"
+    else:
+        shown = labels.metric_value(key, value)
+        lead = f"The fine-tuned model reaches {labels.metric_label(key)} {shown}{rows}"
+    ordered = sorted(baselines.items(), key=lambda item: item[0] == "majority")  # strongest first
+    comparisons = [c for c in (_versus(key, value, name, m) for name, m in ordered) if c]
+    sentence = lead + (" — " + ", ".join(comparisons) if comparisons else "") + "."
+    if labels.is_share(key) and n:
+        low, high = wilson_interval(value, n)
+        sentence += f" 95 % interval {low * 100:.0f}–{high * 100:.0f} %."
+    found = degenerate_from_metrics(metrics, split)
+    if found is not None:
+        sentence = found.sentence + " " + sentence
+    return sentence

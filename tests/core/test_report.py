@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from fake_runs import add_dataset, add_predictions, add_run
 
@@ -56,7 +58,7 @@ def runs(home) -> tuple[int, int]:
     add_predictions(b, ["good", "bad", "good"], ["good", "good", "good"],
                     texts=["fine film", EVIL, "great"])
     with session_scope(write=True) as s:
-        s.add(orm.Evaluation(run_id=b, split="test", model="tf-idf + logistic regression",
+        s.add(orm.Evaluation(run_id=b, split="test", model="tfidf_logreg",
                              metrics={"accuracy": 0.75, "macro_f1": 0.7, "loss": 0.5}))
     return a, b
 
@@ -78,7 +80,7 @@ def test_report_is_offline_html_with_charts(runs, monkeypatch) -> None:
     assert _charts(parsed) >= 3  # loss curve, accuracy curve, confusion matrix
     headings = " | ".join(parsed.h2)
     for section in ("use case", "data", "What was tried", "baselines", "charts", "Example predictions",
-                    "cost", "load"):
+                    "cost", "Appendix: for engineers"):
         assert section.lower() in headings.lower()
     # User text is escaped everywhere: the run name and the example text never become tags.
     assert EVIL not in page
@@ -86,14 +88,17 @@ def test_report_is_offline_html_with_charts(runs, monkeypatch) -> None:
     assert "&lt;b&gt;repeat&lt;/b&gt;" in page  # the quality finding's text is escaped too
     # Cost: 0.5 h on a GPU at $4/h.
     assert "$2.000" in page
-    assert "tf-idf + logistic regression" in page
+    assert "Keyword model (TF-IDF)" in page and "tfidf_logreg" not in page
     assert "AutoModelForSequenceClassification" in page
+    assert page.index("AutoModelForSequenceClassification") > page.index("Appendix: for engineers")
 
 
 def test_report_of_a_comparison_details_the_best_run(runs) -> None:
     a, b = runs
     page = report.build_report([a, b])
-    assert f"Run <b>#{b} wider</b>" in page
+    assert f"<b>Run {b} · wider</b>" in page
+    assert f"<title>Use Case Lab comparison: Run {a} · " in page
+    assert f"against Run {b} · wider</title>" in page
     assert _charts(_parse(page)) >= 5  # the best run's charts plus the overlaid curves of both runs
 
 
@@ -115,3 +120,57 @@ def test_cli_report_writes_the_file(runs, tmp_path, capsys) -> None:
     assert main(["report", str(a), "--out", str(out), "--json"]) == 0
     assert out.exists() and '"path"' in capsys.readouterr().out
     assert main(["report", "999", "--out", str(out)]) == 2
+
+
+def _verdict(page: str) -> str:
+    start = page.index("<p class='verdict'>") + len("<p class='verdict'>")
+    return html.unescape(page[start:page.index("</p>", start)])
+
+
+def test_report_opens_with_a_verdict_a_manager_can_repeat(home) -> None:
+    import numpy as np
+
+    from core.results.evaluation import store_evaluation
+    from core.tasks import metrics as M
+
+    ds = add_dataset()
+    run = add_run(ds, name="sentiment")
+    y = np.array([0] * 500 + [1] * 500)
+    pred = y.copy()
+    pred[:160] = 1  # 84 % right
+    keyword = y.copy()
+    keyword[:200] = 1  # 80 % right
+    names = ["fresh", "rotten"]
+    frame = pd.DataFrame({"text": ["t"] * 1000, "label": y, "predicted": pred})
+    store_evaluation(run, "test", "run", M.classification_metrics(y, pred, names, curves=False), frame)
+    store_evaluation(run, "test", "tfidf_logreg", M.classification_metrics(y, keyword, names, curves=False),
+                     frame)
+    always = np.zeros_like(y)  # always 'fresh'
+    majority = M.classification_metrics(y, always, names, curves=False)
+    majority["accuracy"] = 0.53  # as on a test set where 'fresh' is 53 %
+    store_evaluation(run, "test", "majority", majority, frame)
+    page = report.build_report(run)
+    assert _verdict(page) == ("The fine-tuned model gets the answer right 84 % of the time on 1,000 test "
+                              "rows — 4 points better than a keyword model, 31 points better than always "
+                              "guessing 'fresh'. 95 % interval 82–86 %.")
+    assert page.index("class='verdict'") < page.index("<h2>")  # before any section
+
+
+def test_report_uses_the_gallery_question_and_never_shows_control_characters(home) -> None:
+    ds = add_dataset()
+    with session_scope(write=True) as s:
+        row = s.get(orm.Dataset, ds)
+        row.info = {**(row.info or {}), "question": "Is this review positive or negative?"}
+    run = add_run(ds, name="caf\x85e")
+    page = report.build_report(run)
+    assert "<h2>The use case</h2><p>Is this review positive or negative?</p>" in page
+    assert "\x85" not in page and "caf e" in page
+
+
+def test_the_baseline_table_has_a_column_per_model_not_per_metric(runs) -> None:
+    _, b = runs
+    page = report.build_report(b)
+    section = page[page.index("The best run against the baselines"):page.index("Evaluation charts")]
+    header = section[section.index("<thead>"):section.index("</thead>")]
+    assert header.count("<th>") == 3  # metric, this model, the keyword model
+    assert "<td>Accuracy</td>" in section and "90.0 %" in section
