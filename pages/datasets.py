@@ -2,7 +2,7 @@ import streamlit as st
 
 from core.config import get_settings
 from core.data import datasets
-from core.data.ingest import FORMATS
+from core.data.ingest import UPLOAD_EXTENSIONS
 from core.entities import TASKS
 from core.models import catalog
 from core.text.labels import task_label
@@ -11,7 +11,7 @@ from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 
 ensure_app_frame()
 
-UPLOAD_TYPES = sorted({ext.lstrip(".") for ext in FORMATS})  # whatever the parser reads
+UPLOAD_TYPES = UPLOAD_EXTENSIONS  # whatever the parser reads, also inside .gz and .zip
 
 st.title("Datasets")
 upload_tab, saved_tab, gallery_tab = st.tabs(["Upload a file", "Saved versions", "Gallery"])

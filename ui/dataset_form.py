@@ -214,8 +214,8 @@ def file_summary(parsed: Any) -> str:
     parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format),
              f"encoding {parsed.encoding}"]
     if parsed.delimiter:
-        parts.append("delimiter " + {"\t": "tab", ",": "comma", ";": "semicolon"}.get(parsed.delimiter,
-                                                                                     repr(parsed.delimiter)))
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", " ": "spaces"}
+        parts.append("delimiter " + shown.get(parsed.delimiter, repr(parsed.delimiter)))
     if getattr(parsed, "has_header", True) is False:
         parts.append("no header row (columns numbered)")
     return " · ".join(parts)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from core.config import ensure_home, get_settings
 from core.data import chat_checks, ner_checks
 from core.data.canonical import content_columns, to_canonical
-from core.data.ingest import ParsedFile, column_types, read_upload
+from core.data.ingest import ParsedFile, column_types, read_upload, single_column_findings
 from core.data.mapping import resolve_mapping, suggest_mapping
 from core.data.quality import clean_rows, review
 from core.data.splits import SplitConfig, assign_splits
@@ -67,6 +67,7 @@ def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, s
     mapping = resolve_mapping(parsed.frame, {**mapping, "group": split.group_column,
                                              "split_column": split.split_column}, task)
     canon, findings = to_canonical(parsed.frame, mapping, task)
+    findings += single_column_findings(parsed)
     strict = [c for c in (mapping.get("label"), *mapping.get("features", [])) if c]
     free = [c for c in (mapping.get("text"), mapping.get("prompt"), mapping.get("completion")) if c]
     findings += mixed_type_findings(parsed.frame, strict)

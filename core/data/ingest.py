@@ -1,14 +1,18 @@
 """Turn the bytes of an uploaded file into a DataFrame, or one sentence saying why not.
 
-Formats: CSV, TSV, JSON (array of records), JSONL, Parquet and Excel ``.xlsx``. The upload's
-name only picks the format and is shown back to the user; it never becomes a path.
+Formats: CSV, TSV, JSON (array of records), JSONL, Parquet and Excel ``.xlsx``, also inside a
+``.gz`` or a ``.zip`` holding one table; CSV/TSV may be separated by runs of spaces, and Orange
+``.tab`` files lose their two extra header rows. The upload's name only picks the format and is
+shown back to the user; it never becomes a path.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 
@@ -16,15 +20,27 @@ import pandas as pd
 
 from core.config import get_settings
 from core.data.canonical import short
+from core.entities import Finding
 from core.errors import DatasetError
 from core.text.encoding import decode_text
-from core.text.textfile import infer_type, looks_like_header, read_delimited, unique_names
+from core.text.textfile import (
+    drop_orange_header_rows,
+    infer_type,
+    looks_like_header,
+    orange_header_rows,
+    read_delimited,
+    read_whitespace_table,
+    unique_names,
+)
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
            ".xlsx": "xlsx", ".conll": "conll", ".conllu": "conll", ".iob": "conll",
            ".iob2": "conll", ".bio": "conll", ".bioes": "conll", ".ner": "conll"}
-SUPPORTED = "CSV, TSV, JSON, JSONL, Parquet, Excel .xlsx or CoNLL token files"
+SUPPORTED = ("CSV, TSV, JSON, JSONL, Parquet, Excel .xlsx or CoNLL token files (or one of them in a "
+             ".gz or .zip)")
+ARCHIVES = (".gz", ".zip")
+UPLOAD_EXTENSIONS = sorted({ext.lstrip(".") for ext in (*FORMATS, *ARCHIVES)})  # for file uploaders
 
 # Leading bytes of files people rename by mistake: (magic, what it is, what to do).
 _MAGIC = (
@@ -71,6 +87,10 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         raise DatasetError(
             f"'{name}' is {len(data) / 2**20:.1f} MB, over the upload limit of {limit // 2**20} MB; "
             "upload a smaller file or raise UCLAB_UPLOAD_LIMIT_MB.")
+    if PurePath(name).suffix.lower() in ARCHIVES:
+        inner, inner_name, note = unpack_archive(data, name, limit)
+        parsed = read_upload(inner, inner_name)
+        return replace(parsed, filename=name, warnings=(note, *parsed.warnings))
     suffix = PurePath(name).suffix.lower()
     if suffix == ".xls":
         raise DatasetError(f"'{name}' is an old Excel .xls file; open it in Excel and save it "
@@ -97,7 +117,90 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
             frame, delimiter, has_header, encoding, warnings = read_delimited(
                 data, name, default_delimiter="\t" if fmt == "tsv" else ",")
             parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
+            parsed = _space_separated(parsed, data) if frame.shape[1] == 1 else _orange_tab(parsed)
     return _finish(parsed)
+
+
+def unpack_archive(data: bytes, name: str, limit: int) -> tuple[bytes, str, str]:
+    """The one table inside a .gz or .zip upload: its bytes, its name and a note saying so."""
+    if name.lower().endswith(".gz"):
+        inner_name = name[:-3] or "upload"
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+                inner = stream.read(limit + 1)
+        except (OSError, EOFError) as exc:
+            raise DatasetError(f"'{name}' is not a readable gzip file ({_first_line(exc)}); "
+                               "compress it again or upload the table itself.") from exc
+    else:
+        try:
+            book = zipfile.ZipFile(io.BytesIO(data))
+            members = [m for m in book.infolist() if not m.is_dir() and not PurePath(m.filename).name
+                       .startswith(".") and not m.filename.startswith("__MACOSX/")]
+        except zipfile.BadZipFile as exc:
+            raise DatasetError(f"'{name}' is not a readable ZIP archive; zip it again or upload "
+                               "the table itself.") from exc
+        tables = [m for m in members if PurePath(m.filename).suffix.lower() in FORMATS]
+        if len(tables) != 1:
+            found = ", ".join(display_name(m.filename) for m in members[:5]) or "nothing"
+            raise DatasetError(f"'{name}' must hold exactly one table file, but it holds {found}; "
+                               "zip only the table, or upload it on its own.")
+        with book.open(tables[0]) as stream:
+            inner = stream.read(limit + 1)  # never more than the limit, whatever the archive claims
+        inner_name = display_name(tables[0].filename)
+    if len(inner) > limit:
+        raise DatasetError(f"'{name}' unpacks to more than the upload limit of {limit // 2**20} MB; "
+                           "upload a smaller table or raise UCLAB_UPLOAD_LIMIT_MB.")
+    if PurePath(inner_name).suffix.lower() not in FORMATS:
+        inner_name += ".csv"  # a bare 'data.gz': read it as delimited text
+    return inner, inner_name, f"Read '{inner_name}' from the compressed file '{name}'."
+
+
+def _space_separated(parsed: ParsedFile, data: bytes) -> ParsedFile:
+    """A one-column read of a table whose values are separated by spaces, read again by spaces."""
+    text, _encoding, _warnings = decode_text(data, parsed.filename)
+    found = read_whitespace_table(text)
+    if found is None:
+        return parsed
+    frame, has_header = found
+    return replace(parsed, frame=frame, delimiter=" ", has_header=has_header,
+                   warnings=parsed.warnings + ("The values are separated by spaces; each run of spaces "
+                                               "was read as one column break.",))
+
+
+def _orange_tab(parsed: ParsedFile) -> ParsedFile:
+    """An Orange .tab file: drop its type and role rows below the header (they are not data)."""
+    if not parsed.has_header:
+        return parsed
+    target = orange_header_rows(parsed.frame)
+    if target is None:
+        return parsed
+    note = "This is an Orange .tab file: its two rows of column types and roles were skipped"
+    note += f"; Orange marks '{target}' as the class column." if target else "."
+    return replace(parsed, frame=drop_orange_header_rows(parsed.frame), file_format="orange tab",
+                   warnings=parsed.warnings + (note,))
+
+
+_JOINERS = (" ", ";", ":", "|", "~", "^", "/", "#")
+
+
+def single_column_findings(parsed: ParsedFile) -> list[Finding]:
+    """A file read as one column whose values all hold the same separator: likely a misread table."""
+    frame = parsed.frame
+    if frame.shape[1] != 1 or parsed.file_format not in ("csv", "tsv") or len(frame) < 2:
+        return []
+    header = str(frame.columns[0])
+    values = frame.iloc[:200, 0].dropna().astype(str)
+    for joiner in _JOINERS:
+        counts = values.map(lambda v, j=joiner: len(v.strip().split(j)) if j != " " else len(v.split()))
+        width = len(header.split(joiner) if joiner != " " else header.split())
+        if width >= 2 and len(counts) and (counts == width).mean() >= 0.9:
+            shown = "spaces" if joiner == " " else f"'{joiner}'"
+            return [Finding("warning", "single_column",
+                            f"The file was read as a single column '{short(header, 60)}', but every row "
+                            f"looks like {width} values separated by {shown}; save it as CSV with commas "
+                            "(or tabs) between the values and upload it again.", len(frame),
+                            {header: short(values.iloc[0], 80)})]
+    return []
 
 
 def _looks_like_conll(data: bytes, name: str) -> bool:

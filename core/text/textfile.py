@@ -283,3 +283,54 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "record"
     return "text"
+
+
+# Orange's .tab format: row 1 names, row 2 types, row 3 roles (flags); rows 2 and 3 are not data.
+_ORANGE_TYPES = {"d", "c", "s", "t", "discrete", "continuous", "string", "text", "time", "basket"}
+_ORANGE_FLAG = re.compile(r"^(class|meta|ignore|weight|i|c|m|w|\w+=.*)$", re.IGNORECASE)
+
+
+def orange_header_rows(frame: pd.DataFrame) -> str | None:
+    """The class column's name ('' when none) when the first two rows are Orange type and role rows."""
+    if len(frame) < 2 or frame.shape[1] == 0:
+        return None
+    types = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
+    flags = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[1]]
+    if not any(types) or not all(t.lower() in _ORANGE_TYPES for t in types if t):
+        return None
+    if not all(_ORANGE_FLAG.match(f) for f in flags if f):
+        return None
+    return next((str(c) for c, f in zip(frame.columns, flags, strict=True) if f.lower() == "class"), "")
+
+
+def drop_orange_header_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table without Orange's type and role rows, numbers read as numbers again."""
+    rest = frame.iloc[2:].reset_index(drop=True)
+    for col in rest.columns:
+        if not pd.api.types.is_numeric_dtype(rest[col]):
+            converted = pd.to_numeric(rest[col], errors="coerce")
+            if converted.notna().sum() == rest[col].notna().sum() and rest[col].notna().any():
+                rest[col] = converted
+    return rest
+
+
+def read_whitespace_table(text: str) -> tuple[pd.DataFrame, bool] | None:
+    """A table whose values are separated by runs of spaces (e.g. scikit-learn's linnerud files).
+
+    Only when every non-empty line splits into the same number (at least two) of fields and
+    one column holds numbers, so sentences in a one-column file are never cut into words.
+    Returns the frame and whether the first line held column names.
+    """
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or any(c in text[:_SNIFF_CHARS] for c in ('"', ",", "\t", ";", "|")):
+        return None
+    width = len(lines[0])
+    if width < 2 or any(len(fields) != width for fields in lines):
+        return None
+    has_header = looks_like_header(lines[0], lines[1:201])
+    names, _notes = unique_names(lines[0]) if has_header else (
+        [f"column_{i + 1}" for i in range(width)], [])
+    frame = _numeric_where_possible(pd.DataFrame(lines[1:] if has_header else lines, columns=names))
+    if not any(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
+        return None  # words in equal numbers per line are more likely short texts than a table
+    return frame, has_header

