@@ -20,7 +20,7 @@ def _loaded(run_id: int) -> Loaded:
         _, folder = trained_model(run_id, ("token-classification",),
                                   "entities come from a token-classification run")
         from core.ml import device as devices
-        from core.ml.tasks.base import get_adapter
+        from core.ml.tasks.registry import get_adapter
 
         model, tokenizer, meta = get_adapter("token-classification").load(folder)
         model.to(devices.choose().device)

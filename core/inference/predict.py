@@ -25,7 +25,7 @@ def _loaded(run_id: int) -> Loaded:
         info, folder = trained_model(run_id, ("classification", "regression"),
                                      "this playground predicts labels or numbers of texts")
         from core.ml import device as devices
-        from core.ml.tasks.base import get_adapter
+        from core.ml.tasks.registry import get_adapter
 
         model, tokenizer, meta = get_adapter(info.task).load(folder)
         model.to(devices.choose().device)

@@ -14,7 +14,8 @@ import torch
 
 from core.errors import ConfigError
 from core.inference.ner_predict import clear_models, predict_entities
-from core.ml.tasks.base import TaskInputs, get_adapter
+from core.ml.tasks.base import TaskInputs
+from core.ml.tasks.registry import get_adapter
 from core.ml.tasks.token_classification import TokenClassificationAdapter, predict_text, predict_words
 from core.run_config import TrainConfig
 from core.store import orm
