@@ -36,7 +36,7 @@ with st.container(border=True):
         names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
         model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
                                     format_func=lambda k: names.get(k, k))
-        values = finetune_form.settings_form(task)
+        values = finetune_form.settings_form(task, dataset)
         folds = finetune_form.folds_control(task)
         name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
         config = None

@@ -46,7 +46,7 @@ def _apply_preset() -> None:
     st.session_state[_key("max_train_rows")] = values["max_train_rows"]
 
 
-def _init_defaults(task: str) -> None:
+def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
     st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
     defaults = {"max_steps": 0, "seed": _DEFAULTS.seed, "eval_every": 0,
                 "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
@@ -56,12 +56,22 @@ def _init_defaults(task: str) -> None:
                 "hidden_sizes": "64, 64", "dropout": 0.1}
     for name, value in defaults.items():
         st.session_state.setdefault(_key(name), value)
+    dataset_id = dataset.id if dataset is not None else None
     if st.session_state.get(_key("defaults_task")) != task:
         # A new task (or the first visit) starts from that task's defaults: an MLP trained from
         # scratch, a tagger's new head and a causal LM each need other numbers than a classifier.
         st.session_state[_key("defaults_task")] = task
         for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
             st.session_state[_key(name)] = value
+        st.session_state.pop(_key("defaults_dataset"), None)
+    if st.session_state.get(_key("defaults_dataset")) != dataset_id:
+        # The max length chosen on the Datasets page (stored with the version) is the one used here.
+        st.session_state[_key("defaults_dataset")] = dataset_id
+        info = (dataset.info or {}) if dataset is not None else {}
+        chosen = info.get("max_length")
+        # A gallery import never asked for one; its 128 is the services' default, not a choice.
+        if isinstance(chosen, int) and chosen >= 8 and task != "tabular" and not info.get("gallery"):
+            st.session_state[_key("max_length")] = chosen
 
 
 def task_options(datasets: DatasetInfo) -> Sequence[str]:
@@ -69,9 +79,12 @@ def task_options(datasets: DatasetInfo) -> Sequence[str]:
     return TEXT_TASKS if datasets.task in TEXT_TASKS else (datasets.task,)
 
 
-def settings_form(task: str) -> dict[str, Any]:
-    """Preset radio and the advanced expander; returns keyword values for TrainConfig.from_preset."""
-    _init_defaults(task)
+def settings_form(task: str, dataset: DatasetInfo | None = None) -> dict[str, Any]:
+    """Preset radio and the advanced expander; returns keyword values for TrainConfig.from_preset.
+
+    The max length starts at the one chosen for the dataset on the Datasets page.
+    """
+    _init_defaults(task, dataset)
     helps = field_help()
     preset = st.radio("Preset", list(PRESET_LABELS), key=state.FINETUNE_PRESET, horizontal=True,
                       format_func=PRESET_LABELS.get, on_change=_apply_preset, help=helps["preset"])

@@ -144,8 +144,13 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
         warnings.append(f"This run needs about {memory / 2**30:.1f} GB of memory but only "
                         f"{available / 2**30:.1f} GB is free. Lower the batch size or max length, "
                         "or use LoRA.")
-    if tokens > config.max_length:
-        warnings.append(f"Texts average {tokens:.0f} tokens, more than the max length "
+    lengths = (dataset.quality or {}).get("stats", {}).get("token_lengths") or {}
+    median = lengths.get("median") if isinstance(lengths.get("median"), int | float) else None
+    if median is not None and median > config.max_length:  # the statistic the datasets page shows
+        warnings.append(f"The median text has {median:,.0f} tokens, more than the max length "
+                        f"{config.max_length}: the ends of most texts will be cut.")
+    elif median is None and tokens > config.max_length:
+        warnings.append(f"Texts have about {tokens:,.0f} tokens, more than the max length "
                         f"{config.max_length}: their ends will be cut.")
     return Estimate(train_rows=train_rows, steps=steps, mean_tokens=round(tokens, 1),
                     samples_per_second=round(sps, 1), seconds=round(seconds, 1), speed_source=source,

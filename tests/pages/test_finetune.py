@@ -185,3 +185,22 @@ def test_a_finished_run_that_answers_one_class_is_not_green(open_page: Callable[
                for w in at.warning)
     badges = [m.value for m in at.markdown if "badge[" in m.value]
     assert badges and all("green" not in b for b in badges) and "not learned" in badges[0]
+
+
+def test_the_max_length_chosen_on_the_datasets_page_is_the_forms_default(
+        open_page: Callable[..., AppTest], launcher: NoLauncher) -> None:
+    from core.data import datasets
+    from tests.pages.seed import reviews_frame
+
+    parsed = datasets.frame_to_parsed(reviews_frame(), "reviews.csv")
+    long = datasets.save_dataset(parsed, {"text": "text", "label": "label"}, name="long texts",
+                                 task="classification", split=datasets.SplitConfig(0.2, 0.2, 1),
+                                 max_length=512)
+    at = open_page("finetune")
+    assert not at.exception
+    assert at.selectbox(key="finetune_dataset").value == long.id
+    assert at.number_input(key="finetune_field_max_length").value == 512
+    short = save_reviews("short texts")  # saved with 128
+    at.run()
+    at.selectbox(key="finetune_dataset").set_value(short.id).run()
+    assert at.number_input(key="finetune_field_max_length").value == 128

@@ -1,0 +1,24 @@
+"""The estimate speaks of text lengths with the statistic the Datasets page shows (the median)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training_data import add_text_dataset, tiny_model
+
+from core.run_config import TrainConfig
+from core.store import orm
+from core.store.db import session_scope
+from core.training import service as training
+
+
+def test_a_cut_is_described_by_the_median_like_on_the_datasets_page(home: Path) -> None:
+    key, dataset = tiny_model(), add_text_dataset()
+    with session_scope(write=True) as s:
+        row = s.get(orm.Dataset, dataset)
+        row.quality = {**(row.quality or {}), "stats": {"token_lengths": {"median": 680.0, "mean": 874.0,
+                                                                         "max": 3000}}}
+    estimate = training.estimate_run(dataset, key, TrainConfig(epochs=1, max_length=128))
+    assert ("The median text has 680 tokens, more than the max length 128: the ends of most texts "
+            "will be cut.") in estimate.warnings
+    assert not any("874" in w for w in estimate.warnings)
