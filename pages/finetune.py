@@ -76,7 +76,9 @@ def live_view() -> None:
     positions = {r.id: call(training.queue_position, r.id) or 0 for r in current_runs if r.status == "queued"}
     panels.runs_table(current_runs, key="finetune_runs_table", positions=positions)
     with st.container(border=True):
-        run_view.render_run(run.id)
+        shown = run_view.render_run(run.id)
+    if shown is not None and shown.status != run.status:
+        st.rerun(scope="app")  # the run picker above names the status too: redraw it once
     if any_live and not any(r.is_live for r in current_runs):
         st.rerun(scope="app")  # everything finished: redraw the page once, without polling
 

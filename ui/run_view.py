@@ -53,11 +53,15 @@ def _not_learned(run: RunInfo) -> verdict.Degenerate | None:
 
 def _numbers(run: RunInfo) -> None:
     total = f"{run.total_steps:,}" if run.total_steps else "?"
-    st.progress(run.progress, text=f"Step {run.step:,} of {total}")
+    phase = (run.summary or {}).get("phase") if run.status == "running" else None
+    st.progress(run.progress, text=f"Step {run.step:,} of {total}" + (f" · {phase}" if phase else ""))
+    if phase:
+        st.info(md_escape(f"Training is done. {phase}"), icon=":material/hourglass_top:")
     a, b, c, d = st.columns(4)
     a.metric("Epoch", f"{run.epoch:.2f}")
     b.metric("Elapsed", duration(run.elapsed_seconds))
-    c.metric("Time left", duration(run.eta_seconds) if run.status == "running" else "—")
+    left = duration(run.eta_seconds) if run.status == "running" and run.eta_seconds else "—"
+    c.metric("Time left", left, help=phase or "From the speed of this run's own steps so far.")
     d.metric("Samples/s", f"{run.samples_per_second:,.1f}" if run.samples_per_second else "—")
 
 

@@ -97,7 +97,8 @@ def transition(run_id: int, to: str, *, reason: str | None = None,
         if reason is not None:
             row.status_reason = reason
         if to == S.RUNNING:
-            row.started_at, row.heartbeat_at, row.finished_at = now, now, None
+            # A resumed run keeps the moment it first started ("started" must not jump).
+            row.started_at, row.heartbeat_at, row.finished_at = row.started_at or now, now, None
         elif to == S.QUEUED:
             row.finished_at, row.cancel_requested, row.pid = None, False, None
             row.status_reason = reason or ""
@@ -129,7 +130,8 @@ def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
                 return False
         now = utcnow()
         result = s.execute(update(Run).where(Run.id == run_id, Run.status == S.QUEUED.value)
-                           .values(status=S.RUNNING.value, pid=pid, started_at=now, heartbeat_at=now,
+                           .values(status=S.RUNNING.value, pid=pid,
+                                   started_at=func.coalesce(Run.started_at, now), heartbeat_at=now,
                                    finished_at=None, status_reason=""))
         return result.rowcount == 1
 

@@ -204,3 +204,14 @@ def test_the_max_length_chosen_on_the_datasets_page_is_the_forms_default(
     at.run()
     at.selectbox(key="finetune_dataset").set_value(short.id).run()
     assert at.number_input(key="finetune_field_max_length").value == 128
+
+
+def test_after_the_last_step_the_phase_is_named_not_time_left_0_s(open_page: Callable[..., AppTest],
+                                                                 launcher: NoLauncher) -> None:
+    run = seed_run(save_reviews().id, step=100, total=100)
+    runs.update_progress(run.id, summary={"phase": "Evaluating on 1,322 test rows…"}, eta_seconds=None)
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    assert "Step 100 of 100 · Evaluating on 1,322 test rows…" in at.get("progress")[0].proto.text
+    assert any("Training is done" in i.value and "Evaluating on 1,322 test rows" in i.value for i in at.info)
+    assert {m.label: m.value for m in at.metric}["Time left"] == "—"
