@@ -2,7 +2,15 @@ import streamlit as st
 
 from core.models import catalog
 from ui import state
-from ui.models_view import model_label, models_frame, progress_reporter, speed_date, speed_text
+from ui.models_view import (
+    dataset_cost,
+    model_label,
+    models_frame,
+    progress_reporter,
+    speed_date,
+    speed_text,
+    training_speed,
+)
 from ui.widgets import call, count, ensure_app_frame, md_escape, size
 
 ensure_app_frame()
@@ -26,9 +34,13 @@ with st.container(border=True):
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))
     cols[2].metric("Context", f"{model.context_length:,}" if model.context_length else "—")
-    cols[3].metric("Speed measured", speed_date(model.speed)[:10] if model.speed else "never",
-                   help=speed_date(model.speed))
+    cols[3].metric("Training speed here", training_speed(model.speed),
+                   help=f"Measured {speed_date(model.speed)}." if model.speed else
+                   "Not measured yet: the estimate below uses a built-in default until you measure it.")
     st.caption(f"Speed on this machine: {speed_text(model.speed)}")
+    cost = dataset_cost(model)
+    if cost:
+        st.info(cost, icon=":material/schedule:")
     left, right = st.columns(2)
     if left.button("Prepare", key=state.MODELS_PREPARE, disabled=model.ready, icon=":material/build:",
                    help="Converts a bundled model into a folder ready for training (once)."):

@@ -8,8 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.errors import UserError
 from core.models.catalog import ModelInfo
-from ui.widgets import count, size
+from core.text.labels import task_label
+from ui import state
+from ui.widgets import call, count, duration, size
 
 MEASURES = {"train_samples_per_s": "training", "predict_samples_per_s": "prediction",
             "generate_tokens_per_s": "generation", "train_tokens_per_s": "training"}
@@ -36,14 +39,45 @@ def speed_date(speed: dict[str, Any] | None) -> str:
     return f"{str(speed['measured_at'])[:16].replace('T', ' ')} on {speed.get('device', '?')}"
 
 
+def training_speed(speed: dict[str, Any] | None) -> str:
+    """The measured training speed alone, e.g. '12.0 samples/s', or 'not measured'."""
+    figures = [f for f in (speed or {}).get("figures") or ([speed] if speed else [])
+               if f and f.get("measure") == "train_samples_per_s" and f.get("value") is not None]
+    return f"{float(figures[0]['value']):,.1f} samples/s" if figures else "not measured"
+
+
 def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
-    """One row per catalogue model, as the Models page shows it."""
+    """One row per catalogue model, as the Models page shows it (what a person compares first)."""
     return pd.DataFrame([{
-        "model": m.name, "key": m.key, "source": m.source, "tasks": ", ".join(m.tasks),
+        "model": m.name, "ready": "yes" if m.ready else "prepared on first use",
+        "speed here": speed_text(m.speed), "tasks": ", ".join(task_label(t) for t in m.tasks),
         "parameters": count(m.params), "size on disk": size(m.size_bytes), "licence": m.licence,
-        "context": m.context_length, "ready": "yes" if m.ready else "needs preparing",
-        "speed here": speed_text(m.speed), "measured": speed_date(m.speed),
+        "context": f"{m.context_length:,}" if m.context_length else "—", "source": m.source,
+        "measured": speed_date(m.speed), "key": m.key,
     } for m in models])
+
+
+def dataset_cost(model: ModelInfo) -> str | None:
+    """'About 4 min for one quick-look run on reviews v1 (10,000 rows)', for the current dataset."""
+    from core.data import datasets
+    from core.run_config import TrainConfig
+    from core.training import service as training
+
+    saved = call(datasets.list_datasets) or []
+    wanted = st.session_state.get(state.CURRENT_DATASET)
+    usable = [d for d in saved if d.task in model.tasks]
+    dataset = next((d for d in usable if d.id == wanted), usable[0] if usable else None)
+    if dataset is None:
+        return None
+    try:
+        config = TrainConfig.from_preset("quick", task=dataset.task)
+        estimate = training.estimate_run(dataset.id, model.key, config)
+    except (UserError, OSError, ValueError):
+        return None
+    rows = f"{estimate.train_rows:,} training rows"
+    source = "measured speed" if "measured" in estimate.speed_source else "a built-in speed until measured"
+    return (f"About {duration(estimate.seconds)} for a quick-look run on {dataset.label} ({rows}), "
+            f"from {source}.")
 
 
 def progress_reporter(label: str) -> tuple[Callable[[float, str], None], Any]:
@@ -64,6 +98,6 @@ def model_label(models: Sequence[ModelInfo]) -> Callable[[str], str]:
         m = by_key.get(key)
         if m is None:
             return key
-        return m.name + ("" if m.ready else " (prepared on first use)")
+        return m.name + ("" if m.ready else " (prepared on first use)")  # read fresh on every run
 
     return fmt

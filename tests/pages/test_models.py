@@ -41,3 +41,19 @@ def test_empty_folder_field_asks_for_a_path(open_page: Callable[..., AppTest]) -
     assert not at.exception
     assert any("Type the path" in w.value for w in at.warning)
     assert len(catalog.list_models()) == len(catalog.BUILTIN_MODELS)
+
+
+def test_cost_for_the_current_dataset_is_shown_up_front(open_page: Callable[..., AppTest]) -> None:
+    from tests.pages.seed import save_reviews
+
+    dataset = save_reviews()
+    at = open_page("models")
+    assert not at.exception
+    cards = {m.label: m.value for m in at.metric}
+    assert "Speed measured" not in cards  # no date as the big figure
+    speed = cards["Training speed here"]
+    assert speed == "not measured" or speed.endswith("samples/s")
+    cost = [i.value for i in at.info if i.value.startswith("About ")]
+    assert cost and f"for a quick-look run on {dataset.label} (" in cost[0] and "training rows" in cost[0]
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["model", "ready", "speed here"]  # not off the right edge
