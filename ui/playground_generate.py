@@ -18,6 +18,8 @@ from ui.widgets import call, follow_newest, md_escape
 KEY = "playground_gen_"
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
 LAST = KEY + "last"               # the last finished generation(s), shown after reruns
+LAST_TIMING = KEY + "last_timing"  # the speed line of the last chat answer
+CLEAR_PROMPT = KEY + "clear_prompt"  # empty the message box on the next run (after a chat turn)
 
 
 def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
@@ -87,10 +89,14 @@ def _prepared(model_ref: str) -> bool:
     return True
 
 
-def _timings(record: generation.GenerationRecord) -> None:
+def _timing_text(record: generation.GenerationRecord) -> str:
     ttft = f"{record.time_to_first_token:.2f} s" if record.time_to_first_token is not None else "—"
     speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "—"
-    st.caption(f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}")
+    return f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
+
+
+def _timings(record: generation.GenerationRecord) -> None:
+    st.caption(_timing_text(record))
 
 
 def show_last() -> None:
@@ -110,10 +116,29 @@ def show_last() -> None:
 
 
 def chat_history() -> None:
-    """The conversation so far, user text shown as text."""
+    """The conversation so far as bubbles (user text shown as text), with the last answer's speed."""
     for turn in st.session_state.get(HISTORY, []):
         with st.chat_message(turn["role"]):
             st.text(turn["content"])
+    if st.session_state.get(HISTORY) and st.session_state.get(LAST_TIMING):
+        st.caption(st.session_state[LAST_TIMING])
+
+
+def chat_turn(ref: str, label: str, prompt: str, system: str,
+              settings: generation.GenerationSettings) -> None:
+    """One chat turn: the user's message as a bubble, the answer streamed into the next bubble; then
+    the turn joins the history and the page redraws with the message box empty."""
+    with st.chat_message("user"):
+        st.text(prompt)
+    with st.chat_message("assistant"):
+        record = stream_into(ref, label, prompt, "chat", system, settings)
+    if record is None or not record.outputs:
+        return
+    st.session_state[LAST] = [(label, record.outputs, record.id)]
+    st.session_state[LAST_TIMING] = _timing_text(record)
+    remember_turn(prompt, record.outputs[0])
+    st.session_state[CLEAR_PROMPT] = True
+    st.rerun()
 
 
 def remember_turn(prompt: str, answer: str) -> None:
@@ -179,6 +204,8 @@ def panel(runs: Sequence[RunInfo]) -> None:
         settings = settings_controls()
     if mode == "chat":
         chat_history()
+    if st.session_state.pop(CLEAR_PROMPT, False):
+        st.session_state[KEY + "prompt"] = ""  # before the box is drawn, so it shows empty
     prompt = st.text_area("Your message" if mode == "chat" else "Prompt", key=KEY + "prompt", height=100)
     left, right, _ = st.columns([1, 1, 3])
     go = left.button("Generate", key=KEY + "go", type="primary", disabled=settings is None)
@@ -188,6 +215,8 @@ def panel(runs: Sequence[RunInfo]) -> None:
         st.rerun()
     if go and not prompt.strip():
         st.warning("Write a prompt first.")
+    elif go and settings is not None and mode == "chat" and not side:
+        chat_turn(model_a, choices[model_a], prompt, system, settings)
     elif go and settings is not None:
         targets = [model_a] + ([model_b] if model_b else [])
         results = []

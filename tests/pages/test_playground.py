@@ -118,8 +118,14 @@ def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest]
     assert any("tokens/s" in c.value for c in at.caption)
     assert at.session_state["playground_gen_chat_history"][-1] == {
         "role": "assistant", "content": "Paris is the capital."}
-    at.run()  # a rerun shows the conversation from session state
+    # the user's own message and the answer are bubbles at once, and the box is empty for the next one
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert at.chat_message[0].text[0].value == "What is the capital of France?"
+    assert at.text_area(key="playground_gen_prompt").value == ""
+    at.text_area(key="playground_gen_prompt").set_value("And of Spain?").run()
+    at.button(key="playground_gen_go").click().run()
+    assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
+    assert calls[1]["history"][0] == {"role": "user", "content": "What is the capital of France?"}
 
 
 def test_entities_are_highlighted_and_listed(open_page: Callable[..., AppTest], home: Any,
