@@ -28,6 +28,21 @@ from core.training import crossval, queue
 HEARTBEAT_EVERY_S = 5.0
 OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
 VALIDATION_ROWS_DURING_TRAINING = 2000
+SAMPLE_PROMPT_ROWS = 10  # the first validation rows, always among those checked during training
+
+
+def validation_during_training(validation: pd.DataFrame, seed: int,
+                               limit: int = VALIDATION_ROWS_DURING_TRAINING) -> pd.DataFrame:
+    """The validation rows checked during training: all of them, or `limit` of them in file order.
+
+    The first rows are always kept (and stay first), so the sample prompts a causal LM answers
+    at each evaluation are the first few validation rows, a rule a presenter can predict.
+    """
+    if len(validation) <= limit:
+        return validation
+    keep = min(SAMPLE_PROMPT_ROWS, limit)
+    rest = validation.iloc[keep:].sample(n=limit - keep, random_state=seed).sort_index()
+    return pd.concat([validation.iloc[:keep], rest])
 
 
 def failure_sentence(exc: BaseException) -> str:
@@ -162,9 +177,7 @@ def _train_and_finish(run_id: int) -> int:
     adapter = get_adapter(info.task)
     dataset, frame = load_frames(info.dataset_id)
     parts = split_frames(frame, config)
-    validation = parts["validation"]
-    if len(validation) > VALIDATION_ROWS_DURING_TRAINING:  # keep evaluations during training short
-        validation = validation.sample(n=VALIDATION_ROWS_DURING_TRAINING, random_state=config.seed)
+    validation = validation_during_training(parts["validation"], config.seed)
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
                         dataset_info=dataset)
