@@ -1,8 +1,10 @@
 """How long a run will take and how much memory it needs, before it starts.
 
-Duration: the catalogue's measured training speed (samples/s at batch 16 × 64 tokens on this
-machine, ``ModelInfo.speed``) scaled to the dataset's mean token count, or a built-in default
-when the model was never probed. Memory: weights, gradients and AdamW state plus activations,
+Duration: the speed this model reached in earlier finished runs of the same task on this
+machine, else the catalogue's measured training speed (samples/s at batch 16 × 64 tokens,
+``ModelInfo.speed``), else a built-in default; each is scaled to the dataset's mean token count.
+Once a run trains, its own steps give the time left (``core.ml.callbacks``).
+Memory: weights, gradients and AdamW state plus activations,
 against the memory available now. Both are rough (±50 %), and say so.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,18 +98,67 @@ def mean_tokens(quality: dict[str, Any], texts: list[str] | None) -> float:
     return 64.0
 
 
-def training_speed(model: Any, tokens: float, config: TrainConfig) -> tuple[float, str]:
+def dataset_tokens(dataset: Any) -> float:
+    """Mean tokens per example of a saved dataset version (its quality report, else its texts)."""
+    from core.data.datasets import load_dataset_frame
+
+    texts = None
+    if "token_lengths" not in (dataset.quality or {}).get("stats", {}):
+        frame = load_dataset_frame(dataset.id)
+        if "text" in frame:
+            texts = frame["text"].head(2000).astype(str).tolist()
+    return mean_tokens(dataset.quality, texts)
+
+
+def _sequence(tokens: float, max_length: int) -> float:
+    return max(16.0, min(float(max_length), tokens * 1.15))  # grouping leaves ~15 % padding
+
+
+def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float, str] | None:
+    """Samples/s at the probe's length, from the last finished runs of this model and task here.
+
+    Each run's own measured speed is brought back to the probe's sequence length (and LoRA's
+    speed-up taken out); the median of the last `limit` runs is the figure.
+    """
+    from core.data.datasets import get_dataset
+    from core.errors import UserError
+    from core.store import runs
+
+    bases = []
+    for run in runs.list_runs(status="succeeded", task=task, limit=100):
+        if run.model_key != model_key or not run.samples_per_second or run.kind in ("cv", "learning-curve"):
+            continue
+        try:
+            tokens = dataset_tokens(get_dataset(run.dataset_id))
+        except (UserError, OSError):
+            continue
+        seq = _sequence(tokens, int(run.config.get("max_length") or 128))
+        lora = 1.5 if run.config.get("lora") else 1.0
+        bases.append(run.samples_per_second * (seq + FIXED_TOKENS) / (PROBE_TOKENS + FIXED_TOKENS) / lora)
+        if len(bases) >= limit:
+            break
+    if not bases:
+        return None
+    middle = statistics.median(bases)
+    runs_word = "run" if len(bases) == 1 else "runs"
+    return middle, f"measured in {len(bases)} earlier {runs_word} of this model for this task here"
+
+
+def training_speed(model: Any, tokens: float, config: TrainConfig,
+                   history: tuple[float, str] | None = None) -> tuple[float, str]:
     """Samples/s expected at this sequence length, and where the figure comes from."""
     speed = getattr(model, "speed", None) or {}
     figures = speed.get("figures") or [speed]
     measured = next((f.get("value") for f in figures if f.get("measure") == "train_samples_per_s"), None)
-    if measured:
+    if history is not None:
+        base, source = history
+    elif measured:
         base, source = float(measured), f"measured on {speed.get('device', 'this machine')}"
     else:
         params = getattr(model, "params", None) or DEFAULT_PARAMS
         base = DEFAULT_SPEED_22M * DEFAULT_PARAMS / params
         source = "a built-in default (probe the model for a figure measured here)"
-    seq = max(16.0, min(float(config.max_length), tokens * 1.15))  # grouping leaves ~15 % padding
+    seq = _sequence(tokens, config.max_length)
     # Measured here: 16 x 128 tokens trains at ~12 samples/s, short reviews (~30 tokens) at ~28,
     # so time per example is about proportional to (tokens + 32), not to tokens alone.
     speed_here = base * (PROBE_TOKENS + FIXED_TOKENS) / (seq + FIXED_TOKENS)
@@ -115,7 +167,7 @@ def training_speed(model: Any, tokens: float, config: TrainConfig) -> tuple[floa
 
 def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estimate:
     """Steps, duration and memory of a run with these settings, with warnings when it will not fit."""
-    from core.data.datasets import get_dataset, load_dataset_frame
+    from core.data.datasets import get_dataset
     from core.models import catalog
 
     dataset = get_dataset(dataset_id)
@@ -124,13 +176,8 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     train_rows = int(sizes.get("train", dataset.row_count))
     if config.max_train_rows:
         train_rows = min(train_rows, config.max_train_rows)
-    texts = None
-    if "token_lengths" not in (dataset.quality or {}).get("stats", {}):
-        frame = load_dataset_frame(dataset_id)
-        if "text" in frame:
-            texts = frame["text"].head(2000).astype(str).tolist()
-    tokens = mean_tokens(dataset.quality, texts)
-    sps, source = training_speed(model, tokens, config)
+    tokens = dataset_tokens(dataset)
+    sps, source = training_speed(model, tokens, config, speed_from_history(model_key, dataset.task))
     per_epoch = max(1, math.ceil(train_rows / config.batch_size))
     steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))

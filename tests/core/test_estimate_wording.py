@@ -22,3 +22,22 @@ def test_a_cut_is_described_by_the_median_like_on_the_datasets_page(home: Path) 
     assert ("The median text has 680 tokens, more than the max length 128: the ends of most texts "
             "will be cut.") in estimate.warnings
     assert not any("874" in w for w in estimate.warnings)
+
+
+def test_the_estimate_uses_the_speed_of_earlier_runs_of_the_same_model_and_task(home: Path) -> None:
+    import os
+
+    from core.store import runs
+
+    key, dataset = tiny_model(), add_text_dataset()
+    config = TrainConfig(epochs=1, batch_size=4, max_length=64)
+    before = training.estimate_run(dataset, key, config)
+    assert "earlier run" not in before.speed_source
+    past = runs.create_run(dataset_id=dataset, model_key=key, task="classification", config=config.to_dict(),
+                           seed=1)
+    runs.claim_run(past.id, os.getpid())
+    runs.transition(past.id, "succeeded", samples_per_second=1.4)  # slower than any probe promised
+    after = training.estimate_run(dataset, key, config)
+    assert after.speed_source == "measured in 1 earlier run of this model for this task here"
+    assert abs(after.samples_per_second - 1.4) < 0.05  # same data and length: the same speed
+    assert after.seconds > before.seconds
