@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.data import datasets
 from core.entities import RunInfo
 from core.errors import UserError
 from core.results import evaluation, verdict
 from core.text.labels import task_label
 from core.training import service as training
+from core.training.estimates import remaining_seconds
 from ui import charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
@@ -60,7 +62,11 @@ def _numbers(run: RunInfo) -> None:
     a, b, c, d = st.columns(4)
     a.metric("Epoch", f"{run.epoch:.2f}")
     b.metric("Elapsed", duration(run.elapsed_seconds))
-    left = duration(run.eta_seconds) if run.status == "running" and run.eta_seconds else "—"
+    left = "—"
+    if run.status == "running":
+        dataset = call(datasets.get_dataset, run.dataset_id)
+        seconds = remaining_seconds(run, dataset.split_sizes if dataset else None)
+        left = duration(seconds) if seconds else "—"
     c.metric("Time left", left, help=phase or "From the speed of this run's own steps so far.")
     d.metric("Samples/s", f"{run.samples_per_second:,.1f}" if run.samples_per_second else "—")
 

@@ -202,3 +202,21 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     return Estimate(train_rows=train_rows, steps=steps, mean_tokens=round(tokens, 1),
                     samples_per_second=round(sps, 1), seconds=round(seconds, 1), speed_source=source,
                     memory_bytes=memory, available_bytes=available, warnings=warnings)
+
+
+FORWARD_SPEEDUP = 3.0  # scoring a row (forward pass only) is about three times faster than training on it
+
+
+def remaining_seconds(run: Any, split_sizes: dict[str, int] | None = None) -> float | None:
+    """Time left of a running run: its own steps' pace for the steps left (``eta_seconds``), plus
+    the final evaluation of its validation and test rows at that pace without backward passes.
+
+    After the last step the worker's phase estimate (also in ``eta_seconds``) is all that is left.
+    """
+    if run.eta_seconds is None:
+        return None
+    if (run.summary or {}).get("phase") or not run.samples_per_second:
+        return float(run.eta_seconds)
+    sizes = split_sizes or {}
+    rows = int(sizes.get("validation", 0)) + int(sizes.get("test", 0))
+    return float(run.eta_seconds) + rows / (run.samples_per_second * FORWARD_SPEEDUP)

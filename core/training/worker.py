@@ -24,6 +24,7 @@ from core.entities import RunStatus as S
 from core.errors import UserError
 from core.store import runs
 from core.training import crossval, queue
+from core.training.estimates import FORWARD_SPEEDUP
 
 HEARTBEAT_EVERY_S = 5.0
 OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
@@ -223,7 +224,7 @@ def _phase(run_id: int, text: str, rows: int = 0) -> None:
     (a forward pass without the backward one); the summary is replaced when the run ends.
     """
     speed = runs.get_run(run_id).samples_per_second
-    eta = rows / (speed * 3) if rows and speed else None
+    eta = rows / (speed * FORWARD_SPEEDUP) if rows and speed else None
     runs.update_progress(run_id, summary={"phase": text}, eta_seconds=eta)
 
 

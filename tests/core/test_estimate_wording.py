@@ -41,3 +41,16 @@ def test_the_estimate_uses_the_speed_of_earlier_runs_of_the_same_model_and_task(
     assert after.speed_source == "measured in 1 earlier run of this model for this task here"
     assert abs(after.samples_per_second - 1.4) < 0.05  # same data and length: the same speed
     assert after.seconds > before.seconds
+
+
+def test_time_left_includes_the_final_evaluation_until_the_phase_takes_over() -> None:
+    from types import SimpleNamespace
+
+    from core.training.estimates import remaining_seconds
+
+    training_run = SimpleNamespace(eta_seconds=60.0, samples_per_second=10.0, summary={})
+    assert remaining_seconds(training_run, {"train": 5000, "validation": 100, "test": 200}) == 70.0
+    evaluating = SimpleNamespace(eta_seconds=12.0, samples_per_second=10.0,
+                                 summary={"phase": "Evaluating on 200 test rows…"})
+    assert remaining_seconds(evaluating, {"validation": 100, "test": 200}) == 12.0
+    assert remaining_seconds(SimpleNamespace(eta_seconds=None, samples_per_second=None, summary={})) is None
