@@ -18,7 +18,7 @@ from core.results.report_figures import learning_curve_figure
 from core.text import labels
 from core.training import learning_curve
 from ui import state
-from ui.widgets import call, md_escape, status_label
+from ui.widgets import call, md_escape, run_option
 
 
 def final_metrics_view(result: Comparison) -> Any:
@@ -64,7 +64,7 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
     """Zip one run's model for download, or push it to the Hugging Face Hub."""
     with st.expander("Export a model"):
         run_id = st.selectbox("Run", list(run_ids), key=state.COMPARE_EXPORT_RUN,
-                              format_func=lambda i: f"#{i} {by_id[i].name} · {status_label(by_id[i].status)}")
+                              format_func=lambda i: run_option(by_id[i]))
         if st.button("Prepare the zip", key=state.COMPARE_EXPORT, icon=":material/folder_zip:"):
             path = call(export.export_model_zip, run_id)
             if path is not None:
@@ -82,13 +82,22 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
                 st.success(md_escape(f"Pushed to {url}"))
 
 
+def _readable_refs(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns named by model references ('run:5') renamed to what a person reads ('Run 5 · name')."""
+    from core.training import service as training
+
+    names = {r.id: r.name for r in (call(training.list_runs) or [])}
+    return table.rename(columns={c: labels.model_ref_label(c, names).removesuffix(" (fine-tuned)")
+                                 for c in table.columns if str(c).startswith("run:")})
+
+
 def side_by_side_panel(run_ids: Sequence[int]) -> None:
     """Generators' outputs on the same prompts: the stored evaluation answers, or fresh ones."""
     st.subheader("Outputs side by side")
     stored = call(side_by_side.stored_outputs, list(run_ids))
     if stored is not None and not stored.empty:
         st.caption("Greedy answers each run gave to the same held-out prompts when it was evaluated.")
-        st.dataframe(stored, hide_index=True, key="compare_sbs_stored")
+        st.dataframe(_readable_refs(stored), hide_index=True, key="compare_sbs_stored")
     st.caption("Or generate fresh answers to validation prompts, with the same seed for every run:")
     left, right = st.columns(2)
     n = left.number_input("Validation prompts", 1, 20, 3, key=state.COMPARE_SBS_PROMPTS)
@@ -99,7 +108,7 @@ def side_by_side_panel(run_ids: Sequence[int]) -> None:
             table = call(side_by_side.side_by_side, [f"run:{i}" for i in run_ids], prompts or [],
                          seed=int(seed)) if prompts else None
         if table is not None:
-            st.dataframe(table, hide_index=True, key="compare_sbs_table")
+            st.dataframe(_readable_refs(table), hide_index=True, key="compare_sbs_table")
 
 
 def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
@@ -109,7 +118,7 @@ def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
     if done:
         by_id = {r.id: r for r in done}
         run_id = st.selectbox("Repeat this run on 10%, 25%, 50% and 100% of its training rows", list(by_id),
-                              key=state.COMPARE_LC_RUN, format_func=lambda i: f"#{i} {by_id[i].name}")
+                              key=state.COMPARE_LC_RUN, format_func=lambda i: run_option(by_id[i]))
         if st.button("Queue the learning curve", key=state.COMPARE_LC_START, icon=":material/trending_up:"):
             parent = call(learning_curve.start_learning_curve_from_run, run_id)
             if parent is not None:
@@ -120,7 +129,7 @@ def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
         return
     names = {p.id: p.name for p in parents}
     parent_id = st.selectbox("Learning curve", list(names), key=state.COMPARE_LC_PARENT,
-                             format_func=lambda i: f"#{i} {names[i]}")
+                             format_func=lambda i: f"Learning curve {i} · {names[i]}")
     children = call(learning_curve.learning_curve_runs, parent_id)
     curve = call(learning_curve.learning_curve, parent_id)
     if children is not None:

@@ -59,3 +59,21 @@ def test_export_of_a_run_without_weights_says_why(open_page: Callable[..., AppTe
     at.button(key="compare_export").click().run()
     assert not at.exception, at.exception
     assert any("no saved model" in e.value for e in at.error)
+
+
+def test_generators_side_by_side_are_named_like_people_read_them(open_page: Callable[..., AppTest]) -> None:
+    import pandas as pd
+
+    from core.results.evaluation import store_evaluation
+
+    ds = add_dataset(task="causal-lm")
+    ids = [add_run(ds, name=name, task="causal-lm") for name in ("base prompts", "tuned replies")]
+    for run_id, answer in zip(ids, ("Hello.", "Hi there!"), strict=True):
+        frame = pd.DataFrame({"prompt": ["Say hi"], "reference": ["Hi!"], "generated": [answer]})
+        store_evaluation(run_id, "test", "run", {"loss": 1.0}, frame)
+    at = open_page("compare", {"runs": f"{ids[0]},{ids[1]}"})
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "prompt" in d.value.columns)
+    assert list(table.columns) == ["prompt", "reference", f"Run {ids[0]} · base prompts",
+                                   f"Run {ids[1]} · tuned replies"]
+    assert not any(str(c).startswith("run:") for c in table.columns)
