@@ -1,13 +1,13 @@
 """Import + quality report of a generated 100,000-row CSV against a bare pandas.read_csv.
 
-Run: ``.venv/bin/python bench/ingest.py [--rows N] [--repeat R]``. Both are timed in the same
-run on the same file, interleaved; the median of the repeats is compared, and so is the median
-of each repeat's own ratio (steadier when other work on the machine comes and goes).
-Target: ≤ 1.5× at 100,000 rows; at the 200 MB upload limit (``--rows 1600000``, 193 MB) the
-import + report must stay ≤ 2 s with peak memory ≤ 4× the file, measured in a fresh process.
-The tokenizer is loaded once before timing (the app keeps it cached, so the timed calls exclude loading it and include tokenising the sample); the first, cold call is
-printed separately. ``read_upload`` is given the file's bytes read in the timed section, as
-``pandas.read_csv`` reads the file in its own.
+Run: ``.venv/bin/python bench/ingest.py [--rows N] [--repeat R]``. Both are timed in the same run on
+the same file, interleaved; the median of the repeats is compared, and so is the median of each
+repeat's own ratio (steadier when other work on the machine comes and goes). Target: ≤ 1.5× at
+100,000 rows; at the 200 MB upload limit (``--rows 1600000``, 193 MB) the import + report must stay
+≤ 2 s with peak memory ≤ 4× the file, measured in a fresh process. The tokenizer is loaded once
+before timing (the app keeps it cached, so the timed calls exclude loading it and include tokenising
+the sample); the first, cold call is printed separately. ``read_upload`` is given the file's bytes
+read in the timed section, as ``pandas.read_csv`` reads the file in its own.
 """
 
 from __future__ import annotations
