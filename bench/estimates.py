@@ -10,7 +10,8 @@ worker process), the final evaluation and baselines. Per run it prints
 * actual   – wall time from ``start_run`` to the terminal status;
 
 and each estimate's error against the actual time (target: "after" within ±35 %), then the CPU
-and whether it computes bf16. Uses its own UCLAB_HOME under the temp folder.
+and whether it computes bf16. Uses its own UCLAB_HOME under the temp folder and keeps it, so a
+second pass estimates from the first pass's runs (their speed and the time around their steps).
 
     .venv/bin/python bench/estimates.py [--json]
 """
@@ -60,11 +61,12 @@ def _one(key: str, rows: int, model_key: str, overrides: dict[str, Any]) -> dict
     from core.run_config import TrainConfig
     from core.store import runs
     from core.training import service as training
-    from core.training.estimates import estimate_run, remaining_seconds
+    from core.training.estimates import Overheads, estimate_run, past_runs, remaining_seconds
 
     dataset = _dataset(key, rows)
     config = TrainConfig.from_preset("quick", task=dataset.task, max_train_rows=None, **overrides)
     before = estimate_run(dataset.id, model_key, config).seconds
+    overheads = Overheads.from_runs(past_runs(model_key, dataset.task))
     start = time.monotonic()
     run = training.start_run(training.TrainRequest(dataset_id=dataset.id, model_key=model_key, config=config))
     after = None
@@ -74,14 +76,14 @@ def _one(key: str, rows: int, model_key: str, overrides: dict[str, Any]) -> dict
             break
         past = info.total_steps and info.step >= max(1, math.ceil(0.2 * info.total_steps))
         if after is None and past and info.eta_seconds is not None:
-            left = remaining_seconds(info, dataset.split_sizes)
+            left = remaining_seconds(info, dataset.split_sizes, overheads)
             after = (time.monotonic() - start) + (left or 0.0)
         time.sleep(0.25)
     actual = time.monotonic() - start
     return {"task": dataset.task, "data": f"{key} ({dataset.row_count} rows)", "model": model_key,
             "steps": info.total_steps, "status": info.status, "before_s": round(before, 1),
             "after_s": round(after, 1) if after is not None else None, "actual_s": round(actual, 1),
-            "before_error": round(before / actual - 1, 3),
+            "history": overheads is not None, "before_error": round(before / actual - 1, 3),
             "after_error": round(after / actual - 1, 3) if after is not None else None}
 
 
@@ -113,7 +115,8 @@ def main() -> None:
         after = f"{r['after_s']:.0f} s" if r["after_s"] is not None else "—"
         err = f"{r['after_error']:+.0%}" if r["after_error"] is not None else "—"
         print(f"{r['task']:22} {r['model']:22} {r['steps']:>5} {r['before_s']:>6.0f} s {after:>8} "
-              f"{r['actual_s']:>6.0f} s {r['before_error']:>+10.0%} {err:>10}  {r['status']}")
+              f"{r['actual_s']:>6.0f} s {r['before_error']:>+10.0%} {err:>10}  {r['status']}"
+              f"{'  (from earlier runs)' if r['history'] else ''}")
     print(f"machine: {machine}")
 
 

@@ -11,7 +11,7 @@ from core.errors import UserError
 from core.results import evaluation, verdict
 from core.text.labels import task_label
 from core.training import service as training
-from core.training.estimates import remaining_seconds
+from core.training.estimates import Overheads, past_runs, remaining_seconds
 from ui import charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
@@ -65,7 +65,8 @@ def _numbers(run: RunInfo) -> None:
     left = "—"
     if run.status == "running":
         dataset = call(datasets.get_dataset, run.dataset_id)
-        seconds = remaining_seconds(run, dataset.split_sizes if dataset else None)
+        overheads = Overheads.from_runs(call(past_runs, run.model_key, run.task) or [])
+        seconds = remaining_seconds(run, dataset.split_sizes if dataset else None, overheads)
         left = duration(seconds) if seconds else "—"
     c.metric("Time left", left, help=phase or "From the speed of this run's own steps so far.")
     d.metric("Samples/s", f"{run.samples_per_second:,.1f}" if run.samples_per_second else "—")

@@ -114,6 +114,32 @@ def _sequence(tokens: float, max_length: int) -> float:
     return max(16.0, min(float(max_length), tokens * 1.15))  # grouping leaves ~15 % padding
 
 
+def past_runs(model_key: str, task: str, limit: int = 5) -> list[Any]:
+    """The last finished training runs of this model and task on this installation, newest first."""
+    from core.store import runs
+
+    found = [r for r in runs.list_runs(status="succeeded", task=task, limit=100)
+             if r.model_key == model_key and r.samples_per_second and r.kind not in ("cv", "learning-curve")
+             and r.started_at and r.finished_at]
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class Overheads:
+    """Seconds a run spends outside its training steps, as earlier runs of the model and task did."""
+
+    launch: float   # from queueing to the worker's start (a process start, when nothing waits)
+    after: float    # model loading, saving, the final evaluation and the baselines
+
+    @classmethod
+    def from_runs(cls, past: list[Any]) -> Overheads | None:
+        if not past:
+            return None
+        launch = [max(0.0, (r.started_at - r.created_at).total_seconds()) for r in past]
+        after = [max(0.0, (r.finished_at - r.started_at).total_seconds() - r.elapsed_seconds) for r in past]
+        return cls(statistics.median(launch), statistics.median(after))
+
+
 def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float, str] | None:
     """Samples/s at the probe's length, from the last finished runs of this model and task here.
 
@@ -122,12 +148,9 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
     """
     from core.data.datasets import get_dataset
     from core.errors import UserError
-    from core.store import runs
 
     bases = []
-    for run in runs.list_runs(status="succeeded", task=task, limit=100):
-        if run.model_key != model_key or not run.samples_per_second or run.kind in ("cv", "learning-curve"):
-            continue
+    for run in past_runs(model_key, task, limit):
         try:
             tokens = dataset_tokens(get_dataset(run.dataset_id))
         except (UserError, OSError):
@@ -135,8 +158,6 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
         seq = _sequence(tokens, int(run.config.get("max_length") or 128))
         lora = 1.5 if run.config.get("lora") else 1.0
         bases.append(run.samples_per_second * (seq + FIXED_TOKENS) / (PROBE_TOKENS + FIXED_TOKENS) / lora)
-        if len(bases) >= limit:
-            break
     if not bases:
         return None
     middle = statistics.median(bases)
@@ -182,7 +203,11 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))
     eval_rows = min(validation, 2000) * 5 + test + validation  # five checks, then the final evaluation
-    seconds = steps * config.batch_size / sps + eval_rows / (sps * 3) + 15  # + loading the model
+    overheads = Overheads.from_runs(past_runs(model_key, dataset.task))
+    if overheads is not None:  # what earlier runs spent around their steps (generation included)
+        seconds = steps * config.batch_size / sps + overheads.launch + overheads.after
+    else:
+        seconds = steps * config.batch_size / sps + eval_rows / (sps * 3) + 15  # + loading the model
     params = model.params or DEFAULT_PARAMS
     memory = memory_needed(params, config, _model_shape(model.path), tokens)
     available = available_memory()
@@ -207,8 +232,10 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
 FORWARD_SPEEDUP = 3.0  # scoring a row (forward pass only) is about three times faster than training on it
 
 
-def remaining_seconds(run: Any, split_sizes: dict[str, int] | None = None) -> float | None:
+def remaining_seconds(run: Any, split_sizes: dict[str, int] | None = None,
+                      overheads: Overheads | None = None) -> float | None:
     """Time left of a running run: its own steps' pace for the steps left (``eta_seconds``), plus
+    what earlier runs of the model and task spent after their last step (``overheads``), else
     the final evaluation of its validation and test rows at that pace without backward passes.
 
     After the last step the worker's phase estimate (also in ``eta_seconds``) is all that is left.
@@ -217,6 +244,8 @@ def remaining_seconds(run: Any, split_sizes: dict[str, int] | None = None) -> fl
         return None
     if (run.summary or {}).get("phase") or not run.samples_per_second:
         return float(run.eta_seconds)
+    if overheads is not None:
+        return float(run.eta_seconds) + overheads.after
     sizes = split_sizes or {}
     rows = int(sizes.get("validation", 0)) + int(sizes.get("test", 0))
     return float(run.eta_seconds) + rows / (run.samples_per_second * FORWARD_SPEEDUP)

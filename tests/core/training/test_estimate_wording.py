@@ -54,3 +54,20 @@ def test_time_left_includes_the_final_evaluation_until_the_phase_takes_over() ->
                                  summary={"phase": "Evaluating on 200 test rows…"})
     assert remaining_seconds(evaluating, {"validation": 100, "test": 200}) == 12.0
     assert remaining_seconds(SimpleNamespace(eta_seconds=None, samples_per_second=None, summary={})) is None
+
+
+def test_time_around_the_steps_comes_from_earlier_runs_when_there_are_some() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from core.training.estimates import Overheads, remaining_seconds
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    past = [SimpleNamespace(created_at=t0, started_at=t0 + timedelta(seconds=20),
+                            finished_at=t0 + timedelta(seconds=20 + 100 + extra), elapsed_seconds=100.0)
+            for extra in (300, 340, 380)]  # a generator's final evaluation: minutes after its last step
+    overheads = Overheads.from_runs(past)
+    assert overheads == Overheads(launch=20.0, after=340.0)
+    running = SimpleNamespace(eta_seconds=60.0, samples_per_second=0.2, summary={})
+    assert remaining_seconds(running, {"validation": 17, "test": 18}, overheads) == 400.0
+    assert Overheads.from_runs([]) is None
