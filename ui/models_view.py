@@ -8,9 +8,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.data import datasets
 from core.errors import UserError
 from core.models.catalog import ModelInfo
+from core.run_config import TrainConfig
 from core.text.labels import task_label
+from core.training import service as training
 from ui import state
 from ui.widgets import call, count, duration, size
 
@@ -59,10 +62,6 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
 
 def dataset_cost(model: ModelInfo) -> str | None:
     """'About 4 min for one quick-look run on reviews v1 (10,000 rows)', for the current dataset."""
-    from core.data import datasets
-    from core.run_config import TrainConfig
-    from core.training import service as training
-
     saved = call(datasets.list_datasets) or []
     wanted = st.session_state.get(state.CURRENT_DATASET)
     usable = [d for d in saved if d.task in model.tasks]

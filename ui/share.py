@@ -17,6 +17,7 @@ from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
 from core.text import labels
 from core.training import learning_curve
+from core.training import service as training
 from ui import state
 from ui.widgets import call, md_escape, run_option
 
@@ -84,8 +85,6 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
 
 def _readable_refs(table: pd.DataFrame) -> pd.DataFrame:
     """Columns named by model references ('run:5') renamed to what a person reads ('Run 5 · name')."""
-    from core.training import service as training
-
     names = {r.id: r.name for r in (call(training.list_runs) or [])}
     return table.rename(columns={c: labels.model_ref_label(c, names).removesuffix(" (fine-tuned)")
                                  for c in table.columns if str(c).startswith("run:")})

@@ -19,6 +19,7 @@ import pandas as pd
 from core.config import get_settings
 from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
+from core.models import catalog
 from core.results.compare import compare_runs, higher_is_better
 from core.results.evaluation import evidence_split, read_predictions
 from core.results.report_figures import curve_figure, evaluation_figures
@@ -314,8 +315,6 @@ def _section_cost(runs: list[RunInfo]) -> str:
 
 def _model_names() -> dict[str, str]:
     """The catalogue's name of each model key (a key the catalogue lacks is shown as itself)."""
-    from core.models import catalog
-
     try:
         return {m.key: m.name for m in catalog.list_models()}
     except UserError:

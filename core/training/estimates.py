@@ -17,7 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.data.datasets import get_dataset, load_dataset_frame
+from core.errors import UserError
+from core.models import catalog
 from core.run_config import TrainConfig
+from core.store import runs
 
 PROBE_TOKENS = 64                 # the probe's sequence length (core.ml.probe)
 DEFAULT_SPEED_22M = 22.0          # samples/s at 64 tokens for a 22.7M-parameter encoder on 2 cores
@@ -100,8 +104,6 @@ def mean_tokens(quality: dict[str, Any], texts: list[str] | None) -> float:
 
 def dataset_tokens(dataset: Any) -> float:
     """Mean tokens per example of a saved dataset version (its quality report, else its texts)."""
-    from core.data.datasets import load_dataset_frame
-
     texts = None
     if "token_lengths" not in (dataset.quality or {}).get("stats", {}):
         frame = load_dataset_frame(dataset.id)
@@ -116,8 +118,6 @@ def _sequence(tokens: float, max_length: int) -> float:
 
 def past_runs(model_key: str, task: str, limit: int = 5) -> list[Any]:
     """The last finished training runs of this model and task on this installation, newest first."""
-    from core.store import runs
-
     found = [r for r in runs.list_runs(status="succeeded", task=task, limit=100)
              if r.model_key == model_key and r.samples_per_second and r.kind not in ("cv", "learning-curve")
              and r.started_at and r.finished_at]
@@ -146,9 +146,6 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
     Each run's own measured speed is brought back to the probe's sequence length (and LoRA's
     speed-up taken out); the median of the last `limit` runs is the figure.
     """
-    from core.data.datasets import get_dataset
-    from core.errors import UserError
-
     bases = []
     for run in past_runs(model_key, task, limit):
         try:
@@ -188,9 +185,6 @@ def training_speed(model: Any, tokens: float, config: TrainConfig,
 
 def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estimate:
     """Steps, duration and memory of a run with these settings, with warnings when it will not fit."""
-    from core.data.datasets import get_dataset
-    from core.models import catalog
-
     dataset = get_dataset(dataset_id)
     model = catalog.get_model(model_key)
     sizes = dataset.split_sizes or {}
