@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.entities import Finding
 from core.errors import DatasetError
+from core.text.encoding import decode_text
 
 TEXT_EXTENSIONS = (".conll", ".conllu", ".txt", ".iob", ".iob2", ".bio", ".bioes", ".ner")
 JSON_EXTENSIONS = (".jsonl", ".json")
@@ -166,13 +167,12 @@ def normalize_token_frame(
     return out
 
 
-def _decode(data: bytes, filename: str) -> str:
-    if b"\x00" in data[:4096]:
+def _decode(data: bytes | str, filename: str) -> str:
+    if isinstance(data, str):
+        return data
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DatasetError(f"'{filename}' is not a text file; upload CoNLL text, JSONL, CSV or Parquet.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    return decode_text(data, filename)[0]
 
 
 def looks_like_conll(text: str, sample_lines: int = 200) -> bool:
@@ -185,7 +185,7 @@ def looks_like_conll(text: str, sample_lines: int = 200) -> bool:
     return tagged >= 0.9 * len(rows) and any(r[-1] == "O" for r in rows)
 
 
-def read_token_file(data: bytes, filename: str) -> pd.DataFrame:
+def read_token_file(data: bytes | str, filename: str) -> pd.DataFrame:
     """Read a CoNLL-style text file (.conll/.txt/.iob/...) or a JSONL file with tokens/tags into sentences."""
     name = filename.lower()
     text = _decode(data, filename)
