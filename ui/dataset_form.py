@@ -205,11 +205,34 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
         render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}", saved=True)
 
 
+AUTO_ENCODING = "auto"
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".json", ".jsonl", ".ndjson", ".conll", ".conllu",
+                 ".iob", ".iob2", ".bio", ".bioes", ".ner")
+
+
+def encoding_choice(filename: str) -> str | None:
+    """'Read the file as': detect (None) or the encoding the user picked, for text files."""
+    from core.text.encoding import ENCODINGS
+
+    if not filename.lower().endswith(TEXT_SUFFIXES):
+        return None
+    options = [AUTO_ENCODING, *ENCODINGS]
+    if st.session_state.get(state.DATASETS_ENCODING) not in options:
+        st.session_state[state.DATASETS_ENCODING] = AUTO_ENCODING
+    picked = st.selectbox(
+        "Read the file as", options, key=state.DATASETS_ENCODING,
+        format_func=lambda c: "Detect the encoding" if c == AUTO_ENCODING else ENCODINGS[c],
+        help="The text encoding the file was saved in; change it if the preview shows "
+             "garbled characters.")
+    return None if picked == AUTO_ENCODING else picked
+
+
 def file_summary(parsed: Any) -> str:
     """One line on what was read: rows, columns, format, encoding, delimiter, header."""
     frame = parsed.frame
-    parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format),
-             f"encoding {parsed.encoding}"]
+    parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format)]
+    if parsed.encoding:
+        parts.append(f"read as {parsed.encoding_label}")
     if parsed.delimiter:
         parts.append("delimiter " + {"\t": "tab", ",": "comma", ";": "semicolon"}.get(parsed.delimiter,
                                                                                      repr(parsed.delimiter)))
