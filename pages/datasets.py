@@ -50,6 +50,8 @@ with upload_tab:
         st.subheader("What should the model learn?")
         task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
         mapping = dataset_form.mapping_form(frame, task)
+        if task == "causal-lm":
+            dataset_form.chat_preview(frame, mapping)
         with st.expander("Splits: train / validation / test", expanded=False):
             split_values = dataset_form.split_form(frame, task)
         mapping["group"] = split_values["group_column"]

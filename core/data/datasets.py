@@ -134,6 +134,7 @@ def canonical_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
         if mapping.get(key):
             out[key] = key
     out["split_column"] = "split"
+    out.pop("input", None)  # Alpaca's input is part of the canonical prompt
     return out
 
 

@@ -106,3 +106,22 @@ def test_encoding_is_shown_and_can_be_overridden(open_page: Callable[..., AppTes
     assert not at.exception
     saved = datasets.list_datasets()
     assert len(saved) == 1 and saved[0].info["encoding"] == "gbk"
+
+
+def test_sharegpt_file_is_previewed_as_a_chat(open_page: Callable[..., AppTest]) -> None:
+    import json
+
+    lines = [json.dumps({"conversations": [{"from": "system", "value": "Réponds en français."},
+                                           {"from": "human", "value": f"Question {i} ?"},
+                                           {"from": "gpt", "value": f"Réponse {i}."}]})
+             for i in range(12)]
+    # The first causal-LM report extracts SmolLM2's tokenizer into the fresh home (~20 s).
+    at = open_page("datasets").file_uploader(key="datasets_upload").set_value(
+        ("chats.jsonl", "\n".join(lines).encode(), "text/plain")).run(timeout=180)
+    assert not at.exception
+    assert at.selectbox(key="datasets_task").value == "causal-lm"
+    assert at.radio(key="datasets_map_format").value == "messages"
+    shown = [m for m in at.chat_message]
+    assert [m.name for m in shown[:3]] == ["human", "user", "assistant"]
+    assert shown[2].text[0].value == "Réponse 0."
+    assert not at.error
