@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from core.entities import Finding
-from core.text.scripts import SCRIPT_NAMES, UNSPACED, guess_language, script_counts
+from core.text.scripts import SCRIPT_NAMES, guess_language, script_counts
 
 SAMPLE_TEXTS = 300
 UNKNOWN_WARNING = 0.05  # above this share of [UNK] tokens the model cannot read the text
@@ -40,12 +40,6 @@ def script_shares(sample: Sequence[str]) -> dict[str, float]:
     if not total:
         return {}
     return {k: round(v / total, 4) for k, v in counts.most_common()}
-
-
-def has_word_separators(sample: Sequence[str]) -> bool:
-    """False when most letters belong to scripts written without spaces (Chinese, Japanese, Thai)."""
-    shares = script_shares(sample)
-    return sum(v for k, v in shares.items() if k in UNSPACED) < 0.5
 
 
 def vocabulary(sample: Sequence[str], model_key: str) -> dict[str, Any] | None:

@@ -125,3 +125,10 @@ def guess_language(counts: Counter[str]) -> str | None:
         if counts[script] / total > 0.3:
             return language
     return None
+
+
+def has_word_separators(texts: Iterable[str]) -> bool:
+    """False when most letters belong to scripts written without spaces (Chinese, Japanese, Thai)."""
+    counts = script_counts(texts)
+    total = sum(counts.values())
+    return not total or sum(v for k, v in counts.items() if k in UNSPACED) / total < 0.5

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from core.data.datasets import SplitConfig, check_dataset, frame_to_parsed
-from core.data.language import has_word_separators, script_shares
-from core.text.scripts import guess_language, script_counts
+from core.data.language import script_shares
+from core.text.scripts import guess_language, has_word_separators, script_counts
 
 CHINESE = ["这部电影非常好看，演员的表演很出色", "剧情很无聊，浪费时间", "画面漂亮，音乐也很好听",
            "我不推荐这部电影，太长了", "故事感人，值得一看", "导演讲故事的方式让人失望"]
