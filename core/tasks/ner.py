@@ -20,11 +20,12 @@ import pandas as pd
 from core.entities import Finding
 from core.errors import DatasetError
 from core.text.encoding import decode_text
+from core.text.scripts import UNSPACED, script_of
 
 TEXT_EXTENSIONS = (".conll", ".conllu", ".txt", ".iob", ".iob2", ".bio", ".bioes", ".ner")
 JSON_EXTENSIONS = (".jsonl", ".json")
 PASSTHROUGH = ("split", "group")
-KNOWN_PREFIXES = frozenset("BIESLU")  # L/U are BILOU's names for E/S
+KNOWN_PREFIXES = frozenset("BIESLUM")  # L/U are BILOU's names for E/S; M is BMES's I
 _PREFIXED = re.compile(r"^([A-Za-z])-(.+)$")
 SENTENCE_COLUMN_NAMES = ("sentence_id", "sentence", "sentence #", "sent_id", "sentence_idx", "sid")
 
@@ -228,6 +229,8 @@ def split_tag(tag: str) -> tuple[str, str]:
     match = _PREFIXED.match(tag)
     if match:
         prefix, kind = match.groups()
+        if prefix == "M":  # BMES (common in Chinese NER): M- is a middle token, as I- is
+            return "I", kind
         return (prefix, kind) if prefix in KNOWN_PREFIXES else ("?", tag)
     return ("", tag) if tag and tag == tag.strip() else ("?", tag)
 
@@ -272,6 +275,33 @@ def to_iob2(tags: Sequence[str], scheme: str = "IOB2") -> list[str]:
         out.append(("B-" if begins else "I-") + kind)
         open_kind = None if prefix in ("E", "L", "S", "U") else kind
     return out
+
+
+def join_tokens(tokens: Sequence[str]) -> tuple[str, list[int]]:
+    """The tokens as one text and each token's start offset.
+
+    Tokens are joined by spaces, except between two characters of a script written without
+    spaces (a Chinese or Japanese sentence tagged one character per line reads as it is written).
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    position = 0
+    for i, token in enumerate(tokens):
+        if i and not (_unspaced(tokens[i - 1]) and _unspaced(token)):
+            parts.append(" ")
+            position += 1
+        starts.append(position)
+        parts.append(token)
+        position += len(token)
+    return "".join(parts), starts
+
+
+def _unspaced(token: str) -> bool:
+    """A token of one or two characters of an unspaced script (or CJK punctuation)."""
+    if not token or len(token) > 2:
+        return False
+    return all(script_of(ch) in UNSPACED or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+               for ch in token)
 
 
 def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
