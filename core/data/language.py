@@ -85,6 +85,7 @@ def language_findings(texts: pd.Series | None, *, model_key: str, task: str,
         looks = f"; it looks like {language}" if language else ""
         findings.append(Finding("info", "scripts", f"Letters of the text: {', '.join(parts)}"
                                 f"{looks}.", example={"scripts": dict(named)}))
+    model_key = _model_for_task(model_key, task)
     measured = vocabulary(sample, model_key)
     if measured is None:
         return findings
@@ -103,6 +104,20 @@ def language_findings(texts: pd.Series | None, *, model_key: str, task: str,
             "info", "vocabulary", f"{name} reads this text with {share:.1%} unknown tokens at "
             f"{measured['chars_per_token']:.1f} characters per token."))
     return findings
+
+
+def _model_for_task(model_key: str, task: str) -> str:
+    """The chosen model if it can do the task, else the first catalogue model that can."""
+    try:
+        from core.models import catalog
+
+        models = catalog.list_models()
+    except Exception:  # noqa: BLE001 - no catalogue: measure the model as chosen
+        return model_key
+    chosen = next((m for m in models if m.key == model_key), None)
+    if chosen is not None and task in chosen.tasks:
+        return model_key
+    return next((m.key for m in models if task in m.tasks), model_key)
 
 
 def _readers(sample: Sequence[str], task: str, exclude: str) -> list[dict[str, Any]]:
