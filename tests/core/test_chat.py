@@ -120,7 +120,8 @@ def test_sharegpt_conversations_are_read_as_chat() -> None:
         [{"from": "system", "value": "Be kind"}, {"from": "human", "value": "Hi"},
          {"from": "gpt", "value": "Hello"}],
         [{"from": "human", "value": "Hi"}, {"from": "robot", "value": "x"}]]})
-    findings = {f.code: f for f in chat.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")}
+    checked = chat_checks.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")
+    findings = {f.code: f for f in checked}
     assert findings["messages_unknown_role"].message.startswith("Row 2, turn 2 has the unknown role 'robot'")
     assert "messages_bad_turn" not in findings
     turns = chat.preview_conversations(frame, {"format": "messages"})

@@ -13,11 +13,12 @@ TEXTS = ["这部电影非常好看", "剧情很无聊，浪费时间", "演员�
 
 def test_a_local_causal_lm_trains_as_a_classifier_on_chinese_text(home: Path, tmp_path: Path) -> None:
     from core.data import datasets
+    from core.inference.generation import clear_loaded
     from core.inference.predict import clear_cache, predict_texts
-    from core.ml.generation import clear_loaded
     from core.models import catalog
     from core.run_config import TrainConfig
     from core.training import service as training
+    from core.training import worker
 
     clear_loaded()
     info = catalog.add_local_model(str(build_tiny_chat_lm(tmp_path / "tiny-llama", seed=2)))
@@ -32,7 +33,7 @@ def test_a_local_causal_lm_trains_as_a_classifier_on_chinese_text(home: Path, tm
     # The byte-level tokenizer reads every character: no unknown-token warning for this model.
     assert "unknown_tokens" not in {f["code"] for f in saved.quality["findings"]}
     assert saved.quality["stats"]["vocabulary"]["unknown_share"] == 0.0
-    training.set_launcher(training.InlineLauncher())
+    training.set_launcher(worker.InlineLauncher())
     try:
         cfg = TrainConfig.from_preset("full", max_steps=3, batch_size=8, learning_rate=1e-3, eval_every=3,
                                       max_length=32, eval_batch_size=8, warmup_ratio=0.0)

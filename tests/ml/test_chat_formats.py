@@ -57,12 +57,13 @@ def _alpaca_file(n: int) -> bytes:
 
 @pytest.fixture
 def tiny_chat_key(home: Path, tmp_path: Path) -> Iterator[str]:
-    from core.ml.generation import clear_loaded
+    from core.inference.generation import clear_loaded
     from core.models import catalog
     from core.training import service as training
+    from core.training import worker
 
     clear_loaded()
-    training.set_launcher(training.InlineLauncher())
+    training.set_launcher(worker.InlineLauncher())
     yield catalog.add_local_model(str(build_tiny_chat_lm(tmp_path / "tiny-chat", seed=1))).key
     training.set_launcher(None)
     clear_loaded()

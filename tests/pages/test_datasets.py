@@ -91,11 +91,13 @@ def test_encoding_is_shown_and_can_be_overridden(open_page: Callable[..., AppTes
              "我不推荐这部电影", "故事感人，值得一看", "导演让人失望"] * 2
     rows = [(t, "fresh" if i % 2 == 0 else "rotten") for i, t in enumerate(texts)]
     data = ("review,sentiment\n" + "".join(f"{t},{label}\n" for t, label in rows)).encode("gbk")
-    at = _upload(open_page("datasets"), "cn.csv", data)
+    # MiniLM cannot read Chinese, so the first report extracts SmolLM2's tokenizer (~20 s).
+    at = open_page("datasets").file_uploader(key="datasets_upload").set_value(
+        ("cn.csv", data, "text/csv")).run(timeout=180)
     assert not at.exception
     assert any("read as GBK (Chinese, simplified)" in c.value.replace("\\", "") for c in at.caption)
     assert at.dataframe[0].value["review"].tolist() == texts
-    at.selectbox(key="datasets_encoding").set_value("cp1252").run()
+    at.selectbox(key="datasets_encoding").set_value("cp1252").run(timeout=120)
     assert not at.exception
     assert any("read as Windows-1252" in c.value.replace("\\", "") for c in at.caption)
     assert at.dataframe[0].value["review"].iloc[0] != texts[0]
