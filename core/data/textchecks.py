@@ -86,7 +86,7 @@ def _percent(share: float) -> str:
 
 # C1 control characters, or UTF-8 read as Windows-1252 ("Ã©", "â€™"): text decoded wrongly.
 _MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
-_REPAIR_ROWS = 2000  # non-ASCII rows tried against every common encoding mix-up
+_REPAIR_ROWS = 500  # non-ASCII rows tried against every common encoding mix-up
 
 
 def _encoding_damage(texts: pd.Series, frame: pd.DataFrame,

@@ -36,7 +36,7 @@ _GUESSES = ("cp1252", "gbk", "gb18030", "cp950", "cp932", "cp949", "euc-jp",
             "cp1251", "koi8-r", "cp1250", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257",
             "cp874", "cp1258")
 _WESTERN = {"cp1252", "cp1250", "cp1254", "cp1257", "cp1258", "latin-1", "mac-roman"}
-_SAMPLE_BYTES = 24_000
+_SAMPLE_BYTES = 8_000  # non-ASCII lines scored per candidate: enough to tell encodings apart
 _HIGH_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 _MIN_CLUES = 12  # fewer non-ASCII characters than this: the guess is a guess
 
