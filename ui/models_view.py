@@ -55,6 +55,7 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
         "model": m.name, "ready": "yes" if m.ready else "prepared on first use",
         "speed here": speed_text(m.speed), "tasks": ", ".join(task_label(t) for t in m.tasks),
         "parameters": count(m.params), "size on disk": size(m.size_bytes), "licence": m.licence,
+        "languages": m.languages or "not stated",
         "context": f"{m.context_length:,}" if m.context_length else "—", "source": m.source,
         "measured": speed_date(m.speed), "key": m.key,
     } for m in models])

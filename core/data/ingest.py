@@ -23,7 +23,7 @@ from core.data.canonical import short
 from core.entities import Finding
 from core.errors import DatasetError
 from core.tasks.ner import looks_like_conll, read_token_file
-from core.text.encoding import decode_text
+from core.text.encoding import Decoding, decode_bytes, encoding_label
 from core.text.textfile import (
     drop_orange_header_rows,
     infer_type,
@@ -71,6 +71,12 @@ class ParsedFile:
     delimiter: str | None
     has_header: bool
     warnings: tuple[str, ...] = ()
+    encoding_uncertain: str | None = None  # a sentence when the guessed encoding may be wrong
+
+    @property
+    def encoding_label(self) -> str:
+        """What people call the encoding: 'GBK (Chinese, simplified)'."""
+        return encoding_label(self.encoding)
 
 
 def display_name(filename: str) -> str:
@@ -80,8 +86,11 @@ def display_name(filename: str) -> str:
     return name[:200] or "upload"
 
 
-def read_upload(data: bytes, filename: str) -> ParsedFile:
-    """Parse an uploaded file; raise DatasetError with one sentence when it cannot be used."""
+def read_upload(data: bytes, filename: str, encoding: str | None = None) -> ParsedFile:
+    """Parse an uploaded file; raise DatasetError with one sentence when it cannot be used.
+
+    ``encoding`` overrides the guessed text encoding (one of ``core.text.encoding.ENCODINGS``).
+    """
     name = display_name(filename)
     limit = get_settings().upload_limit_bytes
     if len(data) > limit:
@@ -90,7 +99,7 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
             "upload a smaller file or raise UCLAB_UPLOAD_LIMIT_MB.")
     if PurePath(name).suffix.lower() in ARCHIVES:
         inner, inner_name, note = unpack_archive(data, name, limit)
-        parsed = read_upload(inner, inner_name)
+        parsed = read_upload(inner, inner_name, encoding)
         return replace(parsed, filename=name, warnings=(note, *parsed.warnings))
     suffix = PurePath(name).suffix.lower()
     if suffix == ".xls":
@@ -108,17 +117,20 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
-        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(data, name)):
-            parsed = _read_token_file(data, name)
+        if fmt in ("conll", "json", "jsonl") or suffix == ".txt":
+            text, how = decode_bytes(data, name, encoding)
+        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(text)):
+            parsed = _read_token_file(text, name, how)
         elif fmt in ("json", "jsonl"):
-            text, encoding, warnings = decode_text(data, name)
             reader = _read_json if fmt == "json" else _read_jsonl
-            parsed = reader(text, name, encoding, warnings)
+            parsed = reader(text, name, how.encoding, list(how.warnings))
         else:
-            frame, delimiter, has_header, encoding, warnings = read_delimited(
-                data, name, default_delimiter="\t" if fmt == "tsv" else ",")
-            parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
-            parsed = _space_separated(parsed, data) if frame.shape[1] == 1 else _orange_tab(parsed)
+            frame, delimiter, has_header, how, warnings = read_delimited(
+                data, name, default_delimiter="\t" if fmt == "tsv" else ",", encoding=encoding)
+            parsed = ParsedFile(frame, name, fmt, how.encoding, delimiter, has_header, tuple(warnings))
+            parsed = (_space_separated(parsed, data, encoding) if frame.shape[1] == 1
+                      else _orange_tab(parsed))
+        parsed = replace(parsed, encoding_uncertain=how.uncertain)
     return _finish(parsed)
 
 
@@ -156,9 +168,9 @@ def unpack_archive(data: bytes, name: str, limit: int) -> tuple[bytes, str, str]
     return inner, inner_name, f"Read '{inner_name}' from the compressed file '{name}'."
 
 
-def _space_separated(parsed: ParsedFile, data: bytes) -> ParsedFile:
+def _space_separated(parsed: ParsedFile, data: bytes, encoding: str | None) -> ParsedFile:
     """A one-column read of a table whose values are separated by spaces, read again by spaces."""
-    text, _encoding, _warnings = decode_text(data, parsed.filename)
+    text, _how = decode_bytes(data, parsed.filename, encoding)
     found = read_whitespace_table(text)
     if found is None:
         return parsed
@@ -204,16 +216,16 @@ def single_column_findings(parsed: ParsedFile) -> list[Finding]:
     return []
 
 
-def _looks_like_conll(data: bytes, name: str) -> bool:
-    text, _encoding, _warnings = decode_text(data, name)
+
+def _looks_like_conll(text: str) -> bool:
     return looks_like_conll(text)
 
 
-def _read_token_file(data: bytes, name: str) -> ParsedFile:
+def _read_token_file(text: str, name: str, how: Decoding) -> ParsedFile:
     """CoNLL-style text (a token and its tag per line): one row per sentence, tokens and tags lists."""
-
-    frame = read_token_file(data, name)
-    return ParsedFile(frame.reset_index(drop=True), name, "conll", "utf-8", None, False)
+    frame = read_token_file(text, name)
+    return ParsedFile(frame.reset_index(drop=True), name, "conll", how.encoding, None, False,
+                      how.warnings)
 
 
 def _refuse_binary(data: bytes, name: str, suffix: str) -> None:
@@ -347,8 +359,7 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
     if names != list(frame.columns) or more:
         frame = frame.copy()
         frame.columns = names
-    return ParsedFile(frame, parsed.filename, parsed.file_format, parsed.encoding,
-                      parsed.delimiter, parsed.has_header, parsed.warnings + tuple(more))
+    return replace(parsed, frame=frame, warnings=parsed.warnings + tuple(more))
 
 
 def _clean_names(columns: pd.Index) -> tuple[list[str], list[str]]:
