@@ -23,6 +23,7 @@ from core.entities import RunInfo
 from core.errors import ConfigError, RunStateError
 from core.run_config import PRESETS, TrainConfig, field_help
 from core.store import runs
+from core.store.processes import start_time
 from core.training.estimates import Estimate, estimate_run
 
 __all__ = ["PRESETS", "Estimate", "InlineLauncher", "Launcher", "SubprocessLauncher", "TrainConfig",
@@ -70,7 +71,7 @@ class SubprocessLauncher:
                                     start_new_session=True)
         # Reap finished children so they do not linger as zombies in a long-lived app process.
         SubprocessLauncher._children = [p for p in self._children if p.poll() is None] + [proc]
-        runs.update_progress(run_id, heartbeat=False, pid=proc.pid)
+        runs.update_progress(run_id, heartbeat=False, pid=proc.pid, pid_started=start_time(proc.pid))
 
 
 class InlineLauncher:
