@@ -87,3 +87,18 @@ def tiny(home: Path, tiny_chat_folder: Path) -> Iterator[str]:
     clear_loaded()
     yield catalog.add_local_model(str(tiny_chat_folder)).key
     clear_loaded()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying how the PostgreSQL half of the parametrised tests went (CI shows it)."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "[postgresql" in getattr(report, "nodeid", "") and report.when in ("call", "setup"):
+                if outcome == "passed" and report.when == "setup":
+                    continue
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        where = POSTGRES_URL.rsplit("@", 1)[-1] if POSTGRES_URL else "no server"
+        terminalreporter.write_line("PostgreSQL-backed tests (" + where + "): "
+                                    + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -1,9 +1,12 @@
 """Training service: start, queue, cancel and resume runs, estimate their cost, read their progress.
 
-Starting a run writes a ``queued`` row and kicks the queue: a ``Launcher`` starts
-``python -m core.training.worker RUN_ID`` in its own OS session, so closing the tab or restarting the app
-never stops it. By default one run trains at a time (``UCLAB_MAX_RUNNING``); a worker that
-finishes starts the next queued run, and every page load / CLI call kicks the queue too.
+Starting a run writes a ``queued`` row and kicks the queue. Workers take queued runs from the
+database: ``uclab worker`` daemons on any machine that shares it, or, when none is alive, the
+local worker the app starts itself (``core.training.daemon --local``, in its own OS session, so
+closing the tab or restarting the app never stops a run; it leaves when idle). By default one
+run trains at a time on the local worker (``UCLAB_MAX_RUNNING``). Tests and scripts may set a
+``Launcher`` instead, which starts ``python -m core.training.worker RUN_ID`` per run (or runs
+it inline).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from core.config import get_settings
 from core.entities import RunInfo
 from core.errors import ConfigError, RunStateError
 from core.run_config import PRESETS, TrainConfig, field_help
-from core.store import runs
+from core.store import runs, workers
 from core.store.processes import start_time
 from core.training.estimates import Estimate, estimate_run
 
@@ -42,6 +45,7 @@ class TrainRequest:
     config: TrainConfig = field(default_factory=TrainConfig)
     task: str | None = None    # defaults to the dataset's task
     name: str = ""
+    created_by: str = ""       # the signed-in person who asked (empty without sign-in)
 
 
 class Launcher(Protocol):
@@ -85,6 +89,31 @@ class InlineLauncher:
             runs.update_progress(run_id, heartbeat=False, pid=None)
 
 
+class LocalWorker:
+    """Starts this machine's worker daemon when no worker (on any machine) is alive."""
+
+    IDLE_EXIT_S = 600.0
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def ensure(self) -> bool:
+        """Start the local worker if needed; whether one was started now."""
+        if workers.live_workers():
+            return False
+        proc = LocalWorker._proc
+        if proc is not None and proc.poll() is None:
+            return False  # started a moment ago and still registering
+        settings = get_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "UCLAB_HOME": str(settings.home),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(settings.home / "worker.log", "ab") as log:
+            LocalWorker._proc = subprocess.Popen(
+                [sys.executable, "-m", "core.training.daemon", "--local", str(max_running()),
+                 str(self.IDLE_EXIT_S)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        return True
+
+
 _launcher: Launcher | None = None
 
 
@@ -94,8 +123,9 @@ def set_launcher(launcher: Launcher | None) -> None:
     _launcher = launcher
 
 
-def get_launcher() -> Launcher:
-    return _launcher or SubprocessLauncher()
+def get_launcher() -> Launcher | None:
+    """The launcher set for tests and scripts; None means the workers take the queue."""
+    return _launcher
 
 
 def max_running() -> int:
@@ -106,13 +136,27 @@ def max_running() -> int:
         return 1
 
 
-def kick_queue(launcher: Launcher | None = None) -> list[int]:
-    """Mark dead runs interrupted, then start queued runs while slots are free; the ids started."""
-    runs.reap_stale()
+def sweep() -> list[int]:
+    """Mark runs whose process is gone as interrupted (at start-up, and on every kick)."""
+    reaped = runs.reap_stale()
     from core.training.crossval import refresh_live_parents
 
     refresh_live_parents()  # cross-validation parents follow their folds' statuses
+    return reaped
+
+
+def kick_queue(launcher: Launcher | None = None) -> list[int]:
+    """Sweep, then see that queued runs get trained; the ids a launcher started here.
+
+    Without a launcher the workers claim runs themselves; this only starts the local worker
+    when runs are waiting and no worker is alive, and returns [].
+    """
+    sweep()
     launcher = launcher or get_launcher()
+    if launcher is None:
+        if runs.queued_ids():
+            LocalWorker().ensure()
+        return []
     started = []
     # A launched worker counts from the moment it is started, not only once it has claimed its run.
     free = max_running() - runs.running_count() - runs.launching_count()
@@ -150,7 +194,8 @@ def start_run(request: TrainRequest, launcher: Launcher | None = None) -> RunInf
     task, _ = _check_request(request)
     request.config.validate()
     info = runs.create_run(dataset_id=request.dataset_id, model_key=request.model_key, task=task,
-                           config=request.config.to_dict(), seed=request.config.seed, name=request.name)
+                           config=request.config.to_dict(), seed=request.config.seed, name=request.name,
+                           created_by=request.created_by)
     runs.add_log(info.id, f"Queued: {task} with {request.model_key}, preset {request.config.preset}.")
     kick_queue(launcher)
     return runs.get_run(info.id)
