@@ -35,6 +35,7 @@ class DatasetInfo:
     info: dict[str, Any]
     row_count: int
     created_at: datetime
+    created_by: str = ""
 
     @property
     def label(self) -> str:

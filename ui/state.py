@@ -53,6 +53,7 @@ FINETUNE_NAME = "finetune_name"
 FINETUNE_RUN_SELECT = "finetune_run_select"
 FINETUNE_CANCEL = "finetune_cancel"
 FINETUNE_RESUME = "finetune_resume"
+FINETUNE_DELETE = "finetune_delete"
 FINETUNE_FIELD_PREFIX = "finetune_field_"
 
 # Evaluation page

@@ -155,8 +155,11 @@ def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
                  split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
-                 extra_info: dict[str, Any] | None = None) -> DatasetInfo:
-    """Save an immutable version; the same content, mapping and split returns the existing one."""
+                 extra_info: dict[str, Any] | None = None, created_by: str = "") -> DatasetInfo:
+    """Save an immutable version; the same content, mapping and split returns the existing one.
+
+    `created_by`: the signed-in person who saved it (empty without sign-in).
+    """
     name = " ".join(str(name).split())
     if not name:
         raise DatasetError("Give the dataset a name.")
@@ -198,7 +201,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
                 name=name, version=version + 1, task=task, source_filename=parsed.filename[:300],
                 content_hash=digest, path=settings.relative(target), mapping=prepared.mapping,
                 split_sizes=report.stats["split_sizes"], quality=report.to_dict(), info=info,
-                row_count=int(len(frame)))
+                row_count=int(len(frame)), created_by=created_by[:200])
             session.add(row)
             session.flush()
             saved = _info(row)
@@ -214,7 +217,7 @@ def _info(row: orm.Dataset) -> DatasetInfo:
                        source_filename=row.source_filename, content_hash=row.content_hash,
                        path=row.path, mapping=dict(row.mapping), split_sizes=dict(row.split_sizes),
                        quality=dict(row.quality), info=dict(row.info or {}), row_count=row.row_count,
-                       created_at=row.created_at)
+                       created_at=row.created_at, created_by=row.created_by or "")
 
 
 def list_datasets() -> list[DatasetInfo]:

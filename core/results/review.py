@@ -85,7 +85,7 @@ def _outputs_for(model: str, prompts: list[str]) -> list[str]:
 
 def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any], *,
                   outputs_a: Sequence[Any] | None = None, outputs_b: Sequence[Any] | None = None,
-                  seed: int | None = None) -> int:
+                  seed: int | None = None, created_by: str = "") -> int:
     """Store a blind review of two models on the prompts (outputs given or generated); return its id."""
     name = (name or "").strip()
     if not name:
@@ -102,7 +102,8 @@ def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any],
     order = list(range(len(texts)))
     rng.shuffle(order)  # items are stored (and shown) in a random order
     with session_scope(write=True) as s:
-        review = orm.Review(name=name[:200], model_a=str(model_a)[:300], model_b=str(model_b)[:300])
+        review = orm.Review(name=name[:200], model_a=str(model_a)[:300], model_b=str(model_b)[:300],
+                            created_by=created_by[:200])
         s.add(review)
         s.flush()
         for i in order:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from core.entities import RunInfo
 from core.errors import NotFoundError, RunStateError
 from core.store.db import session_scope
-from core.store.orm import Run, RunLog, RunMetric, RunStatus, utcnow
+from core.store.orm import Evaluation, Generation, Run, RunLog, RunMetric, RunStatus, utcnow
 from core.store.processes import holder_alive, process_alive, start_time, this_host
 
 S = RunStatus
@@ -236,6 +236,22 @@ def request_cancel(run_id: int) -> RunInfo:
             row.status, row.finished_at = S.CANCELLED.value, utcnow()
             row.status_reason = "Cancelled before it started."
         return _info(row)
+
+
+def delete_run(run_id: int) -> list[int]:
+    """Delete a finished run, its child runs and their metrics, logs and evaluations; the ids deleted."""
+    with session_scope(write=True) as s:
+        row = _row(s, run_id)
+        ids = [run_id, *s.scalars(select(Run.id).where(Run.parent_id == run_id))]
+        live = s.scalars(select(Run.id).where(Run.id.in_(ids), Run.status.in_([S.QUEUED, S.RUNNING]))).all()
+        if live:
+            raise RunStateError(f"Run {row.id} is still queued or running; cancel it before deleting it.")
+        for table in (RunMetric, RunLog, Evaluation):
+            s.execute(delete(table).where(table.run_id.in_(ids)))
+        s.execute(update(Generation).where(Generation.run_id.in_(ids)).values(run_id=None))
+        s.execute(delete(Run).where(Run.id.in_(ids[1:])))
+        s.execute(delete(Run).where(Run.id == run_id))
+        return ids
 
 
 def add_metrics(run_id: int, step: int, epoch: float | None, split: str, values: dict[str, Any]) -> None:

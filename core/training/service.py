@@ -30,7 +30,7 @@ from core.store.processes import start_time
 from core.training.estimates import Estimate, estimate_run
 
 __all__ = ["PRESETS", "Estimate", "InlineLauncher", "Launcher", "SubprocessLauncher", "TrainConfig",
-           "TrainRequest", "cancel_run", "estimate_run", "field_help", "get_run", "kick_queue",
+           "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_run", "kick_queue",
            "list_runs", "queue_position", "resume_run", "run_logs", "run_metrics", "start_run",
            "wait_for_run"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,6 +230,16 @@ def resume_run(run_id: int, launcher: Launcher | None = None) -> RunInfo:
     runs.add_log(run_id, f"Resume requested: continuing {where}.")
     kick_queue(launcher)
     return runs.get_run(run_id)
+
+
+def delete_run(run_id: int) -> list[int]:
+    """Delete a finished run (and its folds) with its files under UCLAB_HOME; the ids deleted."""
+    import shutil
+
+    ids = runs.delete_run(run_id)
+    for gone in ids:
+        shutil.rmtree(get_settings().runs_dir / str(gone), ignore_errors=True)
+    return ids
 
 
 def get_run(run_id: int) -> RunInfo:
