@@ -26,9 +26,9 @@ from filelock import FileLock, Timeout
 
 from core.config import get_settings
 from core.entities import RunInfo
+from core.entities import RunStatus as S
 from core.errors import UserError
 from core.store import runs, workers
-from core.store.orm import RunStatus as S
 from core.store.processes import this_host
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,125 @@
+"""The run queue: the kick that marks dead runs interrupted and sees that queued runs get trained.
+
+Workers take queued runs from the database: ``uclab worker`` daemons on any machine that shares
+it, or, when none is alive, the local worker the app starts itself (``LocalWorker``:
+``core.training.daemon --local``, in its own OS session, so closing the tab or restarting the app
+never stops a run; it leaves when idle). The local worker trains ``UCLAB_MAX_RUNNING`` runs at
+once (default 1). Tests and scripts may set a ``Launcher`` instead, which starts
+``python -m core.training.worker RUN_ID`` per run (or runs it inline) while slots are free.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Protocol
+
+from core.config import get_settings
+from core.store import runs, workers
+from core.store.processes import start_time
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Launcher(Protocol):
+    """Starts the worker for a queued run."""
+
+    def launch(self, run_id: int) -> None: ...
+
+
+class SubprocessLauncher:
+    """``python -m core.training.worker RUN_ID`` detached in a new session, output in the run's worker.log."""
+
+    _children: list[subprocess.Popen[bytes]] = []
+
+    def launch(self, run_id: int) -> None:
+        settings = get_settings()
+        run_dir = settings.runs_dir / str(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Passive OpenMP waiting: when other processes share the cores (the app server, a test
+        # run), spinning threads made a 2-thread step 5-7x slower here; passive waiting does not.
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "UCLAB_HOME": str(settings.home),
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(run_dir / "worker.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "core.training.worker", str(run_id)],
+                                    cwd=ROOT, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        # Reap finished children so they do not linger as zombies in a long-lived app process.
+        SubprocessLauncher._children = [p for p in self._children if p.poll() is None] + [proc]
+        runs.update_progress(run_id, heartbeat=False, pid=proc.pid, pid_started=start_time(proc.pid))
+
+
+class LocalWorker:
+    """Starts this machine's worker daemon when no worker (on any machine) is alive."""
+
+    IDLE_EXIT_S = 600.0
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def ensure(self) -> bool:
+        """Start the local worker if needed; whether one was started now."""
+        if workers.live_workers():
+            return False
+        proc = LocalWorker._proc
+        if proc is not None and proc.poll() is None:
+            return False  # started a moment ago and still registering
+        settings = get_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "UCLAB_HOME": str(settings.home),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(settings.home / "worker.log", "ab") as log:
+            LocalWorker._proc = subprocess.Popen(
+                [sys.executable, "-m", "core.training.daemon", "--local", str(max_running()),
+                 str(self.IDLE_EXIT_S)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        return True
+
+
+_launcher: Launcher | None = None
+
+
+def set_launcher(launcher: Launcher | None) -> None:
+    """Use this launcher for every later start (None: the workers take the queue)."""
+    global _launcher
+    _launcher = launcher
+
+
+def get_launcher() -> Launcher | None:
+    """The launcher set for tests and scripts; None means the workers take the queue."""
+    return _launcher
+
+
+def max_running() -> int:
+    """How many runs may train at once (UCLAB_MAX_RUNNING, default 1: a CPU has no room for two)."""
+    try:
+        return max(1, int(os.environ.get("UCLAB_MAX_RUNNING", "1")))
+    except ValueError:
+        return 1
+
+
+def kick_queue(launcher: Launcher | None = None) -> list[int]:
+    """Mark dead runs interrupted, then see that queued runs get trained; the ids a launcher started.
+
+    Without a launcher the workers claim runs themselves; this only starts the local worker
+    when runs are waiting and no worker is alive, and returns [].
+    """
+    runs.reap_stale()
+    launcher = launcher or get_launcher()
+    if launcher is None:
+        if runs.queued_ids():
+            LocalWorker().ensure()
+        return []
+    started = []
+    # A launched worker counts from the moment it is started, not only once it has claimed its run.
+    free = max_running() - runs.running_count() - runs.launching_count()
+    for run_id in runs.queued_ids():
+        if free <= 0:
+            break
+        if runs.claim_launch(run_id, os.getpid()):
+            launcher.launch(run_id)
+            started.append(run_id)
+            free -= 1
+    return started
