@@ -172,6 +172,9 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         dataloader_pin_memory=choice.device == "cuda",
         dataloader_num_workers=0,
         seed=config.seed,
+        # Each process's loss is its own batch mean and DDP averages the gradients; the token-count
+        # scaling would multiply the logged loss by the number of processes.
+        average_tokens_across_devices=False,
         report_to="none",
         disable_tqdm=True,
     )

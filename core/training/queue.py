@@ -56,7 +56,7 @@ class SubprocessLauncher:
 class LocalWorker:
     """Starts this machine's worker daemon when no worker (on any machine) is alive."""
 
-    IDLE_EXIT_S = 600.0
+    IDLE_EXIT_S = 120.0  # a laptop keeps no idle process for long; the next kick starts it again
     _proc: subprocess.Popen[bytes] | None = None
 
     def ensure(self) -> bool:

@@ -209,3 +209,16 @@ def test_the_app_starts_a_local_worker_only_when_none_is_alive(home: Path, monke
         if proc.poll() is None:
             proc.kill()
         training.LocalWorker._proc = None
+
+
+def test_worker_flags_are_checked_with_one_sentence(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cli import main
+    from core.cli.worker import parse_gpus
+
+    assert parse_gpus("0,1") == [0, 1] and parse_gpus(None) == []
+    assert main(["worker", "--gpus", "a,b"]) == 2
+    assert capsys.readouterr().err.strip() == ("Error: --gpus takes GPU numbers separated by commas "
+                                               "(for example 0,1), not 'a,b'.")
+    assert main(["worker", "--slots", "0"]) == 2
+    assert "--slots must be at least 1." in capsys.readouterr().err
+    assert workers.live_workers() == []  # nothing was registered
