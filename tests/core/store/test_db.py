@@ -14,7 +14,7 @@ from core.config import get_settings
 from core.store import db
 from core.store.orm import Dataset, Run, RunStatus
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.sqlite_only

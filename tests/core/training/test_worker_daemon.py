@@ -24,7 +24,7 @@ from core.store.processes import this_host
 from core.training import service as training
 from core.training import worker
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _queue(dataset: int, key: str, **kw: object) -> int:

@@ -21,7 +21,7 @@ from core.run_config import TrainConfig
 from core.store import runs
 from core.training import service as training
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STEPS = 16
 
 
