@@ -117,6 +117,14 @@ class WorkerDaemon:
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.children[info.id] = Child(info.id, proc, gpus)
 
+    def start_or_fail(self, info: RunInfo) -> None:
+        try:
+            self.start(info)
+        except OSError as exc:  # the child could not even start: say so instead of holding the run
+            reason = f"The worker on {this_host()} could not start the training process: {exc}."
+            runs.transition(info.id, S.FAILED, reason=reason, expect=[S.RUNNING])
+            runs.add_log(info.id, reason, "error")
+
     # -- children that ended -------------------------------------------------------------------
     def collect(self) -> None:
         for run_id, child in list(self.children.items()):
@@ -166,8 +174,10 @@ class WorkerDaemon:
                     self.terminate_children()
                 else:
                     runs.reap_stale()
-                    while len(self.children) < self.slots and (claimed := self.claim()) is not None:
-                        self.start(claimed)
+                    # Read first: a write transaction every second would only compete with writers.
+                    waiting = len(self.children) < self.slots and bool(runs.queued_ids())
+                    while waiting and len(self.children) < self.slots and (claimed := self.claim()):
+                        self.start_or_fail(claimed)
                 now = time.monotonic()
                 if self.children:
                     idle_since = now
