@@ -175,3 +175,8 @@ def clear_models() -> None:
     """Forget loaded taggers (tests, or after a run's model folder changed)."""
     with _models_lock:
         _models.clear()
+
+
+def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], threading.Lock]:
+    """The run's cached (model, tokenizer, meta, lock), loading it once; other services share it."""
+    return _loaded(run_id)

@@ -131,3 +131,8 @@ def clear_cache() -> None:
     """Forget loaded models (tests, or after a run's model folder changed)."""
     with _cache_lock:
         _cache.clear()
+
+
+def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], threading.Lock]:
+    """The run's cached (model, tokenizer, meta, lock), loading it once; other services share it."""
+    return _loaded(run_id)

@@ -162,6 +162,7 @@ class StreamResult:
     seconds: float
     device: str
     stopped_early: bool = False
+    finished: list[bool] = field(default_factory=list)  # per sequence: ended by EOS/stop, not by the limit
 
 
 @dataclass
@@ -323,4 +324,5 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
     return StreamResult(outputs=list(rows.sent), new_tokens=new_tokens, prompt_tokens=prompt_len,
                         time_to_first_token=(first - start) if first else None,
                         tokens_per_second=new_tokens / seconds if new_tokens and seconds > 0 else None,
-                        seconds=seconds, device=loaded.device, stopped_early=cancel.is_set())
+                        seconds=seconds, device=loaded.device, stopped_early=cancel.is_set(),
+                        finished=list(rows.done))
