@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-from urllib.parse import urlparse
-
 import openai
 import pytest
 
@@ -15,6 +11,7 @@ from core.serve import server
 from core.serve.app import ServeOptions
 from core.serve.backend import resolve_served
 from core.serve.gate import Gate, ServerBusy
+from tests.serve.clients import http_call, openai_client
 
 GREEDY = {"temperature": 0, "max_tokens": 12}
 
@@ -23,27 +20,11 @@ def _app(ref: str, **options: object) -> object:
     return server.build(resolve_served(model_key=ref), ServeOptions(**options))
 
 
-def _client(url: str, key: str = "none") -> openai.OpenAI:
-    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=60)
-
-
-def _raw(url: str, method: str, path: str, body: dict | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    parts = urlparse(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers={"Content-Type": "application/json", **(headers or {})})
-    response = conn.getresponse()
-    data = json.loads(response.read() or b"{}")
-    conn.close()
-    return response.status, data
-
-
 def test_chat_answers_like_the_playground_streamed_and_not(tiny, serve) -> None:
     settings = gen.GenerationSettings(temperature=0, top_k=0, top_p=1, max_new_tokens=12)
     expected = gen.generate(tiny, "What is the capital of France?", store=False, settings=settings).text
     with serve(_app(tiny)) as url:
-        client = _client(url)
+        client = openai_client(url)
         assert [m.id for m in client.models.list().data] == [tiny]
         messages = [{"role": "user", "content": "What is the capital of France?"}]
         reply = client.chat.completions.create(model=tiny, messages=messages, **GREEDY)
@@ -58,7 +39,7 @@ def test_chat_answers_like_the_playground_streamed_and_not(tiny, serve) -> None:
 
 def test_completions_n_seed_stop_and_max_tokens(tiny, serve) -> None:
     with serve(_app(tiny)) as url:
-        client = _client(url)
+        client = openai_client(url)
         plain = client.completions.create(model=tiny, prompt="Once upon a time", **GREEDY).choices[0]
         assert plain.text
         cut = plain.text[2:5]
@@ -78,7 +59,7 @@ def test_completions_n_seed_stop_and_max_tokens(tiny, serve) -> None:
 
 def test_bad_requests_get_openai_errors_with_one_sentence(tiny, serve) -> None:
     with serve(_app(tiny)) as url:
-        client = _client(url)
+        client = openai_client(url)
         messages = [{"role": "user", "content": "Hi"}]
         with pytest.raises(openai.BadRequestError, match="temperature must be between 0 and 2"):
             client.chat.completions.create(model=tiny, messages=messages, temperature=3)
@@ -89,24 +70,24 @@ def test_bad_requests_get_openai_errors_with_one_sentence(tiny, serve) -> None:
             client.chat.completions.create(model="gpt-4o", messages=messages)
         with pytest.raises(openai.BadRequestError, match="does not answer /v1/embeddings"):
             client.embeddings.create(model=tiny, input="hello")
-        status, body = _raw(url, "POST", "/v1/chat/completions", {"messages": "nope"})
+        status, body = http_call(url, "POST", "/v1/chat/completions", {"messages": "nope"})
         assert status == 400 and "messages" in body["error"]["message"]
-        status, body = _raw(url, "GET", "/v1/nothing")
+        status, body = http_call(url, "GET", "/v1/nothing")
         assert status == 404 and body["error"]["code"] == "unknown_url"
 
 
 def test_a_key_is_required_once_set_and_other_host_names_are_refused(tiny, serve) -> None:
     with serve(_app(tiny, api_key="s3cret")) as url:
         with pytest.raises(openai.AuthenticationError, match="API key is missing or wrong"):
-            _client(url, "wrong").models.list()
-        assert _raw(url, "GET", "/v1/models")[0] == 401  # no bearer at all
-        assert [m.id for m in _client(url, "s3cret").models.list().data] == [tiny]
-        status, body = _raw(url, "GET", "/v1/models", headers={"Host": "attacker.example:8000",
+            openai_client(url, "wrong").models.list()
+        assert http_call(url, "GET", "/v1/models")[0] == 401  # no bearer at all
+        assert [m.id for m in openai_client(url, "s3cret").models.list().data] == [tiny]
+        status, body = http_call(url, "GET", "/v1/models", headers={"Host": "attacker.example:8000",
                                                                   "Authorization": "Bearer s3cret"})
         assert status == 421 and "attacker.example" in body["error"]["message"]
     with serve(_app(tiny, allowed_hosts=("lab.internal",))) as url:
-        assert _raw(url, "GET", "/v1/models", headers={"Host": "lab.internal:8000"})[0] == 200
-        assert _raw(url, "GET", "/v1/models", headers={"Host": "localhost:1"})[0] == 200
+        assert http_call(url, "GET", "/v1/models", headers={"Host": "lab.internal:8000"})[0] == 200
+        assert http_call(url, "GET", "/v1/models", headers={"Host": "localhost:1"})[0] == 200
 
 
 def test_listening_beyond_loopback_needs_a_key(tiny, monkeypatch, capsys) -> None:
@@ -137,7 +118,7 @@ def test_the_gate_runs_a_bounded_number_and_refuses_the_rest() -> None:
 @pytest.mark.slow
 def test_smollm2_knows_the_capital_of_france_through_the_openai_client(home, serve) -> None:
     with serve(_app("smollm2-135m-instruct")) as url:
-        client = _client(url)
+        client = openai_client(url)
         messages = [{"role": "user", "content": "What is the capital of France?"}]
         reply = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages,
                                                temperature=0, max_tokens=24)
