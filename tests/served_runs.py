@@ -7,6 +7,9 @@ and marks the run succeeded, as the worker leaves a finished run.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 
 from core.config import get_settings
@@ -18,12 +21,8 @@ SENTENCES = [(["Anna", "paid", "Dell", "."], ["B-PER", "O", "B-ORG", "O"]),
 
 
 def _frame(task: str) -> pd.DataFrame:
-    if task == "token-classification":
-        return pd.DataFrame([(t, g, s) for t, g in SENTENCES for s in ("train", "validation", "test")],
-                            columns=["tokens", "tags", "split"])
-    return pd.DataFrame({"text": ["the film was great", "the film was awful"] * 3,
-                         "label": ["pos", "neg"] * 3,
-                         "split": ["train"] * 2 + ["validation"] * 2 + ["test"] * 2})
+    return pd.DataFrame([(t, g, s) for t, g in SENTENCES for s in ("train", "validation", "test")],
+                        columns=["tokens", "tags", "split"])
 
 
 def encoder_run(task: str, model_key: str = "local:tiny-bert") -> int:
@@ -38,12 +37,18 @@ def encoder_run(task: str, model_key: str = "local:tiny-bert") -> int:
     if not (base / "config.json").exists():
         build_tiny_encoder(base)
     frame = _frame(task)
-    with session_scope(write=True) as s:
-        ds = orm.Dataset(name=task, task=task, source_filename="x.csv", content_hash=task, path="x.parquet",
-                         mapping={}, split_sizes={}, quality={}, row_count=len(frame))
-        s.add(ds)
-        s.flush()
-        dataset_id = ds.id
+    if task == "classification":  # a real Parquet file: exports measure on its test split
+        from training_data import add_text_dataset, text_frame
+
+        frame = text_frame(rows=40)
+        dataset_id = add_text_dataset(frame)
+    else:
+        with session_scope(write=True) as s:
+            ds = orm.Dataset(name=task, task=task, source_filename="x.csv", content_hash=task,
+                             path="x.parquet", mapping={}, split_sizes={}, quality={}, row_count=len(frame))
+            s.add(ds)
+            s.flush()
+            dataset_id = ds.id
     run = runs.create_run(dataset_id=dataset_id, model_key=model_key, task=task,
                           config={"max_length": 32}, seed=1)
     adapter = get_adapter(task)
@@ -53,6 +58,19 @@ def encoder_run(task: str, model_key: str = "local:tiny-bert") -> int:
     bundle = adapter.build(inputs)
     folder = settings.runs_dir / str(run.id) / "model"
     adapter.save(bundle.model, bundle.processing_class, folder, bundle.meta)
+    assert runs.claim_run(run.id, pid=1)
+    runs.transition(run.id, "succeeded", reason="", output_dir=f"runs/{run.id}")
+    return run.id
+
+
+def causal_run(model_folder: Path, name: str = "support-bot") -> int:
+    """The id of a succeeded causal-LM run whose saved model is a copy of `model_folder`."""
+    from training_data import add_text_dataset
+
+    settings = get_settings()
+    run = runs.create_run(dataset_id=add_text_dataset(), model_key="local:tiny-chat", task="causal-lm",
+                          config={}, seed=1, name=name)
+    shutil.copytree(model_folder, settings.runs_dir / str(run.id) / "model")
     assert runs.claim_run(run.id, pid=1)
     runs.transition(run.id, "succeeded", reason="", output_dir=f"runs/{run.id}")
     return run.id
