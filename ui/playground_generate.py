@@ -12,6 +12,7 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
+from ui import ship
 from ui.models_view import progress_reporter
 from ui.widgets import call, md_escape
 
@@ -172,6 +173,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
     model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
     model_b = (columns[1].selectbox("Second model", keys, index=min(1, len(keys) - 1), key=KEY + "model_b",
                                     format_func=choices.get) if side else None)
+    ship.serve_panel(model_a, "causal-lm", run_id=int(model_a[4:]) if model_a.startswith("run:") else None)
     system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""
     with st.expander("Sampling settings"):
         settings = settings_controls()

@@ -25,6 +25,13 @@ FORMATS: dict[str, Callable[[int, Path], Any]] = {
 }
 
 
+def formats_for(task: str) -> list[str]:
+    """The formats a run of this task can be exported in (the zip first)."""
+    extra = {"classification": ["onnx", "onnx-int8"], "token-classification": ["onnx", "onnx-int8"],
+             "causal-lm": ["ollama"]}
+    return ["zip", *extra.get(task, [])]
+
+
 def default_path(run_id: int, fmt: str) -> Path:
     """Where an export goes when no path is given."""
     name = "model" if fmt == "zip" else fmt
