@@ -35,9 +35,11 @@ from transformers.generation.streamers import BaseStreamer
 
 from core.inference.generation import GenerationSettings, ModelSource
 from core.ml import device as devices
+from core.ml.decode import decode
 from core.ml.models import load_causal_lm, load_tokenizer
 
 CACHE_SIZE = 2
+FAST, EXACT = "fast", "exact"  # the engines GenerationSettings.engine names
 _END = object()
 _cache: OrderedDict[str, LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -315,9 +317,14 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                               pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
                                   iter(eos_ids), 0))
     processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
-    model.generate(**inputs, generation_config=config, logits_processor=processors,
-                   stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
-                   streamer=_Streamer(rows))
+    if getattr(settings, "engine", EXACT) == FAST:
+        decode(model, inputs, max_new_tokens=settings.max_new_tokens, eos_ids=eos_ids,
+               pad_id=int(config.pad_token_id), repetition_penalty=settings.repetition_penalty,
+               processors=processors, stopping=_Stop(rows, prompt_len, cancel), streamer=_Streamer(rows))
+    else:  # "exact": transformers' own generate loop
+        model.generate(**inputs, generation_config=config, logits_processor=processors,
+                       stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
+                       streamer=_Streamer(rows))
     seconds = time.perf_counter() - start
     new_tokens = sum(len(ids) for ids in rows.ids)
     first = rows.first_token_at
