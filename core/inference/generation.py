@@ -27,7 +27,7 @@ from core.tasks.chat import ROLES
 MODES = ("prompt", "chat")
 MAX_SEQUENCES = 5
 MAX_NEW_TOKENS = 2048
-ENGINES = ("fast", "exact")
+ENGINES = ("auto", "fast", "exact", "onnx")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,10 @@ class GenerationSettings:
     num_return_sequences: int = 1
     seed: int | None = None
     stop: tuple[str, ...] = ()
-    engine: str = "fast"  # "fast": the KV-cache loop of core.ml.decode; "exact": transformers' generate
+    # "fast": the KV-cache loop of core.ml.decode; "exact": transformers' generate; "onnx": the same
+    # loop on an onnxruntime export of the model (exported on first use, then reused); "auto": onnx
+    # once the model's export exists (on CPU), else fast
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))

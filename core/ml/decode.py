@@ -28,7 +28,8 @@ def decode(model: Any, inputs: dict[str, torch.Tensor], *, max_new_tokens: int, 
     steps.extend(processors or [])
     eos = torch.tensor(sorted(eos_ids), dtype=ids.dtype, device=ids.device)
     finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-    cache = DynamicCache(config=model.config)
+    new_cache = getattr(model, "new_cache", None)  # an onnxruntime model keeps its own cache
+    cache = new_cache() if new_cache is not None else DynamicCache(config=model.config)
     if streamer is not None:
         streamer.put(ids.cpu())
     out = model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True, logits_to_keep=1)

@@ -39,7 +39,7 @@ from core.ml.decode import decode
 from core.ml.models import load_causal_lm, load_tokenizer
 
 CACHE_SIZE = 2
-FAST, EXACT = "fast", "exact"  # the engines GenerationSettings.engine names
+AUTO, FAST, EXACT, ONNX = "auto", "fast", "exact", "onnx"  # the engines GenerationSettings.engine names
 _END = object()
 _cache: OrderedDict[str, LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -57,6 +57,30 @@ class LoadedModel:
     device: str
     path: Path
     load_seconds: float = 0.0
+    adapter_path: Path | None = None
+    onnx: Any = None  # the onnxruntime twin, built on first use of the "onnx" engine
+
+    def onnx_file(self) -> Path:
+        """Where this model's onnxruntime export is (or will be) kept under UCLAB_HOME."""
+        from core.config import get_settings
+        from core.ml.onnx_decoder import FILE, cache_folder
+
+        folders = [self.path] + ([self.adapter_path] if self.adapter_path else [])
+        return cache_folder(folders, get_settings().models_dir / "onnx-decoder") / FILE
+
+    def onnx_model(self) -> Any:
+        """The model as an onnxruntime decoder: exported once per model folder under UCLAB_HOME."""
+        if self.onnx is None:
+            import copy
+
+            from core.ml.onnx_decoder import OrtCausalLM, export_decoder
+
+            path = self.onnx_file()
+            folder = path.parent
+            if not path.is_file():
+                export_decoder(copy.deepcopy(self.model), folder)
+            self.onnx = OrtCausalLM(path, self.model.config)
+        return self.onnx
 
     @property
     def has_chat_template(self) -> bool:
@@ -79,7 +103,8 @@ def load_model(source: ModelSource) -> LoadedModel:
     model = model.to(choice.device).eval()
     tokenizer = load_tokenizer(tokenizer_dir)
     return LoadedModel(ref=source.ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
-                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start)
+                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start,
+                       adapter_path=source.adapter_path)
 
 
 def get_loaded(model_ref: str, source: ModelSource | None = None) -> LoadedModel:
@@ -317,8 +342,15 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                               pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
                                   iter(eos_ids), 0))
     processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
-    if getattr(settings, "engine", EXACT) == FAST:
-        decode(model, inputs, max_new_tokens=settings.max_new_tokens, eos_ids=eos_ids,
+    engine = getattr(settings, "engine", EXACT)
+    if engine == AUTO:  # the fastest engine already prepared for this model
+        engine = ONNX if dev.type == "cpu" and (loaded.onnx is not None or loaded.onnx_file().is_file()) \
+            else FAST
+    if engine == ONNX and dev.type != "cpu":
+        engine = FAST  # onnxruntime runs here on the CPU only; an accelerator keeps the torch loop
+    if engine in (FAST, ONNX):
+        runner = loaded.onnx_model() if engine == ONNX else model
+        decode(runner, inputs, max_new_tokens=settings.max_new_tokens, eos_ids=eos_ids,
                pad_id=int(config.pad_token_id), repetition_penalty=settings.repetition_penalty,
                processors=processors, stopping=_Stop(rows, prompt_len, cancel), streamer=_Streamer(rows))
     else:  # "exact": transformers' own generate loop

@@ -26,6 +26,26 @@ def test_fast_and_exact_engines_write_the_same_text(tiny: str, values: dict) -> 
         assert fast.stats["finished"] == exact.stats["finished"]
 
 
+def test_the_onnx_engine_exports_once_and_writes_the_same_text(tiny: str, home) -> None:
+    from core.ml.generation import get_loaded
+
+    auto = gen.generate(tiny, "Once upon a time", mode="prompt", settings=S(**CASES[0]), store=False)
+    assert not list(home.glob("models/onnx-decoder/*/decoder.onnx"))  # auto: torch until an export exists
+    for values in CASES[:2]:  # greedy: token for token (onnxruntime's float rounding keeps the argmax)
+        onnx = gen.generate(tiny, "Once upon a time", mode="prompt", settings=S(**values, engine="onnx"),
+                            store=False)
+        exact = gen.generate(tiny, "Once upon a time", mode="prompt", settings=S(**values, engine="exact"),
+                             store=False)
+        assert onnx.outputs == exact.outputs
+    assert gen.generate(tiny, "Once upon a time", mode="prompt", settings=S(**CASES[0]),
+                        store=False).outputs == auto.outputs  # auto now runs the export
+    seeded = [gen.generate(tiny, "Hello", mode="prompt", settings=S(**CASES[2], engine="onnx"), store=False)
+              for _ in range(2)]
+    assert seeded[0].outputs == seeded[1].outputs and len(seeded[0].outputs) == 3
+    exported = list((home / "models" / "onnx-decoder").glob("*/decoder.onnx"))
+    assert len(exported) == 1 and get_loaded(tiny).onnx is not None  # one export, kept with the model
+
+
 def test_fast_engine_honours_stop_text_and_the_token_limit(tiny: str) -> None:
     full = gen.generate(tiny, "Hello!", settings=S(temperature=0, max_new_tokens=40), store=False)
     stop = full.text[6:9]
@@ -39,4 +59,4 @@ def test_fast_engine_honours_stop_text_and_the_token_limit(tiny: str) -> None:
 def test_an_unknown_engine_is_refused() -> None:
     with pytest.raises(ConfigError, match="Unknown engine 'turbo'"):
         S(engine="turbo")
-    assert S.from_dict({"temperature": 0}).engine == "fast"  # stored settings from before engines
+    assert S.from_dict({"temperature": 0}).engine == "auto"  # stored settings from before engines
