@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
                    help="Another host name clients use to reach the server (repeatable).")
     p.add_argument("--concurrency", type=int, default=1, help="Requests using the model at once.")
     p.add_argument("--queue", type=int, default=8, help="Requests waiting beyond those; more get 429.")
+    p.add_argument("--engine", choices=("onnx", "fast", "exact", "auto"), default="onnx",
+                   help="Generation engine (causal LMs): onnx (default; exported once, the fastest on "
+                        "CPU), fast (the torch loop), exact (transformers' generate).")
     p.add_argument("--json", action="store_true", help="Print where it listens as one JSON document.")
     p.set_defaults(handler=_handle)
 
@@ -48,7 +51,7 @@ def _handle(args: argparse.Namespace) -> Any:
     server.check_bind(args.host, key)
     served = resolve_served(run_id=args.run, model_key=args.model)
     options = ServeOptions(api_key=key, host=args.host, allowed_hosts=tuple(args.allowed_host),
-                           concurrency=args.concurrency, queue=args.queue)
+                           concurrency=args.concurrency, queue=args.queue, engine=args.engine)
     url = server.base_url(args.host, args.port)
     facts = {"url": url, "model": served.id, "kind": served.kind, "endpoints": list(served.endpoints),
              "api_key_required": bool(key)}

@@ -209,6 +209,14 @@ def get_loaded(model_ref: str) -> Any:
     return _get(model_ref)
 
 
+def prepare_engine(model_ref: str, engine: str = "auto") -> Any:
+    """Load a model and, for the "onnx" engine on CPU, export it once (minutes for 135M parameters)."""
+    loaded = get_loaded(model_ref)
+    if engine == "onnx" and str(loaded.device).startswith("cpu"):
+        loaded.onnx_model()
+    return loaded
+
+
 # ---- generation ----------------------------------------------------------------------------------
 
 def build_prompt(prompt: str | Sequence[Mapping[str, str]], mode: str, system: str | None = None,

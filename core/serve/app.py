@@ -34,6 +34,7 @@ class ServeOptions:
     allowed_hosts: tuple[str, ...] = ()
     concurrency: int = 1
     queue: int = 8
+    engine: str = "auto"  # the generation engine of every request (GenerationSettings.engine)
     created: int = field(default_factory=lambda: int(time.time()))
 
     def host_names(self) -> set[str]:

@@ -68,12 +68,13 @@ def resolve_served(run_id: int | None = None, model_key: str | None = None) -> S
     return ServedModel(id=info.key, kind=kind, label=info.name)
 
 
-def preload(served: ServedModel) -> None:
-    """Load the model into the shared cache now, so the first request does not wait for it."""
+def preload(served: ServedModel, engine: str = "auto") -> None:
+    """Load the model into the shared cache now (and its onnx export for that engine), so the first
+    request does not wait for it."""
     if served.kind == CAUSAL:
-        from core.inference.generation import get_loaded
+        from core.inference.generation import prepare_engine
 
-        get_loaded(served.id)
+        prepare_engine(served.id, engine)
     elif served.run_id is not None:
         from core.inference.encoders import run_model
 

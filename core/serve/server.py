@@ -49,7 +49,7 @@ def build(served: ServedModel, options: ServeOptions, *, load: bool = True) -> A
     """Check the address and key, load the model into the shared cache, and build the app."""
     check_bind(options.host, options.api_key)
     if load:
-        preload(served)
+        preload(served, options.engine)
     return create_app(served, options)
 
 

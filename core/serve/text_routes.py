@@ -26,7 +26,7 @@ MAX_STOPS = 4
 _END = object()
 
 
-def settings_of(body: Sampling) -> Any:
+def settings_of(body: Sampling, engine: str = "auto") -> Any:
     """The engine's GenerationSettings for an OpenAI request (ConfigError for impossible values)."""
     from core.inference.generation import GenerationSettings
 
@@ -37,7 +37,7 @@ def settings_of(body: Sampling) -> Any:
         raise ConfigError("temperature must be between 0 and 2 (0 means greedy).")
     limit = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
     return GenerationSettings(max_new_tokens=limit, temperature=body.temperature, top_k=0, top_p=body.top_p,
-                              num_return_sequences=body.n, seed=body.seed, stop=tuple(stops))
+                              num_return_sequences=body.n, seed=body.seed, stop=tuple(stops), engine=engine)
 
 
 def _content(message: ChatMessage, number: int) -> str:
@@ -67,10 +67,11 @@ def check_request(body: Sampling, prompt: Any, mode: str) -> None:
     build_prompt(prompt, mode)
 
 
-def _start(served_id: str, body: Sampling, prompt: Any, mode: str) -> Any:
+def _start(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
     from core.inference.generation import stream_generate
 
-    return stream_generate(served_id, prompt, mode=mode, settings=settings_of(body), store=False)
+    settings = settings_of(body, app.state.options.engine)
+    return stream_generate(app.state.served.id, prompt, mode=mode, settings=settings, store=False)
 
 
 def _finish_reasons(record: Any, n: int) -> list[str]:
@@ -87,7 +88,7 @@ def _run(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
     gate = app.state.gate
     gate.enter()
     try:
-        stream = _start(app.state.served.id, body, prompt, mode)
+        stream = _start(app, body, prompt, mode)
         for _ in stream:
             pass
         return stream.record
@@ -105,7 +106,7 @@ async def _events(app: FastAPI, body: Sampling, prompt: Any, mode: str, chunk: A
     await anyio.to_thread.run_sync(gate.enter)
     stream = None
     try:
-        stream = await anyio.to_thread.run_sync(_start, app.state.served.id, body, prompt, mode)
+        stream = await anyio.to_thread.run_sync(_start, app, body, prompt, mode)
         items = iter(stream)
         started: set[int] = set()
         while (item := await anyio.to_thread.run_sync(next, items, _END)) is not _END:
