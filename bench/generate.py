@@ -51,7 +51,7 @@ KEY = "smollm2-135m-instruct"
 BATCH, MAX_LENGTH, LR, SEED, TRAIN_ROWS = 8, 128, 5e-5, 42, 400
 
 
-ENGINES = ("exact", "fast", "onnx")  # the app's engines (core.inference.generation.ENGINES)
+ENGINES = ("exact", "fast", "onnx")  # the app's engines (core.generation_settings.ENGINES)
 
 
 def _candidates(path: Path, tok: Any, bare: Any, loaded: Any) -> dict[str, Any]:
@@ -94,8 +94,8 @@ def _candidates(path: Path, tok: Any, bare: Any, loaded: Any) -> dict[str, Any]:
 
 def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS)) -> dict[str, Any]:
     """Every candidate on the same prompts, interleaved (round 0 warms up and is not counted)."""
+    from core.inference.generation import get_loaded
     from core.ml import device as devices
-    from core.ml.generation import get_loaded
     from core.ml.models import load_causal_lm
     from core.models import catalog
 

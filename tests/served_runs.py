@@ -29,7 +29,8 @@ def encoder_run(task: str, model_key: str = "local:tiny-bert") -> int:
     """The id of a succeeded run of `task` whose model folder holds the tiny encoder with a head."""
     from tiny_models import build_tiny_encoder
 
-    from core.ml.tasks.base import TaskInputs, get_adapter
+    from core.ml.tasks.base import TaskInputs
+    from core.ml.tasks.registry import get_adapter
     from core.run_config import TrainConfig
 
     settings = get_settings()

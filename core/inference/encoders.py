@@ -7,17 +7,15 @@ so a model is loaded once whoever asks. Catalogue encoders (no head) can only em
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from core.errors import ConfigError, ModelError
 from core.inference import ner_predict, predict
+from core.inference.cache import MODELS
 from core.store.runs import get_run
 
 MAX_INPUTS = 256
 MAX_CHARS = 20_000
-_bare: dict[str, tuple[Any, Any, threading.Lock]] = {}
-_bare_lock = threading.Lock()
 
 
 def check_texts(texts: list[str]) -> list[str]:
@@ -55,22 +53,22 @@ def entities(run_id: int, texts: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def catalogue_encoder(key: str) -> tuple[Any, Any, threading.Lock]:
-    with _bare_lock:
-        if key in _bare:
-            return _bare[key]
+def catalogue_encoder(key: str) -> tuple[Any, Any, Any]:
+    """A catalogue encoder without a head (model, tokenizer, lock) from the shared cache."""
+    def load() -> tuple[Any, Any]:
         from core.ml import device as devices
         from core.ml.models import load_base_encoder, load_tokenizer
         from core.models import catalog
 
         path = catalog.model_path(key)
-        entry = (load_base_encoder(path).to(devices.choose().device), load_tokenizer(path), threading.Lock())
-        _bare.clear()  # one head-less encoder at a time is enough for embeddings
-        _bare[key] = entry
-        return entry
+        return load_base_encoder(path).to(devices.choose().device), load_tokenizer(path)
+
+    entry = MODELS.get(("embed", key), load)
+    model, tokenizer = entry.value
+    return model, tokenizer, entry.lock
 
 
-def run_model(run_id: int) -> tuple[Any, Any, dict[str, Any], threading.Lock]:
+def run_model(run_id: int) -> tuple[Any, Any, dict[str, Any], Any]:
     task = get_run(run_id).task
     if task in ("classification", "regression"):
         return predict.loaded_model(run_id)
