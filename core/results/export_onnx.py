@@ -126,10 +126,9 @@ def _timed(fn: Any, texts: list[str]) -> tuple[np.ndarray, float, float]:
 
 def measure_onnx(run_id: int) -> dict[str, Any]:
     """PyTorch vs ONNX fp32 vs ONNX int8 on the run's test split, measured side by side; stored as JSON."""
-    import torch
-
     from core.data.datasets import load_dataset_frame
     from core.inference import predict
+    from core.ml import device as devices
     from core.ml.onnx_export import INT8_FILE, MODEL_FILE, OnnxModel
     from core.ml.tasks.text_classification import predict_frame
     from core.store.runs import get_run
@@ -157,7 +156,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
         variants = [("PyTorch fp32", lambda t: predict_frame(model, tokenizer, t, meta, 32)["proba"],
                      weights)]
         for name, file in (("ONNX fp32", MODEL_FILE), ("ONNX int8", INT8_FILE)):
-            session = OnnxModel(folder / file, tokenizer, threads=torch.get_num_threads())
+            session = OnnxModel(folder / file, tokenizer, threads=devices.choose().threads)
             variants.append((name, lambda t, s=session: s.probabilities(t, max_length),
                              (folder / file).stat().st_size))
         with lock:
@@ -169,7 +168,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
                              "size_mb": round(size / 1e6, 2), "accuracy": metrics.get("accuracy"),
                              "macro_f1": metrics.get("macro_f1")})
     result = {"run_id": run_id, "examples": len(texts), "latency_examples": min(len(texts), LATENCY_EXAMPLES),
-              "threads": torch.get_num_threads(), "cpu": _cpu(),
+              "threads": devices.choose().threads, "cpu": _cpu(),
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
     path = get_settings().runs_dir / str(run_id) / BENCH_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

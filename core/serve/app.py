@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import NotFoundError, UserError
+from core.serve import encoder_routes, text_routes
 from core.serve.backend import ServedModel
 from core.serve.gate import Gate, ServerBusy
 
@@ -136,8 +137,6 @@ def create_app(served: ServedModel, options: ServeOptions | None = None) -> Fast
             return error(404, f"This server serves '{served.id}' only.", code="model_not_found")
         return model_card(served, options)
 
-    from core.serve import encoder_routes, text_routes
-
     text_routes.register(app)
     encoder_routes.register(app)
     return app
@@ -147,12 +146,3 @@ def model_card(served: ServedModel, options: ServeOptions) -> dict[str, Any]:
     """The /v1/models entry of the served model."""
     return {"id": served.id, "object": "model", "created": options.created, "owned_by": "use-case-lab",
             "kind": served.kind, "name": served.label, "endpoints": list(served.endpoints)}
-
-
-def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:
-    """Raise a UserError when the request names another model or this model lacks the endpoint."""
-    if not served.answers(name):
-        raise NotFoundError(f"This server serves '{served.id}', not '{name}'; set model to '{served.id}'.")
-    if endpoint not in served.endpoints:
-        raise UserError(f"The model '{served.id}' ({served.kind}) does not answer {endpoint}; it answers "
-                        f"{', '.join(served.endpoints)}.")

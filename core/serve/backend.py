@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import ConfigError
+from core.errors import ConfigError, NotFoundError, UserError
 
 CAUSAL = "causal-lm"
 ENCODER = "encoder"  # a catalogue encoder without a head: embeddings only
@@ -83,3 +83,12 @@ def preload(served: ServedModel, engine: str = "auto") -> None:
         from core.inference.encoders import catalogue_encoder
 
         catalogue_encoder(served.id)
+
+
+def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:
+    """Raise a UserError when the request names another model or this model lacks the endpoint."""
+    if not served.answers(name):
+        raise NotFoundError(f"This server serves '{served.id}', not '{name}'; set model to '{served.id}'.")
+    if endpoint not in served.endpoints:
+        raise UserError(f"The model '{served.id}' ({served.kind}) does not answer {endpoint}; it answers "
+                        f"{', '.join(served.endpoints)}.")

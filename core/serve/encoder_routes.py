@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import FastAPI
 
 from core.errors import ConfigError
-from core.serve.app import check_model
+from core.serve.backend import check_model
 from core.serve.schemas import TextsRequest
 
 

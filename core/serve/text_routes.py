@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from core.errors import ConfigError, UserError
-from core.serve.app import check_model
+from core.serve.backend import check_model
 from core.serve.schemas import ChatMessage, ChatRequest, CompletionRequest, Sampling
 
 DEFAULT_MAX_TOKENS = 256
