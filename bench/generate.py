@@ -9,7 +9,7 @@ candidate side by side against bare fp32 ``model.generate``:
 * app onnx   – the same loop on the onnxruntime export of the model (``core.ml.onnx_decoder``),
                the engine "auto" uses once the export exists (its one-time export is reported).
 
-Prints tokens/s (wall) and tokens per CPU-second of this process (steadier when other processes
+Prints tokens/s (wall: median and best call) and tokens per CPU-second of this process (steadier when other processes
 share the cores), each as a ratio to bare generate, and whether the greedy tokens are identical.
 torch.compile with a static cache was tried and left out: its first call compiled for 394 s on
 this 2-core machine and later calls recompiled (0.2 tokens/s).
@@ -44,9 +44,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Passive OpenMP waiting, as the app's workers use: spinning threads on cores shared with other
 # processes made the main thread's steps several times slower than a fresh thread's.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-PROMPTS = ["What is the capital of France?",
-           "Give me three tips for writing a good product description.",
-           "Write a short friendly email announcing our startup's new feature: dark mode."]
+PROMPTS = ["Give me three tips for writing a good product description.",
+           "Write a short friendly email announcing our startup's new feature: dark mode.",
+           "What is the capital of France?"]
 KEY = "smollm2-135m-instruct"
 BATCH, MAX_LENGTH, LR, SEED, TRAIN_ROWS = 8, 128, 5e-5, 42, 400
 
@@ -124,6 +124,8 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS)) ->
                                                    for n in names), file=sys.stderr, flush=True)
     base = "bare fp32 generate"
     rows = {n: {"tokens_per_s": round(statistics.median(speed[n]), 2),
+                "best_tokens_per_s": round(max(speed[n]), 2),
+                "best_ratio": round(max(speed[n]) / max(speed[base]), 2),
                 "tokens_per_cpu_s": round(statistics.median(cpu_speed[n]), 2),
                 "ratio": round(statistics.median(speed[n]) / statistics.median(speed[base]), 2),
                 "cpu_ratio": round(statistics.median(cpu_speed[n]) / statistics.median(cpu_speed[base]), 2),
@@ -291,11 +293,14 @@ def main() -> None:
 
 
 def _print_generation(g: dict[str, Any]) -> None:
-    print(f"{'candidate':<22} {'tokens/s':>9} {'x bare':>7} {'tok/cpu-s':>10} {'x bare':>7}  "
-          "same greedy tokens")
+    print(f"{'candidate':<22} {'tokens/s':>9} {'x bare':>7} {'best':>7} {'x bare':>7} {'tok/cpu-s':>10} "
+          f"{'x bare':>7}  same greedy tokens")
     for name, r in g["candidates"].items():
-        print(f"{name:<22} {r['tokens_per_s']:>9.2f} {r['ratio']:>6.2f}x {r['tokens_per_cpu_s']:>10.2f} "
-              f"{r['cpu_ratio']:>6.2f}x  {r['same_greedy_tokens']}")
+        print(f"{name:<22} {r['tokens_per_s']:>9.2f} {r['ratio']:>6.2f}x {r['best_tokens_per_s']:>7.2f} "
+              f"{r['best_ratio']:>6.2f}x {r['tokens_per_cpu_s']:>10.2f} {r['cpu_ratio']:>6.2f}x  "
+              f"{r['same_greedy_tokens']}")
+    print("tokens/s: median of the timed calls; best: the fastest call (the least disturbed by other "
+          "processes on a shared CPU); tok/cpu-s: per CPU-second of this process")
     print(f"onnx export (once per model): {g['onnx_export_seconds']} s; {g['threads']} threads; "
           f"target: the app's default path >= 2.5x bare fp32 generate")
 

@@ -87,6 +87,8 @@ class OrtCausalLM:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        # no busy-waiting between steps: spinning threads starve everything else on a shared CPU
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.config = config
         self.layers, self.heads, self.head_dim = _shape(config)
