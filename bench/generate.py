@@ -9,8 +9,9 @@ candidate side by side against bare fp32 ``model.generate``:
 * app onnx   – the same loop on the onnxruntime export of the model (``core.ml.onnx_decoder``),
                the engine "auto" uses once the export exists (its one-time export is reported).
 
-Prints tokens/s (wall: median and best call) and tokens per CPU-second of this process (steadier when other processes
-share the cores), each as a ratio to bare generate, and whether the greedy tokens are identical.
+Prints tokens/s (wall: median and best call) and tokens per CPU-second of this process (steadier
+when other processes share the cores), each as a ratio to bare generate, and whether the greedy
+tokens are identical.
 torch.compile with a static cache was tried and left out: its first call compiled for 394 s on
 this 2-core machine and later calls recompiled (0.2 tokens/s).
 
