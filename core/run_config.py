@@ -19,10 +19,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {"epochs": 3.0, "max_train_rows": None},
 }
 LORA_TARGETS = ("attention", "all-linear")
+# transformers' scheduler names offered: decay to zero, cosine, flat, or cut when validation stalls.
+LR_SCHEDULERS = ("linear", "cosine", "constant", "reduce_lr_on_plateau")
 
-# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained).
+# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained):
+# up to 200 epochs, judged on the validation loss every epoch, the rate halved after 10 epochs
+# without progress and training stopped after 20 (bench/tabular.py measures them against the
+# baselines; 30 fixed epochs left iris at 0.733 test accuracy against 0.933 for logistic regression).
 MLP_TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
+    "learning_rate": 3e-3, "epochs": 200.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
+    "lr_scheduler": "reduce_lr_on_plateau", "early_stopping": True, "early_stopping_patience": 20,
     "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}
 
 # Defaults that differ by task, applied over the preset and under the user's own values.
@@ -50,6 +56,9 @@ class TrainConfig:
     learning_rate: float = _f(5e-5, "Step size of the optimiser. Lower it if the loss becomes NaN.")
     max_length: int = _f(128, "Longer texts are cut to this many tokens. Shorter is faster.")
     warmup_ratio: float = _f(0.06, "Share of the steps during which the learning rate ramps up.")
+    lr_scheduler: str = _f("linear", "How the learning rate changes: 'linear' or 'cosine' decay to zero, "
+                                     "'constant', or 'reduce_lr_on_plateau' (cut it when the validation "
+                                     "metric stalls).")
     weight_decay: float = _f(0.01, "L2-style regularisation of the weights (AdamW).")
     seed: int = _f(42, "Random seed: the same seed and settings give the same run on a CPU.")
     eval_every: int | None = _f(None, "Evaluate (and checkpoint) every this many steps; "
@@ -100,6 +109,8 @@ class TrainConfig:
             raise ConfigError("LoRA rank must be 1–256 and alpha 1–1024 (for example rank 8, alpha 16).")
         if self.lora_target not in LORA_TARGETS:
             raise ConfigError(f"LoRA target must be one of: {', '.join(LORA_TARGETS)}.")
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            raise ConfigError(f"The learning-rate schedule must be one of: {', '.join(LR_SCHEDULERS)}.")
         if self.early_stopping_patience < 1:
             raise ConfigError("Early-stopping patience must be at least 1 evaluation.")
         if not 1 <= self.save_total_limit <= 100:

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from core.entities import DatasetInfo
-from core.run_config import TrainConfig, field_help
+from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.training import service as training
 from ui import state
 from ui.widgets import duration, md_escape, size
@@ -29,7 +29,8 @@ def _task_values(task: str | None, preset: str) -> dict[str, Any]:
         "epochs": float(config.epochs), "max_train_rows": int(config.max_train_rows or 0),
         "batch_size": config.batch_size, "learning_rate": config.learning_rate,
         "max_length": config.max_length, "warmup_ratio": config.warmup_ratio,
-        "weight_decay": config.weight_decay}
+        "weight_decay": config.weight_decay, "lr_scheduler": config.lr_scheduler,
+        "early_stopping": config.early_stopping, "early_stopping_patience": config.early_stopping_patience}
     options = config.task_options or {}
     if "hidden_sizes" in options:
         values["hidden_sizes"] = ", ".join(str(n) for n in options["hidden_sizes"])
@@ -78,7 +79,7 @@ def settings_form(task: str) -> dict[str, Any]:
     values: dict[str, Any] = {"preset": preset}
     with st.expander("Advanced settings"):
         a, b, c, d = st.columns(4)
-        values["epochs"] = a.number_input("Epochs", 0.1, 100.0, step=0.5, key=_key("epochs"),
+        values["epochs"] = a.number_input("Epochs", 0.1, 1000.0, step=0.5, key=_key("epochs"),
                                           help=helps["epochs"])
         values["max_steps"] = b.number_input("Max steps (0 = by epochs)", 0, 1_000_000, step=50,
                                              key=_key("max_steps"), help=helps["max_steps"]) or None
@@ -116,6 +117,8 @@ def settings_form(task: str) -> dict[str, Any]:
                 values["early_stopping_patience"] = c.number_input(
                     "Patience (evaluations)", 1, 100, key=_key("early_stopping_patience"),
                     help=helps["early_stopping_patience"])
+        values["lr_scheduler"] = st.selectbox("Learning-rate schedule", LR_SCHEDULERS,
+                                              key=_key("lr_scheduler"), help=helps["lr_scheduler"])
         values["task_options"] = _task_options(task)
     return values
 

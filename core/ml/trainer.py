@@ -53,7 +53,11 @@ def plan_steps(n_train: int, config: TrainConfig) -> StepPlan:
     """Total steps from epochs (or max steps), an evaluation about five times per run, ~50 loss points."""
     per_epoch = max(1, math.ceil(n_train / config.batch_size))
     total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
-    eval_every = min(config.eval_every or max(1, math.ceil(total / EVALUATIONS_PER_RUN)), total)
+    default_every = max(1, math.ceil(total / EVALUATIONS_PER_RUN))
+    if config.early_stopping or config.lr_scheduler == "reduce_lr_on_plateau":
+        # Both judge the validation metric: look at it at least once per epoch.
+        default_every = min(default_every, per_epoch)
+    eval_every = min(config.eval_every or default_every, total)
     log_every = max(1, min(eval_every, total // LOSS_POINTS_PER_RUN))
     return StepPlan(total_steps=total, eval_every=eval_every, log_every=log_every, steps_per_epoch=per_epoch)
 
@@ -105,6 +109,14 @@ def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
     return get_peft_model(model, lora)
 
 
+def plateau_kwargs(config: TrainConfig, bundle: TaskBundle) -> dict[str, Any]:
+    """ReduceLROnPlateau settings: halve the rate after half the early-stopping patience."""
+    if config.lr_scheduler != "reduce_lr_on_plateau":
+        return {}
+    return {"mode": "max" if bundle.greater_is_better else "min", "factor": 0.5,
+            "patience": max(1, config.early_stopping_patience // 2)}
+
+
 def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, checkpoints_dir: Path,
                     choice: devices.DeviceChoice) -> TrainingArguments:
     """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept."""
@@ -115,6 +127,8 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type=config.lr_scheduler,
+        lr_scheduler_kwargs=plateau_kwargs(config, bundle),
         max_steps=plan.total_steps,
         eval_strategy="steps", eval_steps=plan.eval_every,
         save_strategy="steps", save_steps=plan.eval_every,
@@ -125,7 +139,7 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         logging_strategy="steps", logging_steps=plan.log_every,
         logging_nan_inf_filter=False,  # the NaN guard and the loss chart must see NaN losses
         train_sampling_strategy="group_by_length",
-        bf16=choice.bf16,
+        bf16=choice.bf16 and bundle.bf16,
         use_cpu=choice.device == "cpu",
         dataloader_pin_memory=choice.device == "cuda",
         dataloader_num_workers=0,
@@ -144,6 +158,10 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
     set_seed(config.seed)
     adapter.check(inputs)
     bundle = adapter.build(inputs)
+    if bundle.fitted:  # a scikit-learn model, fitted by the adapter: no steps for the Trainer
+        log(f"Device: cpu; fitted {type(bundle.model).__name__} on {len(bundle.train_dataset)} "
+            "training rows.")
+        return TrainOutcome("succeeded", "", 1, None, model=bundle.model, bundle=bundle)
     model = bundle.model
     if config.lora:
         model = apply_lora(model, config, adapter.lora_task_type)

@@ -163,7 +163,7 @@ def _train_and_finish(run_id: int) -> int:
         validation = validation.sample(n=VALIDATION_ROWS_DURING_TRAINING, random_state=config.seed)
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
-                        dataset_info=dataset)
+                        dataset_info=dataset, model_key=info.model_key)
     resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
@@ -192,7 +192,8 @@ def _train_and_finish(run_id: int) -> int:
         summary.setdefault("baselines", {})[name] = {k: v for k, v in metrics.items()
                                                      if isinstance(v, int | float)}
     _log(run_id, f"Finished at step {outcome.global_step}.")
-    _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary)
+    steps = {} if runs.get_run(run_id).total_steps else {"total_steps": outcome.global_step}  # a fitted model
+    _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary, **steps)
     return 0
 
 
