@@ -1,7 +1,7 @@
 """Export a run's model: a zip (safetensors weights, tokenizer, label map, model card), or the Hub.
 
-A tabular export adds config.json and its own loader, load_tabular.py (core/results/tabular_export.py),
-and gradient boosting's skops file; the model card is a huggingface_hub.ModelCard (core/results/model_card.py).
+A tabular export adds config.json and its own loader, load_tabular.py (``tabular_export``), and
+gradient boosting's skops file; the model card is a ``huggingface_hub.ModelCard`` (``model_card``).
 
 Only safe files leave: weights as safetensors, JSON/text configs and tokenizer files. Pickled
 files (``*.bin``, ``*.pt``, ``*.pkl``) and checkpoints are never exported.
