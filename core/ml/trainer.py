@@ -151,10 +151,27 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
 
 def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
           resume_from: Path | None = None, elapsed_before: float = 0.0,
-          log: Any = print) -> TrainOutcome:
-    """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome."""
+          log: Any = print, device: str | None = None) -> TrainOutcome:
+    """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome.
+
+    On an Apple GPU that lacks an operation the model needs, the run starts again on the CPU.
+    """
+    try:
+        return _train(run_id, inputs, adapter, run_dir, resume_from=resume_from,
+                      elapsed_before=elapsed_before, log=log, device=device)
+    except Exception as exc:
+        on_mps = device is None and devices.choose_device() == "mps"
+        if not on_mps or not devices.is_missing_mps_operation(exc):
+            raise
+        log(devices.mps_fallback_sentence(exc))
+        return _train(run_id, inputs, adapter, run_dir, resume_from=None, elapsed_before=elapsed_before,
+                      log=log, device="cpu")
+
+
+def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
+           resume_from: Path | None, elapsed_before: float, log: Any, device: str | None) -> TrainOutcome:
     config = inputs.config
-    choice = devices.choose()
+    choice = devices.choose(device)
     set_seed(config.seed)
     adapter.check(inputs)
     bundle = adapter.build(inputs)

@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # On an Apple GPU, run the few operations MPS lacks on the CPU instead of failing the run.
+    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
     from core.ml.callbacks import TERMINATE
 
     # SIGTERM (a shutdown, `kill`) stops at the next step with a checkpoint, like Cancel.
