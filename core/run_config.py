@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.config import TRACKERS
 from core.errors import ConfigError
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -74,6 +75,9 @@ class TrainConfig:
     early_stopping_patience: int = _f(3, "Evaluations without improvement before stopping.")
     save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).")
     eval_batch_size: int = _f(64, "Examples per batch when evaluating and predicting.")
+    report_to: list[str] | None = _f(None, "Trackers that receive this run's metrics: 'tensorboard' (event "
+                                           "files in the run's folder) and/or 'mlflow'; empty: none; "
+                                           "unset: the UCLAB_REPORT_TO default.")
     task_options: dict[str, Any] = _f(None, "Task-specific settings (read by the task adapter).")
     debug: dict[str, Any] = _f(None, "Test hooks only: nan_at_step, step_sleep, fail_at_step.")
 
@@ -81,6 +85,10 @@ class TrainConfig:
         # Frozen dataclass: normalise the two dict fields in place.
         object.__setattr__(self, "task_options", dict(self.task_options or {}))
         object.__setattr__(self, "debug", dict(self.debug or {}))
+        if self.report_to is not None:  # a comma-separated string (CLI, forms) or a list
+            names = self.report_to.split(",") if isinstance(self.report_to, str) else self.report_to
+            object.__setattr__(self, "report_to", [n.strip().lower() for n in names
+                                                   if n.strip() and n.strip().lower() != "none"])
         self.validate()
 
     def validate(self) -> None:
@@ -109,6 +117,9 @@ class TrainConfig:
             raise ConfigError("LoRA rank must be 1–256 and alpha 1–1024 (for example rank 8, alpha 16).")
         if self.lora_target not in LORA_TARGETS:
             raise ConfigError(f"LoRA target must be one of: {', '.join(LORA_TARGETS)}.")
+        unknown = [t for t in self.report_to or [] if t not in TRACKERS]
+        if unknown:
+            raise ConfigError(f"Unknown tracker '{unknown[0]}'. Report to any of: {', '.join(TRACKERS)}.")
         if self.lr_scheduler not in LR_SCHEDULERS:
             raise ConfigError(f"The learning-rate schedule must be one of: {', '.join(LR_SCHEDULERS)}.")
         if self.early_stopping_patience < 1:

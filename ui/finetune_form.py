@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import TRACKERS, get_settings
 from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.training import service as training
@@ -54,7 +55,7 @@ def _init_defaults(task: str) -> None:
                 "lora_alpha": _DEFAULTS.lora_alpha, "early_stopping": _DEFAULTS.early_stopping,
                 "early_stopping_patience": _DEFAULTS.early_stopping_patience,
                 "label_all_subwords": False, "completion_only_loss": True,
-                "hidden_sizes": "64, 64", "dropout": 0.1}
+                "hidden_sizes": "64, 64", "dropout": 0.1, "report_to": list(get_settings().report_to)}
     for name, value in defaults.items():
         st.session_state.setdefault(_key(name), value)
     if st.session_state.get(_key("defaults_task")) != task:
@@ -117,8 +118,11 @@ def settings_form(task: str) -> dict[str, Any]:
                 values["early_stopping_patience"] = c.number_input(
                     "Patience (evaluations)", 1, 100, key=_key("early_stopping_patience"),
                     help=helps["early_stopping_patience"])
-        values["lr_scheduler"] = st.selectbox("Learning-rate schedule", LR_SCHEDULERS,
-                                              key=_key("lr_scheduler"), help=helps["lr_scheduler"])
+        a, b = st.columns(2)
+        values["lr_scheduler"] = a.selectbox("Learning-rate schedule", LR_SCHEDULERS,
+                                             key=_key("lr_scheduler"), help=helps["lr_scheduler"])
+        values["report_to"] = b.multiselect("Report to", TRACKERS, key=_key("report_to"),
+                                            help=helps["report_to"])
         values["task_options"] = _task_options(task)
     return values
 

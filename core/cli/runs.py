@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
         eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
         lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None,
-        lr_scheduler=args.lr_scheduler)
+        lr_scheduler=args.lr_scheduler, report_to=args.report_to)
     # Each task has its own defaults (an MLP from scratch, a tagger's head, a causal LM's memory);
     # flags still win.
     task = args.task or datasets.get_dataset(args.dataset).task
@@ -161,6 +161,8 @@ def register(sub: Any) -> None:
     p.add_argument("--lora", action="store_true", help=h["lora"])
     p.add_argument("--early-stopping", action="store_true", help=h["early_stopping"])
     p.add_argument("--lr-scheduler", choices=LR_SCHEDULERS, help=h["lr_scheduler"])
+    p.add_argument("--report-to", help="comma-separated trackers (tensorboard, mlflow) or 'none'; "
+                   "default: UCLAB_REPORT_TO")
     p.add_argument("--name", help="a name for the run")
     p.add_argument("--folds", type=int, help="k-fold cross-validation (3-10 folds): one parent run "
                    "with a run per fold, metrics as mean ± std")

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
 
+from core.config import get_settings
 from core.ml import device as devices
+from core.ml import tracking
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
 from core.run_config import TrainConfig
@@ -118,7 +120,8 @@ def plateau_kwargs(config: TrainConfig, bundle: TaskBundle) -> dict[str, Any]:
 
 
 def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, checkpoints_dir: Path,
-                    choice: devices.DeviceChoice) -> TrainingArguments:
+                    choice: devices.DeviceChoice,
+                    trackers: tracking.TrackingPlan | None = None) -> TrainingArguments:
     """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept."""
     return TrainingArguments(
         output_dir=str(checkpoints_dir),
@@ -144,7 +147,8 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         dataloader_pin_memory=choice.device == "cuda",
         dataloader_num_workers=0,
         seed=config.seed,
-        report_to="none",
+        report_to=(trackers.report_to if trackers and trackers.report_to else "none"),
+        run_name=trackers.run_name if trackers and trackers.run_name else None,
         disable_tqdm=True,
     )
 
@@ -185,7 +189,9 @@ def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path,
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
     plan = plan_steps(len(bundle.train_dataset), config)
-    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice)
+    wanted = config.report_to if config.report_to is not None else list(get_settings().report_to)
+    trackers = tracking.plan_tracking(wanted, run_id, run_dir, get_settings().mlflow_target, log)
+    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice, trackers)
     signals = RunSignals()
     callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size,
                                                elapsed_before=elapsed_before,
@@ -193,15 +199,21 @@ def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path,
     callbacks[:0] = bundle.callbacks  # the task's own callbacks (e.g. causal-LM sample answers) first
     if config.early_stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
-                             eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
-                             processing_class=bundle.processing_class,
-                             compute_metrics=bundle.compute_metrics, callbacks=callbacks,
-                             signals=signals, debug=config.debug)
-    trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
-    log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
-        f"evaluation every {plan.eval_every}.")
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if "mlflow" in trackers.report_to:
+        callbacks.append(tracking.mlflow_run_recorder(run_dir, trackers.info))
+    for name, info in trackers.info.items():
+        where = info.get("folder") or f"{info.get('tracking_uri')}, experiment {info.get('experiment')}"
+        log(f"Reporting to {name}: {where}.")
+    with tracking.tracking_env(trackers):  # the integrations read it when built and when training starts
+        trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
+                                 eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
+                                 processing_class=bundle.processing_class,
+                                 compute_metrics=bundle.compute_metrics, callbacks=callbacks,
+                                 signals=signals, debug=config.debug)
+        trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
+        log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
+            f"evaluation every {plan.eval_every}.")
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     best = state.best_metric
     if signals.nonfinite_step is not None:

@@ -27,8 +27,8 @@ from core.training.estimates import Estimate, estimate_run
 
 __all__ = ["PRESETS", "Estimate", "InlineLauncher", "Launcher", "SubprocessLauncher", "TrainConfig",
            "TrainRequest", "cancel_run", "estimate_run", "field_help", "get_run", "kick_queue",
-           "list_runs", "queue_position", "resume_run", "run_logs", "run_metrics", "start_run",
-           "wait_for_run"]
+           "list_runs", "queue_position", "resume_run", "run_logs", "run_metrics", "run_tracking",
+           "start_run", "wait_for_run"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -203,6 +203,15 @@ def run_metrics(run_id: int) -> pd.DataFrame:
     """Columns step, epoch, split (train/validation), name, value."""
     runs.get_run(run_id)
     return runs.metrics_frame(run_id)
+
+
+def run_tracking(run_id: int) -> dict[str, Any]:
+    """Where the run's trackers logged it: ``{"tensorboard": {"folder", "command"}, "mlflow":
+    {"tracking_uri", "experiment", "run_name", "run_id"}}`` (empty when it reported nowhere)."""
+    from core.ml.tracking import read_info
+
+    runs.get_run(run_id)
+    return read_info(get_settings().runs_dir / str(run_id))
 
 
 def run_logs(run_id: int, tail: int = 50) -> list[str]:
