@@ -30,6 +30,7 @@ def measure(key: str, seed: int) -> dict[str, float | str]:
     from core.results.evaluation import get_evaluation
     from core.run_config import TrainConfig
     from core.training import service as training
+    from core.training.worker import InlineLauncher
 
     dataset = import_gallery(key)
     row: dict[str, float | str] = {"dataset": key}
@@ -37,7 +38,7 @@ def measure(key: str, seed: int) -> dict[str, float | str]:
         config = TrainConfig.from_preset("full", task="tabular", seed=seed)
         started = time.perf_counter()
         run = training.start_run(training.TrainRequest(dataset.id, model, config),
-                                 launcher=training.InlineLauncher())
+                                 launcher=InlineLauncher())
         seconds = time.perf_counter() - started
         if run.status != "succeeded":
             raise SystemExit(f"{model} on {key}: {run.status} ({run.status_reason})")

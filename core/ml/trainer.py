@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers.utils import logging as hf_logging
 
 from core.config import get_settings
 from core.ml import device as devices
@@ -175,6 +176,7 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
 def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
            resume_from: Path | None, elapsed_before: float, log: Any, device: str | None) -> TrainOutcome:
     config = inputs.config
+    hf_logging.disable_progress_bar()  # progress bars would fill the worker log
     choice = devices.choose(device)
     set_seed(config.seed)
     adapter.check(inputs)

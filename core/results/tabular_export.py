@@ -1,7 +1,7 @@
 """What a tabular export adds to the run's files: ``config.json``, ``load_tabular.py`` and the weights.
 
 ``config.json`` gathers what ``task.json``, ``preprocessor.json`` and ``mlp_config.json`` (or
-``gbm_config.json``) hold, in the format ``core/results/tabular_loader.py`` documents; that file
+``gbm_config.json``) hold, in the format ``core/ml/tabular_loader.py`` documents; that file
 is copied next to it as ``load_tabular.py``, so the export predicts with numpy and safetensors
 (or skops) alone, outside this app.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import RunStateError
-from core.results import tabular_loader
+from core.ml import tabular_loader
 
 LOADER = Path(tabular_loader.__file__)
 LOADER_NAME = "load_tabular.py"
