@@ -26,8 +26,6 @@ from core.run_config import TrainConfig
 
 EVALUATIONS_PER_RUN = 5
 LOSS_POINTS_PER_RUN = 50
-# Module names that hold the attention query/value projections, by architecture family.
-ATTENTION_TARGETS = (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("c_attn",))
 
 
 @dataclass(frozen=True)
@@ -89,14 +87,14 @@ class GuardedTrainer(Trainer):
 
 
 def lora_targets(model: Any, target: str) -> Any:
-    """'all-linear', or the attention query/value module names this architecture uses."""
+    """'all-linear', or peft's own default modules for this architecture (its query/value
+    projections); 'all-linear' where peft names none for the model type."""
     if target == "all-linear":
         return "all-linear"
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    for pair in ATTENTION_TARGETS:
-        if all(p in names for p in pair):
-            return list(pair)
-    return "all-linear"
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+    names = DEFAULTS.get(getattr(getattr(model, "config", None), "model_type", None) or "")
+    return list(names) if names else "all-linear"
 
 
 def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
