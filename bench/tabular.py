@@ -7,6 +7,17 @@ and prints the test-split metric of each run next to the logistic/ridge and grad
 baselines the worker scores on the same rows. Accuracy for classification, R² for diabetes.
 
     UCLAB_HOME=$(mktemp -d) .venv/bin/python bench/tabular.py [--datasets iris,wine] [--seed 42]
+
+Measured here (2-core x86_64 with bf16, shared; seed 42; test split):
+
+    dataset        metric    MLP    linear   gradient boosting (baseline = catalogue model)
+    iris           accuracy  1.000  0.933    0.867
+    wine           accuracy  1.000  1.000    0.833
+    breast-cancer  accuracy  0.982  0.947    0.982
+    diabetes       R²        0.269  0.257    0.196
+
+The MLP with the old defaults (30 fixed epochs, best checkpoint by macro F1, bf16 autocast):
+iris 0.733, wine 0.944, breast cancer 0.965, diabetes 0.278.
 """
 
 from __future__ import annotations
@@ -59,7 +70,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     rows = [measure(key, args.seed) for key in args.datasets.split(",")]
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; seed {args.seed}")
+    from core.ml.device import cpu_supports_bf16
+
+    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"bf16 {'yes' if cpu_supports_bf16() else 'no'} (the MLP trains in fp32); seed {args.seed}")
     header = ("dataset", "metric", "mlp", "linear", "hist_gradient_boosting", "hist-gradient-boosting",
               "mlp s", "hist-gradient-boosting s")
     print(" | ".join(header))

@@ -62,3 +62,12 @@ def test_a_skops_file_with_unexpected_types_is_refused(home, tmp_path):
     (tmp_path / GBM_CONFIG_FILE).write_text('{"kind": "regression"}')
     with pytest.raises(ModelError, match="types this app does not load"):
         GradientBoostingModel.from_pretrained(tmp_path)
+
+
+def test_the_estimate_of_a_tabular_run_is_seconds_not_an_encoder_s_minutes(home):
+    iris = import_gallery("iris").id
+    config = TrainConfig.from_preset("full", task="tabular")
+    mlp = training.estimate_run(iris, "mlp", config)
+    gbm = training.estimate_run(iris, "hist-gradient-boosting", config)
+    assert mlp.steps == 200 * 4 and mlp.seconds < 60 and "early stopping" in mlp.speed_source
+    assert gbm.steps == 1 and gbm.seconds < mlp.seconds
