@@ -102,8 +102,12 @@ def test_a_tabular_export_predicts_the_same_with_its_own_loader(home, tmp_path, 
         np.testing.assert_allclose(printed["predicted"], app["predicted"], rtol=1e-5, atol=1e-3)
         assert np.ptp(printed["predicted"]) > 1  # real units, not standardised outputs
 
-    card = (out / "README.md").read_text()
-    assert card.startswith("---\n") and "pipeline_tag: tabular-" in card and "load_tabular" in card
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "README.md")  # the Hub's own parser reads the header back
+    assert card.data.pipeline_tag.startswith("tabular-") and "load_tabular" in card.text
+    assert [(r.dataset_split, r.metric_type, r.metric_value) for r in card.data.eval_results][0] == (
+        "test", "accuracy", 0.8)
 
 
 def test_the_loader_refuses_a_file_missing_a_feature(home, tmp_path):
