@@ -17,6 +17,7 @@ import pandas as pd
 from core.config import get_settings
 from core.data.canonical import short
 from core.errors import DatasetError
+from core.tasks.ner import looks_like_conll, read_token_file
 from core.text.encoding import decode_text
 from core.text.textfile import infer_type, looks_like_header, read_delimited, unique_names
 
@@ -101,15 +102,12 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
 
 
 def _looks_like_conll(data: bytes, name: str) -> bool:
-    from core.tasks.ner import looks_like_conll
-
     text, _encoding, _warnings = decode_text(data, name)
     return looks_like_conll(text)
 
 
 def _read_token_file(data: bytes, name: str) -> ParsedFile:
     """CoNLL-style text (a token and its tag per line): one row per sentence, tokens and tags lists."""
-    from core.tasks.ner import read_token_file
 
     frame = read_token_file(data, name)
     return ParsedFile(frame.reset_index(drop=True), name, "conll", "utf-8", None, False)

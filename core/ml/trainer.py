@@ -18,6 +18,7 @@ from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, Traini
 from transformers.utils import logging as hf_logging
 
 from core.config import get_settings
+from core.errors import ConfigError
 from core.ml import device as devices
 from core.ml import tracking
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
@@ -102,8 +103,6 @@ def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
     from peft import LoraConfig, TaskType, get_peft_model
 
     if task_type is None:
-        from core.errors import ConfigError
-
         raise ConfigError("LoRA is not available for this task; train every weight instead.")
     lora = LoraConfig(task_type=TaskType[task_type], r=config.lora_rank, lora_alpha=config.lora_alpha,
                       lora_dropout=0.1, target_modules=lora_targets(model, config.lora_target))

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.tasks.metrics import classification_metrics, regression_metrics
+
 BASELINE_TITLES = {
     "majority": "Majority class",
     "tfidf_logreg": "TF-IDF + logistic regression",
@@ -30,7 +32,6 @@ def _classification(train: pd.DataFrame, test: pd.DataFrame
                     ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
     from sklearn.linear_model import LogisticRegression
 
-    from core.tasks.metrics import classification_metrics
 
     labels = sorted({str(v) for v in pd.concat([train["label"], test["label"]]).dropna()})
     index = {lab: i for i, lab in enumerate(labels)}
@@ -71,7 +72,6 @@ def _regression(train: pd.DataFrame, test: pd.DataFrame
                 ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
     from sklearn.linear_model import Ridge
 
-    from core.tasks.metrics import regression_metrics
 
     y_train = train["label"].astype(float).to_numpy()
     y_test = test["label"].astype(float).to_numpy()

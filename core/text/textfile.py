@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DatasetError
+from core.text.arrowtext import arrow_strings, byte_lengths
 from core.text.encoding import decode_text
 
 DELIMITERS = (",", "\t", ";", "|")
@@ -32,7 +33,6 @@ def numeric_mask(series: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from core.text.arrowtext import arrow_strings, byte_lengths
 
     try:
         arr = arrow_strings(series)

@@ -27,6 +27,7 @@ from core.errors import ConfigError
 from core.ml.models import load_causal_lm, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
+from core.store import runs
 from core.tasks import chat
 
 SAMPLES_FILE = "samples.jsonl"
@@ -164,8 +165,6 @@ class SampleAnswersCallback(TrainerCallback):
                 fh.write(json.dumps({"step": step, "prompt": shown, "output": answer, "reference": reference,
                                      "at": now}, ensure_ascii=False) + "\n")
         if run_dir.name.isdigit():
-            from core.store import runs
-
             runs.add_log(int(run_dir.name), f"Sample answer at step {step}: {self.prompts[0][0][:60]!r} -> "
                                             f"{answers[0][:100]!r}")
 
