@@ -22,14 +22,18 @@ with upload_tab:
     parsed = None
     if uploaded is not None:
         cache = st.session_state.get("datasets_parsed")
-        if cache and cache[0] == uploaded.file_id:
+        if cache and cache[0][0] != uploaded.file_id:
+            st.session_state[state.DATASETS_ENCODING] = dataset_form.AUTO_ENCODING  # a new file
+        encoding = dataset_form.encoding_choice(uploaded.name)
+        file_key = (uploaded.file_id, encoding)
+        if cache and cache[0] == file_key:
             parsed = cache[1]
         else:
             st.session_state.pop("datasets_parsed", None)
             with st.spinner("Reading the file…"):
-                parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name)
+                parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name, encoding)
             if parsed is not None:
-                st.session_state["datasets_parsed"] = (uploaded.file_id, parsed)
+                st.session_state["datasets_parsed"] = (file_key, parsed)
                 dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
                 st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
     if parsed is not None:
@@ -46,6 +50,8 @@ with upload_tab:
         st.subheader("What should the model learn?")
         task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
         mapping = dataset_form.mapping_form(frame, task)
+        if task == "causal-lm":
+            dataset_form.chat_preview(frame, mapping)
         with st.expander("Splits: train / validation / test", expanded=False):
             split_values = dataset_form.split_form(frame, task)
         mapping["group"] = split_values["group_column"]
@@ -55,7 +61,7 @@ with upload_tab:
         st.subheader("Quality report")
         with user_errors():
             split = datasets.SplitConfig(**split_values)
-            report = dataset_form.cached_report(uploaded.file_id, parsed, mapping, task, split,
+            report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
                                                 model_key, max_length)
             dataset_form.render_report(report, "datasets_report")
             name = st.text_input("Name", key=state.DATASETS_NAME)

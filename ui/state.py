@@ -12,6 +12,7 @@ CURRENT_DATASET = "current_dataset_id"
 
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
+DATASETS_ENCODING = "datasets_encoding"
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"
