@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.models import catalog
-from ui import state
+from ui import access, state
 from ui.models_view import (
     dataset_cost,
     model_label,
@@ -44,6 +44,9 @@ with st.container(border=True):
     if cost:
         st.info(cost, icon=":material/schedule:")
     left, right = st.columns(2)
+    if not access.allowed("manage_models"):
+        access.not_allowed("prepare, measure or add models")
+        st.stop()
     if left.button("Prepare", key=state.MODELS_PREPARE, disabled=model.ready, icon=":material/build:",
                    help="Converts a bundled model into a folder ready for training (once)."):
         report, bar = progress_reporter(f"Preparing {model.name}…")

@@ -12,7 +12,7 @@ from core.results import evaluation, verdict
 from core.text.labels import task_label
 from core.training import service as training
 from core.training.estimates import Overheads, past_runs, remaining_seconds
-from ui import charts, state
+from ui import access, charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
@@ -73,7 +73,10 @@ def _numbers(run: RunInfo) -> None:
 
 
 def _actions(run: RunInfo) -> None:
-    left, right, _ = st.columns([1, 1, 4])
+    if not access.allowed("cancel"):
+        access.not_allowed("cancel, resume or delete runs")
+        return
+    left, right, third, _ = st.columns([1, 1, 1, 3])
     if left.button("Cancel", key=state.FINETUNE_CANCEL, icon=":material/stop:",
                    disabled=not run.is_live or run.cancel_requested,
                    help="Stops after the current step and keeps a checkpoint."):
@@ -85,6 +88,12 @@ def _actions(run: RunInfo) -> None:
         if call(training.resume_run, run.id) is not None:
             st.toast(f"Run {run.id} is queued again.", icon=":material/play_arrow:")
             st.rerun(scope="app")  # restart the page so the live view polls again
+    if access.allowed("delete", owner=run.created_by):
+        if third.button("Delete", key=state.FINETUNE_DELETE, icon=":material/delete:", disabled=run.is_live,
+                        help="Removes the run, its checkpoints, model and evaluations."):
+            if call(training.delete_run, run.id) is not None:
+                st.toast(f"Run {run.id} deleted.", icon=":material/delete:")
+                st.rerun(scope="app")
 
 
 def _cv(run: RunInfo) -> None:
@@ -118,13 +127,27 @@ def _answers(run: RunInfo) -> None:
         st.dataframe(samples.sort_values(["prompt", "step"], kind="stable")[["prompt", "step", "output",
                                                                             "reference"]],
                      hide_index=True, key="finetune_samples")
-    if run.status == "succeeded" and run.config.get("lora"):
+    if run.status == "succeeded" and run.config.get("lora") and access.allowed("export"):
         if st.button("Merge LoRA into a plain model folder", key="finetune_merge_lora",
                      help="For export: the adapters are folded into a copy of the base weights."):
             with st.spinner("Merging…"):
                 folder = call(generation.merge_lora, run.id)
             if folder is not None:
                 st.success(f"Merged model written to {md_escape(folder)}.")
+
+
+def _tracking(run: RunInfo) -> None:
+    """Where TensorBoard and MLflow keep this run (folders as text, an http tracking server as a link)."""
+    info = call(training.run_tracking, run.id) or {}
+    if "tensorboard" in info:
+        st.caption("TensorBoard: event files in the folder below; open them with the command.")
+        st.code(info["tensorboard"]["command"], language="bash")
+    if "mlflow" in info:
+        found = info["mlflow"]
+        uri = str(found.get("tracking_uri", ""))
+        where = f"[{md_escape(uri)}]({uri})" if uri.startswith(("http://", "https://")) else md_escape(uri)
+        run_ref = f"run `{md_escape(found.get('run_id') or found.get('run_name', ''))}`"
+        st.caption(f"MLflow: {run_ref} in experiment '{md_escape(found.get('experiment', ''))}' at {where}.")
 
 
 def render_run(run_id: int) -> RunInfo | None:
@@ -136,6 +159,10 @@ def render_run(run_id: int) -> RunInfo | None:
     head.markdown(f"**Run {run.id}** · {md_escape(run.name or run.model_key)} · {task_label(run.task)} · "
                   f"model {md_escape(run.model_key)} · dataset {run.dataset_id} · "
                   f"started {when(run.started_at)}")
+    made = [f"by {run.created_by}" if run.created_by else "",
+            f"on {run.host}" + (f" ({run.device})" if run.device else "") if run.host else ""]
+    if any(made):
+        head.caption(md_escape(" · ".join(m for m in made if m)))
     not_learned = _not_learned(run)
     with badge:
         status_badge(run.status, not_learned=not_learned is not None)
@@ -163,6 +190,7 @@ def render_run(run_id: int) -> RunInfo | None:
         st.caption("Curves appear after the first logged steps.")
     if run.task == "causal-lm":
         _answers(run)
+    _tracking(run)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
         lines = call(training.run_logs, run.id, 30) or []
         st.code("\n".join(lines) or "(empty)", language=None)

@@ -215,3 +215,35 @@ def test_after_the_last_step_the_phase_is_named_not_time_left_0_s(open_page: Cal
     assert "Step 100 of 100 · Evaluating on 1,322 test rows…" in at.get("progress")[0].proto.text
     assert any("Training is done" in i.value and "Evaluating on 1,322 test rows" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["Time left"] == "—"
+
+
+    assert at.number_input(key="finetune_field_epochs").value == 200.0
+    assert at.checkbox(key="finetune_field_early_stopping").value is True
+    assert at.selectbox(key="finetune_field_lr_scheduler").value == "reduce_lr_on_plateau"
+    models = at.selectbox(key="finetune_model").options
+    assert "Gradient boosting (scikit-learn)" in models
+    at.multiselect(key="finetune_field_report_to").set_value(["tensorboard"]).run()
+    at.button(key="finetune_start").click().run()
+    assert not at.exception
+    started = training.list_runs()[0]
+    assert started.config["report_to"] == ["tensorboard"] and started.config["early_stopping"] is True
+
+
+def test_the_run_view_says_where_its_trackers_logged_it(open_page: Callable[..., AppTest],
+                                                       launcher: NoLauncher) -> None:
+    from core.config import get_settings
+    from core.ml.tracking import write_info
+
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded")
+    folder = get_settings().runs_dir / str(run.id)
+    write_info(folder, {"tensorboard": {"folder": str(folder / "tensorboard"),
+                                        "command": f"tensorboard --logdir {folder / 'tensorboard'}"},
+                        "mlflow": {"tracking_uri": "http://mlflow.internal:5000",
+                                   "experiment": "use-case-lab", "run_name": f"uclab-run-{run.id}",
+                                   "run_id": "abc123"}})
+    at = open_page("finetune")
+    assert not at.exception
+    assert any(c.value == f"tensorboard --logdir {folder / 'tensorboard'}" for c in at.code)
+    caption = next(c.value for c in at.caption if c.value.startswith("MLflow:"))
+    assert "abc123" in caption and "(http://mlflow.internal:5000)" in caption
