@@ -146,7 +146,16 @@ def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[...,
     assert at.selectbox(key="finetune_task").value == "tabular"
     assert at.selectbox(key="finetune_model").value == "mlp"
     assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(3e-3)
-    assert at.number_input(key="finetune_field_epochs").value == 30.0
+    assert at.number_input(key="finetune_field_epochs").value == 200.0
+    assert at.checkbox(key="finetune_field_early_stopping").value is True
+    assert at.selectbox(key="finetune_field_lr_scheduler").value == "reduce_lr_on_plateau"
+    models = at.selectbox(key="finetune_model").options
+    assert "Gradient boosting (scikit-learn)" in models
+    at.multiselect(key="finetune_field_report_to").set_value(["tensorboard"]).run()
+    at.button(key="finetune_start").click().run()
+    assert not at.exception
+    started = training.list_runs()[0]
+    assert started.config["report_to"] == ["tensorboard"] and started.config["early_stopping"] is True
 
 
 def test_the_chosen_dataset_survives_a_reload(open_page: Callable[..., AppTest],
@@ -215,19 +224,6 @@ def test_after_the_last_step_the_phase_is_named_not_time_left_0_s(open_page: Cal
     assert "Step 100 of 100 · Evaluating on 1,322 test rows…" in at.get("progress")[0].proto.text
     assert any("Training is done" in i.value and "Evaluating on 1,322 test rows" in i.value for i in at.info)
     assert {m.label: m.value for m in at.metric}["Time left"] == "—"
-
-
-    assert at.number_input(key="finetune_field_epochs").value == 200.0
-    assert at.checkbox(key="finetune_field_early_stopping").value is True
-    assert at.selectbox(key="finetune_field_lr_scheduler").value == "reduce_lr_on_plateau"
-    models = at.selectbox(key="finetune_model").options
-    assert "Gradient boosting (scikit-learn)" in models
-    at.multiselect(key="finetune_field_report_to").set_value(["tensorboard"]).run()
-    at.button(key="finetune_start").click().run()
-    assert not at.exception
-    started = training.list_runs()[0]
-    assert started.config["report_to"] == ["tensorboard"] and started.config["early_stopping"] is True
-
 
 def test_the_run_view_says_where_its_trackers_logged_it(open_page: Callable[..., AppTest],
                                                        launcher: NoLauncher) -> None:
