@@ -23,6 +23,7 @@ from core.errors import ConfigError, ModelError, NotFoundError
 from core.store.db import session_scope
 from core.store.orm import Generation, Run
 from core.tasks.chat import ROLES
+from core.text.spreadsheet import write_csv
 
 MODES = ("prompt", "chat")
 MAX_SEQUENCES = 5
@@ -368,7 +369,7 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
     frame = pd.DataFrame(rows, columns=["id", "created_at", "model", "mode", "prompt", "sequence", "output",
                                         *_SETTING_COLUMNS, "time_to_first_token_s", "tokens_per_second"])
     if path is not None:
-        frame.to_csv(path, index=False)
+        write_csv(frame, path)
     return frame
 
 

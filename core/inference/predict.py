@@ -6,7 +6,6 @@ not thread-safe and Streamlit serves sessions from several threads.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections import OrderedDict
@@ -18,10 +17,10 @@ import pandas as pd
 from core.config import get_settings
 from core.errors import ConfigError, RunStateError
 from core.store.runs import get_run
+from core.text.spreadsheet import csv_bytes
 
 MAX_TEXTS = 50_000
 CACHE_SIZE = 2
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _cache: OrderedDict[int, tuple[Any, Any, dict[str, Any], threading.Lock]] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -108,23 +107,9 @@ def predict_file(run_id: int, frame: pd.DataFrame, text_column: str) -> pd.DataF
     return pd.concat([frame.reset_index(drop=True), preds.drop(columns=["latency_ms"])], axis=1)
 
 
-def escape_cell(value: Any) -> Any:
-    """Prefix a quote to text a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV of the frame with formula-looking text cells (and headers) escaped."""
-    safe = frame.copy()
-    safe.columns = [escape_cell(str(c)) for c in safe.columns]
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(escape_cell)
-    buffer = io.StringIO()
-    safe.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(frame)
 
 
 def clear_cache() -> None:

@@ -6,7 +6,6 @@ few); torch is imported only when a model is first loaded, so pages render witho
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from core.config import get_settings
 from core.errors import ConfigError, DatasetError, RunStateError
 from core.store.runs import get_run
 from core.tasks.tabular import MISSING_CATEGORY
+from core.text.spreadsheet import csv_bytes
 
 MAX_ROWS = 100_000
 _cache: dict[int, Any] = {}
@@ -98,9 +98,7 @@ def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[p
     if not data:
         raise ConfigError("The file is empty; upload a table with one row per example.")
     table = predict_rows(run_id, read_upload(data, filename).frame)
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
-    return table, buffer.getvalue().encode("utf-8")
+    return table, csv_bytes(table)
 
 
 def clear_models() -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from core.errors import NotFoundError, UserError
 from core.store import orm
 from core.store.db import session_scope
+from core.text.spreadsheet import escape_cell
 
 CHOICES = ("a", "b", "tie")
 POSITIONS = ("first", "second")
@@ -221,13 +222,6 @@ def review_result(review_id: int) -> dict[str, Any]:
     return {**meta, **result, "reviewers": sorted({r for _, r in rows})}
 
 
-def _cell(value: Any) -> Any:
-    # Spreadsheet apps run cells starting with these as formulas: quote them (OWASP CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def export_review_csv(review_id: int) -> str:
     """Every vote as CSV: item, prompt, both outputs, which was shown first, reviewer, choice."""
     with session_scope() as s:
@@ -240,9 +234,9 @@ def export_review_csv(review_id: int) -> str:
                   "shown_first", "reviewer", "choice", "voted_at"]
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(header)
+        writer.writerow([escape_cell(h) for h in header])
         for item, v in rows:
-            writer.writerow([_cell(x) for x in (
+            writer.writerow([escape_cell(x) for x in (
                 review.name, item.id, item.prompt, review.model_a, item.output_a, review.model_b,
                 item.output_b, "a" if item.a_first else "b", v.reviewer if v else "",
                 v.choice if v else "", v.created_at.isoformat(timespec="seconds") if v else "")])

@@ -12,6 +12,7 @@ from core.errors import ConfigError, RunStateError
 from core.inference import predict
 from core.run_config import TrainConfig
 from core.store import runs
+from core.text.spreadsheet import escape_cell
 from core.training import service as training
 
 
@@ -57,4 +58,4 @@ def test_csv_export_escapes_formula_cells() -> None:
     assert lines[0] == "text,score"
     assert lines[1:] == ["'=1+1,-1.5", "'+cmd,2.0", "'-2 apples,3.0", "'@SUM(A1),4.0", "plain,5.0",
                          "'\tTab,6.0"]
-    assert predict.escape_cell(-3) == -3  # numbers stay numbers
+    assert escape_cell(-3) == -3  # numbers stay numbers
