@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
@@ -84,3 +85,21 @@ def test_one_click_gallery_import_saves_and_lists_the_dataset(open_page: Callabl
     assert any("Imported Iris" in s.value for s in at.success)
     assert at.session_state["current_dataset_id"] == saved[0].id
     assert list(at.dataframe[0].value["id"]) == [saved[0].id]  # listed in the same redraw
+
+
+_AUTOLINK = re.compile(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.")  # what GFM turns into links
+
+
+def _links(markdown: str) -> list[str]:
+    return _AUTOLINK.findall(markdown.replace("\\", ""))
+
+
+def test_urls_in_quality_sentences_stay_text(open_page: Callable[..., AppTest]) -> None:
+    """Issue 16 item 14: a label that is a URL or an address is shown as text, never a link."""
+    rows = [(t, "http://evil.example/x" if i % 2 else "www.evil.example") for i, (t, _) in enumerate(ROWS)]
+    at = _upload(open_page("datasets"), "links.csv", _csv(rows))
+    assert not at.exception
+    shown = [w.value for w in at.warning if "evil" in w.value]
+    assert shown, "the small-class warning quotes the labels"
+    assert not any(_links(v) for v in shown)
+    assert all("evil.example" in v.replace("\\", "").replace("\u2060", "") for v in shown)
