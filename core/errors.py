@@ -23,3 +23,7 @@ class NotFoundError(UserError):
 
 class ConfigError(UserError):
     """Training settings that cannot work."""
+
+
+class CheckpointError(UserError):
+    """A saved checkpoint that cannot be trusted or used to resume."""

@@ -22,6 +22,7 @@ from core.config import get_settings
 from core.errors import UserError
 from core.store import runs
 from core.store.orm import RunStatus as S
+from core.training import disk
 
 HEARTBEAT_EVERY_S = 5.0
 OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
@@ -30,6 +31,8 @@ VALIDATION_ROWS_DURING_TRAINING = 2000
 
 def failure_sentence(exc: BaseException) -> str:
     """One sentence for the run's status: what went wrong, never a traceback."""
+    if disk.is_disk_full(exc):
+        return disk.disk_full_sentence(get_settings().home)
     text = str(exc).strip()
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
             "out of memory" in text.lower() or "can't allocate memory" in text.lower()):
@@ -108,20 +111,19 @@ def run(run_id: int) -> int:
         return 0
     beat = _Heartbeat(run_id)
     beat.start()
+    disk.keep_reserve(get_settings().home)
     code = 1
+    sentence = "The training process ended without finishing the run."
     try:
         code = _train_and_finish(run_id)
     except BaseException as exc:  # noqa: BLE001 - every failure ends as a one-sentence status
-        traceback.print_exc()
-        sentence = failure_sentence(exc)
-        _log(run_id, traceback.format_exc(limit=-3).rstrip(), "error")
-        _finish(run_id, S.FAILED, sentence)
+        sentence = _fail(run_id, exc)
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
     finally:
         beat.stop.set()
-        if runs.get_run(run_id).status == S.RUNNING:  # a path above forgot to finish it
-            _finish(run_id, S.FAILED, "The training process ended without finishing the run.")
+        if _quietly(lambda: runs.get_run(run_id).status) in (S.RUNNING, None):  # not finished above
+            _finish(run_id, S.FAILED, sentence)
         try:
             training.kick_queue()
         except Exception:  # noqa: BLE001 - the next run will be started by the next kick
@@ -129,11 +131,37 @@ def run(run_id: int) -> int:
     return code
 
 
+def _fail(run_id: int, exc: BaseException) -> str:
+    """End the run as failed with one sentence. Nothing here may need the disk that may be full:
+    the space is freed first, each write is allowed to fail, and the traceback goes to the worker
+    log file only (the page shows the sentence)."""
+    sentence = failure_sentence(exc)  # measures the free space before anything is freed
+    if disk.is_disk_full(exc):
+        home = get_settings().home
+        disk.release_reserve(home)
+        removed = disk.remove_partial(get_settings().runs_dir / str(run_id))
+        sentence += f" Removed the partial {', '.join(removed)}." if removed else ""
+    _quietly(traceback.print_exc)
+    _finish(run_id, S.FAILED, sentence)
+    _quietly(lambda: runs.add_log(run_id, sentence, "error"))
+    return sentence
+
+
+def _quietly(action: Any) -> Any:
+    """Run an action of the failure path; a failure of its own (full disk) is ignored (None)."""
+    try:
+        return action()
+    except Exception:  # noqa: BLE001 - the failure path must always reach its end
+        return None
+
+
 def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
     try:
         runs.transition(run_id, status, reason=reason, expect=[S.RUNNING], **fields)
     except UserError:
         pass  # already finished (e.g. reaped); keep the first verdict
+    except Exception:  # noqa: BLE001 - e.g. the database cannot write; the reaper ends it later
+        _quietly(traceback.print_exc)
 
 
 def _train_and_finish(run_id: int) -> int:
@@ -165,6 +193,8 @@ def _train_and_finish(run_id: int) -> int:
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
                         dataset_info=dataset)
     resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
+    if resume is not None:  # the steps after the checkpoint are trained again: their rows go
+        runs.drop_metrics_after(run_id, int(resume.name.rsplit("-", 1)[1]))
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
     outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
