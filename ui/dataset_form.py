@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.data.ingest import display_name
 from core.entities import TASKS, QualityReport
 from ui import charts, state
 from ui.widgets import md_escape, show_table_text
@@ -138,7 +139,7 @@ def render_stats_charts(stats: dict[str, Any], key_prefix: str) -> None:
 
 def default_name(filename: str) -> str:
     """A dataset name from the uploaded file's name (its stem, tidied)."""
-    stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    stem = display_name(filename).rsplit(".", 1)[0]  # no path, control or bidi characters
     return " ".join(stem.replace("_", " ").replace("-", " ").split())[:80] or "dataset"
 
 

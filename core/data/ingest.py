@@ -56,11 +56,26 @@ class ParsedFile:
     warnings: tuple[str, ...] = ()
 
 
-def display_name(filename: str) -> str:
-    """The upload's base name, cleaned for display (it is never used as a path)."""
+MAX_NAME_CHARS = 200
+# Control characters and the bidirectional overrides/isolates/marks (U+202E shows
+# "report\u202Eexe.csv" as "reportvsc.exe"): never kept in a stored or shown name.
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_name(filename: str) -> str:
     name = PurePath(str(filename).replace("\\", "/")).name
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
-    return name[:200] or "upload"
+    return _UNSAFE_NAME_CHARS.sub("", name).strip()
+
+
+def display_name(filename: str) -> str:
+    """The upload's base name, cleaned for display (it is never used as a path): no control or
+    bidi characters, at most 200 characters with the extension kept when it is cut."""
+    name = _clean_name(filename)
+    if len(name) > MAX_NAME_CHARS:
+        suffix = PurePath(name).suffix
+        suffix = suffix if len(suffix) <= 16 else ""
+        name = name[:MAX_NAME_CHARS - len(suffix) - 1] + "…" + suffix
+    return name or "upload"
 
 
 def read_upload(data: bytes, filename: str) -> ParsedFile:
@@ -71,7 +86,7 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         raise DatasetError(
             f"'{name}' is {len(data) / 2**20:.1f} MB, over the upload limit of {limit // 2**20} MB; "
             "upload a smaller file or raise UCLAB_UPLOAD_LIMIT_MB.")
-    suffix = PurePath(name).suffix.lower()
+    suffix = PurePath(_clean_name(filename)).suffix.lower()  # read before the name is cut
     if suffix == ".xls":
         raise DatasetError(f"'{name}' is an old Excel .xls file; open it in Excel and save it "
                            "as .xlsx or as CSV UTF-8, then upload that.")

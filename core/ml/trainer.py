@@ -9,7 +9,6 @@ checkpoint kept by the validation metric, cooperative cancel and a NaN/inf loss 
 from __future__ import annotations
 
 import math
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,7 +159,7 @@ def train_from(trainer: Trainer, resume_from: Path | None) -> None:
 def untrusted_pickle(exc: BaseException) -> bool:
     """Whether loading a file failed because it holds objects outside torch's weights-only set."""
     while exc is not None:
-        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+        if type(exc).__name__ == "UnpicklingError" or "weights_only" in str(exc):
             return True
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return False
