@@ -27,3 +27,7 @@ class ConfigError(UserError):
 
 class CheckpointError(UserError):
     """A saved checkpoint that cannot be trusted or used to resume."""
+
+
+class DatabaseFileError(UserError):
+    """A database file that is not a valid Use Case Lab database (the app refuses to start on it)."""
