@@ -126,11 +126,13 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
 
 
 def _check_request(request: TrainRequest) -> tuple[str, Any]:
-    from core.data.datasets import get_dataset
+    from core.data.datasets import dataset_file, get_dataset
     from core.ml.tasks.base import TASK_MODULES
     from core.models import catalog
+    from core.tasks.tabular import mlp_options
 
     dataset = get_dataset(request.dataset_id)
+    dataset_file(dataset)  # its file must still be there
     task = request.task or dataset.task
     if task not in TASK_MODULES:
         raise ConfigError(f"Unknown task '{task}'. Choose one of: {', '.join(TASK_MODULES)}.")
@@ -141,6 +143,9 @@ def _check_request(request: TrainRequest) -> tuple[str, Any]:
     if model.tasks and task not in model.tasks:
         raise ConfigError(f"The model '{model.name}' cannot be trained for {task}; "
                           f"it supports {', '.join(model.tasks)}.")
+    catalog.check_usable(model)
+    if task == "tabular":
+        mlp_options(request.config.task_options or {})
     return task, dataset
 
 
