@@ -208,3 +208,11 @@ def test_item12_bidi_controls_are_stripped_and_long_names_keep_their_extension(h
     from ui.dataset_form import default_name
 
     assert default_name("../re\u202eport_2024.csv") == "report 2024"  # the dataset name offered
+
+
+def test_item11_a_csv_row_over_the_arrow_block_size_is_read(home: Path) -> None:
+    """Issue 16 item 11: pyarrow refused rows over its 1 MB block ('straddling object')."""
+    big = "x" * (3 * 1024 * 1024)
+    data = f'text,label\n"{big}",pos\nshort,neg\n'.encode()
+    parsed = read_upload(data, "big.csv")
+    assert len(parsed.frame) == 2 and len(parsed.frame["text"].iloc[0]) == len(big)
