@@ -3,6 +3,7 @@ import streamlit as st
 from core.config import get_settings
 from core.data import datasets
 from core.data.ingest import FORMATS
+from core.data.upload_limits import limits_sentence
 from core.entities import TASKS
 from core.models import catalog
 from ui import dataset_form, panels, state
@@ -18,20 +19,12 @@ upload_tab, saved_tab, gallery_tab = st.tabs(["Upload a file", "Saved versions",
 with upload_tab:
     limit = get_settings().upload_limit_mb
     uploaded = st.file_uploader(f"Your data (CSV, TSV, JSON, JSONL, Parquet or Excel; up to {limit} MB)",
-                                type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD)
-    parsed = None
-    if uploaded is not None:
-        cache = st.session_state.get("datasets_parsed")
-        if cache and cache[0] == uploaded.file_id:
-            parsed = cache[1]
-        else:
-            st.session_state.pop("datasets_parsed", None)
-            with st.spinner("Reading the file…"):
-                parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name)
-            if parsed is not None:
-                st.session_state["datasets_parsed"] = (uploaded.file_id, parsed)
-                dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
-                st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
+                                type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD, help=limits_sentence())
+    parsed = dataset_form.parsed_upload(uploaded) if uploaded is not None else None
+    if parsed is not None and st.session_state.get(state.DATASETS_PARSED_ID) != uploaded.file_id:
+        st.session_state[state.DATASETS_PARSED_ID] = uploaded.file_id  # a new file: fill the form
+        dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
+        st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
     if parsed is not None:
         frame = parsed.frame
         st.caption(md_escape(dataset_form.file_summary(parsed)))

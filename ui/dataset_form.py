@@ -160,6 +160,27 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     return model_key, int(max_length)
 
 
+@st.cache_resource(max_entries=4, ttl=900, show_spinner=False)
+def _parse_upload(file_id: str, name: str, _upload: Any) -> Any:
+    from core.data import datasets
+
+    return datasets.read_upload(_upload.getvalue(), name)
+
+
+def parsed_upload(upload: Any) -> Any:
+    """The parsed upload (a ParsedFile), or None with the sentence shown. The frame lives in a
+    small cache shared by all sessions (keyed by the upload's random id), never in session
+    state, so a few open tabs do not each keep a full copy."""
+    from core.errors import UserError
+
+    try:
+        with st.spinner("Reading the file…"):
+            return _parse_upload(upload.file_id, upload.name, upload)
+    except UserError as error:  # exceptions are not cached: a fixed file is read again
+        st.error(md_escape(error))
+        return None
+
+
 def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
                   model_key: str, max_length: int) -> QualityReport:
     """The quality report for these settings, recomputed only when a setting changes."""

@@ -12,6 +12,7 @@ CURRENT_DATASET = "current_dataset_id"
 
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
+DATASETS_PARSED_ID = "datasets_parsed_id"  # the upload the form was filled from (its frame is cached)
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"

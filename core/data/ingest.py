@@ -15,6 +15,7 @@ from pathlib import PurePath
 import pandas as pd
 
 from core.config import get_settings
+from core.data import upload_limits as limits
 from core.data.canonical import short
 from core.errors import DatasetError
 from core.text.encoding import decode_text
@@ -102,6 +103,8 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
+        if fmt != "json":
+            limits.check_text_lines(data, name)
         if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(data, name)):
             parsed = _read_token_file(data, name)
         elif fmt in ("json", "jsonl"):
@@ -147,6 +150,7 @@ def _read_parquet(data: bytes, name: str) -> ParsedFile:
         looks = _describe_head(data)
         raise DatasetError(f"'{name}' is named .parquet but is not a Parquet file ({looks}); "
                            "save it again as Parquet, or upload it with its real extension.")
+    limits.check_parquet(data, name)
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
@@ -162,14 +166,11 @@ def _read_excel(data: bytes, name: str) -> ParsedFile:
                                "Excel and save it as .xlsx (Excel Workbook) or as CSV UTF-8.")
         raise DatasetError(f"'{name}' is named .xlsx but is not an Excel workbook "
                            f"({_describe_head(data)}); upload it with its real extension.")
+    limits.check_workbook(data, name)
     try:
-        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
-        sheets = book.sheet_names
-        raw = None
-        for sheet in sheets:
-            raw = book.parse(sheet, header=None, dtype=object)
-            if not raw.dropna(how="all").empty:
-                break
+        raw, sheet, sheets = _first_sheet_with_data(data, name)
+    except DatasetError:
+        raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
         raise DatasetError(f"'{name}' cannot be read as an Excel workbook ({_first_line(exc)}); "
                            "open it in Excel and save it again as .xlsx.") from exc
@@ -191,6 +192,24 @@ def _read_excel(data: bytes, name: str) -> ParsedFile:
     raw.columns = names
     frame = raw.infer_objects()
     return ParsedFile(frame, name, "xlsx", None, None, has_header, tuple(warnings + more))
+
+
+def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None, str, list[str]]:
+    """The first sheet holding a value, read row by row within the upload budgets."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheets = list(book.sheetnames)
+        raw, sheet = None, sheets[0] if sheets else ""
+        for sheet in sheets:
+            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name))
+            raw = pd.DataFrame(rows, dtype=object)
+            if not raw.dropna(how="all").empty:
+                break
+        return raw, sheet, sheets
+    finally:
+        book.close()
 
 
 def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
@@ -253,6 +272,7 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
         raise DatasetError(f"'{parsed.filename}' holds no records; add data rows and upload it again.")
     if frame.shape[1] == 0:
         raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
+    limits.check_rows(parsed.filename, frame.shape[0])
     names, more = _clean_names(frame.columns)
     if frame.shape[0] == 0 or frame.dropna(how="all").empty:
         cols = ", ".join(names[:10])

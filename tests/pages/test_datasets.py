@@ -103,3 +103,20 @@ def test_urls_in_quality_sentences_stay_text(open_page: Callable[..., AppTest]) 
     assert shown, "the small-class warning quotes the labels"
     assert not any(_links(v) for v in shown)
     assert all("evil.example" in v.replace("\\", "").replace("\u2060", "") for v in shown)
+
+
+def test_the_parsed_frame_stays_out_of_session_state(open_page: Callable[..., AppTest]) -> None:
+    """Issue 16 item 2: each open tab kept a full parsed copy in session state; now only the
+    upload's id is kept, the page still works, and the uploader names the upload budgets."""
+    import pandas as pd
+
+    from core.data.ingest import ParsedFile
+
+    at = _upload(open_page("datasets"), "reviews.csv", _csv(ROWS))
+    assert not at.exception
+    held = list(at.session_state.values())
+    flat = [v for x in held for v in (x if isinstance(x, tuple) else (x,))]
+    assert not any(isinstance(v, pd.DataFrame | ParsedFile) for v in flat)
+    assert "UCLAB_MAX_ROWS" in at.file_uploader(key="datasets_upload").help
+    at.button(key="datasets_save").click().run()
+    assert datasets.list_datasets()[0].row_count == 12
