@@ -146,3 +146,21 @@ def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[...,
     assert at.selectbox(key="finetune_model").value == "mlp"
     assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(3e-3)
     assert at.number_input(key="finetune_field_epochs").value == 30.0
+
+
+def test_urls_in_run_names_stay_text(open_page: Callable[..., AppTest], launcher: NoLauncher) -> None:
+    """Issue 16 item 14: a run named with a URL or an address is shown as text, never a link."""
+    import re
+
+    dataset = save_reviews()
+    run = runs.create_run(dataset_id=dataset.id, model_key="minilm-l6", task="classification",
+                          config=training.TrainConfig().to_dict(), seed=1,
+                          name="see http://evil.example/x or www.evil.example, ask a@evil.example")
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    heads = [m.value for m in at.markdown if "evil" in m.value]
+    assert heads, "the run's header names it"
+    for value in heads:
+        plain = value.replace("\\", "")
+        assert not re.search(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.", plain)
+        assert "evil.example" in plain.replace("\u2060", "")
