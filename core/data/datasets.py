@@ -8,10 +8,10 @@ plus a ``datasets`` row holding its content hash, mapping, split sizes and quali
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from core.config import ensure_home, get_settings
+from core.data import chat_checks, ner_checks
 from core.data.canonical import content_columns, to_canonical
 from core.data.ingest import ParsedFile, column_types, read_upload
 from core.data.mapping import resolve_mapping, suggest_mapping
@@ -30,15 +31,18 @@ from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError, NotFoundError
 from core.store import orm
 from core.store.db import session_scope
+from core.tasks import tabular
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
            "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",
            "prepare_dataset", "frame_to_parsed"]
 
-# Task-specific checks other modules may provide: (module, function).
-HOOKS = {"token-classification": ("core.tasks.ner", "check_token_frame"),
-         "causal-lm": ("core.tasks.chat", "check_causal_frame"),
-         "tabular": ("core.tasks.tabular", "check_tabular_frame")}
+# The extra quality checks of each task, imported for real: a rename fails at import, never silently.
+TASK_CHECKS: dict[str, Callable[..., list[Finding]]] = {
+    "token-classification": ner_checks.check_token_frame,
+    "causal-lm": chat_checks.check_causal_frame,
+    "tabular": tabular.check_tabular_frame,
+}
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,9 @@ def _merge_split(split: SplitConfig, mapping: dict[str, Any]) -> SplitConfig:
                        split.split_column or mapping.get("split_column") or None)
 
 
-def _hook(task: str) -> Any:
-    """The extra check another module provides for this task, if it exists."""
-    if task not in HOOKS:
-        return None
-    module_name, func_name = HOOKS[task]
-    try:
-        return getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        return None
+def _hook(task: str) -> Callable[..., list[Finding]] | None:
+    """The extra checks of this task, if it has any."""
+    return TASK_CHECKS.get(task)
 
 
 def _hook_findings(task: str, check: Any, frame: pd.DataFrame, mapping: dict[str, Any],

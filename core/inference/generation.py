@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,78 +20,18 @@ from sqlalchemy import select
 
 from core.config import get_settings
 from core.errors import ConfigError, ModelError, NotFoundError
+from core.generation_settings import (  # noqa: F401 (MODES and the limits are read through this module)
+    MAX_NEW_TOKENS,
+    MAX_SEQUENCES,
+    MODES,
+    GenerationSettings,
+    ModelSource,
+)
+from core.inference.cache import MODELS
 from core.store.db import session_scope
 from core.store.orm import Generation, Run
 from core.tasks.chat import ROLES
 from core.text.spreadsheet import write_csv
-
-MODES = ("prompt", "chat")
-MAX_SEQUENCES = 5
-MAX_NEW_TOKENS = 2048
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Sampling controls; temperature 0 means greedy decoding (the same text every time)."""
-
-    max_new_tokens: int = 128
-    temperature: float = 0.7
-    top_k: int = 50
-    top_p: float = 0.95
-    repetition_penalty: float = 1.0
-    num_return_sequences: int = 1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first impossible setting."""
-        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ConfigError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS} (for example 128).")
-        if not 0 <= self.temperature <= 5:
-            raise ConfigError("Temperature must be between 0 (greedy) and 5 (for example 0.7).")
-        if self.top_k < 0:
-            raise ConfigError("Top-k must be 0 (off) or a positive number of tokens (for example 50).")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError("Top-p must be above 0 and at most 1 (for example 0.95).")
-        if not 0.5 <= self.repetition_penalty <= 3:
-            raise ConfigError("Repetition penalty must be between 0.5 and 3 (1 means none).")
-        if not 1 <= self.num_return_sequences <= MAX_SEQUENCES:
-            raise ConfigError(f"The number of sequences must be between 1 and {MAX_SEQUENCES}.")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ConfigError("The seed must be a whole number of 0 or more (for example 42).")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stop"] = list(self.stop)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
-        """Build from stored JSON, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "stop" in values:
-            values["stop"] = tuple(values["stop"] or ())
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model reference points: a plain model folder, plus a LoRA adapter folder for LoRA runs."""
-
-    ref: str
-    path: Path
-    adapter_path: Path | None = None
-    run_id: int | None = None
-    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,11 +136,19 @@ def list_model_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def get_loaded(model_ref: str) -> Any:
-    """The process-wide loaded model (model, tokenizer, lock, device); the two most recent stay loaded."""
-    from core.ml.generation import get_loaded as _get
+def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
+    """The process-wide loaded model (model, tokenizer, lock, device) from the shared model cache."""
+    def load() -> Any:
+        from core.ml.generation import load_model
 
-    return _get(model_ref)
+        return load_model(source or resolve_model(model_ref))
+
+    return MODELS.get(("generate", model_ref), load).value
+
+
+def clear_loaded() -> None:
+    """Forget every loaded model (tests, benchmarks)."""
+    MODELS.clear()
 
 
 # ---- generation ----------------------------------------------------------------------------------
@@ -274,10 +222,9 @@ def stream_generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *
         settings = replace(settings, seed=random.randrange(2**31))
     stored_prompt = build_prompt(prompt, mode, system, history)
     source = resolve_model(model_ref)
-    from core.ml.generation import get_loaded as _get
     from core.ml.generation import start_stream
 
-    loaded = _get(model_ref, source)
+    loaded = get_loaded(model_ref, source)
     return GenerationStream(start_stream(loaded, stored_prompt, settings), source, mode, stored_prompt,
                             settings, store)
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import delete, func, select, update
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import NotFoundError, RunStateError
 from core.store.db import session_scope
 from core.store.orm import Run, RunLog, RunMetric, RunStatus, utcnow
@@ -39,7 +39,7 @@ HUNG_AFTER = timedelta(minutes=15)
 COMPLETE_MARKER = "COMPLETE"
 # Runs that never train themselves (a cross-validation parent): their status follows their child
 # runs (core.training.crossval), so the queue, the slot count and the reaper skip them.
-GROUP_KINDS = ("cv",)
+GROUP_KINDS = (RunKind.CV.value,)
 PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
                    "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
                    "library_versions", "device", "summary"}
@@ -68,7 +68,7 @@ def _row(session: Any, run_id: int) -> Run:
 
 
 def create_run(*, dataset_id: int, model_key: str, task: str, config: dict[str, Any], seed: int,
-               name: str = "", kind: str = "train", parent_id: int | None = None) -> RunInfo:
+               name: str = "", kind: str = RunKind.TRAIN, parent_id: int | None = None) -> RunInfo:
     """Insert a queued run and return it."""
     with session_scope(write=True) as s:
         row = Run(dataset_id=dataset_id, model_key=model_key, task=task, config=config, seed=seed,

@@ -1,7 +1,7 @@
 """k-fold cross-validation runs: one parent run (kind "cv") with k child runs (kind "fold").
 
 The parent never trains: it is skipped by the queue and its status, step and summary are derived
-from its children by `refresh_parent` (called from `training.kick_queue`, so every page poll,
+from its children by `refresh_parent` (called from `service.kick_queue` and the worker, so every page poll,
 CLI call and finished worker keeps it current). Each child is an ordinary run whose config carries
 ``task_options["cv"]`` = fold index, fold count and the fold's train/validation row positions in
 the dataset frame; the worker builds the child's split from them with `fold_split`.
@@ -14,14 +14,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
 from core.store import runs
 from core.store.db import session_scope
 from core.store.orm import Run
+from core.training import queue
 from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
+from core.training.request import check_request
 
-CV_KIND, FOLD_KIND = "cv", "fold"
+CV_KIND, FOLD_KIND = RunKind.CV, RunKind.FOLD
 CV_TASKS = ("classification", "regression", "tabular")
 RESUMABLE = ("interrupted", "cancelled", "failed")
 
@@ -30,9 +32,7 @@ def start_cv(request: Any, folds: int, launcher: Any = None) -> RunInfo:
     """Queue a k-fold cross-validation of a request (a `training.TrainRequest`); returns the parent run."""
     from core.data import datasets
     from core.tasks.tabular import infer_target_kind
-    from core.training import service as training
-
-    task, dataset = training._check_request(request)
+    task, dataset = check_request(request)
     if task not in CV_TASKS:
         raise ConfigError(f"Cross-validation is available for {', '.join(CV_TASKS)} datasets, not {task}.")
     config = request.config
@@ -53,7 +53,7 @@ def start_cv(request: Any, folds: int, launcher: Any = None) -> RunInfo:
         runs.create_run(dataset_id=request.dataset_id, model_key=request.model_key, task=task,
                         config={**base, "task_options": options}, seed=config.seed,
                         name=f"{name} · fold {fold.index + 1}/{folds}", kind=FOLD_KIND, parent_id=parent.id)
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return refresh_parent(parent.id)
 
 
@@ -138,8 +138,6 @@ def cancel_cv(parent_id: int) -> RunInfo:
 
 def resume_cv(parent_id: int, launcher: Any = None) -> RunInfo:
     """Queue again every fold that was interrupted, cancelled or failed (from its last checkpoint)."""
-    from core.training import service as training
-
     kids = [k for k in children(parent_id) if k.status in RESUMABLE]
     if not kids:
         raise RunStateError(f"Run {parent_id} has no interrupted, cancelled or failed fold to resume.")
@@ -148,7 +146,7 @@ def resume_cv(parent_id: int, launcher: Any = None) -> RunInfo:
         runs.add_log(kid.id, "Resume requested (the cross-validation was resumed).")
     runs.add_log(parent_id, f"Resuming {len(kids)} folds.")
     refresh_parent(parent_id)
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return refresh_parent(parent_id)
 
 

@@ -17,14 +17,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, NotFoundError
 from core.results.report import primary_metric
 from core.store import orm, runs
 from core.store.db import session_scope
+from core.training import queue
+from core.training.request import TrainRequest, check_request
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
-KIND = "learning-curve"
+KIND = RunKind.LEARNING_CURVE
 MIN_ROWS = 8
 
 
@@ -43,9 +45,7 @@ def _fractions(values: Sequence[float]) -> list[float]:
 def start_learning_curve(base: Any, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                          launcher: Any = None) -> RunInfo:
     """Queue one run per fraction of the training split under a parent run; return the parent."""
-    from core.training import service as training
-
-    task, dataset = training._check_request(base)  # the engine's own validation of a request
+    task, dataset = check_request(base)  # the engine's own validation of a request
     base.config.validate()
     shares = _fractions(fractions)
     available = int((dataset.split_sizes or {}).get("train", 0))
@@ -71,7 +71,7 @@ def start_learning_curve(base: Any, fractions: Sequence[float] = DEFAULT_FRACTIO
                                 config=config, seed=base.config.seed, name=f"{name} · {f:.0%} of train",
                                 parent_id=parent.id)
         runs.add_log(child.id, f"Queued by learning curve {parent.id}: {rows[f]} training rows ({f:.0%}).")
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return runs.get_run(parent.id)
 
 
@@ -125,7 +125,6 @@ def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFA
                                   launcher: Any = None) -> RunInfo:
     """Queue a learning curve with the same dataset, model and settings as an existing run."""
     from core.run_config import TrainConfig
-    from core.training.service import TrainRequest
 
     run = runs.get_run(run_id)
     if run.kind == KIND or run.parent_id is not None:

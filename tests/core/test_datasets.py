@@ -136,7 +136,7 @@ def test_token_classification_keeps_lists(home: Path) -> None:
 
 def test_causal_lm_formats(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # core.tasks.chat's checks load SmolLM2's tokenizer (slow); they are tested with core.tasks.chat.
-    monkeypatch.setitem(datasets.HOOKS, "causal-lm", ("no_such_module", "check"))
+    monkeypatch.delitem(datasets.TASK_CHECKS, "causal-lm")
     pairs = pd.DataFrame({"prompt": [f"q{i}?" for i in range(30)], "response": [f"a{i}" for i in range(30)]})
     mapping = suggest_mapping(pairs)
     assert (mapping["task"], mapping["format"], mapping["completion"]) == ("causal-lm", "prompt_completion",

@@ -17,14 +17,14 @@ from core.results import evaluation
 from core.run_config import TrainConfig
 from core.store import orm, runs
 from core.store.db import session_scope
-from core.training import disk, worker
+from core.training import disk, queue, worker
 from core.training import service as training
 
 
 @pytest.fixture
-def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLauncher:
-    launcher = training.InlineLauncher()
-    monkeypatch.setattr(training, "_launcher", launcher)
+def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> worker.InlineLauncher:
+    launcher = worker.InlineLauncher()
+    monkeypatch.setattr(queue, "_launcher", launcher)
     return launcher
 
 
@@ -58,7 +58,7 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, target: object, name: str, exc: 
 
 
 def test_item7_resume_from_the_final_checkpoint_trains_no_extra_step(
-        inline: training.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        inline: worker.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue()
     # Killed while evaluating, after the checkpoint of the last step was saved.
     _fail_once(monkeypatch, evaluation, "store_evaluation", RuntimeError("killed while evaluating"))
@@ -71,7 +71,7 @@ def test_item7_resume_from_the_final_checkpoint_trains_no_extra_step(
     assert any("nothing is left to train" in line for line in runs.log_tail(run_id))
 
 
-def test_item7_re_run_steps_replace_their_metric_rows(inline: training.InlineLauncher,
+def test_item7_re_run_steps_replace_their_metric_rows(inline: worker.InlineLauncher,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue(max_steps=8, eval_every=4)
     original = GuardedTrainer.training_step
@@ -95,7 +95,7 @@ def test_item7_re_run_steps_replace_their_metric_rows(inline: training.InlineLau
 
 
 def test_item3_full_disk_fails_the_run_with_the_sentence_and_removes_partial_checkpoints(
-        inline: training.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        inline: worker.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue(max_steps=6, eval_every=2)
     run_dir = home / "runs" / str(run_id)
     original, add_log = GuardedTrainer.training_step, runs.add_log
@@ -144,7 +144,7 @@ class _Payload:
         return (Path.touch, (Path("/tmp/uclab16-poison-ran"),))
 
 
-def test_item13_poisoned_checkpoint_is_refused_with_a_sentence(inline: training.InlineLauncher,
+def test_item13_poisoned_checkpoint_is_refused_with_a_sentence(inline: worker.InlineLauncher,
                                                                home: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     sentinel = Path("/tmp/uclab16-poison-ran")
