@@ -35,9 +35,11 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of the frame, formulas escaped."""
+    """UTF-8 CSV of the frame, formulas escaped. Rows end in CRLF, so a cell holding a bare
+    carriage return is quoted: unquoted, a spreadsheet starts a new row there, and the rest of
+    the cell ("a\\r=HYPERLINK(...)") would become a formula cell of its own."""
     buffer = io.StringIO()
-    escape_frame(frame).to_csv(buffer, index=False)
+    escape_frame(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8")
 
 
