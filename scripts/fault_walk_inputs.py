@@ -144,15 +144,14 @@ PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "![a](h
 
 
 def xss() -> dict:
-    from streamlit.testing.v1 import AppTest
-
     from core.store import runs
     from core.training import queue
+    from tests.pages.conftest import open_app_page
     from tests.pages.seed import NoLauncher, save_reviews
 
     queue.set_launcher(NoLauncher())
     dataset = save_reviews()
-    states = 0
+    states = errors = shown = 0
     leaks = []
     autolink = re.compile(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.")
     for payload in PAYLOADS:
@@ -160,17 +159,18 @@ def xss() -> dict:
                               config={}, seed=1, name=payload)
         runs.add_log(run.id, payload)
         for page, query in (("finetune", {"run": str(run.id)}), ("evaluation", {"run": str(run.id)})):
-            at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60)
-            for k, v in query.items():
-                at.query_params[k] = v
-            at.run()
+            at = open_app_page(page, query, timeout=60)
             states += 1
+            errors += bool(at.exception)
+            shown += sum(payload[:12] in e.value.replace("\\", "").replace("\u2060", "")
+                         for e in list(at.markdown) + list(at.caption) + list(at.code))
             for element in list(at.markdown) + list(at.caption) + list(at.error) + list(at.info):
                 plain = element.value.replace("\\", "")
                 raw_html = "<" in element.value.replace("\\<", "")
                 if raw_html or autolink.search(plain) or "](" in element.value.replace("\\]\\(", ""):
                     leaks.append((page, payload, element.value[:80]))
-    return {"payloads": len(PAYLOADS), "page_states": states, "unescaped": len(leaks), "examples": leaks[:5]}
+    return {"payloads": len(PAYLOADS), "page_states": states, "page_exceptions": errors,
+            "elements_showing_a_payload": shown, "unescaped": len(leaks), "examples": leaks[:5]}
 
 
 def exports() -> dict:

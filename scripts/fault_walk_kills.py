@@ -1,7 +1,7 @@
 """Fault walk, part 1: kill -9 the training worker N times at random moments, and after each
 kill check the database's integrity, the run's reason, and that it resumes; then let it finish.
 
-    UCLAB_HOME=/tmp/walk python scripts/fault_walk_kills.py 20
+    UCLAB_HOME=/tmp/walk python scripts/fault_walk_kills.py 20 [steps]
 
 Prints one JSON document with the figures (a walk, not a test: it takes minutes).
 """
@@ -31,7 +31,7 @@ def _wait(predicate, timeout: float) -> bool:  # noqa: ANN001
     return False
 
 
-def main(kills: int) -> dict:
+def main(kills: int, steps: int = 100) -> dict:
     from training_data import add_text_dataset, text_frame, tiny_model
 
     from core.config import get_settings
@@ -40,7 +40,7 @@ def main(kills: int) -> dict:
     from core.training import service as training
 
     home = get_settings().home
-    config = TrainConfig(max_steps=100, batch_size=8, eval_every=5, save_total_limit=3,
+    config = TrainConfig(max_steps=steps, batch_size=8, eval_every=5, save_total_limit=3,
                          debug={"step_sleep": 0.05})
     run_id = runs.create_run(dataset_id=add_text_dataset(text_frame(rows=400)), model_key=tiny_model(),
                              task="classification", config=config.to_dict(), seed=42).id
@@ -69,7 +69,8 @@ def main(kills: int) -> dict:
         last = runs.last_complete_checkpoint(cdir)
         seen = after.step
         events.append({"kill": i + 1, "step": after.step, "total": after.total_steps,
-                       "phase": ("evaluation/saving after the last step" if after.step >= after.total_steps
+                       "phase": ("loading the model and data" if not after.total_steps
+                                 else "evaluation/saving after the last step" if after.step >= after.total_steps
                                  else "checkpoint save" if partial else "training step"),
                        "partial_checkpoints": partial, "status": after.status,
                        "reason_ok": "stopped unexpectedly" in after.status_reason,
@@ -92,4 +93,5 @@ def main(kills: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20), indent=1, default=str))
+    args = [int(a) for a in sys.argv[1:3]]
+    print(json.dumps(main(*args) if args else main(20), indent=1, default=str))
