@@ -70,7 +70,8 @@ def main(kills: int, steps: int = 100) -> dict:
         seen = after.step
         events.append({"kill": i + 1, "step": after.step, "total": after.total_steps,
                        "phase": ("loading the model and data" if not after.total_steps
-                                 else "evaluation/saving after the last step" if after.step >= after.total_steps
+                                 else "evaluation/saving after the last step"
+                                 if after.step >= after.total_steps
                                  else "checkpoint save" if partial else "training step"),
                        "partial_checkpoints": partial, "status": after.status,
                        "reason_ok": "stopped unexpectedly" in after.status_reason,
