@@ -1,10 +1,11 @@
-"""Generation settings and model sources: the values the generation service, the ml engine and the
-server pass to one another."""
+"""Generation settings, model sources and stored generations: the values the generation service, the
+ml engine, the store and the server pass to one another."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,30 @@ class ModelSource:
     adapter_path: Path | None = None
     run_id: int | None = None
     label: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One stored generation: what was asked, with which settings, what came out, and how fast."""
+
+    id: int | None
+    model_ref: str
+    run_id: int | None
+    mode: str
+    prompt: dict[str, Any]
+    settings: dict[str, Any]
+    outputs: list[str]
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    created_at: datetime | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The first output (the only one unless several sequences were asked for)."""
+        return self.outputs[0] if self.outputs else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat(timespec="seconds") if self.created_at else None
+        return data

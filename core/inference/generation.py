@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.config import get_settings
 from core.errors import ConfigError, ModelError, NotFoundError
@@ -24,51 +22,14 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     MAX_NEW_TOKENS,
     MAX_SEQUENCES,
     MODES,
+    GenerationRecord,
     GenerationSettings,
     ModelSource,
 )
 from core.inference.cache import MODELS
-from core.store.db import session_scope
-from core.store.orm import Generation, Run
+from core.store import generations, runs
 from core.tasks.chat import ROLES
 from core.text.spreadsheet import write_csv
-
-
-@dataclass(frozen=True)
-class GenerationRecord:
-    """One stored generation: what was asked, with which settings, what came out, and how fast."""
-
-    id: int | None
-    model_ref: str
-    run_id: int | None
-    mode: str
-    prompt: dict[str, Any]
-    settings: dict[str, Any]
-    outputs: list[str]
-    time_to_first_token: float | None
-    tokens_per_second: float | None
-    created_at: datetime | None
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        """The first output (the only one unless several sequences were asked for)."""
-        return self.outputs[0] if self.outputs else ""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat(timespec="seconds") if self.created_at else None
-        return data
-
-
-def _record(row: Generation) -> GenerationRecord:
-    settings = dict(row.settings or {})
-    stats = settings.pop("stats", {}) or {}
-    return GenerationRecord(id=row.id, model_ref=row.model_ref, run_id=row.run_id, mode=row.mode,
-                            prompt=dict(row.prompt or {}), settings=settings, outputs=list(row.outputs or []),
-                            time_to_first_token=row.time_to_first_token,
-                            tokens_per_second=row.tokens_per_second, created_at=row.created_at, stats=stats)
-
 
 # ---- model references ----------------------------------------------------------------------------
 
@@ -99,12 +60,8 @@ def _resolve_run(ref: str) -> ModelSource:
         run_id = int(ref.split(":", 1)[1])
     except ValueError as exc:
         raise NotFoundError(f"'{ref}' is not a run reference; write run:<id>, for example run:3.") from exc
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        if row is None:
-            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
-        task, status, output_dir = row.task, row.status, row.output_dir
-        model_key, name = row.model_key, row.name
+    run = runs.get_run(run_id)
+    task, status, output_dir, model_key, name = run.task, run.status, run.output_dir, run.model_key, run.name
     if task != "causal-lm":
         raise ModelError(f"Run {run_id} trained a {task} model, which cannot write text; choose a "
                          "causal-LM run.")
@@ -128,11 +85,8 @@ def list_model_choices() -> list[tuple[str, str]]:
 
     choices = [(m.key, m.name + ("" if m.ready else " (prepared on first use)"))
                for m in catalog.list_models() if m.family == "causal-lm"]
-    query = (select(Run.id, Run.name, Run.model_key).where(Run.task == "causal-lm", Run.status == "succeeded")
-             .order_by(Run.id.desc()))
-    with session_scope() as s:
-        choices += [(f"run:{rid}", f"{name or f'run-{rid}'} (run {rid}, fine-tuned {key})")
-                    for rid, name, key in s.execute(query)]
+    choices += [(f"run:{r.id}", f"{r.name or f'run-{r.id}'} (run {r.id}, fine-tuned {r.model_key})")
+                for r in runs.list_runs(task="causal-lm", status="succeeded", limit=None)]
     return choices
 
 
@@ -261,33 +215,21 @@ def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: Gene
                   settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
                   time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)
     if not store:
-        return _record(Generation(id=None, created_at=None, **values))
-    with session_scope(write=True) as s:
-        row = Generation(**values)
-        s.add(row)
-        s.flush()
-        return _record(row)
+        return GenerationRecord(id=None, created_at=None, **{**values, "settings": settings.to_dict()},
+                                stats=stats)
+    return generations.add_generation(**values)
 
 
 # ---- history -------------------------------------------------------------------------------------
 
 def list_generations(limit: int = 100, model_ref: str | None = None) -> list[GenerationRecord]:
     """Stored generations, newest first."""
-    query = select(Generation).order_by(Generation.id.desc()).limit(limit)
-    if model_ref:
-        query = query.where(Generation.model_ref == model_ref)
-    with session_scope() as s:
-        return [_record(row) for row in s.scalars(query)]
+    return generations.list_generations(limit, model_ref)
 
 
 def get_generation(generation_id: int) -> GenerationRecord:
     """One stored generation (NotFoundError when the id names nothing)."""
-    with session_scope() as s:
-        row = s.get(Generation, generation_id)
-        if row is None:
-            raise NotFoundError(f"There is no generation with id {generation_id}; list the history to see "
-                                "the ids.")
-        return _record(row)
+    return generations.get_generation(generation_id)
 
 
 def rerun_generation(generation_id: int, model_ref: str | None = None) -> GenerationRecord:
@@ -323,11 +265,7 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
 # ---- causal-LM runs: sample answers during training, LoRA export ----------------------------------
 
 def _run_dir(run_id: int) -> Path:
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        if row is None:
-            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
-        output_dir = row.output_dir
+    output_dir = runs.get_run(run_id).output_dir
     settings = get_settings()
     return settings.resolve(output_dir) if output_dir else settings.runs_dir / str(run_id)
 
@@ -351,10 +289,8 @@ def sample_generations(run_id: int) -> pd.DataFrame:
 def merge_lora(run_id: int) -> Path:
     """A plain model folder of the run for export: LoRA adapters merged into the base weights."""
     run_dir = _run_dir(run_id)
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        assert row is not None
-        task, status, model_key = row.task, row.status, row.model_key
+    run = runs.get_run(run_id)
+    task, status, model_key = run.task, run.status, run.model_key
     if task != "causal-lm" or status != "succeeded":
         raise ModelError(f"Run {run_id} is a {status} {task} run; only a succeeded causal-LM run can be "
                          "exported as a merged model.")

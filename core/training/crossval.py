@@ -12,13 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
 from core.store import runs
-from core.store.db import session_scope
-from core.store.orm import Run
 from core.training import queue
 from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
 from core.training.request import check_request
@@ -64,9 +61,8 @@ def fold_split(frame: pd.DataFrame, cv: dict[str, Any]) -> dict[str, pd.DataFram
 
 def children(parent_id: int) -> list[RunInfo]:
     """The fold runs of a cross-validation parent, in fold order."""
-    with session_scope() as s:  # one query, not one per fold: parents are refreshed on every poll
-        return [runs._info(r) for r in s.scalars(select(Run).where(Run.parent_id == parent_id)
-                                                 .order_by(Run.id))]
+    # one query, not one per fold: parents are refreshed on every poll
+    return runs.list_runs(parent_id=parent_id, oldest_first=True, limit=None)
 
 
 def _derived_status(kids: list[RunInfo]) -> str:
@@ -111,9 +107,7 @@ def refresh_parent(parent_id: int) -> RunInfo:
 
 def refresh_live_parents() -> list[int]:
     """Refresh every cross-validation parent that is not finished (cheap when there are none)."""
-    with session_scope() as s:
-        ids = list(s.scalars(select(Run.id).where(Run.kind == CV_KIND,
-                                                  Run.status.in_(("queued", "running")))))
+    ids = [r.id for r in runs.list_runs(kind=CV_KIND, status=("queued", "running"), limit=None)]
     for parent_id in ids:
         refresh_parent(parent_id)
     return ids

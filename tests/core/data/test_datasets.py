@@ -96,10 +96,9 @@ def test_failed_database_write_leaves_no_file(home: Path, monkeypatch: pytest.Mo
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(datasets, "_info", boom)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr("core.store.datasets.to_info", boom)  # fails inside the write transaction
         _save(_csv())
-    monkeypatch.undo()
     assert [f for f in _files(home)] == [] and list_datasets() == []
 
 
