@@ -20,11 +20,18 @@ with upload_tab:
     limit = get_settings().upload_limit_mb
     uploaded = st.file_uploader(f"Your data (CSV, TSV, JSON, JSONL, Parquet or Excel; up to {limit} MB)",
                                 type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD, help=limits_sentence())
-    parsed = dataset_form.parsed_upload(uploaded) if uploaded is not None else None
-    if parsed is not None and st.session_state.get(state.DATASETS_PARSED_ID) != uploaded.file_id:
-        st.session_state[state.DATASETS_PARSED_ID] = uploaded.file_id  # a new file: fill the form
-        dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
-        st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
+    parsed = None
+    if uploaded is not None:
+        seen = st.session_state.get(state.DATASETS_PARSED_ID)
+        if seen and seen[0] != uploaded.file_id:
+            st.session_state[state.DATASETS_ENCODING] = dataset_form.AUTO_ENCODING  # a new file
+        encoding = dataset_form.encoding_choice(uploaded.name)
+        file_key = (uploaded.file_id, encoding)
+        parsed = dataset_form.parsed_upload(uploaded, encoding)
+        if parsed is not None and seen != file_key:  # a new file or encoding: fill the form
+            st.session_state[state.DATASETS_PARSED_ID] = file_key
+            dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
+            st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
     if parsed is not None:
         frame = parsed.frame
         st.caption(md_escape(dataset_form.file_summary(parsed)))
@@ -39,6 +46,8 @@ with upload_tab:
         st.subheader("What should the model learn?")
         task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
         mapping = dataset_form.mapping_form(frame, task)
+        if task == "causal-lm":
+            dataset_form.chat_preview(frame, mapping)
         with st.expander("Splits: train / validation / test", expanded=False):
             split_values = dataset_form.split_form(frame, task)
         mapping["group"] = split_values["group_column"]
@@ -48,7 +57,7 @@ with upload_tab:
         st.subheader("Quality report")
         with user_errors():
             split = datasets.SplitConfig(**split_values)
-            report = dataset_form.cached_report(uploaded.file_id, parsed, mapping, task, split,
+            report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
                                                 model_key, max_length)
             dataset_form.render_report(report, "datasets_report")
             name = st.text_input("Name", key=state.DATASETS_NAME)

@@ -22,6 +22,8 @@ model = next(m for m in models if m.key == picked)
 with st.container(border=True):
     st.text(f"{model.name} · {model.key} · {model.source}")
     st.caption(md_escape(model.notes))
+    if model.languages:
+        st.caption(md_escape(f"Reads: {model.languages}"))
     cols = st.columns(4)
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))

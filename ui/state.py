@@ -12,7 +12,8 @@ CURRENT_DATASET = "current_dataset_id"
 
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
-DATASETS_PARSED_ID = "datasets_parsed_id"  # the upload the form was filled from (its frame is cached)
+DATASETS_PARSED_ID = "datasets_parsed_id"  # (upload id, encoding) the form was filled from; frame cached
+DATASETS_ENCODING = "datasets_encoding"
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"

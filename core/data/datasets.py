@@ -84,6 +84,9 @@ def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, s
     checks, stats = review(kept, task, mapping, result, model_key=model_key, max_length=max_length,
                            length_findings=hook is None or task in ("classification", "regression"))
     findings += checks
+    if parsed.encoding_uncertain:
+        findings.append(Finding("warning", "encoding_uncertain", parsed.encoding_uncertain
+                                + " If texts look wrong, pick the encoding under 'Read the file as'."))
     if hook is not None:
         findings += _hook_findings(task, hook, kept, mapping, model_key=model_key,
                                    max_length=max_length)
@@ -128,6 +131,7 @@ def canonical_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
         if mapping.get(key):
             out[key] = key
     out["split_column"] = "split"
+    out.pop("input", None)  # Alpaca's input is part of the canonical prompt
     return out
 
 

@@ -17,7 +17,7 @@ import torch
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
 from transformers.utils import logging as hf_logging
 
-from core.errors import CheckpointError
+from core.errors import CheckpointError, ConfigError
 from core.ml import device as devices
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
@@ -99,8 +99,6 @@ def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
     from peft import LoraConfig, TaskType, get_peft_model
 
     if task_type is None:
-        from core.errors import ConfigError
-
         raise ConfigError("LoRA is not available for this task; train every weight instead.")
     lora = LoraConfig(task_type=TaskType[task_type], r=config.lora_rank, lora_alpha=config.lora_alpha,
                       lora_dropout=0.1, target_modules=lora_targets(model, config.lora_target))

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import UserError
+from core.results.side_by_side import model_outputs
 from core.store import reviews as store
 from core.store.reviews import ItemRow, ReviewInfo, VoteRow
 from core.text.spreadsheet import escape_cell
@@ -66,7 +67,6 @@ def _clean_texts(values: Sequence[Any], what: str) -> list[str]:
 
 def _outputs_for(model: str, prompts: list[str]) -> list[str]:
     """Outputs of a model reference ('run:ID' or a catalogue key) on each prompt, same seed for both."""
-    from core.results.side_by_side import model_outputs  # lazy: may load a model
 
     return model_outputs(model, prompts, seed=0, temperature=0.0)
 

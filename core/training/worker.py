@@ -22,6 +22,9 @@ from core.config import get_settings
 from core.data import datasets
 from core.entities import RunStatus as S
 from core.errors import UserError
+from core.models import catalog
+from core.results.evaluation import store_evaluation
+from core.run_config import TrainConfig
 from core.store import runs
 from core.training import crossval, disk, queue
 
@@ -174,9 +177,6 @@ def _train_and_finish(run_id: int) -> int:
     from core.ml.tasks.base import TaskInputs
     from core.ml.tasks.registry import get_adapter
     from core.ml.trainer import train
-    from core.models import catalog
-    from core.results.evaluation import store_evaluation
-    from core.run_config import TrainConfig
 
     settings = get_settings()
     info = runs.get_run(run_id)
