@@ -13,7 +13,6 @@ from sqlalchemy.exc import OperationalError
 from training_data import add_text_dataset, tiny_model
 
 from core.ml.trainer import GuardedTrainer
-from core.results import evaluation
 from core.run_config import TrainConfig
 from core.store import orm, runs
 from core.store.db import session_scope
@@ -61,7 +60,7 @@ def test_item7_resume_from_the_final_checkpoint_trains_no_extra_step(
         inline: worker.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue()
     # Killed while evaluating, after the checkpoint of the last step was saved.
-    _fail_once(monkeypatch, evaluation, "store_evaluation", RuntimeError("killed while evaluating"))
+    _fail_once(monkeypatch, worker, "store_evaluation", RuntimeError("killed while evaluating"))
     assert worker.run(run_id) == 1
     assert _checkpoints(home, run_id)[-1] == "checkpoint-5"
     resumed = training.resume_run(run_id)
