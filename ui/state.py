@@ -10,6 +10,12 @@ CURRENT_DATASET = "current_dataset_id"
 
 # Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
 
+# Sign-in (ui/access.py): this session's identity {email, role, signed_in}, set before any page runs.
+ACCESS_IDENTITY = "access_identity"
+ACCESS_SIGN_IN = "access_sign_in"
+ACCESS_SIGN_OUT = "access_sign_out"
+ACCESS_SIGN_OUT_UNKNOWN = "access_sign_out_unknown"
+
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
 DATASETS_PARSED_ID = "datasets_parsed_id"  # (upload id, encoding) the form was filled from; frame cached
@@ -49,6 +55,7 @@ FINETUNE_NAME = "finetune_name"
 FINETUNE_RUN_SELECT = "finetune_run_select"
 FINETUNE_CANCEL = "finetune_cancel"
 FINETUNE_RESUME = "finetune_resume"
+FINETUNE_DELETE = "finetune_delete"
 FINETUNE_FIELD_PREFIX = "finetune_field_"
 
 # Evaluation page
@@ -57,6 +64,9 @@ EVALUATION_SPLIT = "evaluation_split"
 EVALUATION_NORMALISE = "evaluation_normalise"
 EVALUATION_TRUE_FILTER = "evaluation_true_filter"
 EVALUATION_PRED_FILTER = "evaluation_pred_filter"
+EVALUATION_ONNX_MEASURE = "evaluation_onnx_measure"
+EVALUATION_ONNX_TABLE = "evaluation_onnx_table"
+EXPORT_FORMAT = "export_format"
 
 # Playground page
 PLAYGROUND_TAB = "playground_tab"

@@ -156,8 +156,11 @@ def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
                  split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
-                 extra_info: dict[str, Any] | None = None) -> DatasetInfo:
-    """Save an immutable version; the same content, mapping and split returns the existing one."""
+                 extra_info: dict[str, Any] | None = None, created_by: str = "") -> DatasetInfo:
+    """Save an immutable version; the same content, mapping and split returns the existing one.
+
+    `created_by`: the signed-in person who saved it (empty without sign-in).
+    """
     name = " ".join(str(name).split())
     if not name:
         raise DatasetError("Give the dataset a name.")
@@ -193,7 +196,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
         return store.save_version(
             name=name, digest=digest, mapping=prepared.mapping, split=split_cfg, write_file=write_file,
             task=task, source_filename=parsed.filename[:300], split_sizes=report.stats["split_sizes"],
-            quality=report.to_dict(), info=info, row_count=int(len(frame)))
+            quality=report.to_dict(), info=info, row_count=int(len(frame)), created_by=created_by[:200])
     except BaseException:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

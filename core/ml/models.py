@@ -186,6 +186,13 @@ def load_token_classifier(path: str | Path, id2label: dict[int, str], label2id: 
         use_safetensors=True, **_loader_kwargs(path))
 
 
+def load_base_encoder(path: str | Path) -> Any:
+    """The bare encoder of a model folder (no task head), in eval mode, for embeddings."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(path), use_safetensors=True, **_loader_kwargs(path)).eval()
+
+
 def load_causal_lm(path: str | Path, dtype: Any = None) -> Any:
     """A causal LM in eval mode; dtype None means fp32 (safe to train; pass bf16 only for inference)."""
     import torch

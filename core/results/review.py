@@ -73,7 +73,7 @@ def _outputs_for(model: str, prompts: list[str]) -> list[str]:
 
 def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any], *,
                   outputs_a: Sequence[Any] | None = None, outputs_b: Sequence[Any] | None = None,
-                  seed: int | None = None) -> int:
+                  seed: int | None = None, created_by: str = "") -> int:
     """Store a blind review of two models on the prompts (outputs given or generated); return its id."""
     name = (name or "").strip()
     if not name:
@@ -90,7 +90,8 @@ def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any],
     order = list(range(len(texts)))
     rng.shuffle(order)  # items are stored (and shown) in a random order
     return store.add_review(name[:200], str(model_a)[:300], str(model_b)[:300],
-                            [(texts[i], outs_a[i], outs_b[i], rng.random() < 0.5) for i in order])
+                            [(texts[i], outs_a[i], outs_b[i], rng.random() < 0.5) for i in order],
+                            created_by=created_by[:200])
 
 
 def _check_reviewer(reviewer: str) -> str:
