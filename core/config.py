@@ -12,6 +12,7 @@ DEFAULT_MAX_ROWS = 2_000_000
 DEFAULT_MAX_EXPANDED_MB = 1024
 DEFAULT_MAX_CELLS = 5_000_000      # Excel workbooks: openpyxl parses about 100k cells a second
 DEFAULT_PARSE_SECONDS = 60
+TRACKERS = ("tensorboard", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Settings:
     max_expanded_mb: int = DEFAULT_MAX_EXPANDED_MB
     max_cells: int = DEFAULT_MAX_CELLS
     parse_seconds: int = DEFAULT_PARSE_SECONDS
+    # Trackers every run reports to unless it says otherwise (UCLAB_REPORT_TO, e.g. "tensorboard,mlflow").
+    report_to: tuple[str, ...] = ()
+    # Where MLflow runs go (UCLAB_MLFLOW_TRACKING_URI); empty: a local database under UCLAB_HOME/mlflow.
+    mlflow_tracking_uri: str = ""
 
     @property
     def datasets_dir(self) -> Path:
@@ -41,6 +46,15 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_target(self) -> str:
+        """Where MLflow runs go: the setting (a URL, a database URI or a folder), else ``mlflow_dir``."""
+        return self.mlflow_tracking_uri or str(self.mlflow_dir)
 
     @property
     def upload_limit_bytes(self) -> int:
@@ -63,16 +77,21 @@ def _env_int(name: str, default: int) -> int:
 
 
 def get_settings() -> Settings:
-    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB and the upload
-    budgets UCLAB_MAX_ROWS, UCLAB_MAX_EXPANDED_MB, UCLAB_MAX_CELLS and UCLAB_PARSE_SECONDS."""
+    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB, the upload
+    budgets UCLAB_MAX_ROWS, UCLAB_MAX_EXPANDED_MB, UCLAB_MAX_CELLS and UCLAB_PARSE_SECONDS,
+    UCLAB_REPORT_TO and UCLAB_MLFLOW_TRACKING_URI (unknown tracker names are ignored)."""
     home = Path(os.environ.get("UCLAB_HOME") or Path.home() / ".uclab").expanduser().resolve()
     url = os.environ.get("UCLAB_DATABASE_URL") or f"sqlite:///{home / 'uclab.db'}"
+    trackers = tuple(t for t in (os.environ.get("UCLAB_REPORT_TO") or "").replace(" ", "").lower().split(",")
+                     if t in TRACKERS)
     return Settings(home=home, database_url=url,
                     upload_limit_mb=_env_int("UCLAB_UPLOAD_LIMIT_MB", DEFAULT_UPLOAD_LIMIT_MB),
                     max_rows=_env_int("UCLAB_MAX_ROWS", DEFAULT_MAX_ROWS),
                     max_expanded_mb=_env_int("UCLAB_MAX_EXPANDED_MB", DEFAULT_MAX_EXPANDED_MB),
                     max_cells=_env_int("UCLAB_MAX_CELLS", DEFAULT_MAX_CELLS),
-                    parse_seconds=_env_int("UCLAB_PARSE_SECONDS", DEFAULT_PARSE_SECONDS))
+                    parse_seconds=_env_int("UCLAB_PARSE_SECONDS", DEFAULT_PARSE_SECONDS),
+                    report_to=trackers,
+                    mlflow_tracking_uri=(os.environ.get("UCLAB_MLFLOW_TRACKING_URI") or "").strip())
 
 
 def ensure_home(settings: Settings) -> None:
