@@ -20,7 +20,7 @@ from typing import Any
 from core.errors import UserError
 
 # Modules under core.cli that contribute commands; a missing module is skipped.
-COMMAND_MODULES = ("datasets", "models", "runs", "generate", "report")
+COMMAND_MODULES = ("datasets", "models", "runs", "evaluate", "generate", "report")
 
 
 def _jsonable(value: Any) -> Any:
