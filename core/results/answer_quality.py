@@ -39,6 +39,7 @@ LABEL_KINDS = ("label_zero_shot", "label_few_shot")
 KIND_TITLES = {"run": "fine-tuned", "zero_shot": "zero-shot", "few_shot": "few-shot",
                "label_zero_shot": "zero-shot", "label_few_shot": "few-shot"}
 # Seconds per example before anything was timed on this machine (135M model on a small CPU).
+LabelBaseline = tuple[str, str, dict[str, Any], dict[str, float | None]]  # name, title, metrics, gain
 GUESS_SECONDS = {"causal-lm": 0.8, "classification": 0.3}
 
 
@@ -89,6 +90,19 @@ class AnswerQuality:
         if below is not None:
             frame = frame[frame[metric] < below]
         return frame.sort_values([metric, "position"]).head(limit)
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per model and metric: value with its 95 % interval, and the gain over each baseline."""
+        rows = []
+        for title, ev, gains in [(self.title, self.evaluation, {})] + [
+                (b.title, b.evaluation, b.gains) for b in self.baselines]:
+            for name, stats in (ev.metrics.get("metrics") or {}).items():
+                gain = gains.get(name) or {}
+                rows.append({"model": title, "metric": am.METRIC_TITLES.get(name, name), "key": name,
+                             "value": stats.get("mean"), "low": stats.get("low"), "high": stats.get("high"),
+                             "examples": stats.get("n"), "gain": gain.get("mean"),
+                             "gain_low": gain.get("low"), "gain_high": gain.get("high")})
+        return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "headline": self.headline, **self.evaluation.to_dict(),
@@ -288,11 +302,11 @@ def model_answer_quality(model_ref: str, dataset_id: int, split: str = "test") -
     return AnswerQuality(main, _title(main), [BaselineAnswers(o, _title(o), {}) for o in others])
 
 
-def label_baseline_rows(dataset_id: int, split: str, run_predictions: pd.DataFrame
-                        ) -> list[tuple[str, str, dict[str, Any], dict[str, float | None]]]:
+def label_baseline_rows(dataset_id: int, split: str, run_predictions: pd.DataFrame,
+                        model_ref: str | None = None) -> list[LabelBaseline]:
     """(name, title, metrics, gain) of cached LLM label baselines, the gain on the very same examples."""
     out = []
-    for base in cached_baselines(dataset_id, split, baseline_model("classification")):
+    for base in cached_baselines(dataset_id, split, model_ref or baseline_model("classification")):
         if base.kind not in LABEL_KINDS:
             continue
         full = store.get_answer_evaluation(base.id)
