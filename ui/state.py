@@ -99,3 +99,13 @@ REVIEW_NEW_B = "review_new_model_b"
 REVIEW_NEW_COUNT = "review_new_count"
 REVIEW_NEW_TEXTS = "review_new_texts"
 REVIEW_NEW_CREATE = "review_new_create"
+
+# Evaluation page: answer quality and prompt baselines
+EVALUATION_ANSWER_METRIC = "evaluation_answer_metric"
+EVALUATION_ANSWER_SEARCH = "evaluation_answer_search"
+EVALUATION_ANSWER_BELOW = "evaluation_answer_below"
+EVALUATION_ANSWER_EXAMPLES = "evaluation_answer_examples"
+EVALUATION_ANSWER_SCORE = "evaluation_answer_score"
+EVALUATION_BASELINE_SHOTS = "evaluation_baseline_shots"
+EVALUATION_BASELINE_EXAMPLES = "evaluation_baseline_examples"
+EVALUATION_BASELINE_RUN = "evaluation_baseline_run"

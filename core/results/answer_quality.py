@@ -104,9 +104,30 @@ class AnswerQuality:
                              "gain_low": gain.get("low"), "gain_high": gain.get("high")})
         return pd.DataFrame(rows)
 
+    def display_frame(self) -> pd.DataFrame:
+        """The summary as text: value, 95 % interval, and the run's gain over each baseline (interval)."""
+        frame = self.summary_frame()
+        if frame.empty:
+            return frame
+        return pd.DataFrame({
+            "model": frame["model"], "metric": frame["metric"], "value": frame["value"].map(_fmt3),
+            "95 % interval": [f"{_fmt3(lo)} – {_fmt3(hi)}" for lo, hi in zip(frame["low"], frame["high"],
+                                                                             strict=True)],
+            "gain of the run (95 % interval)": [
+                "" if _missing(g) else f"{g:+.3f} ({lo:+.3f} – {hi:+.3f})"
+                for g, lo, hi in zip(frame["gain"], frame["gain_low"], frame["gain_high"], strict=True)]})
+
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "headline": self.headline, **self.evaluation.to_dict(),
                 "baselines": [b.to_dict() for b in self.baselines]}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _fmt3(value: Any) -> str:
+    return "—" if _missing(value) else f"{value:.3f}"
 
 
 def _check_examples(examples: int) -> int:
