@@ -157,7 +157,8 @@ def get_evaluation(run_id: int, split: str = "test") -> EvaluationResult:
 
         llm = [BaselineSummary(name=name, title=title, metrics=m, gain=gain)
                for name, title, m, gain in label_baseline_rows(run.dataset_id, split, predictions)]
-        baselines[-1:-1] = llm  # the strongest classic baseline (TF-IDF) stays last
+        at = next((i for i, b in enumerate(baselines) if b.name.startswith("tfidf")), len(baselines))
+        baselines[at:at] = llm  # the strongest classic baseline (TF-IDF) stays last
     return EvaluationResult(run_id=run_id, split=split, task=run.task, metrics=metrics, per_class=per_class,
                             confusion_matrix=metrics.get("confusion_matrix", []),
                             labels=list(metrics.get("labels", [])), curves=curves,
