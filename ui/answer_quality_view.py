@@ -149,3 +149,14 @@ def llm_baseline_section(result: Any, run: Any, split: str) -> None:
                        lambda k, n, progress: aq.ensure_prompt_baselines(
                            run.dataset_id, split, model_ref=model, shots=k, examples=n, progress=progress),
                        aq.DEFAULT_EXAMPLES)
+
+
+def compare_table(run_ids: list[int]) -> None:
+    """Answer quality of the picked causal-LM runs side by side (same metrics, same held-out split)."""
+    frame = aq.compare_answer_quality(run_ids)
+    st.subheader("Answer quality")
+    if frame.empty:
+        st.caption("None of these runs has scored answers yet; score them on the Evaluation page.")
+        return
+    st.caption("Greedy answers to the same held-out examples, scored against the references (0–1).")
+    st.dataframe(frame, hide_index=True, key="compare_answer_quality")

@@ -347,3 +347,20 @@ def label_baseline_rows(dataset_id: int, split: str, run_predictions: pd.DataFra
         title = f"{base.model_ref} {shots} (label likelihood, {base.examples} examples)"
         out.append((base.kind, title, dict(full.metrics), gain))
     return out
+
+
+def compare_answer_quality(run_ids: list[int], split: str = "test") -> pd.DataFrame:
+    """One row per causal-LM run with scored answers: every metric's mean and the headline's interval."""
+    rows = []
+    for run_id in run_ids:
+        found = store.find_answer_evaluations(run_id=run_id, split=split, kinds=("run",))
+        if not found:
+            continue
+        ev = found[0]
+        metrics = ev.metrics.get("metrics") or {}
+        head = str(ev.metrics.get("headline") or "rouge_l")
+        low, high = metrics.get(head, {}).get("low"), metrics.get(head, {}).get("high")
+        rows.append({"run": f"#{run_id}", "examples": ev.examples,
+                     **{am.METRIC_TITLES.get(k, k): v.get("mean") for k, v in metrics.items()},
+                     f"{am.METRIC_TITLES.get(head, head)} 95 % interval": f"{_fmt3(low)} – {_fmt3(high)}"})
+    return pd.DataFrame(rows)

@@ -112,3 +112,16 @@ def test_classification_run_lists_the_llm_baseline_with_majority_and_tfidf(
     assert list(table["model"]) == [f"this run (#{run.id})", "Majority class",
                                     f"{SMOLLM2_KEY} 3-shot (label likelihood, 8 examples)"]
     assert any(f"{SMOLLM2_KEY} 3-shot 0.625" in m.value for m in at.markdown)
+
+
+def test_compare_page_and_report_carry_answer_quality(open_page: Callable[..., AppTest]) -> None:
+    from core.results.report import build_report
+
+    first, second = _causal_run(), _causal_run()
+    at = open_page("compare", {"runs": f"{first},{second}"})
+    assert not at.exception
+    table = next(f.value for f in at.dataframe if "ROUGE-L 95 % interval" in f.value)
+    assert list(table["run"]) == [f"#{first}", f"#{second}"] and set(table["examples"]) == {5}
+    page = build_report(first)
+    assert "<h2>Answer quality</h2>" in page and "few-shot (3 examples in the prompt)" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; move" in page and "<b>bold</b> move" not in page
