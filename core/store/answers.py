@@ -130,3 +130,18 @@ def timing_history(model_ref: str | None = None, limit: int = 20) -> list[tuple[
         query = query.where(AnswerEvaluation.model_ref == model_ref)
     with session_scope() as s:
         return [(sec, n, dict(settings or {})) for sec, n, settings in s.execute(query.limit(limit))]
+
+
+def update_example_scores(evaluation_id: int, scores: dict[int, dict[str, Any]],
+                          metrics: dict[str, Any]) -> None:
+    """Add scores to stored examples (by position) and summaries to the evaluation's metrics."""
+    with session_scope(write=True) as s:
+        row = s.get(AnswerEvaluation, evaluation_id)
+        if row is None:
+            raise NotFoundError(f"There is no answer evaluation with id {evaluation_id}.")
+        merged = dict(row.metrics or {})
+        merged["metrics"] = {**(merged.get("metrics") or {}), **metrics}
+        row.metrics = merged
+        for example in s.scalars(select(AnswerExample).where(AnswerExample.evaluation_id == evaluation_id)):
+            if example.position in scores:
+                example.scores = {**(example.scores or {}), **scores[example.position]}
