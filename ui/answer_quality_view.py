@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import NotFoundError
-from core.results import answer_jobs
+from core.results import answer_jobs, judge
 from core.results import answer_quality as aq
 from core.results.answer_metrics import METRIC_TITLES
 from ui import charts, state
@@ -78,6 +78,7 @@ def answer_quality_section(run: Any, split: str) -> None:
             st.rerun()
         return
     _quality_body(quality)
+    _judge_block(quality)
     st.subheader("Did fine-tuning beat prompting?")
     requested = int(quality.evaluation.settings.get("requested_examples", quality.evaluation.examples))
     if not quality.baselines:
@@ -87,6 +88,18 @@ def answer_quality_section(run: Any, split: str) -> None:
                        lambda k, n, progress: aq.ensure_prompt_baselines(
                            run.dataset_id, split, model_ref=run.model_key, shots=k, examples=n,
                            progress=progress), requested)
+
+
+def _judge_block(quality: aq.AnswerQuality) -> None:
+    """Grade the stored answers with the judge set in the settings, or say how to set one."""
+    note = judge.judge_status()
+    if note:
+        st.caption(note)
+        return
+    key = f"judge:{quality.evaluation.id}"
+    if st.button("Grade the answers with the judge", key=state.EVALUATION_JUDGE, disabled=_running(key)):
+        answer_jobs.start_job(key, lambda progress: judge.judge_evaluation(quality.evaluation.id, progress))
+        st.rerun()
 
 
 def _quality_body(quality: aq.AnswerQuality) -> None:

@@ -43,6 +43,10 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
             _say(f"Scoring the answers of run {run.id} to at most {args.examples} {args.split} examples.")
             aq.evaluate_answers(f"run:{run.id}", run.dataset_id, args.split, kind="run", run_id=run.id,
                                 examples=args.examples, seed=args.seed, progress=_progress("answers"))
+        if args.judge:
+            from core.results.judge import judge_evaluation
+
+            judge_evaluation(aq.get_answer_quality(run.id, args.split).evaluation.id, _progress("judge"))
         if args.prompt_baselines:
             try:
                 ev = aq.get_answer_quality(run.id, args.split).evaluation
@@ -52,7 +56,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
             _baselines(run.dataset_id, args.split, run.model_key, run.task, args, requested)
     elif args.prompt_baselines and run.task == "classification":
         _baselines(run.dataset_id, args.split, aq.baseline_model(run.task), run.task, args, args.examples)
-    elif args.prompt_baselines or args.answers:
+    elif args.prompt_baselines or args.answers or args.judge:
         raise ConfigError(f"Run {run.id} is a {run.task} run; answers and prompt baselines exist for "
                           "causal-LM runs (and prompt baselines for classification runs).")
     try:
@@ -147,6 +151,8 @@ def register(sub: Any) -> None:
     p.add_argument("--answers", action="store_true", help="(re)generate and score a causal-LM run's answers")
     p.add_argument("--prompt-baselines", action="store_true",
                    help="compute the zero-/few-shot prompt baselines that are not cached yet")
+    p.add_argument("--judge", action="store_true",
+                   help="grade the run's scored answers with the judge (UCLAB_JUDGE_URL, UCLAB_JUDGE_MODEL)")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="at most this many examples")
     p.add_argument("--shots", type=int, default=DEFAULT_SHOTS, help="training examples in a few-shot prompt")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed that draws the few-shot examples")

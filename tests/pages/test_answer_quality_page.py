@@ -66,6 +66,7 @@ def test_causal_run_shows_answer_quality_beside_its_prompt_baselines(
     at.selectbox(key="evaluation_answer_metric").set_value("exact_match").run()
     assert not at.exception
     assert "exact_match" in at.dataframe[-1].value
+    assert any("No judge is set" in c.value for c in at.caption)  # absent, with how to set it
     # the prompt baselines can be run again with another k: the time it takes is said first
     assert at.number_input(key="evaluation_baseline_shots").value == 3
     assert any(c.value.startswith("About 5 minutes for 200 examples") for c in at.caption)
