@@ -47,9 +47,9 @@ def _prompts(n: int) -> tuple[list[dict[str, Any]], list[str]]:
 
 def bench(examples: int, batch_size: int, reps: int) -> dict[str, Any]:
     from core.inference.answers import answer_budget
+    from core.inference.generation import get_loaded
     from core.ml import device as devices
     from core.ml.batch_generation import greedy_batch
-    from core.ml.generation import get_loaded
 
     loaded = get_loaded(KEY)
     prompts, references = _prompts(examples)

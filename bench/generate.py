@@ -110,8 +110,8 @@ def _compare(prompt: str, bare: Any, tok: Any, device: str, new_tokens: int, rep
 
 def bench_generation(new_tokens: int, reps: int) -> dict[str, Any]:
     """Playground path vs bare model.generate on the same prompts."""
+    from core.inference.generation import get_loaded
     from core.ml import device as devices
-    from core.ml.generation import get_loaded
     from core.ml.models import load_causal_lm
     from core.models import catalog
 

@@ -83,7 +83,8 @@ def run_app(steps: int, data: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     os.environ["UCLAB_HOME"] = tempfile.mkdtemp(prefix="uclab-bench-")
-    from core.ml.tasks.base import TaskInputs, get_adapter
+    from core.ml.tasks.base import TaskInputs
+    from core.ml.tasks.registry import get_adapter
     from core.ml.trainer import train
     from core.models.assets import minilm_dir
     from core.run_config import TrainConfig

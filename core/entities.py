@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 TASKS = ("classification", "regression", "token-classification", "causal-lm", "tabular")
 SPLITS = ("train", "validation", "test")
+
+
+class RunStatus(StrEnum):
+    """A run's life: queued -> running -> succeeded | failed | cancelled (+ interrupted)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_live(self) -> bool:
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunKind(StrEnum):
+    """What a run row is: a training run, or the parent / a child of a group of runs."""
+
+    TRAIN = "train"
+    CV = "cv"                          # a cross-validation parent: no work of its own
+    FOLD = "fold"                      # one fold of a cross-validation
+    LEARNING_CURVE = "learning-curve"  # a learning-curve parent: its children train on fractions
 
 
 @dataclass(frozen=True)

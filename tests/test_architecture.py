@@ -1,69 +1,209 @@
-"""The import rules of DESIGN §1, read from the source with ast."""
+"""The architecture of DESIGN §1, recomputed from the source with ast.
+
+Every import counts, the ones inside functions included: a hidden import is still a dependency.
+"""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors")
-UI_FORBIDDEN = ("sqlalchemy", "core.store.orm", "core.store.db", "core.ml", *HEAVY)
+HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors", "optimum", "onnxruntime")
+SQL = ("sqlalchemy", "alembic")
+# Modules allowed in core/ itself: settings, errors and the shared value types.
+ROOT_MODULES = {"core", "core.__main__", "core.config", "core.errors", "core.entities", "core.run_config",
+                "core.generation_settings"}
+# Lowest first. A module may import its own package or a package of a lower rank, never a
+# higher one and never a sibling of the same rank.
+LAYERS: dict[str, int] = {
+    "core": 0,
+    "core.store": 1, "core.text": 1,
+    "core.tasks": 2,
+    "core.ml": 3,
+    "core.models": 4,
+    "core.data": 5,
+    "core.inference": 6,
+    "core.results": 7,
+    "core.training": 8,
+    "core.serve": 9,
+    "core.cli": 10,
+    "core.__main__": 11,
+    "ui": 12,
+    "pages": 13,
+    "app": 14,
+}
 
 
-def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def _modules() -> dict[str, Path]:
+    paths = [ROOT / "app.py", *sorted((ROOT / "core").rglob("*.py")), *sorted((ROOT / "ui").rglob("*.py")),
+             *sorted((ROOT / "pages").rglob("*.py"))]
+    return {_module_name(p): p for p in paths if "migrations/versions" not in p.as_posix()}
+
+
+def _imported_names(source: str, package: str) -> frozenset[str]:
+    """Every absolute module name imported anywhere in `source` (relative imports resolved)."""
     names: set[str] = set()
-    for node in nodes:
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return frozenset(names)
+
+
+@cache
+def _imports(module: str) -> frozenset[str]:
+    path = _modules()[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    return _imported_names(path.read_text(encoding="utf-8"), package)
+
+
+def _internal_edges(module: str) -> set[str]:
+    """The project modules that `module` imports (a `from pkg import name` of a submodule counts as it)."""
+    known = _modules()
+    edges: set[str] = set()
+    for name in _imports(module):
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            edges.add(name)
+    return edges
+
+
+def _layer(module: str) -> str:
+    if module in ROOT_MODULES:
+        return "core" if module != "core.__main__" else "core.__main__"
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "core" else parts[0]
 
 
 def _matches(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def _files(*folders: str) -> list[Path]:
-    out: list[Path] = []
-    for folder in folders:
-        target = ROOT / folder
-        out.extend([target] if target.is_file() else sorted(target.rglob("*.py")))
-    return out
+def _users_of(prefixes: tuple[str, ...]) -> set[str]:
+    return {m for m in _modules() if any(_matches(n, prefixes) for n in _imports(m))}
+
+
+def test_every_package_has_a_known_layer_and_says_what_it_owns() -> None:
+    unknown = sorted(m for m in _modules() if _layer(m) not in LAYERS)
+    assert unknown == [], "modules outside the known packages (or extra modules in core/ root)"
+    for package in (p for p in LAYERS if p.startswith("core.") and p != "core.__main__"):
+        init = ROOT / package.replace(".", "/") / "__init__.py"
+        if init.exists():
+            assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} has no docstring"
+
+
+def test_core_root_holds_only_the_shared_value_modules() -> None:
+    loose = sorted(p.name for p in (ROOT / "core").glob("*.py") if _module_name(p) not in ROOT_MODULES)
+    assert loose == []
+
+
+def test_every_import_points_down_the_layers() -> None:
+    offenders = []
+    for module in _modules():
+        here = _layer(module)
+        for target in _internal_edges(module):
+            there = _layer(target)
+            if there != here and LAYERS[there] >= LAYERS[here]:
+                offenders.append(f"{module} -> {target}")
+    assert sorted(offenders) == []
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components: every group of modules that import each other."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert _cycles({m: _internal_edges(m) for m in _modules()}) == []
+
+
+def test_the_checks_see_imports_hidden_in_functions_and_the_cycles_they_make() -> None:
+    """What the circles of the flat layout looked like: a service and the worker it launches."""
+    service = "from core.training import worker\n"
+    worker = "def run():\n    from core.training import service\n    return service\n"
+    names = _imported_names(worker, "core.training")
+    assert "core.training.service" in names
+    graph = {"core.training.service": {"core.training.worker"}, "core.training.worker": set()}
+    assert _cycles(graph) == []
+    graph["core.training.worker"] = {n for n in names if n.count(".") == 2}
+    assert "core.training.worker" in _imported_names(service, "core.training")
+    assert _cycles(graph) == [["core.training.service", "core.training.worker"]]
+    assert _imported_names("from .db import x\n", "core.store") >= {"core.store.db", "core.store.db.x"}
+
+
+def test_only_the_store_imports_sqlalchemy() -> None:
+    assert sorted(m for m in _users_of(SQL) if _layer(m) != "core.store") == []
+
+
+def test_only_core_ml_imports_torch() -> None:
+    assert sorted(m for m in _users_of(HEAVY) if _layer(m) != "core.ml") == []
 
 
 def test_core_never_imports_streamlit() -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in _files("core")
-                 if any(_matches(n, ("streamlit",)) for n in _imports(p))]
-    assert offenders == []
+    assert sorted(m for m in _users_of(("streamlit",)) if m.startswith("core")) == []
 
 
-def test_pages_and_ui_stay_above_the_services() -> None:
-    offenders = {str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if _matches(n, UI_FORBIDDEN))
-                 for p in _files("app.py", "pages", "ui")}
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
-def test_only_core_ml_imports_torch_at_module_level() -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in _files("core")
-                 if "core/ml/" not in p.as_posix() and p.name != "worker.py"
-                 and any(_matches(n, HEAVY) for n in _imports(p, top_level_only=True))]
+def test_pages_and_ui_reach_core_only_through_the_services() -> None:
+    forbidden = ("core.store", "core.ml", *SQL, *HEAVY)
+    offenders = sorted(m for m in _users_of(forbidden) if _layer(m) in ("ui", "pages", "app"))
     assert offenders == []
 
 
 def test_user_files_are_never_unpickled() -> None:
     risky = ("pickle", "joblib", "dill", "cloudpickle")
-    offenders = [str(p.relative_to(ROOT)) for p in _files("core", "pages", "ui")
-                 if any(_matches(n, risky) for n in _imports(p))]
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in _files("core"))
-    assert offenders == []
+    assert sorted(m for m in _users_of(risky) if not m.startswith("tests")) == []
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "core").rglob("*.py"))
     assert "trust_remote_code=True" not in sources
     assert "weights_only=False" not in sources
 

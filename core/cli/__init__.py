@@ -9,7 +9,6 @@ adds its sub-commands and sets ``handler`` (a function ``(args) -> object``) on 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -17,10 +16,11 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from core.cli import datasets, evaluate, generate, models, report, runs
 from core.errors import UserError
 
-# Modules under core.cli that contribute commands; a missing module is skipped.
-COMMAND_MODULES = ("datasets", "models", "runs", "evaluate", "generate", "report")
+# The command groups, imported for real: a renamed module fails here, never as a missing command.
+COMMAND_MODULES = (datasets, models, runs, evaluate, generate, report)
 
 
 def _jsonable(value: Any) -> Any:
@@ -50,15 +50,10 @@ def print_result(result: Any, *, as_json: bool, render: Callable[[Any], str] | N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="Use Case Lab command line.")
+    parser = argparse.ArgumentParser(prog="uclab",
+                                     description="Use Case Lab command line (also: python -m core).")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"core.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"core.cli.{name}":
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 

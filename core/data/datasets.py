@@ -8,17 +8,17 @@ plus a ``datasets`` row holding its content hash, mapping, split sizes and quali
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
 
 from core.config import ensure_home, get_settings
+from core.data import chat_checks, ner_checks
 from core.data.canonical import content_columns, to_canonical
 from core.data.ingest import ParsedFile, column_types, read_upload
 from core.data.mapping import resolve_mapping, suggest_mapping
@@ -26,18 +26,20 @@ from core.data.quality import clean_rows, review
 from core.data.splits import SplitConfig, assign_splits
 from core.data.textchecks import mixed_type_findings
 from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
-from core.errors import DatasetError, NotFoundError
-from core.store import orm
-from core.store.db import session_scope
+from core.errors import DatasetError
+from core.store import datasets as store
+from core.tasks import tabular
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
            "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",
            "prepare_dataset", "frame_to_parsed"]
 
-# Task-specific checks other modules may provide: (module, function).
-HOOKS = {"token-classification": ("core.tasks.ner", "check_token_frame"),
-         "causal-lm": ("core.tasks.chat", "check_causal_frame"),
-         "tabular": ("core.tasks.tabular", "check_tabular_frame")}
+# The extra quality checks of each task, imported for real: a rename fails at import, never silently.
+TASK_CHECKS: dict[str, Callable[..., list[Finding]]] = {
+    "token-classification": ner_checks.check_token_frame,
+    "causal-lm": chat_checks.check_causal_frame,
+    "tabular": tabular.check_tabular_frame,
+}
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,9 @@ def _merge_split(split: SplitConfig, mapping: dict[str, Any]) -> SplitConfig:
                        split.split_column or mapping.get("split_column") or None)
 
 
-def _hook(task: str) -> Any:
-    """The extra check another module provides for this task, if it exists."""
-    if task not in HOOKS:
-        return None
-    module_name, func_name = HOOKS[task]
-    try:
-        return getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        return None
+def _hook(task: str) -> Callable[..., list[Finding]] | None:
+    """The extra checks of this task, if it has any."""
+    return TASK_CHECKS.get(task)
 
 
 def _hook_findings(task: str, check: Any, frame: pd.DataFrame, mapping: dict[str, Any],
@@ -183,56 +179,30 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
             "delimiter": parsed.delimiter, "has_header": parsed.has_header,
             "parse_warnings": list(parsed.warnings), "split": split_cfg, "model_key": model_key,
             "max_length": max_length, "columns": list(frame.columns), **(extra_info or {})}
+    def write_file() -> str:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+        return settings.relative(target)
+
     try:
-        # One write transaction: look for the same version, write the file, then the row.
-        with session_scope(write=True) as session:
-            for row in session.scalars(select(orm.Dataset).where(
-                    orm.Dataset.name == name, orm.Dataset.content_hash == digest)):
-                if row.mapping == prepared.mapping and (row.info or {}).get("split") == split_cfg:
-                    return _info(row)
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-            version = session.scalar(select(func.max(orm.Dataset.version)).where(
-                orm.Dataset.name == name)) or 0
-            row = orm.Dataset(
-                name=name, version=version + 1, task=task, source_filename=parsed.filename[:300],
-                content_hash=digest, path=settings.relative(target), mapping=prepared.mapping,
-                split_sizes=report.stats["split_sizes"], quality=report.to_dict(), info=info,
-                row_count=int(len(frame)))
-            session.add(row)
-            session.flush()
-            saved = _info(row)
+        return store.save_version(
+            name=name, digest=digest, mapping=prepared.mapping, split=split_cfg, write_file=write_file,
+            task=task, source_filename=parsed.filename[:300], split_sizes=report.stats["split_sizes"],
+            quality=report.to_dict(), info=info, row_count=int(len(frame)))
     except BaseException:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
         raise
-    return saved
 
 
-def _info(row: orm.Dataset) -> DatasetInfo:
-    return DatasetInfo(id=row.id, name=row.name, version=row.version, task=row.task,
-                       source_filename=row.source_filename, content_hash=row.content_hash,
-                       path=row.path, mapping=dict(row.mapping), split_sizes=dict(row.split_sizes),
-                       quality=dict(row.quality), info=dict(row.info or {}), row_count=row.row_count,
-                       created_at=row.created_at)
-
-
-def list_datasets() -> list[DatasetInfo]:
-    """Every saved version, newest first."""
-    with session_scope() as session:
-        rows = session.scalars(select(orm.Dataset).order_by(orm.Dataset.created_at.desc(),
-                                                            orm.Dataset.id.desc()))
-        return [_info(r) for r in rows]
+def list_datasets(limit: int | None = None) -> list[DatasetInfo]:
+    """Every saved version (or the `limit` newest), newest first."""
+    return store.list_datasets(limit)
 
 
 def get_dataset(dataset_id: int) -> DatasetInfo:
     """One saved version by id; NotFoundError if there is none."""
-    with session_scope() as session:
-        row = session.get(orm.Dataset, int(dataset_id))
-        if row is None:
-            raise NotFoundError(f"There is no dataset with id {dataset_id}; pick one from the "
-                                "datasets list.")
-        return _info(row)
+    return store.get_dataset(dataset_id)
 
 
 def load_dataset_frame(dataset_id: int, split: str | None = None) -> pd.DataFrame:

@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.data.datasets import frame_to_parsed, get_dataset, save_dataset
 from core.data.splits import SplitConfig
 from core.entities import DatasetInfo
 from core.errors import NotFoundError
 from core.models.assets import package_file
-from core.store import orm
-from core.store.db import session_scope
+from core.store import datasets as store
 
 NER_SAMPLE = Path(__file__).parent / "samples" / "support_tickets_ner.jsonl"
 
@@ -188,11 +186,9 @@ def load_gallery_frame(key: str) -> tuple[GalleryEntry, pd.DataFrame, dict[str, 
 
 
 def _imported(entry: GalleryEntry) -> int | None:
-    with session_scope() as session:
-        for row in session.scalars(select(orm.Dataset).where(orm.Dataset.name == entry.title)
-                                   .order_by(orm.Dataset.version.desc())):
-            if (row.info or {}).get("gallery") == entry.key:
-                return row.id
+    for info in store.versions_named(entry.title):
+        if info.info.get("gallery") == entry.key:
+            return info.id
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.inference.generation import MAX_NEW_TOKENS, resolve_model
+from core.inference.generation import MAX_NEW_TOKENS, get_loaded, resolve_model
 
 Progress = Callable[[int, int], None]
 MIN_NEW_TOKENS = 8
@@ -21,8 +21,6 @@ def load(model: str | Any) -> Any:
     """The loaded model behind a reference (or the loaded model itself)."""
     if not isinstance(model, str):
         return model
-    from core.ml.generation import get_loaded
-
     return get_loaded(model, resolve_model(model))
 
 

@@ -10,124 +10,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.config import get_settings
 from core.errors import ConfigError, ModelError, NotFoundError
-from core.store.db import session_scope
-from core.store.orm import Generation, Run
+from core.generation_settings import (  # noqa: F401 (MODES and the limits are read through this module)
+    MAX_NEW_TOKENS,
+    MAX_SEQUENCES,
+    MODES,
+    GenerationRecord,
+    GenerationSettings,
+    ModelSource,
+)
+from core.inference.cache import MODELS
+from core.store import generations, runs
 from core.tasks.chat import ROLES
-
-MODES = ("prompt", "chat")
-MAX_SEQUENCES = 5
-MAX_NEW_TOKENS = 2048
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Sampling controls; temperature 0 means greedy decoding (the same text every time)."""
-
-    max_new_tokens: int = 128
-    temperature: float = 0.7
-    top_k: int = 50
-    top_p: float = 0.95
-    repetition_penalty: float = 1.0
-    num_return_sequences: int = 1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first impossible setting."""
-        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ConfigError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS} (for example 128).")
-        if not 0 <= self.temperature <= 5:
-            raise ConfigError("Temperature must be between 0 (greedy) and 5 (for example 0.7).")
-        if self.top_k < 0:
-            raise ConfigError("Top-k must be 0 (off) or a positive number of tokens (for example 50).")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError("Top-p must be above 0 and at most 1 (for example 0.95).")
-        if not 0.5 <= self.repetition_penalty <= 3:
-            raise ConfigError("Repetition penalty must be between 0.5 and 3 (1 means none).")
-        if not 1 <= self.num_return_sequences <= MAX_SEQUENCES:
-            raise ConfigError(f"The number of sequences must be between 1 and {MAX_SEQUENCES}.")
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise ConfigError("The seed must be a whole number of 0 or more (for example 42).")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stop"] = list(self.stop)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GenerationSettings:
-        """Build from stored JSON, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "stop" in values:
-            values["stop"] = tuple(values["stop"] or ())
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model reference points: a plain model folder, plus a LoRA adapter folder for LoRA runs."""
-
-    ref: str
-    path: Path
-    adapter_path: Path | None = None
-    run_id: int | None = None
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class GenerationRecord:
-    """One stored generation: what was asked, with which settings, what came out, and how fast."""
-
-    id: int | None
-    model_ref: str
-    run_id: int | None
-    mode: str
-    prompt: dict[str, Any]
-    settings: dict[str, Any]
-    outputs: list[str]
-    time_to_first_token: float | None
-    tokens_per_second: float | None
-    created_at: datetime | None
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        """The first output (the only one unless several sequences were asked for)."""
-        return self.outputs[0] if self.outputs else ""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat(timespec="seconds") if self.created_at else None
-        return data
-
-
-def _record(row: Generation) -> GenerationRecord:
-    settings = dict(row.settings or {})
-    stats = settings.pop("stats", {}) or {}
-    return GenerationRecord(id=row.id, model_ref=row.model_ref, run_id=row.run_id, mode=row.mode,
-                            prompt=dict(row.prompt or {}), settings=settings, outputs=list(row.outputs or []),
-                            time_to_first_token=row.time_to_first_token,
-                            tokens_per_second=row.tokens_per_second, created_at=row.created_at, stats=stats)
-
 
 # ---- model references ----------------------------------------------------------------------------
 
@@ -158,12 +59,8 @@ def _resolve_run(ref: str) -> ModelSource:
         run_id = int(ref.split(":", 1)[1])
     except ValueError as exc:
         raise NotFoundError(f"'{ref}' is not a run reference; write run:<id>, for example run:3.") from exc
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        if row is None:
-            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
-        task, status, output_dir = row.task, row.status, row.output_dir
-        model_key, name = row.model_key, row.name
+    run = runs.get_run(run_id)
+    task, status, output_dir, model_key, name = run.task, run.status, run.output_dir, run.model_key, run.name
     if task != "causal-lm":
         raise ModelError(f"Run {run_id} trained a {task} model, which cannot write text; choose a "
                          "causal-LM run.")
@@ -187,19 +84,24 @@ def list_model_choices() -> list[tuple[str, str]]:
 
     choices = [(m.key, m.name + ("" if m.ready else " (prepared on first use)"))
                for m in catalog.list_models() if m.family == "causal-lm"]
-    query = (select(Run.id, Run.name, Run.model_key).where(Run.task == "causal-lm", Run.status == "succeeded")
-             .order_by(Run.id.desc()))
-    with session_scope() as s:
-        choices += [(f"run:{rid}", f"{name or f'run-{rid}'} (run {rid}, fine-tuned {key})")
-                    for rid, name, key in s.execute(query)]
+    choices += [(f"run:{r.id}", f"{r.name or f'run-{r.id}'} (run {r.id}, fine-tuned {r.model_key})")
+                for r in runs.list_runs(task="causal-lm", status="succeeded", limit=None)]
     return choices
 
 
-def get_loaded(model_ref: str) -> Any:
-    """The process-wide loaded model (model, tokenizer, lock, device); the two most recent stay loaded."""
-    from core.ml.generation import get_loaded as _get
+def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
+    """The process-wide loaded model (model, tokenizer, lock, device) from the shared model cache."""
+    def load() -> Any:
+        from core.ml.generation import load_model
 
-    return _get(model_ref)
+        return load_model(source or resolve_model(model_ref))
+
+    return MODELS.get(("generate", model_ref), load).value
+
+
+def clear_loaded() -> None:
+    """Forget every loaded model (tests, benchmarks)."""
+    MODELS.clear()
 
 
 # ---- generation ----------------------------------------------------------------------------------
@@ -273,10 +175,9 @@ def stream_generate(model_ref: str, prompt: str | Sequence[Mapping[str, str]], *
         settings = replace(settings, seed=random.randrange(2**31))
     stored_prompt = build_prompt(prompt, mode, system, history)
     source = resolve_model(model_ref)
-    from core.ml.generation import get_loaded as _get
     from core.ml.generation import start_stream
 
-    loaded = _get(model_ref, source)
+    loaded = get_loaded(model_ref, source)
     return GenerationStream(start_stream(loaded, stored_prompt, settings), source, mode, stored_prompt,
                             settings, store)
 
@@ -313,33 +214,21 @@ def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: Gene
                   settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
                   time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)
     if not store:
-        return _record(Generation(id=None, created_at=None, **values))
-    with session_scope(write=True) as s:
-        row = Generation(**values)
-        s.add(row)
-        s.flush()
-        return _record(row)
+        return GenerationRecord(id=None, created_at=None, **{**values, "settings": settings.to_dict()},
+                                stats=stats)
+    return generations.add_generation(**values)
 
 
 # ---- history -------------------------------------------------------------------------------------
 
 def list_generations(limit: int = 100, model_ref: str | None = None) -> list[GenerationRecord]:
     """Stored generations, newest first."""
-    query = select(Generation).order_by(Generation.id.desc()).limit(limit)
-    if model_ref:
-        query = query.where(Generation.model_ref == model_ref)
-    with session_scope() as s:
-        return [_record(row) for row in s.scalars(query)]
+    return generations.list_generations(limit, model_ref)
 
 
 def get_generation(generation_id: int) -> GenerationRecord:
     """One stored generation (NotFoundError when the id names nothing)."""
-    with session_scope() as s:
-        row = s.get(Generation, generation_id)
-        if row is None:
-            raise NotFoundError(f"There is no generation with id {generation_id}; list the history to see "
-                                "the ids.")
-        return _record(row)
+    return generations.get_generation(generation_id)
 
 
 def rerun_generation(generation_id: int, model_ref: str | None = None) -> GenerationRecord:
@@ -375,11 +264,7 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
 # ---- causal-LM runs: sample answers during training, LoRA export ----------------------------------
 
 def _run_dir(run_id: int) -> Path:
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        if row is None:
-            raise NotFoundError(f"There is no run with id {run_id}. List the runs to see their ids.")
-        output_dir = row.output_dir
+    output_dir = runs.get_run(run_id).output_dir
     settings = get_settings()
     return settings.resolve(output_dir) if output_dir else settings.runs_dir / str(run_id)
 
@@ -403,10 +288,8 @@ def sample_generations(run_id: int) -> pd.DataFrame:
 def merge_lora(run_id: int) -> Path:
     """A plain model folder of the run for export: LoRA adapters merged into the base weights."""
     run_dir = _run_dir(run_id)
-    with session_scope() as s:
-        row = s.get(Run, run_id)
-        assert row is not None
-        task, status, model_key = row.task, row.status, row.model_key
+    run = runs.get_run(run_id)
+    task, status, model_key = run.task, run.status, run.model_key
     if task != "causal-lm" or status != "succeeded":
         raise ModelError(f"Run {run_id} is a {status} {task} run; only a succeeded causal-LM run can be "
                          "exported as a merged model.")

@@ -1,62 +1,37 @@
 """Predictions of a trained classifier or regressor: a few typed texts, or a whole file of texts.
 
-Models are loaded once per run and kept (two at most) with a lock, because fast tokenizers are
-not thread-safe and Streamlit serves sessions from several threads.
+Models come from the shared cache (``core.inference.cache``), each with a lock, because fast
+tokenizers are not thread-safe and Streamlit serves sessions from several threads.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 import time
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from core.config import get_settings
-from core.errors import ConfigError, RunStateError
-from core.store.runs import get_run
+from core.errors import ConfigError
+from core.inference.cache import MODELS, Loaded, trained_model
 
 MAX_TEXTS = 50_000
-CACHE_SIZE = 2
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_cache: OrderedDict[int, tuple[Any, Any, dict[str, Any], threading.Lock]] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
-def model_folder(run_id: int) -> Path:
-    """The folder holding a succeeded run's final model (RunStateError otherwise)."""
-    info = get_run(run_id)
-    folder = get_settings().resolve(info.output_dir) / "model" if info.output_dir else None
-    if info.status != "succeeded" or folder is None or not folder.is_dir():
-        raise RunStateError(f"Run {run_id} is {info.status} and has no trained model yet; "
-                            "pick a run that succeeded.")
-    if info.task not in ("classification", "regression"):
-        raise RunStateError(f"Run {run_id} is a {info.task} run; this playground predicts labels "
-                            "or numbers of texts.")
-    return folder
+def _loaded(run_id: int) -> Loaded:
+    """The run's (model, tokenizer, meta) from the shared cache, loaded once."""
+    def load() -> tuple[Any, Any, dict[str, Any]]:
+        info, folder = trained_model(run_id, ("classification", "regression"),
+                                     "this playground predicts labels or numbers of texts")
+        from core.ml import device as devices
+        from core.ml.tasks.registry import get_adapter
 
+        model, tokenizer, meta = get_adapter(info.task).load(folder)
+        model.to(devices.choose().device)
+        return model, tokenizer, meta
 
-def _loaded(run_id: int) -> tuple[Any, Any, dict[str, Any], threading.Lock]:
-    with _cache_lock:
-        if run_id in _cache:
-            _cache.move_to_end(run_id)
-            return _cache[run_id]
-    folder = model_folder(run_id)
-    from core.ml import device as devices
-    from core.ml.tasks.base import get_adapter
-
-    adapter = get_adapter(get_run(run_id).task)
-    model, tokenizer, meta = adapter.load(folder)
-    model.to(devices.choose().device)
-    entry = (model, tokenizer, meta, threading.Lock())
-    with _cache_lock:
-        _cache[run_id] = entry
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return entry
+    return MODELS.get(("predict", run_id), load)
 
 
 def predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.DataFrame:
@@ -69,9 +44,10 @@ def predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.Dat
         raise ConfigError(f"At most {MAX_TEXTS:,} texts can be predicted at once; split the file.")
     from core.ml.tasks.text_classification import predict_frame
 
-    model, tokenizer, meta, lock = _loaded(run_id)
+    entry = _loaded(run_id)
+    model, tokenizer, meta = entry.value
     start = time.perf_counter()
-    with lock:
+    with entry.lock:
         out = predict_frame(model, tokenizer, texts, meta, batch_size)
     latency_ms = (time.perf_counter() - start) * 1000
     frame = pd.DataFrame({"text": texts})
@@ -129,5 +105,4 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def clear_cache() -> None:
     """Forget loaded models (tests, or after a run's model folder changed)."""
-    with _cache_lock:
-        _cache.clear()
+    MODELS.clear()

@@ -7,20 +7,16 @@ few); torch is imported only when a model is first loaded, so pages render witho
 from __future__ import annotations
 
 import io
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from core.config import get_settings
-from core.errors import ConfigError, DatasetError, RunStateError
-from core.store.runs import get_run
+from core.errors import ConfigError, DatasetError
+from core.inference.cache import MODELS, trained_model
 from core.tasks.tabular import MISSING_CATEGORY
 
 MAX_ROWS = 100_000
-_cache: dict[int, Any] = {}
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -34,24 +30,13 @@ class FeatureField:
 
 
 def _predictor(run_id: int) -> Any:
-    with _lock:
-        if run_id in _cache:
-            return _cache[run_id]
-    info = get_run(run_id)
-    if info.task != "tabular":
-        raise RunStateError(f"Run {run_id} is a {info.task} run; the table playground needs a tabular run.")
-    folder = get_settings().resolve(info.output_dir) / "model" if info.output_dir else None
-    if info.status != "succeeded" or folder is None or not folder.is_dir():
-        raise RunStateError(f"Run {run_id} is {info.status} and has no trained model yet; "
-                            "pick a run that succeeded.")
-    from core.ml.tabular_model import TabularPredictor
+    def load() -> Any:
+        _, folder = trained_model(run_id, ("tabular",), "the table playground needs a tabular run")
+        from core.ml.tabular_model import TabularPredictor
 
-    predictor = TabularPredictor.load(folder)
-    with _lock:
-        if len(_cache) >= 4:  # an MLP is small, but keep memory bounded all the same
-            _cache.pop(next(iter(_cache)))
-        _cache[run_id] = predictor
-    return predictor
+        return TabularPredictor.load(folder)
+
+    return MODELS.get(("tabular", run_id), load).value
 
 
 def feature_fields(run_id: int) -> list[FeatureField]:
@@ -105,5 +90,4 @@ def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[p
 
 def clear_models() -> None:
     """Forget loaded models (tests, or after a run's model folder changed)."""
-    with _lock:
-        _cache.clear()
+    MODELS.clear()

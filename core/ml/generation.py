@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,20 +32,17 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from core.inference.generation import GenerationSettings, ModelSource
+from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
 from core.ml.models import load_causal_lm, load_tokenizer
 
-CACHE_SIZE = 2
 _END = object()
-_cache: OrderedDict[str, LoadedModel] = OrderedDict()
-_cache_lock = threading.Lock()
-_loading: dict[str, threading.Lock] = {}
 
 
 @dataclass
 class LoadedModel:
-    """A model ready to generate, shared by every session; hold ``lock`` while using it."""
+    """A model ready to generate, shared by every session (through ``core.inference.cache``); hold
+    ``lock`` while using it."""
 
     ref: str
     model: Any
@@ -78,43 +74,6 @@ def load_model(source: ModelSource) -> LoadedModel:
     tokenizer = load_tokenizer(tokenizer_dir)
     return LoadedModel(ref=source.ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
                        device=choice.name, path=source.path, load_seconds=time.perf_counter() - start)
-
-
-def get_loaded(model_ref: str, source: ModelSource | None = None) -> LoadedModel:
-    """The cached model for a reference, loading it once even when several threads ask at the same time."""
-    with _cache_lock:
-        if model_ref in _cache:
-            _cache.move_to_end(model_ref)
-            return _cache[model_ref]
-        loading = _loading.setdefault(model_ref, threading.Lock())
-    with loading:
-        with _cache_lock:
-            if model_ref in _cache:
-                return _cache[model_ref]
-        if source is None:
-            from core.inference.generation import resolve_model
-
-            source = resolve_model(model_ref)
-        loaded = load_model(source)
-        with _cache_lock:
-            _cache[model_ref] = loaded
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)  # sessions still holding it keep using it
-        return loaded
-
-
-def put_loaded(loaded: LoadedModel) -> None:
-    """Put an already loaded model in the cache under its reference (tests, benchmarks)."""
-    with _cache_lock:
-        _cache[loaded.ref] = loaded
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-
-
-def clear_loaded() -> None:
-    """Forget every cached model."""
-    with _cache_lock:
-        _cache.clear()
 
 
 def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:

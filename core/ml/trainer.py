@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers.utils import logging as hf_logging
 
 from core.ml import device as devices
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
@@ -140,6 +141,7 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
           log: Any = print) -> TrainOutcome:
     """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome."""
     config = inputs.config
+    hf_logging.disable_progress_bar()  # progress bars would fill the worker log
     choice = devices.choose()
     set_seed(config.seed)
     adapter.check(inputs)

@@ -27,6 +27,7 @@ from core.config import get_settings
 from core.errors import ModelError, NotFoundError
 from core.models import assets, model_registry
 from core.run_config import MLP_TRAIN_DEFAULTS
+from core.store import probes
 
 Progress = Callable[[float, str], None]
 MINILM_KEY = "minilm-l6"
@@ -194,7 +195,7 @@ def _builtin_info(entry: BuiltinModel, speeds: dict[str, dict[str, Any]]) -> Mod
 
 def list_models() -> list[ModelInfo]:
     """Every model in the catalogue: bundled first, then local folders and Hub downloads."""
-    speeds = model_registry.latest_speeds()
+    speeds = probes.latest_speeds()
     infos = [_builtin_info(entry, speeds) for entry in BUILTIN_MODELS]
     taken = {info.key for info in infos}
     for entry in model_registry.user_entries(reserved=taken | {SMOLLM2_KEY, f"{SMOLLM2_KEY}-tokenizer"}):
@@ -276,5 +277,5 @@ def probe_model(key: str) -> ModelInfo:
     from core.ml.probe import run_probe
 
     device, figures = run_probe(path, info.family)
-    model_registry.save_probe(key, device, figures)
+    probes.save_probe(key, device, figures)
     return get_model(key)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
-from core.config import get_settings
+from core.entities import RunInfo
 from core.errors import NotFoundError, UserError
-from core.store import orm
-from core.store.db import session_scope
+from core.results.evaluation import evidence_split, read_predictions
+from core.store import evaluations, runs
+from core.store.evaluations import EvaluationRow
 
 # Metrics where a smaller number is better; everything else (accuracy, f1, r2...) is higher-better.
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
@@ -79,15 +79,13 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
             if isinstance(v, int | float) and not isinstance(v, bool) and k not in NOT_COMPARED}
 
 
-def _final_metrics(s: Any, run_id: int, curves: pd.DataFrame) -> tuple[dict[str, float], str]:
+def _final_metrics(own: list[EvaluationRow], run_id: int,
+                   curves: pd.DataFrame) -> tuple[dict[str, float], str]:
     """The run's own evaluation on test (else validation), else the last logged validation values."""
-    evals = s.execute(select(orm.Evaluation.split, orm.Evaluation.metrics)
-                      .where(orm.Evaluation.run_id == run_id, orm.Evaluation.model == "run")
-                      .order_by(orm.Evaluation.id)).all()
-    by_split = {split: metrics for split, metrics in evals}
-    for split in ("test", "validation"):
-        if split in by_split and _scalar_metrics(by_split[split]):
-            return _scalar_metrics(by_split[split]), split
+    by_split = {e.split: e.metrics for e in own if _scalar_metrics(e.metrics)}
+    split = evidence_split(list(by_split))
+    if split is not None:
+        return _scalar_metrics(by_split[split]), split
     mine = curves[(curves["run_id"] == run_id) & (curves["split"] != "train")].dropna(subset=["value"])
     if mine.empty:
         return {}, ""
@@ -95,7 +93,7 @@ def _final_metrics(s: Any, run_id: int, curves: pd.DataFrame) -> tuple[dict[str,
     return {str(k).removeprefix("eval_"): float(v) for k, v in last.items()}, "validation (last logged)"
 
 
-def _labels(rows: Sequence[orm.Run]) -> dict[int, str]:
+def _labels(rows: Sequence[RunInfo]) -> dict[int, str]:
     return {r.id: f"#{r.id} {r.name}" if r.name and r.name != f"run-{r.id}" else f"#{r.id}" for r in rows}
 
 
@@ -106,28 +104,23 @@ def compare_runs(run_ids: Sequence[int]) -> Comparison:
         raise UserError("Pick at least two runs to compare.")
     if len(ids) > MAX_RUNS:
         raise UserError(f"Compare at most {MAX_RUNS} runs at a time; remove some from the selection.")
-    with session_scope() as s:
-        rows = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_(ids)))}
-        missing = [i for i in ids if i not in rows]
-        if missing:
-            raise NotFoundError(f"There is no run with id {missing[0]}; pick runs from the list.")
-        ordered = [rows[i] for i in ids]
-        labels = _labels(ordered)
-        metric_rows = s.execute(select(orm.RunMetric.run_id, orm.RunMetric.step, orm.RunMetric.epoch,
-                                       orm.RunMetric.split, orm.RunMetric.name, orm.RunMetric.value)
-                                .where(orm.RunMetric.run_id.in_(ids))
-                                .order_by(orm.RunMetric.run_id, orm.RunMetric.step, orm.RunMetric.id)).all()
-        curves = pd.DataFrame([(r[0], labels[r[0]], *r[1:]) for r in metric_rows], columns=CURVE_COLUMNS)
-        finals, sources = {}, {}
-        for r in ordered:
-            finals[labels[r.id]], sources[labels[r.id]] = _final_metrics(s, r.id, curves)
-        runs = pd.DataFrame([{
-            "id": r.id, "run": labels[r.id], "model": r.model_key, "task": r.task,
-            "dataset_id": r.dataset_id, "status": r.status, "kind": r.kind,
-            "train_seconds": r.elapsed_seconds or 0.0, "device": r.device or "",
-            "created_at": r.created_at} for r in ordered])
-        configs = {labels[r.id]: {"model": r.model_key, "dataset_id": r.dataset_id, "task": r.task,
-                                  "seed": r.seed, **(r.config or {})} for r in ordered}
+    ordered = _runs(ids)
+    labels = _labels(ordered)
+    curves = runs.metrics_of(ids)
+    curves.insert(1, "run", curves["run_id"].map(labels))
+    curves = curves[CURVE_COLUMNS]
+    own = evaluations.list_evaluations(ids, model="run")
+    finals, sources = {}, {}
+    for r in ordered:
+        finals[labels[r.id]], sources[labels[r.id]] = _final_metrics(
+            [e for e in own if e.run_id == r.id], r.id, curves)
+    table = pd.DataFrame([{
+        "id": r.id, "run": labels[r.id], "model": r.model_key, "task": r.task,
+        "dataset_id": r.dataset_id, "status": r.status, "kind": r.kind,
+        "train_seconds": r.elapsed_seconds or 0.0, "device": r.device or "",
+        "created_at": r.created_at} for r in ordered])
+    configs = {labels[r.id]: {"model": r.model_key, "dataset_id": r.dataset_id, "task": r.task,
+                              "seed": r.seed, **(r.config or {})} for r in ordered}
     final = pd.DataFrame(finals).rename_axis("metric")
     final = final.reindex(columns=list(finals))
     first = final.columns[0]
@@ -138,25 +131,23 @@ def compare_runs(run_ids: Sequence[int]) -> Comparison:
         present = values.dropna()
         if len(present) >= 2 and present.nunique() > 1:
             best[str(metric)] = str(present.idxmax() if direction[str(metric)] else present.idxmin())
-    return Comparison(runs=runs, curves=curves, final=final, deltas=deltas, best=best,
+    return Comparison(runs=table, curves=curves, final=final, deltas=deltas, best=best,
                       higher_is_better=direction, config_diff=config_diff(configs),
                       same_dataset=len({r.dataset_id for r in ordered}) == 1, final_source=sources)
 
 
+def _runs(ids: Sequence[int]) -> list[RunInfo]:
+    """The runs in the order asked for (NotFoundError naming the first missing id)."""
+    found = {r.id: r for r in runs.list_runs(ids=ids, limit=None)}
+    missing = [i for i in ids if int(i) not in found]
+    if missing:
+        raise NotFoundError(f"There is no run with id {missing[0]}; pick runs from the list.")
+    return [found[int(i)] for i in ids]
+
+
 def run_predictions(run_id: int, split: str = "test", model: str = "run") -> pd.DataFrame:
     """The stored predictions (one row per example) of a run's evaluation on a split."""
-    with session_scope() as s:
-        path = s.scalar(select(orm.Evaluation.predictions_path)
-                        .where(orm.Evaluation.run_id == int(run_id), orm.Evaluation.split == split,
-                               orm.Evaluation.model == model)
-                        .order_by(orm.Evaluation.id.desc()).limit(1))
-    if not path:
-        raise UserError(f"Run {run_id} has no stored predictions on the {split} split; "
-                        "wait for it to finish or evaluate it first.")
-    file = get_settings().resolve(path)
-    if not file.exists():
-        raise UserError(f"The predictions file of run {run_id} is missing; evaluate the run again.")
-    return pd.read_parquet(file)
+    return read_predictions(run_id, split, model)
 
 
 _TRUE = ("label", "tags", "actual")
@@ -200,12 +191,7 @@ def flip_analysis(run_a: int, run_b: int, split: str = "test") -> pd.DataFrame:
 
     Columns: row, text, label, predicted_a, predicted_b, flip ('fixed' or 'broken').
     """
-    with session_scope() as s:
-        rows = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_([int(run_a), int(run_b)])))}
-    for rid in (run_a, run_b):
-        if int(rid) not in rows:
-            raise NotFoundError(f"There is no run with id {rid}; pick runs from the list.")
-    a, b = rows[int(run_a)], rows[int(run_b)]
+    a, b = _runs([int(run_a), int(run_b)])
     if a.dataset_id != b.dataset_id:
         raise UserError(f"Runs {a.id} and {b.id} were trained on different datasets, so their "
                         "examples cannot be matched; pick two runs on the same dataset version.")

@@ -6,16 +6,15 @@ of predictions under the run's folder (``runs/<id>/eval/<model>-<split>.parquet`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.config import get_settings
-from core.errors import NotFoundError
-from core.store import orm
-from core.store.db import session_scope
+from core.errors import NotFoundError, UserError
+from core.store import evaluations
 from core.store.runs import get_run
 from core.tasks.baselines import BASELINE_TITLES
 
@@ -102,21 +101,29 @@ def store_evaluation(run_id: int, split: str, model: str, metrics: dict[str, Any
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{model}-{split}.parquet"
     predictions.to_parquet(path, index=False)
-    with session_scope(write=True) as s:
-        for old in s.scalars(select(orm.Evaluation).where(
-                orm.Evaluation.run_id == run_id, orm.Evaluation.split == split,
-                orm.Evaluation.model == model)):
-            s.delete(old)
-        s.add(orm.Evaluation(run_id=run_id, split=split, model=model, metrics=metrics,
-                             predictions_path=settings.relative(path)))
+    evaluations.replace_evaluation(run_id, split, model, metrics, settings.relative(path))
 
 
 def _rows(run_id: int, split: str) -> dict[str, tuple[dict[str, Any], str]]:
-    with session_scope() as s:
-        rows = s.execute(select(orm.Evaluation.model, orm.Evaluation.metrics, orm.Evaluation.predictions_path)
-                         .where(orm.Evaluation.run_id == run_id, orm.Evaluation.split == split)
-                         .order_by(orm.Evaluation.id)).all()
-    return {model: (metrics, path) for model, metrics, path in rows}
+    stored = evaluations.list_evaluations(run_id, split=split)
+    return {e.model: (e.metrics, e.predictions_path) for e in stored}
+
+
+def read_predictions(run_id: int, split: str = "test", model: str = "run") -> pd.DataFrame:
+    """The stored predictions (one row per example) of a run's evaluation on a split."""
+    stored = evaluations.list_evaluations(run_id, split=split, model=model)
+    if not stored or not stored[-1].predictions_path:
+        raise UserError(f"Run {run_id} has no stored predictions on the {split} split; "
+                        "wait for it to finish or evaluate it first.")
+    file = get_settings().resolve(stored[-1].predictions_path)
+    if not file.exists():
+        raise UserError(f"The predictions file of run {run_id} is missing; evaluate the run again.")
+    return pd.read_parquet(file)
+
+
+def evidence_split(splits: Sequence[str]) -> str | None:
+    """The split whose figures a run is judged by: test when it was evaluated there, else validation."""
+    return next((s for s in ("test", "validation") if s in splits), None)
 
 
 def compute_gain(task: str, model_metrics: dict[str, Any],
@@ -167,6 +174,4 @@ def get_evaluation(run_id: int, split: str = "test") -> EvaluationResult:
 
 def evaluation_splits(run_id: int) -> list[str]:
     """The splits this run has a stored evaluation on."""
-    with session_scope() as s:
-        return sorted(set(s.scalars(select(orm.Evaluation.split).where(
-            orm.Evaluation.run_id == run_id, orm.Evaluation.model == "run"))))
+    return sorted({e.split for e in evaluations.list_evaluations(run_id, model="run")})

@@ -19,13 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.config import get_settings
+from core.entities import DatasetInfo, RunStatus
 from core.errors import NotFoundError, RunStateError, UserError
 from core.results.report_snippets import code_snippet, task_sentence
-from core.store import orm
-from core.store.db import session_scope
+from core.store import datasets, evaluations, runs
 
 SAFE_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".md", ".jinja", ".tiktoken", ".merges"}
 SKIP_DIRS = {"checkpoints", "eval", "logs", "runs"}
@@ -54,22 +52,20 @@ def model_folder(output_dir: str) -> Path:
 
 
 def _facts(run_id: int) -> dict[str, Any]:
-    with session_scope() as s:
-        run = s.get(orm.Run, int(run_id))
-        if run is None:
-            raise NotFoundError(f"There is no run with id {run_id}; list the runs to see their ids.")
-        if run.status != orm.RunStatus.SUCCEEDED:
-            raise RunStateError(f"Run {run_id} is {run.status}; only a finished run can be exported.")
-        ds = s.get(orm.Dataset, run.dataset_id)
-        evals = s.execute(select(orm.Evaluation.split, orm.Evaluation.model, orm.Evaluation.metrics)
-                          .where(orm.Evaluation.run_id == run.id)).all()
-        return {"id": run.id, "name": run.name, "task": run.task, "model_key": run.model_key,
-                "config": dict(run.config or {}), "output_dir": run.output_dir, "device": run.device,
-                "elapsed": run.elapsed_seconds or 0.0, "versions": dict(run.library_versions or {}),
-                "dataset": ({"name": ds.name, "version": ds.version, "rows": ds.row_count,
-                             "splits": dict(ds.split_sizes or {}), "source": ds.source_filename}
-                            if ds else None),
-                "evals": [(sp, m, dict(x or {})) for sp, m, x in evals]}
+    run = runs.get_run(int(run_id))
+    if run.status != RunStatus.SUCCEEDED:
+        raise RunStateError(f"Run {run_id} is {run.status}; only a finished run can be exported.")
+    try:
+        ds: DatasetInfo | None = datasets.get_dataset(run.dataset_id)
+    except NotFoundError:
+        ds = None
+    return {"id": run.id, "name": run.name, "task": run.task, "model_key": run.model_key,
+            "config": dict(run.config or {}), "output_dir": run.output_dir, "device": run.device,
+            "elapsed": run.elapsed_seconds or 0.0, "versions": dict(run.library_versions or {}),
+            "dataset": ({"name": ds.name, "version": ds.version, "rows": ds.row_count,
+                         "splits": dict(ds.split_sizes or {}), "source": ds.source_filename}
+                        if ds else None),
+            "evals": [(e.split, e.model, e.metrics) for e in evaluations.list_evaluations(run.id)]}
 
 
 def label_map(folder: Path) -> dict[str, Any]:

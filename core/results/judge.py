@@ -167,15 +167,19 @@ def cohen_kappa(judge: list[str], people: list[str], seed: int = 0, samples: int
 
 def review_agreement(review_id: int) -> dict[str, Any]:
     """The judge's A/B verdict on each voted item of a blind review against the reviewers' majority vote."""
-    from core.store.review_votes import items_with_votes
+    from core.store import reviews
 
     settings = _settings()
+    by_item: dict[int, list[str]] = {}
+    for vote in reviews.votes(review_id):
+        by_item.setdefault(vote.item_id, []).append(vote.choice)
     judge, people = [], []
-    for item in items_with_votes(review_id):
-        counts = Counter(item["votes"])
-        top = counts.most_common()
+    for item in reviews.items(review_id):
+        if item.id not in by_item:
+            continue
+        top = Counter(by_item[item.id]).most_common()
         majority = "tie" if len(top) > 1 and top[0][1] == top[1][1] else top[0][0]
-        verdict = pairwise_verdict(item["prompt"], item["output_a"], item["output_b"], settings)
+        verdict = pairwise_verdict(item.prompt, item.output_a, item.output_b, settings)
         if verdict is not None:
             judge.append(verdict)
             people.append(majority)

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.config import get_settings
+from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.results.compare import compare_runs, higher_is_better
+from core.results.evaluation import evidence_split, read_predictions
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
-from core.store import orm
-from core.store.db import session_scope
+from core.store import datasets, evaluations, generations, runs
+from core.store.evaluations import EvaluationRow
 
 DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
 DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
@@ -86,24 +87,20 @@ def _rate(device: str) -> float:
         return default
 
 
-def _evaluations(s: Any, run_id: int) -> dict[tuple[str, str], orm.Evaluation]:
-    rows = s.scalars(select(orm.Evaluation).where(orm.Evaluation.run_id == run_id)
-                     .order_by(orm.Evaluation.id)).all()
-    return {(r.split, r.model): r for r in rows}
+def _evaluations(run_id: int) -> dict[tuple[str, str], EvaluationRow]:
+    return {(r.split, r.model): r for r in evaluations.list_evaluations(run_id)}
 
 
-def _run_metrics(evals: dict[tuple[str, str], orm.Evaluation]) -> dict[str, Any]:
-    for split in ("test", "validation"):
-        if (split, "run") in evals:
-            return dict(evals[(split, "run")].metrics or {})
-    return {}
+def _run_metrics(evals: dict[tuple[str, str], EvaluationRow]) -> dict[str, Any]:
+    split = evidence_split([sp for sp, m in evals if m == "run"])
+    return dict(evals[(split, "run")].metrics) if split else {}
 
 
-def _predictions(ev: orm.Evaluation | None) -> pd.DataFrame | None:
-    if ev is None or not ev.predictions_path:
+def _predictions(run_id: int, split: str) -> pd.DataFrame | None:
+    try:
+        return read_predictions(run_id, split)
+    except UserError:
         return None
-    path = get_settings().resolve(ev.predictions_path)
-    return pd.read_parquet(path) if path.exists() else None
 
 
 def _examples(predictions: pd.DataFrame | None, n: int) -> pd.DataFrame:
@@ -122,9 +119,8 @@ def _examples(predictions: pd.DataFrame | None, n: int) -> pd.DataFrame:
     return frame
 
 
-def _generations(s: Any, run_id: int, n: int) -> pd.DataFrame:
-    rows = s.scalars(select(orm.Generation).where(orm.Generation.run_id == run_id)
-                     .order_by(orm.Generation.id.desc()).limit(n)).all()
+def _generations(run_id: int, n: int) -> pd.DataFrame:
+    rows = generations.list_generations(limit=n, run_id=run_id)
     out = []
     for g in rows:
         prompt = g.prompt.get("text") or g.prompt.get("prompt") or g.prompt.get("messages") or g.prompt
@@ -140,38 +136,34 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
     ids = [int(run_ids)] if isinstance(run_ids, int | str) else [int(i) for i in run_ids]
     if not ids:
         raise UserError("Pick at least one run for the report.")
-    with session_scope() as s:
-        runs = {r.id: r for r in s.scalars(select(orm.Run).where(orm.Run.id.in_(ids)))}
-        missing = [i for i in ids if i not in runs]
-        if missing:
-            raise NotFoundError(f"There is no run with id {missing[0]}; list the runs to see their ids.")
-        evals = {i: _evaluations(s, i) for i in ids}
-        metrics = {i: _run_metrics(evals[i]) for i in ids}
-        task = runs[ids[0]].task
-        key = next((primary_metric(task, metrics[i]) for i in ids if primary_metric(task, metrics[i])), None)
-        ranked = [i for i in ids if key and isinstance(metrics[i].get(key), int | float)]
-        best_id = (max(ranked, key=lambda i: metrics[i][key] * (1 if higher_is_better(key) else -1))
-                   if ranked else ids[0])
-        best = runs[best_id]
-        dataset = s.get(orm.Dataset, best.dataset_id)
-        tried_q = select(orm.Run).where(orm.Run.dataset_id == best.dataset_id, orm.Run.parent_id.is_(None))
-        tried = (list(s.scalars(tried_q.order_by(orm.Run.id).limit(50))) if len(ids) == 1
-                 else [runs[i] for i in ids])
-        tried_metrics = {r.id: metrics.get(r.id) or _run_metrics(_evaluations(s, r.id)) for r in tried}
-        curves = pd.DataFrame(s.execute(select(orm.RunMetric.step, orm.RunMetric.epoch, orm.RunMetric.split,
-                                               orm.RunMetric.name, orm.RunMetric.value)
-                                        .where(orm.RunMetric.run_id == best_id)
-                                        .order_by(orm.RunMetric.step, orm.RunMetric.id)).all(),
-                              columns=["step", "epoch", "split", "name", "value"])
-        best_evals = evals[best_id]
-        split = "test" if ("test", "run") in best_evals else "validation"
-        baselines = {m: dict(e.metrics or {}) for (sp, m), e in best_evals.items()
-                     if sp == split and m != "run"}
-        predictions = _predictions(best_evals.get((split, "run")))
-        generations = _generations(s, best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
-        data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
-                "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
-                "findings": list((dataset.quality or {}).get("findings") or [])} if dataset else None
+    found = {r.id: r for r in runs.list_runs(ids=ids, limit=None)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"There is no run with id {missing[0]}; list the runs to see their ids.")
+    evals = {i: _evaluations(i) for i in ids}
+    metrics = {i: _run_metrics(evals[i]) for i in ids}
+    task = found[ids[0]].task
+    key = next((primary_metric(task, metrics[i]) for i in ids if primary_metric(task, metrics[i])), None)
+    ranked = [i for i in ids if key and isinstance(metrics[i].get(key), int | float)]
+    best_id = (max(ranked, key=lambda i: metrics[i][key] * (1 if higher_is_better(key) else -1))
+               if ranked else ids[0])
+    best = found[best_id]
+    try:
+        dataset: DatasetInfo | None = datasets.get_dataset(best.dataset_id)
+    except NotFoundError:
+        dataset = None
+    tried = (runs.list_runs(dataset_id=best.dataset_id, top_level=True, oldest_first=True, limit=50)
+             if len(ids) == 1 else [found[i] for i in ids])
+    tried_metrics = {r.id: metrics.get(r.id) or _run_metrics(_evaluations(r.id)) for r in tried}
+    curves = runs.metrics_frame(best_id)
+    best_evals = evals[best_id]
+    split = "test" if ("test", "run") in best_evals else "validation"
+    baselines = {m: dict(e.metrics) for (sp, m), e in best_evals.items() if sp == split and m != "run"}
+    predictions = _predictions(best_id, split)
+    generated = _generations(best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
+    data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
+            "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
+            "findings": list((dataset.quality or {}).get("findings") or [])} if dataset else None
     folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
     sections = [
         _section_use_case(best, data, use_case),
@@ -180,8 +172,8 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         _section_best(best, metrics[best_id], baselines, key, split),
         _section_answers(best, split),
         _section_charts(best, metrics[best_id], curves, predictions, ids),
-        _section_examples(best, predictions, generations, examples),
-        _section_cost(tried if len(ids) == 1 else [runs[i] for i in ids]),
+        _section_examples(best, predictions, generated, examples),
+        _section_cost(tried if len(ids) == 1 else [found[i] for i in ids]),
         f"<h2>How to load and call the model</h2>{load_snippet(best.task, folder, best.id)}",
     ]
     return _page(f"Use Case Lab report: {best.name or f'run {best.id}'}", sections)
@@ -200,7 +192,7 @@ def _page(title: str, sections: list[str]) -> str:
     return f"<!DOCTYPE html>\n<html lang='en'><head>{head}</head><body>{body}</body></html>"
 
 
-def _section_use_case(run: orm.Run, data: dict[str, Any] | None, use_case: str | None) -> str:
+def _section_use_case(run: RunInfo, data: dict[str, Any] | None, use_case: str | None) -> str:
     text = use_case or task_sentence(run.task, data["name"] if data else "the data")
     return f"<h2>The use case</h2><p>{_e(text)}</p>"
 
@@ -216,7 +208,7 @@ def _section_data(data: dict[str, Any] | None) -> str:
             f"rows ({splits}).</p><p>What the quality check found:</p><ul>{findings}</ul>")
 
 
-def _section_tried(tried: list[orm.Run], metrics: dict[int, dict[str, Any]], key: str | None,
+def _section_tried(tried: list[RunInfo], metrics: dict[int, dict[str, Any]], key: str | None,
                    best_id: int) -> str:
     rows = [{"run": f"#{r.id} {r.name}", "model": r.model_key, "status": r.status,
              key or "metric": (metrics.get(r.id) or {}).get(key, "") if key else "",
@@ -227,7 +219,7 @@ def _section_tried(tried: list[orm.Run], metrics: dict[int, dict[str, Any]], key
     return f"<h2>What was tried</h2>{_table(pd.DataFrame(rows), marks)}"
 
 
-def _section_best(run: orm.Run, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
+def _section_best(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
                   key: str | None, split: str) -> str:
     models = {f"#{run.id} {run.name} (fine-tuned)": metrics, **baselines}
     names = [k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
@@ -249,7 +241,7 @@ def _section_best(run: orm.Run, metrics: dict[str, Any], baselines: dict[str, di
             + note + _table(frame, marks))
 
 
-def _section_answers(run: orm.Run, split: str) -> str:
+def _section_answers(run: RunInfo, split: str) -> str:
     """Answer quality of a causal-LM run: every metric with its interval, the prompt baselines, the worst."""
     if run.task != "causal-lm":
         return ""
@@ -271,7 +263,7 @@ def _section_answers(run: orm.Run, split: str) -> str:
             + "<p>The lowest-scoring answers:</p>" + _table(worst))
 
 
-def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
+def _section_charts(run: RunInfo, metrics: dict[str, Any], curves: pd.DataFrame,
                     predictions: pd.DataFrame | None, ids: list[int]) -> str:
     charts = [_chart(f) for f in evaluation_figures(run.task, metrics, curves, predictions)]
     if len(ids) > 1:
@@ -284,7 +276,7 @@ def _section_charts(run: orm.Run, metrics: dict[str, Any], curves: pd.DataFrame,
     return f"<h2>Evaluation charts</h2>{body}"
 
 
-def _section_examples(run: orm.Run, predictions: pd.DataFrame | None, generations: pd.DataFrame,
+def _section_examples(run: RunInfo, predictions: pd.DataFrame | None, generations: pd.DataFrame,
                       n: int) -> str:
     if run.task == "causal-lm":
         stored = pd.DataFrame()
@@ -297,7 +289,7 @@ def _section_examples(run: orm.Run, predictions: pd.DataFrame | None, generation
     return f"<h2>Example predictions</h2>{_table(_examples(predictions, n))}"
 
 
-def _section_cost(runs: list[orm.Run]) -> str:
+def _section_cost(runs: list[RunInfo]) -> str:
     rows, total_cost, total_s = [], 0.0, 0.0
     for r in runs:
         rate = _rate(r.device)

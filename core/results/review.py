@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
 
-from core.errors import NotFoundError, UserError
-from core.store import orm
-from core.store.db import session_scope
+from core.errors import UserError
+from core.store import reviews as store
+from core.store.reviews import ItemRow, ReviewInfo, VoteRow
 
 CHOICES = ("a", "b", "tie")
 POSITIONS = ("first", "second")
@@ -42,18 +41,6 @@ class ReviewItemView:
     second: str
     done: int
     total: int
-
-
-@dataclass(frozen=True)
-class ReviewInfo:
-    """A review's name, the two models it compares and its size."""
-
-    id: int
-    name: str
-    model_a: str
-    model_b: str
-    items: int
-    votes: int
 
 
 def wilson_interval(successes: float, n: float, z: float = Z_95) -> tuple[float, float]:
@@ -101,21 +88,8 @@ def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any],
     rng = random.Random(seed)
     order = list(range(len(texts)))
     rng.shuffle(order)  # items are stored (and shown) in a random order
-    with session_scope(write=True) as s:
-        review = orm.Review(name=name[:200], model_a=str(model_a)[:300], model_b=str(model_b)[:300])
-        s.add(review)
-        s.flush()
-        for i in order:
-            s.add(orm.ReviewItem(review_id=review.id, prompt=texts[i], output_a=outs_a[i],
-                                 output_b=outs_b[i], a_first=rng.random() < 0.5))
-        return review.id
-
-
-def _review_row(s: Any, review_id: int) -> orm.Review:
-    review = s.get(orm.Review, int(review_id))
-    if review is None:
-        raise NotFoundError(f"There is no review with id {review_id}; pick one from the list of reviews.")
-    return review
+    return store.add_review(name[:200], str(model_a)[:300], str(model_b)[:300],
+                            [(texts[i], outs_a[i], outs_b[i], rng.random() < 0.5) for i in order])
 
 
 def _check_reviewer(reviewer: str) -> str:
@@ -127,49 +101,25 @@ def _check_reviewer(reviewer: str) -> str:
 
 def get_review(review_id: int) -> ReviewInfo:
     """A review's names and counts."""
-    with session_scope() as s:
-        r = _review_row(s, review_id)
-        items = s.scalar(select(func.count()).where(orm.ReviewItem.review_id == r.id)) or 0
-        votes = s.scalar(select(func.count()).select_from(orm.ReviewVote).join(orm.ReviewItem)
-                         .where(orm.ReviewItem.review_id == r.id)) or 0
-        return ReviewInfo(r.id, r.name, r.model_a, r.model_b, int(items), int(votes))
+    return store.get_review(review_id)
 
 
 def list_reviews() -> pd.DataFrame:
     """Every review, newest first: id, name, model_a, model_b, items, votes, created_at."""
-    votes = (select(orm.ReviewItem.review_id, func.count(orm.ReviewVote.id).label("votes"))
-             .join(orm.ReviewVote, orm.ReviewVote.item_id == orm.ReviewItem.id)
-             .group_by(orm.ReviewItem.review_id).subquery())
-    items = (select(orm.ReviewItem.review_id, func.count().label("items"))
-             .group_by(orm.ReviewItem.review_id).subquery())
-    query = (select(orm.Review.id, orm.Review.name, orm.Review.model_a, orm.Review.model_b,
-                    func.coalesce(items.c["items"], 0), func.coalesce(votes.c.votes, 0),
-                    orm.Review.created_at)
-             .outerjoin(items, items.c.review_id == orm.Review.id)
-             .outerjoin(votes, votes.c.review_id == orm.Review.id)
-             .order_by(orm.Review.id.desc()))
-    with session_scope() as s:
-        rows = s.execute(query).all()
-    return pd.DataFrame([tuple(r) for r in rows],
-                        columns=["id", "name", "model_a", "model_b", "items", "votes", "created_at"])
+    return store.list_reviews()
 
 
 def next_item_for(reviewer: str, review_id: int) -> ReviewItemView | None:
     """The next item this reviewer has not voted on yet (None when they have voted on all)."""
     reviewer = _check_reviewer(reviewer)
-    with session_scope() as s:
-        _review_row(s, review_id)
-        items = s.scalars(select(orm.ReviewItem).where(orm.ReviewItem.review_id == int(review_id))
-                          .order_by(orm.ReviewItem.id)).all()
-        voted = set(s.scalars(select(orm.ReviewVote.item_id).join(orm.ReviewItem)
-                              .where(orm.ReviewItem.review_id == int(review_id),
-                                     orm.ReviewVote.reviewer == reviewer)).all())
-        for item in items:
-            if item.id not in voted:
-                first, second = ((item.output_a, item.output_b) if item.a_first
-                                 else (item.output_b, item.output_a))
-                return ReviewItemView(item.id, item.review_id, item.prompt, first, second,
-                                      done=len(voted), total=len(items))
+    items = store.items(review_id)
+    voted = {v.item_id for v in store.votes(review_id, reviewer)}
+    for item in items:
+        if item.id not in voted:
+            first, second = ((item.output_a, item.output_b) if item.a_first
+                             else (item.output_b, item.output_a))
+            return ReviewItemView(item.id, item.review_id, item.prompt, first, second,
+                                  done=len(voted), total=len(items))
     return None
 
 
@@ -179,19 +129,13 @@ def vote(item_id: int, reviewer: str, choice: str) -> None:
     choice = (choice or "").strip().lower()
     if choice not in CHOICES + POSITIONS:
         raise UserError(f"A vote must be one of: {', '.join(CHOICES + POSITIONS)}; got '{choice}'.")
-    with session_scope(write=True) as s:
-        item = s.get(orm.ReviewItem, int(item_id))
-        if item is None:
-            raise NotFoundError(f"There is no review item with id {item_id}; reload the review.")
-        if choice in POSITIONS:  # map what the reviewer saw back to the hidden model
-            choice = "a" if (choice == "first") == item.a_first else "b"
-        existing = s.scalar(select(orm.ReviewVote).where(orm.ReviewVote.item_id == item.id,
-                                                         orm.ReviewVote.reviewer == reviewer))
-        if existing is not None:  # a reviewer changing their mind replaces their vote
-            existing.choice = choice
-            existing.created_at = orm.utcnow()
-        else:
-            s.add(orm.ReviewVote(item_id=item.id, reviewer=reviewer, choice=choice))
+
+    def hidden(item: ItemRow) -> str:  # map what the reviewer saw back to the hidden model
+        if choice in POSITIONS:
+            return "a" if (choice == "first") == item.a_first else "b"
+        return choice
+
+    store.record_vote(item_id, reviewer, hidden)
 
 
 def summarise_votes(a: int, b: int, ties: int) -> dict[str, Any]:
@@ -209,16 +153,13 @@ def summarise_votes(a: int, b: int, ties: int) -> dict[str, Any]:
 
 def review_result(review_id: int) -> dict[str, Any]:
     """The review's counts, each model's win rate with its 95% interval, and the reviewers."""
-    with session_scope() as s:
-        review = _review_row(s, review_id)
-        rows = s.execute(select(orm.ReviewVote.choice, orm.ReviewVote.reviewer).join(orm.ReviewItem)
-                         .where(orm.ReviewItem.review_id == review.id)).all()
-        items = s.scalar(select(func.count()).where(orm.ReviewItem.review_id == review.id)) or 0
-        meta = {"review_id": review.id, "name": review.name, "model_a": review.model_a,
-                "model_b": review.model_b, "items": int(items)}
-    choices = [c for c, _ in rows]
+    review = store.get_review(review_id)
+    votes = store.votes(review_id)
+    meta = {"review_id": review.id, "name": review.name, "model_a": review.model_a,
+            "model_b": review.model_b, "items": review.items}
+    choices = [v.choice for v in votes]
     result = summarise_votes(choices.count("a"), choices.count("b"), choices.count("tie"))
-    return {**meta, **result, "reviewers": sorted({r for _, r in rows})}
+    return {**meta, **result, "reviewers": sorted({v.reviewer for v in votes})}
 
 
 def _cell(value: Any) -> Any:
@@ -230,18 +171,17 @@ def _cell(value: Any) -> Any:
 
 def export_review_csv(review_id: int) -> str:
     """Every vote as CSV: item, prompt, both outputs, which was shown first, reviewer, choice."""
-    with session_scope() as s:
-        review = _review_row(s, review_id)
-        rows = s.execute(select(orm.ReviewItem, orm.ReviewVote)
-                         .outerjoin(orm.ReviewVote, orm.ReviewVote.item_id == orm.ReviewItem.id)
-                         .where(orm.ReviewItem.review_id == review.id)
-                         .order_by(orm.ReviewItem.id, orm.ReviewVote.id)).all()
-        header = ["review", "item_id", "prompt", "model_a", "output_a", "model_b", "output_b",
-                  "shown_first", "reviewer", "choice", "voted_at"]
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        for item, v in rows:
+    review = store.get_review(review_id)
+    by_item: dict[int, list[VoteRow]] = {}
+    for v in store.votes(review_id):
+        by_item.setdefault(v.item_id, []).append(v)
+    header = ["review", "item_id", "prompt", "model_a", "output_a", "model_b", "output_b",
+              "shown_first", "reviewer", "choice", "voted_at"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for item in store.items(review_id):
+        for v in by_item.get(item.id) or [None]:
             writer.writerow([_cell(x) for x in (
                 review.name, item.id, item.prompt, review.model_a, item.output_a, review.model_b,
                 item.output_b, "a" if item.a_first else "b", v.reviewer if v else "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -21,24 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.entities import RunKind, RunStatus  # noqa: F401 (RunStatus: the statuses the table allows)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class RunStatus(StrEnum):
-    """A run's life: queued -> running -> succeeded | failed | cancelled (+ interrupted)."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def is_live(self) -> bool:
-        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in RunStatus)
@@ -79,7 +65,7 @@ class Run(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True, nullable=True)
-    kind: Mapped[str] = mapped_column(String(32), default="train")
+    kind: Mapped[str] = mapped_column(String(32), default=RunKind.TRAIN.value)
     model_key: Mapped[str] = mapped_column(String(300))
     task: Mapped[str] = mapped_column(String(32))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select, update
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import NotFoundError, RunStateError
 from core.store.db import session_scope
 from core.store.orm import Run, RunLog, RunMetric, RunStatus, utcnow
@@ -39,7 +39,7 @@ HUNG_AFTER = timedelta(minutes=15)
 COMPLETE_MARKER = "COMPLETE"
 # Runs that never train themselves (a cross-validation parent): their status follows their child
 # runs (core.training.crossval), so the queue, the slot count and the reaper skip them.
-GROUP_KINDS = ("cv",)
+GROUP_KINDS = (RunKind.CV.value,)
 PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
                    "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
                    "library_versions", "device", "summary"}
@@ -68,7 +68,7 @@ def _row(session: Any, run_id: int) -> Run:
 
 
 def create_run(*, dataset_id: int, model_key: str, task: str, config: dict[str, Any], seed: int,
-               name: str = "", kind: str = "train", parent_id: int | None = None) -> RunInfo:
+               name: str = "", kind: str = RunKind.TRAIN, parent_id: int | None = None) -> RunInfo:
     """Insert a queued run and return it."""
     with session_scope(write=True) as s:
         row = Run(dataset_id=dataset_id, model_key=model_key, task=task, config=config, seed=seed,
@@ -206,27 +206,46 @@ def get_run(run_id: int) -> RunInfo:
         return _info(_row(s, run_id))
 
 
-def list_runs(*, status: str | None = None, dataset_id: int | None = None, task: str | None = None,
-              limit: int = 200) -> list[RunInfo]:
-    """Runs, newest first."""
-    query = select(Run).order_by(Run.id.desc()).limit(limit)
+def list_runs(*, status: str | Sequence[str] | None = None, dataset_id: int | None = None,
+              task: str | None = None, kind: str | None = None, parent_id: int | None = None,
+              top_level: bool = False, ids: Sequence[int] | None = None, oldest_first: bool = False,
+              limit: int | None = 200) -> list[RunInfo]:
+    """Runs, newest first (or oldest first), filtered by any of the arguments given.
+
+    ``top_level`` keeps runs without a parent; ``ids`` keeps only those runs.
+    """
+    query = select(Run).order_by(Run.id if oldest_first else Run.id.desc())
     if status:
-        query = query.where(Run.status == status)
+        query = query.where(Run.status.in_([status] if isinstance(status, str) else list(status)))
     if dataset_id is not None:
         query = query.where(Run.dataset_id == dataset_id)
     if task:
         query = query.where(Run.task == task)
+    if kind:
+        query = query.where(Run.kind == kind)
+    if parent_id is not None:
+        query = query.where(Run.parent_id == parent_id)
+    if top_level:
+        query = query.where(Run.parent_id.is_(None))
+    if ids is not None:
+        query = query.where(Run.id.in_([int(i) for i in ids]))
     with session_scope() as s:
-        return [_info(r) for r in s.scalars(query)]
+        return [_info(r) for r in s.scalars(query.limit(limit) if limit else query)]
 
 
 def metrics_frame(run_id: int) -> pd.DataFrame:
     """All metrics of a run: columns step, epoch, split, name, value (ordered by step)."""
+    return metrics_of([run_id]).drop(columns=["run_id"])
+
+
+def metrics_of(run_ids: Sequence[int]) -> pd.DataFrame:
+    """All metrics of several runs: columns run_id, step, epoch, split, name, value (by run, then step)."""
     with session_scope() as s:
-        rows = s.execute(select(RunMetric.step, RunMetric.epoch, RunMetric.split, RunMetric.name,
-                                RunMetric.value).where(RunMetric.run_id == run_id)
-                         .order_by(RunMetric.step, RunMetric.id)).all()
-    return pd.DataFrame(rows, columns=["step", "epoch", "split", "name", "value"])
+        rows = s.execute(select(RunMetric.run_id, RunMetric.step, RunMetric.epoch, RunMetric.split,
+                                RunMetric.name, RunMetric.value)
+                         .where(RunMetric.run_id.in_([int(i) for i in run_ids]))
+                         .order_by(RunMetric.run_id, RunMetric.step, RunMetric.id)).all()
+    return pd.DataFrame(rows, columns=["run_id", "step", "epoch", "split", "name", "value"])
 
 
 def log_tail(run_id: int, tail: int = 50) -> list[str]:

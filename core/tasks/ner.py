@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from core.entities import Finding
 from core.errors import DatasetError
 
 TEXT_EXTENSIONS = (".conll", ".conllu", ".txt", ".iob", ".iob2", ".bio", ".bioes", ".ner")
@@ -306,24 +305,3 @@ def prepare_token_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out["tokens"] = [list(t) for t in usable["tokens"]]
     out["tags"] = [to_iob2(list(g), scheme) for g in usable["tags"]]
     return out.reset_index(drop=True)
-
-
-def find_tag_problems(frame: pd.DataFrame) -> list[Finding]:
-    """Findings for sentences whose tags cannot be used as they are, each naming its sentences."""
-    from core.data.ner_checks import find_tag_problems as find  # the checks live in their own module
-
-    return find(frame)
-
-
-def check_token_frame(
-    frame: pd.DataFrame, mapping: dict[str, Any] | None = None, **options: Any
-) -> list[Finding]:
-    """The NER part of a dataset's quality report (the hook the dataset service calls).
-
-    ``frame`` is the canonical frame or a raw one that ``mapping`` (keys ``tokens``, ``tags``,
-    optional ``sentence``) describes; ``options``: ``tokenizer``, ``max_length``, ``min_train``,
-    ``min_eval``.
-    """
-    from core.data.ner_checks import check_token_frame as check
-
-    return check(frame, mapping or {}, **options)

@@ -1,7 +1,7 @@
 """k-fold cross-validation runs: one parent run (kind "cv") with k child runs (kind "fold").
 
 The parent never trains: it is skipped by the queue and its status, step and summary are derived
-from its children by `refresh_parent` (called from `training.kick_queue`, so every page poll,
+from its children by `refresh_parent` (called from `service.kick_queue` and the worker, so every page poll,
 CLI call and finished worker keeps it current). Each child is an ordinary run whose config carries
 ``task_options["cv"]`` = fold index, fold count and the fold's train/validation row positions in
 the dataset frame; the worker builds the child's split from them with `fold_split`.
@@ -12,16 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
 from core.store import runs
-from core.store.db import session_scope
-from core.store.orm import Run
+from core.training import queue
 from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
+from core.training.request import check_request
 
-CV_KIND, FOLD_KIND = "cv", "fold"
+CV_KIND, FOLD_KIND = RunKind.CV, RunKind.FOLD
 CV_TASKS = ("classification", "regression", "tabular")
 RESUMABLE = ("interrupted", "cancelled", "failed")
 
@@ -30,9 +29,7 @@ def start_cv(request: Any, folds: int, launcher: Any = None) -> RunInfo:
     """Queue a k-fold cross-validation of a request (a `training.TrainRequest`); returns the parent run."""
     from core.data import datasets
     from core.tasks.tabular import infer_target_kind
-    from core.training import service as training
-
-    task, dataset = training._check_request(request)
+    task, dataset = check_request(request)
     if task not in CV_TASKS:
         raise ConfigError(f"Cross-validation is available for {', '.join(CV_TASKS)} datasets, not {task}.")
     config = request.config
@@ -53,7 +50,7 @@ def start_cv(request: Any, folds: int, launcher: Any = None) -> RunInfo:
         runs.create_run(dataset_id=request.dataset_id, model_key=request.model_key, task=task,
                         config={**base, "task_options": options}, seed=config.seed,
                         name=f"{name} · fold {fold.index + 1}/{folds}", kind=FOLD_KIND, parent_id=parent.id)
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return refresh_parent(parent.id)
 
 
@@ -64,9 +61,8 @@ def fold_split(frame: pd.DataFrame, cv: dict[str, Any]) -> dict[str, pd.DataFram
 
 def children(parent_id: int) -> list[RunInfo]:
     """The fold runs of a cross-validation parent, in fold order."""
-    with session_scope() as s:  # one query, not one per fold: parents are refreshed on every poll
-        return [runs._info(r) for r in s.scalars(select(Run).where(Run.parent_id == parent_id)
-                                                 .order_by(Run.id))]
+    # one query, not one per fold: parents are refreshed on every poll
+    return runs.list_runs(parent_id=parent_id, oldest_first=True, limit=None)
 
 
 def _derived_status(kids: list[RunInfo]) -> str:
@@ -111,9 +107,7 @@ def refresh_parent(parent_id: int) -> RunInfo:
 
 def refresh_live_parents() -> list[int]:
     """Refresh every cross-validation parent that is not finished (cheap when there are none)."""
-    with session_scope() as s:
-        ids = list(s.scalars(select(Run.id).where(Run.kind == CV_KIND,
-                                                  Run.status.in_(("queued", "running")))))
+    ids = [r.id for r in runs.list_runs(kind=CV_KIND, status=("queued", "running"), limit=None)]
     for parent_id in ids:
         refresh_parent(parent_id)
     return ids
@@ -138,8 +132,6 @@ def cancel_cv(parent_id: int) -> RunInfo:
 
 def resume_cv(parent_id: int, launcher: Any = None) -> RunInfo:
     """Queue again every fold that was interrupted, cancelled or failed (from its last checkpoint)."""
-    from core.training import service as training
-
     kids = [k for k in children(parent_id) if k.status in RESUMABLE]
     if not kids:
         raise RunStateError(f"Run {parent_id} has no interrupted, cancelled or failed fold to resume.")
@@ -148,7 +140,7 @@ def resume_cv(parent_id: int, launcher: Any = None) -> RunInfo:
         runs.add_log(kid.id, "Resume requested (the cross-validation was resumed).")
     runs.add_log(parent_id, f"Resuming {len(kids)} folds.")
     refresh_parent(parent_id)
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return refresh_parent(parent_id)
 
 

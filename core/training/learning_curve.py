@@ -15,16 +15,17 @@ from dataclasses import replace
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
-from core.entities import RunInfo
+from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, NotFoundError
+from core.results.evaluation import evidence_split
 from core.results.report import primary_metric
-from core.store import orm, runs
-from core.store.db import session_scope
+from core.store import evaluations, runs
+from core.training import queue
+from core.training.request import TrainRequest, check_request
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
-KIND = "learning-curve"
+KIND = RunKind.LEARNING_CURVE
 MIN_ROWS = 8
 
 
@@ -43,9 +44,7 @@ def _fractions(values: Sequence[float]) -> list[float]:
 def start_learning_curve(base: Any, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                          launcher: Any = None) -> RunInfo:
     """Queue one run per fraction of the training split under a parent run; return the parent."""
-    from core.training import service as training
-
-    task, dataset = training._check_request(base)  # the engine's own validation of a request
+    task, dataset = check_request(base)  # the engine's own validation of a request
     base.config.validate()
     shares = _fractions(fractions)
     available = int((dataset.split_sizes or {}).get("train", 0))
@@ -71,42 +70,43 @@ def start_learning_curve(base: Any, fractions: Sequence[float] = DEFAULT_FRACTIO
                                 config=config, seed=base.config.seed, name=f"{name} · {f:.0%} of train",
                                 parent_id=parent.id)
         runs.add_log(child.id, f"Queued by learning curve {parent.id}: {rows[f]} training rows ({f:.0%}).")
-    training.kick_queue(launcher)
+    queue.kick_queue(launcher)
     return runs.get_run(parent.id)
 
 
-def _children(s: Any, parent_id: int) -> list[orm.Run]:
-    parent = s.get(orm.Run, int(parent_id))
+def _children(parent_id: int) -> list[RunInfo]:
+    try:
+        parent = runs.get_run(int(parent_id))
+    except NotFoundError:
+        parent = None
     if parent is None or parent.kind != KIND:
         raise NotFoundError(f"There is no learning curve with id {parent_id}; pick one from the runs list.")
-    return list(s.scalars(select(orm.Run).where(orm.Run.parent_id == parent.id).order_by(orm.Run.id)))
+    return runs.list_runs(parent_id=parent.id, oldest_first=True, limit=None)
 
 
 def learning_curve_runs(parent_id: int) -> pd.DataFrame:
     """The child runs of a learning curve: run_id, fraction, train_rows, status."""
-    with session_scope() as s:
-        rows = [{"run_id": r.id, "fraction": r.config.get("train_fraction"),
-                 "train_rows": r.config.get("max_train_rows"), "status": r.status}
-                for r in _children(s, parent_id)]
+    rows = [{"run_id": r.id, "fraction": r.config.get("train_fraction"),
+             "train_rows": r.config.get("max_train_rows"), "status": r.status}
+            for r in _children(parent_id)]
     return pd.DataFrame(rows, columns=["run_id", "fraction", "train_rows", "status"])
 
 
 def learning_curve(parent_id: int) -> pd.DataFrame:
     """Metrics of the finished child runs: columns train_rows, metric, value (+ run_id, fraction, split)."""
     out: list[dict[str, Any]] = []
-    with session_scope() as s:
-        for child in _children(s, parent_id):
-            evals = {sp: m for sp, m in s.execute(
-                select(orm.Evaluation.split, orm.Evaluation.metrics)
-                .where(orm.Evaluation.run_id == child.id, orm.Evaluation.model == "run")).all()}
-            split = "test" if "test" in evals else "validation" if "validation" in evals else None
-            if child.status != "succeeded" or split is None:
-                continue
-            for name, value in (evals[split] or {}).items():
-                if isinstance(value, int | float) and not isinstance(value, bool) and name != "n":
-                    out.append({"train_rows": child.config.get("max_train_rows"), "metric": name,
-                                "value": float(value), "run_id": child.id,
-                                "fraction": child.config.get("train_fraction"), "split": split})
+    kids = _children(parent_id)
+    own = evaluations.list_evaluations([k.id for k in kids], model="run") if kids else []
+    for child in kids:
+        evals = {e.split: e.metrics for e in own if e.run_id == child.id}
+        split = evidence_split(list(evals))
+        if child.status != "succeeded" or split is None:
+            continue
+        for name, value in (evals[split] or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and name != "n":
+                out.append({"train_rows": child.config.get("max_train_rows"), "metric": name,
+                            "value": float(value), "run_id": child.id,
+                            "fraction": child.config.get("train_fraction"), "split": split})
     columns = ["train_rows", "metric", "value", "run_id", "fraction", "split"]
     return pd.DataFrame(out, columns=columns).sort_values(["metric", "train_rows"]).reset_index(drop=True)
 
@@ -114,9 +114,10 @@ def learning_curve(parent_id: int) -> pd.DataFrame:
 def headline_metric(parent_id: int, frame: pd.DataFrame | None = None) -> str | None:
     """The metric to plot for this learning curve (macro F1, RMSE, F1, perplexity... by task)."""
     frame = learning_curve(parent_id) if frame is None else frame
-    with session_scope() as s:
-        parent = s.get(orm.Run, int(parent_id))
-        task = parent.task if parent else ""
+    try:
+        task = runs.get_run(int(parent_id)).task
+    except NotFoundError:
+        task = ""
     present = {m: 0.0 for m in frame["metric"].unique()}
     return primary_metric(task, present) or (sorted(present)[0] if present else None)
 
@@ -125,7 +126,6 @@ def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFA
                                   launcher: Any = None) -> RunInfo:
     """Queue a learning curve with the same dataset, model and settings as an existing run."""
     from core.run_config import TrainConfig
-    from core.training.service import TrainRequest
 
     run = runs.get_run(run_id)
     if run.kind == KIND or run.parent_id is not None:
@@ -138,6 +138,4 @@ def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFA
 
 def list_learning_curves() -> list[RunInfo]:
     """Learning-curve parent runs, newest first."""
-    with session_scope() as s:
-        ids = list(s.scalars(select(orm.Run.id).where(orm.Run.kind == KIND).order_by(orm.Run.id.desc())))
-    return [runs.get_run(i) for i in ids]
+    return runs.list_runs(kind=KIND, limit=None)

@@ -19,9 +19,11 @@ from typing import Any
 import pandas as pd
 
 from core.config import get_settings
+from core.data import datasets
+from core.entities import RunStatus as S
 from core.errors import UserError
 from core.store import runs
-from core.store.orm import RunStatus as S
+from core.training import crossval, queue
 
 HEARTBEAT_EVERY_S = 5.0
 OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
@@ -63,8 +65,6 @@ class _Heartbeat(threading.Thread):
 
 def load_frames(dataset_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """The dataset's facts and its canonical frame (column ``split`` + task columns)."""
-    from core.data import datasets
-
     info = datasets.get_dataset(dataset_id)
     return info.to_dict(), datasets.load_dataset_frame(dataset_id)
 
@@ -73,9 +73,7 @@ def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
     """train (sampled to max_train_rows with the run's seed), validation and test frames."""
     cv = (config.task_options or {}).get("cv") or {}
     if "train_rows" in cv:  # a cross-validation fold: its rows are in its config (core.training.crossval)
-        from core.training.crossval import fold_split
-
-        parts = fold_split(frame, cv)
+        parts = crossval.fold_split(frame, cv)
     else:
         parts = {name: frame[frame["split"] == name].reset_index(drop=True)
                  for name in ("train", "validation", "test")}
@@ -100,9 +98,7 @@ def library_versions() -> dict[str, str]:
 
 def run(run_id: int) -> int:
     """Train one queued run to a terminal status; the process exit code (0 ok/cancelled, 1 failed)."""
-    from core.training import service as training
-
-    if not runs.claim_run(run_id, os.getpid(), max_running=training.max_running()):
+    if not runs.claim_run(run_id, os.getpid(), max_running=queue.max_running()):
         print(f"Run {run_id} is not claimable now (taken, not queued, or no free slot).", file=sys.stderr,
               flush=True)
         return 0
@@ -123,10 +119,20 @@ def run(run_id: int) -> int:
         if runs.get_run(run_id).status == S.RUNNING:  # a path above forgot to finish it
             _finish(run_id, S.FAILED, "The training process ended without finishing the run.")
         try:
-            training.kick_queue()
+            crossval.refresh_live_parents()  # a finished fold may finish its cross-validation
+            queue.kick_queue()
         except Exception:  # noqa: BLE001 - the next run will be started by the next kick
             traceback.print_exc()
     return code
+
+
+class InlineLauncher:
+    """Runs the worker in this process and returns when it ends (tests, scripts)."""
+
+    def launch(self, run_id: int) -> None:
+        run(run_id)
+        if runs.get_run(run_id).status == S.QUEUED:  # not claimed: free it for the next kick
+            runs.update_progress(run_id, heartbeat=False, pid=None)
 
 
 def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
@@ -137,16 +143,14 @@ def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
 
 
 def _train_and_finish(run_id: int) -> int:
-    from transformers.utils import logging as hf_logging
-
     from core.ml import device as devices
-    from core.ml.tasks.base import TaskInputs, get_adapter
+    from core.ml.tasks.base import TaskInputs
+    from core.ml.tasks.registry import get_adapter
     from core.ml.trainer import train
     from core.models import catalog
     from core.results.evaluation import store_evaluation
     from core.run_config import TrainConfig
 
-    hf_logging.disable_progress_bar()  # progress bars would fill the worker log
     settings = get_settings()
     info = runs.get_run(run_id)
     config = TrainConfig.from_dict(info.config)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.data import chat_checks
 from core.errors import DatasetError
 from core.tasks import chat
 
@@ -51,7 +52,8 @@ def test_each_broken_conversation_gets_a_sentence_with_its_row() -> None:
         _conv(("user", "Hi"), ("robot", "Hello")),                 # row 4: unknown role
         "[{not json",                                              # row 5
     ]})
-    findings = {f.code: f for f in chat.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")}
+    findings = {f.code: f for f in
+                chat_checks.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")}
     assert findings["messages_empty_turn"].message == (
         "Row 2, turn 2 (assistant) is empty; write its text or remove the turn.")
     assert findings["messages_no_assistant"].message.startswith("Row 3 has no assistant turn")
@@ -64,13 +66,14 @@ def test_each_broken_conversation_gets_a_sentence_with_its_row() -> None:
 def test_row_numbers_come_from_the_file_when_known() -> None:
     frame = pd.DataFrame({"_row": [3, 8], "messages": [_conv(("user", "a"), ("assistant", "b")),
                                                        _conv(("user", "a"))]})
-    findings = chat.check_causal_frame(frame, {"format": "messages"}, tokenizer="/nonexistent")
+    findings = chat_checks.check_causal_frame(frame, {"format": "messages"}, tokenizer="/nonexistent")
     assert [f.message for f in findings if f.code == "messages_no_assistant"][0].startswith("Row 8 has")
 
 
 def test_repeated_problem_lists_its_rows() -> None:
     frame = pd.DataFrame({"prompt": ["a", "", "c", ""], "completion": ["x", "y", "z", "w"]})
-    (finding,) = [f for f in chat.check_causal_frame(frame, None, tokenizer="/x") if f.code == "prompt_empty"]
+    (finding,) = [f for f in chat_checks.check_causal_frame(frame, None, tokenizer="/x")
+                  if f.code == "prompt_empty"]
     assert finding.count == 2 and "2 rows: 2, 4" in finding.message
 
 
@@ -82,21 +85,22 @@ def test_token_lengths_against_max_length_with_a_folder_tokenizer(tmp_path: Path
     tok.save(str(tmp_path / "tokenizer.json"))
     (tmp_path / "config.json").write_text(json.dumps({"max_position_embeddings": 64}))
     frame = pd.DataFrame({"text": ["one two three", "word " * 40, "word " * 100]})
-    findings = {f.code: f for f in chat.check_causal_frame(frame, {}, tokenizer=tmp_path, max_length=32)}
+    findings = {f.code: f for f in
+                chat_checks.check_causal_frame(frame, {}, tokenizer=tmp_path, max_length=32)}
     stats = findings["token_lengths"].example
     assert (stats["min"], stats["max"], stats["context"]) == (4, 101, 64)  # words + end token
     assert findings["examples_cut"].count == 2
     assert "2 of 3 examples" in findings["examples_cut"].message
     assert "token_lengths_estimated" not in findings
-    over = {f.code for f in chat.check_causal_frame(frame, {}, tokenizer=tmp_path, max_length=100)}
+    over = {f.code for f in chat_checks.check_causal_frame(frame, {}, tokenizer=tmp_path, max_length=100)}
     assert "max_length_over_context" in over
 
 
 def test_prompt_that_fills_the_max_length_is_reported_and_lengths_are_estimated_without_tokenizer(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(chat, "_catalogue_tokenizer", lambda key, context: (None, context))
+    monkeypatch.setattr(chat_checks, "_catalogue_tokenizer", lambda key, context: (None, context))
     frame = pd.DataFrame({"prompt": ["short?", "long " * 200], "completion": ["yes", "no"]})
-    findings = {f.code: f for f in chat.check_causal_frame(frame, {}, max_length=64)}
+    findings = {f.code: f for f in chat_checks.check_causal_frame(frame, {}, max_length=64)}
     assert findings["prompt_fills_max_length"].count == 1
     assert findings["token_lengths_estimated"].severity == "info"
     assert findings["token_lengths"].message.startswith("Examples are about ")

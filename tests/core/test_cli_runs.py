@@ -9,12 +9,12 @@ import pytest
 from training_data import add_text_dataset, tiny_model
 
 from core.cli import main
-from core.training import service as training
+from core.training import queue, worker
 
 
 @pytest.fixture
 def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(training, "_launcher", training.InlineLauncher())
+    monkeypatch.setattr(queue, "_launcher", worker.InlineLauncher())
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:

@@ -11,13 +11,13 @@ from training_data import add_text_dataset, text_frame, tiny_model
 
 from core.results import compare, export, report
 from core.run_config import TrainConfig
-from core.training import learning_curve
+from core.training import learning_curve, queue, worker
 from core.training import service as training
 
 
 @pytest.fixture
 def trained(home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int]:
-    monkeypatch.setattr(training, "_launcher", training.InlineLauncher())
+    monkeypatch.setattr(queue, "_launcher", worker.InlineLauncher())
     key, dataset = tiny_model(), add_text_dataset(text_frame(rows=100))
     ids = []
     for steps, lr in ((2, 1e-5), (12, 5e-3)):

@@ -13,7 +13,7 @@ from core.errors import ConfigError
 from core.results import evaluation
 from core.run_config import TrainConfig
 from core.store import runs
-from core.training import crossval
+from core.training import crossval, worker
 from core.training import service as training
 
 
@@ -98,7 +98,7 @@ def test_text_classification_folds_train_with_the_text_adapter(home):
     from training_data import add_text_dataset, text_frame, tiny_model
 
     key, dataset_id = tiny_model(), add_text_dataset(text_frame(rows=60))
-    training.set_launcher(training.InlineLauncher())
+    training.set_launcher(worker.InlineLauncher())
     try:
         parent = crossval.start_cv(training.TrainRequest(
             dataset_id=dataset_id, model_key=key,
@@ -123,7 +123,7 @@ def test_bad_requests_are_refused(iris):
 
 
 def test_three_fold_cv_of_iris_trains_every_fold_with_the_worker(iris):
-    training.set_launcher(training.InlineLauncher())
+    training.set_launcher(worker.InlineLauncher())
     try:
         parent = crossval.start_cv(request(iris.id), 3)
     finally:

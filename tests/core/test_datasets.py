@@ -96,10 +96,9 @@ def test_failed_database_write_leaves_no_file(home: Path, monkeypatch: pytest.Mo
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(datasets, "_info", boom)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr("core.store.datasets.to_info", boom)  # fails inside the write transaction
         _save(_csv())
-    monkeypatch.undo()
     assert [f for f in _files(home)] == [] and list_datasets() == []
 
 
@@ -136,7 +135,7 @@ def test_token_classification_keeps_lists(home: Path) -> None:
 
 def test_causal_lm_formats(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # core.tasks.chat's checks load SmolLM2's tokenizer (slow); they are tested with core.tasks.chat.
-    monkeypatch.setitem(datasets.HOOKS, "causal-lm", ("no_such_module", "check"))
+    monkeypatch.delitem(datasets.TASK_CHECKS, "causal-lm")
     pairs = pd.DataFrame({"prompt": [f"q{i}?" for i in range(30)], "response": [f"a{i}" for i in range(30)]})
     mapping = suggest_mapping(pairs)
     assert (mapping["task"], mapping["format"], mapping["completion"]) == ("causal-lm", "prompt_completion",

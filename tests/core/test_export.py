@@ -63,7 +63,7 @@ def _predict_exported(folder: Path) -> np.ndarray:
 
 def _predict_run(folder: Path) -> np.ndarray:
     """What the app itself predicts with the run's model (the task adapter's loader)."""
-    from core.ml.tasks.base import get_adapter
+    from core.ml.tasks.registry import get_adapter
     from core.ml.tasks.text_classification import predict_frame
 
     model, tokenizer, meta = get_adapter("classification").load(folder)

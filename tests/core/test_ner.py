@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from core.data import ner_checks
 from core.errors import DatasetError
 from core.tasks import ner
 
@@ -167,7 +168,7 @@ def test_each_tag_problem_names_its_sentence_and_the_tokens_around_it():
             "tags": [["O", "B-LOC"], ["O"], [], ["O", "O", "O", "I-LOC", "O"], ["O"], ["X-PER", "O"]],
         }
     )
-    found = by_code(ner.find_tag_problems(frame))
+    found = by_code(ner_checks.find_tag_problems(frame))
     assert set(found) == {"length_mismatch", "empty_sentence", "orphan_inside", "unknown_tag"}
     assert found["length_mismatch"].example["sentence"] == 2
     assert found["length_mismatch"].severity == "blocking"
@@ -181,9 +182,9 @@ def test_each_tag_problem_names_its_sentence_and_the_tokens_around_it():
 
 def test_iob1_inside_starts_are_not_problems_but_a_missing_prefix_is():
     iob1 = pd.DataFrame({"tokens": [["a", "b", "c"]] * 3, "tags": [["I-PER", "O", "I-LOC"]] * 3})
-    assert ner.find_tag_problems(iob1) == []
+    assert ner_checks.find_tag_problems(iob1) == []
     mixed = pd.DataFrame({"tokens": [["a", "b"], ["c", "d"]], "tags": [["B-PER", "O"], ["O", "LOC"]]})
-    assert by_code(ner.find_tag_problems(mixed))["unknown_tag"].example["sentence"] == 2
+    assert by_code(ner_checks.find_tag_problems(mixed))["unknown_tag"].example["sentence"] == 2
 
 
 def make_frame(n_train: int, n_rare: int) -> pd.DataFrame:
@@ -194,7 +195,7 @@ def make_frame(n_train: int, n_rare: int) -> pd.DataFrame:
 
 
 def test_check_token_frame_reports_splits_entity_counts_and_rare_types():
-    found = by_code(ner.check_token_frame(make_frame(12, 3), {}))
+    found = by_code(ner_checks.check_token_frame(make_frame(12, 3), {}))
     assert found["split_sizes"].example["splits"] == [
         {"split": "train", "sentences": 15, "tokens": 30, "entities": 15},
         {"split": "test", "sentences": 4, "tokens": 12, "entities": 8},
@@ -210,7 +211,7 @@ def test_check_token_frame_reports_splits_entity_counts_and_rare_types():
 
 def test_check_token_frame_reads_raw_rows_through_the_mapping_and_blocks_without_entities():
     rows = pd.DataFrame({"sid": [1, 1, 2], "w": ["a", "b", "c"], "t": ["O", "O", "O"]})
-    found = by_code(ner.check_token_frame(rows, {"tokens": "w", "tags": "t", "sentence": "sid"}))
+    found = by_code(ner_checks.check_token_frame(rows, {"tokens": "w", "tags": "t", "sentence": "sid"}))
     assert found["no_entities"].severity == "blocking"
     assert found["split_sizes"].count == 2
 
@@ -225,7 +226,7 @@ class FakeTokenizer:
 
 def test_check_token_frame_measures_subword_lengths_against_the_max_length():
     frame = make_frame(12, 12)  # lengths: 2 words -> 6 subwords, 3 words -> 8
-    found = by_code(ner.check_token_frame(frame, {}, tokenizer=FakeTokenizer(), max_length=7))
+    found = by_code(ner_checks.check_token_frame(frame, {}, tokenizer=FakeTokenizer(), max_length=7))
     lengths = {"median": 6, "p95": 8, "max": 8, "max_length": 7, "measured": 28}
     assert found["subword_lengths"].example == lengths
     too_long = found["too_long"]
@@ -244,7 +245,7 @@ def test_the_dataset_hook_numbers_sentences_by_file_row_and_measures_with_the_ca
         }
     )
     found = by_code(
-        ner.check_token_frame(
+        ner_checks.check_token_frame(
             frame, {"tokens": "tokens", "tags": "tags"}, model_key="minilm-l6", max_length=16
         )
     )

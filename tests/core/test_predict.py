@@ -12,12 +12,13 @@ from core.errors import ConfigError, RunStateError
 from core.inference import predict
 from core.run_config import TrainConfig
 from core.store import runs
+from core.training import queue, worker
 from core.training import service as training
 
 
 @pytest.fixture
 def trained(home: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(training, "_launcher", training.InlineLauncher())
+    monkeypatch.setattr(queue, "_launcher", worker.InlineLauncher())
     predict.clear_cache()
     run = training.start_run(training.TrainRequest(add_text_dataset(), tiny_model(),
                                                    TrainConfig(max_steps=2, batch_size=8)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -153,7 +151,7 @@ def test_constant_regression_label_is_blocking() -> None:
 
 
 def test_token_rows_with_different_lengths(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(datasets.HOOKS, "token-classification", ("no_such_module", "x"))
+    monkeypatch.delitem(datasets.TASK_CHECKS, "token-classification")
     frame = pd.DataFrame({"tokens": [["Ann", "paid"], ["Hi"], ["Bob"]] * 10,
                           "tags": [["B-PER", "O"], ["O", "O"], ["B-PER"]] * 10})
     frame["tokens"] = [t + [str(i)] for i, t in enumerate(frame["tokens"])]
@@ -171,11 +169,10 @@ def test_task_hooks_are_called_and_failures_reported(monkeypatch: pytest.MonkeyP
         seen.update(columns=list(frame.columns), mapping=mapping, max_length=max_length)
         return [Finding("warning", "hooked", "From the hook.")]
 
-    module = types.ModuleType("fake_hooks")
-    module.check = check
-    module.broken = lambda frame, mapping: 1 / 0
-    monkeypatch.setitem(sys.modules, "fake_hooks", module)
-    monkeypatch.setitem(datasets.HOOKS, "causal-lm", ("fake_hooks", "check"))
+    def broken(frame: pd.DataFrame, mapping: dict) -> list[Finding]:
+        return [Finding("info", "never", str(1 / 0))]
+
+    monkeypatch.setitem(datasets.TASK_CHECKS, "causal-lm", check)
     frame = pd.DataFrame({"q": [f"question {i}?" for i in range(30)],
                           "a": [f"answer {i}" for i in range(30)]})
     mapping = {"prompt": "q", "completion": "a", "format": "prompt_completion"}
@@ -183,7 +180,7 @@ def test_task_hooks_are_called_and_failures_reported(monkeypatch: pytest.MonkeyP
     assert "hooked" in _codes(report)
     assert {"prompt", "completion", "split", "_row"} <= set(seen["columns"])
     assert seen["mapping"]["prompt"] == "prompt" and seen["max_length"] == 64
-    monkeypatch.setitem(datasets.HOOKS, "causal-lm", ("fake_hooks", "broken"))
+    monkeypatch.setitem(datasets.TASK_CHECKS, "causal-lm", broken)
     failed = _codes(_report(frame, mapping, task="causal-lm"))["check_failed"]
     assert "ZeroDivisionError" in failed.message
 
@@ -204,3 +201,12 @@ def test_regression_on_a_text_label_is_blocked_with_a_sentence(home: Path) -> No
     assert "label_not_numeric" in codes
     message = next(f.message for f in report.blocking if f.code == "label_not_numeric")
     assert "classification" in message and "'fresh'" in message
+
+
+def test_every_task_with_its_own_checks_has_them_registered() -> None:
+    from core.data import chat_checks, ner_checks
+    from core.tasks import tabular
+
+    assert datasets.TASK_CHECKS == {"token-classification": ner_checks.check_token_frame,
+                                    "causal-lm": chat_checks.check_causal_frame,
+                                    "tabular": tabular.check_tabular_frame}

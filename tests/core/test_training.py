@@ -10,13 +10,14 @@ from training_data import RecordingLauncher, add_text_dataset, tiny_model
 from core.errors import ConfigError, NotFoundError, RunStateError
 from core.run_config import TrainConfig
 from core.store import runs
+from core.training import queue
 from core.training import service as training
 
 
 @pytest.fixture
 def recorder(home: Path, monkeypatch: pytest.MonkeyPatch) -> RecordingLauncher:
     launcher = RecordingLauncher()
-    monkeypatch.setattr(training, "_launcher", launcher)
+    monkeypatch.setattr(queue, "_launcher", launcher)
     return launcher
 
 
@@ -82,9 +83,9 @@ def test_cancel_queued_and_resume_rules(recorder: RecordingLauncher) -> None:
 
 def test_max_running_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UCLAB_MAX_RUNNING", "3")
-    assert training.max_running() == 3
+    assert queue.max_running() == 3
     monkeypatch.setenv("UCLAB_MAX_RUNNING", "lots")
-    assert training.max_running() == 1
+    assert queue.max_running() == 1
 
 
 def test_estimate_scales_with_rows_and_warns_when_memory_is_short(

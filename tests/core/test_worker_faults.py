@@ -21,14 +21,14 @@ from core.ml.trainer import GuardedTrainer
 from core.run_config import TrainConfig
 from core.store import orm, runs
 from core.store.db import session_scope
+from core.training import queue, worker
 from core.training import service as training
-from core.training import worker
 
 
 @pytest.fixture
-def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLauncher:
-    launcher = training.InlineLauncher()
-    monkeypatch.setattr(training, "_launcher", launcher)
+def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> worker.InlineLauncher:
+    launcher = worker.InlineLauncher()
+    monkeypatch.setattr(queue, "_launcher", launcher)
     return launcher
 
 
@@ -36,7 +36,7 @@ def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLaunch
 def _no_stray_workers():  # noqa: ANN202
     """A failed test must not leave a real worker training in the background."""
     yield
-    for proc in training.SubprocessLauncher._children:
+    for proc in queue.SubprocessLauncher._children:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
@@ -68,11 +68,11 @@ def _metric_rows(run_id: int) -> list[tuple[int, str, str, float | None]]:
                               .order_by(orm.RunMetric.id)).all())
 
 
-def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: training.InlineLauncher,
+def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: worker.InlineLauncher,
                                                                      home: Path) -> None:
     run_id = _queue(max_steps=30, eval_every=4, debug={"step_sleep": 0.25})
     runs.claim_launch(run_id, os.getpid())
-    training.SubprocessLauncher().launch(run_id)  # a real, detached worker process
+    queue.SubprocessLauncher().launch(run_id)  # a real, detached worker process
     _wait(lambda: runs.get_run(run_id).last_checkpoint and runs.get_run(run_id).step >= 6, 300,
           "a checkpoint and step 6")
     info = runs.get_run(run_id)
@@ -99,7 +99,7 @@ def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: trai
 def test_sigterm_stops_like_cancel_with_a_checkpoint(home: Path) -> None:
     run_id = _queue(max_steps=200, eval_every=100, debug={"step_sleep": 0.2})
     runs.claim_launch(run_id, os.getpid())
-    training.SubprocessLauncher().launch(run_id)
+    queue.SubprocessLauncher().launch(run_id)
     _wait(lambda: runs.get_run(run_id).step >= 2, 300, "step 2")
     os.kill(runs.get_run(run_id).pid, signal.SIGTERM)
     _wait(lambda: not runs.get_run(run_id).is_live, 60, "the worker to stop")
@@ -108,7 +108,7 @@ def test_sigterm_stops_like_cancel_with_a_checkpoint(home: Path) -> None:
     assert info.last_checkpoint.endswith(f"checkpoint-{info.step}") and info.step < 200
 
 
-def test_cancel_stops_within_one_step_with_a_checkpoint(inline: training.InlineLauncher, home: Path,
+def test_cancel_stops_within_one_step_with_a_checkpoint(inline: worker.InlineLauncher, home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue(max_steps=12, eval_every=12)
     original = GuardedTrainer.training_step
@@ -133,7 +133,7 @@ def test_cancel_stops_within_one_step_with_a_checkpoint(inline: training.InlineL
 
 
 def test_nan_loss_fails_with_its_sentence_and_keeps_the_last_good_checkpoint(
-        inline: training.InlineLauncher, home: Path) -> None:
+        inline: worker.InlineLauncher, home: Path) -> None:
     run_id = _queue(debug={"nan_at_step": 3})
     assert worker.run(run_id) == 1
     info = runs.get_run(run_id)
@@ -145,14 +145,14 @@ def test_nan_loss_fails_with_its_sentence_and_keeps_the_last_good_checkpoint(
     assert (3, "train", "loss", None) in _metric_rows(run_id)  # shown as missing, not hidden
 
 
-def test_out_of_memory_fails_with_advice(inline: training.InlineLauncher) -> None:
+def test_out_of_memory_fails_with_advice(inline: worker.InlineLauncher) -> None:
     run_id = _queue(debug={"raise_at_step": 2, "raise": "oom"})
     assert worker.run(run_id) == 1
     assert runs.get_run(run_id).status_reason == worker.OOM_MESSAGE
 
 
 def test_a_crash_fails_with_one_sentence_and_the_traceback_in_the_log(
-        inline: training.InlineLauncher) -> None:
+        inline: worker.InlineLauncher) -> None:
     run_id = _queue(debug={"raise_at_step": 2})
     assert worker.run(run_id) == 1
     info = runs.get_run(run_id)
@@ -162,7 +162,7 @@ def test_a_crash_fails_with_one_sentence_and_the_traceback_in_the_log(
     assert info.last_checkpoint == ""  # nothing to resume from
 
 
-def test_no_run_stays_running_when_the_worker_forgets_to_finish(inline: training.InlineLauncher,
+def test_no_run_stays_running_when_the_worker_forgets_to_finish(inline: worker.InlineLauncher,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue()
     monkeypatch.setattr(worker, "_train_and_finish", lambda _id: 0)
@@ -171,7 +171,7 @@ def test_no_run_stays_running_when_the_worker_forgets_to_finish(inline: training
     assert info.status == "failed" and "without finishing" in info.status_reason
 
 
-def test_a_second_worker_for_the_same_run_leaves_it_alone(inline: training.InlineLauncher) -> None:
+def test_a_second_worker_for_the_same_run_leaves_it_alone(inline: worker.InlineLauncher) -> None:
     run_id = _queue()
     runs.claim_run(run_id, os.getpid())
     assert worker.run(run_id) == 0

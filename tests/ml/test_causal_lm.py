@@ -63,9 +63,10 @@ def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A tiny chat model in the catalogue and 120 rows of the chat-pairs gallery; yields (model key, id)."""
     from core.data import datasets
     from core.data.gallery import load_gallery_frame
-    from core.ml.generation import clear_loaded
+    from core.inference.generation import clear_loaded
     from core.models import catalog
     from core.training import service as training
+    from core.training import worker
 
     clear_loaded()
     key = catalog.add_local_model(str(build_tiny_chat_lm(tmp_path / "tiny-chat", seed=1))).key
@@ -73,7 +74,7 @@ def chat_run_setup(home: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
     parsed = datasets.frame_to_parsed(frame.sample(n=120, random_state=0), "chat-pairs.csv")
     info = datasets.save_dataset(parsed, mapping, name="chat pairs", task="causal-lm", split=split,
                                  model_key=key, max_length=64)
-    training.set_launcher(training.InlineLauncher())
+    training.set_launcher(worker.InlineLauncher())
     yield key, info.id
     training.set_launcher(None)
     clear_loaded()
@@ -101,7 +102,7 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
     assert len(val) == 3 and val["value"].is_monotonic_decreasing
     # against the untrained model on the same validation rows
     from core.config import get_settings
-    from core.ml.tasks.base import get_adapter
+    from core.ml.tasks.registry import get_adapter
 
     adapter = get_adapter("causal-lm")
     from core.data.datasets import load_dataset_frame

@@ -77,13 +77,14 @@ def test_two_threads_on_one_cached_model_both_get_complete_correct_outputs(tiny:
         t.join(60)
     assert not errors
     assert [results[0], results[1]] == expected
-    from core.ml.generation import get_loaded
+    from core.inference.generation import get_loaded
 
     assert get_loaded(tiny) is get_loaded(tiny)  # one shared model
 
 
 def test_chat_mode_uses_the_template_and_prompt_mode_the_raw_text(tiny: str) -> None:
-    from core.ml.generation import encode_prompt, get_loaded
+    from core.inference.generation import get_loaded
+    from core.ml.generation import encode_prompt
 
     loaded = get_loaded(tiny)
     prompt = gen.build_prompt("Hi", "chat", system="Be brief", history=[
@@ -126,7 +127,7 @@ def test_history_exports_one_row_per_output(tiny: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bundled_model_answers_paris(converted_smollm2: Path, home: Path) -> None:
-    from core.ml.generation import clear_loaded
+    from core.inference.generation import clear_loaded
 
     clear_loaded()
     record = gen.generate("smollm2-135m-instruct", "What is the capital of France?",
@@ -143,7 +144,7 @@ def test_side_by_side_uses_one_seed_and_choices_list_text_models(tiny: str) -> N
 
 
 def test_a_reader_that_stops_early_stops_the_model_and_frees_the_lock(tiny: str) -> None:
-    from core.ml.generation import get_loaded
+    from core.inference.generation import get_loaded
 
     stream = gen.stream_generate(tiny, "Hello!", settings=S(temperature=1.0, seed=1, max_new_tokens=400))
     chunks = iter(stream)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from core.ml.tasks.base import TaskInputs, get_adapter
+from core.ml.tasks.base import TaskInputs
+from core.ml.tasks.registry import get_adapter
 from core.ml.trainer import train
 from core.run_config import TrainConfig
 from core.store import runs

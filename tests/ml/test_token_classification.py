@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from core.inference.ner_predict import IGNORED, clear_models, predict_entities
-from core.ml.tasks.base import TaskInputs, get_adapter
+from core.inference.ner_predict import clear_models, predict_entities
+from core.ml.tasks.base import TaskInputs
+from core.ml.tasks.registry import get_adapter
 from core.ml.tasks.token_classification import TokenClassificationAdapter, predict_text, predict_words
 from core.run_config import TrainConfig
 from core.store import orm
 from core.store.db import session_scope
+from core.tasks.ner_align import IGNORED
 
 WORDS = ["anna", "bob", "lee", "paid", "dell", "in", "oslo", "ship", "##ping", "to", "."]
 SENTENCES = [

@@ -9,18 +9,20 @@ import pytest
 from training_data import add_text_dataset, text_frame, tiny_model
 
 from core.config import get_settings
-from core.ml.tasks.base import get_adapter, read_meta
+from core.ml.tasks.base import read_meta
+from core.ml.tasks.registry import get_adapter
 from core.ml.trainer import lora_targets, plan_steps
 from core.results.evaluation import get_evaluation
 from core.run_config import TrainConfig
 from core.store import runs
+from core.training import queue, worker
 from core.training import service as training
 
 
 @pytest.fixture
-def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> training.InlineLauncher:
-    launcher = training.InlineLauncher()
-    monkeypatch.setattr(training, "_launcher", launcher)
+def inline(home: Path, monkeypatch: pytest.MonkeyPatch) -> worker.InlineLauncher:
+    launcher = worker.InlineLauncher()
+    monkeypatch.setattr(queue, "_launcher", launcher)
     return launcher
 
 
@@ -37,7 +39,7 @@ def test_plan_steps() -> None:
     assert plan_steps(100, TrainConfig(max_steps=5, eval_every=50)).eval_every == 5
 
 
-def test_classification_run_end_to_end(inline: training.InlineLauncher) -> None:
+def test_classification_run_end_to_end(inline: worker.InlineLauncher) -> None:
     run_id = _train("classification")
     info = runs.get_run(run_id)
     assert info.status == "succeeded", info.status_reason
@@ -63,7 +65,7 @@ def test_classification_run_end_to_end(inline: training.InlineLauncher) -> None:
     assert info.summary["test"]["accuracy"] == result.metrics["accuracy"]
 
 
-def test_regression_run_reports_on_the_users_scale(inline: training.InlineLauncher) -> None:
+def test_regression_run_reports_on_the_users_scale(inline: worker.InlineLauncher) -> None:
     run_id = _train("regression")
     info = runs.get_run(run_id)
     assert info.status == "succeeded", info.status_reason
@@ -75,7 +77,7 @@ def test_regression_run_reports_on_the_users_scale(inline: training.InlineLaunch
     assert "rmse" in set(val[val["split"] == "validation"]["name"])
 
 
-def test_lora_run_saves_a_merged_plain_model(inline: training.InlineLauncher) -> None:
+def test_lora_run_saves_a_merged_plain_model(inline: worker.InlineLauncher) -> None:
     run_id = _train("classification", lora=True, lora_rank=4, lora_alpha=8, max_steps=4)
     info = runs.get_run(run_id)
     assert info.status == "succeeded", info.status_reason
@@ -96,7 +98,7 @@ def test_lora_targets_attention_or_all_linear(home: Path) -> None:
     assert lora_targets(model, "all-linear") == "all-linear"
 
 
-def test_early_stopping_ends_a_run_that_stops_improving(inline: training.InlineLauncher) -> None:
+def test_early_stopping_ends_a_run_that_stops_improving(inline: worker.InlineLauncher) -> None:
     run_id = _train("classification", learning_rate=1e-12, max_steps=20, eval_every=2,
                     early_stopping=True, early_stopping_patience=1)
     info = runs.get_run(run_id)
@@ -114,7 +116,7 @@ def test_quick_preset_samples_training_rows_with_the_seed() -> None:
     assert len(a["validation"]) == 20 and len(a["test"]) == 20
 
 
-def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLauncher) -> None:
+def test_a_single_label_dataset_fails_with_a_sentence(inline: worker.InlineLauncher) -> None:
     frame = text_frame(rows=30)
     frame["label"] = "pos"
     key = tiny_model()
@@ -125,7 +127,7 @@ def test_a_single_label_dataset_fails_with_a_sentence(inline: training.InlineLau
 
 
 @pytest.mark.slow
-def test_real_minilm_trains_through_the_worker_and_is_evaluated(inline: training.InlineLauncher) -> None:
+def test_real_minilm_trains_through_the_worker_and_is_evaluated(inline: worker.InlineLauncher) -> None:
     from core.models.assets import package_file
     from core.models.catalog import MINILM_KEY
 

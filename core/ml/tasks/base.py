@@ -1,15 +1,14 @@
 """The task-adapter interface: what a task must provide to be trained, evaluated and served.
 
-The training engine (``core/ml/trainer.py``, run by ``core/worker.py``) is task-agnostic. It
+The training engine (``core/ml/trainer.py``, run by ``core/training/worker.py``) is task-agnostic. It
 loads the dataset's canonical frames, asks the task's adapter to build a model and features,
 trains with the Hugging Face ``Trainer`` (checkpoints, best model, cancel, NaN guard, resume),
 then asks the adapter to evaluate and to save. Everything task-specific lives in the adapter.
 
 How to add a task (e.g. ``token-classification``)
 -------------------------------------------------
-1. Create ``core/ml/tasks/<module>.py`` (the module name for each task is in ``TASK_MODULES``
-   below; the five product tasks are already listed) with a subclass of ``TaskAdapter``,
-   decorated with ``@register("your-task")``.
+1. Create ``core/ml/tasks/<module>.py`` with a subclass of ``TaskAdapter``, decorated with
+   ``@register("your-task")``, and import the module in ``core/ml/tasks/registry.py``.
 2. Implement ``build(inputs) -> TaskBundle``: load the model with the right head from
    ``inputs.model_dir`` (offline, safetensors only, never ``trust_remote_code``), tokenise
    ``inputs.train`` / ``inputs.validation`` into lists of feature dicts (use ``FeatureDataset``;
@@ -26,7 +25,7 @@ How to add a task (e.g. ``token-classification``)
    shown beside the run), ``check`` (refuse a dataset that cannot train, with a ``ConfigError``)
    and ``lora_task_type`` (a ``peft.TaskType`` name; ``None`` disables LoRA for the task).
 5. Add ``tests/ml/test_<module>.py`` training a tiny model built from a config through the
-   service (``training.start_run`` with ``training.InlineLauncher``); ``tests/training_data.py``
+   service (``training.start_run`` with ``worker.InlineLauncher``); ``tests/training_data.py``
    and ``tests/tiny_models.py`` have the helpers, ``tests/ml/test_trainer.py`` shows the pattern.
 
 What the engine gives every task: the run's status, progress, heartbeat and metrics in the
@@ -40,7 +39,6 @@ checkpoint intervals, early stopping and resume itself; adapters do not touch th
 
 from __future__ import annotations
 
-import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -50,17 +48,8 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from core.errors import ConfigError
 from core.run_config import TrainConfig
 
-# Task name -> module that registers its adapter (imported lazily by get_adapter).
-TASK_MODULES: dict[str, str] = {
-    "classification": "core.ml.tasks.text_classification",
-    "regression": "core.ml.tasks.text_classification",
-    "token-classification": "core.ml.tasks.token_classification",
-    "causal-lm": "core.ml.tasks.causal_lm",
-    "tabular": "core.ml.tasks.tabular",
-}
 META_FILE = "task.json"
 _REGISTRY: dict[str, type[TaskAdapter]] = {}
 
@@ -168,18 +157,3 @@ def register(*tasks: str) -> Callable[[type[TaskAdapter]], type[TaskAdapter]]:
         return cls
 
     return wrap
-
-
-def get_adapter(task: str) -> TaskAdapter:
-    """A fresh adapter for the task, importing its module on first use."""
-    if task not in _REGISTRY and task in TASK_MODULES:
-        try:
-            importlib.import_module(TASK_MODULES[task])
-        except ModuleNotFoundError as exc:
-            if exc.name != TASK_MODULES[task]:
-                raise
-    if task not in _REGISTRY:
-        raise ConfigError(f"Training for the task '{task}' is not available in this version.")
-    adapter = _REGISTRY[task]()
-    adapter.task = task
-    return adapter

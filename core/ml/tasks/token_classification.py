@@ -20,17 +20,17 @@ from transformers import DataCollatorForTokenClassification
 from transformers.utils import logging as hf_logging
 
 from core.errors import ConfigError
-from core.inference.ner_predict import (
+from core.ml.models import load_token_classifier, load_tokenizer
+from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
+from core.run_config import TrainConfig
+from core.tasks import ner, ner_eval
+from core.tasks.ner_align import (
     IGNORED,
     align_labels,
     entities_from_tags,
     split_words,
     word_predictions,
 )
-from core.ml.models import load_token_classifier, load_tokenizer
-from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
-from core.run_config import TrainConfig
-from core.tasks import ner, ner_eval
 
 
 def load_word_tokenizer(model_dir: Path) -> Any:

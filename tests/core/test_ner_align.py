@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.inference.ner_predict import (
+from core.tasks.ner_align import (
     IGNORED,
     align_labels,
     entities_from_tags,
