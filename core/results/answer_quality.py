@@ -267,7 +267,8 @@ def ensure_prompt_baselines(dataset_id: int, split: str = "test", *, model_ref: 
 def estimate_seconds(model_ref: str, task: str, examples: int,
                      shots: int = DEFAULT_SHOTS) -> tuple[float, bool]:
     """(seconds for zero-shot + few-shot baselines, measured?) from this machine's earlier evaluations."""
-    history = store.timing_history(model_ref) or store.timing_history()
+    kinds = LABEL_KINDS if task == "classification" else ("run", *CAUSAL_KINDS)
+    history = store.timing_history(model_ref, kinds) or store.timing_history(None, kinds)
     per = [s.get("per_example_seconds", sec / max(1, n)) for sec, n, s in history]
     base = statistics.median(per) if per else GUESS_SECONDS.get(task, 0.8)
     runs = 1 + (1 + 0.3 * shots if shots > 0 else 0)  # few-shot prompts are longer

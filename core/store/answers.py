@@ -122,12 +122,15 @@ def find_answer_evaluations(*, dataset_id: int | None = None, split: str | None 
         return [_info(row) for row in s.scalars(query)]
 
 
-def timing_history(model_ref: str | None = None, limit: int = 20) -> list[tuple[float, int, dict[str, Any]]]:
-    """(seconds, examples, settings) of recent evaluations, of one model when named: for time estimates."""
+def timing_history(model_ref: str | None = None, kinds: tuple[str, ...] = (),
+                   limit: int = 20) -> list[tuple[float, int, dict[str, Any]]]:
+    """(seconds, examples, settings) of recent evaluations (of one model, of some kinds): for estimates."""
     query = select(AnswerEvaluation.seconds, AnswerEvaluation.examples, AnswerEvaluation.settings).where(
         AnswerEvaluation.examples > 0, AnswerEvaluation.seconds > 0).order_by(AnswerEvaluation.id.desc())
     if model_ref:
         query = query.where(AnswerEvaluation.model_ref == model_ref)
+    if kinds:
+        query = query.where(AnswerEvaluation.kind.in_(kinds))
     with session_scope() as s:
         return [(sec, n, dict(settings or {})) for sec, n, settings in s.execute(query.limit(limit))]
 

@@ -169,6 +169,9 @@ def test_estimate_uses_timings_measured_here(tiny: str) -> None:
     per = store.find_answer_evaluations(model_ref=tiny)[0].settings["per_example_seconds"]
     assert measured and seconds == pytest.approx(per * 100)
     assert "from earlier evaluations on this machine" in aq.describe_estimate(tiny, "causal-lm", 100)
+    # generating answers says nothing about scoring labels: that estimate stays a guess
+    assert aq.estimate_seconds(tiny, "classification", 100) == (
+        pytest.approx(aq.GUESS_SECONDS["classification"] * 100 * (1 + 1.9)), False)
 
 
 def test_bad_example_counts_and_tasks_are_one_sentence_errors(tiny: str) -> None:
