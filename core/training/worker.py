@@ -218,8 +218,8 @@ def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd
         ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
                               frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
     except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
-        _log(run_id, f"Scoring the answers failed ({failure_sentence(exc)}); score them on the Evaluation "
-             "page.", "error")
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        _log(run_id, f"Scoring the answers failed ({reason}); score them on the Evaluation page.", "error")
         return
     headline = ev.metrics.get("headline", "rouge_l")
     value = (ev.metrics.get("metrics") or {}).get(headline, {}).get("mean")
