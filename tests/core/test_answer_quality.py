@@ -180,3 +180,25 @@ def test_bad_example_counts_and_tasks_are_one_sentence_errors(tiny: str) -> None
     with pytest.raises(ConfigError, match="between 1 and"):
         aq.evaluate_answers(tiny, _chat_dataset(), "test", examples=0)
     assert np.isfinite(aq.GUESS_SECONDS["classification"])
+
+
+def test_a_scoring_failure_in_the_worker_is_logged_and_keeps_the_run(tiny: str, monkeypatch) -> None:
+    from pathlib import Path
+
+    from core.store import runs
+    from core.training import service as training
+    from core.training import worker
+
+    dataset_id = _chat_dataset()
+    run = runs.create_run(dataset_id=dataset_id, model_key=tiny, task="causal-lm",
+                          config=training.TrainConfig().to_dict(), seed=42)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of tokens")
+
+    monkeypatch.setattr(aq, "evaluate_answers", boom)
+    full = datasets.load_dataset_frame(dataset_id)
+    parts = {s: full[full["split"] == s].reset_index(drop=True) for s in ("train", "test")}
+    worker._score_answers(run.id, dataset_id, "test", parts, None, None, Path("."), training.TrainConfig())
+    logs = " ".join(training.run_logs(run.id, tail=5))
+    assert "Scoring the answers failed (RuntimeError: out of tokens)" in logs
