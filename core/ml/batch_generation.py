@@ -113,10 +113,16 @@ def count_tokens(loaded: LoadedModel, texts: Sequence[str]) -> list[int]:
 
 
 def from_trained(ref: str, model: Any, tokenizer: Any, path: Any) -> LoadedModel:
-    """Wrap a model just trained in this process so the evaluation path can use it without reloading."""
+    """Wrap a model just trained (and saved) in this process for the evaluation path, without reloading.
+
+    It is cast to the precision ``load_model`` gives every cached model here (bf16 where the hardware
+    computes it), so the run's answers and its base model's baselines are generated alike.
+    """
     import threading
 
     from core.ml import device as devices
 
+    choice = devices.choose()
+    model = model.to(device=choice.device, dtype=choice.dtype).eval()
     return LoadedModel(ref=ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
-                       device=devices.choose().name, path=path)
+                       device=choice.name, path=path)
