@@ -24,7 +24,13 @@ import pandas as pd
 
 from core.errors import ConfigError, NotFoundError
 from core.results import answer_metrics as am
-from core.results.prompts import Example, causal_examples, classification_examples
+from core.results.prompts import (
+    Example,
+    causal_examples,
+    classification_examples,
+    content_free_prompt,
+    sample_positions,  # noqa: F401 (tests and readers recompute the sample through this module)
+)
 from core.store import answers as store
 from core.store.answers import AnswerEvaluationInfo
 from core.store.runs import get_run
@@ -197,7 +203,11 @@ def evaluate_labels(model: str, dataset_id: int, split: str = "test", *, shots: 
     items = classification_examples(part, train, labels, limit=_check_examples(examples), shots=shots,
                                     seed=seed)
     start = time.perf_counter()
-    scores = np.asarray(infer.label_scores(model, [e.prompt for e in items], labels, progress))
+    raw = np.asarray(infer.label_scores(model, [e.prompt for e in items], labels, progress))
+    # contextual calibration: subtract each label's log-likelihood for a content-free text ('N/A'),
+    # so a small model's prior for one label word does not decide every answer
+    bias = np.asarray(infer.label_scores(model, [content_free_prompt(items[0], labels)], labels)[0])
+    scores = raw - bias
     seconds = time.perf_counter() - start
     proba = np.exp(scores - scores.max(axis=1, keepdims=True))
     proba /= proba.sum(axis=1, keepdims=True)
@@ -212,7 +222,8 @@ def evaluate_labels(model: str, dataset_id: int, split: str = "test", *, shots: 
     rows = [{"correct": c, "confidence": float(proba[i].max())} for i, c in enumerate(correct)]
     return _store(items, [labels[i] for i in pred], rows, metrics, dataset_id=dataset_id, run_id=None,
                   model_ref=model, split=split, kind=LABEL_KINDS[shots > 0], shots=shots, seed=seed,
-                  settings={"scoring": "label log-likelihood", "labels": labels,
+                  settings={"scoring": "label log-likelihood minus its content-free ('N/A') value",
+                            "labels": labels, "label_bias": bias.tolist(),
                             "per_example_seconds": seconds / max(1, len(items)),
                             "requested_examples": int(examples)}, seconds=seconds)
 

@@ -5,7 +5,9 @@ A causal-LM example is its conversation up to the last answer (the prompt) and t
 words. Few-shot puts ``k`` training conversations, drawn once with the seed, before every
 prompt as earlier chat turns. A classification example asks an instruct model to answer with
 one of the labels; few-shot shows ``k`` labelled training texts (the labels taken in turn) as
-earlier turns. Pure functions over DataFrames: no model, no database.
+earlier turns. An evaluation of N examples takes the first N usable rows of the split in a
+seeded random order (listed by position), so the run and its baselines see the same rows.
+Pure functions over DataFrames: no model, no database.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def _shot_positions(n_train: int, k: int, seed: int) -> list[int]:
     return random.Random(seed).sample(range(n_train), min(max(0, k), n_train)) if n_train else []
 
 
+def sample_positions(n: int, seed: int) -> list[int]:
+    """Every position of a split in a seeded random order (evaluations take the first usable N)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return order
+
+
 def causal_examples(split: pd.DataFrame, train: pd.DataFrame, mapping: dict[str, Any], *, limit: int,
                     shots: int = 0, seed: int = 0) -> list[Example]:
     """The first ``limit`` examples of a split with a reference answer, with ``shots`` training examples."""
@@ -56,9 +65,11 @@ def causal_examples(split: pd.DataFrame, train: pd.DataFrame, mapping: dict[str,
         else:
             context += [m for m in messages if m["role"] != "system"]
     out: list[Example] = []
-    for position, record in enumerate(split.to_dict("records")):
+    records = split.to_dict("records")
+    for position in sample_positions(len(records), seed):
         if len(out) >= limit:
             break
+        record = records[position]
         messages = chat.row_to_messages(record, fmt, columns, position + 1)
         if messages is None:
             head, rest = _split_text(record[columns["text"]])
@@ -76,7 +87,7 @@ def causal_examples(split: pd.DataFrame, train: pd.DataFrame, mapping: dict[str,
             continue
         shown = next((m["content"] for m in reversed(messages[:last]) if m["role"] == "user"), "")
         out.append(Example(position, shown, {"messages": turns}, messages[last]["content"]))
-    return out
+    return sorted(out, key=lambda e: e.position)
 
 
 def instruction(labels: list[str]) -> str:
@@ -106,11 +117,23 @@ def classification_examples(split: pd.DataFrame, train: pd.DataFrame, labels: li
         context += [{"role": "user", "content": _ask(labels, train.at[i, "text"])},
                     {"role": "assistant", "content": str(train.at[i, "label"])}]
     out = []
-    for position, record in enumerate(split.to_dict("records")):
+    records = split.to_dict("records")
+    for position in sample_positions(len(records), seed):
         if len(out) >= limit:
             break
+        record = records[position]
         if record.get("text") is None or record.get("label") is None:
             continue
-        messages = context + [{"role": "user", "content": _ask(labels, record["text"])}]
-        out.append(Example(position, str(record["text"]), {"messages": messages}, str(record["label"])))
-    return out
+        out.append(Example(position, str(record["text"]), label_prompt(context, labels, record["text"]),
+                           str(record["label"])))
+    return sorted(out, key=lambda e: e.position)
+
+
+def label_prompt(context: list[dict[str, str]], labels: list[str], text: Any) -> dict[str, Any]:
+    """The chat prompt that asks for the label of one text after the few-shot turns."""
+    return {"messages": context + [{"role": "user", "content": _ask(labels, text)}]}
+
+
+def content_free_prompt(example: Example, labels: list[str]) -> dict[str, Any]:
+    """The same prompt with the text replaced by 'N/A': it measures the model's bias towards each label."""
+    return label_prompt(example.prompt["messages"][:-1], labels, "N/A")

@@ -51,10 +51,12 @@ def test_answers_are_stored_per_example_and_recompute_from_the_rows(tiny: str) -
     dataset_id = _chat_dataset()
     ev = aq.evaluate_answers(tiny, dataset_id, "test", kind="zero_shot", examples=5)
     frame = ev.examples_frame
-    assert ev.examples == len(frame) == 5 and list(frame["position"]) == [0, 1, 2, 3, 4]
     test = datasets.load_dataset_frame(dataset_id, "test")
-    assert list(frame["reference"]) == list(test["completion"].head(5))
-    assert list(frame["prompt"]) == list(test["prompt"].head(5))
+    positions = list(frame["position"])
+    assert ev.examples == len(frame) == 5 and positions == sorted(positions) and len(test) > 5
+    assert positions == sorted(aq.sample_positions(len(test), aq.DEFAULT_SEED)[:5])  # a seeded sample
+    assert list(frame["reference"]) == list(test["completion"].iloc[positions])
+    assert list(frame["prompt"]) == list(test["prompt"].iloc[positions])
     for row in frame.to_dict("records"):  # a reader recomputes every score from the stored text
         for name, value in am.score_example(row["answer"], row["reference"]).items():
             assert row[name] == pytest.approx(value)
@@ -139,6 +141,7 @@ def test_llm_label_baseline_is_listed_beside_majority_and_tfidf(tiny: str, monke
     ev = aq.evaluate_labels(tiny, dataset_id, "test", shots=2, examples=8)
     frame = ev.examples_frame
     assert ev.kind == "label_few_shot" and set(frame["answer"]) <= {"fresh", "rotten"}
+    assert len(ev.settings["label_bias"]) == 2  # calibrated against the content-free prompt
     assert ev.metrics["accuracy"] == pytest.approx(frame["correct"].mean())
     low, high = ev.metrics["accuracy_interval"]
     assert low <= ev.metrics["accuracy"] <= high
