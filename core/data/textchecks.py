@@ -43,7 +43,7 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
         non_ascii = non_ascii_rows(texts) if arrow else None
         findings += _encoding_damage(texts, frame, non_ascii)
         # Byte lengths are characters for ASCII rows; only the others are counted again.
-        chars = char_lengths(texts, non_ascii) if arrow else texts.str.len().to_numpy()
+        chars = char_lengths(texts) if arrow else texts.str.len().to_numpy()
         stats["text_chars"] = {"median": float(np.median(chars)), "max": int(chars.max())}
         long = chars > LONG_TEXT_CHARS
         if long.any():

@@ -1,9 +1,12 @@
 """Exact per-row facts about a column of strings, read straight from its Arrow buffers.
 
-The quality report looks at every row of 100,000-row files; hashing or scanning every text
-in Python (or even with a general hash table over the whole bytes) is most of its cost. These
-helpers look at a few bytes per row first and hand only the undecided rows to the exact,
-slower check, so their answers are the same as the slow way's.
+The quality report looks at every row of files up to the 200 MB upload limit. Where pyarrow has
+the call (byte and character lengths, non-ASCII and blank rows, dictionary encoding of labels) it
+is used. One fact keeps a hand-written path, because ``bench/arrowtext.py`` measures the library
+2-5x slower on a 1.6M-row, 193 MB file, in English and in mixed scripts: the text codes for
+duplicates (a 64-bit fingerprint of each row's length and first, middle and last 8 bytes, with
+only rows whose fingerprints collide compared exactly, instead of hashing every whole text).
+Its answers are the same as the library's.
 """
 
 from __future__ import annotations
@@ -162,71 +165,40 @@ def take_rows(arr: Any, rows: np.ndarray | None) -> list:
 
 
 def byte_lengths(series: pd.Series) -> np.ndarray:
-    """UTF-8 byte length of each row (0 for missing values), from the offsets alone."""
+    """UTF-8 byte length of each row (0 for missing values)."""
+    import pyarrow.compute as pc
+
     arr = arrow_strings(series)
     if len(arr) == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.concatenate([np.diff(_buffers(c)[0]) for c in arr.chunks])
+    return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def non_ascii_rows(series: pd.Series) -> np.ndarray:
     """True for rows holding any byte >= 0x80 (the only rows that can be garbled or multi-byte)."""
-    arr = arrow_strings(series)
-    out = [np.zeros(0, dtype=bool)]
-    for chunk in arr.chunks:
-        offsets, data = _buffers(chunk)
-        mask = np.zeros(len(chunk), dtype=bool)
-        data = data[offsets[0]: offsets[-1]] if len(offsets) else data[:0]
-        if len(data) and data.max() >= 0x80:
-            high = np.flatnonzero(data >= 0x80) + offsets[0]
-            mask[np.searchsorted(offsets, high, side="right") - 1] = True
-        out.append(mask)
-    return np.concatenate(out)
-
-
-def char_lengths(series: pd.Series, non_ascii: np.ndarray | None = None) -> np.ndarray:
-    """Characters per row (as ``str.len``; 0 for missing): byte lengths, recounted where non-ASCII."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    lengths = byte_lengths(series)
-    wide = non_ascii_rows(series) if non_ascii is None else non_ascii
-    if wide.any():
-        picked = arrow_strings(series).filter(pa.array(wide))
-        lengths[wide] = pc.utf8_length(picked).fill_null(0).to_numpy(zero_copy_only=False)
-    return lengths
+    ascii_only = pc.string_is_ascii(arrow_strings(series)).fill_null(True)
+    return ~ascii_only.to_numpy(zero_copy_only=False)
 
 
-# First bytes that leave a text's blankness open: controls, the space and DEL (all ASCII
-# whitespace is among them) and any non-ASCII byte; a visible ASCII character settles it.
-_UNSURE_FIRST = np.ones(256, dtype=bool)
-_UNSURE_FIRST[0x21:0x7F] = False
+def char_lengths(series: pd.Series) -> np.ndarray:
+    """Characters per row (as ``str.len``; 0 for missing)."""
+    import pyarrow.compute as pc
+
+    lengths = pc.utf8_length(arrow_strings(series)).fill_null(0)
+    return lengths.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def blank_rows(series: pd.Series) -> np.ndarray:
-    """True for missing, empty or whitespace-only texts; only rows starting with a space are scanned."""
-    import pyarrow as pa
+    """True for missing, empty or whitespace-only texts."""
     import pyarrow.compute as pc
 
     arr = arrow_strings(series)
-    parts = [np.zeros(0, dtype=bool)]
-    for chunk in arr.chunks:
-        offsets, data = _buffers(chunk)
-        lengths = np.diff(offsets)
-        first = np.zeros(len(chunk), dtype=np.uint8)
-        has = lengths > 0
-        first[has] = data[offsets[:-1][has]]
-        # A text whose first byte is visible ASCII is not blank; the rest get the exact test.
-        unsure = ~has | _UNSURE_FIRST[first]
-        if chunk.null_count:
-            unsure |= chunk.is_null().to_numpy(zero_copy_only=False)
-        blank = np.zeros(len(chunk), dtype=bool)
-        if unsure.any():
-            sub = chunk.filter(pa.array(unsure))
-            blank[unsure] = pc.or_(pc.equal(sub, ""), pc.utf8_is_space(sub)).fill_null(
-                True).to_numpy(zero_copy_only=False)
-        parts.append(blank)
-    return np.concatenate(parts)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=bool)
+    blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr)).fill_null(True)
+    return blank.to_numpy(zero_copy_only=False)
 
 
 def factorize_sorted(series: pd.Series) -> tuple[np.ndarray, pd.Index]:

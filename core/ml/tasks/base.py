@@ -24,9 +24,9 @@ How to add a task (e.g. ``token-classification``)
    ``task.json`` with ``meta``), ``baselines`` (simple models trained on the same train split,
    shown beside the run), ``check`` (refuse a dataset that cannot train, with a ``ConfigError``)
    and ``lora_task_type`` (a ``peft.TaskType`` name; ``None`` disables LoRA for the task).
-5. Add ``tests/ml/test_<module>.py`` training a tiny model built from a config through the
+5. Add ``tests/core/ml/test_<module>.py`` training a tiny model built from a config through the
    service (``training.start_run`` with ``worker.InlineLauncher``); ``tests/training_data.py``
-   and ``tests/tiny_models.py`` have the helpers, ``tests/ml/test_trainer.py`` shows the pattern.
+   and ``tests/tiny_models.py`` have the helpers, ``tests/core/ml/test_trainer.py`` shows the pattern.
 
 What the engine gives every task: the run's status, progress, heartbeat and metrics in the
 database (``core.store.runs``), the final model in ``runs/<id>/model`` (via ``save``), and evaluations

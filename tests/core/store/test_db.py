@@ -13,7 +13,7 @@ from core.config import get_settings
 from core.store import db
 from core.store.orm import Dataset, Run, RunStatus
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_connection_gets_wal_busy_timeout_and_foreign_keys(home: Path) -> None:

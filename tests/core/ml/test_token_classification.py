@@ -258,7 +258,7 @@ def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The gallery's NER sample when it exists (its own split), else the synthetic tickets."""
     from core.tasks.ner import read_token_file
 
-    sample = Path(__file__).resolve().parents[2] / "core" / "data" / "samples" / "support_tickets_ner.jsonl"
+    sample = Path(__file__).resolve().parents[3] / "core" / "data" / "samples" / "support_tickets_ner.jsonl"
     if sample.exists():
         data = read_token_file(sample.read_bytes(), sample.name).sample(frac=1.0, random_state=0)
         cut = int(len(data) * 0.8)

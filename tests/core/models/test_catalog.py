@@ -15,7 +15,7 @@ from core.cli import main as cli_main
 from core.errors import ModelError, NotFoundError
 from core.models import catalog
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
