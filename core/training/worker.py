@@ -213,8 +213,8 @@ def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd
     if limit <= 0 or parts[split].empty:
         return
     _log(run_id, f"Scoring the answers to at most {limit} {split} examples.")
-    loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
     try:
+        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
         ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
                               frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
     except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later

@@ -202,6 +202,10 @@ def test_a_scoring_failure_in_the_worker_is_logged_and_keeps_the_run(tiny: str, 
     monkeypatch.setattr(aq, "evaluate_answers", boom)
     full = datasets.load_dataset_frame(dataset_id)
     parts = {s: full[full["split"] == s].reset_index(drop=True) for s in ("train", "test")}
-    worker._score_answers(run.id, dataset_id, "test", parts, None, None, Path("."), training.TrainConfig())
+    from core.inference.answers import load
+
+    trained = load(tiny)  # stands for the model the worker just trained
+    worker._score_answers(run.id, dataset_id, "test", parts, trained.model, trained.tokenizer, Path("."),
+                          training.TrainConfig())
     logs = " ".join(training.run_logs(run.id, tail=5))
     assert "Scoring the answers failed (RuntimeError: out of tokens)" in logs
