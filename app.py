@@ -1,13 +1,27 @@
-"""Use Case Lab: the entry point. Page config, navigation and the shared sidebar, nothing else."""
+"""Use Case Lab: the entry point. Page config, sign-in, navigation and the shared sidebar, nothing else."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.config import get_settings
-from ui.widgets import machine_summary
+from core.training import service as training
+from ui import access, state
+from ui.widgets import call, machine_summary
 
 st.set_page_config(page_title="Use Case Lab", page_icon=":material/science:", layout="wide")
+identity = access.gate()  # stops here with a sentence when this session may not use the app
+
+
+@st.cache_resource(show_spinner=False)
+def startup_sweep() -> bool:
+    """Once per server start: runs whose process died while nothing watched become interrupted,
+    and queued runs get a worker."""
+    call(training.kick_queue)
+    return True
+
+
+startup_sweep()
 
 PAGES = {
     "Start": [
@@ -33,6 +47,10 @@ page = st.navigation(PAGES)
 
 settings = get_settings()
 with st.sidebar:
+    if identity.signed_in:
+        st.caption(f"Signed in as {identity.email} ({identity.role})")
+        if st.button("Sign out", key=state.ACCESS_SIGN_OUT, icon=":material/logout:"):
+            st.logout()
     st.caption("Data folder (UCLAB_HOME)")
     st.code(str(settings.home), language=None)
     st.caption(f"Machine: {machine_summary()}")

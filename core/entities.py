@@ -60,6 +60,7 @@ class DatasetInfo:
     info: dict[str, Any]
     row_count: int
     created_at: datetime
+    created_by: str = ""
 
     @property
     def label(self) -> str:
@@ -104,6 +105,10 @@ class RunInfo:
     summary: dict[str, Any] = field(default_factory=dict)
     library_versions: dict[str, Any] = field(default_factory=dict)
     device: str = ""
+    host: str = ""
+    device_class: str = "any"
+    processes: int = 1
+    created_by: str = ""
 
     @property
     def is_live(self) -> bool:

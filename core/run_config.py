@@ -19,6 +19,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {"epochs": 3.0, "max_train_rows": None},
 }
 LORA_TARGETS = ("attention", "all-linear")
+DEVICE_CLASSES = ("any", "cpu", "gpu")  # what a run may train on; a worker takes only what it can run
+MAX_PROCESSES = 64
 
 # Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained).
 MLP_TRAIN_DEFAULTS: dict[str, Any] = {
@@ -65,6 +67,9 @@ class TrainConfig:
     early_stopping_patience: int = _f(3, "Evaluations without improvement before stopping.")
     save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).")
     eval_batch_size: int = _f(64, "Examples per batch when evaluating and predicting.")
+    device: str = _f("any", "Where the run trains: 'any' worker, only a 'cpu' one, or only a 'gpu' one.")
+    processes: int = _f(1, "Training processes (data parallel): one per GPU, or several CPU "
+                           "processes; above 1 the worker starts them with accelerate launch.")
     task_options: dict[str, Any] = _f(None, "Task-specific settings (read by the task adapter).")
     debug: dict[str, Any] = _f(None, "Test hooks only: nan_at_step, step_sleep, fail_at_step.")
 
@@ -106,6 +111,11 @@ class TrainConfig:
             raise ConfigError("Checkpoints kept must be between 1 and 100.")
         if not 1 <= self.eval_batch_size <= 4096:
             raise ConfigError("The evaluation batch size must be between 1 and 4096.")
+        if self.device not in DEVICE_CLASSES:
+            raise ConfigError(f"The device must be one of: {', '.join(DEVICE_CLASSES)}.")
+        if not isinstance(self.processes, int) or not 1 <= self.processes <= MAX_PROCESSES:
+            raise ConfigError(f"Processes must be a whole number from 1 to {MAX_PROCESSES} "
+                              "(1 trains in one process).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

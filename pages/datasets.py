@@ -5,7 +5,7 @@ from core.data import datasets
 from core.data.ingest import FORMATS
 from core.entities import TASKS
 from core.models import catalog
-from ui import dataset_form, panels, state
+from ui import access, dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 
 ensure_app_frame()
@@ -15,60 +15,70 @@ UPLOAD_TYPES = sorted({ext.lstrip(".") for ext in FORMATS})  # whatever the pars
 st.title("Datasets")
 upload_tab, saved_tab, gallery_tab = st.tabs(["Upload a file", "Saved versions", "Gallery"])
 
-with upload_tab:
-    limit = get_settings().upload_limit_mb
-    uploaded = st.file_uploader(f"Your data (CSV, TSV, JSON, JSONL, Parquet or Excel; up to {limit} MB)",
-                                type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD)
-    parsed = None
-    if uploaded is not None:
-        cache = st.session_state.get("datasets_parsed")
-        if cache and cache[0] == uploaded.file_id:
-            parsed = cache[1]
-        else:
-            st.session_state.pop("datasets_parsed", None)
-            with st.spinner("Reading the file…"):
-                parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name)
-            if parsed is not None:
-                st.session_state["datasets_parsed"] = (uploaded.file_id, parsed)
-                dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
-                st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
-    if parsed is not None:
-        frame = parsed.frame
-        st.caption(md_escape(dataset_form.file_summary(parsed)))
-        for warning in parsed.warnings:
-            st.warning(md_escape(warning), icon=":material/warning:")
-        preview, types = st.tabs(["Preview", "Column types"])
-        # Numbered from 1, as the quality report numbers rows.
-        preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,
-                          key="datasets_preview")
-        types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
+if not access.allowed("upload"):
+    upload_tab.caption(":material/lock: Your role cannot upload or save datasets.")
+else:
+    with upload_tab:
+        limit = get_settings().upload_limit_mb
+        uploaded = st.file_uploader(f"Your data (CSV, TSV, JSON, JSONL, Parquet or Excel; up to {limit} MB)",
+                                    type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD)
+        parsed = None
+        if uploaded is not None:
+            cache = st.session_state.get("datasets_parsed")
+            if cache and cache[0][0] != uploaded.file_id:
+                st.session_state[state.DATASETS_ENCODING] = dataset_form.AUTO_ENCODING  # a new file
+            encoding = dataset_form.encoding_choice(uploaded.name)
+            file_key = (uploaded.file_id, encoding)
+            if cache and cache[0] == file_key:
+                parsed = cache[1]
+            else:
+                st.session_state.pop("datasets_parsed", None)
+                with st.spinner("Reading the file…"):
+                    parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name, encoding)
+                if parsed is not None:
+                    st.session_state["datasets_parsed"] = (file_key, parsed)
+                    dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
+                    st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
+        if parsed is not None:
+            frame = parsed.frame
+            st.caption(md_escape(dataset_form.file_summary(parsed)))
+            for warning in parsed.warnings:
+                st.warning(md_escape(warning), icon=":material/warning:")
+            preview, types = st.tabs(["Preview", "Column types"])
+            # Numbered from 1, as the quality report numbers rows.
+            preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,
+                              key="datasets_preview")
+            types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
 
-        st.subheader("What should the model learn?")
-        task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
-        mapping = dataset_form.mapping_form(frame, task)
-        with st.expander("Splits: train / validation / test", expanded=False):
-            split_values = dataset_form.split_form(frame, task)
-        mapping["group"] = split_values["group_column"]
-        models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
-        model_key, max_length = dataset_form.token_settings(models, task)
+            st.subheader("What should the model learn?")
+            task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK)
+            mapping = dataset_form.mapping_form(frame, task)
+            if task == "causal-lm":
+                dataset_form.chat_preview(frame, mapping)
+            with st.expander("Splits: train / validation / test", expanded=False):
+                split_values = dataset_form.split_form(frame, task)
+            mapping["group"] = split_values["group_column"]
+            models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
+            model_key, max_length = dataset_form.token_settings(models, task)
 
-        st.subheader("Quality report")
-        with user_errors():
-            split = datasets.SplitConfig(**split_values)
-            report = dataset_form.cached_report(uploaded.file_id, parsed, mapping, task, split,
-                                                model_key, max_length)
-            dataset_form.render_report(report, "datasets_report")
-            name = st.text_input("Name", key=state.DATASETS_NAME)
-            if st.button("Save dataset version", key=state.DATASETS_SAVE, type="primary",
-                         disabled=not report.ok or not name.strip(),
-                         help=None if report.ok else "Fix the blocking problems above first."):
-                with st.spinner("Saving…"):
-                    saved = datasets.save_dataset(parsed, mapping, name=name.strip(), task=task, split=split,
-                                                  model_key=model_key, max_length=max_length)
-                st.session_state[state.CURRENT_DATASET] = saved.id
-                st.success(f"Saved {md_escape(saved.label)}: {saved.row_count:,} rows "
-                           f"({', '.join(f'{k} {v:,}' for k, v in saved.split_sizes.items())}).",
-                           icon=":material/check_circle:")
+            st.subheader("Quality report")
+            with user_errors():
+                split = datasets.SplitConfig(**split_values)
+                report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
+                                                    model_key, max_length)
+                dataset_form.render_report(report, "datasets_report")
+                name = st.text_input("Name", key=state.DATASETS_NAME)
+                if st.button("Save dataset version", key=state.DATASETS_SAVE, type="primary",
+                             disabled=not report.ok or not name.strip(),
+                             help=None if report.ok else "Fix the blocking problems above first."):
+                    with st.spinner("Saving…"):
+                        saved = datasets.save_dataset(parsed, mapping, name=name.strip(), task=task,
+                                                      split=split, model_key=model_key,
+                                                      max_length=max_length, created_by=access.actor())
+                    st.session_state[state.CURRENT_DATASET] = saved.id
+                    st.success(f"Saved {md_escape(saved.label)}: {saved.row_count:,} rows "
+                               f"({', '.join(f'{k} {v:,}' for k, v in saved.split_sizes.items())}).",
+                               icon=":material/check_circle:")
 
 with saved_tab:
     versions = call(datasets.list_datasets) or []

@@ -5,7 +5,7 @@ from core.errors import UserError
 from core.models import catalog
 from core.training import crossval
 from core.training import service as training
-from ui import finetune_form, panels, run_view, state
+from ui import access, finetune_form, panels, run_view, state
 from ui.widgets import (
     call,
     dataset_picker,
@@ -21,41 +21,47 @@ ensure_app_frame()
 st.title("Fine-tuning")
 call(training.kick_queue)  # marks runs whose worker died as interrupted and starts queued ones
 
-with st.container(border=True):
-    st.subheader("Start a run")
-    dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
-    if dataset is None:
-        st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
-    else:
-        st.session_state[state.CURRENT_DATASET] = dataset.id
-        left, right = st.columns(2)
-        task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK)
-        models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
-        names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
-        model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
-                                    format_func=lambda k: names.get(k, k))
-        values = finetune_form.settings_form(task)
-        folds = finetune_form.folds_control(task)
-        name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
-        config = None
-        if model_key is None:
-            st.warning(f"No model in the catalogue can be trained for {task}; add one on the Models page.")
+if not access.allowed("train"):
+    access.not_allowed("start training runs")
+else:
+    with st.container(border=True):
+        st.subheader("Start a run")
+        dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
+        if dataset is None:
+            st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
-            try:
-                config = training.TrainConfig.from_preset(task=task, **values)
-                finetune_form.show_estimate(dataset.id, model_key, config, folds)
-            except UserError as error:
-                st.error(md_escape(error), icon=":material/error:")
-                config = None
-        if st.button("Start training", key=state.FINETUNE_START, type="primary", disabled=config is None,
-                     icon=":material/rocket_launch:"):
-            request = training.TrainRequest(dataset_id=dataset.id, model_key=model_key, config=config,
-                                            task=task, name=name.strip())
-            started = call(crossval.start_cv, request, folds) if folds else call(training.start_run, request)
-            if started is not None:
-                select_run(state.FINETUNE_RUN_SELECT, started.id)
-                st.toast(f"Run {started.id} queued.", icon=":material/rocket_launch:")
-                st.rerun()
+            st.session_state[state.CURRENT_DATASET] = dataset.id
+            left, right = st.columns(2)
+            task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK)
+            models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
+            names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
+            model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
+                                        format_func=lambda k: names.get(k, k))
+            values = finetune_form.settings_form(task)
+            folds = finetune_form.folds_control(task)
+            name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
+            config = None
+            if model_key is None:
+                st.warning(f"No model in the catalogue can be trained for {task}; "
+                           "add one on the Models page.")
+            else:
+                try:
+                    config = training.TrainConfig.from_preset(task=task, **values)
+                    finetune_form.show_estimate(dataset.id, model_key, config, folds)
+                except UserError as error:
+                    st.error(md_escape(error), icon=":material/error:")
+                    config = None
+            if st.button("Start training", key=state.FINETUNE_START, type="primary",
+                         disabled=config is None, icon=":material/rocket_launch:"):
+                request = training.TrainRequest(dataset_id=dataset.id, model_key=model_key,
+                                                config=config, task=task, name=name.strip(),
+                                                created_by=access.actor())
+                started = (call(crossval.start_cv, request, folds) if folds
+                           else call(training.start_run, request))
+                if started is not None:
+                    select_run(state.FINETUNE_RUN_SELECT, started.id)
+                    st.toast(f"Run {started.id} queued.", icon=":material/rocket_launch:")
+                    st.rerun()
 
 st.subheader("Runs")
 runs = [r for r in call(training.list_runs) or [] if r.parent_id is None]  # folds show in their parent

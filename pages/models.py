@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.models import catalog
-from ui import state
+from ui import access, state
 from ui.models_view import model_label, models_frame, progress_reporter, speed_date, speed_text
 from ui.widgets import call, count, ensure_app_frame, md_escape, size
 
@@ -22,6 +22,8 @@ model = next(m for m in models if m.key == picked)
 with st.container(border=True):
     st.text(f"{model.name} · {model.key} · {model.source}")
     st.caption(md_escape(model.notes))
+    if model.languages:
+        st.caption(md_escape(f"Reads: {model.languages}"))
     cols = st.columns(4)
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))
@@ -30,6 +32,9 @@ with st.container(border=True):
                    help=speed_date(model.speed))
     st.caption(f"Speed on this machine: {speed_text(model.speed)}")
     left, right = st.columns(2)
+    if not access.allowed("manage_models"):
+        access.not_allowed("prepare, measure or add models")
+        st.stop()
     if left.button("Prepare", key=state.MODELS_PREPARE, disabled=model.ready, icon=":material/build:",
                    help="Converts a bundled model into a folder ready for training (once)."):
         report, bar = progress_reporter(f"Preparing {model.name}…")

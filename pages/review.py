@@ -4,7 +4,7 @@ from core.models import catalog
 from core.results import review
 from core.results.side_by_side import validation_prompts
 from core.training import service as training
-from ui import state
+from ui import access, state
 from ui.widgets import call, ensure_app_frame
 
 ensure_app_frame()
@@ -16,7 +16,9 @@ vote_tab, results_tab, new_tab = st.tabs(["Vote", "Results", "New review"])
 reviews = call(review.list_reviews)
 names = {} if reviews is None else {int(r.id): f"#{r.id} {r.name}" for r in reviews.itertuples()}
 
-with new_tab:
+
+
+def new_review_form() -> None:
     runs = [r for r in (call(training.list_runs) or []) if r.status == "succeeded"
             and r.task in ("causal-lm", "classification", "regression")]
     bases = [m.key for m in (call(catalog.list_models) or []) if m.family == "causal-lm" and m.ready]
@@ -25,22 +27,30 @@ with new_tab:
     labels |= {b: f"{b} (base model)" for b in bases}
     if len(options) < 2:
         st.info("A review needs two finished runs (or a run and a base model).")
+        return
+    name = st.text_input("Review name", key=state.REVIEW_NEW_NAME, placeholder="Support replies, round 1")
+    left, right = st.columns(2)
+    model_a = left.selectbox("Model A", options, key=state.REVIEW_NEW_A, format_func=labels.get)
+    model_b = right.selectbox("Model B", options, index=1, key=state.REVIEW_NEW_B, format_func=labels.get)
+    count = st.number_input("Validation prompts to use", 1, 100, 10, key=state.REVIEW_NEW_COUNT)
+    pasted = st.text_area("…or paste your own prompts or texts, one per line", key=state.REVIEW_NEW_TEXTS)
+    if st.button("Create the review", key=state.REVIEW_NEW_CREATE, disabled=model_a == model_b):
+        run_ref = next((m for m in (model_a, model_b) if m.startswith("run:")), None)
+        prompts = [line for line in pasted.splitlines() if line.strip()] or (
+            call(validation_prompts, int(run_ref[4:]), int(count)) if run_ref else [])
+        with st.spinner("Getting both models' outputs…"):
+            review_id = call(review.create_review, name, model_a, model_b, prompts or [],
+                             created_by=access.actor())
+        if review_id is not None:
+            st.session_state[state.REVIEW_SELECT] = review_id
+            st.rerun()
+
+
+with new_tab:
+    if access.allowed("create_review"):
+        new_review_form()
     else:
-        name = st.text_input("Review name", key=state.REVIEW_NEW_NAME, placeholder="Support replies, round 1")
-        left, right = st.columns(2)
-        model_a = left.selectbox("Model A", options, key=state.REVIEW_NEW_A, format_func=labels.get)
-        model_b = right.selectbox("Model B", options, index=1, key=state.REVIEW_NEW_B, format_func=labels.get)
-        count = st.number_input("Validation prompts to use", 1, 100, 10, key=state.REVIEW_NEW_COUNT)
-        pasted = st.text_area("…or paste your own prompts or texts, one per line", key=state.REVIEW_NEW_TEXTS)
-        if st.button("Create the review", key=state.REVIEW_NEW_CREATE, disabled=model_a == model_b):
-            run_ref = next((m for m in (model_a, model_b) if m.startswith("run:")), None)
-            prompts = [line for line in pasted.splitlines() if line.strip()] or (
-                call(validation_prompts, int(run_ref[4:]), int(count)) if run_ref else [])
-            with st.spinner("Getting both models' outputs…"):
-                review_id = call(review.create_review, name, model_a, model_b, prompts or [])
-            if review_id is not None:
-                st.session_state[state.REVIEW_SELECT] = review_id
-                st.rerun()
+        access.not_allowed("create reviews")
 
 if not names:
     vote_tab.info("No review yet: create one in the New review tab.")
@@ -49,7 +59,12 @@ if not names:
 review_id = st.sidebar.selectbox("Review", list(names), key=state.REVIEW_SELECT, format_func=names.get)
 
 with vote_tab:
-    reviewer = st.text_input("Your name", key=state.REVIEW_REVIEWER, placeholder="so votes can be told apart")
+    if access.current().signed_in:  # votes carry the signed-in address, not a typed name
+        reviewer = access.actor()
+        st.caption(f"Voting as {reviewer}.")
+    else:
+        reviewer = st.text_input("Your name", key=state.REVIEW_REVIEWER,
+                                 placeholder="so votes can be told apart")
     item = call(review.next_item_for, reviewer, review_id) if reviewer.strip() else None
     if not reviewer.strip():
         st.info("Type your name to start.")
@@ -91,6 +106,6 @@ with results_tab:
             st.caption(f"{result['a_wins']} for A, {result['b_wins']} for B, {result['ties']} ties from "
                        f"{len(result['reviewers'])} reviewer(s). {result['ties_rule']}")
         csv = call(review.export_review_csv, review_id)
-        if csv is not None:
+        if csv is not None and access.allowed("export"):
             st.download_button("Download the votes (CSV)", csv, file_name=f"review-{review_id}.csv",
                                mime="text/csv", key=state.REVIEW_CSV)

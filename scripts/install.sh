@@ -32,5 +32,11 @@ if [ "${1:-}" = "--dev" ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-liberation >/dev/null
   fi
+  if [ ! -d /usr/share/fonts/opentype/noto ] && ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+    # Chinese, Japanese and Korean text in the browser test renders with real glyphs, not boxes.
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null
+  fi
 fi
 echo "Installed into .venv"

@@ -21,10 +21,11 @@ TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "tabular": (("label", "Target column", True),),
 }
 CAUSAL_FORMATS = {"text": (("text", "Text column", True),),
-                  "prompt_completion": (("prompt", "Prompt column", True),
+                  "prompt_completion": (("prompt", "Prompt (or instruction) column", True),
+                                        ("input", "Extra input column (Alpaca, optional)", False),
                                         ("completion", "Completion column", True)),
-                  "messages": (("messages", "Messages column (OpenAI chat format)", True),)}
-MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "features",
+                  "messages": (("messages", "Conversations column (OpenAI or ShareGPT)", True),)}
+MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "features",
                 "format", "group", "split_column")
 
 
@@ -64,8 +65,9 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     fields = TASK_FIELDS.get(task, ())
     if task == "causal-lm":
         fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
-                       help="A plain text column, prompt and completion columns, or chat "
-                            "conversations in the OpenAI messages format.")
+                       help="A plain text column, prompt and completion columns (Alpaca's "
+                            "instruction, input and output), or chat conversations (OpenAI "
+                            "messages or ShareGPT conversations).")
         mapping["format"] = fmt
         fields = CAUSAL_FORMATS[fmt]
     cols = st.columns(max(1, len(fields)))
@@ -77,6 +79,26 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
                                               if c in options]
         mapping["features"] = st.multiselect("Feature columns", options, key=_key("features"))
     return mapping
+
+
+def chat_preview(frame: pd.DataFrame, mapping: dict[str, Any]) -> None:
+    """The first conversations as the model will see them (roles as speakers, text as text)."""
+    from core.tasks.chat import preview_conversations
+
+    conversations = preview_conversations(frame, mapping, n=2)
+    if not conversations:
+        return
+    with st.expander("Preview as chat", expanded=True):
+        for number, turns in enumerate(conversations):
+            if number:
+                st.divider()
+            for turn in turns:
+                target = turn["role"] == "assistant" and turn.get("train", True) is not False
+                with st.chat_message(turn["role"] if turn["role"] in ("user", "assistant") else "ai"
+                                     if turn["role"] == "tool" else "human"):
+                    st.caption(turn["role"] + ("" if target or turn["role"] != "assistant"
+                                               else " (tool call, context only)"))
+                    st.text(turn["content"])
 
 
 def split_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
@@ -205,11 +227,34 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
         render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}", saved=True)
 
 
+AUTO_ENCODING = "auto"
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".json", ".jsonl", ".ndjson", ".conll", ".conllu",
+                 ".iob", ".iob2", ".bio", ".bioes", ".ner")
+
+
+def encoding_choice(filename: str) -> str | None:
+    """'Read the file as': detect (None) or the encoding the user picked, for text files."""
+    from core.text.encoding import ENCODINGS
+
+    if not filename.lower().endswith(TEXT_SUFFIXES):
+        return None
+    options = [AUTO_ENCODING, *ENCODINGS]
+    if st.session_state.get(state.DATASETS_ENCODING) not in options:
+        st.session_state[state.DATASETS_ENCODING] = AUTO_ENCODING
+    picked = st.selectbox(
+        "Read the file as", options, key=state.DATASETS_ENCODING,
+        format_func=lambda c: "Detect the encoding" if c == AUTO_ENCODING else ENCODINGS[c],
+        help="The text encoding the file was saved in; change it if the preview shows "
+             "garbled characters.")
+    return None if picked == AUTO_ENCODING else picked
+
+
 def file_summary(parsed: Any) -> str:
     """One line on what was read: rows, columns, format, encoding, delimiter, header."""
     frame = parsed.frame
-    parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format),
-             f"encoding {parsed.encoding}"]
+    parts = [f"{len(frame):,} rows", f"{len(frame.columns)} columns", str(parsed.file_format)]
+    if parsed.encoding:
+        parts.append(f"read as {parsed.encoding_label}")
     if parsed.delimiter:
         parts.append("delimiter " + {"\t": "tab", ",": "comma", ";": "semicolon"}.get(parsed.delimiter,
                                                                                      repr(parsed.delimiter)))

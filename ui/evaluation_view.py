@@ -17,6 +17,7 @@ METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "micro_f1": "Mi
 
 
 SHORT_BASELINES = {"majority": "majority class", "tfidf_logreg": "TF-IDF", "mean": "mean",
+                   "tfidf_char_logreg": "TF-IDF chars", "tfidf_char_ridge": "TF-IDF chars",
                    "tfidf_ridge": "TF-IDF", "logistic": "logistic regr.", "linear": "linear regr.",
                    "hist_gradient_boosting": "gradient boosting"}
 

@@ -30,13 +30,14 @@ def entity_html(text: str, entities: Sequence[Mapping[str, Any]]) -> str:
         kind = str(entity["type"])
         parts.append(html.escape(text[cursor:start]))
         parts.append(
-            f'<mark style="background:{palette[kind]};padding:0.1em 0.3em;border-radius:0.3em;">'
+            f'<mark dir="auto" style="background:{palette[kind]};padding:0.1em 0.3em;border-radius:0.3em;">'
             f"{html.escape(text[start:end])}"
             f' <span style="font-size:0.7em;font-weight:600;opacity:0.7;">{html.escape(kind)}</span></mark>')
         cursor = end
     parts.append(html.escape(text[cursor:]))
     body = "".join(parts).replace("\n", "<br>")
-    return f'<div style="line-height:2.2;font-size:1.05em;">{body}</div>'
+    # dir="auto": right-to-left text (Arabic, Hebrew) runs the way it is written.
+    return f'<div dir="auto" style="line-height:2.2;font-size:1.05em;">{body}</div>'
 
 
 def legend_html(types: Sequence[str]) -> str:

@@ -41,7 +41,8 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
     return pd.DataFrame([{
         "model": m.name, "key": m.key, "source": m.source, "tasks": ", ".join(m.tasks),
         "parameters": count(m.params), "size on disk": size(m.size_bytes), "licence": m.licence,
-        "context": m.context_length, "ready": "yes" if m.ready else "needs preparing",
+        "languages": m.languages or "not stated", "context": m.context_length,
+        "ready": "yes" if m.ready else "needs preparing",
         "speed here": speed_text(m.speed), "measured": speed_date(m.speed),
     } for m in models])
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.results.evaluation import EvaluationResult
 from core.tasks import ner_eval
-from core.tasks.ner import entity_spans
+from core.tasks.ner import entity_spans, join_tokens
 from ui import charts, highlight, state
 
 CARDS = (("entity_f1", "Entity F1 (micro)"), ("entity_precision", "Precision"),
@@ -23,12 +23,8 @@ def _as_list(value: Any) -> list[str]:
 
 
 def spans_as_entities(tokens: Sequence[str], tags: Sequence[str]) -> tuple[str, list[dict[str, Any]]]:
-    """The sentence as text (tokens joined by spaces) and its entities with character offsets."""
-    starts, position = [], 0
-    for token in tokens:
-        starts.append(position)
-        position += len(token) + 1
-    text = " ".join(tokens)
+    """The sentence as text (tokens joined as written) and its entities with character offsets."""
+    text, starts = join_tokens(list(tokens))
     entities = [{"type": kind, "start": starts[first], "end": starts[last - 1] + len(tokens[last - 1])}
                 for kind, first, last in entity_spans(list(tags)) if last <= len(tokens)]
     return text, entities

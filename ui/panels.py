@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.data import gallery
 from core.entities import DatasetInfo, RunInfo
-from ui import state
+from ui import access, state
 from ui.widgets import call, md_escape, status_label, when
 
 CARDS_PER_ROW = 4
@@ -34,7 +34,8 @@ def gallery_cards(key_prefix: str = state.GALLERY_IMPORT_PREFIX) -> None:
                 classes = f" · {entry.classes} classes" if entry.classes else ""
                 st.text(f"{entry.task} · {entry.rows:,} rows{classes}")
                 st.caption(f"Licence: {entry.licence} · Source: {entry.source}")
-                if st.button("Import", key=f"{key_prefix}{entry.key}", icon=":material/download:"):
+                if access.allowed("upload") and st.button("Import", key=f"{key_prefix}{entry.key}",
+                                                          icon=":material/download:"):
                     with st.spinner(f"Importing {entry.title}…"):
                         imported = call(gallery.import_gallery, entry.key)
                     if imported is not None:

@@ -11,7 +11,7 @@ from core.data import datasets
 from core.data.ingest import FORMATS
 from core.entities import RunInfo
 from core.inference import predict
-from ui import charts, state
+from ui import access, charts, state
 from ui.widgets import call, md_escape
 
 TEXT_TASKS = ("classification", "regression")
@@ -70,6 +70,9 @@ def _parse(uploaded: Any) -> Any:
 
 def batch(run: RunInfo) -> None:
     """Upload a file of texts, predict every row, download the predictions as CSV (formulas escaped)."""
+    if not (access.allowed("upload") and access.allowed("export")):
+        access.not_allowed("upload files or export predictions")
+        return
     uploaded = st.file_uploader("A file of texts (CSV, TSV, JSON, JSONL, Parquet or Excel)", type=BATCH_TYPES,
                                 key=state.PLAYGROUND_BATCH)
     if uploaded is None:

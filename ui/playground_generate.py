@@ -12,6 +12,7 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
+from ui import access
 from ui.models_view import progress_reporter
 from ui.widgets import call, md_escape
 
@@ -153,7 +154,7 @@ def history_section() -> None:
             st.session_state[LAST] = [(label, record.outputs, record.id)]
             st.rerun()
     export = call(generation.export_generations)
-    if export is not None:
+    if export is not None and access.allowed("export"):
         right.download_button("Export CSV", predict.to_csv_bytes(export), file_name="generations.csv",
                               mime="text/csv", key=KEY + "export", on_click="ignore")
 

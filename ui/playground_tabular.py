@@ -11,7 +11,7 @@ import streamlit as st
 from core.data.ingest import FORMATS
 from core.entities import RunInfo
 from core.inference import predict, tabular_predict
-from ui import charts
+from ui import access, charts
 from ui.widgets import call, run_picker
 
 KEY = "playground_tab_"
@@ -64,6 +64,9 @@ def panel(runs: Sequence[RunInfo]) -> None:
     if stored and stored[0] == run.id:
         _result(stored[1])
     st.subheader("Many rows at once")
+    if not (access.allowed("upload") and access.allowed("export")):
+        access.not_allowed("upload files or export predictions")
+        return
     uploaded = st.file_uploader("A table with the same feature columns",
                                 type=sorted({e.lstrip(".") for e in FORMATS}), key=KEY + "upload")
     if uploaded is not None and st.button("Predict every row", key=KEY + "batch"):

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.entities import RunInfo
 from core.training import service as training
-from ui import charts, state
+from ui import access, charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
@@ -46,7 +46,10 @@ def _numbers(run: RunInfo) -> None:
 
 
 def _actions(run: RunInfo) -> None:
-    left, right, _ = st.columns([1, 1, 4])
+    if not access.allowed("cancel"):
+        access.not_allowed("cancel, resume or delete runs")
+        return
+    left, right, third, _ = st.columns([1, 1, 1, 3])
     if left.button("Cancel", key=state.FINETUNE_CANCEL, icon=":material/stop:",
                    disabled=not run.is_live or run.cancel_requested,
                    help="Stops after the current step and keeps a checkpoint."):
@@ -58,6 +61,12 @@ def _actions(run: RunInfo) -> None:
         if call(training.resume_run, run.id) is not None:
             st.toast(f"Run {run.id} is queued again.", icon=":material/play_arrow:")
             st.rerun(scope="app")  # restart the page so the live view polls again
+    if access.allowed("delete", owner=run.created_by):
+        if third.button("Delete", key=state.FINETUNE_DELETE, icon=":material/delete:", disabled=run.is_live,
+                        help="Removes the run, its checkpoints, model and evaluations."):
+            if call(training.delete_run, run.id) is not None:
+                st.toast(f"Run {run.id} deleted.", icon=":material/delete:")
+                st.rerun(scope="app")
 
 
 def _cv(run: RunInfo) -> None:
@@ -91,7 +100,7 @@ def _answers(run: RunInfo) -> None:
         st.dataframe(samples.sort_values(["prompt", "step"], kind="stable")[["prompt", "step", "output",
                                                                             "reference"]],
                      hide_index=True, key="finetune_samples")
-    if run.status == "succeeded" and run.config.get("lora"):
+    if run.status == "succeeded" and run.config.get("lora") and access.allowed("export"):
         if st.button("Merge LoRA into a plain model folder", key="finetune_merge_lora",
                      help="For export: the adapters are folded into a copy of the base weights."):
             with st.spinner("Merging…"):
@@ -109,6 +118,10 @@ def render_run(run_id: int) -> RunInfo | None:
     head.markdown(f"**Run {run.id}** · {md_escape(run.name or run.model_key)} · {run.task} · "
                   f"model {md_escape(run.model_key)} · dataset {run.dataset_id} · "
                   f"started {when(run.started_at)}")
+    made = [f"by {run.created_by}" if run.created_by else "",
+            f"on {run.host}" + (f" ({run.device})" if run.device else "") if run.host else ""]
+    if any(made):
+        head.caption(md_escape(" · ".join(m for m in made if m)))
     with badge:
         status_badge(run.status)
     _reason(run)

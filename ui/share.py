@@ -16,7 +16,7 @@ from core.results import export, report, side_by_side
 from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
 from core.training import learning_curve
-from ui import state
+from ui import access, state
 from ui.widgets import call, md_escape, status_label
 
 
@@ -56,6 +56,9 @@ def report_button(run_ids: Sequence[int], key: str = state.COMPARE_REPORT) -> No
 
 def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
     """Zip one run's model for download, or push it to the Hugging Face Hub."""
+    if not access.allowed("export"):
+        access.not_allowed("export models")
+        return
     with st.expander("Export a model"):
         run_id = st.selectbox("Run", list(run_ids), key=state.COMPARE_EXPORT_RUN,
                               format_func=lambda i: f"#{i} {by_id[i].name} · {status_label(by_id[i].status)}")
@@ -104,7 +107,8 @@ def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
         by_id = {r.id: r for r in done}
         run_id = st.selectbox("Repeat this run on 10%, 25%, 50% and 100% of its training rows", list(by_id),
                               key=state.COMPARE_LC_RUN, format_func=lambda i: f"#{i} {by_id[i].name}")
-        if st.button("Queue the learning curve", key=state.COMPARE_LC_START, icon=":material/trending_up:"):
+        if access.allowed("train") and st.button("Queue the learning curve", key=state.COMPARE_LC_START,
+                                                 icon=":material/trending_up:"):
             parent = call(learning_curve.start_learning_curve_from_run, run_id)
             if parent is not None:
                 st.success(f"Queued 4 runs under learning curve #{parent.id}.")

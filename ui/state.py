@@ -10,8 +10,15 @@ CURRENT_DATASET = "current_dataset_id"
 
 # Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
 
+# Sign-in (ui/access.py): this session's identity {email, role, signed_in}, set before any page runs.
+ACCESS_IDENTITY = "access_identity"
+ACCESS_SIGN_IN = "access_sign_in"
+ACCESS_SIGN_OUT = "access_sign_out"
+ACCESS_SIGN_OUT_UNKNOWN = "access_sign_out_unknown"
+
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
+DATASETS_ENCODING = "datasets_encoding"
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"
@@ -47,6 +54,7 @@ FINETUNE_NAME = "finetune_name"
 FINETUNE_RUN_SELECT = "finetune_run_select"
 FINETUNE_CANCEL = "finetune_cancel"
 FINETUNE_RESUME = "finetune_resume"
+FINETUNE_DELETE = "finetune_delete"
 FINETUNE_FIELD_PREFIX = "finetune_field_"
 
 # Evaluation page

@@ -85,7 +85,7 @@ def _add(args: argparse.Namespace) -> Any:
         raise DatasetError(f"'{path.name}' is {path.stat().st_size / 2**20:.1f} MB, over the upload "
                            f"limit of {limit // 2**20} MB; raise UCLAB_UPLOAD_LIMIT_MB or use a "
                            "smaller file.")
-    parsed = datasets.read_upload(path.read_bytes(), path.name)
+    parsed = datasets.read_upload(path.read_bytes(), path.name, args.encoding)
     mapping = datasets.suggest_mapping(parsed.frame, args.task)
     for key, flag in ROLE_FLAGS:
         value = getattr(args, flag.replace("-", "_"))
@@ -146,6 +146,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("text", "prompt_completion", "messages"), default=None,
                    help="causal-lm data shape")
     p.add_argument("--features", default=None, help="tabular feature columns, comma-separated")
+    p.add_argument("--encoding", default=None,
+                   help="text encoding of the file (e.g. gbk, cp1251); detected when left out")
     p.add_argument("--validation-size", type=float, default=0.1)
     p.add_argument("--test-size", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=42)

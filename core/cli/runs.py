@@ -36,6 +36,8 @@ def _render_run(data: dict[str, Any]) -> str:
              + (f" — {data['status_reason']}" if data.get("status_reason") else "")]
     lines.append(f"  task {data['task']}, model {data['model_key']}, dataset {data['dataset_id']}, "
                  f"pid {data['pid']}, step {data['step']}/{data['total_steps']}, epoch {data['epoch']:.2f}")
+    if data.get("host") or data.get("device"):
+        lines.append(f"  trained on {data.get('host') or '?'}: {data.get('device') or '?'}")
     if data.get("samples_per_second"):
         eta = data.get('eta_seconds') or 0
         lines.append(f"  {data['samples_per_second']:.1f} samples/s, ETA {eta:.0f} s")
@@ -56,7 +58,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
         eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None)
+        lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None,
+        processes=args.processes, device=args.device)
     # Each task has its own defaults (an MLP from scratch, a tagger's head, a causal LM's memory);
     # flags still win.
     task = args.task or datasets.get_dataset(args.dataset).task
@@ -138,8 +141,9 @@ def register(sub: Any) -> None:
                              ("--batch-size", int, "batch_size"), ("--learning-rate", float, "learning_rate"),
                              ("--max-length", int, "max_length"), ("--seed", int, "seed"),
                              ("--eval-every", int, "eval_every"), ("--lora-rank", int, "lora_rank"),
-                             ("--lora-alpha", int, "lora_alpha")):
+                             ("--lora-alpha", int, "lora_alpha"), ("--processes", int, "processes")):
         p.add_argument(flag, type=kind, help=h[name])
+    p.add_argument("--device", choices=["any", "cpu", "gpu"], help=h["device"])
     p.add_argument("--lora", action="store_true", help=h["lora"])
     p.add_argument("--early-stopping", action="store_true", help=h["early_stopping"])
     p.add_argument("--name", help="a name for the run")

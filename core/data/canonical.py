@@ -16,6 +16,7 @@ import pandas as pd
 
 from core.data.splits import normalize_split_values
 from core.entities import Finding
+from core.tasks.chat import alpaca_prompt, normalize_turns
 
 ROLES = {"text": "text", "prompt": "prompt", "completion": "completion"}
 
@@ -94,23 +95,11 @@ def _as_list(value: Any) -> list[str] | None:
 
 
 def _as_messages(value: Any) -> str | None:
+    """OpenAI or ShareGPT turns as the canonical JSON list of {role, content} (None if not turns)."""
     if _missing(value):
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return None
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, list) or not value:
-        return None
-    out = []
-    for msg in value:
-        if not isinstance(msg, dict) or "role" not in msg or "content" not in msg:
-            return None
-        out.append({"role": str(msg["role"]), "content": str(msg["content"])})
-    return json.dumps(out, ensure_ascii=False)
+    turns = normalize_turns(value)
+    return None if turns is None else json.dumps(turns, ensure_ascii=False)
 
 
 def to_canonical(frame: pd.DataFrame, mapping: dict[str, Any],
@@ -141,6 +130,12 @@ def to_canonical(frame: pd.DataFrame, mapping: dict[str, Any],
         else:
             for key in ("text",) if fmt == "text" else ("prompt", "completion"):
                 out[key] = _as_text(frame[mapping[key]])
+            if fmt == "prompt_completion" and mapping.get("input"):
+                # Alpaca: the instruction and its input are one user turn.
+                extra = _as_text(frame[mapping["input"]])
+                out["prompt"] = pd.Series(
+                    [None if _missing(p) else alpaca_prompt(p, x)
+                     for p, x in zip(out["prompt"], extra, strict=True)], index=out.index).astype("str")
     else:  # tabular
         for col in mapping["features"]:
             out[col] = frame[col]

@@ -20,6 +20,7 @@ from core.tasks.chat import (
     RowProblem,
     cell_text,
     detect_format,
+    last_target,
     row_numbers,
     row_to_messages,
     validate_rows,
@@ -75,7 +76,7 @@ def check_causal_frame(frame: Any, mapping: Mapping[str, Any] | None, tokenizer:
 def _format_sentence(fmt: str, columns: Mapping[str, str]) -> str:
     if fmt == "messages":
         return (f"Chat conversations read from the '{columns['messages']}' column; the model learns the "
-                "assistant turns.")
+                "assistant turns (tool calls and tool results are context only).")
     if fmt == "prompt_completion":
         return (f"Prompt and completion pairs read from '{columns['prompt']}' and '{columns['completion']}'; "
                 "the model learns to write the completion.")
@@ -196,7 +197,7 @@ def example_lengths(records: Sequence[Mapping[str, Any]], fmt: str, columns: Map
     full, prompts = [], []
     for i, record in enumerate(records, start=1):
         messages = row_to_messages(record, fmt, columns, i) or []
-        last = max(j for j, m in enumerate(messages) if m["role"] == "assistant")
+        last = last_target(messages)
         full.append(counter.render(messages))
         prompts.append(counter.render(messages[:last], add_generation_prompt=True))
     return Lengths(counter.count(full), counter.count(prompts), counter.estimated, counter.context)

@@ -83,6 +83,9 @@ def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, s
     checks, stats = review(kept, task, mapping, result, model_key=model_key, max_length=max_length,
                            length_findings=hook is None or task in ("classification", "regression"))
     findings += checks
+    if parsed.encoding_uncertain:
+        findings.append(Finding("warning", "encoding_uncertain", parsed.encoding_uncertain
+                                + " If texts look wrong, pick the encoding under 'Read the file as'."))
     if hook is not None:
         findings += _hook_findings(task, hook, kept, mapping, model_key=model_key,
                                    max_length=max_length)
@@ -127,6 +130,7 @@ def canonical_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
         if mapping.get(key):
             out[key] = key
     out["split_column"] = "split"
+    out.pop("input", None)  # Alpaca's input is part of the canonical prompt
     return out
 
 
@@ -151,8 +155,11 @@ def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
                  split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
-                 extra_info: dict[str, Any] | None = None) -> DatasetInfo:
-    """Save an immutable version; the same content, mapping and split returns the existing one."""
+                 extra_info: dict[str, Any] | None = None, created_by: str = "") -> DatasetInfo:
+    """Save an immutable version; the same content, mapping and split returns the existing one.
+
+    `created_by`: the signed-in person who saved it (empty without sign-in).
+    """
     name = " ".join(str(name).split())
     if not name:
         raise DatasetError("Give the dataset a name.")
@@ -188,7 +195,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
         return store.save_version(
             name=name, digest=digest, mapping=prepared.mapping, split=split_cfg, write_file=write_file,
             task=task, source_filename=parsed.filename[:300], split_sizes=report.stats["split_sizes"],
-            quality=report.to_dict(), info=info, row_count=int(len(frame)))
+            quality=report.to_dict(), info=info, row_count=int(len(frame)), created_by=created_by[:200])
     except BaseException:
         tmp.unlink(missing_ok=True)
         target.unlink(missing_ok=True)

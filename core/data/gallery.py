@@ -72,21 +72,38 @@ def _orange(name: str) -> Callable[[], Loaded]:
     return load
 
 
-def _chat_pairs() -> Loaded:
+def _chatterbot_rows(language: str) -> pd.DataFrame:
+    """Prompt/response pairs of one language of chatterbot-corpus, with their topic file."""
     import yaml
 
-    folder = package_file("chatterbot-corpus", "chatterbot_corpus/data/english")
+    folder = package_file("chatterbot-corpus", f"chatterbot_corpus/data/{language}")
     rows = []
     for f in sorted(folder.glob("*.yml")):
         for conv in yaml.safe_load(f.read_text(encoding="utf-8")).get("conversations", []) or []:
             if len(conv) >= 2:
                 rows.append({"prompt": str(conv[0]), "completion": str(conv[1]),
                              "category": f.stem})
-    df = pd.DataFrame(rows)
-    # One prompt has many answers (tech_support repeats 10 prompts); keep each prompt in one split.
-    df["same_prompt"] = df["prompt"].str.strip().str.lower()
-    mapping = {"prompt": "prompt", "completion": "completion", "format": "prompt_completion"}
-    return df, mapping, SplitConfig(group_column="same_prompt")
+    return pd.DataFrame(rows)
+
+
+def _chat_pairs(language: str = "english") -> Callable[[], Loaded]:
+    def load() -> Loaded:
+        df = _chatterbot_rows(language)
+        # One prompt has many answers (tech_support repeats 10 prompts); keep each prompt in one split.
+        df["same_prompt"] = df["prompt"].str.strip().str.lower()
+        mapping = {"prompt": "prompt", "completion": "completion", "format": "prompt_completion"}
+        return df, mapping, SplitConfig(group_column="same_prompt")
+    return load
+
+
+def _chinese_topics() -> Loaded:
+    """Chinese chat prompts labelled with the topic file they come from (a topic router)."""
+    df = _chatterbot_rows("chinese")
+    df = df[~df["category"].isin(["conversations", "botprofile"])]  # mixed bags, not topics
+    df = df.drop_duplicates("prompt").rename(columns={"prompt": "text", "category": "label"})
+    counts = df["label"].value_counts()
+    df = df[df["label"].isin(counts[counts >= 10].index)]  # too few prompts to learn or score
+    return df[["text", "label"]], {"text": "text", "label": "label"}, SplitConfig(seed=7)
 
 
 def _sklearn(name: str, label: str) -> Callable[[], Loaded]:
@@ -140,7 +157,20 @@ ENTRIES: tuple[tuple[GalleryEntry, Callable[[], Loaded]], ...] = (
                   "Draft replies in your support bot's voice", "causal-lm", 898, None,
                   "BSD-3-Clause (chatterbot-corpus)", "chatterbot-corpus · data/english/*.yml",
                   "Short English prompt→response pairs in 21 categories for a small causal-LM "
-                  "fine-tune; repeated pairs removed, the same prompt never in two splits."), _chat_pairs),
+                  "fine-tune; repeated pairs removed, the same prompt never in two splits."), _chat_pairs()),
+    (GalleryEntry("chat-pairs-chinese", "Chinese chat pairs (中文对话)",
+                  "Draft replies for Chinese-speaking customers", "causal-lm", 465, None,
+                  "BSD-3-Clause (chatterbot-corpus)", "chatterbot-corpus · data/chinese/*.yml",
+                  "Short Simplified-Chinese prompt→response pairs in 17 categories; SmolLM2's "
+                  "byte-level tokenizer reads them (about two tokens per character)."),
+     _chat_pairs("chinese")),
+    (GalleryEntry("chinese-topics", "Chinese question topics (中文主题)",
+                  "Route Chinese customer questions by topic", "classification", 320, 11,
+                  "BSD-3-Clause (chatterbot-corpus)", "chatterbot-corpus · data/chinese/*.yml",
+                  "Chinese chat prompts labelled by their topic (AI, emotion, money, sports, …; "
+                  "topics with fewer than 10 prompts left out); "
+                  "MiniLM's vocabulary misses most of these characters, so the report points to "
+                  "SmolLM2 and the baselines count character n-grams."), _chinese_topics),
     (GalleryEntry("support-ticket-entities", "Support-ticket entities",
                   "Pull names, products, amounts and dates out of tickets", "token-classification",
                   600, 6, "Written for this demo (part of this project; invented names and companies)",

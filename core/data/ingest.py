@@ -17,7 +17,8 @@ import pandas as pd
 from core.config import get_settings
 from core.data.canonical import short
 from core.errors import DatasetError
-from core.text.encoding import decode_text
+from core.tasks.ner import looks_like_conll, read_token_file
+from core.text.encoding import Decoding, decode_bytes, encoding_label
 from core.text.textfile import infer_type, looks_like_header, read_delimited, unique_names
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json",
@@ -54,6 +55,12 @@ class ParsedFile:
     delimiter: str | None
     has_header: bool
     warnings: tuple[str, ...] = ()
+    encoding_uncertain: str | None = None  # a sentence when the guessed encoding may be wrong
+
+    @property
+    def encoding_label(self) -> str:
+        """What people call the encoding: 'GBK (Chinese, simplified)'."""
+        return encoding_label(self.encoding)
 
 
 def display_name(filename: str) -> str:
@@ -63,8 +70,11 @@ def display_name(filename: str) -> str:
     return name[:200] or "upload"
 
 
-def read_upload(data: bytes, filename: str) -> ParsedFile:
-    """Parse an uploaded file; raise DatasetError with one sentence when it cannot be used."""
+def read_upload(data: bytes, filename: str, encoding: str | None = None) -> ParsedFile:
+    """Parse an uploaded file; raise DatasetError with one sentence when it cannot be used.
+
+    ``encoding`` overrides the guessed text encoding (one of ``core.text.encoding.ENCODINGS``).
+    """
     name = display_name(filename)
     limit = get_settings().upload_limit_bytes
     if len(data) > limit:
@@ -87,32 +97,30 @@ def read_upload(data: bytes, filename: str) -> ParsedFile:
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
-        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(data, name)):
-            parsed = _read_token_file(data, name)
+        if fmt in ("conll", "json", "jsonl") or suffix == ".txt":
+            text, how = decode_bytes(data, name, encoding)
+        if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(text)):
+            parsed = _read_token_file(text, name, how)
         elif fmt in ("json", "jsonl"):
-            text, encoding, warnings = decode_text(data, name)
             reader = _read_json if fmt == "json" else _read_jsonl
-            parsed = reader(text, name, encoding, warnings)
+            parsed = reader(text, name, how.encoding, list(how.warnings))
         else:
-            frame, delimiter, has_header, encoding, warnings = read_delimited(
-                data, name, default_delimiter="\t" if fmt == "tsv" else ",")
-            parsed = ParsedFile(frame, name, fmt, encoding, delimiter, has_header, tuple(warnings))
+            frame, delimiter, has_header, how, warnings = read_delimited(
+                data, name, default_delimiter="\t" if fmt == "tsv" else ",", encoding=encoding)
+            parsed = ParsedFile(frame, name, fmt, how.encoding, delimiter, has_header, tuple(warnings))
+        parsed = replace(parsed, encoding_uncertain=how.uncertain)
     return _finish(parsed)
 
 
-def _looks_like_conll(data: bytes, name: str) -> bool:
-    from core.tasks.ner import looks_like_conll
-
-    text, _encoding, _warnings = decode_text(data, name)
+def _looks_like_conll(text: str) -> bool:
     return looks_like_conll(text)
 
 
-def _read_token_file(data: bytes, name: str) -> ParsedFile:
+def _read_token_file(text: str, name: str, how: Decoding) -> ParsedFile:
     """CoNLL-style text (a token and its tag per line): one row per sentence, tokens and tags lists."""
-    from core.tasks.ner import read_token_file
-
-    frame = read_token_file(data, name)
-    return ParsedFile(frame.reset_index(drop=True), name, "conll", "utf-8", None, False)
+    frame = read_token_file(text, name)
+    return ParsedFile(frame.reset_index(drop=True), name, "conll", how.encoding, None, False,
+                      how.warnings)
 
 
 def _refuse_binary(data: bytes, name: str, suffix: str) -> None:
@@ -246,8 +254,7 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
     if names != list(frame.columns) or more:
         frame = frame.copy()
         frame.columns = names
-    return ParsedFile(frame, parsed.filename, parsed.file_format, parsed.encoding,
-                      parsed.delimiter, parsed.has_header, parsed.warnings + tuple(more))
+    return replace(parsed, frame=frame, warnings=parsed.warnings + tuple(more))
 
 
 def _clean_names(columns: pd.Index) -> tuple[list[str], list[str]]:

@@ -23,7 +23,7 @@ HINTS = {
     "messages": ("messages", "conversation", "conversations", "chat", "dialog", "dialogue"),
     "split_column": ("split", "fold", "set", "subset", "partition"),
 }
-ROLE_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "group",
+ROLE_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "group",
              "split_column")
 FORMATS = ("text", "prompt_completion", "messages")
 RESERVED = {"split", "group", "label", "_row"}
@@ -71,10 +71,12 @@ def suggest_mapping(frame: pd.DataFrame, task: str | None = None) -> dict[str, A
     m["text"] = _named(free, "text", texts) or _longest(head, texts) or _named(free, "text")
     if not (m["prompt"] and m["completion"]):
         m["prompt"] = m["completion"] = None
-    if m["text"] in (m["tokens"], m["tags"], m["prompt"], m["completion"], m["messages"]):
+    elif m["prompt"].lower() == "instruction":  # Alpaca: instruction + input + output
+        m["input"] = next((c for c in free if c.lower().strip() == "input"), None)
+    if m["text"] in (m["tokens"], m["tags"], m["prompt"], m["completion"], m["input"], m["messages"]):
         m["text"] = None
     others = [c for c in free if c not in (m["text"], m["tokens"], m["tags"], m["prompt"],
-                                           m["completion"], m["messages"])]
+                                           m["completion"], m["input"], m["messages"])]
     m["label"] = _named(others, "label") or _category(head, others, kinds)
     m["task"] = task if task in TASKS else _guess_task(head, m, kinds, columns)
     if m["task"] == "causal-lm":
@@ -150,7 +152,10 @@ def resolve_mapping(frame: pd.DataFrame, mapping: dict[str, Any], task: str) -> 
                                           "completion": "the completion (the answer)"}}[fmt]
     for key, what in required.items():
         m[key] = _check_column(columns, mapping.get(key), what)
-    for key, what in (("group", "the groups"), ("split_column", "the split")):
+    optional = [("group", "the groups"), ("split_column", "the split")]
+    if m["format"] == "prompt_completion":
+        optional.append(("input", "the extra input (Alpaca)"))
+    for key, what in optional:
         if mapping.get(key):
             m[key] = _check_column(columns, mapping[key], what)
     used = [m[k] for k in ROLE_KEYS if m[k]]

@@ -14,6 +14,8 @@ import pandas as pd
 
 from core.entities import Finding
 from core.errors import UserError
+from core.models import tokenlength
+from core.models.tokenlength import tokenizer_for
 from core.tasks.ner import detect_scheme, entity_spans, normalize_token_frame, prepare_token_frame, split_tag
 
 LENGTH_SAMPLE = 5000
@@ -193,7 +195,6 @@ def _numbers(frame: pd.DataFrame) -> list[int]:
 
 def _catalog_tokenizer(model_key: str) -> tuple[Any, str]:
     """The fast tokenizer the dataset service measures lengths with, and its note (fallback to MiniLM)."""
-    from core.models.tokenlength import tokenizer_for
 
     tokenizer, _, note = tokenizer_for(model_key)
     return tokenizer, note
@@ -201,7 +202,6 @@ def _catalog_tokenizer(model_key: str) -> tuple[Any, str]:
 
 def _encode_lengths(tokenizer: Any, words: list[list[str]]) -> list[int]:
     if hasattr(tokenizer, "encode_batch_fast"):  # a raw `tokenizers.Tokenizer`
-        from core.models import tokenlength
 
         with getattr(tokenlength, "_lock", contextlib.nullcontext()):
             encodings = tokenizer.encode_batch_fast(words, is_pretokenized=True, add_special_tokens=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.canonical import content_columns, counted, short
+from core.data.language import language_findings
 from core.data.splits import SplitResult
 from core.data.textchecks import text_findings, texts_of
 from core.entities import SPLITS, Finding
@@ -207,6 +208,7 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
                                          pretokenized=pretokenized)
         found = text_findings(texts, frame, measured, max_length, stats, pretokenized=pretokenized)
         findings += [f for f in found if length_findings or f.code != "truncation"]
+        findings += language_findings(texts, model_key=model_key, task=task, stats=stats)
     return findings, stats
 
 

@@ -11,6 +11,8 @@ import pandas as pd
 from core.data.canonical import counted, short
 from core.entities import Finding
 from core.text.arrowtext import arrow_strings, char_lengths, non_ascii_rows, value_counts
+from core.text.encoding import encoding_label
+from core.text.mojibake import Repair, find_repair
 from core.text.textfile import numeric_mask
 
 LONG_TEXT_CHARS = 10_000  # "extremely long": far beyond any max length the catalogue offers
@@ -84,6 +86,7 @@ def _percent(share: float) -> str:
 
 # C1 control characters, or UTF-8 read as Windows-1252 ("Ã©", "â€™"): text decoded wrongly.
 _MOJIBAKE = r"[\x{80}-\x{9f}]|Ã[\x{80}-\x{bf}]|â€"
+_REPAIR_ROWS = 500  # non-ASCII rows tried against every common encoding mix-up
 
 
 def _encoding_damage(texts: pd.Series, frame: pd.DataFrame,
@@ -99,16 +102,42 @@ def _encoding_damage(texts: pd.Series, frame: pd.DataFrame,
     hits = np.zeros(len(arr), dtype=bool)
     hits[candidates] = pc.match_substring_regex(arr.filter(pa.array(candidates)), _MOJIBAKE
                                                 ).fill_null(False).to_numpy(zero_copy_only=False)
+    repairs = _repairs(texts, candidates)
+    for i in repairs:
+        hits[i] = True
     if not hits.any():
         return []
-    i = int(hits.nonzero()[0][0])
+    i = min(repairs) if repairs else int(hits.nonzero()[0][0])
     row = int(frame["_row"].iloc[i])
     snippet = _garbled_snippet(str(texts.iloc[i]))
-    return [Finding("warning", "encoding_damage",
-                    f"{counted(int(hits.sum()), 'text', 'has')} garbled characters, a sign of text "
-                    f"saved or read with the wrong encoding (e.g. row {row}: '…{snippet}…'); "
-                    "re-export the source as UTF-8 if you can.",
-                    int(hits.sum()), {"row": row, "text": short(texts.iloc[i])})]
+    count = counted(int(hits.sum()), "text", "has")
+    example = {"row": row, "text": short(texts.iloc[i])}
+    if repairs:
+        fix = repairs[i]
+        example["reads as"] = short(fix.fixed)
+        # Scanned only the first rows: say so rather than give a count for the whole column.
+        scope = ("" if int(candidates.sum()) <= _REPAIR_ROWS
+                 else f" among the first {_REPAIR_ROWS:,} non-ASCII texts")
+        shown = short(str(texts.iloc[i]), 40)
+        message = (f"{count} mojibake{scope}, text read with the wrong encoding: {fix.sentence} "
+                   f"(e.g. row {row}: '{shown}' reads "
+                   f"'{short(fix.fixed, 40)}' when decoded right); re-import the file and pick "
+                   f"{encoding_label(fix.true_encoding)} under 'Read the file as', or re-export it as UTF-8.")
+    else:
+        message = (f"{count} garbled characters, a sign of text saved or read with the wrong "
+                   f"encoding (e.g. row {row}: '…{snippet}…'); re-export the source as UTF-8 if you can.")
+    return [Finding("warning", "encoding_damage", message, int(hits.sum()), example)]
+
+
+def _repairs(texts: pd.Series, candidates: np.ndarray) -> dict[int, Repair]:
+    """Position -> repair for the first non-ASCII texts that are mojibake of a common pair."""
+    found: dict[int, Repair] = {}
+    for i in candidates.nonzero()[0][:_REPAIR_ROWS]:
+        value = texts.iloc[int(i)]
+        fix = find_repair(value) if isinstance(value, str) else None
+        if fix is not None:
+            found[int(i)] = fix
+    return found
 
 
 def _garbled_snippet(text: str) -> str:

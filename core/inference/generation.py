@@ -27,6 +27,7 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     ModelSource,
 )
 from core.inference.cache import MODELS
+from core.models import catalog
 from core.store import generations, runs
 from core.tasks.chat import ROLES
 
@@ -45,7 +46,6 @@ def resolve_model(model_ref: str) -> ModelSource:
     ref = (model_ref or "").strip()
     if ref.startswith("run:"):
         return _resolve_run(ref)
-    from core.models import catalog
 
     info = catalog.get_model(ref)
     if info.family != "causal-lm":
@@ -71,8 +71,6 @@ def _resolve_run(ref: str) -> ModelSource:
         raise ModelError(f"The saved model of run {run_id} is missing from its folder; train the run again.")
     label = f"{name or f'run-{run_id}'} (run {run_id})"
     if (folder / "adapter_config.json").is_file():
-        from core.models import catalog
-
         return ModelSource(ref=ref, path=catalog.model_path(model_key), adapter_path=folder,
                            run_id=run_id, label=label)
     return ModelSource(ref=ref, path=folder, run_id=run_id, label=label)
@@ -80,7 +78,6 @@ def _resolve_run(ref: str) -> ModelSource:
 
 def list_model_choices() -> list[tuple[str, str]]:
     """(reference, label) of every model that can write text: catalogue causal LMs, then succeeded runs."""
-    from core.models import catalog
 
     choices = [(m.key, m.name + ("" if m.ready else " (prepared on first use)"))
                for m in catalog.list_models() if m.family == "causal-lm"]
@@ -301,6 +298,5 @@ def merge_lora(run_id: int) -> Path:
     if not (adapter / "adapter_config.json").is_file():
         raise ModelError(f"Run {run_id} has neither a saved model nor LoRA adapters; train it again.")
     from core.ml.tasks.causal_lm import merge_adapter
-    from core.models import catalog
 
     return merge_adapter(catalog.model_path(model_key), adapter, run_dir / "merged")

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import ConfigError
+from core.inference import ner_predict
 from core.inference.cache import MODELS, Loaded, trained_model
 
 MAX_TEXTS = 50_000
@@ -66,9 +67,8 @@ def predict_texts(run_id: int, texts: list[str], batch_size: int = 64) -> pd.Dat
 
 def predict_entities(run_id: int, text: str) -> list[dict[str, Any]]:
     """The entities a token-classification run finds in a text: type, text, start, end, confidence."""
-    from core.inference.ner_predict import predict_entities as tag
 
-    return tag(run_id, text)["entities"]
+    return ner_predict.predict_entities(run_id, text)["entities"]
 
 
 def predict_file(run_id: int, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:

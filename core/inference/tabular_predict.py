@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.data.ingest import read_upload
 from core.errors import ConfigError, DatasetError
 from core.inference.cache import MODELS, trained_model
 from core.tasks.tabular import MISSING_CATEGORY
@@ -78,7 +79,6 @@ def predict_one(run_id: int, values: dict[str, Any]) -> dict[str, Any]:
 
 def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[pd.DataFrame, bytes]:
     """Read an uploaded table (CSV, Excel, JSON, Parquet), predict every row; the table and it as CSV."""
-    from core.data.ingest import read_upload
 
     if not data:
         raise ConfigError("The file is empty; upload a table with one row per example.")

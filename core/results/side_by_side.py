@@ -13,7 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+from core.data.datasets import load_dataset_frame
 from core.errors import UserError
+from core.generation_settings import GenerationSettings
+from core.inference import generation, predict
+from core.results.compare import run_predictions
+from core.store.runs import get_run
 
 MAX_PROMPTS = 50
 PROMPT_CHARS = 300
@@ -37,8 +42,6 @@ def _prompt_of(row: pd.Series) -> str:
 
 def validation_prompts(run_id: int, n: int = 5, split: str = "validation") -> list[str]:
     """The first n prompts (or texts) of a run's dataset split, for side-by-side and reviews."""
-    from core.data.datasets import load_dataset_frame
-    from core.store.runs import get_run
 
     frame = load_dataset_frame(get_run(run_id).dataset_id, split)
     if frame.empty and split == "validation":
@@ -50,7 +53,6 @@ def validation_prompts(run_id: int, n: int = 5, split: str = "validation") -> li
 def _run_task(model_ref: str) -> tuple[int | None, str | None]:
     if not model_ref.startswith("run:"):
         return None, None
-    from core.store.runs import get_run
 
     try:
         run_id = int(model_ref.split(":", 1)[1])
@@ -69,19 +71,17 @@ def model_outputs(model_ref: str, prompts: Sequence[str], *, seed: int = 0, temp
         raise UserError(f"Use at most {MAX_PROMPTS} prompts at a time.")
     run_id, task = _run_task(model_ref)
     if task in ("classification", "regression"):
-        from core.inference.predict import predict_texts
-
-        frame = predict_texts(run_id, prompts)
+        frame = predict.predict_texts(run_id, prompts)
         if "value" in frame:
             return [f"{v:.4g}" for v in frame["value"]]
         return [f"{lab} ({conf:.0%})" for lab, conf in zip(frame["label"], frame["confidence"], strict=True)]
     if task not in (None, "causal-lm"):
         raise UserError(f"Run {run_id} is a {task} run; side-by-side outputs need text generators "
                         "or text classifiers.")
-    from core.inference.generation import GenerationSettings, generate
 
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
-    return [generate(model_ref, p, mode="chat", settings=settings, store=False).text for p in prompts]
+    return [generation.generate(model_ref, p, mode="chat", settings=settings, store=False).text
+            for p in prompts]
 
 
 def side_by_side(model_refs: Sequence[str], prompts: Sequence[str], *, seed: int = 0,
@@ -99,7 +99,6 @@ def side_by_side(model_refs: Sequence[str], prompts: Sequence[str], *, seed: int
 
 def stored_outputs(run_ids: Sequence[int], split: str = "test") -> pd.DataFrame:
     """Greedy answers the runs gave to the same held-out prompts at evaluation (no model loading)."""
-    from core.results.compare import run_predictions
 
     table: pd.DataFrame | None = None
     for run_id in run_ids:

@@ -18,7 +18,7 @@ def to_info(row: orm.Dataset) -> DatasetInfo:
                        source_filename=row.source_filename, content_hash=row.content_hash,
                        path=row.path, mapping=dict(row.mapping), split_sizes=dict(row.split_sizes),
                        quality=dict(row.quality), info=dict(row.info or {}), row_count=row.row_count,
-                       created_at=row.created_at)
+                       created_at=row.created_at, created_by=row.created_by or "")
 
 
 def save_version(*, name: str, digest: str, mapping: dict[str, Any], split: dict[str, Any],

@@ -53,6 +53,7 @@ class Dataset(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Run(Base):
@@ -90,6 +91,13 @@ class Run(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     library_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     device: Mapped[str] = mapped_column(String(100), default="")
+    # Where the process that holds the run lives: a pid means something only on its host, and
+    # with its start time a reused pid is told apart from the worker that claimed the run.
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid_started: Mapped[float | None] = mapped_column(Float, nullable=True)
+    device_class: Mapped[str] = mapped_column(String(8), default="any")  # any | cpu | gpu
+    processes: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class RunMetric(Base):
@@ -178,6 +186,7 @@ class Review(Base):
     model_a: Mapped[str] = mapped_column(String(300))
     model_b: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class ReviewItem(Base):
@@ -241,3 +250,20 @@ class AnswerExample(Base):
     reference: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Worker(Base):
+    """A ``uclab worker`` process: where it runs, what it can train, and when it last beat."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float, nullable=True)
+    slots: Mapped[int] = mapped_column(Integer, default=1)
+    gpus: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    device_class: Mapped[str] = mapped_column(String(8), default="cpu")  # what it can run: cpu | gpu
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -62,10 +62,10 @@ def _review_row(s: Any, review_id: int) -> orm.Review:
 
 
 def add_review(name: str, model_a: str, model_b: str,
-               items: Sequence[tuple[str, str, str, bool]]) -> int:
+               items: Sequence[tuple[str, str, str, bool]], *, created_by: str = "") -> int:
     """Store a review and its items (prompt, output A, output B, A shown first) in this order."""
     with session_scope(write=True) as s:
-        review = orm.Review(name=name, model_a=model_a, model_b=model_b)
+        review = orm.Review(name=name, model_a=model_a, model_b=model_b, created_by=created_by)
         s.add(review)
         s.flush()
         for prompt, out_a, out_b, a_first in items:

@@ -9,19 +9,19 @@ process vanished; failed, cancelled and interrupted runs may go back to queued (
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from core.entities import RunInfo, RunKind
 from core.errors import NotFoundError, RunStateError
 from core.store.db import session_scope
-from core.store.orm import Run, RunLog, RunMetric, RunStatus, utcnow
+from core.store.orm import Evaluation, Generation, Run, RunLog, RunMetric, RunStatus, utcnow
+from core.store.processes import holder_alive, process_alive, start_time, this_host
 
 S = RunStatus
 ALLOWED: dict[str, set[str]] = {
@@ -42,7 +42,7 @@ COMPLETE_MARKER = "COMPLETE"
 GROUP_KINDS = (RunKind.CV.value,)
 PROGRESS_FIELDS = {"step", "total_steps", "epoch", "samples_per_second", "eta_seconds",
                    "elapsed_seconds", "last_checkpoint", "best_metric", "output_dir", "pid",
-                   "library_versions", "device", "summary"}
+                   "library_versions", "device", "summary", "host", "pid_started"}
 
 
 def _info(row: Run) -> RunInfo:
@@ -57,7 +57,8 @@ def _info(row: Run) -> RunInfo:
         elapsed_seconds=row.elapsed_seconds or 0.0, output_dir=row.output_dir or "",
         last_checkpoint=row.last_checkpoint or "", best_metric=row.best_metric,
         summary=dict(row.summary or {}), library_versions=dict(row.library_versions or {}),
-        device=row.device or "")
+        device=row.device or "", host=row.host or "", device_class=row.device_class or "any",
+        processes=row.processes or 1, created_by=row.created_by or "")
 
 
 def _row(session: Any, run_id: int) -> Run:
@@ -68,11 +69,14 @@ def _row(session: Any, run_id: int) -> Run:
 
 
 def create_run(*, dataset_id: int, model_key: str, task: str, config: dict[str, Any], seed: int,
-               name: str = "", kind: str = RunKind.TRAIN, parent_id: int | None = None) -> RunInfo:
-    """Insert a queued run and return it."""
+               name: str = "", kind: str = RunKind.TRAIN, parent_id: int | None = None,
+               created_by: str = "") -> RunInfo:
+    """Insert a queued run and return it (its device class and process count come from `config`)."""
     with session_scope(write=True) as s:
         row = Run(dataset_id=dataset_id, model_key=model_key, task=task, config=config, seed=seed,
-                  name=name, kind=kind, parent_id=parent_id, status=S.QUEUED.value)
+                  name=name, kind=kind, parent_id=parent_id, status=S.QUEUED.value,
+                  device_class=str(config.get("device") or "any"),
+                  processes=int(config.get("processes") or 1), created_by=created_by)
         s.add(row)
         s.flush()
         if not name:
@@ -100,6 +104,7 @@ def transition(run_id: int, to: str, *, reason: str | None = None,
             row.started_at, row.heartbeat_at, row.finished_at = now, now, None
         elif to == S.QUEUED:
             row.finished_at, row.cancel_requested, row.pid = None, False, None
+            row.host, row.pid_started = "", None
             row.status_reason = reason or ""
         elif to in TERMINAL:
             row.finished_at = now
@@ -118,8 +123,22 @@ def _set(row: Run, fields: dict[str, Any]) -> None:
         setattr(row, key, value)
 
 
-def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
+def _holder(pid: int, host: str | None, pid_started: float | None) -> dict[str, Any]:
+    """The columns that say which process holds a run (a local pid gets its start time)."""
+    host = host or this_host()
+    if pid_started is None and host == this_host():
+        pid_started = start_time(pid)
+    return {"pid": pid, "host": host, "pid_started": pid_started}
+
+
+def _row_holder_alive(row: Run) -> bool | None:
+    return holder_alive(row.pid, row.pid_started, row.host or "")
+
+
+def claim_run(run_id: int, pid: int, *, max_running: int | None = 1, host: str | None = None,
+              pid_started: float | None = None) -> bool:
     """Atomically move a queued run to running for process `pid` (False if taken or no slot free)."""
+    holder = _holder(pid, host, pid_started)
     with session_scope(write=True) as s:
         if max_running is not None:
             running = s.scalar(select(func.count()).select_from(Run)
@@ -129,18 +148,57 @@ def claim_run(run_id: int, pid: int, *, max_running: int | None = 1) -> bool:
                 return False
         now = utcnow()
         result = s.execute(update(Run).where(Run.id == run_id, Run.status == S.QUEUED.value)
-                           .values(status=S.RUNNING.value, pid=pid, started_at=now, heartbeat_at=now,
-                                   finished_at=None, status_reason=""))
+                           .values(status=S.RUNNING.value, started_at=now, heartbeat_at=now,
+                                   finished_at=None, status_reason="", **holder))
         return result.rowcount == 1
+
+
+def claim_next(pid: int, *, device_classes: Sequence[str], max_processes: int,
+               host: str | None = None, pid_started: float | None = None) -> RunInfo | None:
+    """Atomically take the oldest queued run this worker can train, as running; None if there is none.
+
+    Skips runs that need another device class or more processes, and runs a live local launcher
+    is starting. One write transaction (BEGIN IMMEDIATE / the advisory lock), so two workers
+    asking at the same instant never get one run.
+    """
+    holder = _holder(pid, host, pid_started)
+    with session_scope(write=True) as s:
+        candidates = s.scalars(select(Run).where(
+            Run.status == S.QUEUED.value, Run.kind.not_in(GROUP_KINDS),
+            Run.device_class.in_(list(device_classes)), Run.processes <= max_processes)
+            .order_by(Run.id).limit(50)).all()
+        for row in candidates:
+            if row.pid and _row_holder_alive(row) is not False:
+                continue  # reserved by a launcher that is still starting its worker
+            now = utcnow()
+            row.status, row.started_at, row.heartbeat_at = S.RUNNING.value, now, now
+            row.finished_at, row.status_reason = None, ""
+            for key, value in holder.items():
+                setattr(row, key, value)
+            return _info(row)
+    return None
+
+
+def take_over(run_id: int, pid: int) -> bool:
+    """The worker child started for a claimed run records itself as the run's process."""
+    with session_scope(write=True) as s:
+        row = s.get(Run, run_id)
+        if row is None or row.status != S.RUNNING or row.cancel_requested:
+            return False
+        for key, value in _holder(pid, None, None).items():
+            setattr(row, key, value)
+        row.heartbeat_at = utcnow()
+        return True
 
 
 def claim_launch(run_id: int, launcher_pid: int) -> bool:
     """Reserve a queued run for one launch, so two kicks of the queue never start it twice."""
     with session_scope(write=True) as s:
         row = s.get(Run, run_id)
-        if row is None or row.status != S.QUEUED or (row.pid and pid_alive(row.pid)):
+        if row is None or row.status != S.QUEUED or (row.pid and _row_holder_alive(row) is not False):
             return False
-        row.pid = launcher_pid
+        for key, value in _holder(launcher_pid, None, None).items():
+            setattr(row, key, value)
         return True
 
 
@@ -178,6 +236,22 @@ def request_cancel(run_id: int) -> RunInfo:
             row.status, row.finished_at = S.CANCELLED.value, utcnow()
             row.status_reason = "Cancelled before it started."
         return _info(row)
+
+
+def delete_run(run_id: int) -> list[int]:
+    """Delete a finished run, its child runs and their metrics, logs and evaluations; the ids deleted."""
+    with session_scope(write=True) as s:
+        row = _row(s, run_id)
+        ids = [run_id, *s.scalars(select(Run.id).where(Run.parent_id == run_id))]
+        live = s.scalars(select(Run.id).where(Run.id.in_(ids), Run.status.in_([S.QUEUED, S.RUNNING]))).all()
+        if live:
+            raise RunStateError(f"Run {row.id} is still queued or running; cancel it before deleting it.")
+        for table in (RunMetric, RunLog, Evaluation):
+            s.execute(delete(table).where(table.run_id.in_(ids)))
+        s.execute(update(Generation).where(Generation.run_id.in_(ids)).values(run_id=None))
+        s.execute(delete(Run).where(Run.id.in_(ids[1:])))
+        s.execute(delete(Run).where(Run.id == run_id))
+        return ids
 
 
 def add_metrics(run_id: int, step: int, epoch: float | None, split: str, values: dict[str, Any]) -> None:
@@ -277,44 +351,47 @@ def running_count() -> int:
 
 
 def launching_count() -> int:
-    """Queued runs whose worker is being started (a live process holds them)."""
+    """Queued runs whose worker is being started (a live local process holds them)."""
     with session_scope() as s:
-        pids = s.scalars(select(Run.pid).where(Run.status == S.QUEUED.value, Run.pid.is_not(None))).all()
-    return sum(1 for pid in pids if pid_alive(pid))
+        rows = s.execute(select(Run.pid, Run.pid_started, Run.host)
+                         .where(Run.status == S.QUEUED.value, Run.pid.is_not(None))).all()
+    return sum(1 for pid, started, host in rows if holder_alive(pid, started, host or ""))
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists and is not a zombie."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    """Whether a process with this id exists on this host and is not a zombie."""
+    return process_alive(pid)
 
 
 def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = None) -> list[int]:
-    """Mark running runs whose worker is gone (stale heartbeat, dead or hung pid) as interrupted."""
+    """Mark running runs whose worker is gone as interrupted; the ids reaped.
+
+    A holder on this host is checked by pid and start time, so a dead or reused pid is seen at
+    once; a live one is reaped only when hung (silent for HUNG_AFTER). A holder on another host
+    is reaped when its heartbeat is older than `max_silence`.
+    """
     now = now or utcnow()
     with session_scope() as s:
-        candidates = s.execute(select(Run.id, Run.pid, Run.heartbeat_at, Run.started_at)
+        candidates = s.execute(select(Run.id, Run.pid, Run.pid_started, Run.host, Run.heartbeat_at,
+                                      Run.started_at)
                                .where(Run.status == S.RUNNING.value, Run.kind.not_in(GROUP_KINDS))).all()
     reaped = []
-    for run_id, pid, beat, started in candidates:
+    for run_id, pid, started_at, host, beat, started in candidates:
         last = beat or started or now
         silence = now - last
-        if silence < max_silence or (pid_alive(pid) and silence < HUNG_AFTER):
-            continue
+        alive = holder_alive(pid, started_at, host or "")
+        if alive is None:  # on another machine: only its heartbeat can tell
+            if silence < max_silence:
+                continue
+            what = f"process {pid} on {host} silent"
+        elif alive:
+            if silence < HUNG_AFTER:
+                continue
+            what = f"process {pid} hung"
+        else:
+            what = f"process {pid} gone"
         reason = (f"The training process stopped unexpectedly (no heartbeat since {last:%Y-%m-%d %H:%M:%S} "
-                  f"UTC, process {pid} {'hung' if pid_alive(pid) else 'gone'}). "
-                  "Resume it to continue from the last checkpoint.")
+                  f"UTC, {what}). Resume it to continue from the last checkpoint.")
         try:
             transition(run_id, S.INTERRUPTED, reason=reason, expect=[S.RUNNING])
         except RunStateError:
@@ -322,7 +399,6 @@ def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = N
         add_log(run_id, reason, "error")
         reaped.append(run_id)
     return reaped
-
 
 
 def mark_complete(checkpoint: Path) -> None:

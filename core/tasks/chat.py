@@ -1,5 +1,11 @@
 """Causal-LM data: three shapes (plain text, prompt + completion, chat `messages`), checked in plain words.
 
+Chat files come in the shapes people use: OpenAI ``messages`` (``role``/``content``, with
+``tool`` turns and assistant ``tool_calls``), ShareGPT ``conversations`` (``from``/``value`` with
+``human``/``gpt``/``system``) and Alpaca (``instruction`` + optional ``input`` + ``output``, read
+as prompt and completion). Turns are normalised to ``{"role", "content"}``; tool results and
+tool calls are context the model reads, never targets (``"train": False``).
+
 Pure Python (no torch): the quality checks (``core.data.chat_checks``) validate rows with
 :func:`validate_rows`, and the training adapter turns each row into chat turns with
 :func:`row_to_messages`. Row numbers in messages are 1-based positions in the file (for JSONL,
@@ -10,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,12 @@ from typing import Any
 from core.errors import DatasetError
 
 FORMATS = ("text", "prompt_completion", "messages")  # as in mapping["format"]
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
+# ShareGPT speakers -> roles ("function_call" is an assistant's tool call: context, not a target).
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "chatgpt": "assistant", "model": "assistant", "bard": "assistant",
+                  "bing": "assistant", "system": "system", "tool": "tool", "function": "tool",
+                  "observation": "tool", "function_call": "assistant"}
 DEFAULT_MAX_LENGTH = 256
 CHARS_PER_TOKEN = 4.0  # rough English average, used only when no tokenizer is at hand
 _ALIASES = {
@@ -70,38 +81,142 @@ def detect_format(columns: Iterable[str],
         "in the column mapping.")
 
 
-def parse_messages(value: Any, row: int) -> list[dict[str, str]] | RowProblem:
-    """A conversation from a JSON string or a list of turns, or the problem that stops it."""
+def normalize_turns(value: Any) -> list[dict[str, Any]] | None:
+    """OpenAI or ShareGPT turns as ``{"role", "content"}`` dicts; None when not a list of turns.
+
+    Roles are left as written when they are not ShareGPT speakers, so that the check can name
+    an unknown one. Content given as parts (``[{"type": "text", "text": ...}]``) is joined.
+    """
     if isinstance(value, str):
         try:
             value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if hasattr(value, "tolist") and not isinstance(value, list | dict):
+        value = value.tolist()  # pyarrow/numpy arrays read back from Parquet
+    if isinstance(value, Mapping):
+        value = value.get("messages", value.get("conversations"))
+    if not isinstance(value, list) or not value:
+        return None
+    turns = []
+    for turn in value:
+        normal = _normal_turn(turn)
+        if normal is None:
+            return None
+        turns.append(normal)
+    return turns
+
+
+def _normal_turn(turn: Any) -> dict[str, Any] | None:
+    if not isinstance(turn, Mapping):
+        return None
+    if "from" in turn and "value" in turn and "role" not in turn:  # ShareGPT
+        speaker = str(turn["from"]).strip().lower()
+        out = {"role": SHAREGPT_ROLES.get(speaker, str(turn["from"])), "content": _content(turn["value"])}
+        if speaker == "function_call":
+            out["train"] = False
+        return out
+    if "role" not in turn or ("content" not in turn and "tool_calls" not in turn):
+        return None
+    out = {"role": str(turn["role"]), "content": _content(turn.get("content"))}
+    calls = turn.get("tool_calls") or turn.get("function_call")
+    if calls:
+        if hasattr(calls, "tolist"):
+            calls = calls.tolist()
+        shown = json.dumps(calls, ensure_ascii=False, default=str)
+        out["content"] = f"{out['content']}\n{shown}".strip() if out["content"] else shown
+        out["train"] = False  # a tool call: context, not a target
+    if turn.get("train") is False or turn.get("weight") == 0:
+        out["train"] = False
+    return out
+
+
+def _content(value: Any) -> str:
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, list):  # content parts
+        return "\n".join(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in value)
+    return "" if value is None else str(value)
+
+
+def is_target(turn: Mapping[str, Any]) -> bool:
+    """Whether the model learns to write this turn (assistant text, not tool calls or results)."""
+    return turn.get("role") == "assistant" and turn.get("train", True) is not False
+
+
+def last_target(turns: Sequence[Mapping[str, Any]]) -> int:
+    """Position of the last turn the model learns to write."""
+    return max(i for i, t in enumerate(turns) if is_target(t))
+
+
+def parse_messages(value: Any, row: int) -> list[dict[str, Any]] | RowProblem:
+    """A conversation from a JSON string or a list of turns, or the problem that stops it."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
         except json.JSONDecodeError as exc:
             return RowProblem(row, "messages_not_json", f"Row {row}: the messages are not valid JSON "
                               f"({exc.msg} at character {exc.pos}); write them as a JSON list of turns.")
-    if hasattr(value, "tolist") and not isinstance(value, list | dict):
-        value = value.tolist()  # pyarrow/numpy arrays read back from Parquet
-    if isinstance(value, Mapping) and "messages" in value:
-        value = value["messages"]
-    if not isinstance(value, list) or not value:
+    raw = value
+    if hasattr(raw, "tolist") and not isinstance(raw, list | dict | str):
+        raw = raw.tolist()
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    if isinstance(raw, Mapping):
+        raw = raw.get("messages", raw.get("conversations"))
+    if not isinstance(raw, list) or not raw:
         return RowProblem(row, "messages_not_list", f"Row {row} has no list of turns; write 'messages' as "
                           '[{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}].')
-    turns: list[dict[str, str]] = []
-    for number, turn in enumerate(value, start=1):
-        if not isinstance(turn, Mapping) or "role" not in turn or "content" not in turn:
+    turns: list[dict[str, Any]] = []
+    for number, item in enumerate(raw, start=1):
+        turn = _normal_turn(item)
+        if turn is None:
             return RowProblem(row, "messages_bad_turn", f"Row {row}, turn {number} is not an object with "
-                              "'role' and 'content'; write each turn as {\"role\": ..., \"content\": ...}.")
+                              "'role' and 'content' (OpenAI) or 'from' and 'value' (ShareGPT); write "
+                              "each turn as {\"role\": ..., \"content\": ...}.")
         role, content = turn["role"], turn["content"]
         if role not in ROLES:
             return RowProblem(row, "messages_unknown_role", f"Row {row}, turn {number} has the unknown role "
-                              f"'{role}'; use system, user or assistant.")
-        if not isinstance(content, str) or not content.strip():
+                              f"'{role}'; use system, user, assistant or tool (ShareGPT: human, gpt, "
+                              "system).")
+        if not content.strip():
             return RowProblem(row, "messages_empty_turn", f"Row {row}, turn {number} ({role}) is empty; "
                               "write its text or remove the turn.")
-        turns.append({"role": str(role), "content": content})
-    if not any(t["role"] == "assistant" for t in turns):
+        turns.append(turn)
+    if not any(is_target(t) for t in turns):
         return RowProblem(row, "messages_no_assistant", f"Row {row} has no assistant turn, so there is "
                           "nothing to learn from it; add the assistant's reply or remove the row.")
     return turns
+
+
+def alpaca_prompt(instruction: Any, extra: Any) -> str:
+    """Alpaca's instruction with its optional input below it, as one user turn."""
+    first, second = cell_text(instruction).strip(), cell_text(extra).strip()
+    return f"{first}\n\n{second}" if second else first
+
+
+def preview_conversations(frame: Any, mapping: Mapping[str, Any], n: int = 2) -> list[list[dict[str, Any]]]:
+    """The first ``n`` usable rows of an uploaded table as chat turns, for the preview."""
+    try:
+        fmt, columns = detect_format(frame.columns, mapping)
+    except DatasetError:
+        return []
+    if fmt == "text":
+        return []
+    extra = mapping.get("input")
+    out = []
+    for number, record in enumerate(frame.head(50).to_dict("records"), start=1):
+        if fmt == "prompt_completion" and extra in record:
+            record = {**record, columns["prompt"]: alpaca_prompt(record[columns["prompt"]], record[extra])}
+        try:
+            turns = row_to_messages(record, fmt, columns, number)
+        except DatasetError:
+            continue
+        if turns:
+            out.append(turns)
+        if len(out) >= n:
+            break
+    return out
 
 
 def read_messages_jsonl(source: str | bytes | Path) -> list[list[dict[str, str]]]:

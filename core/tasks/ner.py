@@ -18,11 +18,13 @@ from typing import Any
 import pandas as pd
 
 from core.errors import DatasetError
+from core.text.encoding import decode_text
+from core.text.scripts import UNSPACED, script_of
 
 TEXT_EXTENSIONS = (".conll", ".conllu", ".txt", ".iob", ".iob2", ".bio", ".bioes", ".ner")
 JSON_EXTENSIONS = (".jsonl", ".json")
 PASSTHROUGH = ("split", "group")
-KNOWN_PREFIXES = frozenset("BIESLU")  # L/U are BILOU's names for E/S
+KNOWN_PREFIXES = frozenset("BIESLUM")  # L/U are BILOU's names for E/S; M is BMES's I
 _PREFIXED = re.compile(r"^([A-Za-z])-(.+)$")
 SENTENCE_COLUMN_NAMES = ("sentence_id", "sentence", "sentence #", "sent_id", "sentence_idx", "sid")
 
@@ -165,13 +167,12 @@ def normalize_token_frame(
     return out
 
 
-def _decode(data: bytes, filename: str) -> str:
-    if b"\x00" in data[:4096]:
+def _decode(data: bytes | str, filename: str) -> str:
+    if isinstance(data, str):
+        return data
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DatasetError(f"'{filename}' is not a text file; upload CoNLL text, JSONL, CSV or Parquet.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    return decode_text(data, filename)[0]
 
 
 def looks_like_conll(text: str, sample_lines: int = 200) -> bool:
@@ -184,7 +185,7 @@ def looks_like_conll(text: str, sample_lines: int = 200) -> bool:
     return tagged >= 0.9 * len(rows) and any(r[-1] == "O" for r in rows)
 
 
-def read_token_file(data: bytes, filename: str) -> pd.DataFrame:
+def read_token_file(data: bytes | str, filename: str) -> pd.DataFrame:
     """Read a CoNLL-style text file (.conll/.txt/.iob/...) or a JSONL file with tokens/tags into sentences."""
     name = filename.lower()
     text = _decode(data, filename)
@@ -227,6 +228,8 @@ def split_tag(tag: str) -> tuple[str, str]:
     match = _PREFIXED.match(tag)
     if match:
         prefix, kind = match.groups()
+        if prefix == "M":  # BMES (common in Chinese NER): M- is a middle token, as I- is
+            return "I", kind
         return (prefix, kind) if prefix in KNOWN_PREFIXES else ("?", tag)
     return ("", tag) if tag and tag == tag.strip() else ("?", tag)
 
@@ -271,6 +274,33 @@ def to_iob2(tags: Sequence[str], scheme: str = "IOB2") -> list[str]:
         out.append(("B-" if begins else "I-") + kind)
         open_kind = None if prefix in ("E", "L", "S", "U") else kind
     return out
+
+
+def join_tokens(tokens: Sequence[str]) -> tuple[str, list[int]]:
+    """The tokens as one text and each token's start offset.
+
+    Tokens are joined by spaces, except between two characters of a script written without
+    spaces (a Chinese or Japanese sentence tagged one character per line reads as it is written).
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    position = 0
+    for i, token in enumerate(tokens):
+        if i and not (_unspaced(tokens[i - 1]) and _unspaced(token)):
+            parts.append(" ")
+            position += 1
+        starts.append(position)
+        parts.append(token)
+        position += len(token)
+    return "".join(parts), starts
+
+
+def _unspaced(token: str) -> bool:
+    """A token of one or two characters of an unspaced script (or CJK punctuation)."""
+    if not token or len(token) > 2:
+        return False
+    return all(script_of(ch) in UNSPACED or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+               for ch in token)
 
 
 def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:

@@ -13,9 +13,12 @@ from typing import Any
 from core.tasks.ner import entity_spans
 
 IGNORED = -100  # the label id the loss (and the metrics) skip
-# A word (letters/digits, kept whole across inner - ' . , / @ as in "INV-2041", "1,200.50",
+# A Chinese character or kana (those scripts are tagged one character at a time), a word
+# (letters/digits, kept whole across inner - ' . , / @ as in "INV-2041", "1,200.50",
 # "anna@shop.com") or one punctuation character.
-_WORD = re.compile(r"\w+(?:[-'’.,/@&]\w+)*|[^\w\s]")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_LETTERS = rf"(?:(?![{_CJK}])\w)+"
+_WORD = re.compile(rf"[{_CJK}]|{_LETTERS}(?:[-'’.,/@&]{_LETTERS})*|[^\w\s]")
 
 
 def align_labels(

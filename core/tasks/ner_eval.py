@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.tasks.ner import entity_spans
+from core.tasks.ner import entity_spans, to_iob2
 
 AVERAGES = ("micro avg", "macro avg", "weighted avg")
 REPORT_COLUMNS = ["precision", "recall", "f1", "support"]
@@ -185,7 +185,6 @@ def predict_by_lookup(train_tokens: Sequence[Sequence[str]], train_tags: Sequenc
     """
     from collections import Counter
 
-    from core.tasks.ner import to_iob2
 
     seen: dict[str, Counter[str]] = {}
     for tokens, tags in zip(train_tokens, train_tags, strict=True):

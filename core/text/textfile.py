@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DatasetError
-from core.text.encoding import decode_text
+from core.text.arrowtext import arrow_strings, byte_lengths
+from core.text.encoding import Decoding, decode_bytes, encoding_label
 
 DELIMITERS = (",", "\t", ";", "|")
 NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null"]
@@ -32,7 +33,6 @@ def numeric_mask(series: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from core.text.arrowtext import arrow_strings, byte_lengths
 
     try:
         arr = arrow_strings(series)
@@ -125,24 +125,29 @@ class NotUtf8(Exception):
     """pyarrow found bytes that are not UTF-8: decode the file another way and try again."""
 
 
-def read_delimited(data: bytes, name: str,
-                   default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, str, list[str]]:
-    """Frame, delimiter, header flag, encoding and warnings of CSV/TSV bytes.
+def read_delimited(data: bytes, name: str, default_delimiter: str = ",",
+                   encoding: str | None = None
+                   ) -> tuple[pd.DataFrame, str, bool, Decoding, list[str]]:
+    """Frame, delimiter, header flag, how the bytes were decoded and warnings of CSV/TSV bytes.
 
     UTF-8 (the usual case) goes to pyarrow as it came, which validates it while parsing; only
-    other encodings are decoded in Python first.
+    other encodings (guessed, or ``encoding`` when the user chose one) are decoded in Python.
     """
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
-    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and _head_is_utf8(body):
+    plain = encoding is None or encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
+    if plain and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) \
+            and _head_is_utf8(body):
         try:
             frame, delimiter, has_header, warnings = sniff_table(body, name, default_delimiter)
-            return frame, delimiter, has_header, "utf-8-sig" if bom else "utf-8", warnings
+            codec = "utf-8-sig" if bom else "utf-8"
+            return frame, delimiter, has_header, Decoding(codec, encoding_label(codec)), warnings
         except NotUtf8:
-            pass
-    text, encoding, warnings = decode_text(data, name)
+            if encoding is not None:
+                decode_bytes(data, name, encoding)  # raises the sentence naming the bad byte
+    text, how = decode_bytes(data, name, encoding)
     frame, delimiter, has_header, more = sniff_table(text.encode("utf-8"), name, default_delimiter)
-    return frame, delimiter, has_header, encoding, warnings + more
+    return frame, delimiter, has_header, how, list(how.warnings) + more
 
 
 def _head_is_utf8(body: bytes) -> bool:

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from core.data import datasets
 from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
 from core.store import runs
+from core.tasks.tabular import infer_target_kind
 from core.training import queue
 from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
 from core.training.request import check_request
@@ -27,8 +29,6 @@ RESUMABLE = ("interrupted", "cancelled", "failed")
 
 def start_cv(request: Any, folds: int, launcher: Any = None) -> RunInfo:
     """Queue a k-fold cross-validation of a request (a `training.TrainRequest`); returns the parent run."""
-    from core.data import datasets
-    from core.tasks.tabular import infer_target_kind
     task, dataset = check_request(request)
     if task not in CV_TASKS:
         raise ConfigError(f"Cross-validation is available for {', '.join(CV_TASKS)} datasets, not {task}.")

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.data.datasets import get_dataset, load_dataset_frame
+from core.models import catalog
 from core.run_config import TrainConfig
 
 PROBE_TOKENS = 64                 # the probe's sequence length (core.ml.probe)
@@ -115,8 +117,6 @@ def training_speed(model: Any, tokens: float, config: TrainConfig) -> tuple[floa
 
 def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estimate:
     """Steps, duration and memory of a run with these settings, with warnings when it will not fit."""
-    from core.data.datasets import get_dataset, load_dataset_frame
-    from core.models import catalog
 
     dataset = get_dataset(dataset_id)
     model = catalog.get_model(model_key)

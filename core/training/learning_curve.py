@@ -20,6 +20,7 @@ from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, NotFoundError
 from core.results.evaluation import evidence_split
 from core.results.report import primary_metric
+from core.run_config import TrainConfig
 from core.store import evaluations, runs
 from core.training import queue
 from core.training.request import TrainRequest, check_request
@@ -125,7 +126,6 @@ def headline_metric(parent_id: int, frame: pd.DataFrame | None = None) -> str | 
 def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                                   launcher: Any = None) -> RunInfo:
     """Queue a learning curve with the same dataset, model and settings as an existing run."""
-    from core.run_config import TrainConfig
 
     run = runs.get_run(run_id)
     if run.kind == KIND or run.parent_id is not None:

@@ -1,9 +1,11 @@
-"""The run queue: launchers that start ``python -m core.training.worker RUN_ID`` and the kick that
-marks dead runs interrupted and starts queued runs while slots are free.
+"""The run queue: the kick that marks dead runs interrupted and sees that queued runs get trained.
 
-Each worker runs in its own OS session, so closing the tab or restarting the app never stops it.
-By default one run trains at a time (``UCLAB_MAX_RUNNING``); a worker that finishes kicks the
-queue, and so does every page load and CLI call that reads runs.
+Workers take queued runs from the database: ``uclab worker`` daemons on any machine that shares
+it, or, when none is alive, the local worker the app starts itself (``LocalWorker``:
+``core.training.daemon --local``, in its own OS session, so closing the tab or restarting the app
+never stops a run; it leaves when idle). The local worker trains ``UCLAB_MAX_RUNNING`` runs at
+once (default 1). Tests and scripts may set a ``Launcher`` instead, which starts
+``python -m core.training.worker RUN_ID`` per run (or runs it inline) while slots are free.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from core.config import get_settings
-from core.store import runs
+from core.store import runs, workers
+from core.store.processes import start_time
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,20 +50,46 @@ class SubprocessLauncher:
                                     start_new_session=True)
         # Reap finished children so they do not linger as zombies in a long-lived app process.
         SubprocessLauncher._children = [p for p in self._children if p.poll() is None] + [proc]
-        runs.update_progress(run_id, heartbeat=False, pid=proc.pid)
+        runs.update_progress(run_id, heartbeat=False, pid=proc.pid, pid_started=start_time(proc.pid))
+
+
+class LocalWorker:
+    """Starts this machine's worker daemon when no worker (on any machine) is alive."""
+
+    IDLE_EXIT_S = 120.0  # a laptop keeps no idle process for long; the next kick starts it again
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def ensure(self) -> bool:
+        """Start the local worker if needed; whether one was started now."""
+        if workers.live_workers():
+            return False
+        proc = LocalWorker._proc
+        if proc is not None and proc.poll() is None:
+            return False  # started a moment ago and still registering
+        settings = get_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "UCLAB_HOME": str(settings.home),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(settings.home / "worker.log", "ab") as log:
+            LocalWorker._proc = subprocess.Popen(
+                [sys.executable, "-m", "core.training.daemon", "--local", str(max_running()),
+                 str(self.IDLE_EXIT_S)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        return True
 
 
 _launcher: Launcher | None = None
 
 
 def set_launcher(launcher: Launcher | None) -> None:
-    """Use this launcher for every later start (None restores the subprocess launcher)."""
+    """Use this launcher for every later start (None: the workers take the queue)."""
     global _launcher
     _launcher = launcher
 
 
-def get_launcher() -> Launcher:
-    return _launcher or SubprocessLauncher()
+def get_launcher() -> Launcher | None:
+    """The launcher set for tests and scripts; None means the workers take the queue."""
+    return _launcher
 
 
 def max_running() -> int:
@@ -72,9 +101,17 @@ def max_running() -> int:
 
 
 def kick_queue(launcher: Launcher | None = None) -> list[int]:
-    """Mark dead runs interrupted, then start queued runs while slots are free; the ids started."""
+    """Mark dead runs interrupted, then see that queued runs get trained; the ids a launcher started.
+
+    Without a launcher the workers claim runs themselves; this only starts the local worker
+    when runs are waiting and no worker is alive, and returns [].
+    """
     runs.reap_stale()
     launcher = launcher or get_launcher()
+    if launcher is None:
+        if runs.queued_ids():
+            LocalWorker().ensure()
+        return []
     started = []
     # A launched worker counts from the moment it is started, not only once it has claimed its run.
     free = max_running() - runs.running_count() - runs.launching_count()

@@ -21,6 +21,7 @@ class TrainRequest:
     config: TrainConfig = field(default_factory=TrainConfig)
     task: str | None = None    # defaults to the dataset's task
     name: str = ""
+    created_by: str = ""       # the signed-in person who asked (empty without sign-in)
 
 
 def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:

@@ -6,6 +6,7 @@ launcher starts the worker process; the pages and the CLI only read what the wor
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pandas as pd
@@ -18,17 +19,32 @@ from core.store import runs
 from core.training import queue
 from core.training.crossval import cancel_cv, refresh_live_parents, resume_cv
 from core.training.estimates import Estimate, estimate_run
-from core.training.queue import Launcher, SubprocessLauncher, get_launcher, max_running, set_launcher
+from core.training.queue import (
+    Launcher,
+    LocalWorker,
+    SubprocessLauncher,
+    get_launcher,
+    max_running,
+    set_launcher,
+)
 from core.training.request import TrainRequest, check_request
 
-__all__ = ["PRESETS", "Estimate", "Launcher", "SubprocessLauncher", "TrainConfig", "TrainRequest",
-           "cancel_run", "estimate_run", "field_help", "get_launcher", "get_run", "kick_queue", "list_runs",
-           "max_running", "queue_position", "resume_run", "run_logs", "run_metrics", "set_launcher",
-           "start_run", "wait_for_run"]
+__all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher", "TrainConfig",
+           "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
+           "get_run", "kick_queue", "list_runs", "max_running", "queue_position", "resume_run",
+           "run_logs", "run_metrics", "set_launcher", "start_run", "sweep", "wait_for_run"]
+
+
+def sweep() -> list[int]:
+    """Mark runs whose process is gone as interrupted and bring cross-validation parents up to date."""
+    reaped = runs.reap_stale()
+    refresh_live_parents()
+    return reaped
 
 
 def kick_queue(launcher: Launcher | None = None) -> list[int]:
-    """Bring cross-validation parents up to date with their folds, then kick the queue; the ids started."""
+    """Bring cross-validation parents up to date with their folds, then kick the queue; the ids started
+    by a launcher (without one, the workers claim runs and this returns [])."""
     refresh_live_parents()
     return queue.kick_queue(launcher)
 
@@ -38,7 +54,8 @@ def start_run(request: TrainRequest, launcher: Launcher | None = None) -> RunInf
     task, _ = check_request(request)
     request.config.validate()
     info = runs.create_run(dataset_id=request.dataset_id, model_key=request.model_key, task=task,
-                           config=request.config.to_dict(), seed=request.config.seed, name=request.name)
+                           config=request.config.to_dict(), seed=request.config.seed, name=request.name,
+                           created_by=request.created_by)
     runs.add_log(info.id, f"Queued: {task} with {request.model_key}, preset {request.config.preset}.")
     kick_queue(launcher)
     return runs.get_run(info.id)
@@ -69,6 +86,14 @@ def resume_run(run_id: int, launcher: Launcher | None = None) -> RunInfo:
     runs.add_log(run_id, f"Resume requested: continuing {where}.")
     kick_queue(launcher)
     return runs.get_run(run_id)
+
+
+def delete_run(run_id: int) -> list[int]:
+    """Delete a finished run (and its folds) with its files under UCLAB_HOME; the ids deleted."""
+    ids = runs.delete_run(run_id)
+    for gone in ids:
+        shutil.rmtree(get_settings().runs_dir / str(gone), ignore_errors=True)
+    return ids
 
 
 def get_run(run_id: int) -> RunInfo:

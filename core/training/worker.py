@@ -22,6 +22,9 @@ from core.config import get_settings
 from core.data import datasets
 from core.entities import RunStatus as S
 from core.errors import UserError
+from core.models import catalog
+from core.results.evaluation import store_evaluation
+from core.run_config import TrainConfig
 from core.store import runs
 from core.training import crossval, queue
 
@@ -96,9 +99,35 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def run(run_id: int) -> int:
-    """Train one queued run to a terminal status; the process exit code (0 ok/cancelled, 1 failed)."""
-    if not runs.claim_run(run_id, os.getpid(), max_running=queue.max_running()):
+def process_rank() -> int:
+    """This process's rank among a run's training processes (0 when it trains alone)."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def _take(run_id: int, *, claimed: bool) -> bool:
+    """Become the run's process: claim a queued run, or take over one a worker daemon claimed."""
+    if not claimed:
+        return runs.claim_run(run_id, os.getpid(), max_running=queue.max_running())
+    if runs.take_over(run_id, os.getpid()):
+        return True
+    info = runs.get_run(run_id)
+    if info.status == S.RUNNING and info.cancel_requested:
+        _finish(run_id, S.CANCELLED, "Cancelled before it started.")
+    return False
+
+
+def run(run_id: int, *, claimed: bool = False) -> int:
+    """Train one queued run to a terminal status; the process exit code (0 ok/cancelled, 1 failed).
+
+    `claimed`: a worker daemon already moved the run to running and will start the next one.
+    The processes of a multi-process run all train; only rank 0 talks to the database.
+    """
+    if process_rank() != 0:
+        return _train_other_rank(run_id)
+    if not _take(run_id, claimed=claimed):
         print(f"Run {run_id} is not claimable now (taken, not queued, or no free slot).", file=sys.stderr,
               flush=True)
         return 0
@@ -118,11 +147,12 @@ def run(run_id: int) -> int:
         beat.stop.set()
         if runs.get_run(run_id).status == S.RUNNING:  # a path above forgot to finish it
             _finish(run_id, S.FAILED, "The training process ended without finishing the run.")
-        try:
-            crossval.refresh_live_parents()  # a finished fold may finish its cross-validation
-            queue.kick_queue()
-        except Exception:  # noqa: BLE001 - the next run will be started by the next kick
-            traceback.print_exc()
+        if not claimed:  # a daemon starts its own next run
+            try:
+                crossval.refresh_live_parents()  # a finished fold may finish its cross-validation
+                queue.kick_queue()
+            except Exception:  # noqa: BLE001 - the next run will be started by the next kick
+                traceback.print_exc()
     return code
 
 
@@ -142,23 +172,26 @@ def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
         pass  # already finished (e.g. reaped); keep the first verdict
 
 
-def _train_and_finish(run_id: int) -> int:
+def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFrame], Any, Path, Any]:
+    """The run's facts, adapter, split frames, task inputs, folder and checkpoint to resume from.
+
+    `main`: this is the process that records the run (rank 0); the others only read.
+    """
     from core.ml import device as devices
     from core.ml.tasks.base import TaskInputs
     from core.ml.tasks.registry import get_adapter
-    from core.ml.trainer import train
-    from core.models import catalog
-    from core.results.evaluation import store_evaluation
-    from core.run_config import TrainConfig
 
     settings = get_settings()
     info = runs.get_run(run_id)
     config = TrainConfig.from_dict(info.config)
     run_dir = settings.runs_dir / str(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    choice = devices.choose()
-    runs.update_progress(run_id, library_versions=library_versions(), device=choice.name,
-                         output_dir=settings.relative(run_dir))
+    if main:
+        choice = devices.choose()
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        device = choice.name + (f" × {world} processes" if world > 1 else "")
+        runs.update_progress(run_id, library_versions=library_versions(), device=device,
+                             output_dir=settings.relative(run_dir))
     adapter = get_adapter(info.task)
     dataset, frame = load_frames(info.dataset_id)
     parts = split_frames(frame, config)
@@ -169,6 +202,25 @@ def _train_and_finish(run_id: int) -> int:
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
                         dataset_info=dataset)
     resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
+    return info, adapter, parts, inputs, run_dir, resume
+
+
+def _train_other_rank(run_id: int) -> int:
+    """A non-main process of a multi-process run: trains its share, records nothing."""
+    from core.ml.trainer import train
+
+    info, adapter, _parts, inputs, run_dir, resume = _prepare(run_id, main=False)
+    outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
+                    elapsed_before=info.elapsed_seconds,
+                    log=lambda m: print(f"[rank {process_rank()}] {m}", file=sys.stderr, flush=True))
+    return 1 if outcome.status == "failed" else 0
+
+
+def _train_and_finish(run_id: int) -> int:
+    from core.ml.trainer import train
+
+    info, adapter, parts, inputs, run_dir, resume = _prepare(run_id, main=True)
+    config = inputs.config
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
     outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
@@ -230,8 +282,10 @@ def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m core.training.worker RUN_ID``."""
     argv = sys.argv[1:] if argv is None else argv
+    claimed = "--claimed" in argv
+    argv = [a for a in argv if a != "--claimed"]
     if len(argv) != 1 or not argv[0].isdigit():
-        print("Usage: python -m core.training.worker RUN_ID", file=sys.stderr)
+        print("Usage: python -m core.training.worker RUN_ID [--claimed]", file=sys.stderr)
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -240,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM (a shutdown, `kill`) stops at the next step with a checkpoint, like Cancel.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: TERMINATE.set())
-    return run(int(argv[0]))
+    return run(int(argv[0]), claimed=claimed)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,46 @@ def test_one_click_gallery_import_saves_and_lists_the_dataset(open_page: Callabl
     assert any("Imported Iris" in s.value for s in at.success)
     assert at.session_state["current_dataset_id"] == saved[0].id
     assert list(at.dataframe[0].value["id"]) == [saved[0].id]  # listed in the same redraw
+
+
+def test_encoding_is_shown_and_can_be_overridden(open_page: Callable[..., AppTest]) -> None:
+    texts = ["这部电影非常好看，演员很出色", "剧情很无聊，浪费时间", "画面漂亮，音乐好听",
+             "我不推荐这部电影", "故事感人，值得一看", "导演让人失望"] * 2
+    rows = [(t, "fresh" if i % 2 == 0 else "rotten") for i, t in enumerate(texts)]
+    data = ("review,sentiment\n" + "".join(f"{t},{label}\n" for t, label in rows)).encode("gbk")
+    # MiniLM cannot read Chinese, so the first report extracts SmolLM2's tokenizer (~20 s).
+    at = open_page("datasets").file_uploader(key="datasets_upload").set_value(
+        ("cn.csv", data, "text/csv")).run(timeout=180)
+    assert not at.exception
+    assert any("read as GBK (Chinese, simplified)" in c.value.replace("\\", "") for c in at.caption)
+    assert at.dataframe[0].value["review"].tolist() == texts
+    at.selectbox(key="datasets_encoding").set_value("cp1252").run(timeout=120)
+    assert not at.exception
+    assert any("read as Windows-1252" in c.value.replace("\\", "") for c in at.caption)
+    assert at.dataframe[0].value["review"].iloc[0] != texts[0]
+    at.selectbox(key="datasets_encoding").set_value("utf-8").run()
+    assert any("cannot be read as UTF-8" in e.value.replace("\\", "") for e in at.error)
+    at.selectbox(key="datasets_encoding").set_value("gbk").run()
+    at.button(key="datasets_save").click().run()
+    assert not at.exception
+    saved = datasets.list_datasets()
+    assert len(saved) == 1 and saved[0].info["encoding"] == "gbk"
+
+
+def test_sharegpt_file_is_previewed_as_a_chat(open_page: Callable[..., AppTest]) -> None:
+    import json
+
+    lines = [json.dumps({"conversations": [{"from": "system", "value": "Réponds en français."},
+                                           {"from": "human", "value": f"Question {i} ?"},
+                                           {"from": "gpt", "value": f"Réponse {i}."}]})
+             for i in range(12)]
+    # The first causal-LM report extracts SmolLM2's tokenizer into the fresh home (~20 s).
+    at = open_page("datasets").file_uploader(key="datasets_upload").set_value(
+        ("chats.jsonl", "\n".join(lines).encode(), "text/plain")).run(timeout=180)
+    assert not at.exception
+    assert at.selectbox(key="datasets_task").value == "causal-lm"
+    assert at.radio(key="datasets_map_format").value == "messages"
+    shown = [m for m in at.chat_message]
+    assert [m.name for m in shown[:3]] == ["human", "user", "assistant"]
+    assert shown[2].text[0].value == "Réponse 0."
+    assert not at.error

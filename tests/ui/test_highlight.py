@@ -29,3 +29,10 @@ def test_overlapping_and_out_of_range_spans_are_skipped() -> None:
 def test_colours_are_stable_and_the_legend_lists_each_type_once() -> None:
     assert colours(["ORG", "PER"]) == colours(["PER", "ORG", "PER"])
     assert legend_html(["PER", "ORG", "PER"]).count("<mark") == 2
+
+
+def test_right_to_left_and_cjk_text_keeps_its_direction_and_characters() -> None:
+    arabic = "اشترت مريم هاتفا"
+    out = entity_html(arabic, [{"type": "PER", "start": 6, "end": 10}])
+    assert out.startswith('<div dir="auto"') and '<mark dir="auto"' in out and "مريم" in out
+    assert ">上海 <span" in entity_html("张三在上海", [{"type": "LOC", "start": 3, "end": 5}])

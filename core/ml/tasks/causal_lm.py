@@ -27,6 +27,7 @@ from core.errors import ConfigError
 from core.ml.models import load_causal_lm, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
+from core.store import runs
 from core.tasks import chat
 
 SAMPLES_FILE = "samples.jsonl"
@@ -42,11 +43,24 @@ def _spans(tokenizer: Any, messages: list[dict[str, str]], text: str) -> list[tu
         if start < 0:
             return None  # the template rewrote the text: fall back to training on every token
         end = start + len(message["content"])
-        if message["role"] == "assistant":
+        if chat.is_target(message):  # tool calls and tool results are context only
             stop = end + len(eos) if eos and text.startswith(eos, end) else end
             spans.append((start, stop))
         cursor = end
     return spans
+
+
+def _for_template(tokenizer: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The turns as the chat template accepts them: tool results become user turns where the
+    template refuses a 'tool' role (they stay context either way)."""
+    if not any(m["role"] == "tool" for m in messages):
+        return messages
+    try:
+        tokenizer.apply_chat_template(messages, tokenize=False)
+        return messages
+    except Exception:  # noqa: BLE001 - jinja raises its own errors for roles it does not know
+        return [{**m, "role": "user", "content": f"[tool result]\n{m['content']}"}
+                if m["role"] == "tool" else m for m in messages]
 
 
 def encode_row(tokenizer: Any, record: dict[str, Any], fmt: str, columns: dict[str, str], max_length: int,
@@ -57,6 +71,7 @@ def encode_row(tokenizer: Any, record: dict[str, Any], fmt: str, columns: dict[s
         text = str(record[columns["text"]]) + (tokenizer.eos_token or "")
         spans = None
     else:
+        messages = _for_template(tokenizer, messages)
         text = tokenizer.apply_chat_template(messages, tokenize=False)
         spans = _spans(tokenizer, messages, text) if completion_only else None
     enc = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length,
@@ -110,7 +125,8 @@ def prompt_of(tokenizer: Any, record: dict[str, Any], fmt: str,
         words = str(record[columns["text"]]).split()
         head = " ".join(words[:max(1, min(12, len(words) // 2))])
         return head, head, " ".join(words[len(head.split()):])
-    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    messages = _for_template(tokenizer, messages)
+    last = chat.last_target(messages)
     shown = next((m["content"] for m in reversed(messages[:last]) if m["role"] == "user"), "")
     rendered = tokenizer.apply_chat_template(messages[:last], tokenize=False, add_generation_prompt=True) \
         if last else tokenizer.apply_chat_template([], tokenize=False, add_generation_prompt=True)
@@ -164,8 +180,6 @@ class SampleAnswersCallback(TrainerCallback):
                 fh.write(json.dumps({"step": step, "prompt": shown, "output": answer, "reference": reference,
                                      "at": now}, ensure_ascii=False) + "\n")
         if run_dir.name.isdigit():
-            from core.store import runs
-
             runs.add_log(int(run_dir.name), f"Sample answer at step {step}: {self.prompts[0][0][:60]!r} -> "
                                             f"{answers[0][:100]!r}")
 

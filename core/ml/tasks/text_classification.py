@@ -21,6 +21,7 @@ from core.ml.models import load_sequence_classifier, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
 from core.tasks import metrics as M
+from core.tasks.baselines import fit_baselines
 
 
 def _load_model(model_dir: Path, tokenizer: Any, **kwargs: Any) -> Any:
@@ -137,7 +138,6 @@ class TextClassificationAdapter(TaskAdapter):
 
     def baselines(self, train: pd.DataFrame, test: pd.DataFrame
                   ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
-        from core.tasks.baselines import fit_baselines
 
         return fit_baselines(self.task, train, test)
 

@@ -72,3 +72,17 @@ def test_gallery_list_and_import(home: Path, capsys: pytest.CaptureFixture) -> N
     assert info["task"] == "tabular" and info["info"]["gallery"] == "iris"
     assert main(["datasets", "import", "iris"]) == 0
     assert f"(id {info['id']}, tabular)" in capsys.readouterr().out
+
+
+def test_add_with_an_encoding(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "ru.csv"
+    texts = [f"Отзыв номер {i}: {'хороший' if i % 2 else 'плохой'} фильм" for i in range(40)]
+    path.write_bytes(("text,label\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(texts))
+                      ).encode("cp1251"))
+    assert main(["datasets", "add", str(path), "--name", "ru", "--task", "classification",
+                 "--encoding", "cp1251", "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["info"]["encoding"] == "cp1251"
+    assert main(["datasets", "add", str(path), "--name", "ru", "--task", "classification",
+                 "--encoding", "utf-8"]) == 2
+    assert "cannot be read as UTF-8" in capsys.readouterr().err

@@ -16,7 +16,7 @@ KEYS = [e.key for e in gallery.list_gallery()]
 
 def test_cards_say_question_size_and_licence() -> None:
     entries = gallery.list_gallery()
-    assert len(KEYS) == len(set(KEYS)) == 10
+    assert len(KEYS) == len(set(KEYS)) == 12
     for e in entries:
         assert e.title and e.question and e.licence and e.source and e.description
         assert e.rows > 0
@@ -108,3 +108,16 @@ def test_ner_sample_is_small_and_reproducible(tmp_path: Path, monkeypatch: pytes
     assert (tmp_path / "again.jsonl").read_bytes() == committed
     first = json.loads(committed.splitlines()[0])
     assert len(first["tokens"]) == len(first["tags"])
+
+
+def test_chinese_use_cases_read_as_chinese(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(datasets.TASK_CHECKS, "causal-lm")  # chat-length checks are not under test
+    chat = gallery.import_gallery("chat-pairs-chinese")
+    frame = load_dataset_frame(chat.id)
+    assert chat.task == "causal-lm" and frame["prompt"].str.contains("你好").any()
+    assert chat.quality["stats"]["language"] == "Chinese"
+    topics = gallery.import_gallery("chinese-topics")
+    entry = next(e for e in gallery.list_gallery() if e.key == "chinese-topics")
+    assert (topics.row_count, len(topics.quality["stats"]["class_counts"])) == (entry.rows, entry.classes)
+    codes = {f["code"]: f for f in topics.quality["findings"]}
+    assert "SmolLM2-135M-Instruct" in codes["unknown_tokens"]["message"]  # MiniLM cannot read it

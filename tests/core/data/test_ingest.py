@@ -148,7 +148,7 @@ BAD = [
      "Line 3 of 'x.csv' has 3 fields but the table has 2"),
     (b"text,label\na,pos\nb,neg\nc\n", "x.csv", "Line 4 of 'x.csv' has 1 field but the table has 2"),
     (b"text,label\nab\x81\x8d\x9d,pos\n", "x.csv",
-     "not text in UTF-8, Windows-1252 or Latin-1 (byte 0x81 on line 2)"),
+     "is not UTF-8 (byte 0x81 on line 2) and does not read as text in any encoding"),
     (_zip_bytes(), "x.csv", "is a ZIP archive (or an Excel workbook) renamed .csv"),
     (gzip.compress(CSV), "x.csv", "is a gzip-compressed archive renamed .csv"),
     (b"\x00\x01\x02binary\x00", "x.csv", "is binary data, not a text table"),

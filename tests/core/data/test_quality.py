@@ -203,6 +203,41 @@ def test_regression_on_a_text_label_is_blocked_with_a_sentence(home: Path) -> No
     assert "classification" in message and "'fresh'" in message
 
 
+@pytest.mark.parametrize(("garbled", "pair"), [
+    ("这部电影非常好看".encode("gbk").decode("cp1252"), "GBK (Chinese, simplified) text read as Windows"),
+    ("Этот фильм хороший".encode().decode("cp1251"), "UTF-8 text read as Windows-1251"),
+    ("这部电影非常好看".encode().decode("gbk"), "UTF-8 text read as GBK"),
+    ("Этот фильм".encode("cp1251").decode("cp1252"), "Windows-1251 (Cyrillic) text read as Windows-1252"),
+])
+def test_mojibake_of_common_pairs_is_named(garbled: str, pair: str) -> None:
+    frame = _reviews(40)
+    frame.loc[9, "text"] = garbled
+    damage = _codes(_report(frame))["encoding_damage"]
+    assert damage.count == 1 and damage.example["row"] == 10
+    assert pair in damage.message and "Read the file as" in damage.message
+
+
+def test_real_text_in_many_scripts_is_not_mojibake() -> None:
+    frame = _reviews(40)
+    for i, text in enumerate(["这部电影非常好看", "Этот фильм очень хороший", "この映画はとても面白い",
+                              "Très bon film, j’ai adoré", "¿Qué tal? ¡Hola!", "Žluťoučký kůň",
+                              "이 영화 정말 재미있어요", "Ελληνικά γράμματα", "Grüße aus München"]):
+        frame.loc[i, "text"] = text
+    assert "encoding_damage" not in _codes(_report(frame))
+
+
+def test_an_uncertain_encoding_guess_is_a_warning() -> None:
+    from core.data.ingest import read_upload
+
+    rows = "".join(f"review {i} was {'good' if i % 2 else 'bad'},{'pos' if i % 2 else 'neg'}\n"
+                   for i in range(60))
+    parsed = read_upload(("text,label\n" + rows).encode() + "café crème,neg\n".encode("cp1252"),
+                         "few.csv")
+    finding = _codes(check_dataset(parsed, {"text": "text", "label": "label"},
+                                   task="classification", split=SplitConfig()))["encoding_uncertain"]
+    assert finding.severity == "warning" and "Windows-1252" in finding.message
+
+
 def test_every_task_with_its_own_checks_has_them_registered() -> None:
     from core.data import chat_checks, ner_checks
     from core.tasks import tabular

@@ -40,11 +40,12 @@ def test_lists_both_bundled_models_with_their_facts(fresh: Path) -> None:
                                                                                     22_713_216, 512)
     assert set(minilm.tasks) == {"classification", "regression", "token-classification"}
     assert minilm.ready and minilm.path and minilm.size_bytes > 80_000_000
-    assert (smol.family, smol.tasks, smol.params, smol.context_length) == ("causal-lm", ("causal-lm",),
-                                                                           134_515_008, 8192)
+    # A causal LM is also a classification/regression backbone (a new head on its last token).
+    assert (smol.family, smol.tasks, smol.params, smol.context_length) == (
+        "causal-lm", ("causal-lm", "classification", "regression"), 134_515_008, 8192)
     assert not smol.ready and smol.path is None and smol.size_bytes > 90_000_000  # the GGUF until converted
     assert minilm.licence == smol.licence == "Apache-2.0"
-    assert json.loads(json.dumps(smol.to_dict()))["tasks"] == ["causal-lm"]
+    assert json.loads(json.dumps(smol.to_dict()))["tasks"] == ["causal-lm", "classification", "regression"]
 
 
 def test_unknown_key_names_the_valid_keys(fresh: Path) -> None:
@@ -101,7 +102,8 @@ def test_model_folders_under_home_are_listed(fresh: Path, tmp_path: Path) -> Non
 
     build_tiny_causal_lm(fresh / "models" / "my-lm")
     info = catalog.get_model("local:my-lm")
-    assert (info.family, info.tasks, info.ready) == ("causal-lm", ("causal-lm",), True)
+    assert (info.family, info.tasks, info.ready) == (
+        "causal-lm", ("causal-lm", "classification", "regression"), True)
 
 
 def test_hub_model_offline_fails_fast_with_a_sentence(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import select, text
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from core.config import get_settings
 from core.store import db
@@ -16,6 +17,7 @@ from core.store.orm import Dataset, Run, RunStatus
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.sqlite_only
 def test_every_connection_gets_wal_busy_timeout_and_foreign_keys(home: Path) -> None:
     for write in (False, True):
         with db.session_scope(write=write) as session:
@@ -24,13 +26,13 @@ def test_every_connection_gets_wal_busy_timeout_and_foreign_keys(home: Path) -> 
             assert session.execute(text("PRAGMA busy_timeout")).scalar() == db.BUSY_TIMEOUT_MS
 
 
-def test_migrations_create_the_schema_on_an_empty_database(home: Path) -> None:
+def test_migrations_create_the_schema_on_an_empty_database(home: Path, database: str) -> None:
     with db.session_scope() as session:
         version = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        tables = set(session.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars())
+    tables = set(inspect(db.get_engine()).get_table_names())
     assert version is not None
     assert {"datasets", "runs", "run_metrics", "run_logs", "evaluations", "generations"} <= tables
-    assert (home / "uclab.db").exists()
+    assert (home / "uclab.db").exists() == (database == "sqlite")
 
 
 def test_migrating_an_existing_database_keeps_its_rows(home: Path) -> None:
@@ -60,21 +62,14 @@ def test_status_is_constrained_to_the_enum(home: Path) -> None:
         session.add(Dataset(name="d", task="classification", source_filename="a.csv",
                             content_hash="y" * 64, path="p", mapping={}, split_sizes={},
                             quality={}, info={}, row_count=1))
-    con = sqlite3.connect(home / "uclab.db")
-    con.execute("PRAGMA foreign_keys=ON")
-    try:
-        con.execute("INSERT INTO runs (dataset_id, model_key, task, config, seed, status, status_reason,"
-                    " cancel_requested, created_at, step, total_steps, epoch, elapsed_seconds, output_dir,"
-                    " last_checkpoint, summary, library_versions, device, name, kind)"
-                    " VALUES (1, 'm', 'classification', '{}', 1, 'bogus', '', 0, '2026-01-01', 0, 0, 0, 0,"
-                    " '', '', '{}', '{}', '', '', 'train')")
-        con.commit()
-        inserted = True
-    except sqlite3.IntegrityError:
-        inserted = False
-    finally:
-        con.close()
-    assert not inserted
+    with pytest.raises(IntegrityError):
+        with db.session_scope(write=True) as session:
+            session.execute(text(
+                "INSERT INTO runs (dataset_id, model_key, task, config, seed, status, status_reason,"
+                " cancel_requested, created_at, step, total_steps, epoch, elapsed_seconds, output_dir,"
+                " last_checkpoint, summary, library_versions, device, name, kind)"
+                " VALUES (1, 'm', 'classification', '{}', 1, 'bogus', '', false, '2026-01-01', 0, 0, 0, 0,"
+                " '', '', '{}', '{}', '', '', 'train')"))
 
 
 def test_two_processes_starting_at_once_migrate_safely(home: Path) -> None:

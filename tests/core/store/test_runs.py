@@ -103,17 +103,34 @@ def test_logs_and_queue_positions(dataset: int) -> None:
     assert [runs.queue_position(x) for x in (a, b, c)] == [0, 1, 2]
 
 
-def test_reap_marks_a_silent_run_whose_process_is_gone(dataset: int) -> None:
+def test_reap_sees_a_dead_local_process_at_once(dataset: int) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     run_id = _run(dataset)
     runs.claim_run(run_id, dead.pid)
-    assert runs.reap_stale() == []  # the heartbeat is fresh
-    later = utcnow() + timedelta(minutes=2)
-    assert runs.reap_stale(now=later) == [run_id]
+    assert runs.reap_stale() == [run_id]  # the heartbeat is fresh, but the pid is known dead
     info = runs.get_run(run_id)
     assert info.status == "interrupted"
     assert "stopped unexpectedly" in info.status_reason and "gone" in info.status_reason
+
+
+def test_reap_sees_a_reused_pid_at_once(dataset: int) -> None:
+    import os
+
+    run_id = _run(dataset)
+    # Our own pid, but with another start time: the process that claimed the run is gone and
+    # the pid now belongs to someone else.
+    runs.claim_run(run_id, os.getpid(), pid_started=1.0)
+    assert runs.reap_stale() == [run_id]
+    assert "gone" in runs.get_run(run_id).status_reason
+
+
+def test_a_run_held_on_another_host_is_judged_by_its_heartbeat(dataset: int) -> None:
+    run_id = _run(dataset)
+    runs.claim_run(run_id, 1, host="gpu-box-2", pid_started=123.0)  # pid 1 here means nothing
+    assert runs.reap_stale() == []
+    assert runs.reap_stale(now=utcnow() + timedelta(minutes=2)) == [run_id]
+    assert "on gpu-box-2 silent" in runs.get_run(run_id).status_reason
 
 
 def test_reap_spares_a_live_worker_but_not_a_hung_one(dataset: int) -> None:

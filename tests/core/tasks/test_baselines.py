@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import pandas as pd
 from training_data import text_frame
 
 from core.tasks.baselines import fit_baselines
@@ -37,3 +40,35 @@ def test_no_baselines_without_rows_or_for_other_tasks() -> None:
     train, test = _parts("classification")
     assert fit_baselines("classification", train, test.iloc[:0]) == []
     assert fit_baselines("causal-lm", train, test) == []
+
+
+def _chinese(n: int, seed: int) -> pd.DataFrame:
+    rng = random.Random(seed)
+    subjects, good, bad = ["电影", "剧情", "演员", "音乐", "画面", "故事"], ["好看", "精彩", "感人"], \
+        ["无聊", "难看", "失望"]
+    rows = []
+    for _ in range(n):
+        positive = rng.random() < 0.5
+        word = rng.choice(good if positive else bad)
+        how, end = rng.choice(["真的", "非常", "有点", ""]), rng.choice(["。", "！", "啊"])
+        text = f"{rng.choice(subjects)}{how}{word}{end}"
+        rows.append({"text": text, "label": "pos" if positive else "neg"})
+    return pd.DataFrame(rows)
+
+
+def test_text_without_word_separators_gets_character_ngrams() -> None:
+    from core.tasks.baselines import _vectorizer
+
+    train, test = _chinese(300, seed=1), _chinese(100, seed=2)
+    results = {name: metrics for name, metrics, _ in fit_baselines("classification", train, test)}
+    assert set(results) == {"majority", "tfidf_char_logreg"}
+    assert results["tfidf_char_logreg"]["accuracy"] > 0.95
+    # Word n-grams see each unspaced sentence as one "word" and do far worse on unseen ones.
+    from sklearn.linear_model import LogisticRegression
+
+    words = _vectorizer(characters=False)
+    clf = LogisticRegression(max_iter=2000).fit(words.fit_transform(train["text"]), train["label"])
+    assert (clf.predict(words.transform(test["text"])) == test["label"]).mean() < 0.9
+    scores = [part.assign(label=part["label"].eq("pos") * 1.0) for part in (train, test)]
+    ridge = {name for name, _, _ in fit_baselines("regression", *scores)}
+    assert ridge == {"mean", "tfidf_char_ridge"}

@@ -38,7 +38,8 @@ def test_malformed_messages_file_names_the_line() -> None:
     bad_role = json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "bot", "content": "x"}]})
     with pytest.raises(DatasetError) as info:
         chat.read_messages_jsonl(f"{good}\n{good}\n{bad_role}\n")
-    assert str(info.value) == "Row 3, turn 2 has the unknown role 'bot'; use system, user or assistant."
+    assert str(info.value) == ("Row 3, turn 2 has the unknown role 'bot'; use system, user, assistant "
+                               "or tool (ShareGPT: human, gpt, system).")
     with pytest.raises(DatasetError, match=r"^Line 2 of the JSONL file is not valid JSON"):
         chat.read_messages_jsonl(f"{good}\n{{not json\n")
     assert chat.read_messages_jsonl(f"{good}\n\n{good}\n")[1][1] == {"role": "assistant", "content": "Hello!"}
@@ -112,3 +113,41 @@ def test_row_to_messages_turns_pairs_into_user_and_assistant() -> None:
     assert chat.row_to_messages({"text": "t"}, "text") is None
     with pytest.raises(DatasetError, match="Row 7 has no assistant turn"):
         chat.row_to_messages({"messages": _conv(("user", "x"))}, "messages", row_number=7)
+
+
+def test_sharegpt_conversations_are_read_as_chat() -> None:
+    frame = pd.DataFrame({"conversations": [
+        [{"from": "system", "value": "Be kind"}, {"from": "human", "value": "Hi"},
+         {"from": "gpt", "value": "Hello"}],
+        [{"from": "human", "value": "Hi"}, {"from": "robot", "value": "x"}]]})
+    checked = chat_checks.check_causal_frame(frame, {"format": "messages"}, tokenizer="/x")
+    findings = {f.code: f for f in checked}
+    assert findings["messages_unknown_role"].message.startswith("Row 2, turn 2 has the unknown role 'robot'")
+    assert "messages_bad_turn" not in findings
+    turns = chat.preview_conversations(frame, {"format": "messages"})
+    assert turns == [[{"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hi"},
+                      {"role": "assistant", "content": "Hello"}]]
+
+
+def test_alpaca_columns_are_detected_with_their_input() -> None:
+    from core.data.mapping import suggest_mapping
+
+    frame = pd.DataFrame({"instruction": ["Translate", "Sum"] * 5, "input": ["chat", ""] * 5,
+                          "output": ["gato", "0"] * 5})
+    mapping = suggest_mapping(frame)
+    assert (mapping["task"], mapping["format"], mapping["prompt"], mapping["input"],
+            mapping["completion"]) == ("causal-lm", "prompt_completion", "instruction", "input", "output")
+    preview = chat.preview_conversations(frame, mapping, n=2)
+    assert preview[0][0] == {"role": "user", "content": "Translate\n\nchat"}
+    assert preview[1][0] == {"role": "user", "content": "Sum"}
+
+
+def test_openai_content_parts_and_tool_calls_are_normalised() -> None:
+    turns = chat.normalize_turns([
+        {"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f"}}]},
+        {"role": "tool", "content": "42"}, {"role": "assistant", "content": "It is 42."}])
+    assert turns[0]["content"] == "Hi\nthere"
+    assert turns[1]["train"] is False and '"name": "f"' in turns[1]["content"]
+    assert [chat.is_target(t) for t in turns] == [False, False, False, True]
+    assert chat.last_target(turns) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_one_run_at_a_time_the_rest_wait_in_order(recorder: RecordingLauncher) -
     key, dataset = tiny_model(), add_text_dataset()
     first = training.start_run(_request(dataset, key))
     assert recorder.launched == [first.id]
-    runs.claim_run(first.id, 12345678)  # as its worker would (a pid that does not exist)
+    runs.claim_run(first.id, os.getpid())  # as its worker would (a live process)
     second = training.start_run(_request(dataset, key))
     third = training.start_run(_request(dataset, key))
     assert recorder.launched == [first.id]
@@ -68,7 +69,7 @@ def test_one_run_at_a_time_the_rest_wait_in_order(recorder: RecordingLauncher) -
 def test_cancel_queued_and_resume_rules(recorder: RecordingLauncher) -> None:
     key, dataset = tiny_model(), add_text_dataset()
     run = training.start_run(_request(dataset, key))
-    runs.claim_run(run.id, 12345678)
+    runs.claim_run(run.id, os.getpid())
     waiting = training.start_run(_request(dataset, key))
     assert training.cancel_run(waiting.id).status == "cancelled"
     with pytest.raises(RunStateError, match="only an interrupted, cancelled or failed"):
