@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_UPLOAD_LIMIT_MB = 200
+TRACKERS = ("tensorboard", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class Settings:
     home: Path
     database_url: str
     upload_limit_mb: int
+    # Trackers every run reports to unless it says otherwise (UCLAB_REPORT_TO, e.g. "tensorboard,mlflow").
+    report_to: tuple[str, ...] = ()
+    # Where MLflow runs go (UCLAB_MLFLOW_TRACKING_URI); empty: a local database under UCLAB_HOME/mlflow.
+    mlflow_tracking_uri: str = ""
 
     @property
     def datasets_dir(self) -> Path:
@@ -34,6 +39,15 @@ class Settings:
         return self.home / "reports"
 
     @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_target(self) -> str:
+        """Where MLflow runs go: the setting (a URL, a database URI or a folder), else ``mlflow_dir``."""
+        return self.mlflow_tracking_uri or str(self.mlflow_dir)
+
+    @property
     def upload_limit_bytes(self) -> int:
         return self.upload_limit_mb * 1024 * 1024
 
@@ -47,14 +61,18 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL and UCLAB_UPLOAD_LIMIT_MB."""
+    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB, UCLAB_REPORT_TO and
+    UCLAB_MLFLOW_TRACKING_URI (unknown tracker names in UCLAB_REPORT_TO are ignored)."""
     home = Path(os.environ.get("UCLAB_HOME") or Path.home() / ".uclab").expanduser().resolve()
     url = os.environ.get("UCLAB_DATABASE_URL") or f"sqlite:///{home / 'uclab.db'}"
     try:
         limit = int(os.environ.get("UCLAB_UPLOAD_LIMIT_MB", DEFAULT_UPLOAD_LIMIT_MB))
     except ValueError:
         limit = DEFAULT_UPLOAD_LIMIT_MB
-    return Settings(home=home, database_url=url, upload_limit_mb=max(1, limit))
+    trackers = tuple(t for t in (os.environ.get("UCLAB_REPORT_TO") or "").replace(" ", "").lower().split(",")
+                     if t in TRACKERS)
+    return Settings(home=home, database_url=url, upload_limit_mb=max(1, limit), report_to=trackers,
+                    mlflow_tracking_uri=(os.environ.get("UCLAB_MLFLOW_TRACKING_URI") or "").strip())
 
 
 def ensure_home(settings: Settings) -> None:

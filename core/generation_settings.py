@@ -14,6 +14,7 @@ from core.errors import ConfigError
 MODES = ("prompt", "chat")
 MAX_SEQUENCES = 5
 MAX_NEW_TOKENS = 2048
+ENGINES = ("auto", "fast", "exact", "onnx")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class GenerationSettings:
     num_return_sequences: int = 1
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # "fast": the KV-cache loop of core.ml.decode; "exact": transformers' generate; "onnx": the same
+    # loop on an onnxruntime export of the model (exported on first use, then reused); "auto": onnx
+    # once the model's export exists (on CPU), else fast
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))
@@ -47,6 +52,8 @@ class GenerationSettings:
             raise ConfigError("Repetition penalty must be between 0.5 and 3 (1 means none).")
         if not 1 <= self.num_return_sequences <= MAX_SEQUENCES:
             raise ConfigError(f"The number of sequences must be between 1 and {MAX_SEQUENCES}.")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"Unknown engine '{self.engine}'; choose one of: {', '.join(ENGINES)}.")
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise ConfigError("The seed must be a whole number of 0 or more (for example 42).")
 

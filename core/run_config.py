@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.config import TRACKERS
 from core.errors import ConfigError
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -21,10 +22,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 LORA_TARGETS = ("attention", "all-linear")
 DEVICE_CLASSES = ("any", "cpu", "gpu")  # what a run may train on; a worker takes only what it can run
 MAX_PROCESSES = 64
+# transformers' scheduler names offered: decay to zero, cosine, flat, or cut when validation stalls.
+LR_SCHEDULERS = ("linear", "cosine", "constant", "reduce_lr_on_plateau")
 
-# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained).
+# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained):
+# up to 200 epochs, judged on the validation loss every epoch, the rate halved after 10 epochs
+# without progress and training stopped after 20 (bench/tabular.py measures them against the
+# baselines; 30 fixed epochs left iris at 0.733 test accuracy against 0.933 for logistic regression).
 MLP_TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 3e-3, "epochs": 30.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
+    "learning_rate": 3e-3, "epochs": 200.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
+    "lr_scheduler": "reduce_lr_on_plateau", "early_stopping": True, "early_stopping_patience": 20,
     "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}
 
 # Defaults that differ by task, applied over the preset and under the user's own values.
@@ -52,6 +59,9 @@ class TrainConfig:
     learning_rate: float = _f(5e-5, "Step size of the optimiser. Lower it if the loss becomes NaN.")
     max_length: int = _f(128, "Longer texts are cut to this many tokens. Shorter is faster.")
     warmup_ratio: float = _f(0.06, "Share of the steps during which the learning rate ramps up.")
+    lr_scheduler: str = _f("linear", "How the learning rate changes: 'linear' or 'cosine' decay to zero, "
+                                     "'constant', or 'reduce_lr_on_plateau' (cut it when the validation "
+                                     "metric stalls).")
     weight_decay: float = _f(0.01, "L2-style regularisation of the weights (AdamW).")
     seed: int = _f(42, "Random seed: the same seed and settings give the same run on a CPU.")
     eval_every: int | None = _f(None, "Evaluate (and checkpoint) every this many steps; "
@@ -70,6 +80,9 @@ class TrainConfig:
     device: str = _f("any", "Where the run trains: 'any' worker, only a 'cpu' one, or only a 'gpu' one.")
     processes: int = _f(1, "Training processes (data parallel): one per GPU, or several CPU "
                            "processes; above 1 the worker starts them with accelerate launch.")
+    report_to: list[str] | None = _f(None, "Trackers that receive this run's metrics: 'tensorboard' (event "
+                                           "files in the run's folder) and/or 'mlflow'; empty: none; "
+                                           "unset: the UCLAB_REPORT_TO default.")
     task_options: dict[str, Any] = _f(None, "Task-specific settings (read by the task adapter).")
     debug: dict[str, Any] = _f(None, "Test hooks only: nan_at_step, step_sleep, fail_at_step.")
 
@@ -77,6 +90,10 @@ class TrainConfig:
         # Frozen dataclass: normalise the two dict fields in place.
         object.__setattr__(self, "task_options", dict(self.task_options or {}))
         object.__setattr__(self, "debug", dict(self.debug or {}))
+        if self.report_to is not None:  # a comma-separated string (CLI, forms) or a list
+            names = self.report_to.split(",") if isinstance(self.report_to, str) else self.report_to
+            object.__setattr__(self, "report_to", [n.strip().lower() for n in names
+                                                   if n.strip() and n.strip().lower() != "none"])
         self.validate()
 
     def validate(self) -> None:
@@ -105,6 +122,11 @@ class TrainConfig:
             raise ConfigError("LoRA rank must be 1–256 and alpha 1–1024 (for example rank 8, alpha 16).")
         if self.lora_target not in LORA_TARGETS:
             raise ConfigError(f"LoRA target must be one of: {', '.join(LORA_TARGETS)}.")
+        unknown = [t for t in self.report_to or [] if t not in TRACKERS]
+        if unknown:
+            raise ConfigError(f"Unknown tracker '{unknown[0]}'. Report to any of: {', '.join(TRACKERS)}.")
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            raise ConfigError(f"The learning-rate schedule must be one of: {', '.join(LR_SCHEDULERS)}.")
         if self.early_stopping_patience < 1:
             raise ConfigError("Early-stopping patience must be at least 1 evaluation.")
         if not 1 <= self.save_total_limit <= 100:

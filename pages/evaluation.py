@@ -2,7 +2,7 @@ import streamlit as st
 
 from core.results import evaluation
 from core.training import service as training
-from ui import answer_quality_view, evaluation_view, ner_view, share, state
+from ui import answer_quality_view, evaluation_view, ner_view, share, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -41,8 +41,12 @@ if result.task == "causal-lm":
     answer_quality_view.answer_quality_section(run, split)
 if result.task == "tabular":
     evaluation_view.feature_importance(result)
+if result.task == "classification":
+    ship.onnx_table(run)
 
 st.subheader("Share this run")
 st.caption("A single HTML report for stakeholders (opens offline), or the model as a zip.")
 share.report_button([run.id], key="evaluation_report")
 share.export_panel([run.id], {run.id: run})
+if run.task in ("classification", "token-classification", "causal-lm"):
+    ship.serve_panel(f"run:{run.id}", run.task, run_id=run.id)

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.training import service as training
-from ui import playground_classify, playground_generate, playground_ner, playground_tabular, state
+from ui import playground_classify, playground_generate, playground_ner, playground_tabular, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -23,6 +23,8 @@ if classify_tab.open:
             run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
                              selected=run_from_query(classifiers))
             playground_classify.single_text(run)
+            if run.task == "classification":
+                ship.serve_panel(f"run:{run.id}", run.task, run_id=run.id)
             st.subheader("Many texts at once")
             playground_classify.batch(run)
 if generate_tab.open:

@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import TRACKERS, get_settings
 from core.entities import DatasetInfo
-from core.run_config import TrainConfig, field_help
+from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.training import service as training
 from ui import state
 from ui.widgets import duration, md_escape, size
@@ -29,7 +30,8 @@ def _task_values(task: str | None, preset: str) -> dict[str, Any]:
         "epochs": float(config.epochs), "max_train_rows": int(config.max_train_rows or 0),
         "batch_size": config.batch_size, "learning_rate": config.learning_rate,
         "max_length": config.max_length, "warmup_ratio": config.warmup_ratio,
-        "weight_decay": config.weight_decay}
+        "weight_decay": config.weight_decay, "lr_scheduler": config.lr_scheduler,
+        "early_stopping": config.early_stopping, "early_stopping_patience": config.early_stopping_patience}
     options = config.task_options or {}
     if "hidden_sizes" in options:
         values["hidden_sizes"] = ", ".join(str(n) for n in options["hidden_sizes"])
@@ -53,7 +55,7 @@ def _init_defaults(task: str) -> None:
                 "lora_alpha": _DEFAULTS.lora_alpha, "early_stopping": _DEFAULTS.early_stopping,
                 "early_stopping_patience": _DEFAULTS.early_stopping_patience,
                 "label_all_subwords": False, "completion_only_loss": True,
-                "hidden_sizes": "64, 64", "dropout": 0.1}
+                "hidden_sizes": "64, 64", "dropout": 0.1, "report_to": list(get_settings().report_to)}
     for name, value in defaults.items():
         st.session_state.setdefault(_key(name), value)
     if st.session_state.get(_key("defaults_task")) != task:
@@ -78,7 +80,7 @@ def settings_form(task: str) -> dict[str, Any]:
     values: dict[str, Any] = {"preset": preset}
     with st.expander("Advanced settings"):
         a, b, c, d = st.columns(4)
-        values["epochs"] = a.number_input("Epochs", 0.1, 100.0, step=0.5, key=_key("epochs"),
+        values["epochs"] = a.number_input("Epochs", 0.1, 1000.0, step=0.5, key=_key("epochs"),
                                           help=helps["epochs"])
         values["max_steps"] = b.number_input("Max steps (0 = by epochs)", 0, 1_000_000, step=50,
                                              key=_key("max_steps"), help=helps["max_steps"]) or None
@@ -116,6 +118,11 @@ def settings_form(task: str) -> dict[str, Any]:
                 values["early_stopping_patience"] = c.number_input(
                     "Patience (evaluations)", 1, 100, key=_key("early_stopping_patience"),
                     help=helps["early_stopping_patience"])
+        a, b = st.columns(2)
+        values["lr_scheduler"] = a.selectbox("Learning-rate schedule", LR_SCHEDULERS,
+                                             key=_key("lr_scheduler"), help=helps["lr_scheduler"])
+        values["report_to"] = b.multiselect("Report to", TRACKERS, key=_key("report_to"),
+                                            help=helps["report_to"])
         values["task_options"] = _task_options(task)
     return values
 

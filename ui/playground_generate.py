@@ -12,11 +12,13 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
-from ui import access
+from ui import access, ship
 from ui.models_view import progress_reporter
 from ui.widgets import call, md_escape
 
 KEY = "playground_gen_"
+ENGINE_LABELS = {"auto": "Auto (ONNX once exported)", "onnx": "ONNX Runtime", "fast": "Fast (torch)",
+                 "exact": "Exact (transformers generate)"}
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
 LAST = KEY + "last"               # the last finished generation(s), shown after reruns
 
@@ -42,11 +44,15 @@ def settings_controls() -> generation.GenerationSettings | None:
     seed = c.number_input("Seed", 0, 2**31 - 1, 42, 1, key=KEY + "seed",
                           help="The same seed and settings give the same text.")
     stop = d.text_input("Stop sequences (comma-separated)", key=KEY + "stop")
+    engine = st.radio("Engine", list(ENGINE_LABELS), key=KEY + "engine", horizontal=True,
+                      format_func=ENGINE_LABELS.get,
+                      help="Fast and ONNX write the same greedy text as exact (transformers' generate), "
+                           "several times faster on CPU; ONNX is exported once per model (a minute or two).")
     try:
         return generation.GenerationSettings(
             max_new_tokens=int(max_new), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
             repetition_penalty=float(penalty), num_return_sequences=int(sequences), seed=int(seed),
-            stop=tuple(s.strip() for s in stop.split(",") if s.strip()))
+            stop=tuple(s.strip() for s in stop.split(",") if s.strip()), engine=str(engine))
     except UserError as error:
         st.error(md_escape(error))
         return None
@@ -173,6 +179,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
     model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
     model_b = (columns[1].selectbox("Second model", keys, index=min(1, len(keys) - 1), key=KEY + "model_b",
                                     format_func=choices.get) if side else None)
+    ship.serve_panel(model_a, "causal-lm", run_id=int(model_a[4:]) if model_a.startswith("run:") else None)
     system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""
     with st.expander("Sampling settings"):
         settings = settings_controls()

@@ -109,6 +109,20 @@ def _answers(run: RunInfo) -> None:
                 st.success(f"Merged model written to {md_escape(folder)}.")
 
 
+def _tracking(run: RunInfo) -> None:
+    """Where TensorBoard and MLflow keep this run (folders as text, an http tracking server as a link)."""
+    info = call(training.run_tracking, run.id) or {}
+    if "tensorboard" in info:
+        st.caption("TensorBoard: event files in the folder below; open them with the command.")
+        st.code(info["tensorboard"]["command"], language="bash")
+    if "mlflow" in info:
+        found = info["mlflow"]
+        uri = str(found.get("tracking_uri", ""))
+        where = f"[{md_escape(uri)}]({uri})" if uri.startswith(("http://", "https://")) else md_escape(uri)
+        run_ref = f"run `{md_escape(found.get('run_id') or found.get('run_name', ''))}`"
+        st.caption(f"MLflow: {run_ref} in experiment '{md_escape(found.get('experiment', ''))}' at {where}.")
+
+
 def render_run(run_id: int) -> RunInfo | None:
     """Draw the run as it is in the database now; returns it (None when it cannot be read)."""
     run = call(training.get_run, run_id)
@@ -146,6 +160,7 @@ def render_run(run_id: int) -> RunInfo | None:
         st.caption("Curves appear after the first logged steps.")
     if run.task == "causal-lm":
         _answers(run)
+    _tracking(run)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
         lines = call(training.run_logs, run.id, 30) or []
         st.code("\n".join(lines) or "(empty)", language=None)

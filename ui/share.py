@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import RunInfo
-from core.results import export, report, side_by_side
+from core.results import export, export_formats, report, side_by_side
 from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
 from core.training import learning_curve
@@ -54,6 +54,11 @@ def report_button(run_ids: Sequence[int], key: str = state.COMPARE_REPORT) -> No
                            key=key + "_download", icon=":material/download:")
 
 
+FORMAT_LABELS = {"zip": "safetensors + tokenizer (transformers)", "onnx": "ONNX fp32 (onnxruntime)",
+                 "onnx-int8": "ONNX int8 weights (onnxruntime, ~4x smaller)",
+                 "ollama": "Ollama: merged safetensors + Modelfile"}
+
+
 def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
     """Zip one run's model for download, or push it to the Hugging Face Hub."""
     if not access.allowed("export"):
@@ -62,12 +67,15 @@ def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:
     with st.expander("Export a model"):
         run_id = st.selectbox("Run", list(run_ids), key=state.COMPARE_EXPORT_RUN,
                               format_func=lambda i: f"#{i} {by_id[i].name} · {status_label(by_id[i].status)}")
+        formats = export_formats.formats_for(by_id[run_id].task)
+        fmt = st.selectbox("Format", formats, key=state.EXPORT_FORMAT, format_func=FORMAT_LABELS.get)
         if st.button("Prepare the zip", key=state.COMPARE_EXPORT, icon=":material/folder_zip:"):
-            path = call(export.export_model_zip, run_id)
+            with st.spinner("Exporting…"):
+                path = call(export_formats.export_run, run_id, fmt)
             if path is not None:
-                st.session_state[state.COMPARE_EXPORT + "_path"] = (run_id, str(path))
-        built_for, path = st.session_state.get(state.COMPARE_EXPORT + "_path") or (None, "")
-        if built_for == run_id and path and Path(path).exists():
+                st.session_state[state.COMPARE_EXPORT + "_path"] = (run_id, fmt, str(path))
+        built_for, built_fmt, path = st.session_state.get(state.COMPARE_EXPORT + "_path") or (None, "", "")
+        if built_for == run_id and built_fmt == fmt and path and Path(path).exists():
             st.download_button("Download the model zip", Path(path).read_bytes(), file_name=Path(path).name,
                                mime="application/zip", key=state.COMPARE_EXPORT_DOWNLOAD)
         repo = st.text_input("Hub repository", key=state.COMPARE_HUB_REPO, placeholder="your-name/model-name")

@@ -63,6 +63,9 @@ EVALUATION_SPLIT = "evaluation_split"
 EVALUATION_NORMALISE = "evaluation_normalise"
 EVALUATION_TRUE_FILTER = "evaluation_true_filter"
 EVALUATION_PRED_FILTER = "evaluation_pred_filter"
+EVALUATION_ONNX_MEASURE = "evaluation_onnx_measure"
+EVALUATION_ONNX_TABLE = "evaluation_onnx_table"
+EXPORT_FORMAT = "export_format"
 
 # Playground page
 PLAYGROUND_TAB = "playground_tab"

@@ -16,14 +16,16 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from core.cli import datasets, evaluate, generate, models, report, runs, worker
+from core.cli import datasets, evaluate, export, generate, models, report, runs, serve, worker
 from core.errors import UserError
 
 # The command groups, imported for real: a renamed module fails here, never as a missing command.
-COMMAND_MODULES = (datasets, models, runs, evaluate, generate, report, worker)
+COMMAND_MODULES = (datasets, models, runs, evaluate, generate, report, serve, export, worker)
 
 
 def _jsonable(value: Any) -> Any:
+    if type(value).__name__ == "DataFrame":  # before to_dict, which would give columns, not rows
+        return json.loads(value.to_json(orient="records", date_format="iso"))
     if hasattr(value, "to_dict"):
         return _jsonable(value.to_dict())
     if is_dataclass(value) and not isinstance(value, type):
@@ -34,8 +36,6 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    if hasattr(value, "to_dict") or type(value).__name__ == "DataFrame":
-        return json.loads(value.to_json(orient="records"))
     return value
 
 
@@ -50,8 +50,11 @@ def print_result(result: Any, *, as_json: bool, render: Callable[[Any], str] | N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core import __version__
+
     parser = argparse.ArgumentParser(prog="uclab",
                                      description="Use Case Lab command line (also: python -m core).")
+    parser.add_argument("--version", action="version", version=f"Use Case Lab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)

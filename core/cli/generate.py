@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--num-return-sequences", type=int, default=1, help="1 to 5.")
     p.add_argument("--seed", type=int, help="The same seed gives the same sampled text.")
+    p.add_argument("--engine", choices=("auto", "onnx", "fast", "exact"), default="auto",
+                   help="auto: onnx once this model is exported, else fast; exact: transformers' generate.")
     p.add_argument("--stop", nargs="+", default=[], metavar="TEXT", help="Stop when any of these appears.")
     p.add_argument("--rerun", type=int, metavar="GENERATION_ID", help="Repeat a stored generation.")
     p.add_argument("--history", action="store_true", help="List stored generations, newest first.")
@@ -64,7 +66,7 @@ def _handle(args: argparse.Namespace) -> Any:
     settings = gen.GenerationSettings(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         repetition_penalty=args.repetition_penalty, num_return_sequences=args.num_return_sequences,
-        seed=args.seed, stop=tuple(args.stop))
+        seed=args.seed, stop=tuple(args.stop), engine=args.engine)
     stream = gen.stream_generate(ref, args.prompt, mode=args.mode, system=args.system, settings=settings)
     if args.json:
         for _ in stream:

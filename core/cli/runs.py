@@ -59,7 +59,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
         eval_every=args.eval_every, lora=True if args.lora else None, lora_rank=args.lora_rank,
         lora_alpha=args.lora_alpha, early_stopping=True if args.early_stopping else None,
-        processes=args.processes, device=args.device)
+        processes=args.processes, device=args.device,
+        lr_scheduler=args.lr_scheduler, report_to=args.report_to)
     # Each task has its own defaults (an MLP from scratch, a tagger's head, a causal LM's memory);
     # flags still win.
     task = args.task or datasets.get_dataset(args.dataset).task
@@ -129,13 +130,15 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add train, runs and predict to the `python -m core` parser."""
-    from core.run_config import PRESETS, field_help
+    from core.entities import TASKS
+    from core.run_config import LR_SCHEDULERS, PRESETS, field_help
 
     h = field_help()
     p = sub.add_parser("train", help="queue a fine-tuning run (add --wait to wait for the end)")
     p.add_argument("--dataset", type=int, required=True, help="dataset version id")
     p.add_argument("--model", required=True, help="catalogue model key (see `models list`)")
-    p.add_argument("--task", help="classification or regression (default: the dataset's task)")
+    p.add_argument("--task", choices=TASKS, help="the task to train (default: the dataset's task; a text "
+                   "dataset may switch between classification and regression)")
     p.add_argument("--preset", choices=list(PRESETS), default="full", help=h["preset"])
     for flag, kind, name in (("--epochs", float, "epochs"), ("--max-steps", int, "max_steps"),
                              ("--batch-size", int, "batch_size"), ("--learning-rate", float, "learning_rate"),
@@ -146,6 +149,9 @@ def register(sub: Any) -> None:
     p.add_argument("--device", choices=["any", "cpu", "gpu"], help=h["device"])
     p.add_argument("--lora", action="store_true", help=h["lora"])
     p.add_argument("--early-stopping", action="store_true", help=h["early_stopping"])
+    p.add_argument("--lr-scheduler", choices=LR_SCHEDULERS, help=h["lr_scheduler"])
+    p.add_argument("--report-to", help="comma-separated trackers (tensorboard, mlflow) or 'none'; "
+                   "default: UCLAB_REPORT_TO")
     p.add_argument("--name", help="a name for the run")
     p.add_argument("--folds", type=int, help="k-fold cross-validation (3-10 folds): one parent run "
                    "with a run per fold, metrics as mean ± std")

@@ -101,6 +101,14 @@ def clear_loaded() -> None:
     MODELS.clear()
 
 
+def prepare_engine(model_ref: str, engine: str = "auto") -> Any:
+    """Load a model and, for the "onnx" engine on CPU, export it once (minutes for 135M parameters)."""
+    loaded = get_loaded(model_ref)
+    if engine == "onnx" and str(loaded.device).startswith("cpu"):
+        loaded.onnx_model()
+    return loaded
+
+
 # ---- generation ----------------------------------------------------------------------------------
 
 def build_prompt(prompt: str | Sequence[Mapping[str, str]], mode: str, system: str | None = None,
@@ -206,7 +214,7 @@ def generate_side_by_side(model_refs: Sequence[str], prompt: str | Sequence[Mapp
 def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: GenerationSettings,
           result: Any, *, store: bool) -> GenerationRecord:
     stats = {"new_tokens": result.new_tokens, "seconds": round(result.seconds, 4), "device": result.device,
-             "prompt_tokens": result.prompt_tokens}
+             "prompt_tokens": result.prompt_tokens, "finished": list(getattr(result, "finished", []))}
     values = dict(model_ref=source.ref, run_id=source.run_id, mode=mode, prompt=prompt,
                   settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
                   time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)

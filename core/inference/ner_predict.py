@@ -62,3 +62,10 @@ def predict_entities(run_id: int, text: str) -> dict[str, Any]:
 def clear_models() -> None:
     """Forget loaded models (tests, or after a run's model folder changed)."""
     MODELS.clear()
+
+
+def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], Any]:
+    """The run's cached (model, tokenizer, meta, lock), loading it once; other services share it."""
+    entry = _loaded(run_id)
+    model, tokenizer, meta = entry.value
+    return model, tokenizer, meta, entry.lock

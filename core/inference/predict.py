@@ -106,3 +106,10 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 def clear_cache() -> None:
     """Forget loaded models (tests, or after a run's model folder changed)."""
     MODELS.clear()
+
+
+def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], Any]:
+    """The run's cached (model, tokenizer, meta, lock), loading it once; other services share it."""
+    entry = _loaded(run_id)
+    model, tokenizer, meta = entry.value
+    return model, tokenizer, meta, entry.lock

@@ -1,8 +1,12 @@
 """Where models run: the device, whether bf16 is worth using, and how many CPU threads to use.
 
-bf16 is only switched on where the hardware computes it natively: on a GPU when
-``torch.cuda.is_bf16_supported()``, on a CPU only when /proc/cpuinfo lists ``avx512_bf16`` or
-``amx_bf16`` (elsewhere bf16 on CPU is emulated and slower than fp32).
+The device is CUDA when torch sees a GPU, else Apple's GPU (MPS) when torch reports it, else the
+CPU. bf16 is only switched on where the hardware computes it natively: on a GPU when
+``torch.cuda.is_bf16_supported()``, on MPS from macOS 14 (what transformers and accelerate
+accept), on a CPU only when /proc/cpuinfo lists ``avx512_bf16`` or ``amx_bf16`` (elsewhere bf16
+on CPU is emulated and slower than fp32). On MPS, operations it lacks run on the CPU
+(``PYTORCH_ENABLE_MPS_FALLBACK``); a run that still meets one is trained again on the CPU, with
+`mps_fallback_sentence` in its log.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 class DeviceChoice:
     """The device a model should run on and the precision it may use there."""
 
-    device: str          # "cuda" or "cpu"
+    device: str          # "cuda", "mps" or "cpu"
     bf16: bool           # True only where the hardware supports bf16 natively
     threads: int         # CPU threads torch uses
     name: str            # readable, e.g. "cpu (2 threads, fp32)"
@@ -58,17 +62,41 @@ def core_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def mps_available() -> bool:
+    """Whether torch reports Apple's GPU (Metal Performance Shaders) as usable."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available() and backend.is_built())
+
+
 def choose_device() -> str:
-    """'cuda' when a GPU is usable, else 'cpu'."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """'cuda' when a GPU is usable, else 'mps' on an Apple GPU, else 'cpu'."""
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if mps_available() else "cpu"
 
 
 def bf16_supported(device: str | None = None) -> bool:
-    """Whether bf16 runs natively on the device (GPU capability or CPU flags)."""
+    """Whether bf16 runs natively on the device (GPU capability, macOS version or CPU flags)."""
     device = device or choose_device()
     if device.startswith("cuda"):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device == "mps":
+        return bool(mps_available() and torch.backends.mps.is_macos_or_newer(14, 0))
     return cpu_supports_bf16()
+
+
+def is_missing_mps_operation(exc: BaseException) -> bool:
+    """Whether an error says MPS has no kernel for an operation (torch raises NotImplementedError)."""
+    text = str(exc)
+    return isinstance(exc, NotImplementedError | RuntimeError) and "MPS" in text and (
+        "not currently implemented" in text or "not supported" in text or "not implemented" in text)
+
+
+def mps_fallback_sentence(exc: BaseException) -> str:
+    """The log line of a run that leaves the Apple GPU for the CPU."""
+    first = (str(exc).strip().splitlines() or [""])[0][:160]
+    return (f"The Apple GPU (MPS) lacks an operation this model needs ({first}); "
+            "training on the CPU instead, which is slower.")
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -84,14 +112,16 @@ def _gpu_name() -> str:
     return torch.cuda.get_device_name(0)
 
 
-def choose() -> DeviceChoice:
-    """Pick the device, precision and threads for this machine (and apply the thread count)."""
-    device = choose_device()
+def choose(device: str | None = None) -> DeviceChoice:
+    """Pick the device (or use `device`), precision and threads here (and apply the thread count)."""
+    device = device or choose_device()
     bf16 = bf16_supported(device)
     threads = configure_threads()
     precision = "bf16" if bf16 else "fp32"
     if device == "cuda":
         name = f"cuda ({_gpu_name()}, {precision})"
+    elif device == "mps":
+        name = f"mps (Apple GPU, {precision})"
     else:
         name = f"cpu ({threads} threads, {precision})"
     return DeviceChoice(device=device, bf16=bf16, threads=threads, name=name)

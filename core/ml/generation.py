@@ -34,8 +34,10 @@ from transformers.generation.streamers import BaseStreamer
 
 from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
+from core.ml.decode import decode
 from core.ml.models import load_causal_lm, load_tokenizer
 
+AUTO, FAST, EXACT, ONNX = "auto", "fast", "exact", "onnx"  # the engines GenerationSettings.engine names
 _END = object()
 
 
@@ -51,6 +53,30 @@ class LoadedModel:
     device: str
     path: Path
     load_seconds: float = 0.0
+    adapter_path: Path | None = None
+    onnx: Any = None  # the onnxruntime twin, built on first use of the "onnx" engine
+
+    def onnx_file(self) -> Path:
+        """Where this model's onnxruntime export is (or will be) kept under UCLAB_HOME."""
+        from core.config import get_settings
+        from core.ml.onnx_decoder import FILE, cache_folder
+
+        folders = [self.path] + ([self.adapter_path] if self.adapter_path else [])
+        return cache_folder(folders, get_settings().models_dir / "onnx-decoder") / FILE
+
+    def onnx_model(self) -> Any:
+        """The model as an onnxruntime decoder: exported once per model folder under UCLAB_HOME."""
+        if self.onnx is None:
+            import copy
+
+            from core.ml.onnx_decoder import OrtCausalLM, export_decoder
+
+            path = self.onnx_file()
+            folder = path.parent
+            if not path.is_file():
+                export_decoder(copy.deepcopy(self.model), folder)
+            self.onnx = OrtCausalLM(path, self.model.config)
+        return self.onnx
 
     @property
     def has_chat_template(self) -> bool:
@@ -73,7 +99,8 @@ def load_model(source: ModelSource) -> LoadedModel:
     model = model.to(choice.device).eval()
     tokenizer = load_tokenizer(tokenizer_dir)
     return LoadedModel(ref=source.ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
-                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start)
+                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start,
+                       adapter_path=source.adapter_path)
 
 
 def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +148,7 @@ class StreamResult:
     seconds: float
     device: str
     stopped_early: bool = False
+    finished: list[bool] = field(default_factory=list)  # per sequence: ended by EOS/stop, not by the limit
 
 
 @dataclass
@@ -273,13 +301,26 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                               pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
                                   iter(eos_ids), 0))
     processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
-    model.generate(**inputs, generation_config=config, logits_processor=processors,
-                   stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
-                   streamer=_Streamer(rows))
+    engine = getattr(settings, "engine", EXACT)
+    if engine == AUTO:  # the fastest engine already prepared for this model
+        engine = ONNX if dev.type == "cpu" and (loaded.onnx is not None or loaded.onnx_file().is_file()) \
+            else FAST
+    if engine == ONNX and dev.type != "cpu":
+        engine = FAST  # onnxruntime runs here on the CPU only; an accelerator keeps the torch loop
+    if engine in (FAST, ONNX):
+        runner = loaded.onnx_model() if engine == ONNX else model
+        decode(runner, inputs, max_new_tokens=settings.max_new_tokens, eos_ids=eos_ids,
+               pad_id=int(config.pad_token_id), repetition_penalty=settings.repetition_penalty,
+               processors=processors, stopping=_Stop(rows, prompt_len, cancel), streamer=_Streamer(rows))
+    else:  # "exact": transformers' own generate loop
+        model.generate(**inputs, generation_config=config, logits_processor=processors,
+                       stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
+                       streamer=_Streamer(rows))
     seconds = time.perf_counter() - start
     new_tokens = sum(len(ids) for ids in rows.ids)
     first = rows.first_token_at
     return StreamResult(outputs=list(rows.sent), new_tokens=new_tokens, prompt_tokens=prompt_len,
                         time_to_first_token=(first - start) if first else None,
                         tokens_per_second=new_tokens / seconds if new_tokens and seconds > 0 else None,
-                        seconds=seconds, device=loaded.device, stopped_early=cancel.is_set())
+                        seconds=seconds, device=loaded.device, stopped_early=cancel.is_set(),
+                        finished=list(rows.done))

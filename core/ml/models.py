@@ -7,9 +7,9 @@ torch and transformers are imported inside the functions that need them, so the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,21 +85,16 @@ def _json_or_empty(path: Path) -> dict[str, Any]:
 
 def count_parameters(folder: str | Path) -> int | None:
     """Parameters stored in the folder's safetensors files, read from their headers (no torch)."""
+    from safetensors import SafetensorError, safe_open
+
     total = 0
     files = weight_files(folder)
     for file in files:
         try:
-            with file.open("rb") as fh:
-                (length,) = struct.unpack("<Q", fh.read(8))
-                header = json.loads(fh.read(length))
-        except (OSError, struct.error, ValueError):
+            with safe_open(str(file), framework="numpy") as weights:  # reads the header only
+                total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+        except (OSError, SafetensorError, ValueError):
             return None
-        for name, meta in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in meta.get("shape", []):
-                    count *= int(dim)
-                total += count
     return total if files else None
 
 
@@ -184,6 +179,13 @@ def load_token_classifier(path: str | Path, id2label: dict[int, str], label2id: 
     return AutoModelForTokenClassification.from_pretrained(
         str(path), num_labels=len(id2label), id2label=dict(id2label), label2id=dict(label2id),
         use_safetensors=True, **_loader_kwargs(path))
+
+
+def load_base_encoder(path: str | Path) -> Any:
+    """The bare encoder of a model folder (no task head), in eval mode, for embeddings."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(path), use_safetensors=True, **_loader_kwargs(path)).eval()
 
 
 def load_causal_lm(path: str | Path, dtype: Any = None) -> Any:

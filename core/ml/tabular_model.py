@@ -21,6 +21,7 @@ from torch import nn
 
 from core.errors import ModelError
 from core.tasks.tabular import PREPROCESSOR_FILE, Preprocessor
+from core.tasks.tabular_gbm import GradientBoostingModel, is_gbm_folder
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "mlp_config.json"
@@ -217,10 +218,10 @@ def _train_loop(x_train: np.ndarray, y_train: np.ndarray, config: MLPConfig, epo
 
 @dataclass
 class TabularPredictor:
-    """A preprocessor and an MLP together: raw feature columns in, predictions out."""
+    """A preprocessor and a model (the MLP or gradient boosting): raw feature columns in, predictions out."""
 
     preprocessor: Preprocessor
-    model: TabularMLP
+    model: TabularMLP | GradientBoostingModel
 
     @property
     def features(self) -> list[str]:
@@ -228,22 +229,35 @@ class TabularPredictor:
 
     @property
     def kind(self) -> str:
-        return self.model.mlp_config.kind
+        model = self.model
+        return model.kind if isinstance(model, GradientBoostingModel) else model.mlp_config.kind
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        model = self.model
+        return model.labels if isinstance(model, GradientBoostingModel) else model.mlp_config.labels
+
+    def outputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (n, classes) or values (n,) for raw feature columns."""
+        x = self.preprocessor.transform(frame)
+        if isinstance(self.model, GradientBoostingModel):
+            return self.model.predict_outputs(x)
+        return predict_outputs(self.model, x)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted labels (str) or values (float), one per row."""
-        out = predict_outputs(self.model, self.preprocessor.transform(frame))
+        out = self.outputs(frame)
         if self.kind == "classification":
-            labels = np.asarray(self.model.mlp_config.labels, dtype=object)
+            labels = np.asarray(self.labels, dtype=object)
             return labels[out.argmax(-1)] if len(out) else np.asarray([], dtype=object)
         return out.astype(float)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The input with ``predicted`` (+ ``confidence`` and ``p:<class>`` columns for classification)."""
         result = frame.reset_index(drop=True).copy()
-        out = predict_outputs(self.model, self.preprocessor.transform(frame))
+        out = self.outputs(frame)
         if self.kind == "classification":
-            labels = self.model.mlp_config.labels
+            labels = self.labels
             result["predicted"] = [labels[i] for i in out.argmax(-1)] if len(out) else []
             result["confidence"] = out.max(-1) if len(out) else []
             for i, label in enumerate(labels):
@@ -253,7 +267,7 @@ class TabularPredictor:
         return result
 
     def save(self, output_dir: Path) -> None:
-        """Write the model and the preprocessor (safetensors + JSON)."""
+        """Write the model (safetensors, or skops for gradient boosting) and the preprocessor (JSON)."""
         self.model.save_pretrained(output_dir)
         self.preprocessor.save(Path(output_dir) / PREPROCESSOR_FILE)
 
@@ -262,5 +276,11 @@ class TabularPredictor:
         """Load what `save` wrote."""
         if not (Path(output_dir) / PREPROCESSOR_FILE).exists():
             raise ModelError(f"The folder {output_dir} holds no tabular preprocessor; train the run again.")
-        return cls(Preprocessor.load(Path(output_dir) / PREPROCESSOR_FILE),
-                   TabularMLP.from_pretrained(output_dir))
+        return cls(Preprocessor.load(Path(output_dir) / PREPROCESSOR_FILE), load_tabular_model(output_dir))
+
+
+def load_tabular_model(output_dir: Path | str) -> TabularMLP | GradientBoostingModel:
+    """The saved model of a tabular run: gradient boosting (``model.skops``) or the MLP."""
+    if is_gbm_folder(output_dir):
+        return GradientBoostingModel.from_pretrained(output_dir)
+    return TabularMLP.from_pretrained(output_dir)

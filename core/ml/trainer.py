@@ -27,16 +27,16 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from core.config import get_settings
 from core.errors import ConfigError
 from core.ml import device as devices
+from core.ml import tracking
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
 from core.run_config import TrainConfig
 
 EVALUATIONS_PER_RUN = 5
 LOSS_POINTS_PER_RUN = 50
-# Module names that hold the attention query/value projections, by architecture family.
-ATTENTION_TARGETS = (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("c_attn",))
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,11 @@ def plan_steps(n_train: int, config: TrainConfig, world_size: int = 1) -> StepPl
     """
     per_epoch = max(1, math.ceil(n_train / (config.batch_size * max(1, world_size))))
     total = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
-    eval_every = min(config.eval_every or max(1, math.ceil(total / EVALUATIONS_PER_RUN)), total)
+    default_every = max(1, math.ceil(total / EVALUATIONS_PER_RUN))
+    if config.early_stopping or config.lr_scheduler == "reduce_lr_on_plateau":
+        # Both judge the validation metric: look at it at least once per epoch.
+        default_every = min(default_every, per_epoch)
+    eval_every = min(config.eval_every or default_every, total)
     log_every = max(1, min(eval_every, total // LOSS_POINTS_PER_RUN))
     return StepPlan(total_steps=total, eval_every=eval_every, log_every=log_every, steps_per_epoch=per_epoch)
 
@@ -125,14 +129,14 @@ class GuardedTrainer(Trainer):
 
 
 def lora_targets(model: Any, target: str) -> Any:
-    """'all-linear', or the attention query/value module names this architecture uses."""
+    """'all-linear', or peft's own default modules for this architecture (its query/value
+    projections); 'all-linear' where peft names none for the model type."""
     if target == "all-linear":
         return "all-linear"
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    for pair in ATTENTION_TARGETS:
-        if all(p in names for p in pair):
-            return list(pair)
-    return "all-linear"
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+    names = DEFAULTS.get(getattr(getattr(model, "config", None), "model_type", None) or "")
+    return list(names) if names else "all-linear"
 
 
 def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
@@ -146,8 +150,17 @@ def apply_lora(model: Any, config: TrainConfig, task_type: str | None) -> Any:
     return get_peft_model(model, lora)
 
 
+def plateau_kwargs(config: TrainConfig, bundle: TaskBundle) -> dict[str, Any]:
+    """ReduceLROnPlateau settings: halve the rate after half the early-stopping patience."""
+    if config.lr_scheduler != "reduce_lr_on_plateau":
+        return {}
+    return {"mode": "max" if bundle.greater_is_better else "min", "factor": 0.5,
+            "patience": max(1, config.early_stopping_patience // 2)}
+
+
 def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, checkpoints_dir: Path,
-                    choice: devices.DeviceChoice) -> TrainingArguments:
+                    choice: devices.DeviceChoice,
+                    trackers: tracking.TrackingPlan | None = None) -> TrainingArguments:
     """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept."""
     return TrainingArguments(
         output_dir=str(checkpoints_dir),
@@ -156,6 +169,8 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type=config.lr_scheduler,
+        lr_scheduler_kwargs=plateau_kwargs(config, bundle),
         max_steps=plan.total_steps,
         eval_strategy="steps", eval_steps=plan.eval_every,
         save_strategy="steps", save_steps=plan.eval_every,
@@ -166,7 +181,7 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         logging_strategy="steps", logging_steps=plan.log_every,
         logging_nan_inf_filter=False,  # the NaN guard and the loss chart must see NaN losses
         train_sampling_strategy="group_by_length",
-        bf16=choice.bf16,
+        bf16=choice.bf16 and bundle.bf16,
         use_cpu=choice.device == "cpu",
         dataloader_pin_memory=choice.device == "cuda",
         dataloader_num_workers=0,
@@ -174,21 +189,43 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         # Each process's loss is its own batch mean and DDP averages the gradients; the token-count
         # scaling would multiply the logged loss by the number of processes.
         average_tokens_across_devices=False,
-        report_to="none",
+        report_to=(trackers.report_to if trackers and trackers.report_to else "none"),
+        run_name=trackers.run_name if trackers and trackers.run_name else None,
         disable_tqdm=True,
     )
 
 
 def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
           resume_from: Path | None = None, elapsed_before: float = 0.0,
-          log: Any = print) -> TrainOutcome:
-    """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome."""
+          log: Any = print, device: str | None = None) -> TrainOutcome:
+    """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome.
+
+    On an Apple GPU that lacks an operation the model needs, the run starts again on the CPU.
+    """
+    try:
+        return _train(run_id, inputs, adapter, run_dir, resume_from=resume_from,
+                      elapsed_before=elapsed_before, log=log, device=device)
+    except Exception as exc:
+        on_mps = device is None and devices.choose_device() == "mps"
+        if not on_mps or not devices.is_missing_mps_operation(exc):
+            raise
+        log(devices.mps_fallback_sentence(exc))
+        return _train(run_id, inputs, adapter, run_dir, resume_from=None, elapsed_before=elapsed_before,
+                      log=log, device="cpu")
+
+
+def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
+           resume_from: Path | None, elapsed_before: float, log: Any, device: str | None) -> TrainOutcome:
     config = inputs.config
     hf_logging.disable_progress_bar()  # progress bars would fill the worker log
-    choice = devices.choose()
+    choice = devices.choose(device)
     set_seed(config.seed)
     adapter.check(inputs)
     bundle = adapter.build(inputs)
+    if bundle.fitted:  # a scikit-learn model, fitted by the adapter: no steps for the Trainer
+        log(f"Device: cpu; fitted {type(bundle.model).__name__} on {len(bundle.train_dataset)} "
+            "training rows.")
+        return TrainOutcome("succeeded", "", 1, None, model=bundle.model, bundle=bundle)
     model = bundle.model
     if config.lora:
         model = apply_lora(model, config, adapter.lora_task_type)
@@ -196,7 +233,9 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
         log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
     world_size = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate launch
     plan = plan_steps(len(bundle.train_dataset), config, world_size)
-    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice)
+    wanted = config.report_to if config.report_to is not None else list(get_settings().report_to)
+    trackers = tracking.plan_tracking(wanted, run_id, run_dir, get_settings().mlflow_target, log)
+    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice, trackers)
     signals = RunSignals()
     callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size * world_size,
                                                elapsed_before=elapsed_before,
@@ -204,16 +243,22 @@ def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, 
     callbacks[:0] = bundle.callbacks  # the task's own callbacks (e.g. causal-LM sample answers) first
     if config.early_stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    if "mlflow" in trackers.report_to:
+        callbacks.append(tracking.mlflow_run_recorder(run_dir, trackers.info))
     callbacks.append(StopSync(signals))  # last: it sees what every other callback decided
-    trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
-                             eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
-                             processing_class=bundle.processing_class,
-                             compute_metrics=bundle.compute_metrics, callbacks=callbacks,
-                             signals=signals, debug=config.debug)
-    trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
-    log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
-        f"evaluation every {plan.eval_every}.")
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    for name, info in trackers.info.items():
+        where = info.get("folder") or f"{info.get('tracking_uri')}, experiment {info.get('experiment')}"
+        log(f"Reporting to {name}: {where}.")
+    with tracking.tracking_env(trackers):  # the integrations read it when built and when training starts
+        trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
+                                 eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
+                                 processing_class=bundle.processing_class,
+                                 compute_metrics=bundle.compute_metrics, callbacks=callbacks,
+                                 signals=signals, debug=config.debug)
+        trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
+        log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
+            f"evaluation every {plan.eval_every}.")
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     best = state.best_metric
     if signals.nonfinite_step is not None:

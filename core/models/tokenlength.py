@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from functools import lru_cache
@@ -16,6 +15,7 @@ import pandas as pd
 from core.errors import UserError
 from core.models import catalog
 from core.models.assets import minilm_dir
+from core.tasks.intervals import wilson_interval
 from core.text.arrowtext import arrow_strings, take_rows
 
 # Tokenising is the expensive part of the report, so it runs on a random sample. With 512 rows
@@ -89,10 +89,8 @@ def share_range(share: float, n: int, total: int) -> tuple[float, float]:
     """95% Wilson interval of a share seen in a random sample of n of total rows."""
     if n >= total or n == 0:
         return share, share
-    z2 = 1.96**2 * (total - n) / (total - 1)  # finite-population correction
-    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
-    half = math.sqrt(z2 * share * (1 - share) / n + z2 * z2 / (4 * n * n)) / (1 + z2 / n)
-    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+    low, high = wilson_interval(share * n, n, population=total)
+    return round(low, 4), round(high, 4)
 
 
 def _count_tokens(path: str, items: list, pretokenized: bool) -> np.ndarray:

@@ -1,5 +1,8 @@
 """Export a run's model: a zip (safetensors weights, tokenizer, label map, model card), or the Hub.
 
+A tabular export adds config.json and its own loader, load_tabular.py (``tabular_export``), and
+gradient boosting's skops file; the model card is a ``huggingface_hub.ModelCard`` (``model_card``).
+
 Only safe files leave: weights as safetensors, JSON/text configs and tokenizer files. Pickled
 files (``*.bin``, ``*.pt``, ``*.pkl``) and checkpoints are never exported.
 """
@@ -22,7 +25,8 @@ from typing import Any
 from core.config import get_settings
 from core.entities import DatasetInfo, RunStatus
 from core.errors import NotFoundError, RunStateError, UserError
-from core.results.report_snippets import code_snippet, task_sentence
+from core.results import tabular_export
+from core.results.model_card import build_model_card
 from core.store import datasets, evaluations, runs
 
 SAFE_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".md", ".jinja", ".tiktoken", ".merges"}
@@ -46,7 +50,7 @@ def model_folder(output_dir: str) -> Path:
         raise RunStateError("This run has no saved model yet; export it once it has finished.")
     root = get_settings().resolve(output_dir)
     for folder in (root / "model", root):
-        if folder.is_dir() and any(folder.glob("*.safetensors")):
+        if folder.is_dir() and (any(folder.glob("*.safetensors")) or (folder / "model.skops").is_file()):
             return folder
     raise RunStateError("This run's model folder has no safetensors weights; train it to the end first.")
 
@@ -77,46 +81,9 @@ def label_map(folder: Path) -> dict[str, Any]:
             "label2id": {v: int(k) for k, v in id2label.items()}}
 
 
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
-            and k != "n"}
-
-
-def model_card(facts: dict[str, Any], labels: dict[str, Any]) -> str:
-    """A README.md model card: data, metrics, intended use, limits and how to load it."""
-    ds = facts["dataset"]
-    data_name = ds["name"] if ds else "the team's data"
-    lines = ["---", "library_name: transformers", f"tags: [use-case-lab, {facts['task']}]", "---", "",
-             f"# {facts['name'] or 'run ' + str(facts['id'])}", "",
-             f"Fine-tuned from `{facts['model_key']}` with Use Case Lab (run {facts['id']}).", "",
-             "## Intended use", "", task_sentence(facts["task"], data_name), ""]
-    if labels["id2label"]:
-        lines += [f"Labels: {', '.join(str(v) for v in labels['id2label'].values())}.", ""]
-    lines += ["## Data", ""]
-    if ds:
-        splits = ", ".join(f"{k} {v}" for k, v in ds["splits"].items())
-        lines += [f"Dataset '{ds['name']}' version {ds['version']} (from `{ds['source']}`): "
-                  f"{ds['rows']} rows ({splits}).", ""]
-    if facts["config"].get("max_train_rows"):
-        lines += [f"Training used at most {facts['config']['max_train_rows']} training rows.", ""]
-    lines += ["## Metrics", ""]
-    for split, model, metrics in sorted(facts["evals"], key=lambda e: (e[0], e[1] != "run", e[1])):
-        values = ", ".join(f"{k} {v:.4g}" for k, v in list(_scalars(metrics).items())[:8])
-        who = "this model" if model == "run" else f"baseline {model}"
-        lines.append(f"- {split}, {who}: {values or 'no numbers'}")
-    settings = {k: facts["config"].get(k) for k in ("epochs", "max_steps", "learning_rate", "batch_size",
-                                                     "max_length", "lora", "seed")}
-    lines += ["", f"Training settings: {json.dumps(settings)}; {facts['elapsed'] / 60:.1f} min on "
-              f"{facts['device'] or 'cpu'}.", "",
-              "## Limits", "",
-              "- It has only seen the examples above; texts unlike them (other topics, languages, "
-              "styles) will be handled worse than the metrics suggest.",
-              "- The metrics come from a held-out part of the same data, not from real use: "
-              "check it on fresh examples before relying on it.",
-              "- It inherits the biases of its base model and of the training data; do not use it "
-              "for decisions about people without human review.", "",
-              "## How to use", "", "```python", code_snippet(facts["task"], ".").rstrip(), "```", ""]
-    return "\n".join(lines)
+def model_card(facts: dict[str, Any], labels: dict[str, Any], usage: str | None = None) -> str:
+    """A README.md model card (huggingface_hub.ModelCard): data, metrics, intended use, limits, loading."""
+    return build_model_card(facts, labels, usage)
 
 
 def _stage(run_id: int, dest: Path) -> dict[str, Any]:
@@ -132,8 +99,12 @@ def _stage(run_id: int, dest: Path) -> dict[str, Any]:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest / rel)
     labels = label_map(folder)
+    usage = None
+    if facts["task"] == "tabular" and tabular_export.is_tabular_folder(folder):
+        tabular_export.stage_tabular(folder, dest)  # config.json, load_tabular.py, skops weights
+        usage = tabular_export.usage(".", tabular_export.export_config(folder)["features"])
     (dest / "label_map.json").write_text(json.dumps(labels, indent=2))
-    (dest / "README.md").write_text(model_card(facts, labels), encoding="utf-8")
+    (dest / "README.md").write_text(model_card(facts, labels, usage), encoding="utf-8")
     return facts
 
 

@@ -27,10 +27,9 @@ SNIPPETS = {
     "classification": _HF_TEXT + '''probabilities = logits.softmax(-1)[0]
 print(model.config.id2label[int(probabilities.argmax())], float(probabilities.max()))
 ''',
-    "regression": _HF_TEXT + '''# Targets were standardised for training: task.json holds the mean and std.
-import json, pathlib
-meta = json.loads((pathlib.Path(folder) / "task.json").read_text())
-print(float(logits[0, 0]) * meta.get("target_std", 1.0) + meta.get("target_mean", 0.0))
+    "regression": _HF_TEXT + '''# In the target's own units: the training scaling is folded into the head
+# (task.json keeps it under target_scaling; older exports list target_std and target_mean to apply).
+print(float(logits[0, 0]))
 ''',
     "token-classification": '''from transformers import pipeline
 

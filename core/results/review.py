@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +22,10 @@ from core.errors import UserError
 from core.results.side_by_side import model_outputs
 from core.store import reviews as store
 from core.store.reviews import ItemRow, ReviewInfo, VoteRow
+from core.tasks.intervals import wilson_interval
 
 CHOICES = ("a", "b", "tie")
 POSITIONS = ("first", "second")
-Z_95 = 1.959963984540054
 TIES_RULE = "A tie counts as half a win for each model; the interval is a 95% Wilson score interval."
 MAX_ITEMS = 500
 
@@ -42,17 +41,6 @@ class ReviewItemView:
     second: str
     done: int
     total: int
-
-
-def wilson_interval(successes: float, n: float, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (successes may be fractional when ties count half)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def _clean_texts(values: Sequence[Any], what: str) -> list[str]:

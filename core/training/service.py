@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from typing import Any
 
 import pandas as pd
 
@@ -32,7 +33,7 @@ from core.training.request import TrainRequest, check_request
 __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher", "TrainConfig",
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
            "get_run", "kick_queue", "list_runs", "max_running", "queue_position", "resume_run",
-           "run_logs", "run_metrics", "set_launcher", "start_run", "sweep", "wait_for_run"]
+           "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "wait_for_run"]
 
 
 def sweep() -> list[int]:
@@ -113,6 +114,15 @@ def run_metrics(run_id: int) -> pd.DataFrame:
     """Columns step, epoch, split (train/validation), name, value."""
     runs.get_run(run_id)
     return runs.metrics_frame(run_id)
+
+
+def run_tracking(run_id: int) -> dict[str, Any]:
+    """Where the run's trackers logged it: ``{"tensorboard": {"folder", "command"}, "mlflow":
+    {"tracking_uri", "experiment", "run_name", "run_id"}}`` (empty when it reported nowhere)."""
+    from core.ml.tracking import read_info
+
+    runs.get_run(run_id)
+    return read_info(get_settings().runs_dir / str(run_id))
 
 
 def run_logs(run_id: int, tail: int = 50) -> list[str]:

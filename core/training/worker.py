@@ -200,7 +200,7 @@ def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFra
         validation = validation.sample(n=VALIDATION_ROWS_DURING_TRAINING, random_state=config.seed)
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
-                        dataset_info=dataset)
+                        dataset_info=dataset, model_key=info.model_key)
     resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
     return info, adapter, parts, inputs, run_dir, resume
 
@@ -251,7 +251,8 @@ def _train_and_finish(run_id: int) -> int:
         summary.setdefault("baselines", {})[name] = {k: v for k, v in metrics.items()
                                                      if isinstance(v, int | float)}
     _log(run_id, f"Finished at step {outcome.global_step}.")
-    _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary)
+    steps = {} if runs.get_run(run_id).total_steps else {"total_steps": outcome.global_step}  # a fitted model
+    _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary, **steps)
     return 0
 
 
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # On an Apple GPU, run the few operations MPS lacks on the CPU instead of failing the run.
+    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
     from core.ml.callbacks import TERMINATE
 
     # SIGTERM (a shutdown, `kill`) stops at the next step with a checkpoint, like Cancel.

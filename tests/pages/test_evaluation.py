@@ -91,3 +91,37 @@ def test_tabular_run_shows_feature_importance(open_page: Callable[..., AppTest])
     assert not at.exception
     assert {m.label for m in at.metric} >= {"Accuracy", "Macro F1"}
     assert any(s.value == "Which columns matter" for s in at.subheader)
+
+
+def test_classification_run_can_be_served_and_shows_the_onnx_table(open_page: Callable[..., AppTest]) -> None:
+    import json
+
+    from core.config import get_settings
+
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded")
+    seed_evaluation(run.id)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    assert any("uclab serve --run" in c.value for c in at.code)
+    assert any(f'"model": "run:{run.id}"' in c.value and "/v1/classify" in c.value for c in at.code)
+    options = at.selectbox(key="export_format").options
+    assert len(options) == 3 and options[1].startswith("ONNX fp32") and options[2].startswith("ONNX int8")
+    assert any("Not measured yet" in c.value for c in at.caption)
+    rows = [{"model": "PyTorch fp32", "latency_ms": 9.0, "examples_per_s": 100.0, "size_mb": 90.0,
+             "accuracy": 0.75, "macro_f1": 0.7},
+            {"model": "ONNX fp32", "latency_ms": 6.0, "examples_per_s": 150.0, "size_mb": 90.0,
+             "accuracy": 0.75, "macro_f1": 0.7},
+            {"model": "ONNX int8", "latency_ms": 3.0, "examples_per_s": 300.0, "size_mb": 23.0,
+             "accuracy": 0.74, "macro_f1": 0.69}]
+    path = get_settings().runs_dir / str(run.id) / "onnx-benchmark.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": run.id, "examples": 20, "latency_examples": 20, "threads": 2,
+                                "cpu": "test cpu", "measured_at": "2026-12-01T00:00:00", "rows": rows}))
+    at.run()
+    table = next(d.value for d in at.dataframe if "Model" in d.value.columns)
+    assert list(table["Model"]) == ["PyTorch fp32", "ONNX fp32", "ONNX int8"]
+    from ui.widgets import md_escape
+
+    line = md_escape("int8: 3.0x faster, 3.9x smaller, accuracy -1.0 pt")
+    assert any(m.value == line for m in at.markdown)

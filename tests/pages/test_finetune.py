@@ -145,4 +145,33 @@ def test_a_tabular_dataset_starts_from_the_mlp_defaults(open_page: Callable[...,
     assert at.selectbox(key="finetune_task").value == "tabular"
     assert at.selectbox(key="finetune_model").value == "mlp"
     assert at.number_input(key="finetune_field_learning_rate").value == pytest.approx(3e-3)
-    assert at.number_input(key="finetune_field_epochs").value == 30.0
+    assert at.number_input(key="finetune_field_epochs").value == 200.0
+    assert at.checkbox(key="finetune_field_early_stopping").value is True
+    assert at.selectbox(key="finetune_field_lr_scheduler").value == "reduce_lr_on_plateau"
+    models = at.selectbox(key="finetune_model").options
+    assert "Gradient boosting (scikit-learn)" in models
+    at.multiselect(key="finetune_field_report_to").set_value(["tensorboard"]).run()
+    at.button(key="finetune_start").click().run()
+    assert not at.exception
+    started = training.list_runs()[0]
+    assert started.config["report_to"] == ["tensorboard"] and started.config["early_stopping"] is True
+
+
+def test_the_run_view_says_where_its_trackers_logged_it(open_page: Callable[..., AppTest],
+                                                       launcher: NoLauncher) -> None:
+    from core.config import get_settings
+    from core.ml.tracking import write_info
+
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded")
+    folder = get_settings().runs_dir / str(run.id)
+    write_info(folder, {"tensorboard": {"folder": str(folder / "tensorboard"),
+                                        "command": f"tensorboard --logdir {folder / 'tensorboard'}"},
+                        "mlflow": {"tracking_uri": "http://mlflow.internal:5000",
+                                   "experiment": "use-case-lab", "run_name": f"uclab-run-{run.id}",
+                                   "run_id": "abc123"}})
+    at = open_page("finetune")
+    assert not at.exception
+    assert any(c.value == f"tensorboard --logdir {folder / 'tensorboard'}" for c in at.code)
+    caption = next(c.value for c in at.caption if c.value.startswith("MLflow:"))
+    assert "abc123" in caption and "(http://mlflow.internal:5000)" in caption

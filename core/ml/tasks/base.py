@@ -65,6 +65,7 @@ class TaskInputs:
     model_dir: Path
     config: TrainConfig
     dataset_info: dict[str, Any] = field(default_factory=dict)
+    model_key: str = ""   # the catalogue key, for tasks offering several models (tabular)
 
 
 @dataclass
@@ -87,6 +88,10 @@ class TaskBundle:
     # Extra TrainerCallbacks of the task, run before the engine's (they may add keys to the
     # evaluation metrics, e.g. perplexity, before those are stored).
     callbacks: list[Any] = field(default_factory=list)
+    # False where bf16 autocast gains nothing and costs accuracy (a small MLP from scratch).
+    bf16: bool = True
+    # True when `build` already fitted the model (a scikit-learn estimator): the Trainer is skipped.
+    fitted: bool = False
 
 
 class FeatureDataset:

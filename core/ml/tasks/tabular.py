@@ -1,4 +1,6 @@
-"""Tabular task: the MLP of ``core.ml.tabular_model`` on numeric and categorical feature columns.
+"""Tabular task: the MLP of ``core.ml.tabular_model``, or scikit-learn's histogram gradient boosting
+(``core.tasks.tabular_gbm``, catalogue key ``hist-gradient-boosting``: fitted in `build`, no Trainer
+steps), on numeric and categorical feature columns.
 
 The dataset frame holds the columns named in ``mapping['features']`` and ``label``; the target is
 a class (classification) or a number (regression), as ``mapping['target_kind']`` says or as
@@ -22,6 +24,7 @@ from core.ml.tabular_model import (
     TabularMLP,
     TabularPredictor,
     encode_targets,
+    load_tabular_model,
     make_config,
     use_one_thread,
 )
@@ -45,6 +48,7 @@ from core.tasks.tabular import (
     infer_target_kind,
 )
 from core.tasks.tabular_baselines import fit_baseline_models, labelled, permutation_importance, target_values
+from core.tasks.tabular_gbm import GBM_KEY, GradientBoostingModel
 
 DEFAULT_HIDDEN = (64, 64)
 DEFAULT_DROPOUT = 0.1
@@ -105,10 +109,12 @@ class TabularAdapter(TaskAdapter):
             raise ConfigError("The training rows have only one class; a classifier needs at least two.")
         if self.kind == "regression" and pd.to_numeric(train[LABEL], errors="coerce").isna().any():
             raise ConfigError("Some regression targets are not numbers. Fix them and import again.")
-        if inputs.config.learning_rate < MLP_MIN_LEARNING_RATE:
+        if inputs.config.lora:
+            raise ConfigError("LoRA is not available for tabular models; train every weight instead.")
+        if inputs.model_key != GBM_KEY and inputs.config.learning_rate < MLP_MIN_LEARNING_RATE:
             # Transformer fine-tuning rates leave a network trained from scratch where it started.
             raise ConfigError(f"A learning rate of {inputs.config.learning_rate:g} is too small for the "
-                              "tabular MLP, which learns from scratch; use about 3e-3 with about 30 epochs.")
+                              "tabular MLP, which learns from scratch; use about 3e-3 (the default).")
 
     def build(self, inputs: TaskInputs) -> TaskBundle:
         if not self.feature_types:
@@ -129,18 +135,31 @@ class TabularAdapter(TaskAdapter):
         else:
             config = make_config("regression", len(pre.output_names), target_values(train, "regression"),
                                  hidden, dropout)
-        model = TabularMLP(config)
         meta = {"problem_type": "single_label_classification" if self.kind == "classification"
-                else "regression", "kind": self.kind, "labels": list(config.labels),
+                else "regression", "kind": self.kind, "model": "mlp", "labels": list(config.labels),
                 "features": list(self.feature_types), "feature_types": self.feature_types,
                 "target_mean": config.target_mean, "target_std": config.target_std}
+        if inputs.model_key == GBM_KEY:
+            return self._fit_gbm(pre, train, validation, config, meta, inputs.config.seed)
         return TaskBundle(
-            model=model, processing_class=pre,
+            model=TabularMLP(config), processing_class=pre,
             train_dataset=self._dataset(pre, train, config),
             eval_dataset=self._dataset(pre, validation, config),
             data_collator=default_data_collator, compute_metrics=self._compute_metrics(),
-            metric_for_best_model="macro_f1" if self.kind == "classification" else "rmse",
-            greater_is_better=self.kind == "classification", meta=meta)
+            # Validation loss, not accuracy: on a few dozen rows accuracy moves in coarse steps and
+            # ties, so early stopping and the learning-rate cut would react to noise.
+            metric_for_best_model="loss", greater_is_better=False, meta=meta, bf16=False)
+
+    def _fit_gbm(self, pre: Preprocessor, train: pd.DataFrame, validation: pd.DataFrame, config: Any,
+                 meta: dict[str, Any], seed: int) -> TaskBundle:
+        """Gradient boosting with scikit-learn's own defaults, fitted here (the engine skips the Trainer)."""
+        model = GradientBoostingModel.fit(pre.transform(train), target_values(train, self.kind), self.kind,
+                                          config.labels, seed=seed)
+        meta = {**meta, "model": GBM_KEY, "target_mean": 0.0, "target_std": 1.0}
+        return TaskBundle(
+            model=model, processing_class=pre, train_dataset=train, eval_dataset=validation,
+            data_collator=None, compute_metrics=None, metric_for_best_model="loss",
+            greater_is_better=False, meta=meta, fitted=True)
 
     @staticmethod
     def _dataset(pre: Preprocessor, frame: pd.DataFrame, config: Any) -> FeatureDataset:
@@ -170,14 +189,14 @@ class TabularAdapter(TaskAdapter):
         frame = labelled(frame).reset_index(drop=True)
         features = list(meta.get("features") or processing_class.feature_types)
         preds = predictor.predict_frame(frame[features])
-        kind = meta.get("kind") or model.mlp_config.kind
+        kind = meta.get("kind") or predictor.kind
         if kind == "regression":
             y = target_values(frame, "regression")
             preds.insert(len(features), "label", y)
             preds["error"] = preds["predicted"] - preds["label"]
             metrics = M.regression_metrics(y, preds["predicted"].to_numpy(float))
         else:
-            labels = list(model.mlp_config.labels)
+            labels = list(predictor.labels)
             index = {lab: i for i, lab in enumerate(labels)}
             truth = frame[LABEL].astype(str).to_numpy()
             y_true = np.array([index.get(v, -1) for v in truth])
@@ -241,12 +260,13 @@ class TabularAdapter(TaskAdapter):
         return results
 
     def save(self, model: Any, processing_class: Any, output_dir: Path, meta: dict[str, Any]) -> None:
-        """model.safetensors + mlp_config.json + preprocessor.json + task.json (nothing pickled)."""
+        """model.safetensors + mlp_config.json (or model.skops + gbm_config.json) + preprocessor.json +
+        task.json: nothing pickled."""
         output_dir.mkdir(parents=True, exist_ok=True)
         TabularPredictor(processing_class, model).save(output_dir)
         (output_dir / META_FILE).write_text(json.dumps({"task": self.task, **meta}, indent=2))
 
     def load(self, output_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
-        model = TabularMLP.from_pretrained(output_dir)
+        model = load_tabular_model(output_dir)
         pre = Preprocessor.load(Path(output_dir) / PREPROCESSOR_FILE)
         return model, pre, read_meta(output_dir)

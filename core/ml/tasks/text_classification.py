@@ -1,11 +1,14 @@
 """Text classification and regression: a sequence-classification head on an encoder.
 
 Classification predicts one of the dataset's labels (softmax); regression predicts one number,
-trained on standardised targets (mean/std saved in ``task.json``) so any scale trains alike.
+trained on standardised targets so any scale trains alike. The saved regression model has the
+mean and std folded into its head's last linear layer, so ``from_pretrained`` gives real units
+(``task.json`` then says ``target_mean`` 0, ``target_std`` 1 and keeps the folded values).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,17 @@ import torch
 from transformers import DataCollatorWithPadding
 from transformers.utils import logging as hf_logging
 
-from core.errors import ConfigError
+from core.errors import ConfigError, ModelError
 from core.ml.models import load_sequence_classifier, load_tokenizer
-from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
+from core.ml.tasks.base import (
+    META_FILE,
+    FeatureDataset,
+    TaskAdapter,
+    TaskBundle,
+    TaskInputs,
+    read_meta,
+    register,
+)
 from core.run_config import TrainConfig
 from core.tasks import metrics as M
 from core.tasks.baselines import fit_baselines
@@ -44,6 +55,23 @@ def _features(tokenizer: Any, frame: pd.DataFrame, targets: list[Any], max_lengt
     keys = list(enc.keys())
     return FeatureDataset([{**{k: enc[k][i] for k in keys}, "labels": targets[i]}
                            for i in range(len(frame))])
+
+
+def folded_head_state(model: Any, mean: float, std: float) -> dict[str, torch.Tensor]:
+    """The model's state dict with the regression head rescaled: ``w * std`` and ``b * std + mean``.
+
+    The head is the last linear layer with one output; only its two tensors are new, the model
+    itself is left as it is (evaluation after saving still expects standardised outputs).
+    """
+    heads = [name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and module.out_features == 1 and module.bias is not None]
+    if not heads:
+        raise ModelError("The regression model has no one-output linear head to fold its scaling into.")
+    state = dict(model.state_dict())
+    weight, bias = f"{heads[-1]}.weight", f"{heads[-1]}.bias"
+    state[weight] = state[weight].detach() * std
+    state[bias] = state[bias].detach() * std + mean
+    return state
 
 
 @register("classification", "regression")
@@ -140,6 +168,19 @@ class TextClassificationAdapter(TaskAdapter):
                   ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
 
         return fit_baselines(self.task, train, test)
+
+    def save(self, model: Any, processing_class: Any, output_dir: Path, meta: dict[str, Any]) -> None:
+        """As the default; a regression head gets its target mean and std folded in (real units)."""
+        if meta.get("problem_type") != "regression":
+            return super().save(model, processing_class, output_dir, meta)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        mean, std = float(meta.get("target_mean", 0.0)), float(meta.get("target_std", 1.0))
+        model.save_pretrained(output_dir, state_dict=folded_head_state(model, mean, std))
+        processing_class.save_pretrained(output_dir)
+        folded = {**meta, "target_mean": 0.0, "target_std": 1.0,
+                  "target_scaling": {"folded_into_head": True, "mean": mean, "std": std}}
+        (output_dir / META_FILE).write_text(json.dumps({"task": self.task, **folded}, indent=2))
+        return None
 
     def load(self, output_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
         meta = read_meta(output_dir)

@@ -69,3 +69,45 @@ def test_this_machine_gets_a_consistent_choice() -> None:
     if choice.device == "cpu":
         assert choice.bf16 == device.cpu_supports_bf16()
     assert choice.dtype == (torch.bfloat16 if choice.bf16 else torch.float32)
+
+
+def _mac(monkeypatch: pytest.MonkeyPatch, *, macos_14: bool) -> None:
+    """A Mac as torch reports it: no CUDA, MPS built and available, macOS 14+ or older."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: macos_14)
+
+
+@pytest.mark.parametrize(("macos_14", "precision"), [(True, "bf16"), (False, "fp32")])
+def test_an_apple_gpu_is_chosen_with_the_precision_its_macos_supports(
+        monkeypatch: pytest.MonkeyPatch, macos_14: bool, precision: str) -> None:
+    _mac(monkeypatch, macos_14=macos_14)
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512_bf16"}))  # irrelevant on MPS
+    before = torch.get_num_threads()
+    try:
+        choice = device.choose()
+    finally:
+        torch.set_num_threads(before)
+    assert (choice.device, choice.bf16) == ("mps", macos_14)
+    assert choice.name == f"mps (Apple GPU, {precision})"
+    assert choice.dtype == (torch.bfloat16 if macos_14 else torch.float32)
+
+
+def test_cuda_wins_over_mps_and_a_missing_mps_means_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    _mac(monkeypatch, macos_14=True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.choose_device() == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert device.choose_device() == "cpu"
+
+
+def test_a_missing_mps_operation_is_recognised_and_explained() -> None:
+    missing = NotImplementedError("The operator 'aten::_ctc_loss' is not currently implemented for the "
+                                  "MPS device. If you want this op to be added ...")
+    assert device.is_missing_mps_operation(missing)
+    assert not device.is_missing_mps_operation(RuntimeError("CUDA out of memory"))
+    sentence = device.mps_fallback_sentence(missing)
+    assert sentence.startswith("The Apple GPU (MPS) lacks an operation") and "on the CPU instead" in sentence
+    assert "aten::_ctc_loss" in sentence

@@ -94,8 +94,15 @@ def test_lora_targets_attention_or_all_linear(home: Path) -> None:
     config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                         vocab_size=100)
     model = BertForSequenceClassification(config)
-    assert lora_targets(model, "attention") == ["query", "value"]
+    assert lora_targets(model, "attention") == ["query", "value"]  # peft's default for BERT
     assert lora_targets(model, "all-linear") == "all-linear"
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    llama = LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, vocab_size=64))
+    assert lora_targets(llama, "attention") == ["q_proj", "v_proj"]  # SmolLM2's architecture
+    model.config.model_type = "an-architecture-peft-does-not-know"
+    assert lora_targets(model, "attention") == "all-linear"
 
 
 def test_early_stopping_ends_a_run_that_stops_improving(inline: worker.InlineLauncher) -> None:

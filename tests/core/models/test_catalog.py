@@ -58,7 +58,8 @@ def test_pickle_only_folder_is_refused_with_the_reason(fresh: Path, tmp_path: Pa
     with pytest.raises(ModelError, match=r"only pickle weights \(pytorch_model.bin\).*safetensors only"):
         catalog.add_local_model(str(folder))
     assert not (fresh / "models" / "registry.json").exists()
-    assert [m.key for m in catalog.list_models()] == ["minilm-l6", "smollm2-135m-instruct", "mlp"]
+    assert [m.key for m in catalog.list_models()] == ["minilm-l6", "smollm2-135m-instruct", "mlp",
+                                                       "hist-gradient-boosting"]
 
 
 @pytest.mark.parametrize("where", ["config.json", "tokenizer_config.json"])
@@ -210,7 +211,8 @@ def test_a_missing_model_package_is_listed_as_not_ready(fresh: Path, monkeypatch
 def test_cli_lists_models_as_json_and_table(fresh: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["key"] for r in rows] == ["minilm-l6", "smollm2-135m-instruct", "mlp"]
+    assert [r["key"] for r in rows] == ["minilm-l6", "smollm2-135m-instruct", "mlp",
+                                                       "hist-gradient-boosting"]
     fields = {"name", "tasks", "params", "size_bytes", "licence", "context_length", "ready", "speed"}
     assert fields <= set(rows[0])
     assert cli_main(["models", "list"]) == 0

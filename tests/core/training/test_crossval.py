@@ -91,7 +91,8 @@ def test_cli_folds_starts_a_cross_validation_with_mlp_defaults(iris, capsys):
     shown = json.loads(capsys.readouterr().out)
     parent = runs.get_run(shown["id"])
     assert parent.kind == "cv" and len(crossval.children(parent.id)) == 4
-    assert parent.config["learning_rate"] == 3e-3 and parent.config["epochs"] == 30.0
+    assert parent.config["learning_rate"] == 3e-3 and parent.config["epochs"] == 200.0
+    assert parent.config["early_stopping"] is True
 
 
 def test_text_classification_folds_train_with_the_text_adapter(home):

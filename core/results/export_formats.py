@@ -1,0 +1,68 @@
+"""``uclab export RUN --format zip|onnx|onnx-int8|ollama``: one entry point over every export format.
+
+Each format builds its files in a staging folder under ``UCLAB_HOME/exports``; the result is a zip
+(the default, or when ``out`` ends in ``.zip``) or a new folder at ``out``. Nothing half-written is
+left under the final name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.results import export, export_ollama, export_onnx
+
+FORMATS: dict[str, Callable[[int, Path], Any]] = {
+    "zip": export._stage,
+    "onnx": lambda run_id, dest: export_onnx.build_onnx(run_id, dest, int8=False),
+    "onnx-int8": lambda run_id, dest: export_onnx.build_onnx(run_id, dest, int8=True),
+    "ollama": export_ollama.build_ollama,
+}
+
+
+def formats_for(task: str) -> list[str]:
+    """The formats a run of this task can be exported in (the zip first)."""
+    extra = {"classification": ["onnx", "onnx-int8"], "token-classification": ["onnx", "onnx-int8"],
+             "causal-lm": ["ollama"]}
+    return ["zip", *extra.get(task, [])]
+
+
+def default_path(run_id: int, fmt: str) -> Path:
+    """Where an export goes when no path is given."""
+    name = "model" if fmt == "zip" else fmt
+    return export.exports_dir() / f"run-{int(run_id)}-{name}.zip"
+
+
+def export_run(run_id: int, fmt: str = "zip", out: str | Path | None = None) -> Path:
+    """Export a finished run in a format; returns the zip or folder written."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}.")
+    target = Path(out).expanduser().resolve() if out else default_path(run_id, fmt)
+    folder_out = target.suffix.lower() != ".zip"
+    if folder_out and target.exists() and any(target.iterdir()):
+        raise ConfigError(f"The folder {target} already holds files; choose a new folder or a .zip path.")
+    if not target.parent.is_dir():
+        raise ConfigError(f"The folder {target.parent} does not exist; create it first or choose "
+                          "another path.")
+    with tempfile.TemporaryDirectory(dir=export.exports_dir()) as tmp:
+        FORMATS[fmt](run_id, Path(tmp))
+        if folder_out:
+            partial = target.with_name(target.name + ".part")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(tmp, partial)
+            if target.exists():
+                target.rmdir()
+            partial.rename(target)
+            return target
+        partial = target.with_suffix(".zip.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    zf.write(path, path.relative_to(tmp).as_posix())
+        partial.replace(target)
+    return target

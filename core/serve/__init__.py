@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP server over one loaded model (``uclab serve``): FastAPI on uvicorn."""

@@ -1,0 +1,94 @@
+"""Which model a server answers with, and what it can do: generate text, or read texts as an encoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ConfigError, NotFoundError, UserError
+
+CAUSAL = "causal-lm"
+ENCODER = "encoder"  # a catalogue encoder without a head: embeddings only
+TEXT_ENDPOINTS = ("/v1/chat/completions", "/v1/completions")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The one model a server answers with; ``id`` is what /v1/models lists and requests name."""
+
+    id: str
+    kind: str  # CAUSAL, ENCODER, or the task of an encoder run
+    label: str
+    run_id: int | None = None
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The POST endpoints this model answers."""
+        if self.kind == CAUSAL:
+            return TEXT_ENDPOINTS
+        if self.kind == "classification":
+            return ("/v1/classify", "/v1/embeddings")
+        if self.kind == "token-classification":
+            return ("/v1/entities", "/v1/embeddings")
+        return ("/v1/embeddings",)
+
+    def answers(self, name: str | None) -> bool:
+        """Whether a request's ``model`` names this model (empty means "the one you serve")."""
+        if not name:
+            return True
+        aliases = {self.id}
+        if self.run_id is not None:
+            aliases |= {f"run:{self.run_id}", f"run-{self.run_id}", str(self.run_id)}
+        return name.strip() in aliases
+
+
+def resolve_served(run_id: int | None = None, model_key: str | None = None) -> ServedModel:
+    """The model behind ``--run`` or ``--model`` (a UserError saying why it cannot be served)."""
+    if (run_id is None) == (not model_key):
+        raise ConfigError("Choose what to serve: --run RUN_ID or --model KEY (one of them).")
+    if run_id is not None:
+        from core.store.runs import get_run
+
+        info = get_run(run_id)
+        if info.task == CAUSAL:
+            from core.inference.generation import resolve_model
+
+            source = resolve_model(f"run:{run_id}")
+            return ServedModel(id=f"run:{run_id}", kind=CAUSAL, label=source.label, run_id=run_id)
+        from core.inference.encoders import encoder_task
+
+        task = encoder_task(run_id)
+        if task == "regression":
+            return ServedModel(id=f"run:{run_id}", kind=ENCODER, label=info.name or f"run {run_id}",
+                               run_id=run_id)
+        return ServedModel(id=f"run:{run_id}", kind=task, label=info.name or f"run {run_id}", run_id=run_id)
+    from core.models import catalog
+
+    info = catalog.get_model(str(model_key))
+    kind = CAUSAL if info.family == CAUSAL else ENCODER
+    return ServedModel(id=info.key, kind=kind, label=info.name)
+
+
+def preload(served: ServedModel, engine: str = "auto") -> None:
+    """Load the model into the shared cache now (and its onnx export for that engine), so the first
+    request does not wait for it."""
+    if served.kind == CAUSAL:
+        from core.inference.generation import prepare_engine
+
+        prepare_engine(served.id, engine)
+    elif served.run_id is not None:
+        from core.inference.encoders import run_model
+
+        run_model(served.run_id)
+    else:
+        from core.inference.encoders import catalogue_encoder
+
+        catalogue_encoder(served.id)
+
+
+def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:
+    """Raise a UserError when the request names another model or this model lacks the endpoint."""
+    if not served.answers(name):
+        raise NotFoundError(f"This server serves '{served.id}', not '{name}'; set model to '{served.id}'.")
+    if endpoint not in served.endpoints:
+        raise UserError(f"The model '{served.id}' ({served.kind}) does not answer {endpoint}; it answers "
+                        f"{', '.join(served.endpoints)}.")

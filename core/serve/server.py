@@ -1,0 +1,65 @@
+"""Start the server: refuse an exposed address without a key, load the model, run uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from typing import Any
+
+from core.errors import ConfigError
+from core.serve.app import ServeOptions, create_app
+from core.serve.backend import ServedModel, preload
+
+KEY_VARIABLE = "UCLAB_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to bind stays on this machine (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_key(api_key: str | None) -> str | None:
+    """The key from --api-key, else UCLAB_API_KEY, else none."""
+    key = (api_key or os.environ.get(KEY_VARIABLE) or "").strip()
+    return key or None
+
+
+def check_bind(host: str, api_key: str | None) -> None:
+    """ConfigError when the server would listen beyond this machine without an API key."""
+    if not is_loopback(host) and not api_key:
+        raise ConfigError(f"Listening on {host} lets other machines reach the model; set an API key with "
+                          f"--api-key KEY or {KEY_VARIABLE}, or keep the default --host 127.0.0.1.")
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL clients use (``/v1`` included, as the openai client's base_url)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}/v1"
+
+
+def build(served: ServedModel, options: ServeOptions, *, load: bool = True) -> Any:
+    """Check the address and key, load the model into the shared cache, and build the app."""
+    check_bind(options.host, options.api_key)
+    if load:
+        preload(served, options.engine)
+    return create_app(served, options)
+
+
+def run(served: ServedModel, options: ServeOptions, port: int, *, sock: socket.socket | None = None,
+        log_level: str = "warning") -> None:
+    """Serve until interrupted (blocking)."""
+    import uvicorn
+
+    app = build(served, options)
+    config = uvicorn.Config(app, host=options.host, port=port, log_level=log_level, access_log=False,
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock] if sock is not None else None)
