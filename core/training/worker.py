@@ -272,6 +272,9 @@ def _train_and_finish(run_id: int) -> int:
         store_evaluation(run_id, split, "run", metrics, predictions)
         summary[split] = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
     eval_split = "test" if not parts["test"].empty else "validation"
+    if info.task == "causal-lm":
+        _score_answers(run_id, info.dataset_id, eval_split, parts, outcome.model, bundle.processing_class,
+                       model_dir, config)
     for name, metrics, predictions in adapter.baselines(parts["train"], parts[eval_split]):
         store_evaluation(run_id, eval_split, name, metrics, predictions)
         summary.setdefault("baselines", {})[name] = {k: v for k, v in metrics.items()
@@ -280,6 +283,30 @@ def _train_and_finish(run_id: int) -> int:
     steps = {} if runs.get_run(run_id).total_steps else {"total_steps": outcome.global_step}  # a fitted model
     _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary, **steps)
     return 0
+
+
+def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.DataFrame], model: Any,
+                   tokenizer: Any, model_dir: Path, config: Any) -> None:
+    """Generate and score the trained model's answers to at most N held-out examples (0 turns it off)."""
+    from core.ml.batch_generation import from_trained
+    from core.results.answer_quality import DEFAULT_EXAMPLES, evaluate_answers
+
+    limit = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
+    if limit <= 0 or parts[split].empty:
+        return
+    _log(run_id, f"Scoring the answers to at most {limit} {split} examples.")
+    try:
+        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
+        ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
+                              frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
+    except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        _log(run_id, f"Scoring the answers failed ({reason}); score them on the Evaluation page.", "error")
+        return
+    headline = ev.metrics.get("headline", "rouge_l")
+    value = (ev.metrics.get("metrics") or {}).get(headline, {}).get("mean")
+    _log(run_id, f"Answer quality on {ev.examples} {split} examples: {headline} "
+         f"{value if value is None else round(value, 3)}.")
 
 
 def main(argv: list[str] | None = None) -> int:
