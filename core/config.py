@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_UPLOAD_LIMIT_MB = 200
+# What an upload may expand to once parsed (a 0.4 MB Parquet file can hold 20 M rows).
+DEFAULT_MAX_ROWS = 2_000_000
+DEFAULT_MAX_EXPANDED_MB = 1024
+DEFAULT_MAX_CELLS = 5_000_000      # Excel workbooks: openpyxl parses about 100k cells a second
+DEFAULT_PARSE_SECONDS = 60
 TRACKERS = ("tensorboard", "mlflow")
 
 
@@ -17,6 +22,10 @@ class Settings:
     home: Path
     database_url: str
     upload_limit_mb: int
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_expanded_mb: int = DEFAULT_MAX_EXPANDED_MB
+    max_cells: int = DEFAULT_MAX_CELLS
+    parse_seconds: int = DEFAULT_PARSE_SECONDS
     # Trackers every run reports to unless it says otherwise (UCLAB_REPORT_TO, e.g. "tensorboard,mlflow").
     report_to: tuple[str, ...] = ()
     # Where MLflow runs go (UCLAB_MLFLOW_TRACKING_URI); empty: a local database under UCLAB_HOME/mlflow.
@@ -60,18 +69,28 @@ class Settings:
         return path.resolve().relative_to(self.home.resolve()).as_posix()
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 def get_settings() -> Settings:
-    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB, UCLAB_REPORT_TO and
-    UCLAB_MLFLOW_TRACKING_URI (unknown tracker names in UCLAB_REPORT_TO are ignored)."""
+    """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB, the upload
+    budgets UCLAB_MAX_ROWS, UCLAB_MAX_EXPANDED_MB, UCLAB_MAX_CELLS and UCLAB_PARSE_SECONDS,
+    UCLAB_REPORT_TO and UCLAB_MLFLOW_TRACKING_URI (unknown tracker names are ignored)."""
     home = Path(os.environ.get("UCLAB_HOME") or Path.home() / ".uclab").expanduser().resolve()
     url = os.environ.get("UCLAB_DATABASE_URL") or f"sqlite:///{home / 'uclab.db'}"
-    try:
-        limit = int(os.environ.get("UCLAB_UPLOAD_LIMIT_MB", DEFAULT_UPLOAD_LIMIT_MB))
-    except ValueError:
-        limit = DEFAULT_UPLOAD_LIMIT_MB
     trackers = tuple(t for t in (os.environ.get("UCLAB_REPORT_TO") or "").replace(" ", "").lower().split(",")
                      if t in TRACKERS)
-    return Settings(home=home, database_url=url, upload_limit_mb=max(1, limit), report_to=trackers,
+    return Settings(home=home, database_url=url,
+                    upload_limit_mb=_env_int("UCLAB_UPLOAD_LIMIT_MB", DEFAULT_UPLOAD_LIMIT_MB),
+                    max_rows=_env_int("UCLAB_MAX_ROWS", DEFAULT_MAX_ROWS),
+                    max_expanded_mb=_env_int("UCLAB_MAX_EXPANDED_MB", DEFAULT_MAX_EXPANDED_MB),
+                    max_cells=_env_int("UCLAB_MAX_CELLS", DEFAULT_MAX_CELLS),
+                    parse_seconds=_env_int("UCLAB_PARSE_SECONDS", DEFAULT_PARSE_SECONDS),
+                    report_to=trackers,
                     mlflow_tracking_uri=(os.environ.get("UCLAB_MLFLOW_TRACKING_URI") or "").strip())
 
 

@@ -23,3 +23,11 @@ class NotFoundError(UserError):
 
 class ConfigError(UserError):
     """Training settings that cannot work."""
+
+
+class CheckpointError(UserError):
+    """A saved checkpoint that cannot be trusted or used to resume."""
+
+
+class DatabaseFileError(UserError):
+    """A database file that is not a valid Use Case Lab database (the app refuses to start on it)."""

@@ -4,7 +4,7 @@ from core.results import compare
 from core.results.report_figures import curve_figure
 from core.text.labels import metric_label, run_label
 from core.training import service as training
-from ui import state
+from ui import answer_quality_view, state
 from ui.share import (
     export_panel,
     final_metrics_view,
@@ -77,6 +77,7 @@ if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "toke
             st.caption(f"{len(fixed)} examples went from wrong to right, {len(broken)} from right to wrong.")
             st.dataframe(flips, hide_index=True, key="compare_flips")
 if tasks == {"causal-lm"}:
+    answer_quality_view.compare_table(picked)
     side_by_side_panel(picked)
 
 st.subheader("Share")

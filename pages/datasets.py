@@ -3,6 +3,7 @@ import streamlit as st
 from core.config import get_settings
 from core.data import datasets
 from core.data.ingest import UPLOAD_EXTENSIONS
+from core.data.upload_limits import limits_sentence
 from core.entities import TASKS
 from core.models import catalog
 from core.text.labels import task_label
@@ -22,24 +23,19 @@ else:
     with upload_tab:
         limit = get_settings().upload_limit_mb
         uploaded = st.file_uploader(f"Your data (CSV, TSV, JSON, JSONL, Parquet or Excel; up to {limit} MB)",
-                                    type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD)
+                                    type=UPLOAD_TYPES, key=state.DATASETS_UPLOAD, help=limits_sentence())
         parsed = None
         if uploaded is not None:
-            cache = st.session_state.get("datasets_parsed")
-            if cache and cache[0][0] != uploaded.file_id:
+            seen = st.session_state.get(state.DATASETS_PARSED_ID)
+            if seen and seen[0] != uploaded.file_id:
                 st.session_state[state.DATASETS_ENCODING] = dataset_form.AUTO_ENCODING  # a new file
             encoding = dataset_form.encoding_choice(uploaded.name)
             file_key = (uploaded.file_id, encoding)
-            if cache and cache[0] == file_key:
-                parsed = cache[1]
-            else:
-                st.session_state.pop("datasets_parsed", None)
-                with st.spinner("Reading the file…"):
-                    parsed = call(datasets.read_upload, uploaded.getvalue(), uploaded.name, encoding)
-                if parsed is not None:
-                    st.session_state["datasets_parsed"] = (file_key, parsed)
-                    dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
-                    st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
+            parsed = dataset_form.parsed_upload(uploaded, encoding)
+            if parsed is not None and seen != file_key:  # a new file or encoding: fill the form
+                st.session_state[state.DATASETS_PARSED_ID] = file_key
+                dataset_form.seed_form(parsed.frame, call(datasets.suggest_mapping, parsed.frame) or {})
+                st.session_state[state.DATASETS_NAME] = dataset_form.default_name(uploaded.name)
         if parsed is not None:
             frame = parsed.frame
             st.caption(md_escape(dataset_form.file_summary(parsed)))

@@ -2,7 +2,7 @@ import streamlit as st
 
 from core.results import evaluation, verdict
 from core.training import service as training
-from ui import evaluation_view, ner_view, share, ship, state
+from ui import answer_quality_view, evaluation_view, ner_view, share, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -31,12 +31,16 @@ st.caption(f"{result.metrics.get('n', len(result.predictions)):,} examples in th
 
 if result.task == "classification" or (result.task == "tabular" and result.labels):
     evaluation_view.classification_view(result)
+    if result.task == "classification":
+        answer_quality_view.llm_baseline_section(result, run, split)
 elif result.task == "token-classification":
     ner_view.evaluation_view(result)
 elif result.task in ("regression", "tabular"):
     evaluation_view.regression_view(result)
 else:
     evaluation_view.generic_view(result)
+if result.task == "causal-lm":
+    answer_quality_view.answer_quality_section(run, split)
 if result.task == "tabular":
     evaluation_view.feature_importance(result)
 if result.task == "classification":

@@ -305,3 +305,13 @@ def value_bar(frame: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
     fig = _figure(title, x, y)
     fig.add_bar(x=frame[x].astype(str), y=frame[y], marker_color=ACCENT, name=y)
     return fig
+
+
+def score_histogram(scores: pd.DataFrame, metric: str, title: str) -> go.Figure:
+    """Per-example scores (0–1) of one or more models (column ``model``) as overlaid histograms."""
+    fig = _figure(title, "score per example (0 = wrong, 1 = matches the reference)", "examples")
+    for model, part in scores.groupby("model", sort=False) if "model" in scores else [("", scores)]:
+        fig.add_histogram(x=part[metric], xbins=dict(start=0.0, end=1.0001, size=0.05), name=str(model),
+                          opacity=0.7)
+    fig.update_layout(barmode="overlay", xaxis_range=[0, 1])
+    return fig

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.data.ingest import display_name
 from core.entities import TASKS, QualityReport
 from core.text.labels import task_label
 from ui import charts, state
@@ -161,7 +162,7 @@ def render_stats_charts(stats: dict[str, Any], key_prefix: str) -> None:
 
 def default_name(filename: str) -> str:
     """A dataset name from the uploaded file's name (its stem, tidied)."""
-    stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    stem = display_name(filename).rsplit(".", 1)[0]  # no path, control or bidi characters
     return " ".join(stem.replace("_", " ").replace("-", " ").split())[:80] or "dataset"
 
 
@@ -180,6 +181,27 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     max_length = right.number_input("Max length (tokens)", 8, 8192, default, 8, key=state.DATASETS_MAX_LENGTH,
                                     help="Texts longer than this are cut when training.")
     return model_key, int(max_length)
+
+
+@st.cache_resource(max_entries=4, ttl=900, show_spinner=False)
+def _parse_upload(file_id: str, name: str, encoding: str | None, _upload: Any) -> Any:
+    from core.data import datasets
+
+    return datasets.read_upload(_upload.getvalue(), name, encoding)
+
+
+def parsed_upload(upload: Any, encoding: str | None = None) -> Any:
+    """The parsed upload (a ParsedFile), or None with the sentence shown. The frame lives in a
+    small cache shared by all sessions (keyed by the upload's random id), never in session
+    state, so a few open tabs do not each keep a full copy."""
+    from core.errors import UserError
+
+    try:
+        with st.spinner("Reading the file…"):
+            return _parse_upload(upload.file_id, upload.name, encoding, upload)
+    except UserError as error:  # exceptions are not cached: a fixed file is read again
+        st.error(md_escape(error))
+        return None
 
 
 def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -71,7 +71,7 @@ def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
         with st.spinner("Loading the model…"):
             stream = generation.stream_generate(model_ref, prompt, mode=mode, system=system or None,
                                                 history=history, settings=settings)
-        st.write_stream(stream.texts())
+        show_stream_as_text(stream.texts())
     except UserError as error:
         st.error(md_escape(error))
         return None
@@ -79,6 +79,17 @@ def stream_into(model_ref: str, label: str, prompt: str, mode: str, system: str,
     if record is not None:
         _timings(record)
     return record
+
+
+def show_stream_as_text(chunks: Iterable[str]) -> str:
+    """Show streamed model output as plain text as it grows (never Markdown: an image link in an
+    answer must not make the browser fetch its URL); returns the whole text."""
+    box = st.empty()
+    text = ""
+    for chunk in chunks:
+        text += chunk
+        box.text(text)
+    return text
 
 
 def _prepared(model_ref: str) -> bool:

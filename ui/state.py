@@ -18,6 +18,7 @@ ACCESS_SIGN_OUT_UNKNOWN = "access_sign_out_unknown"
 
 # Datasets page
 DATASETS_UPLOAD = "datasets_upload"
+DATASETS_PARSED_ID = "datasets_parsed_id"  # (upload id, encoding) the form was filled from; frame cached
 DATASETS_ENCODING = "datasets_encoding"
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
@@ -110,3 +111,14 @@ REVIEW_NEW_B = "review_new_model_b"
 REVIEW_NEW_COUNT = "review_new_count"
 REVIEW_NEW_TEXTS = "review_new_texts"
 REVIEW_NEW_CREATE = "review_new_create"
+
+# Evaluation page: answer quality and prompt baselines
+EVALUATION_ANSWER_METRIC = "evaluation_answer_metric"
+EVALUATION_ANSWER_SEARCH = "evaluation_answer_search"
+EVALUATION_ANSWER_BELOW = "evaluation_answer_below"
+EVALUATION_ANSWER_EXAMPLES = "evaluation_answer_examples"
+EVALUATION_ANSWER_SCORE = "evaluation_answer_score"
+EVALUATION_BASELINE_SHOTS = "evaluation_baseline_shots"
+EVALUATION_BASELINE_EXAMPLES = "evaluation_baseline_examples"
+EVALUATION_BASELINE_RUN = "evaluation_baseline_run"
+EVALUATION_JUDGE = "evaluation_judge"

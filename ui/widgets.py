@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -208,11 +209,18 @@ def machine_summary() -> str:
 
 
 _MD_SPECIAL = "\\`*_{}[]<>()#+-.!|~$:"
+# GitHub-flavoured Markdown turns bare "http://…", "www.…" and "name@host" into links even when
+# their characters are escaped; an invisible word joiner (U+2060) right before the "://", the
+# "." after "www" or the "@" breaks each pattern, and the text still reads the same.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(?=://)|(?<=\bwww)(?=\.)|(?<=[\w.+-])(?=@)")
 
 
 def md_escape(text: object) -> str:
-    """Escape markdown (and so any HTML-looking text) so user text shows literally in st.markdown."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    """Escape markdown (and so any HTML-looking text) so user text shows literally in st.markdown;
+    URLs and e-mail addresses in it stay text, never links."""
+    plain = _AUTOLINK.sub(WORD_JOINER, str(text))
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in plain)
 
 
 def ensure_app_frame() -> None:

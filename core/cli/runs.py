@@ -1,4 +1,4 @@
-"""CLI: ``train``, ``runs list|show|cancel|resume``, ``evaluate`` and ``predict`` (DESIGN §5)."""
+"""CLI: ``train``, ``runs list|show|cancel|resume`` and ``predict`` (DESIGN §5; ``evaluate``: evaluate.py)."""
 
 from __future__ import annotations
 
@@ -103,21 +103,6 @@ def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
     return _run_dict(training.resume_run(args.run_id))
 
 
-def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from core.results.evaluation import get_evaluation
-
-    return get_evaluation(args.run_id, args.split).to_dict()
-
-
-def _render_evaluation(data: dict[str, Any]) -> str:
-    lines = [f"Run #{data['run_id']} on the {data['split']} split:"]
-    lines += [f"  {k} = {v:.4f}" for k, v in data["metrics"].items() if isinstance(v, float)]
-    for b in data["baselines"]:
-        gains = ", ".join(f"{k} {v:+.4f}" for k, v in b["gain"].items() if v is not None)
-        lines.append(f"  vs {b['title']}: {gains}")
-    return "\n".join(lines)
-
-
 def cmd_predict(args: argparse.Namespace) -> list[dict[str, Any]]:
     from core.inference.predict import predict_texts
     from core.store.runs import get_run
@@ -144,7 +129,7 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    """Add train, runs, evaluate and predict to the `python -m core` parser."""
+    """Add train, runs and predict to the `python -m core` parser."""
     from core.entities import TASKS
     from core.run_config import LR_SCHEDULERS, PRESETS, field_help
 
@@ -189,12 +174,6 @@ def register(sub: Any) -> None:
         p.add_argument("run_id", type=int)
         _add_json(p)
         p.set_defaults(handler=handler, render=_render_run)
-
-    p = sub.add_parser("evaluate", help="a run's metrics and its baselines' on a split")
-    p.add_argument("run_id", type=int)
-    p.add_argument("--split", default="test", choices=["test", "validation"])
-    _add_json(p)
-    p.set_defaults(handler=cmd_evaluate, render=_render_evaluation)
 
     p = sub.add_parser("predict", help="predict the label, value or entities of texts with a trained run")
     p.add_argument("run_id", type=int)

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -213,15 +214,21 @@ def get_dataset(dataset_id: int) -> DatasetInfo:
     return store.get_dataset(dataset_id)
 
 
+def dataset_file(info: DatasetInfo) -> Path:
+    """The Parquet file of a saved version; DatasetError when it is gone from UCLAB_HOME."""
+    path = get_settings().resolve(info.path)
+    if not path.is_file():
+        raise DatasetError(f"The file of dataset '{info.label}' is missing from UCLAB_HOME "
+                           f"({info.path}); import the dataset again.")
+    return path
+
+
 def load_dataset_frame(dataset_id: int, split: str | None = None) -> pd.DataFrame:
     """A saved version's canonical rows (one split, or all with a ``split`` column)."""
     if split is not None and split not in SPLITS:
         raise DatasetError(f"Unknown split '{split}'; choose one of {', '.join(SPLITS)}.")
     info = get_dataset(dataset_id)
-    path = get_settings().resolve(info.path)
-    if not path.is_file():
-        raise DatasetError(f"The file of dataset '{info.label}' is missing from UCLAB_HOME "
-                           f"({info.path}); import the dataset again.")
+    path = dataset_file(info)
     frame = pd.read_parquet(path, filters=[("split", "==", split)] if split else None)
     for col in ("tokens", "tags"):
         if col in frame:

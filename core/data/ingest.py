@@ -19,6 +19,7 @@ from pathlib import PurePath
 import pandas as pd
 
 from core.config import get_settings
+from core.data import upload_limits as limits
 from core.data.canonical import short
 from core.entities import Finding
 from core.errors import DatasetError
@@ -79,11 +80,26 @@ class ParsedFile:
         return encoding_label(self.encoding)
 
 
-def display_name(filename: str) -> str:
-    """The upload's base name, cleaned for display (it is never used as a path)."""
+MAX_NAME_CHARS = 200
+# Control characters and the bidirectional overrides/isolates/marks (U+202E shows
+# "report\u202Eexe.csv" as "reportvsc.exe"): never kept in a stored or shown name.
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_name(filename: str) -> str:
     name = PurePath(str(filename).replace("\\", "/")).name
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
-    return name[:200] or "upload"
+    return _UNSAFE_NAME_CHARS.sub("", name).strip()
+
+
+def display_name(filename: str) -> str:
+    """The upload's base name, cleaned for display (it is never used as a path): no control or
+    bidi characters, at most 200 characters with the extension kept when it is cut."""
+    name = _clean_name(filename)
+    if len(name) > MAX_NAME_CHARS:
+        suffix = PurePath(name).suffix
+        suffix = suffix if len(suffix) <= 16 else ""
+        name = name[:MAX_NAME_CHARS - len(suffix) - 1] + "…" + suffix
+    return name or "upload"
 
 
 def read_upload(data: bytes, filename: str, encoding: str | None = None) -> ParsedFile:
@@ -97,11 +113,11 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
         raise DatasetError(
             f"'{name}' is {len(data) / 2**20:.1f} MB, over the upload limit of {limit // 2**20} MB; "
             "upload a smaller file or raise UCLAB_UPLOAD_LIMIT_MB.")
-    if PurePath(name).suffix.lower() in ARCHIVES:
+    suffix = PurePath(_clean_name(filename)).suffix.lower()  # read before the name is cut
+    if suffix in ARCHIVES:
         inner, inner_name, note = unpack_archive(data, name, limit)
         parsed = read_upload(inner, inner_name, encoding)
         return replace(parsed, filename=name, warnings=(note, *parsed.warnings))
-    suffix = PurePath(name).suffix.lower()
     if suffix == ".xls":
         raise DatasetError(f"'{name}' is an old Excel .xls file; open it in Excel and save it "
                            "as .xlsx or as CSV UTF-8, then upload that.")
@@ -117,6 +133,8 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
         parsed = _read_excel(data, name)
     else:
         _refuse_binary(data, name, suffix)
+        if fmt != "json":
+            limits.check_text_lines(data, name)
         if fmt in ("conll", "json", "jsonl") or suffix == ".txt":
             text, how = decode_bytes(data, name, encoding)
         if fmt == "conll" or (suffix == ".txt" and _looks_like_conll(text)):
@@ -245,6 +263,7 @@ def _read_parquet(data: bytes, name: str) -> ParsedFile:
         looks = _describe_head(data)
         raise DatasetError(f"'{name}' is named .parquet but is not a Parquet file ({looks}); "
                            "save it again as Parquet, or upload it with its real extension.")
+    limits.check_parquet(data, name)
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
@@ -260,14 +279,11 @@ def _read_excel(data: bytes, name: str) -> ParsedFile:
                                "Excel and save it as .xlsx (Excel Workbook) or as CSV UTF-8.")
         raise DatasetError(f"'{name}' is named .xlsx but is not an Excel workbook "
                            f"({_describe_head(data)}); upload it with its real extension.")
+    limits.check_workbook(data, name)
     try:
-        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
-        sheets = book.sheet_names
-        raw = None
-        for sheet in sheets:
-            raw = book.parse(sheet, header=None, dtype=object)
-            if not raw.dropna(how="all").empty:
-                break
+        raw, sheet, sheets = _first_sheet_with_data(data, name)
+    except DatasetError:
+        raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
         raise DatasetError(f"'{name}' cannot be read as an Excel workbook ({_first_line(exc)}); "
                            "open it in Excel and save it again as .xlsx.") from exc
@@ -289,6 +305,24 @@ def _read_excel(data: bytes, name: str) -> ParsedFile:
     raw.columns = names
     frame = raw.infer_objects()
     return ParsedFile(frame, name, "xlsx", None, None, has_header, tuple(warnings + more))
+
+
+def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None, str, list[str]]:
+    """The first sheet holding a value, read row by row within the upload budgets."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheets = list(book.sheetnames)
+        raw, sheet = None, sheets[0] if sheets else ""
+        for sheet in sheets:
+            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name))
+            raw = pd.DataFrame(rows, dtype=object)
+            if not raw.dropna(how="all").empty:
+                break
+        return raw, sheet, sheets
+    finally:
+        book.close()
 
 
 def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
@@ -351,6 +385,7 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
         raise DatasetError(f"'{parsed.filename}' holds no records; add data rows and upload it again.")
     if frame.shape[1] == 0:
         raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
+    limits.check_rows(parsed.filename, frame.shape[0])
     names, more = _clean_names(frame.columns)
     if frame.shape[0] == 0 or frame.dropna(how="all").empty:
         cols = ", ".join(names[:10])

@@ -30,6 +30,7 @@ from core.inference.cache import MODELS
 from core.models import catalog
 from core.store import generations, runs
 from core.tasks.chat import ROLES
+from core.text.spreadsheet import write_csv
 
 # ---- model references ----------------------------------------------------------------------------
 
@@ -262,7 +263,7 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
     frame = pd.DataFrame(rows, columns=["id", "created_at", "model", "mode", "prompt", "sequence", "output",
                                         *_SETTING_COLUMNS, "time_to_first_token_s", "tokens_per_second"])
     if path is not None:
-        frame.to_csv(path, index=False)
+        write_csv(frame, path)
     return frame
 
 

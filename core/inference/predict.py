@@ -6,7 +6,6 @@ tokenizers are not thread-safe and Streamlit serves sessions from several thread
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
@@ -15,9 +14,9 @@ import pandas as pd
 from core.errors import ConfigError
 from core.inference import ner_predict
 from core.inference.cache import MODELS, Loaded, trained_model
+from core.text.spreadsheet import csv_bytes
 
 MAX_TEXTS = 50_000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _loaded(run_id: int) -> Loaded:
@@ -84,23 +83,9 @@ def predict_file(run_id: int, frame: pd.DataFrame, text_column: str) -> pd.DataF
     return pd.concat([frame.reset_index(drop=True), preds.drop(columns=["latency_ms"])], axis=1)
 
 
-def escape_cell(value: Any) -> Any:
-    """Prefix a quote to text a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV of the frame with formula-looking text cells (and headers) escaped."""
-    safe = frame.copy()
-    safe.columns = [escape_cell(str(c)) for c in safe.columns]
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(escape_cell)
-    buffer = io.StringIO()
-    safe.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(frame)
 
 
 def clear_cache() -> None:

@@ -6,7 +6,6 @@ few); torch is imported only when a model is first loaded, so pages render witho
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from core.data.ingest import read_upload
 from core.errors import ConfigError, DatasetError
 from core.inference.cache import MODELS, trained_model
 from core.tasks.tabular import MISSING_CATEGORY
+from core.text.spreadsheet import csv_bytes
 
 MAX_ROWS = 100_000
 
@@ -83,9 +83,7 @@ def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[p
     if not data:
         raise ConfigError("The file is empty; upload a table with one row per example.")
     table = predict_rows(run_id, read_upload(data, filename).frame)
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
-    return table, buffer.getvalue().encode("utf-8")
+    return table, csv_bytes(table)
 
 
 def clear_models() -> None:

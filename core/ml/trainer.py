@@ -28,7 +28,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from core.config import get_settings
-from core.errors import ConfigError
+from core.errors import CheckpointError, ConfigError
 from core.ml import device as devices
 from core.ml import tracking
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
@@ -195,6 +195,46 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
     )
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step a ``checkpoint-N`` folder was saved at."""
+    return int(checkpoint.name.rsplit("-", 1)[1])
+
+
+def train_from(trainer: Trainer, resume_from: Path | None) -> None:
+    """Train, resuming from a checkpoint when given one; a checkpoint holding pickled objects other
+    than plain tensors is refused with a sentence (torch's weights-only loader stops it)."""
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except Exception as exc:
+        if resume_from is None or not untrusted_pickle(exc):
+            raise
+        run = resume_from.parent.parent.name
+        raise CheckpointError(
+            f"The checkpoint {resume_from.name} of run {run} is not trusted: it holds pickled data "
+            "other than plain tensors, so it was not loaded. Start a new run with the same settings "
+            f"to train from scratch (or delete runs/{run}/checkpoints in UCLAB_HOME and resume).") from exc
+
+
+def untrusted_pickle(exc: BaseException) -> bool:
+    """Whether loading a file failed because it holds objects outside torch's weights-only set."""
+    while exc is not None:
+        if type(exc).__name__ == "UnpicklingError" or "weights_only" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def load_finished(trainer: Trainer, checkpoint: Path) -> None:
+    """Restore the state and the best weights of a run whose final step is already checkpointed
+    (safetensors and JSON only), so resuming it trains no extra step."""
+    from transformers import TrainerState
+
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint
+    folder = checkpoint.parent / Path(best).name if best else checkpoint
+    trainer._load_from_checkpoint(str(folder if folder.is_dir() else checkpoint))
+
+
 def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
           resume_from: Path | None = None, elapsed_before: float = 0.0,
           log: Any = print, device: str | None = None) -> TrainOutcome:
@@ -258,7 +298,12 @@ def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path,
         trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
         log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
             f"evaluation every {plan.eval_every}.")
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if resume_from is not None and checkpoint_step(resume_from) >= plan.total_steps:
+            log(f"The last complete checkpoint ({resume_from.name}) is the final step: nothing is "
+                "left to train.")
+            load_finished(trainer, resume_from)
+        else:
+            train_from(trainer, resume_from)
     state = trainer.state
     best = state.best_metric
     if signals.nonfinite_step is not None:

@@ -254,10 +254,19 @@ def model_path(key: str, progress: Progress | None = None) -> Path:
                 raise ModelError(f"The model '{key}' has no model folder to load.")
             return Path(entry.prepare(progress))
     info = get_model(key)
-    if not info.ready or info.path is None:
-        raise ModelError(f"The folder of model '{key}' ({info.path}) is missing or incomplete; "
-                         "restore it or add the model again.")
-    return Path(info.path)
+    check_usable(info)
+    return Path(info.path or "")
+
+
+def check_usable(info: ModelInfo) -> None:
+    """ModelError unless a local or downloaded model's folder can be loaded, with the reason its
+    check found (remote code, pickle weights, no weights); bundled models prepare on first use."""
+    if info.source == "bundled" or (info.ready and info.path is not None):
+        return
+    if info.notes and info.path and Path(info.path).is_dir():
+        raise ModelError(info.notes)
+    raise ModelError(f"The folder of model '{info.key}' ({info.path}) is missing or incomplete; "
+                     "restore it or add the model again.")
 
 
 def tokenizer_path(key: str) -> Path:

@@ -110,6 +110,12 @@ def _count_tokens(path: str, items: list, pretokenized: bool) -> np.ndarray:
     return lengths
 
 
+def char_limit(max_length: int) -> int:
+    """Characters (or words, for token lists) kept of each text before counting its tokens: far
+    more than ``max_length`` tokens ever need (a token is rarely over 64 characters)."""
+    return max(64 * max_length, 65_536)
+
+
 def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
                           pretokenized: bool = False, sample: int = TOKEN_SAMPLE,
                           seed: int = 0) -> dict[str, Any]:
@@ -133,7 +139,12 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
     else:
         texts = texts.iloc[idx] if idx is not None else texts
         items = [list(v) for v in texts] if pretokenized else texts.astype(str).tolist()
+    limit = char_limit(max_length)
+    cut = np.fromiter((len(t) > limit for t in items), dtype=bool, count=len(items))
+    if cut.any():  # a 40 MB cell would take gigabytes to tokenise; its start decides the answer
+        items = [t[:limit] if c else t for t, c in zip(items, cut, strict=True)]
     lengths = _count_tokens(path, items, pretokenized)
+    lengths[cut] = np.maximum(lengths[cut], max_length + 1)  # a cut text is longer than its start
     share = round(float((lengths > max_length).mean()), 4)
     counts, edges = np.histogram(lengths, bins=min(30, max(1, int(np.ptp(lengths)) + 1)))
     out.update({

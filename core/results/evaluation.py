@@ -159,6 +159,13 @@ def get_evaluation(run_id: int, split: str = "test") -> EvaluationResult:
     baselines = [BaselineSummary(name=name, title=titles.get(name, name), metrics=m,
                                  gain=compute_gain(headline_task(run.task, metrics), metrics, m))
                  for name, (m, _) in rows.items()]
+    if run.task == "classification":  # SmolLM2 prompted, when its cached baseline exists
+        from core.results.answer_quality import label_baseline_rows
+
+        llm = [BaselineSummary(name=name, title=title, metrics=m, gain=gain)
+               for name, title, m, gain in label_baseline_rows(run.dataset_id, split, predictions)]
+        at = next((i for i, b in enumerate(baselines) if b.name.startswith("tfidf")), len(baselines))
+        baselines[at:at] = llm  # the strongest classic baseline (TF-IDF) stays last
     return EvaluationResult(run_id=run_id, split=split, task=run.task, metrics=metrics, per_class=per_class,
                             confusion_matrix=metrics.get("confusion_matrix", []),
                             labels=list(metrics.get("labels", [])), curves=curves,

@@ -186,6 +186,7 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         _section_data(data),
         _section_tried(tried, tried_metrics, key, best_id),
         _section_best(best, metrics[best_id], baselines, key, split),
+        _section_answers(best, split),
         _section_charts(best, metrics[best_id], curves, predictions, ids),
         _section_examples(best, predictions, generated, examples),
         _section_cost(tried if len(ids) == 1 else [found[i] for i in ids]),
@@ -272,6 +273,28 @@ def _section_best(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, di
     return (f"<h2>The best run against the baselines</h2><p><b>{_e(labels.run_label(run.id, run.name))}</b> "
             f"({_e(_model_names().get(run.model_key, run.model_key))}) on the {_e(split)} split{ranked}. "
             "The best value of each metric is green.</p>" + note + _table(frame, marks))
+
+
+def _section_answers(run: RunInfo, split: str) -> str:
+    """Answer quality of a causal-LM run: every metric with its interval, the prompt baselines, the worst."""
+    if run.task != "causal-lm":
+        return ""
+    from core.results.answer_quality import get_answer_quality
+
+    try:
+        quality = get_answer_quality(run.id, split)
+    except NotFoundError as exc:
+        return f"<h2>Answer quality</h2><p class='muted'>{_e(exc)}</p>"
+    table = quality.display_frame()
+    worst = quality.worst(limit=5)[["prompt", "reference", "answer", quality.headline]]
+    note = ("" if quality.baselines else "<p class='muted'>No prompt baseline is stored yet: run "
+            f"<code>uclab evaluate {run.id} --prompt-baselines</code>.</p>")
+    n = quality.evaluation.examples
+    return (f"<h2>Answer quality</h2><p>Greedy answers of the fine-tuned model to {n} {_e(split)} examples, "
+            "scored against the reference answers, beside the base model prompted "
+            "zero-shot and few-shot on the same examples. Intervals are 95 % bootstrap intervals over the "
+            "examples; a gain whose interval excludes 0 is more than noise.</p>" + note + _table(table)
+            + "<p>The lowest-scoring answers:</p>" + _table(worst))
 
 
 def _section_charts(run: RunInfo, metrics: dict[str, Any], curves: pd.DataFrame,

@@ -23,6 +23,7 @@ from core.results.side_by_side import model_outputs
 from core.store import reviews as store
 from core.store.reviews import ItemRow, ReviewInfo, VoteRow
 from core.tasks.intervals import wilson_interval
+from core.text.spreadsheet import escape_cell
 
 CHOICES = ("a", "b", "tie")
 POSITIONS = ("first", "second")
@@ -151,13 +152,6 @@ def review_result(review_id: int) -> dict[str, Any]:
     return {**meta, **result, "reviewers": sorted({v.reviewer for v in votes})}
 
 
-def _cell(value: Any) -> Any:
-    # Spreadsheet apps run cells starting with these as formulas: quote them (OWASP CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def export_review_csv(review_id: int) -> str:
     """Every vote as CSV: item, prompt, both outputs, which was shown first, reviewer, choice."""
     review = store.get_review(review_id)
@@ -168,10 +162,10 @@ def export_review_csv(review_id: int) -> str:
               "shown_first", "reviewer", "choice", "voted_at"]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
+    writer.writerow([escape_cell(h) for h in header])
     for item in store.items(review_id):
         for v in by_item.get(item.id) or [None]:
-            writer.writerow([_cell(x) for x in (
+            writer.writerow([escape_cell(x) for x in (
                 review.name, item.id, item.prompt, review.model_a, item.output_a, review.model_b,
                 item.output_b, "a" if item.a_first else "b", v.reviewer if v else "",
                 v.choice if v else "", v.created_at.isoformat(timespec="seconds") if v else "")])

@@ -7,9 +7,10 @@ lock (a deferred transaction in WAL mode gets SQLITE_BUSY despite the timeout).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from filelock import FileLock
@@ -17,9 +18,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, ensure_home, get_settings
+from core.errors import DatabaseFileError
 
 BUSY_TIMEOUT_MS = 20_000
 WRITE_LOCK_KEY = 0x55434C  # PostgreSQL advisory lock that serialises write transactions
+SQLITE_HEADER = b"SQLite format 3\x00"
 _engines: dict[tuple[str, bool], Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -54,7 +57,15 @@ def get_engine(settings: Settings | None = None, *, write: bool = False) -> Engi
     url = settings.database_url
     with _lock:
         if url not in _migrated:
-            migrate(settings)
+            check_database_file(settings)
+            try:
+                migrate(settings)
+            except DatabaseFileError:
+                raise
+            except Exception as exc:
+                if not url.startswith("sqlite"):
+                    raise
+                raise _refusal(_sqlite_path(url), f"cannot be opened ({_first_line(exc)})") from exc
             _migrated.add(url)
         key = (url, write)
         if key not in _engines:
@@ -86,6 +97,49 @@ def migrate(settings: Settings) -> None:
     cfg.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
     with FileLock(str(settings.home / ".migrate.lock"), timeout=120):
         command.upgrade(cfg, "head")
+
+
+def _sqlite_path(url: str) -> Path | None:
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0][:160] if text else type(exc).__name__).rstrip(".")
+
+
+def _refusal(path: Path | None, problem: str) -> DatabaseFileError:
+    return DatabaseFileError(
+        f"The database file {path} {problem}, so Use Case Lab did not start and changed nothing; "
+        f"restore it from a backup, or move it aside (for example to {path}.broken) to start "
+        "with an empty database.")
+
+
+def check_database_file(settings: Settings) -> None:
+    """Refuse an SQLite file that is empty, not SQLite, damaged, or another program's database,
+    before anything could write to it (an empty file would silently become a new database)."""
+    path = _sqlite_path(settings.database_url)
+    if path is None or not path.exists():
+        return
+    size = path.stat().st_size
+    if size == 0:
+        raise _refusal(path, "is empty (0 bytes) where a database was expected")
+    with open(path, "rb") as handle:
+        header = handle.read(16)
+    if header != SQLITE_HEADER:
+        raise _refusal(path, "is not an SQLite database")
+    try:
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA query_only=1")
+            verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as exc:
+        raise _refusal(path, f"is damaged ({_first_line(exc)})") from exc
+    if verdict != "ok":
+        raise _refusal(path, f"is damaged ({verdict[:160]})")
+    if tables and "alembic_version" not in tables:
+        raise _refusal(path, "holds another program's tables, not a Use Case Lab database")
 
 
 def reset_engines() -> None:

@@ -215,6 +215,43 @@ class ReviewVote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AnswerEvaluation(Base):
+    """Scored answers of one model on a dataset split: a run, a prompt baseline or a catalogue model."""
+
+    __tablename__ = "answer_evaluations"
+    __table_args__ = (Index("ix_answer_evaluations_lookup", "dataset_id", "split", "model_ref", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=True,
+                                               index=True)
+    model_ref: Mapped[str] = mapped_column(String(300))
+    split: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))  # run, zero_shot, few_shot, label_zero_shot, ...
+    shots: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    examples: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnswerExample(Base):
+    """One scored example: the prompt shown, the reference, the model's answer and its scores."""
+
+    __tablename__ = "answer_examples"
+    __table_args__ = (Index("ix_answer_examples_evaluation_position", "evaluation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("answer_evaluations.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # the row's position in its split
+    prompt: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class Worker(Base):
     """A ``uclab worker`` process: where it runs, what it can train, and when it last beat."""
 

@@ -267,7 +267,17 @@ def add_metrics(run_id: int, step: int, epoch: float | None, split: str, values:
                               value=value if math.isfinite(value) else None))
     if rows:
         with session_scope(write=True) as s:
+            # A resumed run trains the steps after its checkpoint again: their rows are replaced.
+            s.execute(delete(RunMetric).where(RunMetric.run_id == run_id, RunMetric.step == int(step),
+                                              RunMetric.split == split,
+                                              RunMetric.name.in_([r.name for r in rows])))
             s.add_all(rows)
+
+
+def drop_metrics_after(run_id: int, step: int) -> None:
+    """Forget metric rows logged after `step` (a resume from that step's checkpoint redoes them)."""
+    with session_scope(write=True) as s:
+        s.execute(delete(RunMetric).where(RunMetric.run_id == run_id, RunMetric.step > int(step)))
 
 
 def add_log(run_id: int, message: str, level: str = "info") -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.entities import Finding
-from core.errors import DatasetError
+from core.errors import ConfigError, DatasetError
 from core.run_config import MLP_TRAIN_DEFAULTS  # noqa: F401 - re-exported for older callers
 
 LABEL = "label"
@@ -338,3 +338,26 @@ def _prepare(frame: pd.DataFrame, feature_types: dict[str, str]) -> pd.DataFrame
             text = series.map(lambda v: MISSING_CATEGORY if _plain(v) is None else str(v))
             out[col] = text.astype(object)
     return pd.DataFrame(out, index=frame.index)
+
+
+DEFAULT_HIDDEN = (64, 64)
+DEFAULT_DROPOUT = 0.1
+
+
+def mlp_options(options: dict[str, Any]) -> tuple[tuple[int, ...], float]:
+    """The MLP's hidden layer sizes and dropout from a run's task options, or ConfigError with
+    one sentence (checked before a run is queued, and again by the worker)."""
+    hidden = options.get("hidden_sizes", DEFAULT_HIDDEN)
+    try:
+        if isinstance(hidden, int | str):
+            hidden = [int(h) for h in str(hidden).replace(",", " ").split()]
+        hidden = tuple(int(h) for h in hidden)
+        dropout = float(options.get("dropout", DEFAULT_DROPOUT))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("Hidden sizes must be whole numbers (for example 64, 64) and dropout a number "
+                          "between 0 and 0.9.") from exc
+    if not hidden or not all(1 <= h <= 4096 for h in hidden) or len(hidden) > 8:
+        raise ConfigError("Hidden sizes must be 1 to 8 layers of 1–4096 units (for example 64, 64).")
+    if not 0 <= dropout <= 0.9:
+        raise ConfigError("Dropout must be between 0 and 0.9 (for example 0.1).")
+    return hidden, dropout

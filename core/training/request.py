@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.data.datasets import get_dataset
+from core.data.datasets import dataset_file, get_dataset
 from core.entities import TASKS, DatasetInfo
 from core.errors import ConfigError
 from core.models import catalog
 from core.run_config import TrainConfig
+from core.tasks.tabular import mlp_options
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TrainRequest:
 def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:
     """The task a request trains and its dataset, or a ConfigError saying what does not fit."""
     dataset = get_dataset(request.dataset_id)
+    dataset_file(dataset)  # its file must still be there
     task = request.task or dataset.task
     if task not in TASKS:
         raise ConfigError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
@@ -37,4 +39,7 @@ def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:
     if model.tasks and task not in model.tasks:
         raise ConfigError(f"The model '{model.name}' cannot be trained for {task}; "
                           f"it supports {', '.join(model.tasks)}.")
+    catalog.check_usable(model)  # e.g. a folder that needs remote code: that refusal, not "missing"
+    if task == "tabular":
+        mlp_options(request.config.task_options or {})
     return task, dataset

@@ -26,7 +26,7 @@ from core.models import catalog
 from core.results.evaluation import store_evaluation
 from core.run_config import TrainConfig
 from core.store import runs
-from core.training import crossval, queue
+from core.training import crossval, disk, queue
 from core.training.estimates import FORWARD_SPEEDUP
 
 HEARTBEAT_EVERY_S = 5.0
@@ -51,6 +51,8 @@ def validation_during_training(validation: pd.DataFrame, seed: int,
 
 def failure_sentence(exc: BaseException) -> str:
     """One sentence for the run's status: what went wrong, never a traceback."""
+    if disk.is_disk_full(exc):
+        return disk.disk_full_sentence(get_settings().home)
     text = str(exc).strip()
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
             "out of memory" in text.lower() or "can't allocate memory" in text.lower()):
@@ -149,20 +151,19 @@ def run(run_id: int, *, claimed: bool = False) -> int:
         return 0
     beat = _Heartbeat(run_id)
     beat.start()
+    disk.keep_reserve(get_settings().home)
     code = 1
+    sentence = "The training process ended without finishing the run."
     try:
         code = _train_and_finish(run_id)
     except BaseException as exc:  # noqa: BLE001 - every failure ends as a one-sentence status
-        traceback.print_exc()
-        sentence = failure_sentence(exc)
-        _log(run_id, traceback.format_exc(limit=-3).rstrip(), "error")
-        _finish(run_id, S.FAILED, sentence)
+        sentence = _fail(run_id, exc)
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
     finally:
         beat.stop.set()
-        if runs.get_run(run_id).status == S.RUNNING:  # a path above forgot to finish it
-            _finish(run_id, S.FAILED, "The training process ended without finishing the run.")
+        if _quietly(lambda: runs.get_run(run_id).status) in (S.RUNNING, None):  # not finished above
+            _finish(run_id, S.FAILED, sentence)
         if not claimed:  # a daemon starts its own next run
             try:
                 crossval.refresh_live_parents()  # a finished fold may finish its cross-validation
@@ -170,6 +171,30 @@ def run(run_id: int, *, claimed: bool = False) -> int:
             except Exception:  # noqa: BLE001 - the next run will be started by the next kick
                 traceback.print_exc()
     return code
+
+
+def _fail(run_id: int, exc: BaseException) -> str:
+    """End the run as failed with one sentence. Nothing here may need the disk that may be full:
+    the space is freed first, each write is allowed to fail, and the traceback goes to the worker
+    log file only (the page shows the sentence)."""
+    sentence = failure_sentence(exc)  # measures the free space before anything is freed
+    if disk.is_disk_full(exc):
+        home = get_settings().home
+        disk.release_reserve(home)
+        removed = disk.remove_partial(get_settings().runs_dir / str(run_id))
+        sentence += f" Removed the partial {', '.join(removed)}." if removed else ""
+    _quietly(traceback.print_exc)
+    _finish(run_id, S.FAILED, sentence)
+    _quietly(lambda: runs.add_log(run_id, sentence, "error"))
+    return sentence
+
+
+def _quietly(action: Any) -> Any:
+    """Run an action of the failure path; a failure of its own (full disk) is ignored (None)."""
+    try:
+        return action()
+    except Exception:  # noqa: BLE001 - the failure path must always reach its end
+        return None
 
 
 class InlineLauncher:
@@ -186,6 +211,8 @@ def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
         runs.transition(run_id, status, reason=reason, expect=[S.RUNNING], **fields)
     except UserError:
         pass  # already finished (e.g. reaped); keep the first verdict
+    except Exception:  # noqa: BLE001 - e.g. the database cannot write; the reaper ends it later
+        _quietly(traceback.print_exc)
 
 
 def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFrame], Any, Path, Any]:
@@ -235,6 +262,8 @@ def _train_and_finish(run_id: int) -> int:
 
     info, adapter, parts, inputs, run_dir, resume = _prepare(run_id, main=True)
     config = inputs.config
+    if resume is not None:  # the steps after the checkpoint are trained again: their rows go
+        runs.drop_metrics_after(run_id, int(resume.name.rsplit("-", 1)[1]))
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
     outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
@@ -259,6 +288,10 @@ def _train_and_finish(run_id: int) -> int:
         store_evaluation(run_id, split, "run", metrics, predictions)
         summary[split] = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
     eval_split = "test" if not parts["test"].empty else "validation"
+    if info.task == "causal-lm":
+        _phase(run_id, "Writing and scoring answers to held-out examples…")
+        _score_answers(run_id, info.dataset_id, eval_split, parts, outcome.model, bundle.processing_class,
+                       model_dir, config)
     _phase(run_id, "Training the simple baselines to compare against…")
     for name, metrics, predictions in adapter.baselines(parts["train"], parts[eval_split]):
         store_evaluation(run_id, eval_split, name, metrics, predictions)
@@ -279,6 +312,30 @@ def _phase(run_id: int, text: str, rows: int = 0) -> None:
     speed = runs.get_run(run_id).samples_per_second
     eta = rows / (speed * FORWARD_SPEEDUP) if rows and speed else None
     runs.update_progress(run_id, summary={"phase": text}, eta_seconds=eta)
+
+
+def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.DataFrame], model: Any,
+                   tokenizer: Any, model_dir: Path, config: Any) -> None:
+    """Generate and score the trained model's answers to at most N held-out examples (0 turns it off)."""
+    from core.ml.batch_generation import from_trained
+    from core.results.answer_quality import DEFAULT_EXAMPLES, evaluate_answers
+
+    limit = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
+    if limit <= 0 or parts[split].empty:
+        return
+    _log(run_id, f"Scoring the answers to at most {limit} {split} examples.")
+    try:
+        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
+        ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
+                              frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
+    except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        _log(run_id, f"Scoring the answers failed ({reason}); score them on the Evaluation page.", "error")
+        return
+    headline = ev.metrics.get("headline", "rouge_l")
+    value = (ev.metrics.get("metrics") or {}).get(headline, {}).get("mean")
+    _log(run_id, f"Answer quality on {ev.examples} {split} examples: {headline} "
+         f"{value if value is None else round(value, 3)}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
@@ -128,6 +129,41 @@ def test_three_formerly_misread_files_import_correctly(open_page: Callable[..., 
     assert not at.exception
     assert at.selectbox(key="datasets_map_text").value == "review"
     assert "12 rows · 2 columns" in _summary(at)
+
+
+_AUTOLINK = re.compile(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.")  # what GFM turns into links
+
+
+def _links(markdown: str) -> list[str]:
+    return _AUTOLINK.findall(markdown.replace("\\", ""))
+
+
+def test_urls_in_quality_sentences_stay_text(open_page: Callable[..., AppTest]) -> None:
+    """Issue 16 item 14: a label that is a URL or an address is shown as text, never a link."""
+    rows = [(t, "http://evil.example/x" if i % 2 else "www.evil.example") for i, (t, _) in enumerate(ROWS)]
+    at = _upload(open_page("datasets"), "links.csv", _csv(rows))
+    assert not at.exception
+    shown = [w.value for w in at.warning if "evil" in w.value]
+    assert shown, "the small-class warning quotes the labels"
+    assert not any(_links(v) for v in shown)
+    assert all("evil.example" in v.replace("\\", "").replace("\u2060", "") for v in shown)
+
+
+def test_the_parsed_frame_stays_out_of_session_state(open_page: Callable[..., AppTest]) -> None:
+    """Issue 16 item 2: each open tab kept a full parsed copy in session state; now only the
+    upload's id is kept, the page still works, and the uploader names the upload budgets."""
+    import pandas as pd
+
+    from core.data.ingest import ParsedFile
+
+    at = _upload(open_page("datasets"), "reviews.csv", _csv(ROWS))
+    assert not at.exception
+    held = list(at.session_state.values())
+    flat = [v for x in held for v in (x if isinstance(x, tuple) else (x,))]
+    assert not any(isinstance(v, pd.DataFrame | ParsedFile) for v in flat)
+    assert "UCLAB_MAX_ROWS" in at.file_uploader(key="datasets_upload").help
+    at.button(key="datasets_save").click().run()
+    assert datasets.list_datasets()[0].row_count == 12
 
 
 def test_encoding_is_shown_and_can_be_overridden(open_page: Callable[..., AppTest]) -> None:

@@ -243,3 +243,21 @@ def test_the_run_view_says_where_its_trackers_logged_it(open_page: Callable[...,
     assert any(c.value == f"tensorboard --logdir {folder / 'tensorboard'}" for c in at.code)
     caption = next(c.value for c in at.caption if c.value.startswith("MLflow:"))
     assert "abc123" in caption and "(http://mlflow.internal:5000)" in caption
+
+
+def test_urls_in_run_names_stay_text(open_page: Callable[..., AppTest], launcher: NoLauncher) -> None:
+    """Issue 16 item 14: a run named with a URL or an address is shown as text, never a link."""
+    import re
+
+    dataset = save_reviews()
+    run = runs.create_run(dataset_id=dataset.id, model_key="minilm-l6", task="classification",
+                          config=training.TrainConfig().to_dict(), seed=1,
+                          name="see http://evil.example/x or www.evil.example, ask a@evil.example")
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    heads = [m.value for m in at.markdown if "evil" in m.value]
+    assert heads, "the run's header names it"
+    for value in heads:
+        plain = value.replace("\\", "")
+        assert not re.search(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.", plain)
+        assert "evil.example" in plain.replace("\u2060", "")

@@ -206,3 +206,18 @@ def test_classifier_tab_opens_on_the_best_run(open_page: Callable[..., AppTest],
     at = open_page("playground")
     assert not at.exception
     assert at.selectbox(key="playground_run").value == ids[0]
+
+
+def test_streamed_answer_is_text_not_markdown(open_page: Callable[..., AppTest], home: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 item 4: an image link in a streamed answer stays text (no Markdown, no fetch)."""
+    answer = "See ![a](http://attacker.example/x.png) now"
+    monkeypatch.setattr(generation, "stream_generate",
+                        lambda ref, prompt, **kw: _FakeStream(answer, kw["mode"], prompt))
+    monkeypatch.setattr(playground_generate, "_prepared", lambda ref: True)
+    at = open_page("playground", query={"playground_tab": "Generate text"})
+    at.text_area(key="playground_gen_prompt").set_value("Say hi").run()
+    at.button(key="playground_gen_go").click().run()
+    assert not at.exception
+    assert not any("attacker.example" in m.value for m in at.markdown)
+    assert any("](http://attacker.example/x.png)" in t.value for t in at.text)

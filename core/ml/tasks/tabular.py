@@ -46,6 +46,7 @@ from core.tasks.tabular import (
     Preprocessor,
     feature_types_for,
     infer_target_kind,
+    mlp_options,
 )
 from core.tasks.tabular_baselines import fit_baseline_models, labelled, permutation_importance, target_values
 from core.tasks.tabular_gbm import GBM_KEY, GradientBoostingModel
@@ -58,21 +59,7 @@ NOT_FEATURES = {LABEL, "split", "group"}
 
 
 def _options(config: TrainConfig) -> tuple[tuple[int, ...], float]:
-    opts = config.task_options or {}
-    hidden = opts.get("hidden_sizes", DEFAULT_HIDDEN)
-    if isinstance(hidden, int | str):
-        hidden = [int(h) for h in str(hidden).replace(",", " ").split()]
-    try:
-        hidden = tuple(int(h) for h in hidden)
-        dropout = float(opts.get("dropout", DEFAULT_DROPOUT))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("Hidden sizes must be whole numbers (for example 64, 64) and dropout a number "
-                          "between 0 and 0.9.") from exc
-    if not hidden or not all(1 <= h <= 4096 for h in hidden) or len(hidden) > 8:
-        raise ConfigError("Hidden sizes must be 1 to 8 layers of 1–4096 units (for example 64, 64).")
-    if not 0 <= dropout <= 0.9:
-        raise ConfigError("Dropout must be between 0 and 0.9 (for example 0.1).")
-    return hidden, dropout
+    return mlp_options(config.task_options or {})
 
 
 @register("tabular")

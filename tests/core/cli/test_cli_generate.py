@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,19 @@ def test_bad_input_is_one_sentence_and_exit_code_2(tiny: str, capsys: pytest.Cap
     assert capsys.readouterr().err.startswith("Error: The number of sequences must be between 1 and 5")
     assert main(["generate", "--run", "42", "--prompt", "Hi"]) == 2
     assert "no run with id 42" in capsys.readouterr().err
+
+
+def test_history_export_escapes_formula_cells(home: Path, capsys: pytest.CaptureFixture) -> None:
+    """Issue 16 item 5: `generate --history --export` goes through the one escaping function."""
+    from core.store.db import session_scope
+    from core.store.orm import Generation
+
+    with session_scope(write=True) as s:
+        s.add(Generation(model_ref="m", run_id=None, mode="prompt", prompt={"text": "=HYPERLINK(\"x\")"},
+                         settings={"seed": 1}, outputs=["@SUM(A1)"], time_to_first_token=0.1,
+                         tokens_per_second=2.0))
+    out = home / "history.csv"
+    assert main(["generate", "--history", "--export", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exported"] == 1
+    row = next(csv.DictReader(out.open(encoding="utf-8")))
+    assert row["prompt"] == "'=HYPERLINK(\"x\")" and row["output"] == "'@SUM(A1)"

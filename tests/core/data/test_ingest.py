@@ -190,3 +190,29 @@ def test_conll_uploads_become_one_row_per_sentence(home) -> None:
         assert parsed.file_format == "conll"
         assert parsed.frame["tokens"].tolist() == [["Alice", "paid", "Acme"], ["Bob", "called"]]
         assert parsed.frame["tags"].tolist() == [["B-PER", "O", "B-ORG"], ["B-PER", "O"]]
+
+
+def test_item12_bidi_controls_are_stripped_and_long_names_keep_their_extension(home: Path) -> None:
+    """Issue 16 item 12: U+202E and friends never reach a stored name; the extension is read
+    before a long name is cut to 200 characters."""
+    assert display_name("invoice\u202egpj.csv") == "invoicegpj.csv"
+    assert display_name("\u2066a\u2069\u200fb\u061c.csv") == "ab.csv"
+    long_name = "x" * 300 + ".csv"
+    shown = display_name(long_name)
+    assert len(shown) == 200 and shown.endswith("….csv")
+    parsed = read_upload(CSV, long_name)
+    assert parsed.file_format == "csv" and parsed.filename == shown
+    with pytest.raises(DatasetError, match="'.exe' files are not supported"):
+        read_upload(CSV, "y" * 300 + ".exe")
+    assert "\u202e" not in read_upload(CSV, "re\u202eport.csv").filename  # what save_dataset stores
+    from ui.dataset_form import default_name
+
+    assert default_name("../re\u202eport_2024.csv") == "report 2024"  # the dataset name offered
+
+
+def test_item11_a_csv_row_over_the_arrow_block_size_is_read(home: Path) -> None:
+    """Issue 16 item 11: pyarrow refused rows over its 1 MB block ('straddling object')."""
+    big = "x" * (3 * 1024 * 1024)
+    data = f'text,label\n"{big}",pos\nshort,neg\n'.encode()
+    parsed = read_upload(data, "big.csv")
+    assert len(parsed.frame) == 2 and len(parsed.frame["text"].iloc[0]) == len(big)

@@ -12,6 +12,7 @@ from core.errors import ConfigError, RunStateError
 from core.inference import predict
 from core.run_config import TrainConfig
 from core.store import runs
+from core.text.spreadsheet import escape_cell
 from core.training import queue, worker
 from core.training import service as training
 
@@ -58,4 +59,16 @@ def test_csv_export_escapes_formula_cells() -> None:
     assert lines[0] == "text,score"
     assert lines[1:] == ["'=1+1,-1.5", "'+cmd,2.0", "'-2 apples,3.0", "'@SUM(A1),4.0", "plain,5.0",
                          "'\tTab,6.0"]
-    assert predict.escape_cell(-3) == -3  # numbers stay numbers
+    assert escape_cell(-3) == -3  # numbers stay numbers
+
+
+def test_a_carriage_return_cannot_start_an_unescaped_formula_row() -> None:
+    """Found by the issue 16 walk: an unquoted CR split a cell into a new formula row."""
+    import csv
+    import io
+
+    data = predict.to_csv_bytes(pd.DataFrame({"t": ["a\r=HYPERLINK(\"http://e\")", "\rx"]})).decode()
+    rows = list(csv.reader(io.StringIO(data, newline="")))
+    assert rows == [["t"], ["a\r=HYPERLINK(\"http://e\")"], ["'\rx"]]
+    for line in data.replace("\r\n", "\n").split("\n"):
+        assert not line.startswith(("=", "+", "-", "@"))

@@ -123,6 +123,14 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
                                  settings=generation.GenerationSettings(temperature=0, max_new_tokens=12))
     assert answer.run_id == run.id and answer.outputs[0]
     assert generation.merge_lora(run.id) == Path(generation.resolve_model(f"run:{run.id}").path)
+    # the worker scored the trained model's greedy answers to every test example, stored per example
+    from core.results.answer_quality import get_answer_quality
+
+    quality = get_answer_quality(run.id, "test")
+    test = frame[frame["split"] == "test"]
+    assert quality.evaluation.examples == len(test) and quality.evaluation.run_id == run.id
+    assert list(quality.rows["reference"]) == list(test["completion"])
+    assert {"exact_match", "contains", "token_f1", "rouge_l", "chrf"} <= set(quality.metrics)
 
 
 def test_lora_run_saves_adapters_and_exports_a_plain_model(chat_run_setup) -> None:

@@ -60,3 +60,22 @@ def test_share_range_is_a_95_percent_interval() -> None:
     assert 0.45 < low < 0.46 and 0.54 < high < 0.55
     assert share_range(0.0, 512, 100_000)[0] == 0.0 and 0 < share_range(0.0, 512, 100_000)[1] < 0.01
     assert share_range(0.2, 100, 100) == (0.2, 0.2)
+
+
+def test_item11_huge_texts_are_measured_on_their_start(monkeypatch) -> None:  # noqa: ANN001
+    """Issue 16 item 11: a 5 MB cell is cut before tokenising and still counts as too long."""
+    from core.models import tokenlength
+
+    seen: list[int] = []
+    real = tokenlength._count_tokens
+
+    def spy(path: str, items: list, pretokenized: bool):  # noqa: ANN202
+        seen.extend(len(t) for t in items)
+        return real(path, items, pretokenized)
+
+    monkeypatch.setattr(tokenlength, "_count_tokens", spy)
+    texts = pd.Series(["short one", "word " * 1_000_000, "another short text"])
+    out = measure_token_lengths(texts, model_key="minilm-l6", max_length=128)
+    assert max(seen) <= tokenlength.char_limit(128)
+    assert out["truncated_share"] == round(1 / 3, 4)
+    assert out["token_lengths"]["max"] > 128

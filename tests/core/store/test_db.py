@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.config import get_settings
+from core.errors import DatabaseFileError
 from core.store import db
 from core.store.orm import Dataset, Run, RunStatus
 
@@ -80,3 +82,51 @@ def test_two_processes_starting_at_once_migrate_safely(home: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-500:] for o in outs]
     with db.session_scope() as session:
         assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+def _real_database(home: Path) -> bytes:
+    with db.session_scope(write=True) as session:
+        session.add(Dataset(name="kept", task="classification", source_filename="a.csv",
+                            content_hash="x" * 64, path="datasets/a.parquet", mapping={},
+                            split_sizes={}, quality={}, info={}, row_count=3))
+    db.reset_engines()
+    with sqlite3.connect(home / "uclab.db") as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return (home / "uclab.db").read_bytes()
+
+
+def _foreign_database(path: Path) -> None:
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE notes (body TEXT)")
+
+
+@pytest.mark.parametrize("damage", ["zero-bytes", "not-sqlite", "bad-header", "truncated", "foreign"])
+def test_item10_a_broken_database_is_refused_with_a_sentence_and_never_touched(
+        home: Path, damage: str, capsys: pytest.CaptureFixture) -> None:
+    """Issue 16 item 10: five broken databases; each gets one sentence naming the file, and its
+    bytes stay exactly as they were (a zero-byte file used to become a new empty database)."""
+    from core.cli import main
+
+    path = home / "uclab.db"
+    good = _real_database(home)
+    for extra in (home / "uclab.db-wal", home / "uclab.db-shm"):
+        extra.unlink(missing_ok=True)
+    if damage == "zero-bytes":
+        path.write_bytes(b"")
+    elif damage == "not-sqlite":
+        path.write_bytes(b"id,name\n1,a\n" * 100)
+    elif damage == "bad-header":
+        path.write_bytes(b"SQLite format 2\x00" + good[16:])
+    elif damage == "truncated":
+        path.write_bytes(good[: len(good) // 2 + 100])
+    else:
+        path.unlink()
+        _foreign_database(path)
+    before = path.read_bytes()
+    db.reset_engines()
+    with pytest.raises(DatabaseFileError, match=r"The database file .*uclab\.db .*move it aside"):
+        db.get_engine()
+    assert main(["datasets", "list"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert path.read_bytes() == before

@@ -110,3 +110,36 @@ def test_lora_needs_less_memory_than_a_full_fine_tune() -> None:
     lora = memory_needed(22_700_000, TrainConfig(lora=True), shape, 30)
     longer = memory_needed(22_700_000, TrainConfig(max_length=512), shape, 400)
     assert lora < full < longer
+
+
+def test_item9_every_field_is_checked_before_queueing(recorder: RecordingLauncher, home: Path) -> None:
+    """Issue 16 item 9: hidden sizes 'abc', a dataset whose file is gone and a model folder that
+    needs remote code are refused with their sentence, and no run is queued."""
+    import json
+
+    import pandas as pd
+
+    from core.errors import DatasetError, ModelError
+    from core.models.catalog import MLP_KEY
+
+    frame = pd.DataFrame({"split": ["train"] * 8 + ["validation"] * 2 + ["test"] * 2,
+                          "x": [float(i) for i in range(12)], "label": ["a", "b"] * 6})
+    table = add_text_dataset(frame, task="tabular", name="table")
+    with pytest.raises(ConfigError, match="Hidden sizes must be whole numbers"):
+        training.start_run(training.TrainRequest(
+            table, MLP_KEY, TrainConfig(max_steps=2, task_options={"hidden_sizes": "abc"}), task="tabular"))
+
+    key, dataset = tiny_model(), add_text_dataset()
+    (home / "datasets" / f"{dataset}.parquet").unlink()
+    with pytest.raises(DatasetError, match="missing from UCLAB_HOME"):
+        training.start_run(_request(dataset, key))
+
+    remote = home / "models" / "remote-code"
+    remote.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (remote / name).write_bytes((home / "models" / "tiny-bert" / name).read_bytes())
+    config = json.loads((remote / "config.json").read_text())
+    (remote / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "x.Model"}}))
+    with pytest.raises(ModelError, match="never runs code shipped with a model"):
+        training.start_run(_request(add_text_dataset(), "local:remote-code"))
+    assert runs.list_runs() == [] and recorder.launched == []

@@ -152,14 +152,18 @@ def test_out_of_memory_fails_with_advice(inline: worker.InlineLauncher) -> None:
     assert runs.get_run(run_id).status_reason == worker.OOM_MESSAGE
 
 
-def test_a_crash_fails_with_one_sentence_and_the_traceback_in_the_log(
-        inline: worker.InlineLauncher) -> None:
+def test_a_crash_fails_with_one_sentence_and_the_traceback_in_the_worker_log_file(
+        inline: worker.InlineLauncher, capfd: pytest.CaptureFixture) -> None:
     run_id = _queue(debug={"raise_at_step": 2})
     assert worker.run(run_id) == 1
     info = runs.get_run(run_id)
     assert info.status == "failed"
     assert info.status_reason == "Training failed: RuntimeError: Injected failure at step 2 (test hook)."
-    assert any("Traceback" in line for line in runs.log_tail(run_id))
+    # Issue 16 item 6: the Log panel shows the sentence; the traceback goes to stderr (worker.log).
+    log = runs.log_tail(run_id)
+    assert not any("Traceback" in line or ".py\"" in line for line in log)
+    assert any(info.status_reason in line for line in log)
+    assert "Traceback" in capfd.readouterr().err
     assert info.last_checkpoint == ""  # nothing to resume from
 
 
