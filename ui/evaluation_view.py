@@ -48,7 +48,8 @@ def baselines_frame(result: EvaluationResult) -> pd.DataFrame:
     rows = [{"model": f"This model (run {result.run_id})",
              **{labels.metric_label(k): labels.metric_value(k, result.metrics.get(k)) for k in headline}}]
     for b in result.baselines:
-        row: dict[str, Any] = {"model": labels.baseline_label(b.name),
+        known = b.name in labels.BASELINE_LABELS  # else the title its evaluation stored (LLM baselines)
+        row: dict[str, Any] = {"model": labels.baseline_label(b.name) if known or not b.title else b.title,
                                **{labels.metric_label(k): labels.metric_value(k, b.metrics.get(k))
                                   for k in headline}}
         row.update({f"gain in {labels.metric_label(k).split(' (')[0]}": labels.metric_gain(k, b.gain.get(k))

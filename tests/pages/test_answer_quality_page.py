@@ -110,7 +110,7 @@ def test_classification_run_lists_the_llm_baseline_with_majority_and_tfidf(
     at = open_page("evaluation", query={"run": str(run.id)})
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table["model"]) == [f"this run (#{run.id})", "Majority class",
+    assert list(table["model"]) == [f"This model (run {run.id})", "Always guessing the most common class",
                                     f"{SMOLLM2_KEY} 3-shot (label likelihood, 8 examples)"]
     assert any(f"{SMOLLM2_KEY} 3-shot 0.625" in m.value for m in at.markdown)
 
