@@ -1,13 +1,13 @@
 """team mode: who made what, where a run trains, the workers table
 
-Revision ID: 0014
+Revision ID: 0002
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

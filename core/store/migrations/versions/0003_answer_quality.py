@@ -1,14 +1,14 @@
 """answer quality: scored answers of runs, prompt baselines and catalogue models
 
-Revision ID: 0012
-Revises: 0014
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0014"  # chained after main's 0014 so there is one head; the lead re-chains
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
