@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local import free_port
 
 from tests.e2e.conftest import App
 
@@ -26,10 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(command: list[str], url: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -50,7 +46,7 @@ def _serve(command: list[str], url: str, log: Path, env: dict[str, str]) -> subp
 @pytest.fixture(scope="module")
 def signed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     base = tmp_path_factory.mktemp("sign-in")
-    home, oidc_port, app_port = base / "uclab", _free_port(), _free_port()
+    home, oidc_port, app_port = base / "uclab", free_port(), free_port()
     env = {**os.environ, "UCLAB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
     env.pop("UCLAB_DATABASE_URL", None)

@@ -15,22 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local import free_port
 
 from ui.host_guard import host_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     home = tmp_path_factory.mktemp("guard") / "uclab"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "UCLAB_HOME": str(home), "HF_HUB_OFFLINE": "1",
            "STREAMLIT_SERVER_ALLOWED_HOSTS": "localhost 127.0.0.1 ::1 lab.example.org"}
     env.pop("UCLAB_DATABASE_URL", None)

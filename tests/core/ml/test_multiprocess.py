@@ -11,10 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from local import wait_until
 from training_data import add_text_dataset, text_frame, tiny_model
 
 from core.run_config import TrainConfig
@@ -23,14 +23,6 @@ from core.training import service as training
 
 ROOT = Path(__file__).resolve().parents[3]
 STEPS = 16
-
-
-def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def _train_rows(run_id: int) -> list[tuple[int, float]]:
@@ -52,17 +44,17 @@ def test_two_processes_train_one_run_and_resume_after_a_cancel(home: Path) -> No
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True)
     try:
-        _wait(lambda: runs.get_run(run_id).step >= 6, 600, "step 6 with two processes")
+        wait_until(lambda: runs.get_run(run_id).step >= 6, 600, "step 6 with two processes")
         assert "× 2 processes" in runs.get_run(run_id).device
         training.cancel_run(run_id)
-        _wait(lambda: runs.get_run(run_id).status == "cancelled", 180, "the cancel")
+        wait_until(lambda: runs.get_run(run_id).status == "cancelled", 180, "the cancel")
         cancelled = runs.get_run(run_id)
         checkpoint = runs.last_complete_checkpoint(home / "runs" / str(run_id) / "checkpoints")
         assert checkpoint is not None and checkpoint.name == f"checkpoint-{cancelled.step}"
         before = len(_train_rows(run_id))
 
         training.resume_run(run_id)  # the live worker takes it again; no local worker is started
-        _wait(lambda: not runs.get_run(run_id).is_live, 600, "the resumed run to end")
+        wait_until(lambda: not runs.get_run(run_id).is_live, 600, "the resumed run to end")
         done = runs.get_run(run_id)
         assert done.status == "succeeded", done.status_reason
         assert done.step == done.total_steps == STEPS  # the same optimizer steps as one process plans

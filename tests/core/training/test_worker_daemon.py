@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from local import wait_until
 from training_data import add_text_dataset, tiny_model
 
 from core.run_config import TrainConfig
@@ -33,12 +34,6 @@ def _queue(dataset: int, key: str, **kw: object) -> int:
                            config=config.to_dict(), seed=42).id
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -76,7 +71,7 @@ def test_a_second_machines_worker_trains_a_queued_run_and_honours_cancel(
     first = _queue(dataset, key)
     slow = _queue(dataset, key, max_steps=400, eval_every=2, debug={"step_sleep": 0.2})
     daemon = second_machine("--slots", "1")
-    _wait(lambda: runs.get_run(first).status not in ("queued", "running"), 300, "the first run to end")
+    wait_until(lambda: runs.get_run(first).status not in ("queued", "running"), 300, "the first run to end")
     info = runs.get_run(first)
     assert info.status == "succeeded", info.status_reason
     assert info.host == "machine-b" and "cpu" in info.device and info.step == 6
@@ -87,10 +82,10 @@ def test_a_second_machines_worker_trains_a_queued_run_and_honours_cancel(
     assert (registered.host, registered.pid, registered.device_class) == ("machine-b", daemon.pid, "cpu")
 
     # The slow run starts as soon as the slot is free; nobody loaded a page or ran a command.
-    _wait(lambda: runs.get_run(slow).step >= 2, 300, "the second run to train")
+    wait_until(lambda: runs.get_run(slow).step >= 2, 300, "the second run to train")
     assert runs.get_run(slow).host == "machine-b"
     training.cancel_run(slow)
-    _wait(lambda: runs.get_run(slow).status == "cancelled", 120, "the cancel")
+    wait_until(lambda: runs.get_run(slow).status == "cancelled", 120, "the cancel")
     cancelled = runs.get_run(slow)
     assert cancelled.status_reason.startswith("Cancelled at step") and cancelled.last_checkpoint
     daemon.send_signal(signal.SIGTERM)
@@ -104,13 +99,13 @@ def test_kill_9_is_seen_at_once_the_next_run_starts_and_sigterm_requeues(
     doomed = _queue(dataset, key, max_steps=400, eval_every=2, debug={"step_sleep": 0.2})
     nxt = _queue(dataset, key, max_steps=400, eval_every=2, debug={"step_sleep": 0.2})
     daemon = second_machine()
-    _wait(lambda: runs.get_run(doomed).step >= 1, 300, "the first run to train")
+    wait_until(lambda: runs.get_run(doomed).step >= 1, 300, "the first run to train")
     os.kill(runs.get_run(doomed).pid, signal.SIGKILL)
     # Its own worker sees the child die: interrupted, and the next queued run starts, well
     # before the 60 s heartbeat silence that the app would otherwise wait for.
-    _wait(lambda: runs.get_run(doomed).status == "interrupted", 30, "the kill to be seen")
+    wait_until(lambda: runs.get_run(doomed).status == "interrupted", 30, "the kill to be seen")
     assert "Resume it" in runs.get_run(doomed).status_reason
-    _wait(lambda: runs.get_run(nxt).status == "running" and runs.get_run(nxt).last_checkpoint, 300,
+    wait_until(lambda: runs.get_run(nxt).status == "running" and runs.get_run(nxt).last_checkpoint, 300,
           "the next run to start and checkpoint")
 
     daemon.send_signal(signal.SIGTERM)
@@ -202,7 +197,8 @@ def test_the_app_starts_a_local_worker_only_when_none_is_alive(home: Path, monke
     proc = training.LocalWorker._proc
     assert proc is not None
     try:
-        _wait(lambda: runs.get_run(run_id).status == "succeeded", 300, "the local worker to train the run")
+        wait_until(lambda: runs.get_run(run_id).status == "succeeded", 300,
+                   "the local worker to train the run")
         assert runs.get_run(run_id).host == this_host()
         assert proc.wait(timeout=60) == 0  # it leaves once idle
     finally:

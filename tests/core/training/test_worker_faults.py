@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from local import wait_until
 from sqlalchemy import select
 from training_data import add_text_dataset, tiny_model
 
@@ -53,12 +53,6 @@ def _queue(**kw: object) -> int:
                            config=_config(**kw).to_dict(), seed=42).id
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def _metric_rows(run_id: int) -> list[tuple[int, str, str, float | None]]:
@@ -73,11 +67,11 @@ def test_kill_9_interrupts_and_resume_continues_from_the_checkpoint(inline: work
     run_id = _queue(max_steps=30, eval_every=4, debug={"step_sleep": 0.25})
     runs.claim_launch(run_id, os.getpid())
     queue.SubprocessLauncher().launch(run_id)  # a real, detached worker process
-    _wait(lambda: runs.get_run(run_id).last_checkpoint and runs.get_run(run_id).step >= 6, 300,
+    wait_until(lambda: runs.get_run(run_id).last_checkpoint and runs.get_run(run_id).step >= 6, 300,
           "a checkpoint and step 6")
     info = runs.get_run(run_id)
     os.kill(info.pid, signal.SIGKILL)
-    _wait(lambda: not runs.pid_alive(info.pid), 30, "the worker to die")
+    wait_until(lambda: not runs.pid_alive(info.pid), 30, "the worker to die")
     assert runs.reap_stale(timedelta(0)) == [run_id]
     killed = runs.get_run(run_id)
     assert killed.status == "interrupted" and "stopped unexpectedly" in killed.status_reason
@@ -101,9 +95,9 @@ def test_sigterm_stops_like_cancel_with_a_checkpoint(home: Path) -> None:
     run_id = _queue(max_steps=200, eval_every=100, debug={"step_sleep": 0.2})
     runs.claim_launch(run_id, os.getpid())
     queue.SubprocessLauncher().launch(run_id)
-    _wait(lambda: runs.get_run(run_id).step >= 2, 300, "step 2")
+    wait_until(lambda: runs.get_run(run_id).step >= 2, 300, "step 2")
     os.kill(runs.get_run(run_id).pid, signal.SIGTERM)
-    _wait(lambda: not runs.get_run(run_id).is_live, 60, "the worker to stop")
+    wait_until(lambda: not runs.get_run(run_id).is_live, 60, "the worker to stop")
     info = runs.get_run(run_id)
     assert info.status == "cancelled" and info.status_reason.startswith("Stopped by a termination signal")
     assert info.last_checkpoint.endswith(f"checkpoint-{info.step}") and info.step < 200
