@@ -100,6 +100,7 @@ def _foreign_database(path: Path) -> None:
         con.execute("CREATE TABLE notes (body TEXT)")
 
 
+@pytest.mark.sqlite_only  # damages the SQLite file itself
 @pytest.mark.parametrize("damage", ["zero-bytes", "not-sqlite", "bad-header", "truncated", "foreign"])
 def test_item10_a_broken_database_is_refused_with_a_sentence_and_never_touched(
         home: Path, damage: str, capsys: pytest.CaptureFixture) -> None:
