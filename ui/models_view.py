@@ -75,7 +75,9 @@ def dataset_cost(model: ModelInfo) -> str | None:
     except (UserError, OSError, ValueError):
         return None
     rows = f"{estimate.train_rows:,} training rows"
-    source = "measured speed" if "measured" in estimate.speed_source else "a built-in speed until measured"
+    # "a built-in default (probe the model for a figure measured here)" also holds the word
+    source = ("measured speed" if estimate.speed_source.startswith("measured")
+              else "a built-in speed until measured")
     return (f"About {duration(estimate.seconds)} for a quick-look run on {dataset.label} ({rows}), "
             f"from {source}.")
 

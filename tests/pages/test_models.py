@@ -55,5 +55,7 @@ def test_cost_for_the_current_dataset_is_shown_up_front(open_page: Callable[...,
     assert speed == "not measured" or speed.endswith("samples/s")
     cost = [i.value for i in at.info if i.value.startswith("About ")]
     assert cost and f"for a quick-look run on {dataset.label} (" in cost[0] and "training rows" in cost[0]
+    if speed == "not measured":  # nothing measured yet: the figure must not claim to be
+        assert cost[0].endswith("from a built-in speed until measured.")
     table = at.dataframe[0].value
     assert list(table.columns[:3]) == ["model", "ready", "speed here"]  # not off the right edge
