@@ -30,19 +30,18 @@ def register(app: FastAPI) -> None:
     """Add the encoder endpoints."""
     from core.inference import encoders
 
+    def listed(body: TextsRequest, path: str, fn: Any) -> dict[str, Any]:
+        served = app.state.served
+        check_model(served, body.model, path)
+        return {"object": "list", "model": served.id, "data": _guarded(app, fn, served.run_id, body.texts())}
+
     @app.post("/v1/classify")
     def classify(body: TextsRequest) -> dict[str, Any]:
-        served = app.state.served
-        check_model(served, body.model, "/v1/classify")
-        data = _guarded(app, encoders.classify, served.run_id, body.texts())
-        return {"object": "list", "model": served.id, "data": data}
+        return listed(body, "/v1/classify", encoders.classify)
 
     @app.post("/v1/entities")
     def entities(body: TextsRequest) -> dict[str, Any]:
-        served = app.state.served
-        check_model(served, body.model, "/v1/entities")
-        data = _guarded(app, encoders.entities, served.run_id, body.texts())
-        return {"object": "list", "model": served.id, "data": data}
+        return listed(body, "/v1/entities", encoders.entities)
 
     @app.post("/v1/embeddings")
     def embeddings(body: TextsRequest) -> dict[str, Any]:
