@@ -14,8 +14,8 @@ st.markdown(
     "**Judge** it with charts against simple baselines, then **try it** in the playground."
 )
 
-recent = (call(datasets.list_datasets) or [])[:5]
-runs = (call(training.list_runs) or [])[:5]
+recent = call(datasets.list_datasets, limit=5) or []
+runs = call(training.list_runs, limit=5) or []
 if recent or runs:
     left, right = st.columns(2)
     with left:
