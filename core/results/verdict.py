@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.entities import RunInfo
+from core.tasks.intervals import wilson_interval
 from core.text import labels
 
 # The metric that ranks runs of a task (the first present wins); runs are compared on test
@@ -89,15 +90,6 @@ def degenerate_from_metrics(metrics: dict[str, Any], split: str = "test") -> Deg
                              split)
 
 
-def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95 % Wilson score interval of a share measured on n rows."""
-    if n <= 0:
-        return (0.0, 1.0)
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def _majority_answer(metrics: dict[str, Any]) -> str | None:
     confusion, names = metrics.get("confusion_matrix") or [], list(metrics.get("labels") or [])
     if not confusion or not names:
@@ -147,7 +139,7 @@ def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, di
     comparisons = [c for c in (_versus(key, value, name, m) for name, m in ordered) if c]
     sentence = lead + (" — " + ", ".join(comparisons) if comparisons else "") + "."
     if labels.is_share(key) and n:
-        low, high = wilson_interval(value, n)
+        low, high = wilson_interval(value * n, n, z=1.96)
         sentence += f" 95 % interval {low * 100:.0f}–{high * 100:.0f} %."
     found = degenerate_from_metrics(metrics, split)
     if found is not None:
