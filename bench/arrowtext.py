@@ -10,7 +10,6 @@ the repeats), its answers are compared, and the ratio library / hand-written is 
 from __future__ import annotations
 
 import argparse
-import platform
 import random
 import sys
 import time
@@ -25,14 +24,6 @@ WORDS = ("the a movie film plot acting cast was is very not really quite good gr
 OTHER_SCRIPTS = "电影 很好 看 故事 演员 café naïve фильм хороший".split()
 
 
-def _machine() -> str:
-    from core.ml import device
-
-    name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")), platform.processor() or "unknown CPU")
-    return f"{name}, {device.core_count()} cores, bf16 in hardware: {device.cpu_supports_bf16()}"
-
-
 def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     best, result = float("inf"), None
     for _ in range(repeat):
@@ -43,6 +34,8 @@ def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def main() -> None:
+    from core.ml.device import describe_machine
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_600_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -50,7 +43,7 @@ def main() -> None:
 
     import pandas as pd
 
-    print(f"machine: {_machine()}")
+    print(f"machine: {describe_machine()}")
     for label, vocabulary in (("English", WORDS), ("mixed scripts", WORDS + OTHER_SCRIPTS)):
         rng = random.Random(0)
         texts = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(15, 25)))

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -87,17 +86,9 @@ def _one(key: str, rows: int, model_key: str, overrides: dict[str, Any]) -> dict
             "after_error": round(after / actual - 1, 3) if after is not None else None}
 
 
-def _machine() -> dict[str, Any]:
-    from core.ml.device import bf16_supported
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    return {"cpu": platform.processor() or platform.machine(), "cores": cores, "bf16": bf16_supported()}
-
-
 def main() -> None:
+    from core.ml.device import machine_facts
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -105,7 +96,7 @@ def main() -> None:
 
     catalog.model_path("smollm2-135m-instruct")  # the one-time conversion is not part of any run
     rows = [_one(*spec) for spec in RUNS]
-    machine = _machine()
+    machine = machine_facts()
     if args.json:
         print(json.dumps({"runs": rows, "machine": machine}, indent=2))
         return

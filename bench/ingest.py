@@ -55,16 +55,6 @@ print(time.perf_counter() - start, time.process_time() - cpu,
 """
 
 
-def _machine() -> str:
-    import platform
-
-    from core.ml import device
-
-    name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")), platform.processor() or "unknown CPU")
-    return f"{name}, {device.core_count()} cores, bf16 in hardware: {device.cpu_supports_bf16()}"
-
-
 def _fresh_process(path: Path) -> tuple[float, float, float, float]:
     """Wall s, CPU s, peak RSS MB of one import + report in a new process, and its RSS before it
     (the libraries and the tokenizer loaded)."""
@@ -77,6 +67,8 @@ def _fresh_process(path: Path) -> tuple[float, float, float, float]:
 
 
 def main() -> None:
+    from core.ml.device import describe_machine
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
@@ -98,7 +90,7 @@ def main() -> None:
         path = Path(tmp) / "bench.csv"
         write_csv(path, args.rows)
         size_mb = path.stat().st_size / 2**20
-        print(f"machine: {_machine()}")
+        print(f"machine: {describe_machine()}")
         print(f"file: {args.rows:,} rows, {size_mb:.1f} MB")
         wall, cpu_s, peak, base = _fresh_process(path)
         print(f"fresh process (libraries and tokenizer loaded first, {base:.0f} MB): {wall:.3f} s wall, "

@@ -125,3 +125,20 @@ def choose(device: str | None = None) -> DeviceChoice:
     else:
         name = f"cpu ({threads} threads, {precision})"
     return DeviceChoice(device=device, bf16=bf16, threads=threads, name=name)
+
+
+def machine_facts() -> dict[str, object]:
+    """What the benchmarks print beside their figures: the CPU's name, its cores, whether it computes
+    bf16, and the GPU when there is one (machines here differ, so every figure names its machine)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines() if cpuinfo.is_file() else []
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return {"cpu": name or os.uname().machine, "cores": core_count(), "bf16": cpu_supports_bf16(),
+            "gpu": _gpu_name() if torch.cuda.is_available() else ""}
+
+
+def describe_machine() -> str:
+    """One line of machine_facts, e.g. 'AMD EPYC, 2 cores, bf16 in hardware: True'."""
+    facts = machine_facts()
+    gpu = f", GPU {facts['gpu']}" if facts["gpu"] else ""
+    return f"{facts['cpu']}, {facts['cores']} cores, bf16 in hardware: {facts['bf16']}{gpu}"

@@ -111,3 +111,10 @@ def test_a_missing_mps_operation_is_recognised_and_explained() -> None:
     sentence = device.mps_fallback_sentence(missing)
     assert sentence.startswith("The Apple GPU (MPS) lacks an operation") and "on the CPU instead" in sentence
     assert "aten::_ctc_loss" in sentence
+
+
+def test_the_machine_line_names_cores_and_bf16_as_the_flags_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(device, "cpu_flags", lambda cpuinfo=None: frozenset({"avx2"}))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = device.describe_machine()
+    assert f"{device.core_count()} cores" in line and line.endswith("bf16 in hardware: False")
