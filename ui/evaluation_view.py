@@ -15,9 +15,11 @@ from ui import charts, state
 ALL = "(all)"
 
 
-def _best_baseline(result: EvaluationResult) -> Any:
-    # The strongest baseline is the honest comparison (TF-IDF rather than the majority class).
-    return result.baselines[-1] if result.baselines else None
+def _best_baseline(result: EvaluationResult, metric: str) -> Any:
+    """The strongest baseline on `metric` (the smallest gain): the honest comparison, TF-IDF rather
+    than the majority class, logistic regression rather than a weaker gradient boosting."""
+    scored = [b for b in result.baselines if b.gain.get(metric) is not None]
+    return min(scored, key=lambda b: b.gain[metric]) if scored else None
 
 
 def not_learned_warning(result: EvaluationResult) -> bool:
@@ -30,11 +32,11 @@ def not_learned_warning(result: EvaluationResult) -> bool:
 
 def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
     """Big numbers for the headline metrics, each with the gain over the strongest baseline."""
-    best = _best_baseline(result)
     for column, name in zip(st.columns(len(names)), names, strict=False):
         value = result.metrics.get(name)
         delta = None
-        if best is not None and best.gain.get(name) is not None:
+        best = _best_baseline(result, name)
+        if best is not None:
             against = labels.baseline_label(best.name, short=True)
             delta = f"{labels.metric_gain(name, best.gain[name])} vs {against}"
         column.metric(labels.metric_label(name), labels.metric_value(name, value), delta=delta,

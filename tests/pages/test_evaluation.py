@@ -171,3 +171,24 @@ def test_classification_run_can_be_served_and_shows_the_onnx_table(open_page: Ca
 
     line = md_escape("int8: 3.0x faster, 3.9x smaller, accuracy -1.0 pt")
     assert any(m.value == line for m in at.markdown)
+
+
+def test_the_cards_compare_with_the_strongest_baseline_whatever_order_it_was_stored_in(
+        open_page: Callable[..., AppTest]) -> None:
+    import numpy as np
+
+    from core.results import evaluation
+    from core.tasks import metrics as M
+
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded")
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    keyword = np.array([0, 0, 0, 1, 1, 1, 0, 0])  # 62.5 %, stored before the majority baseline
+    frame = pd.DataFrame({"text": [f"review {i}" for i in range(8)], "label": y, "predicted": keyword})
+    scores = M.classification_metrics(y, keyword, ["fresh", "rotten"], curves=False)
+    evaluation.store_evaluation(run.id, "test", "tfidf_logreg", scores, frame)
+    seed_evaluation(run.id)  # the run (75 %) and then the majority class (50 %)
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception
+    cards = {m.label: m for m in at.metric}
+    assert cards["Accuracy"].proto.delta == "+12.5 pts vs keyword model"
