@@ -93,8 +93,9 @@ def count(path: Path) -> Counter[str]:
         if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("UCLAB_")
                 and node.value.isupper() and rel != "core/config.py"):
             found["UCLAB_* names outside core/config.py"] += 1
-        if isinstance(node, ast.keyword) and node.arg == "key" and rel != "ui/state.py" and (
-                isinstance(node.value, ast.Constant | ast.JoinedStr)) and rel.startswith(("ui/", "pages/", "app")):
+        if (isinstance(node, ast.keyword) and node.arg == "key" and rel != "ui/state.py"
+                and isinstance(node.value, ast.Constant | ast.JoinedStr)
+                and rel.startswith(("ui/", "pages/", "app"))):
             found["widget key= literals outside ui/state.py"] += 1
     return found
 

@@ -24,8 +24,9 @@ import numpy as np
 from core.config import get_settings
 from core.errors import RunStateError
 from core.results.export import _facts, exports_dir, label_map, model_folder
+from core.task_specs import SPECS
 
-ONNX_TASKS = ("classification", "token-classification")
+ONNX_TASKS = tuple(spec.task for spec in SPECS if "onnx" in spec.exports)  # core.task_specs
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                    "merges.txt", "vocab.json", "task.json", "config.json")
 BENCH_FILE = "onnx-benchmark.json"
