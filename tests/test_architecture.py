@@ -18,7 +18,7 @@ HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors", "optimum"
 SQL = ("sqlalchemy", "alembic")
 # Modules allowed in core/ itself: settings, errors and the shared value types.
 ROOT_MODULES = {"core", "core.__main__", "core.config", "core.errors", "core.entities", "core.run_config",
-                "core.generation_settings", "core.task_specs"}
+                "core.generation_settings", "core.task_specs", "core.run_folder"}
 # Lowest first. A module may import its own package or a package of a lower rank, never a
 # higher one and never a sibling of the same rank.
 LAYERS: dict[str, int] = {
@@ -199,6 +199,11 @@ def test_facts_about_a_task_live_in_its_spec() -> None:
              and (n := _task_keyed_dicts(p.read_text(encoding="utf-8")))}
     assert found == TASK_TABLES_LEFT
     assert _task_keyed_dicts('X = {"classification": 1, "causal-lm": 2}\n') == 1
+
+
+def test_the_engine_never_imports_the_store() -> None:
+    """core.ml is handed a RunFolder and a RunRecorder (core.run_folder); it never opens the database."""
+    assert sorted(m for m in _users_of(("core.store",)) if _layer(m) == "core.ml") == []
 
 
 def test_only_the_store_imports_sqlalchemy() -> None:
