@@ -24,7 +24,13 @@ from core.data.canonical import short
 from core.entities import Finding
 from core.errors import DatasetError
 from core.tasks.ner import looks_like_conll, read_token_file
-from core.text.encoding import Decoding, decode_bytes, encoding_label
+from core.text.encoding import (
+    Decoding,
+    check_encoding_name,
+    decode_bytes,
+    encoding_label,
+    utf16_without_bom,
+)
 from core.text.textfile import (
     drop_orange_header_rows,
     infer_type,
@@ -73,6 +79,7 @@ class ParsedFile:
     has_header: bool
     warnings: tuple[str, ...] = ()
     encoding_uncertain: str | None = None  # a sentence when the guessed encoding may be wrong
+    notes: tuple[str, ...] = ()  # calm facts about the reading (a confidently guessed encoding)
 
     @property
     def encoding_label(self) -> str:
@@ -132,7 +139,7 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
     elif fmt == "xlsx":
         parsed = _read_excel(data, name)
     else:
-        _refuse_binary(data, name, suffix)
+        _refuse_binary(data, name, suffix, encoding)
         if fmt != "json":
             limits.check_text_lines(data, name)
         if fmt in ("conll", "json", "jsonl") or suffix == ".txt":
@@ -148,7 +155,7 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
             parsed = ParsedFile(frame, name, fmt, how.encoding, delimiter, has_header, tuple(warnings))
             parsed = (_space_separated(parsed, data, encoding) if frame.shape[1] == 1
                       else _orange_tab(parsed))
-        parsed = replace(parsed, encoding_uncertain=how.uncertain)
+        parsed = replace(parsed, encoding_uncertain=how.uncertain, notes=how.notes)
     return _finish(parsed)
 
 
@@ -246,13 +253,14 @@ def _read_token_file(text: str, name: str, how: Decoding) -> ParsedFile:
                       how.warnings)
 
 
-def _refuse_binary(data: bytes, name: str, suffix: str) -> None:
+def _refuse_binary(data: bytes, name: str, suffix: str, encoding: str | None = None) -> None:
     head = data[:8192]
     for magic, what, todo in _MAGIC:
         if head.startswith(magic):
             raise DatasetError(f"'{name}' is {what} renamed {suffix}, not a text table; {todo}.")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return  # UTF-16 text has NUL bytes; decode_text handles it
+    wide = encoding and check_encoding_name(encoding).startswith(("utf-16", "utf-32"))
+    if wide or head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_without_bom(head):
+        return  # UTF-16 text has NUL bytes; decode_bytes handles it
     if b"\x00" in head:
         raise DatasetError(f"'{name}' is binary data, not a text table (it contains NUL bytes); "
                            f"export the table as CSV UTF-8 and upload that.")

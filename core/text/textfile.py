@@ -12,7 +12,7 @@ import pandas as pd
 
 from core.errors import DatasetError
 from core.text.arrowtext import arrow_strings, byte_lengths
-from core.text.encoding import Decoding, decode_bytes, encoding_label
+from core.text.encoding import Decoding, decode_bytes, encoding_label, utf16_without_bom
 
 DELIMITERS = (",", "\t", ";", "|")
 NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null"]
@@ -137,7 +137,7 @@ def read_delimited(data: bytes, name: str, default_delimiter: str = ",",
     body = data[3:] if bom else data
     plain = encoding is None or encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
     if plain and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) \
-            and _head_is_utf8(body):
+            and not utf16_without_bom(body) and _head_is_utf8(body):
         try:
             frame, delimiter, has_header, warnings = sniff_table(body, name, default_delimiter)
             codec = "utf-8-sig" if bom else "utf-8"
