@@ -323,8 +323,9 @@ def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None,
     try:
         sheets = list(book.sheetnames)
         raw, sheet = None, sheets[0] if sheets else ""
+        budget = limits.start_budget()  # one budget for the whole workbook, not one per sheet
         for sheet in sheets:
-            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name))
+            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name, budget))
             raw = pd.DataFrame(rows, dtype=object)
             if not raw.dropna(how="all").empty:
                 break
