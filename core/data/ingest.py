@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import PurePath
+from typing import Any
 
 import pandas as pd
 
@@ -272,12 +273,38 @@ def _read_parquet(data: bytes, name: str) -> ParsedFile:
         raise DatasetError(f"'{name}' is named .parquet but is not a Parquet file ({looks}); "
                            "save it again as Parquet, or upload it with its real extension.")
     limits.check_parquet(data, name)
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        table = pq.read_table(io.BytesIO(data))
+        table, warnings = _text_or_dropped(table)
+        frame = table.to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
         raise DatasetError(f"'{name}' looks like Parquet but cannot be read ({_first_line(exc)}); "
                            "the file may be truncated, so export it again.") from exc
-    return ParsedFile(frame.reset_index(drop=True), name, "parquet", None, None, True)
+    return ParsedFile(frame.reset_index(drop=True), name, "parquet", None, None, True, warnings)
+
+
+def _text_or_dropped(table: Any) -> tuple[Any, tuple[str, ...]]:
+    """Binary columns as text where every value is UTF-8; the others left out with a sentence
+    (raw bytes are never a text, a label or a feature, and broke every step after reading)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    notes = []
+    for index in reversed(range(table.num_columns)):
+        field = table.schema.field(index)
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
+                or pa.types.is_fixed_size_binary(field.type)):
+            continue
+        try:
+            column = pc.cast(table.column(index).cast(pa.large_binary()), pa.large_string())
+            table = table.set_column(index, field.name, column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = table.remove_column(index)
+            notes.append(f"Column '{_short(field.name, 60)}' holds binary data, not text; it was "
+                         "left out.")
+    return table, tuple(reversed(notes))
 
 
 def _read_excel(data: bytes, name: str) -> ParsedFile:
@@ -334,9 +361,17 @@ def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None,
         book.close()
 
 
+def _too_deep(name: str, where: str = "") -> DatasetError:
+    return DatasetError(f"'{name}'{where} nests lists or objects too deeply to read (more than "
+                        "Python's limit of about 1,000 levels); flatten the records to one level of "
+                        'fields like {"text": "...", "label": "..."} and upload again.')
+
+
 def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
     try:
         doc = json.loads(text)
+    except RecursionError as exc:
+        raise _too_deep(name) from exc
     except json.JSONDecodeError as exc:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:20]):
@@ -375,6 +410,8 @@ def _read_jsonl(text: str, name: str, encoding: str, warnings: list[str]) -> Par
             continue
         try:
             item = json.loads(line)
+        except RecursionError as exc:
+            raise _too_deep(name, f" (line {lineno})") from exc
         except json.JSONDecodeError as exc:
             raise DatasetError(f"Line {lineno} of '{name}' is not valid JSON ({exc.msg} at column "
                                f"{exc.colno}); each line must be one JSON record.") from exc

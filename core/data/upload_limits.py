@@ -45,7 +45,7 @@ def check_rows(name: str, rows: int, settings: Settings | None = None) -> None:
 
 def check_text_lines(data: bytes, name: str) -> None:
     """Count line ends before parsing a CSV, TSV or JSON Lines file (one row per line at most)."""
-    check_rows(name, data.count(b"\n") - 1)
+    check_rows(name, max(data.count(b"\n"), data.count(b"\r")) - 1)  # Mac files end lines with CR
 
 
 def check_parquet(data: bytes, name: str) -> None:

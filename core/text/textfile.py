@@ -162,13 +162,37 @@ def _head_is_utf8(body: bytes) -> bool:
     return False
 
 
+def unify_line_ends(raw: bytes) -> bytes:
+    """Line ends as LF when a file ends lines with a lone CR ("CSV (Macintosh)") or mixes CR with
+    LF; the sniffing reads lines at LF only, so such a file looked empty. Unchanged (no copy)
+    for LF and CRLF files."""
+    if b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n"):
+        return raw
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _sniff_end(raw: bytes, lines: int = 3) -> int:
+    """Bytes sniffed for the delimiter and the header: 64 KB, or more when the first lines are
+    longer (a wide table's header can pass 64 KB), up to the end of the first ``lines`` lines."""
+    if len(raw) <= _SNIFF_CHARS or raw.count(b"\n", 0, _SNIFF_CHARS) >= lines:
+        return _SNIFF_CHARS
+    end = 0
+    for _ in range(lines):
+        found = raw.find(b"\n", end)
+        if found == -1:
+            return len(raw)
+        end = found + 1
+    return max(end, _SNIFF_CHARS)
+
+
 def sniff_table(raw: bytes, name: str,
                 default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, list[str]]:
     """Find the delimiter and header of UTF-8 delimited text and read it with pyarrow."""
+    raw = unify_line_ends(raw)
     if raw[:1] in (b"\r", b"\n"):
         raw = raw.lstrip(b"\r\n")
-    head = raw[:_SNIFF_CHARS].decode("utf-8", errors="ignore")
-    if len(raw) > _SNIFF_CHARS and "\n" in head:
+    head = raw[:_sniff_end(raw)].decode("utf-8", errors="ignore")
+    if len(raw) > len(head) and "\n" in head:
         head = head[: head.rindex("\n")]
     delimiter = _pick_delimiter(head, default_delimiter)
     rows = _records(head, delimiter, 200)
