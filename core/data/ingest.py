@@ -433,7 +433,8 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
         raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
     limits.check_rows(parsed.filename, frame.shape[0])
     names, more = _clean_names(frame.columns)
-    if frame.shape[0] == 0 or frame.dropna(how="all").empty:
+    # Column by column: frame.dropna(how="all") copied the whole table to answer a yes/no question.
+    if frame.shape[0] == 0 or all(frame.iloc[:, i].isna().all() for i in range(frame.shape[1])):
         cols = ", ".join(names[:10])
         raise DatasetError(f"'{parsed.filename}' has column names ({cols}) but no data rows; "
                            "add the rows below the header and upload it again.")
