@@ -220,18 +220,25 @@ def _read_arrow(raw: bytes, name: str, delimiter: str, names: list[str], has_hea
     read = pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0,
                              use_threads=False, **({"block_size": block_size} if block_size else {}))
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True)
+    # Text columns as large_string from the start: pyarrow's 32-bit strings were cast to 64-bit
+    # ones for pandas, a second copy of every text (137 MB of reviews peaked 0.2 GB higher).
+    types = ({n: pa.large_string() for n in names} if as_strings
+             else _text_columns(raw, read, delimiter, names))
     convert = pacsv.ConvertOptions(
         null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
-        column_types={n: pa.string() for n in names} if as_strings else None)
+        column_types=types or None)
     try:
         table = pacsv.read_csv(io.BytesIO(raw), read_options=read,
                                parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "straddl" in msg and block_size is None:
-            # A row longer than pyarrow's 1 MB block. Read as one block, pyarrow's parser took 13x
-            # the file (a 150 MB cell peaked at 3 GB); pandas' C parser takes about 3x.
-            return _read_huge_rows(raw, name, delimiter, names, has_header)
+            # A row longer than pyarrow's 1 MB block: one block, every column as large_string
+            # (inferred 32-bit strings took 13x the file: a 150 MB cell peaked at 3 GB), then
+            # numbers where a whole column is numbers.
+            frame = _read_arrow(raw, name, delimiter, names, has_header, as_strings=True,
+                                block_size=min(len(raw) + 1, 2**31 - 1))
+            return _numeric_where_possible(frame)
         if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
             raise NotUtf8(msg) from exc
         if "conversion error" in msg and not as_strings:
@@ -249,24 +256,31 @@ def _read_arrow(raw: bytes, name: str, delimiter: str, names: list[str], has_hea
     return table.to_pandas()
 
 
-def _read_huge_rows(raw: bytes, name: str, delimiter: str, names: list[str],
-                    has_header: bool) -> pd.DataFrame:
-    """A table with a row longer than 1 MB, read by pandas' C parser with the same rules as the
-    pyarrow path (names, nulls, quoted newlines, blank lines skipped)."""
+def _text_columns(raw: bytes, read: object, delimiter: str, names: list[str]) -> dict[str, object]:
+    """Name -> large_string for the columns pyarrow reads as text in the first 64 KB."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = raw[:_SNIFF_CHARS]
+    if len(raw) > _SNIFF_CHARS:
+        head = head[: head.rfind(b"\n") + 1]
+    if not head:
+        return {}
     try:
-        return pd.read_csv(io.BytesIO(raw), sep=delimiter, names=names, header=None,
-                           skiprows=1 if has_header else 0, na_values=NULLS, keep_default_na=False,
-                           skip_blank_lines=True, encoding="utf-8", encoding_errors="strict",
-                           engine="c", low_memory=False)
-    except UnicodeDecodeError as exc:
-        raise NotUtf8(str(exc)) from exc
-    except pd.errors.ParserError as exc:
-        text = raw.decode("utf-8", errors="replace")
-        raise _ragged(text, name, delimiter, len(names), has_header) from exc
+        schema = pacsv.read_csv(io.BytesIO(head), read_options=read, parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(null_values=NULLS, strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True)).schema
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return {}  # a quoted value cut by the window, a ragged row: pyarrow infers as before
+    return {f.name: pa.large_string() for f in schema if pa.types.is_string(f.type) and f.name in names}
 
 
 def _numeric_where_possible(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
+        head = frame[col].dropna().head(100)
+        if head.empty or not numeric_mask(head.astype(str)).all():
+            continue  # text: never convert a whole text column just to find that out
         converted = pd.to_numeric(frame[col], errors="coerce")
         if converted.notna().sum() == frame[col].notna().sum():
             frame[col] = converted
@@ -342,9 +356,12 @@ def orange_header_rows(frame: pd.DataFrame) -> str | None:
     """The class column's name ('' when none) when the first two rows are Orange type and role rows."""
     if len(frame) < 2 or frame.shape[1] == 0:
         return None
-    # Type and role words are short: never copy a long value to strip it.
-    types = ["" if pd.isna(v) else str(v)[:200].strip() for v in frame.iloc[0]]
-    flags = ["" if pd.isna(v) else str(v)[:200].strip() for v in frame.iloc[1]]
+    # Type and role words are short: cut text values in Arrow before Python sees them (a row
+    # holding a 150 MB cell was copied whole just to be stripped).
+    head = frame.iloc[:2].apply(lambda col: col.str.slice(0, 200)
+                                if pd.api.types.is_string_dtype(col) and col.dtype != object else col)
+    types = ["" if pd.isna(v) else str(v)[:200].strip() for v in head.iloc[0]]
+    flags = ["" if pd.isna(v) else str(v)[:200].strip() for v in head.iloc[1]]
     if not any(types) or not all(t.lower() in _ORANGE_TYPES for t in types if t):
         return None
     if not all(_ORANGE_FLAG.match(f) for f in flags if f):

@@ -116,3 +116,11 @@ def test_the_content_hash_is_the_same_in_chunks(home: Path) -> None:
                                    date_format="iso")
     expected = hashlib.sha256((",".join(columns) + "\n" + whole).encode("utf-8")).hexdigest()
     assert _content_hash(frame, columns, chunk_rows=7) == expected == _content_hash(frame, columns)
+    # Texts past the long-text threshold are fed in slices: quotes, slashes, controls, emoji.
+    frame.loc[3, "text"] = 'a "long" text / with\nnew lines, \\ tabs\t, \x01, é 中文 😀 ' * 50
+    frame.loc[9, "text"] = None
+    whole = frame[columns].to_json(orient="records", lines=True, force_ascii=False, double_precision=15,
+                                   date_format="iso")
+    expected = hashlib.sha256((",".join(columns) + "\n" + whole).encode("utf-8")).hexdigest()
+    assert _content_hash(frame, columns, chunk_rows=7, long_chars=64) == expected
+    assert _content_hash(frame.astype({"text": object}), columns, long_chars=100) == expected
