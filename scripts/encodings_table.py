@@ -18,14 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("UCLAB_HOME", tempfile.mkdtemp(prefix="uclab-enc-"))
 
 
-def outcome(codec: str, language: str, size: str, encoding: str | None = None) -> tuple[str, str]:
+def outcome(codec: str, language: str, size: str, encoding: str | None = None,
+            which: str = "main") -> tuple[str, str]:
     """('stored right' | 'asked' | 'refused' | 'WRONG', detail) for one file."""
     from core.data.ingest import read_upload
     from core.errors import DatasetError
     from core.text.encoding import EncodingQuestion
     from tests.encoding_corpus import csv_bytes
 
-    data, texts = csv_bytes(language, size, codec)
+    data, texts = csv_bytes(language, size, codec, which)
     try:
         parsed = read_upload(data, f"{language}-{size}.csv", encoding)
     except EncodingQuestion as question:
@@ -43,17 +44,20 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--detail", action="store_true", help="print the codec or sentence per cell")
+    parser.add_argument("--set", choices=("main", "fresh"), default="main",
+                        help="main: 3/15 rows; fresh: 3/10 rows written after tuning, never tuned on")
     args = parser.parse_args()
-    print("| file saved as | short (3 rows) | long (15 rows) | with --encoding |")
+    long_rows = 15 if args.set == "main" else 10
+    print(f"| file saved as | short (3 rows) | long ({long_rows} rows) | with --encoding |")
     print("|---|---|---|---|")
     wrong = 0
     for name, language, codec in CASES:
         cells = []
         for size in ("short", "long"):
-            what, detail = outcome(codec, language, size)
+            what, detail = outcome(codec, language, size, which=args.set)
             wrong += what == "WRONG"
             cells.append(f"{what} ({detail})" if args.detail else what)
-        forced, detail = outcome(codec, language, "long", codec)
+        forced, detail = outcome(codec, language, "long", codec, which=args.set)
         wrong += forced == "WRONG"
         cells.append(f"{forced} ({detail})" if args.detail and forced != "stored right" else forced)
         print(f"| {name} | " + " | ".join(cells) + " |")

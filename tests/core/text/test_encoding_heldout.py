@@ -11,10 +11,12 @@ from core.text.encoding import EncodingQuestion
 from tests.encoding_corpus import CASES, csv_bytes
 
 
+@pytest.mark.parametrize("which", ["main", "fresh"])
 @pytest.mark.parametrize("size", ["short", "long"])
 @pytest.mark.parametrize(("name", "language", "codec"), CASES, ids=[c[0] for c in CASES])
-def test_stored_right_or_asked_never_wrong(name: str, language: str, codec: str, size: str) -> None:
-    data, texts = csv_bytes(language, size, codec)
+def test_stored_right_or_asked_never_wrong(name: str, language: str, codec: str, size: str,
+                                           which: str) -> None:
+    data, texts = csv_bytes(language, size, codec, which)
     try:
         parsed = read_upload(data, f"{language}.csv")
     except EncodingQuestion as question:
