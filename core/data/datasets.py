@@ -12,7 +12,7 @@ import inspect
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError
 from core.store import datasets as store
 from core.tasks import tabular
+from core.text.arrowtext import text_pieces
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
            "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",
@@ -185,21 +186,29 @@ def _has_long_text(part: pd.DataFrame, long_chars: int) -> bool:
 def _hash_row(digest: Any, one: pd.DataFrame, long_chars: int) -> None:
     """One row's JSON line into the digest, its long texts escaped slice by slice exactly as
     pandas escapes them (json's escapes, and '/' as '\\/')."""
-    longs = {}
-    one = one.copy()
+    longs: dict[str, Iterable[str]] = {}
+    marked = one.copy()
     for index in range(one.shape[1]):
-        value = one.iat[0, index]
-        if isinstance(value, str) and len(value) > long_chars:
-            marker = f"\ue000uclab-long-{index}\ue000"
-            longs[marker] = value
-            one.isetitem(index, pd.Series([marker], index=one.index, dtype=object))
-    line = one.to_json(**_JSON)
-    for marker, value in longs.items():
+        column = one.iloc[:, index]
+        if pd.api.types.is_string_dtype(column) and column.dtype != object:
+            if column.str.len().fillna(0).iloc[0] <= long_chars:
+                continue
+            pieces: Iterable[str] = text_pieces(column, 0)  # from the Arrow buffer, never whole
+        else:
+            value = one.iat[0, index]
+            if not (isinstance(value, str) and len(value) > long_chars):
+                continue
+            pieces = [value[i:i + long_chars] for i in range(0, len(value), long_chars)]
+        marker = f"\ue000uclab-long-{index}\ue000"
+        longs[marker] = pieces
+        marked.isetitem(index, pd.Series([marker], index=one.index, dtype=object))
+    line = marked.to_json(**_JSON)
+    for marker, pieces in longs.items():
         head, line = line.split(f'"{marker}"', 1)
         digest.update(head.encode("utf-8") + b'"')
-        for start in range(0, len(value), long_chars):
-            piece = json.dumps(value[start:start + long_chars], ensure_ascii=False)[1:-1]
-            digest.update(piece.replace("/", "\\/").encode("utf-8"))
+        for piece in pieces:
+            escaped = json.dumps(piece, ensure_ascii=False)[1:-1]
+            digest.update(escaped.replace("/", "\\/").encode("utf-8"))
         digest.update(b'"')
     digest.update(line.encode("utf-8"))
 

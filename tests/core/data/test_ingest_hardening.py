@@ -124,3 +124,15 @@ def test_the_content_hash_is_the_same_in_chunks(home: Path) -> None:
     expected = hashlib.sha256((",".join(columns) + "\n" + whole).encode("utf-8")).hexdigest()
     assert _content_hash(frame, columns, chunk_rows=7, long_chars=64) == expected
     assert _content_hash(frame.astype({"text": object}), columns, long_chars=100) == expected
+
+
+def test_text_pieces_decode_a_long_value_from_its_buffer_across_character_bounds() -> None:
+    import pandas as pd
+
+    from core.text.arrowtext import text_pieces
+
+    value = "é 中文 😀 / \"q\" " * 40
+    series = pd.Series(["first", value, None, "last"], dtype="str").iloc[1:]  # a sliced chunk
+    pieces = list(text_pieces(series, 0, size=3))
+    assert "".join(pieces) == value and len(pieces) > 100
+    assert "".join(text_pieces(series, 2, size=5)) == "last"
