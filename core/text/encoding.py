@@ -292,23 +292,23 @@ def _preview(text: str, lines: int = 5) -> tuple[str, ...]:
 def _guess(data: bytes, name: str, first_bad: int) -> tuple[str, Decoding]:
     sample = _sample(data)
     ranked = [c for c in rank_encodings(sample) if c.plausibility >= 0.55]
-    decoded: list[tuple[_Candidate, str]] = []
-    for cand in ranked:
+    while True:  # only the chosen reading of the whole file is kept in memory
+        if not ranked:
+            raise DatasetError(
+                f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
+                f"{_line_of(data, first_bad)}) and does not read as text in any encoding this app "
+                "knows; save it as CSV UTF-8 and upload it again.")
+        best = ranked[0]
+        for cand in ranked[1:]:  # a rival that reads better where the two differ takes over
+            if cand.score >= best.score - 0.5 and duel(cand.text, best.text, cand.codec, best.codec) > 0:
+                best = cand
         try:
-            decoded.append((cand, data.decode(cand.codec)))
+            text = data.decode(best.codec)
+            break
         except UnicodeDecodeError:
-            continue  # a byte beyond the sample does not fit this one
-    if not decoded:
-        raise DatasetError(
-            f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
-            f"{_line_of(data, first_bad)}) and does not read as text in any encoding this app "
-            "knows; save it as CSV UTF-8 and upload it again.")
-    best, text = decoded[0]
-    for cand, _ in decoded[1:]:  # a rival that reads better where the two differ takes over
-        if cand.score >= best.score - 0.5 and duel(cand.text, best.text, cand.codec, best.codec) > 0:
-            best, text = cand, next(t for c, t in decoded if c is cand)
-    close = [c for c, _ in decoded if c is not best and c.score >= best.score - 0.5
-             and duel(best.text, c.text, best.codec, c.codec) < _MARGIN]
+            ranked.remove(best)  # a byte beyond the sample does not fit this one
+    close = [c for c in ranked if c is not best and c.score >= best.score - 0.5
+             and duel(best.text, c.text, best.codec, c.codec) < _MARGIN and _decodes(data, c.codec)]
     foreign = [c for c in close if not (c.script in _LATINISH and best.script in _LATINISH)]
     if foreign:
         rival = foreign[0]
@@ -329,6 +329,18 @@ def _guess(data: bytes, name: str, first_bad: int) -> tuple[str, Decoding]:
 
 
 _LATINISH = {"LATIN", "ASCII", "OTHER"}
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    """Whether every byte of ``data`` is valid in ``codec`` (checked in 1 MB steps)."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    step = 2**20
+    try:
+        for start in range(0, len(data), step):
+            decoder.decode(data[start:start + step], final=start + step >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _doubt(name: str, chosen: _Candidate, close: list[_Candidate]) -> str | None:
