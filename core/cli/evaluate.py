@@ -107,9 +107,13 @@ def _fmt_metric(name: str, m: dict[str, Any]) -> str:
 
 
 def _render_answers(block: dict[str, Any], indent: str = "  ") -> list[str]:
+    from core.results.answer_metrics import tokenization_note
+
     metrics = (block.get("metrics") or {}).get("metrics") or {}
+    note = tokenization_note(block.get("metrics") or {})
     return [f"{indent}{block.get('title', block.get('model_ref'))} on {block.get('examples')} examples: "
-            + ", ".join(_fmt_metric(k, v) for k, v in metrics.items())]
+            + ", ".join(_fmt_metric(k, v) for k, v in metrics.items())] \
+        + ([f"{indent}  {note}"] if note else [])
 
 
 def render(data: dict[str, Any]) -> str:

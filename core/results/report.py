@@ -293,7 +293,9 @@ def _section_answers(run: RunInfo, split: str) -> str:
     return (f"<h2>Answer quality</h2><p>Greedy answers of the fine-tuned model to {n} {_e(split)} examples, "
             "scored against the reference answers, beside the base model prompted "
             "zero-shot and few-shot on the same examples. Intervals are 95 % bootstrap intervals over the "
-            "examples; a gain whose interval excludes 0 is more than noise.</p>" + note + _table(table)
+            "examples; a gain whose interval excludes 0 is more than noise.</p>"
+            + (f"<p class='muted'>{_e(quality.scoring_note)}</p>" if quality.scoring_note else "")
+            + note + _table(table)
             + "<p>The lowest-scoring answers:</p>" + _table(worst))
 
 
