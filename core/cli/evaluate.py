@@ -65,6 +65,11 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         if run.task != "causal-lm":
             raise
         data = {"run_id": run.id, "split": args.split, "task": run.task, "metrics": {}, "baselines": []}
+    from core.results.verdict import baseline_winner
+
+    win = baseline_winner(run.task, data["metrics"], {b["name"]: b["metrics"] for b in data["baselines"]})
+    data["baseline_wins"] = {"name": win.name, "metric": win.metric, "baseline": win.baseline_value,
+                             "run": win.run_value, "sentence": win.sentence(run.id)} if win else None
     if run.task == "causal-lm":
         try:
             data["answer_quality"] = aq.get_answer_quality(run.id, args.split).to_dict()
@@ -128,6 +133,8 @@ def render(data: dict[str, Any]) -> str:
     for b in data["baselines"]:
         gains = ", ".join(f"{k} {v:+.4f}" for k, v in b["gain"].items() if v is not None)
         lines.append(f"  vs {b['title']}: {gains}")
+    if data.get("baseline_wins"):
+        lines.append(f"  {data['baseline_wins']['sentence']}")
     quality = data.get("answer_quality")
     if quality:
         lines += _render_answers(quality)
