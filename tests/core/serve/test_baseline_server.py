@@ -10,34 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from chinese_topics import chinese_topic_frame
+from chinese_topics import beaten_run as _beaten_run
 from local import free_port, wait_until
-from training_data import add_text_dataset
 
 from core.results import verdict
-from core.results.evaluation import get_evaluation, store_evaluation
-from core.store import runs
-from core.tasks.baselines import fit_baselines
+from core.results.evaluation import get_evaluation
 from tests.core.serve.clients import http_call
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _beaten_run() -> int:
-    """A succeeded classification run whose model guesses at chance, with the worker's real baselines."""
-    frame = chinese_topic_frame()
-    dataset_id = add_text_dataset(frame, name="中文主题")
-    run = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task="classification",
-                          config={"max_length": 32}, seed=1)
-    train, test = frame[frame.split == "train"], frame[frame.split == "test"]
-    summary: dict = {"test": {"accuracy": 0.4, "macro_f1": 0.3, "n": len(test)}, "baselines": {}}
-    store_evaluation(run.id, "test", "run", {**summary["test"], "labels": sorted(set(frame.label))}, test)
-    for name, metrics, predictions in fit_baselines("classification", train, test):
-        store_evaluation(run.id, "test", name, metrics, predictions)
-        summary["baselines"][name] = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
-    assert runs.claim_run(run.id, pid=1)
-    runs.transition(run.id, "succeeded", reason="", output_dir=f"runs/{run.id}", summary=summary)
-    return run.id
 
 
 def test_the_verdict_names_the_character_ngram_model_when_it_wins(home) -> None:
