@@ -169,6 +169,7 @@ class BaselineWin:
         """'The best model here is not a neural one: …', with how to save and serve it."""
         what = labels.baseline_label(self.name)
         shown = labels.metric_label(self.metric)
+        shown = shown[:1].lower() + shown[1:]
         text = (f"The best model here is not a neural one: the {what[:1].lower() + what[1:]} reaches "
                 f"{shown} {labels.metric_value(self.metric, self.baseline_value)} against the fine-tuned "
                 f"model's {labels.metric_value(self.metric, self.run_value)}.")
