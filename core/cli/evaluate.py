@@ -118,7 +118,7 @@ def _render_answers(block: dict[str, Any], indent: str = "  ") -> list[str]:
     note = tokenization_note(block.get("metrics") or {})
     return [f"{indent}{block.get('title', block.get('model_ref'))} on {block.get('examples')} examples: "
             + ", ".join(_fmt_metric(k, v) for k, v in metrics.items())] \
-        + ([f"{indent}  {note}"] if note else [])
+        + ([f"{' ' * len(indent)}  {note}"] if note else [])
 
 
 def render(data: dict[str, Any]) -> str:
