@@ -11,18 +11,19 @@ from typing import Any
 from core.config import get_settings
 from core.errors import NotFoundError
 from core.inference.cache import MODELS
-from core.tasks.baselines import SAVABLE, TextBaseline, saved_folder
+from core.run_folder import RunFolder
+from core.tasks.baselines import SAVABLE, TextBaseline
 
 
 def saved_names(run_id: int) -> list[str]:
     """The baselines of a run that are saved, in SAVABLE order."""
-    run_dir = get_settings().runs_dir / str(run_id)
-    return [n for n in SAVABLE if (saved_folder(run_dir, n) / "baseline.json").is_file()]
+    folder = RunFolder.of(get_settings().runs_dir, run_id)
+    return [n for n in SAVABLE if (folder.baseline(n) / "baseline.json").is_file()]
 
 
 def loaded_baseline(run_id: int, name: str) -> TextBaseline:
     """The saved baseline, loaded once per process."""
-    folder = saved_folder(get_settings().runs_dir / str(run_id), name)
+    folder = RunFolder.of(get_settings().runs_dir, run_id).baseline(name)
     if not (folder / "baseline.json").is_file():
         raise NotFoundError(f"Run {run_id} has no saved '{name}' baseline; save it with "
                             f"`uclab baselines save {run_id}`.")

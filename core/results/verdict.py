@@ -11,6 +11,7 @@ from typing import Any
 from core import task_specs
 from core.entities import RunInfo
 from core.task_specs import best_of
+from core.tasks.baselines import SAVABLE
 from core.tasks.intervals import wilson_interval
 from core.text import labels
 
@@ -142,7 +143,6 @@ def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, di
 
 # --- When the best model is not a neural one ---------------------------------------------------
 # Kept apart from the verdict wording above: a separate fact (which model wins) and its sentence.
-SERVABLE_BASELINES = ("tfidf_logreg", "tfidf_char_logreg")  # = core.tasks.baselines.SAVABLE
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ class BaselineWin:
 
     @property
     def servable(self) -> bool:
-        return self.name in SERVABLE_BASELINES
+        return self.name in SAVABLE
 
     def sentence(self, run_id: int | None = None) -> str:
         """'The best model here is not a neural one: …', with how to save and serve it."""

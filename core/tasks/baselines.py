@@ -33,7 +33,6 @@ BASELINE_TITLES = {
 MAX_FEATURES = 50_000
 _SAMPLE = 300
 SAVABLE = ("tfidf_logreg", "tfidf_char_logreg")  # baselines that can be saved and served
-BASELINES_DIR = "baselines"  # runs/<id>/baselines/<name>/
 BASELINE_FILE, BASELINE_CONFIG = "model.skops", "baseline.json"
 
 
@@ -81,11 +80,6 @@ class TextBaseline:
                              f"({', '.join(unexpected[:3])}); save the baseline again.")
         config = json.loads((folder / BASELINE_CONFIG).read_text(encoding="utf-8"))
         return cls(str(config["name"]), tuple(config["labels"]), sio.load(path, trusted=[]))
-
-
-def saved_folder(run_dir: Path, name: str) -> Path:
-    """Where a run's saved baseline lives: ``runs/<id>/baselines/<name>``."""
-    return run_dir / BASELINES_DIR / name
 
 
 def fit_text_baseline(train: pd.DataFrame, labels: list[str], characters: bool | None = None) -> TextBaseline:

@@ -17,8 +17,9 @@ from typing import Any
 from core.config import get_settings
 from core.errors import ConfigError, NotFoundError
 from core.run_config import TrainConfig
+from core.run_folder import RunFolder
 from core.store.runs import get_run
-from core.tasks.baselines import BASELINE_TITLES, SAVABLE, class_labels, fit_text_baseline, saved_folder
+from core.tasks.baselines import BASELINE_TITLES, SAVABLE, class_labels, fit_text_baseline
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def savable_baseline(run_id: int, name: str | None = None) -> str:
 def save_baseline(run_id: int, name: str | None = None, out: Path | str | None = None) -> SavedBaseline:
     """Fit the run's keyword baseline again on its training rows, save it (skops) and say how it agrees."""
     from core.results.evaluation import read_predictions
-    from core.training.worker import load_frames, split_frames
+    from core.training.prepare import load_frames, split_frames
 
     name = savable_baseline(run_id, name)
     run = get_run(run_id)
@@ -76,7 +77,7 @@ def save_baseline(run_id: int, name: str | None = None, out: Path | str | None =
     split = "test" if not parts["test"].empty else "validation"
     model = fit_text_baseline(parts["train"], class_labels(parts["train"], parts[split]),
                               characters=name == "tfidf_char_logreg")
-    folder = model.save(saved_folder(get_settings().runs_dir / str(run_id), name))
+    folder = model.save(RunFolder.of(get_settings().runs_dir, run_id).baseline(name))
     texts = parts[split]["text"].astype(str).tolist()
     answers = [model.labels[i] for i in model.predict_proba(texts).argmax(1)] if texts else []
     try:
