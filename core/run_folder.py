@@ -1,10 +1,11 @@
 """What the training engine is handed for one run: its folder and the recorder it reports to.
 
 ``RunFolder`` owns the layout of ``UCLAB_HOME/runs/<id>/`` (``model/``, ``checkpoints/``,
-``eval/``, ``lora/``, ``merged/``, ``samples.jsonl``) and the one rule that says which folder holds
-a run's final model. ``RunRecorder`` is what ``core.ml`` reports to while it trains (progress,
-metrics, log lines, saved checkpoints) and asks whether to stop; ``core.training`` implements it
-over the store, so the engine never imports the database. Both are plain values of ``core``.
+``eval/``, ``lora/``, ``merged/``, ``baselines/<name>/``, ``samples.jsonl``) and the one rule that
+says which folder holds a run's final model. ``RunRecorder`` is what ``core.ml`` reports to while
+it trains (progress, metrics, log lines, saved checkpoints) and asks whether to stop;
+``core.training`` implements it over the store, so the engine never imports the database. Both
+are plain values of ``core``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CHECKPOINTS_DIR = "checkpoints"
 EVAL_DIR = "eval"
 LORA_DIR = "lora"
 MERGED_DIR = "merged"
+BASELINES_DIR = "baselines"
 SAMPLES_FILE = "samples.jsonl"
 WORKER_LOG = "worker.log"
 COMPLETE_MARKER = "COMPLETE"
@@ -85,6 +87,10 @@ class RunFolder:
     def merged(self) -> Path:
         """A merged copy of base model + adapters, made for an export."""
         return self.root / MERGED_DIR
+
+    def baseline(self, name: str) -> Path:
+        """A saved keyword baseline of the run (``model.skops`` + ``baseline.json``)."""
+        return self.root / BASELINES_DIR / name
 
     @property
     def samples(self) -> Path:

@@ -62,6 +62,7 @@ FINETUNE_FIELD_PREFIX = "finetune_field_"
 # Evaluation page
 EVALUATION_RUN = "evaluation_run"
 EVALUATION_SPLIT = "evaluation_split"
+EVALUATION_SAVE_BASELINE = "evaluation_save_baseline"
 EVALUATION_NORMALISE = "evaluation_normalise"
 EVALUATION_TRUE_FILTER = "evaluation_true_filter"
 EVALUATION_PRED_FILTER = "evaluation_pred_filter"

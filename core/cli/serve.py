@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=int, metavar="RUN_ID", help="A succeeded run.")
     source.add_argument("--model", metavar="KEY", help="A catalogue model, e.g. smollm2-135m-instruct.")
+    p.add_argument("--baseline", nargs="?", const="", default=None, metavar="NAME",
+                   help="With --run: serve the run's keyword baseline (the winning one, or NAME) on "
+                        "/v1/classify instead of its model; saved first if it is not saved yet.")
     p.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1: this "
                                                        "machine only; any other needs an API key).")
     p.add_argument("--port", type=int, default=8000)
@@ -49,7 +52,7 @@ def _handle(args: argparse.Namespace) -> Any:
         raise ConfigError("--concurrency must be at least 1 and --queue at least 0.")
     key = server.resolve_key(args.api_key)
     server.check_bind(args.host, key)
-    served = resolve_served(run_id=args.run, model_key=args.model)
+    served = resolve_served(run_id=args.run, model_key=args.model, baseline=args.baseline)
     options = ServeOptions(api_key=key, host=args.host, allowed_hosts=tuple(args.allowed_host),
                            concurrency=args.concurrency, queue=args.queue, engine=args.engine)
     url = server.base_url(args.host, args.port)
