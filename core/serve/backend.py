@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import ConfigError, NotFoundError, UserError
@@ -68,13 +70,18 @@ def resolve_served(run_id: int | None = None, model_key: str | None = None) -> S
     return ServedModel(id=info.key, kind=kind, label=info.name)
 
 
-def preload(served: ServedModel, engine: str = "auto") -> None:
-    """Load the model into the shared cache now (and its onnx export for that engine), so the first
-    request does not wait for it."""
+def preload(served: ServedModel, engine: str = "auto", say: Callable[[str], None] | None = None) -> None:
+    """Load the model into the shared cache now (with the engine that will answer), so the first
+    request does not wait for it; ``say`` hears what it is doing."""
+    say = say or (lambda _text: None)
+    start = time.perf_counter()
+    say(f"Loading {served.label}…")
     if served.kind == CAUSAL:
         from core.inference.generation import prepare_engine
 
-        prepare_engine(served.id, engine)
+        _, note = prepare_engine(served.id, engine)
+        say(f"Ready in {time.perf_counter() - start:.1f} s. {note}")
+        return
     elif served.run_id is not None:
         from core.inference.encoders import run_model
 
@@ -83,6 +90,7 @@ def preload(served: ServedModel, engine: str = "auto") -> None:
         from core.inference.encoders import catalogue_encoder
 
         catalogue_encoder(served.id)
+    say(f"Ready in {time.perf_counter() - start:.1f} s.")
 
 
 def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:

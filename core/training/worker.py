@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -324,8 +325,9 @@ def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd
     if limit <= 0 or parts[split].empty:
         return
     _log(run_id, f"Scoring the answers to at most {limit} {split} examples.")
+    gguf, problem = _convert_for_engine(run_id, model_dir)
     try:
-        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
+        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir, gguf=gguf, gguf_problem=problem)
         ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
                               frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
     except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
@@ -336,6 +338,31 @@ def _score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd
     value = (ev.metrics.get("metrics") or {}).get(headline, {}).get("mean")
     _log(run_id, f"Answer quality on {ev.examples} {split} examples: {headline} "
          f"{value if value is None else round(value, 3)}.")
+
+
+def _convert_for_engine(run_id: int, model_dir: Path) -> tuple[Path | None, str | None]:
+    """Write the run's model once as the GGUF file llama.cpp answers with (the playground, the scoring
+    below, the server and the Ollama export reuse it); (None, why) when it cannot be written."""
+    from core.inference.generation import write_run_gguf
+    from core.ml.gguf_export import unsupported_reason
+    from core.ml.llama_engine import unavailable_reason
+
+    problem = unsupported_reason(model_dir)
+    if problem or unavailable_reason():
+        if problem:
+            _log(run_id, f"The model is not converted for llama.cpp: {problem}; the exact engine answers.")
+        return None, problem
+    _phase(run_id, "Converting the model for llama.cpp (once)…")
+    try:
+        start = time.perf_counter()
+        path = write_run_gguf(model_dir, model_dir.parent, runs.get_run(run_id).model_key)
+    except Exception as exc:  # noqa: BLE001 - the trained model stays; the exact engine answers
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        reason = f"its conversion failed ({type(exc).__name__}: {first})"
+        _log(run_id, f"The model is not converted for llama.cpp: {reason}.", "error")
+        return None, reason
+    _log(run_id, f"Converted the model for llama.cpp in {time.perf_counter() - start:.1f} s ({path.name}).")
+    return path, None
 
 
 def main(argv: list[str] | None = None) -> int:

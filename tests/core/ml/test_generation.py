@@ -150,6 +150,7 @@ def test_a_reader_that_stops_early_stops_the_model_and_frees_the_lock(tiny: str)
     chunks = iter(stream)
     next(chunks)
     chunks.close()  # what a Streamlit rerun does to an abandoned stream
+    stream._inner.thread.join(timeout=30)  # the generation thread ends soon after
     lock = get_loaded(tiny).lock
     assert lock.acquire(timeout=30)
     lock.release()
