@@ -112,16 +112,14 @@ def _prepared(model_ref: str) -> bool:
 def _timing_text(record: generation.GenerationRecord) -> str:
     ttft = f"{record.time_to_first_token:.2f} s" if record.time_to_first_token is not None else "—"
     speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "—"
-    engine = record.stats.get("engine")
+    # which engine answered and why (a greedy answer depends on it: llama.cpp rounds to 8 or 4 bits)
+    note = record.stats.get("engine_note")
     return (f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
-            + (f" · {engine}" if engine else ""))
+            + (f" · {md_escape(note)}" if note else ""))
 
 
 def _timings(record: generation.GenerationRecord) -> None:
     st.caption(_timing_text(record))
-    note = record.stats.get("engine_note")
-    if note:  # which engine answered and why its greedy text may differ from the other's
-        st.caption(md_escape(note))
 
 
 def show_last() -> None:
