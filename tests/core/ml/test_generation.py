@@ -156,3 +156,31 @@ def test_a_reader_that_stops_early_stops_the_model_and_frees_the_lock(tiny: str)
     lock.release()
     assert stream._inner.result.stopped_early and stream._inner.result.new_tokens < 400
     assert stream.record is None and gen.list_generations() == []
+
+
+def test_playground_and_scoring_drop_a_character_cut_by_the_token_limit(tiny: str, monkeypatch) -> None:
+    """A Chinese answer cut inside a character ends before it, never in U+FFFD (the playground, the
+    stored answers of evaluation and so the report)."""
+    from core.inference.answers import answer_prompts
+    from core.inference.generation import get_loaded
+    from core.ml import llama_engine
+    from core.ml.generation import LoadedModel
+
+    text = "北京是中国的首都。".encode()
+
+    class Engine:
+        def generate(self, ids, max_new_tokens, sampling, eos_ids, on_token):
+            for count, byte in enumerate(text[:max_new_tokens], start=1):
+                on_token(100 + count, bytes([byte]))
+            return min(max_new_tokens, len(text)), max_new_tokens > len(text)
+
+        greedy = llama_engine.LlamaEngine.greedy
+
+    monkeypatch.setattr(LoadedModel, "engine_for",
+                        lambda self, requested: ("llama.cpp", "llama.cpp answered."))
+    monkeypatch.setattr(LoadedModel, "llama", lambda self: Engine())
+    record = gen.generate(tiny, "首都？", store=False, settings=S(temperature=0, max_new_tokens=5))
+    assert record.text == "北" and record.stats["finished"] == [False]
+    assert [c for _, c in gen.stream_generate(tiny, "首都？", store=False,
+                                              settings=S(temperature=0, max_new_tokens=8))] == ["北", "京"]
+    assert answer_prompts(get_loaded(tiny), [{"text": "首都？"}] * 2, 7) == ["北京"] * 2
