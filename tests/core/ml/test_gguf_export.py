@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_chat import needs_llama_cpp
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from core.ml import gguf_export, llama_engine
 
-pytestmark = pytest.mark.skipif(llama_engine.unavailable_reason() is not None,
-                                reason=str(llama_engine.unavailable_reason()))
+pytestmark = needs_llama_cpp
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
 
