@@ -6,8 +6,8 @@ candidate side by side against bare fp32 ``model.generate`` in this one process:
 * app exact          – the app's path (thread, streaming, stops) on transformers' ``generate``, fp32;
 * app default        – the app's path with engine "auto": llama.cpp on the bundled Q4_1 GGUF (the
                        file the exact engine's weights were dequantised from);
-* llama.cpp Q8_0     – llama.cpp on the GGUF that ``core.ml.gguf_export`` writes from the fp32 folder
-                       (what a fine-tuned run is converted to), the same prompt ids;
+* llama.cpp F16, Q8_0 – llama.cpp on the GGUF files ``core.ml.gguf_export`` writes from the fp32
+                       folder (what a fine-tuned run is converted to), the same prompt ids;
 * llama.cpp Q4_1     – llama.cpp on the bundled 4-bit file, called directly (no app path);
 * CTranslate2 int8   – ``ctranslate2.Generator`` on its int8 conversion of the fp32 folder (a wheel);
 * int8 torch         – ``torch.ao`` dynamic int8 quantization of every Linear, then ``generate``.
@@ -71,7 +71,7 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
 
     from core.inference import generation as gen
     from core.ml import llama_engine
-    from core.ml.gguf_export import Q8_0, write_gguf
+    from core.ml.gguf_export import F16, Q8_0, write_gguf
     from core.ml.models import load_causal_lm
     from core.models import assets
 
@@ -126,11 +126,12 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
                 return out
             return fn
 
-        q8 = work / "model-Q8_0.gguf"
-        start = time.perf_counter()
-        write_gguf(path, q8, Q8_0, pre="smollm")
-        facts["convert_s"]["llama.cpp Q8_0"] = round(time.perf_counter() - start, 1)
-        loaded("llama.cpp Q8_0", lambda: llama(q8))
+        for qtype in (F16, Q8_0):
+            file = work / f"model-{qtype}.gguf"
+            start = time.perf_counter()
+            write_gguf(path, file, qtype, pre="smollm")
+            facts["convert_s"][f"llama.cpp {qtype}"] = round(time.perf_counter() - start, 1)
+            loaded(f"llama.cpp {qtype}", lambda file=file: llama(file))
         loaded("llama.cpp Q4_1", lambda: llama(assets.smollm2_gguf()))
     else:
         facts["llama_missing"] = llama_engine.unavailable_reason()

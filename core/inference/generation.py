@@ -52,11 +52,8 @@ def resolve_model(model_ref: str) -> ModelSource:
     if info.family != "causal-lm":
         raise ModelError(f"The model '{ref}' is an encoder, which cannot write text; choose a causal "
                          "language model such as smollm2-135m-instruct.")
-    # the bundled SmolLM2 GGUF is the file the exact engine's weights were dequantised from: llama.cpp
-    # reads it as it is, so both engines compute with the same weights
-    gguf = assets.smollm2_gguf() if ref == catalog.SMOLLM2_KEY else \
-        get_settings().models_dir / "gguf" / ref / f"model-{ENGINE_GGUF}.gguf"
-    return ModelSource(ref=ref, path=catalog.model_path(ref), label=info.name, gguf=gguf)
+    path = catalog.model_path(ref)
+    return ModelSource(ref=ref, path=path, label=info.name, gguf=catalogue_gguf(ref, path))
 
 
 def _resolve_run(ref: str) -> ModelSource:
@@ -84,7 +81,21 @@ def _resolve_run(ref: str) -> ModelSource:
 
 # ---- the llama.cpp engine's GGUF files --------------------------------------------------------------
 
-ENGINE_GGUF = "Q8_0"  # what a fine-tuned run is converted to: 8-bit blocks keep what fine-tuning changed
+# The weights llama.cpp answers with. bench/generate.py decided: F16 gives the exact engine's greedy
+# answers (Q8_0 and the bundled Q4_1 drift from them on SmolLM2-135M: "What is the capital of
+# France?" gets "The capital of France is Paris." from exact and F16, a list of French words from
+# Q8_0 and Q4_1), at the speed of Q8_0 on this 135M model. 4-bit files are exports only.
+ENGINE_GGUF = "F16"
+
+
+def catalogue_gguf(ref: str, folder: Path) -> Path:
+    """Where a catalogue model's GGUF for the engine is kept (written on first use): SmolLM2's beside its
+    converted folder (shared like it), any other model's under UCLAB_HOME/models/gguf."""
+    if ref == catalog.SMOLLM2_KEY:
+        if ENGINE_GGUF == "Q4_1":
+            return assets.smollm2_gguf()  # the bundled file the exact engine's weights were dequantised from
+        return Path(folder).parent / f"{ref}-{ENGINE_GGUF}.gguf"
+    return get_settings().models_dir / "gguf" / ref.replace(":", "-") / f"model-{ENGINE_GGUF}.gguf"
 
 
 def run_gguf(run_dir: Path, qtype: str = ENGINE_GGUF) -> Path:
@@ -130,9 +141,10 @@ def ensure_gguf(source: ModelSource) -> ModelSource:
         from core.ml.gguf_export import write_gguf
 
         source.gguf.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(source.gguf.parent / ".gguf.lock"), timeout=600):
+        with FileLock(str(source.gguf.parent / f".{source.gguf.name}.lock"), timeout=600):
             if not source.gguf.is_file():
-                write_gguf(folder, source.gguf, ENGINE_GGUF, name=source.ref)
+                write_gguf(folder, source.gguf, ENGINE_GGUF, name=source.ref,
+                           pre="smollm" if source.ref == catalog.SMOLLM2_KEY else None)
     return source
 
 

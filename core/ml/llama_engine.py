@@ -108,8 +108,7 @@ class LlamaEngine:
             tokens = llm.generate(ids, temp=0.0 if greedy else float(sampling.temperature),
                                   top_k=int(sampling.top_k), top_p=float(sampling.top_p), min_p=0.0,
                                   typical_p=1.0, repeat_penalty=float(sampling.repetition_penalty),
-                                  penalty_last_n=-1 if sampling.repetition_penalty != 1.0 else 0,
-                                  reset=True)
+                                  reset=True)  # llama.cpp penalises repeats of the last 64 tokens
             try:
                 for token in tokens:
                     if token in eos_ids:

@@ -1,9 +1,10 @@
 """A causal-LM run for Ollama, llama.cpp and LM Studio: GGUF files plus a ``Modelfile`` (template, stops).
 
 The run's model (LoRA merged) is written as GGUF by ``core.ml.gguf_export`` with the llama.cpp
-project's ``gguf`` package: ``model-Q8_0.gguf`` (8-bit, the file the app's llama.cpp engine answers
-with, reused from the run folder) and ``model-Q4_1.gguf`` (4-bit, about half the size). The
-Modelfile points at the 8-bit file (``ollama create NAME -f Modelfile``); the chat template is
+project's ``gguf`` package: ``model-F16.gguf`` (the file the app's llama.cpp engine answers with,
+reused from the run folder: the app's greedy answers), ``model-Q8_0.gguf`` (8-bit, about half the
+size) and ``model-Q4_1.gguf`` (4-bit, a third). The Modelfile points at the F16 file and names the
+smaller ones (``ollama create NAME -f Modelfile``); the chat template is
 written in Ollama's Go template syntax when the model uses ChatML (SmolLM2 does). A model llama.cpp
 cannot read (not a Llama architecture) is exported as its safetensors folder, which Ollama imports
 itself, with a sentence in the README. The full-precision safetensors are the ``zip`` export.
@@ -25,18 +26,24 @@ CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ end }}<|im_start|>assistant
 """
 
-Q8, Q4 = "Q8_0", "Q4_1"
-_GGUF_README = """The model is in GGUF, the file llama.cpp, Ollama and LM Studio read: `model-Q8_0.gguf`
-(weights in 8-bit blocks, the file the app's llama.cpp engine answers with) and `model-Q4_1.gguf`
-(4-bit, about half the size; answers drift a little further from the trained model's). Any LoRA adapters
-are merged into the weights. The full-precision safetensors are the app's `zip` export.
+F16, Q8, Q4 = "F16", "Q8_0", "Q4_1"
+_GGUF_README = """The model is in GGUF, the file llama.cpp, Ollama and LM Studio read, in three sizes:
+
+- `model-F16.gguf`: 16-bit weights, the file the app's llama.cpp engine answers with, so greedy
+  answers are the app's (the Modelfile uses it);
+- `model-Q8_0.gguf`: 8-bit blocks, half the size; greedy answers can drift from the app's after some
+  tokens;
+- `model-Q4_1.gguf`: 4-bit blocks, a third of the size, drifting further.
+
+Any LoRA adapters are merged into the weights. The full-precision safetensors are the app's `zip`
+export.
 
 ## llama.cpp (Python)
 
 ```python
 from llama_cpp import Llama
 
-llm = Llama("model-Q8_0.gguf")
+llm = Llama("model-F16.gguf")
 print(llm.create_chat_completion([{"role": "user", "content": "Hello!"}], max_tokens=64))
 ```
 """
@@ -88,9 +95,9 @@ def _default_system(tokenizer: Any) -> str | None:
 def modelfile(tokenizer: Any, folder: Path, params: dict[str, Any] | None = None, source: str = ".") -> str:
     """The Modelfile text: FROM the GGUF file (or this folder), the chat template, stops and sampling."""
     lines = ["# Build with:  ollama create NAME -f Modelfile", f"FROM {source}"]
-    if source.endswith(f"{Q8}.gguf"):
-        lines.insert(1, f"# 4-bit weights (about half the size, answers a little further from the "
-                        f"trained model's): FROM ./model-{Q4}.gguf")
+    if source.endswith(f"{F16}.gguf"):
+        lines[1:1] = [f"# Smaller files whose greedy answers drift from the app's: FROM ./model-{Q8}.gguf "
+                      f"(8-bit, half the size) or FROM ./model-{Q4}.gguf (4-bit, a third)"]
     template = getattr(tokenizer, "chat_template", None) or ""
     if "<|im_start|>" in template:
         lines.append(f'TEMPLATE """{CHATML_TEMPLATE}"""')
@@ -120,14 +127,14 @@ def build_ollama(run_id: int, dest: Path) -> dict[str, Any]:
     problem = unsupported_reason(folder)
     if problem is None:
         run_dir = get_settings().resolve(facts["output_dir"])
-        for qtype in (Q8, Q4):
+        for qtype in (F16, Q8, Q4):
             gguf = write_run_gguf(folder, run_dir, facts["model_key"], qtype)
             shutil.copy2(gguf, dest / f"model-{qtype}.gguf")
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                      "chat_template.jinja"):
             if (folder / name).is_file():
                 shutil.copy2(folder / name, dest / name)
-        source, formats = f"./model-{Q8}.gguf", _GGUF_README
+        source, formats = f"./model-{F16}.gguf", _GGUF_README
     else:
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix.lower() in SAFE_SUFFIXES and path.name.lower() != "readme.md":
