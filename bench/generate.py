@@ -4,13 +4,14 @@ Generation (SmolLM2-135M-Instruct, the same chat prompts, greedy, interleaved re
 candidate side by side against bare fp32 ``model.generate`` in this one process:
 
 * app exact          – the app's path (thread, streaming, stops) on transformers' ``generate``, fp32;
-* app default        – the app's path with engine "auto": llama.cpp on the bundled Q4_1 GGUF (the
-                       file the exact engine's weights were dequantised from);
+* app default        – the app's path with engine "auto": llama.cpp on the model's F16 GGUF;
 * llama.cpp F16, Q8_0 – llama.cpp on the GGUF files ``core.ml.gguf_export`` writes from the fp32
                        folder (what a fine-tuned run is converted to), the same prompt ids;
 * llama.cpp Q4_1     – llama.cpp on the bundled 4-bit file, called directly (no app path);
-* CTranslate2 int8   – ``ctranslate2.Generator`` on its int8 conversion of the fp32 folder (a wheel);
-* int8 torch         – ``torch.ao`` dynamic int8 quantization of every Linear, then ``generate``.
+* CTranslate2 int8   – ``ctranslate2.Generator`` on its int8 conversion of the fp32 folder (a wheel).
+
+(``torch.ao`` dynamic int8 of every Linear, measured by earlier versions, is left out: deprecated in
+torch 2.13 and its text differs from the exact path's.)
 
 Prints tokens/s (wall: median and best call) and tokens per CPU-second, each as a ratio to bare
 generate; time to first token (a one-token call: the prompt's prefill), the resident memory each
@@ -156,9 +157,6 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
         loaded("CTranslate2 int8", ct2)
     except ImportError:
         facts["ctranslate2_missing"] = "ctranslate2 is not installed (requirements-dev.txt)"
-    int8 = torch.ao.quantization.quantize_dynamic(load_causal_lm(path).eval(), {torch.nn.Linear},
-                                                  dtype=torch.qint8)
-    loaded("int8 torch generate", lambda: torch_generate(int8))
     return runs, facts
 
 

@@ -49,8 +49,8 @@ from core.ml.models import load_causal_lm, load_tokenizer
 
 AUTO, LLAMA, EXACT = "auto", "llama.cpp", "exact"  # the engines GenerationSettings.engine names
 _END = object()
-WHY_DIFFERENT = ("llama.cpp rounds the weights and activations to {bits}, so a greedy answer can "
-                 "differ from the exact engine's (transformers, full precision) after some tokens")
+WHY_DIFFERENT = ("it computes with weights and activations rounded to {bits}, so a greedy answer can "
+                 "differ from the exact engine's (transformers) after some tokens")
 
 
 class LoadedModel:
@@ -91,17 +91,17 @@ class LoadedModel:
     def engine_for(self, requested: str) -> tuple[str, str]:
         """The engine that answers a request for ``requested``, and the sentence that says why."""
         if requested == EXACT:
-            return EXACT, "The exact engine answered (transformers, full precision), as asked."
+            return EXACT, f"Engine: exact (transformers on {self.device}), as chosen."
         if not self.device.startswith("cpu"):
-            return EXACT, (f"The exact engine answered (transformers on {self.device}); llama.cpp is "
-                           "built for the CPU here.")
+            return EXACT, (f"Engine: exact (transformers on {self.device}); llama.cpp is built for the "
+                           "CPU here.")
         reason = llama_engine.unavailable_reason() or self.gguf_problem
         if reason is None and (self.gguf is None or not self.gguf.is_file()):
             reason = "the model has no GGUF file for llama.cpp yet"
         if reason:
-            return EXACT, f"The exact engine answered (transformers, full precision) because {reason}."
+            return EXACT, f"Engine: exact (transformers on {self.device}) because {reason}."
         bits = "4 bits" if "Q4" in self.gguf.name else "8 bits" if "Q8" in self.gguf.name else "16 bits"
-        return LLAMA, f"llama.cpp answered ({self.gguf.name}); " + WHY_DIFFERENT.format(bits=bits) + "."
+        return LLAMA, f"Engine: llama.cpp on {self.gguf.name}; " + WHY_DIFFERENT.format(bits=bits) + "."
 
     def llama(self) -> llama_engine.LlamaEngine:
         """The llama.cpp engine over the model's GGUF file (created on first use)."""

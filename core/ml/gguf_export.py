@@ -3,8 +3,9 @@
 The file is what llama.cpp (the generation engine of ``core.ml.llama_engine``), Ollama and LM Studio
 load: the model's shape as GGUF metadata, its byte-level BPE vocabulary and merges, its chat template,
 and the weights under llama.cpp's tensor names (query and key rows permuted to llama.cpp's rotary
-layout, as the project's converter does). Weights are stored as ``Q8_0`` (8-bit blocks, close to the
-fp32 weights), ``Q4_1`` (4-bit blocks, what the bundled SmolLM2 file uses), ``F16`` or ``F32``;
+layout, as the project's converter does). Weights are stored as ``F16``/``BF16`` (16-bit, what the
+app's engine answers with), ``Q8_0`` (8-bit blocks), ``Q4_1`` (4-bit blocks, what the bundled
+SmolLM2 file uses) or ``F32``;
 norms and tensors whose rows do not divide into blocks stay F32. Only the Llama architecture
 (SmolLM2 and friends) is written; ``unsupported_reason`` says why another model is not.
 """
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-Q8_0, Q4_1, F16, F32 = "Q8_0", "Q4_1", "F16", "F32"
-TYPES = (Q8_0, Q4_1, F16, F32)
+Q8_0, Q4_1, F16, BF16, F32 = "Q8_0", "Q4_1", "F16", "BF16", "F32"
+TYPES = (Q8_0, Q4_1, F16, BF16, F32)
 _TOKEN_NORMAL, _TOKEN_CONTROL, _TOKEN_USER, _TOKEN_UNUSED = 1, 3, 4, 5
 _LAYER_NAMES = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
                 "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
@@ -158,7 +159,8 @@ def write_gguf(folder: Path, out: Path, qtype: str = Q8_0, *, name: str = "", pr
     writer.add_value_length(head_dim)
     writer.add_vocab_size(len(tokens))
     writer.add_file_type({Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0, Q4_1: gguf.LlamaFileType.MOSTLY_Q4_1,
-                          F16: gguf.LlamaFileType.MOSTLY_F16, F32: gguf.LlamaFileType.ALL_F32}[qtype])
+                          F16: gguf.LlamaFileType.MOSTLY_F16, BF16: gguf.LlamaFileType.MOSTLY_BF16,
+                          F32: gguf.LlamaFileType.ALL_F32}[qtype])
     writer.add_tokenizer_model("gpt2")
     if pre:
         writer.add_tokenizer_pre(pre)
@@ -193,6 +195,8 @@ def _quantize(name: str, value: np.ndarray, qtype: str) -> tuple[np.ndarray, Any
         return value, kind.F32
     if qtype == F16:
         return value.astype(np.float16), kind.F16
+    if qtype == BF16:
+        return gguf.quants.quantize(value, kind.BF16), kind.BF16
     target = kind.Q8_0 if qtype == Q8_0 or name == "token_embd.weight" else kind.Q4_1
     block, _ = gguf.GGML_QUANT_SIZES[target]
     if value.shape[-1] % block:

@@ -80,7 +80,7 @@ def preload(served: ServedModel, engine: str = "auto", say: Callable[[str], None
         from core.inference.generation import prepare_engine
 
         _, note = prepare_engine(served.id, engine)
-        say(f"Ready in {time.perf_counter() - start:.1f} s. {note}")
+        say(f"Ready in {time.perf_counter() - start:.1f} s. {note}")  # which engine answers, and why
         return
     elif served.run_id is not None:
         from core.inference.encoders import run_model
