@@ -160,6 +160,11 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
     return runs, facts
 
 
+def _chat_ids(tok: Any, messages: list[dict[str, str]]) -> list[int]:
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    return [int(i) for i in ids]
+
+
 def _quality(runs: dict[str, Candidate], tok: Any, n: int, new_tokens: int) -> dict[str, Any]:
     """Greedy answers of every candidate to the same N chat-pairs test prompts: ROUGE-L and chrF with
     intervals, and the paired difference to the exact path."""
@@ -170,7 +175,7 @@ def _quality(runs: dict[str, Candidate], tok: Any, n: int, new_tokens: int) -> d
     _, frame, mapping, _ = load_gallery_frame("chat-pairs")
     frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     items = causal_examples(frame.iloc[n:], frame.iloc[:0], mapping, limit=n)
-    prompts = [tok.apply_chat_template(e.prompt["messages"], add_generation_prompt=True) for e in items]
+    prompts = [_chat_ids(tok, e.prompt["messages"]) for e in items]
     references = [e.reference for e in items]
     rows: dict[str, list[dict[str, float]]] = {}
     out: dict[str, Any] = {}
@@ -205,8 +210,7 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
     first: dict[str, list[float]] = {n: [] for n in names}
     texts: dict[str, dict[str, list[int]]] = {n: {} for n in names}
     for prompt in PROMPTS[:prompts]:
-        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
-        ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        ids = _chat_ids(tok, [{"role": "user", "content": prompt}])
         for rep in range(reps + 1):
             for name in names[rep % len(names):] + names[:rep % len(names)]:  # rotate the order
                 wall, cpu = time.perf_counter(), time.process_time()
@@ -238,6 +242,7 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
                "prompts": prompts, "convert_s": facts["convert_s"], "candidates": rows,
                "missing": [facts[k] for k in ("llama_missing", "ctranslate2_missing") if k in facts],
                "example": tok.decode(texts[names[-1]][PROMPTS[0]])}
+    print(json.dumps(summary), file=sys.stderr, flush=True)  # the speed part, before the longer quality part
     if quality:
         summary["quality"] = _quality(runs, tok, quality, new_tokens)
     return summary

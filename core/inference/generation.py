@@ -230,7 +230,8 @@ class GenerationStream:
         self._prompt, self._settings, self._store = prompt, settings, store
         self.record: GenerationRecord | None = None
         # the engine that writes this stream and the sentence saying why (greedy text depends on it)
-        self.engine, self.engine_note = inner.loaded.engine_for(settings.engine)
+        loaded = getattr(inner, "loaded", None)
+        self.engine, self.engine_note = loaded.engine_for(settings.engine) if loaded is not None else ("", "")
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         yield from self._inner
@@ -297,7 +298,7 @@ def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: Gene
           result: Any, *, store: bool) -> GenerationRecord:
     stats = {"new_tokens": result.new_tokens, "seconds": round(result.seconds, 4), "device": result.device,
              "prompt_tokens": result.prompt_tokens, "finished": list(getattr(result, "finished", [])),
-             "engine": result.engine, "engine_note": result.engine_note}
+             "engine": getattr(result, "engine", ""), "engine_note": getattr(result, "engine_note", "")}
     values = dict(model_ref=source.ref, run_id=source.run_id, mode=mode, prompt=prompt,
                   settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
                   time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)

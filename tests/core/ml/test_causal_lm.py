@@ -133,7 +133,7 @@ def test_short_fine_tune_on_chat_pairs_lowers_validation_loss_and_records_sample
     assert answer.run_id == run.id and answer.outputs[0]
     assert generation.merge_lora(run.id) == Path(generation.resolve_model(f"run:{run.id}").path)
     if llama_ready():  # converted once when the run finished; the playground answers with that file
-        gguf = get_settings().resolve(run.output_dir) / "gguf" / "model-Q8_0.gguf"
+        gguf = get_settings().resolve(run.output_dir) / "gguf" / "model-F16.gguf"
         assert gguf.is_file() and answer.stats["engine"] == "llama.cpp"
         assert any("Converted the model for llama.cpp" in line for line in training.run_logs(run.id))
     # the worker scored the trained model's greedy answers to every test example, stored per example
@@ -163,4 +163,4 @@ def test_lora_run_saves_adapters_and_exports_a_plain_model(chat_run_setup) -> No
                                  settings=generation.GenerationSettings(temperature=0, max_new_tokens=4))
     assert record.outputs and record.run_id == run.id
     if llama_ready():  # the LoRA adapters were merged before the GGUF was written
-        assert (run_dir / "gguf" / "model-Q8_0.gguf").is_file() and record.stats["engine"] == "llama.cpp"
+        assert (run_dir / "gguf" / "model-F16.gguf").is_file() and record.stats["engine"] == "llama.cpp"
