@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from core.generation_settings import ENGINES
+
 
 def register(subparsers: Any) -> None:
     """Add the `serve` command."""
@@ -30,11 +32,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--api-key", help="Require 'Authorization: Bearer KEY' (default: $UCLAB_API_KEY).")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="Another host name clients use to reach the server (repeatable).")
-    p.add_argument("--concurrency", type=int, default=1, help="Requests using the model at once.")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="Requests generating at once (llama.cpp gives each its own context; exact "
+                        "takes them one at a time).")
     p.add_argument("--queue", type=int, default=8, help="Requests waiting beyond those; more get 429.")
-    p.add_argument("--engine", choices=("onnx", "fast", "exact", "auto"), default="onnx",
-                   help="Generation engine (causal LMs): onnx (default; exported once, the fastest on "
-                        "CPU), fast (the torch loop), exact (transformers' generate).")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="Generation engine (causal LMs): auto (default: llama.cpp on the model's GGUF file "
+                        "on a CPU, else exact), llama.cpp, or exact (transformers' generate).")
     p.add_argument("--json", action="store_true", help="Print where it listens as one JSON document.")
     p.set_defaults(handler=_handle)
 

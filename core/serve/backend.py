@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import ConfigError, NotFoundError, UserError
@@ -94,9 +96,12 @@ def _served_baseline(run_id: int, name: str | None) -> ServedModel:
                        baseline=name)
 
 
-def preload(served: ServedModel, engine: str = "auto") -> None:
-    """Load the model into the shared cache now (and its onnx export for that engine), so the first
-    request does not wait for it."""
+def preload(served: ServedModel, engine: str = "auto", say: Callable[[str], None] | None = None) -> None:
+    """Load the model into the shared cache now (with the engine that will answer), so the first
+    request does not wait for it; ``say`` hears what it is doing."""
+    say = say or (lambda _text: None)
+    start = time.perf_counter()
+    say(f"Loading {served.label}…")
     if served.baseline and served.run_id is not None:
         from core.inference.baseline_predict import loaded_baseline
 
@@ -104,7 +109,9 @@ def preload(served: ServedModel, engine: str = "auto") -> None:
     elif served.kind == CAUSAL:
         from core.inference.generation import prepare_engine
 
-        prepare_engine(served.id, engine)
+        _, note = prepare_engine(served.id, engine)
+        say(f"Ready in {time.perf_counter() - start:.1f} s. {note}")  # which engine answers, and why
+        return
     elif served.run_id is not None:
         from core.inference.encoders import run_model
 
@@ -113,6 +120,7 @@ def preload(served: ServedModel, engine: str = "auto") -> None:
         from core.inference.encoders import catalogue_encoder
 
         catalogue_encoder(served.id)
+    say(f"Ready in {time.perf_counter() - start:.1f} s.")
 
 
 def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:
