@@ -48,7 +48,27 @@ def _apply_preset() -> None:
     st.session_state[_key("max_train_rows")] = values["max_train_rows"]
 
 
+# Streamlit forgets a widget's value once a page without that widget has run, while plain keys
+# survive; the form keeps a copy of its fields under this plain key and puts them back on return.
+_SAVED = _key("saved")
+
+
+def _restore_fields() -> None:
+    """Put back every field Streamlit dropped while the user was on another page."""
+    for key, value in (st.session_state.get(_SAVED) or {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def _remember_fields() -> None:
+    prefix = state.FINETUNE_FIELD_PREFIX
+    st.session_state[_SAVED] = {key: value for key, value in st.session_state.items()
+                                if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
+                                    and key != _SAVED) or key == state.FINETUNE_PRESET}
+
+
 def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
+    _restore_fields()
     st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
     defaults = {"max_steps": 0, "seed": _DEFAULTS.seed, "eval_every": 0,
                 "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
@@ -66,6 +86,10 @@ def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
         for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
             st.session_state[_key(name)] = value
         st.session_state.pop(_key("defaults_dataset"), None)
+    else:
+        # Never let a number field fall back to its minimum: a field still missing gets the task's value.
+        for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
+            st.session_state.setdefault(_key(name), value)
     if st.session_state.get(_key("defaults_dataset")) != dataset_id:
         # The max length chosen on the Datasets page (stored with the version) is the one used here.
         st.session_state[_key("defaults_dataset")] = dataset_id
@@ -137,6 +161,7 @@ def settings_form(task: str, dataset: DatasetInfo | None = None) -> dict[str, An
         values["report_to"] = b.multiselect("Report to", TRACKERS, key=_key("report_to"),
                                             help=helps["report_to"])
         values["task_options"] = _task_options(task)
+    _remember_fields()
     return values
 
 
