@@ -27,6 +27,8 @@ split = st.radio("Split", splits, key=state.EVALUATION_SPLIT, horizontal=True,
 result = call(evaluation.get_evaluation, run.id, split)
 if result is None:
     st.stop()
+evaluation_view.verdict_banner(call(verdict.run_verdict, run.id, split)
+                               or verdict.Verdict("No verdict could be read for this run.", verdict.NONE))
 st.caption(f"{result.metrics.get('n', len(result.predictions)):,} examples in the {split} split.")
 
 if result.task == "classification" or (result.task == "tabular" and result.labels):

@@ -11,6 +11,7 @@ from core.results import verdict
 from core.results.evaluation import LOWER_IS_BETTER, EvaluationResult
 from core.text import labels
 from ui import charts, state
+from ui.widgets import md_escape
 
 ALL = "(all)"
 
@@ -22,12 +23,15 @@ def _best_baseline(result: EvaluationResult, metric: str) -> Any:
     return min(scored, key=lambda b: b.gain[metric]) if scored else None
 
 
-def not_learned_warning(result: EvaluationResult) -> bool:
-    """Say in words when a classifier gives one answer for nearly every row; True when it does."""
-    finding = verdict.degenerate_from_metrics(result.metrics, result.split)
-    if finding is not None:
-        st.warning(finding.sentence, icon=":material/warning:")
-    return finding is not None
+def verdict_banner(found: verdict.Verdict, key: str = "evaluation_verdict") -> None:
+    """The verdict sentence, first on the page: green when the run beats every baseline, amber when
+    it does not, red when it is no better than always guessing one answer."""
+    tones = {verdict.GOOD: st.success, verdict.WEAK: st.warning, verdict.BAD: st.error}
+    show = tones.get(found.tone, st.info)
+    icon = {verdict.GOOD: ":material/check_circle:", verdict.BAD: ":material/error:"}.get(
+        found.tone, ":material/info:")
+    with st.container(key=key):
+        show(md_escape(found.sentence), icon=icon)  # labels are user text: never markup
 
 
 def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
@@ -81,7 +85,6 @@ def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
 
 def classification_view(result: EvaluationResult) -> None:
     """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
-    not_learned_warning(result)
     metric_cards(result, ("accuracy", "macro_f1", "micro_f1", "weighted_f1"))
     st.subheader("Against the baselines")
     baselines_table(result)

@@ -24,7 +24,7 @@ from core.results.compare import compare_runs, higher_is_better
 from core.results.evaluation import evidence_split, read_predictions
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
-from core.results.verdict import verdict_sentence
+from core.results.verdict import run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
 from core.text import labels
@@ -181,7 +181,7 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
             "question": (dataset.info or {}).get("question")} if dataset else None
     folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
     sections = [
-        f"<p class='verdict'>{_e(verdict_sentence(best.task, metrics[best_id], baselines, split))}</p>",
+        f"<p class='verdict'>{_e(run_verdict(best_id, split).sentence)}</p>",
         _section_use_case(best, data, use_case),
         _section_data(data),
         _section_tried(tried, tried_metrics, key, best_id),

@@ -151,8 +151,8 @@ def test_report_opens_with_a_verdict_a_manager_can_repeat(home) -> None:
     store_evaluation(run, "test", "majority", majority, frame)
     page = report.build_report(run)
     assert _verdict(page) == ("The fine-tuned model gets the answer right 84 % of the time on 1,000 test "
-                              "rows — 4 points better than a keyword model, 31 points better than always "
-                              "guessing 'fresh'. 95 % interval 82–86 %.")
+                              "rows (95 % interval 82–86 %) — 4 points better than a keyword model, "
+                              "31 points better than always guessing 'fresh'.")
     assert page.index("class='verdict'") < page.index("<h2>")  # before any section
 
 
