@@ -62,8 +62,8 @@ def test_the_strongest_baseline_leads_and_prompting_names_its_own_examples() -> 
     prompt = verdict.PromptComparison("smollm2 3-shot", 40, 0.12)
     found = verdict.judge_metrics("classification", {"accuracy": 0.55, "n": 1387}, baselines,
                                   prompting=[prompt])
-    assert found.sentence == ("The fine-tuned model gets the answer right 55 % of the time on 1,387 test rows "
-                              "(95 % interval 52–58 %) — 11 points worse than a keyword model, 5 points "
+    assert found.sentence == ("The fine-tuned model gets the answer right 55 % of the time on 1,387 test "
+                              "rows (95 % interval 52–58 %) — 11 points worse than a keyword model, 5 points "
                               "better than always guessing, 12 points better than prompting smollm2 3-shot "
                               "on the same 40 examples.")
     assert found.tone == verdict.WEAK
