@@ -79,7 +79,8 @@ def test_generators_side_by_side_are_named_like_people_read_them(open_page: Call
     assert not any(str(c).startswith("run:") for c in table.columns)
 
 
-def test_compare_opens_with_the_verdict_and_flips_read_older_to_newer(open_page: Callable[..., AppTest]) -> None:
+def test_compare_opens_with_the_verdict_and_flips_read_older_to_newer(
+        open_page: Callable[..., AppTest]) -> None:
     a, b = _two_runs()
     at = open_page("compare", {"runs": f"{b},{a}"})  # picked newest first
     assert not at.exception, at.exception

@@ -137,8 +137,8 @@ def test_a_model_that_answers_one_class_says_so(open_page: Callable[..., AppTest
     # the verdict opens the page in red and leads with the sentence
     assert at.error[0].value.replace("\\", "").startswith(
         "This model almost only answers 'fresh' (97 % of the 30 test rows) — it has not learned yet; "
-        "train longer or raise the learning rate. The fine-tuned model gets the answer right 70 % of the time "
-        "on 30 test rows (95 % interval")
+        "train longer or raise the learning rate. The fine-tuned model gets the answer right 70 % of the "
+        "time on 30 test rows (95 % interval")
 
 
 def test_classification_run_can_be_served_and_shows_the_onnx_table(open_page: Callable[..., AppTest]) -> None:
