@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from core.config import TRACKERS, get_settings
+from core.data import language
 from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.training import service as training
@@ -53,22 +54,42 @@ def _apply_preset() -> None:
 _SAVED = _key("saved")
 
 
-def _restore_fields() -> None:
-    """Put back every field Streamlit dropped while the user was on another page."""
+_KEPT = (state.FINETUNE_PRESET, state.FINETUNE_TASK, state.FINETUNE_MODEL)
+_MODEL_FOR = _key("defaults_model_dataset")  # the dataset whose suggested model was applied
+
+
+def restore_fields() -> None:
+    """Put back every field Streamlit dropped while the user was on another page (call first)."""
     for key, value in (st.session_state.get(_SAVED) or {}).items():
         if key not in st.session_state:
             st.session_state[key] = value
 
 
-def _remember_fields() -> None:
+def remember_fields() -> None:
+    """Keep a copy of the form's fields under a plain key (call after the last field)."""
     prefix = state.FINETUNE_FIELD_PREFIX
     st.session_state[_SAVED] = {key: value for key, value in st.session_state.items()
                                 if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
-                                    and key != _SAVED) or key == state.FINETUNE_PRESET}
+                                    and key != _SAVED) or key in _KEPT}
+
+
+def choose_model(dataset: DatasetInfo, models: Sequence[str]) -> str | None:
+    """Select the model the dataset's quality report says can read its text, once per dataset; returns
+    the reason to show, or None. A choice the user made afterwards is kept."""
+    if st.session_state.get(state.FINETUNE_MODEL) not in models:
+        st.session_state.pop(state.FINETUNE_MODEL, None)
+    found = language.suggested_model(dataset.quality, models)
+    if st.session_state.get(_MODEL_FOR) != dataset.id:
+        st.session_state[_MODEL_FOR] = dataset.id
+        if found is not None:
+            st.session_state[state.FINETUNE_MODEL] = found[0]
+    if found is not None and st.session_state.get(state.FINETUNE_MODEL) == found[0]:
+        return found[1]
+    return None
 
 
 def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
-    _restore_fields()
+    restore_fields()
     st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
     defaults = {"max_steps": 0, "seed": _DEFAULTS.seed, "eval_every": 0,
                 "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
@@ -161,7 +182,6 @@ def settings_form(task: str, dataset: DatasetInfo | None = None) -> dict[str, An
         values["report_to"] = b.multiselect("Report to", TRACKERS, key=_key("report_to"),
                                             help=helps["report_to"])
         values["task_options"] = _task_options(task)
-    _remember_fields()
     return values
 
 
