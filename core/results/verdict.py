@@ -335,3 +335,33 @@ def compare_verdict(run_ids: Sequence[int]) -> Verdict:
                  f"{labels.metric_value(key, metrics[runner.id][key])} for run {runner.id})")
     found_verdict = run_verdict(best.id)
     return Verdict(f"{head}. {found_verdict.sentence}", found_verdict.tone, found_verdict.below_guessing)
+
+
+NEAR_CHANCE_POINTS = 0.05  # a classifier within this share of always guessing is near chance
+
+
+def chance_hint(run_id: int) -> str | None:
+    """A sentence for the playground when a classifier is no better, or barely better, than always
+    guessing its most common class on its test (else validation) rows; None otherwise."""
+    split = evaluation.evidence_split(evaluation.evaluation_splits(run_id))
+    if split is None:
+        return None
+    try:
+        result = evaluation.get_evaluation(run_id, split)
+    except NotFoundError:
+        return None
+    majority = next((b.metrics for b in result.baselines if b.name == "majority"), None)
+    accuracy = result.metrics.get("accuracy")
+    found = degenerate_from_metrics(result.metrics, split)
+    if found is not None:
+        return found.sentence + " Treat its answers here as guesses."
+    if majority is None or not isinstance(accuracy, int | float) or not isinstance(
+            majority.get("accuracy"), int | float):
+        return None
+    gap = float(accuracy) - float(majority["accuracy"])
+    if gap > NEAR_CHANCE_POINTS:
+        return None
+    how = "worse than" if gap < 0 else "barely better than" if gap > 1e-9 else "no better than"
+    return (f"This model is {how} {_what('majority', majority)} on the {split} split "
+            f"({labels.percent(accuracy, 1)} right against {labels.percent(majority['accuracy'], 1)}): "
+            "treat its answers here as guesses.")
