@@ -8,29 +8,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import task_specs
 from core.entities import RunInfo
 from core.errors import NotFoundError
 from core.results import answer_quality, evaluation
 from core.results.answer_metrics import METRIC_TITLES
 from core.store.runs import list_runs
+from core.task_specs import best_of
 from core.tasks.intervals import wilson_interval
 from core.text import labels
 
-# The metric that ranks runs of a task (the first present wins); runs are compared on test
-# (else validation) metrics the worker stored in the run's summary.
-HEADLINE = {"classification": ("accuracy", "macro_f1"), "tabular": ("accuracy", "r2", "rmse"),
-            "regression": ("r2", "rmse", "mae"), "token-classification": ("entity_f1", "token_accuracy"),
-            "causal-lm": ("perplexity", "loss")}
+# Runs are compared on test (else validation) metrics the worker stored in the run's summary, by
+# the rank metric of their task (core.task_specs).
 # A classifier that gives one answer for at least this share of the test rows has not learned.
 DEGENERATE_SHARE = 0.95
 
 
 def headline_metric(task: str, metrics: dict[str, Any]) -> str | None:
-    """The metric a task's runs are ranked by, among those present."""
-    for name in HEADLINE.get(task, ("accuracy", "r2", "f1")):
-        if isinstance(metrics.get(name), int | float) and not isinstance(metrics.get(name), bool):
-            return name
-    return None
+    """The metric a sentence about a run speaks of (core.task_specs.headline_metric); runs are
+    ranked by core.task_specs.rank_metric."""
+    return task_specs.headline_metric(task, metrics)
 
 
 def final_metrics(run: RunInfo) -> dict[str, Any]:
@@ -40,16 +37,12 @@ def final_metrics(run: RunInfo) -> dict[str, Any]:
 
 
 def best_run(runs: Sequence[RunInfo]) -> RunInfo | None:
-    """The succeeded run with the best headline metric; the newest run when none has one."""
-    scored = []
-    for run in runs:
-        metrics = final_metrics(run) if run.status == "succeeded" else {}
-        key = headline_metric(run.task, metrics)
-        if key is not None:
-            sign = -1.0 if labels.lower_is_better(key) else 1.0
-            scored.append((sign * float(metrics[key]), run.id, run))
-    if scored:
-        return max(scored, key=lambda item: (item[0], item[1]))[2]
+    """The succeeded run with the best rank metric (core.task_specs.best_of); the newest run
+    (the first listed) when none has one."""
+    by_id = {run.id: run for run in runs}
+    best = best_of((run.id, run.task, final_metrics(run)) for run in runs if run.status == "succeeded")
+    if best is not None:
+        return by_id[best]
     return runs[0] if runs else None
 
 
@@ -291,7 +284,7 @@ def run_verdict(run_id: int, split: str | None = None) -> Verdict:
         except NotFoundError:
             quality = None
         return judge_answers(quality, result.metrics, split)
-    task = evaluation.headline_task(result.task, result.metrics)
+    task = task_specs.headline_task(result.task, result.metrics)
     classic = {b.name: b.metrics for b in result.baselines if b.name not in answer_quality.LABEL_KINDS}
     prompting = []
     for b in result.baselines:
@@ -322,17 +315,16 @@ def compare_verdict(run_ids: Sequence[int]) -> Verdict:
     if not found:
         return Verdict("None of these runs has finished, so there is no verdict yet.", NONE)
     metrics = {r.id: _evidence_metrics(r) for r in found}
-    key = next((k for r in found if (k := headline_metric(r.task, metrics[r.id]))), None)
-    sign = -1.0 if key and labels.lower_is_better(key) else 1.0
-    ranked = sorted((r for r in found if key and isinstance(metrics[r.id].get(key), int | float)),
-                    key=lambda r: (sign * float(metrics[r.id][key]), r.id), reverse=True)
-    best = ranked[0] if ranked else max(found, key=lambda r: r.id)
+    # the one "best run" rule of every screen (core.task_specs.best_of), then the runner-up by it
+    winner = best_of((r.id, r.task, metrics[r.id]) for r in found)
+    best = next((r for r in found if r.id == winner), max(found, key=lambda r: r.id))
+    runner_id = best_of((r.id, r.task, metrics[r.id]) for r in found if r.id != best.id)
+    key = task_specs.rank_metric(best.task, metrics[best.id])
     head = f"{labels.run_label(best.id, best.name)} is the best of these {len(run_ids)} runs"
-    if key is not None and len(ranked) > 1:
-        runner = ranked[1]
-        head += (f" by {labels.metric_label(key).split(' (')[0].lower()} "
+    if key is not None and runner_id is not None and isinstance(metrics[runner_id].get(key), int | float):
+        head += (f" by {labels.metric_label(key).split(' (')[0]} "
                  f"({labels.metric_value(key, metrics[best.id][key])} against "
-                 f"{labels.metric_value(key, metrics[runner.id][key])} for run {runner.id})")
+                 f"{labels.metric_value(key, metrics[runner_id][key])} for run {runner_id})")
     found_verdict = run_verdict(best.id)
     return Verdict(f"{head}. {found_verdict.sentence}", found_verdict.tone, found_verdict.below_guessing)
 

@@ -86,7 +86,7 @@ def test_compare_opens_with_the_verdict_and_flips_read_older_to_newer(
     assert not at.exception, at.exception
     shown = [e.value.replace("\\", "") for e in (*at.success, *at.warning, *at.error, *at.info)]
     sentence = next(v for v in shown if "is the best of these 2 runs" in v)
-    assert sentence.startswith(f"Run {b} · wider is the best of these 2 runs by accuracy (90.0 % against "
-                               f"70.0 % for run {a}). The fine-tuned model gets the answer right 90 % of the "
+    assert sentence.startswith(f"Run {b} · wider is the best of these 2 runs by Macro F1 (85.0 % against "
+                               f"65.0 % for run {a}). The fine-tuned model gets the answer right 90 % of the "
                                "time on 10 test rows (95 % interval")
     assert at.selectbox(key="compare_flip_a").value == a and at.selectbox(key="compare_flip_b").value == b
