@@ -43,6 +43,10 @@ def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
         best = _best_baseline(result, name)
         if best is not None:
             against = labels.baseline_label(best.name, short=True)
+            if best.name not in labels.BASELINE_LABELS and best.title:  # a prompted model: its name, its N
+                n = next((v["n"] for v in (best.metrics.get("metrics") or {}).values()
+                          if isinstance(v, dict) and v.get("n")), None)
+                against = best.title.split(" (")[0] + (f" on the same {n} rows" if n else "")
             delta = f"{labels.metric_gain(name, best.gain[name])} vs {against}"
         column.metric(labels.metric_label(name), labels.metric_value(name, value), delta=delta,
                       help=f"{name} on the {result.split} split",
@@ -72,7 +76,8 @@ def baselines_table(result: EvaluationResult) -> None:
         return
     st.dataframe(baselines_frame(result), hide_index=True, key="evaluation_baselines")
     st.caption("Gain is how much better this model is than the baseline (for errors, how much smaller "
-               "its error is); shares are compared in percentage points.")
+               "its error is); shares are compared in percentage points. A prompted model answered only "
+               "the examples its row names, so its gain compares both models on those rows alone.")
 
 
 def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:

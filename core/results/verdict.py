@@ -100,7 +100,8 @@ def _amount(key: str, diff: float) -> str:
         points = abs(diff) * 100
         if points < 1:
             return "less than a point"
-        return f"{points:.0f} point{'s' if round(points) != 1 else ''}"
+        whole = int(points + 0.5)  # half up, as a person rounds 12.5 points (tables show 12.5)
+        return f"{whole} point{'s' if whole != 1 else ''}"
     return labels.number(abs(diff))
 
 
@@ -191,6 +192,8 @@ def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[
     comparisons += [c for c in (_prompt_clause(key, p) for p in prompting) if c]
     sentence = lead + (" — " + ", ".join(comparisons) if comparisons else "") + "."
     tone = GOOD if ordered and all(_diff(key, value, float(m[key])) > 0 for _, m in ordered) else WEAK
+    if tone == GOOD and any(p.gain is not None and p.gain < 0 for p in prompting):
+        tone = WEAK  # never green beside "worse than prompting"
     if not ordered:
         tone = NONE
     below = False
@@ -256,12 +259,12 @@ def _answer_title(key: str) -> str:
     return METRIC_TITLES.get(key, key)
 
 
-def _num(value: Any) -> str:
-    return labels.MISSING if value is None else f"{float(value):.2f}"
+def _num(value: Any) -> str:  # three decimals, as the answer-quality card and table show them
+    return labels.MISSING if value is None else f"{float(value):.3f}"
 
 
 def _signed(value: Any) -> str:
-    return labels.MISSING if value is None else f"{float(value):+.2f}"
+    return labels.MISSING if value is None else f"{float(value):+.3f}"
 
 
 def _prompt_title(title: str) -> str:

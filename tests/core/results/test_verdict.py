@@ -92,7 +92,7 @@ def test_a_chat_run_answers_whether_fine_tuning_beat_prompting() -> None:
     won = verdict.judge_answers(_Quality([_Base("smollm2 few-shot", 20, {"rouge_l": {
         "mean": 0.12, "low": 0.08, "high": 0.16, "n": 20}})]), {"perplexity": 12.0})
     assert won.sentence.startswith("Fine-tuning beat prompting: the fine-tuned model's answers score ROUGE-L "
-                                   "0.31 on 87 test examples (95 % interval 0.27–0.35), 0.12 higher than "
+                                   "0.310 on 87 test examples (95 % interval 0.270–0.350), 0.120 higher than "
                                    "prompting smollm2 few-shot on the same 20 examples")
     assert won.tone == verdict.GOOD
     noise = verdict.judge_answers(_Quality([_Base("smollm2 zero-shot", 87, {"rouge_l": {
@@ -100,3 +100,11 @@ def test_a_chat_run_answers_whether_fine_tuning_beat_prompting() -> None:
     assert noise.sentence.startswith("Fine-tuning did not clearly beat prompting")
     unknown = verdict.judge_answers(None, {"perplexity": 12.0})
     assert "whether fine-tuning beat prompting is not known until its answers are scored" in unknown.sentence
+
+
+def test_green_never_sits_beside_worse_than_prompting_and_points_round_half_up() -> None:
+    prompt = verdict.PromptComparison("smollm2 3-shot", 8, -0.125)
+    found = verdict.judge_metrics("classification", {"accuracy": 0.9, "n": 100},
+                                  {"tfidf_logreg": {"accuracy": 0.8}}, prompting=[prompt])
+    assert "13 points worse than prompting smollm2 3-shot on the same 8 examples" in found.sentence
+    assert found.tone == verdict.WEAK
