@@ -232,6 +232,7 @@ def test_2_a_prompt_baseline_of_fewer_examples_than_the_split_is_kept(tab, demo)
     app, ids = demo
     tab.goto(f"{app.url}/evaluation?run={ids['chat']}")
     tab.get_by_text("Did fine-tuning beat prompting?").wait_for(timeout=120_000)
+    tab.get_by_text(re.compile(r"About .* for 5 examples")).first.wait_for(timeout=120_000)
     _idle(tab)
     body = tab.locator("body").inner_text()
     assert "No prompt baseline yet" not in body
@@ -268,11 +269,9 @@ def test_6_the_quality_report_flags_what_flatters_scores(tab, demo) -> None:
     assert "near-cop" in body and "The test split has only" in body
     assert "No blocking problem: this dataset can be saved." not in body  # never green above these
     tab.goto(f"{app.url}/finetune?dataset={ids['zh']}")
-    model = tab.locator(f"{_key('finetune_model')}")
-    model.wait_for()
+    tab.get_by_text("cannot read this dataset's text").first.wait_for(timeout=120_000)
     _idle(tab)
-    assert "SmolLM2" in _shown(model)
-    assert "cannot read this dataset's text" in tab.locator("body").inner_text()
+    assert "SmolLM2" in _shown(tab.locator(f"{_key('finetune_model')}"))
 
 
 def test_7_every_evaluation_and_the_compare_page_open_with_a_verdict(tab, demo) -> None:
