@@ -31,12 +31,13 @@ LAYERS: dict[str, int] = {
     "core.inference": 6,
     "core.results": 7,
     "core.training": 8,
-    "core.serve": 9,
-    "core.cli": 10,
-    "core.__main__": 11,
-    "ui": 12,
-    "pages": 13,
-    "app": 14,
+    "core.ship": 9,
+    "core.serve": 10,
+    "core.cli": 11,
+    "core.__main__": 12,
+    "ui": 13,
+    "pages": 14,
+    "app": 15,
 }
 
 
@@ -185,7 +186,7 @@ def test_the_checks_see_imports_hidden_in_functions_and_the_cycles_they_make() -
 TASK_NAMES = {"classification", "regression", "token-classification", "causal-lm", "tabular"}
 # Task-keyed tables still outside the specs, each for a reason: the data checks are functions of
 # core.data (the spec module sits below it), the ONNX usage lines are export code.
-TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.results.export_onnx": 1}
+TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.ship.export_onnx": 1}
 
 
 def _task_keyed_dicts(source: str) -> int:
@@ -204,6 +205,22 @@ def test_facts_about_a_task_live_in_its_spec() -> None:
 def test_the_engine_never_imports_the_store() -> None:
     """core.ml is handed a RunFolder and a RunRecorder (core.run_folder); it never opens the database."""
     assert sorted(m for m in _users_of(("core.store",)) if _layer(m) == "core.ml") == []
+
+
+def test_worker_processes_start_one_way() -> None:
+    """Every launcher builds its worker's command and environment with core.training.launch."""
+    starters, commands = [], []
+    for module, path in _modules().items():
+        if module == "core.training.launch":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            call = node.func if isinstance(node, ast.Call) else None
+            if isinstance(call, ast.Attribute) and call.attr == "Popen":
+                starters.append(module)
+            if isinstance(node, ast.Constant) and node.value in ("core.training.worker",
+                                                                 "core.training.daemon"):
+                commands.append(module)
+    assert (starters, commands) == ([], [])
 
 
 def test_only_the_store_imports_sqlalchemy() -> None:
