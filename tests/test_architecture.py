@@ -223,6 +223,18 @@ def test_worker_processes_start_one_way() -> None:
     assert (starters, commands) == ([], [])
 
 
+def test_one_function_clears_the_model_cache() -> None:
+    """MODELS.clear() is called only by core.inference.cache.clear_models (other names alias it)."""
+    callers = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            if (isinstance(func, ast.Attribute) and func.attr == "clear"
+                    and isinstance(func.value, ast.Name) and func.value.id == "MODELS"):
+                callers.append(module)
+    assert callers == ["core.inference.cache"]
+
+
 def test_only_the_store_imports_sqlalchemy() -> None:
     assert sorted(m for m in _users_of(SQL) if _layer(m) != "core.store") == []
 

@@ -20,6 +20,7 @@ ACCESS_SIGN_OUT_UNKNOWN = "access_sign_out_unknown"
 DATASETS_UPLOAD = "datasets_upload"
 DATASETS_PARSED_ID = "datasets_parsed_id"  # (upload id, encoding) the form was filled from; frame cached
 DATASETS_ENCODING = "datasets_encoding"
+DATASETS_PICK_READING = "datasets_pick_reading_"  # + codec: "read it as this" under a preview
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"

@@ -26,7 +26,7 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     GenerationSettings,
     ModelSource,
 )
-from core.inference.cache import MODELS
+from core.inference.cache import MODELS, clear_models
 from core.models import catalog
 from core.run_folder import RunFolder
 from core.store import generations, runs
@@ -98,9 +98,7 @@ def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
     return MODELS.get(("generate", model_ref), load).value
 
 
-def clear_loaded() -> None:
-    """Forget every loaded model (tests, benchmarks)."""
-    MODELS.clear()
+clear_loaded = clear_models  # the former name of core.inference.cache.clear_models
 
 
 def prepare_engine(model_ref: str, engine: str = "auto") -> Any:
