@@ -190,10 +190,18 @@ def _alert_text(page: Any, key: str) -> str:
     return " ".join(box.inner_text().split())
 
 
-def _shown(locator: Any) -> str:
-    """A widget's visible text, the value of a select box's search input included."""
-    return locator.evaluate("e => e.innerText + ' ' + "
-                            "[...e.querySelectorAll('input')].map(i => i.value).join(' ')")
+_SHOWN = ("e => e ? e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ') : ''")
+
+
+def _shown(page: Any, key: str, text: str) -> str:
+    """What a widget shows (a select box's value included) once it shows `text`, or after 60 s."""
+    selector = _key(key)
+    try:
+        page.wait_for_function(f"() => ({_SHOWN})(document.querySelector('{selector}')).includes({text!r})",
+                               timeout=60_000)
+    except Exception:  # noqa: BLE001 - the assertion below says what was shown instead
+        pass
+    return page.locator(selector).first.evaluate(_SHOWN)
 
 
 def test_1_the_form_keeps_its_settings_across_pages_and_the_run_stores_them(tab, demo) -> None:
@@ -272,10 +280,7 @@ def test_6_the_quality_report_flags_what_flatters_scores(tab, demo) -> None:
     # the caption is drawn only while the suggested model is the one selected; the box itself may
     # fill in a moment after it
     tab.get_by_text("SmolLM2-135M-Instruct is chosen because").first.wait_for(timeout=120_000)
-    tab.wait_for_function(
-        "() => { const e = document.querySelector('.st-key-finetune_model');"
-        " return !!e && (e.innerText + [...e.querySelectorAll('input')].map(i => i.value).join(' '))"
-        ".includes('SmolLM2'); }", timeout=60_000)
+    assert "SmolLM2" in _shown(tab, "finetune_model", "SmolLM2")
 
 
 def test_7_every_evaluation_and_the_compare_page_open_with_a_verdict(tab, demo) -> None:
@@ -307,12 +312,11 @@ def test_9_the_playground_opens_on_what_was_fine_tuned_and_flags_a_near_chance_c
     tab.goto(f"{app.url}/playground?run={ids['weak']}")
     tab.get_by_text("treat its answers here as guesses").first.wait_for(timeout=120_000)
     tab.get_by_role("tab", name="Generate text").click()
-    first = tab.locator(_key("playground_gen_model_a"))
-    first.wait_for()
+    tab.locator(_key("playground_gen_model_a")).wait_for()
     _idle(tab)
-    assert f"Run {ids['chat']}" in _shown(first)
+    assert f"Run {ids['chat']}" in _shown(tab, "playground_gen_model_a", f"Run {ids['chat']}")
     tab.get_by_text("Side by side").click()
-    second = tab.locator(_key("playground_gen_model_b"))
-    second.wait_for()
+    tab.locator(_key("playground_gen_model_b")).wait_for()
     _idle(tab)
-    assert "SmolLM2" in _shown(second) and f"Run {ids['chat']}" not in _shown(second)
+    second = _shown(tab, "playground_gen_model_b", "SmolLM2")
+    assert "SmolLM2" in second and f"Run {ids['chat']}" not in second
