@@ -6,6 +6,7 @@ Every import counts, the ones inside functions included: a hidden import is stil
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from functools import cache
@@ -270,3 +271,23 @@ def test_services_import_without_torch(module: str) -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == ""
+
+
+_VARIABLE = re.compile(r"UCLAB_[A-Z0-9_]+=?")
+
+
+def _env_variable_names(source: str) -> list[str]:
+    """String constants that are exactly an UCLAB_* variable name (a read, a write, an alias), not a
+    sentence that mentions one."""
+    return [node.value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and _VARIABLE.fullmatch(node.value)]
+
+
+def test_settings_are_read_only_in_config() -> None:
+    """UCLAB_* variables are named only by core.config; everyone else asks it (issue 26)."""
+    found = {m: names for m, p in _modules().items() if m != "core.config"
+             and (names := _env_variable_names(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    assert _env_variable_names('os.environ.get("UCLAB_HOST")\nf"UCLAB_HOME={x}"\n"set UCLAB_HOST"\n') == [
+        "UCLAB_HOST", "UCLAB_HOME="]

@@ -7,7 +7,6 @@ script or stylesheet is referenced. Every piece of user text passes through ``ht
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core import config
 from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.models import catalog
@@ -29,8 +29,8 @@ from core.store.evaluations import EvaluationRow
 from core.task_specs import best_of, rank_metric
 from core.text import labels
 
-DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
-DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
+DEFAULT_CPU_USD_PER_HOUR = config.DEFAULT_CPU_USD_PER_HOUR
+DEFAULT_GPU_USD_PER_HOUR = config.DEFAULT_GPU_USD_PER_HOUR
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
 padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem;
@@ -82,12 +82,7 @@ def _chart(fig: Any) -> str:
 
 def _rate(device: str) -> float:
     gpu = any(w in (device or "").lower() for w in ("cuda", "gpu", "mps"))
-    env, default = (("UCLAB_GPU_USD_PER_HOUR", DEFAULT_GPU_USD_PER_HOUR) if gpu
-                    else ("UCLAB_CPU_USD_PER_HOUR", DEFAULT_CPU_USD_PER_HOUR))
-    try:
-        return float(os.environ.get(env, default))
-    except ValueError:
-        return default
+    return config.usd_per_hour(gpu)
 
 
 def _evaluations(run_id: int) -> dict[tuple[str, str], EvaluationRow]:
