@@ -43,8 +43,8 @@ else:
             preview, types = st.tabs(["Preview", "Column types"])
             # Numbered from 1, as the quality report numbers rows.
             preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,
-                              key="datasets_preview")
-            types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
+                              key=state.DATASETS_PREVIEW)
+            types.dataframe(call(datasets.column_types, frame), hide_index=True, key=state.DATASETS_TYPES)
 
             st.subheader("What should the model learn?")
             task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK, format_func=task_label,
@@ -63,7 +63,7 @@ else:
                 split = datasets.SplitConfig(**split_values)
                 report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
                                                     model_key, max_length)
-                dataset_form.render_report(report, "datasets_report")
+                dataset_form.render_report(report, state.DATASETS_REPORT)
                 name = st.text_input("Name", key=state.DATASETS_NAME)
                 if st.button("Save dataset version", key=state.DATASETS_SAVE, type="primary",
                              disabled=not report.ok or not name.strip(),
@@ -82,8 +82,8 @@ with saved_tab:
     if not versions:
         st.info("No saved dataset yet: upload a file or import one from the gallery.")
     else:
-        st.dataframe(panels.datasets_frame(versions), hide_index=True, key="datasets_versions")
+        st.dataframe(panels.datasets_frame(versions), hide_index=True, key=state.DATASETS_VERSIONS)
         dataset_form.saved_version_detail(versions)
 
 with gallery_tab:
-    panels.gallery_cards("datasets_gallery_")
+    panels.gallery_cards(state.DATASETS_GALLERY_PREFIX)

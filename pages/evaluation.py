@@ -51,7 +51,7 @@ if result.task == "classification":
 
 st.subheader("Share this run")
 st.caption("A single HTML report for stakeholders (opens offline), or the model as a zip.")
-share.report_button([run.id], key="evaluation_report")
+share.report_button([run.id], key=state.EVALUATION_REPORT)
 share.export_panel([run.id], {run.id: run})
 if run.task in ("classification", "token-classification", "causal-lm"):
     ship.serve_panel(f"run:{run.id}", run.task, run_id=run.id)

@@ -291,3 +291,49 @@ def test_settings_are_read_only_in_config() -> None:
     assert found == {}
     assert _env_variable_names('os.environ.get("UCLAB_HOST")\nf"UCLAB_HOME={x}"\n"set UCLAB_HOST"\n') == [
         "UCLAB_HOST", "UCLAB_HOME="]
+
+
+KEY_ARGS = ("key", "key_prefix")
+
+
+def _literal_start(node: ast.AST) -> bool:
+    """Whether a key expression starts with text written in place ("x", f"x{..}", "x" + ...)."""
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        node = node.left
+    if isinstance(node, ast.JoinedStr):
+        node = node.values[0] if node.values else ast.Constant("")
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _widget_key_literals(source: str) -> list[int]:
+    """Lines where a widget key (or key prefix) is written as a literal instead of a ui.state constant:
+    a ``key=`` argument, a ``key`` parameter's default, or a module-level string a ``key=`` builds on."""
+    tree = ast.parse(source)
+    local = {t.id for node in tree.body if isinstance(node, ast.Assign) and _literal_start(node.value)
+             for t in node.targets if isinstance(t, ast.Name)}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in KEY_ARGS:
+            names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            if _literal_start(node.value) or names & local:
+                lines.append(node.value.lineno)
+        elif isinstance(node, ast.arguments):
+            params = [*node.posonlyargs, *node.args][-len(node.defaults):] if node.defaults else []
+            pairs = [*zip(params, node.defaults, strict=True),
+                     *((a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True) if d)]
+            lines += [d.lineno for a, d in pairs if a.arg in KEY_ARGS and _literal_start(d)]
+    return lines
+
+
+def test_widget_keys_come_from_ui_state() -> None:
+    """Every widget key in pages/ and ui/ is a ui.state constant, or built from one (issue 26)."""
+    found = {m: lines for m, p in _modules().items()
+             if _layer(m) in ("ui", "pages", "app") and m != "ui.state"
+             and (lines := _widget_key_literals(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    sample = ('KEY = "page_"\ndef f(key: str = "x", *, key_prefix: str = state.P):\n'
+              '    st.button("a", key="lit")\n    st.button("b", key=f"lit_{i}")\n'
+              '    st.button("c", key=KEY + "c")\n'
+              '    st.button("d", key=state.D)\n    st.button("e", key=f"{state.P}{i}")\n'
+              '    st.button("f", key=key)\n    max(xs, key=len)\n')
+    assert _widget_key_literals(sample) == [2, 3, 4, 5]

@@ -276,12 +276,13 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
     mapping = {k: v for k, v in (version.mapping or {}).items() if v not in (None, "", [])}
     st.caption("Column mapping")
     st.dataframe(pd.DataFrame({"field": list(mapping), "column": [str(v) for v in mapping.values()]}),
-                 hide_index=True, key="datasets_saved_mapping")
+                 hide_index=True, key=state.DATASETS_SAVED_MAPPING)
     source = md_escape(version.source_filename)
     st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
     if version.quality:
         st.caption("Quality report at saving time")
-        render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}", saved=True)
+        render_report(report_from_dict(version.quality), f"{state.DATASETS_SAVED_PREFIX}{version.id}",
+                      saved=True)
 
 
 AUTO_ENCODING = "auto"

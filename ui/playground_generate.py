@@ -13,11 +13,11 @@ from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
 from core.results import verdict
-from ui import access, ship
+from ui import access, ship, state
 from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
 
-KEY = "playground_gen_"
+KEY = state.PLAYGROUND_GEN_PREFIX
 ENGINE_LABELS = {"auto": "Auto (llama.cpp on CPU)", "llama.cpp": "llama.cpp (GGUF)",
                  "exact": "Exact (transformers generate)"}
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
