@@ -337,3 +337,37 @@ def test_widget_keys_come_from_ui_state() -> None:
               '    st.button("d", key=state.D)\n    st.button("e", key=f"{state.P}{i}")\n'
               '    st.button("f", key=key)\n    max(xs, key=len)\n')
     assert _widget_key_literals(sample) == [2, 3, 4, 5]
+
+
+def _jsonl_loops(source: str) -> list[int]:
+    """Lines where a loop (or comprehension) over ``.splitlines()`` calls ``json.loads``: a JSONL reader."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        loops = ([(node.iter, node.body)] if isinstance(node, ast.For) else
+                 [(g.iter, [node]) for g in node.generators]
+                 if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) else [])
+        for iterable, body in loops:
+            splits = any(isinstance(n, ast.Attribute) and n.attr == "splitlines" for n in ast.walk(iterable))
+            loads = any(isinstance(n, ast.Call) and _dotted(n.func) in ("json.loads", "loads")
+                        for part in body for n in ast.walk(part))
+            if splits and loads:
+                found.append(node.lineno)
+    return found
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def test_one_jsonl_reader() -> None:
+    """JSON Lines are read by core.text.jsonl.read_jsonl only (issue 26: there were three readers)."""
+    found = {m: lines for m, p in _modules().items() if m != "core.text.jsonl"
+             and (lines := _jsonl_loops(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    sample = ("for n, line in enumerate(text.splitlines()):\n    rows.append(json.loads(line))\n"
+              "rows = [json.loads(x) for x in t.splitlines() if x]\nfor x in items:\n    json.loads(x)\n")
+    assert _jsonl_loops(sample) == [1, 3]
