@@ -2,6 +2,7 @@ import streamlit as st
 
 from core.results import compare, verdict
 from core.results.report_figures import curve_figure
+from core.task_specs import generates_text
 from core.text.labels import metric_label, run_label, setting_label
 from core.training import service as training
 from ui import answer_quality_view, evaluation_view, state
@@ -81,7 +82,7 @@ if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "toke
             fixed, broken = flips[flips["flip"] == "fixed"], flips[flips["flip"] == "broken"]
             st.caption(f"{len(fixed)} examples went from wrong to right, {len(broken)} from right to wrong.")
             st.dataframe(flips, hide_index=True, key=state.COMPARE_FLIPS)
-if tasks == {"causal-lm"}:
+if tasks and all(generates_text(t) for t in tasks):
     answer_quality_view.compare_table(picked)
     side_by_side_panel(picked)
 

@@ -6,6 +6,7 @@ from core.data.ingest import UPLOAD_EXTENSIONS
 from core.data.upload_limits import limits_sentence
 from core.entities import TASKS
 from core.models import catalog
+from core.task_specs import generates_text
 from core.text.labels import task_label
 from ui import access, dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
@@ -50,7 +51,7 @@ else:
             task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK, format_func=task_label,
                                 help="Raw names: " + ", ".join(TASKS))
             mapping = dataset_form.mapping_form(frame, task)
-            if task == "causal-lm":
+            if generates_text(task):
                 dataset_form.chat_preview(frame, mapping)
             with st.expander("Splits: train / validation / test", expanded=False):
                 split_values = dataset_form.split_form(frame, task)

@@ -371,3 +371,39 @@ def test_one_jsonl_reader() -> None:
     sample = ("for n, line in enumerate(text.splitlines()):\n    rows.append(json.loads(line))\n"
               "rows = [json.loads(x) for x in t.splitlines() if x]\nfor x in items:\n    json.loads(x)\n")
     assert _jsonl_loops(sample) == [1, 3]
+
+
+# Comparisons with task names left in the screens and the evidence, each a per-task code path (which
+# view draws an evaluation, which form options a task has, a model family), not a fact a spec knows.
+# A new fact about a task goes into core.task_specs; this table may only shrink (issue 26).
+TASK_COMPARISONS_LEFT = {
+    "pages.evaluation": 7, "pages.review": 1, "ui.finetune_form": 3, "ui.dataset_form": 1,
+    "ui.models_view": 1, "ui.playground_classify": 1, "ui.playground_generate": 1, "ui.playground_ner": 1,
+    "ui.playground_tabular": 1, "ui.run_view": 1, "core.results.answer_quality": 1,
+    "core.results.compare": 1, "core.results.evaluation": 1, "core.results.report_figures": 1,
+    "core.results.side_by_side": 1,
+}
+
+
+def _is_task_name(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value in TASK_NAMES
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return bool(node.elts) and all(isinstance(e, ast.Constant) and e.value in TASK_NAMES
+                                       for e in node.elts)
+    return False
+
+
+def _task_comparisons(source: str) -> int:
+    return sum(1 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Compare)
+               and any(isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn) for op in node.ops)
+               and any(_is_task_name(side) for side in (node.left, *node.comparators)))
+
+
+def test_screens_and_evidence_ask_the_spec_not_the_task_name() -> None:
+    found = {m: n for m, p in _modules().items()
+             if _layer(m) in ("pages", "ui", "app", "core.results")
+             and (n := _task_comparisons(p.read_text(encoding="utf-8")))}
+    assert found == TASK_COMPARISONS_LEFT
+    sample = 'a = task == "causal-lm"\nb = t in ("tabular", "regression")\nc = t == "x"\n'
+    assert _task_comparisons(sample) == 2

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.data.ingest import display_name
 from core.entities import TASKS, QualityReport
-from core.task_specs import SPECS, get_spec
+from core.task_specs import SPECS, count_tokens_to, get_spec, reads_text
 from core.text.labels import task_label
 from ui import charts, state
 from ui.widgets import follow_newest, md_escape, show_table_text
@@ -61,7 +61,8 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     columns = [str(c) for c in frame.columns]
     mapping: dict[str, Any] = {}
     fields = TASK_FIELDS.get(task, ())
-    if task == "causal-lm":
+    spec = get_spec(task)
+    if spec is not None and spec.formats:
         fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
                        help="A plain text column, prompt and completion columns (Alpaca's "
                             "instruction, input and output), or chat conversations (OpenAI "
@@ -71,7 +72,7 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     cols = st.columns(max(1, len(fields)))
     for (name, label, required), where in zip(fields, cols, strict=False):
         mapping[name] = _column_select(label, name, columns, required, where)
-    if task == "tabular":
+    if not reads_text(task):  # a table: the other columns are its features
         options = [c for c in columns if c != mapping.get("label")]
         st.session_state[_key("features")] = [c for c in st.session_state.get(_key("features"), [])
                                               if c in options]
@@ -170,7 +171,7 @@ def default_name(filename: str) -> str:
 
 def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     """Model and max length used to count tokens (none for tabular data)."""
-    if task == "tabular" or not models:
+    if not reads_text(task) or not models:
         return "minilm-l6", 128  # the services' defaults; no text to count
     keys = [m.key for m in models]
     if st.session_state.get(state.DATASETS_MODEL) not in keys:
@@ -179,7 +180,7 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     left, right = st.columns(2)
     model_key = left.selectbox("Count tokens with the model", keys, key=state.DATASETS_MODEL,
                                format_func=lambda k: names.get(k, k))
-    default = 512 if task == "causal-lm" else 128
+    default = count_tokens_to(task)
     max_length = right.number_input("Max length (tokens)", 8, 8192, default, 8, key=state.DATASETS_MAX_LENGTH,
                                     help="Texts longer than this are cut when training.")
     return model_key, int(max_length)

@@ -9,6 +9,7 @@ from core.data import datasets
 from core.entities import RunInfo
 from core.errors import UserError
 from core.results import evaluation, verdict
+from core.task_specs import generates_text
 from core.text.labels import task_label
 from core.training import service as training
 from core.training.estimates import Overheads, past_runs, remaining_seconds
@@ -188,7 +189,7 @@ def render_run(run_id: int) -> RunInfo | None:
             right.plotly_chart(charts.metric_curve(metrics, metric), key=state.FINETUNE_METRIC_CHART)
     elif run.is_live and run.kind != "cv":
         st.caption("Curves appear after the first logged steps.")
-    if run.task == "causal-lm":
+    if generates_text(run.task):
         _answers(run)
     _tracking(run)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):

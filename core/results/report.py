@@ -26,7 +26,7 @@ from core.results.report_snippets import load_snippet, task_sentence
 from core.results.verdict import baseline_winner, run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
-from core.task_specs import best_of, rank_metric
+from core.task_specs import best_of, generates_text, rank_metric
 from core.text import labels
 
 DEFAULT_CPU_USD_PER_HOUR = config.DEFAULT_CPU_USD_PER_HOUR
@@ -156,7 +156,7 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
     split = "test" if ("test", "run") in best_evals else "validation"
     baselines = {m: dict(e.metrics) for (sp, m), e in best_evals.items() if sp == split and m != "run"}
     predictions = _predictions(best_id, split)
-    generated = _generations(best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
+    generated = _generations(best_id, examples) if generates_text(best.task) else pd.DataFrame()
     data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
             "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
             "findings": list((dataset.quality or {}).get("findings") or []),
@@ -266,7 +266,7 @@ def _baseline_win(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, di
 
 def _section_answers(run: RunInfo, split: str) -> str:
     """Answer quality of a causal-LM run: every metric with its interval, the prompt baselines, the worst."""
-    if run.task != "causal-lm":
+    if not generates_text(run.task):
         return ""
     from core.results.answer_quality import get_answer_quality
 
@@ -303,7 +303,7 @@ def _section_charts(run: RunInfo, metrics: dict[str, Any], curves: pd.DataFrame,
 
 def _section_examples(run: RunInfo, predictions: pd.DataFrame | None, generations: pd.DataFrame,
                       n: int) -> str:
-    if run.task == "causal-lm":
+    if generates_text(run.task):
         stored = pd.DataFrame()
         if predictions is not None and "generated" in predictions:
             keep = [c for c in ("prompt", "reference", "generated") if c in predictions]
