@@ -62,8 +62,9 @@ else:
             st.subheader("Quality report")
             with user_errors():
                 split = datasets.SplitConfig(**split_values)
-                report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
-                                                    model_key, max_length)
+                prepared = dataset_form.cached_prepared(repr(file_key), parsed, mapping, task, split,
+                                                        model_key, max_length)
+                report = prepared.report
                 dataset_form.render_report(report, state.DATASETS_REPORT)
                 name = st.text_input("Name", key=state.DATASETS_NAME)
                 if st.button("Save dataset version", key=state.DATASETS_SAVE, type="primary",
@@ -72,7 +73,8 @@ else:
                     with st.spinner("Saving…"):
                         saved = datasets.save_dataset(parsed, mapping, name=name.strip(), task=task,
                                                       split=split, model_key=model_key,
-                                                      max_length=max_length, created_by=access.actor())
+                                                      max_length=max_length, created_by=access.actor(),
+                                                      prepared=prepared)
                     st.session_state[state.CURRENT_DATASET] = saved.id
                     st.success(f"Saved {md_escape(saved.label)}: {saved.row_count:,} rows "
                                f"({', '.join(f'{k} {v:,}' for k, v in saved.split_sizes.items())}).",

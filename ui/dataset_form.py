@@ -237,20 +237,24 @@ def reading_notes(parsed: Any) -> None:
         st.warning(md_escape(warning), icon=":material/warning:")
 
 
-def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
-                  model_key: str, max_length: int) -> QualityReport:
-    """The quality report for these settings, recomputed only when a setting changes."""
+@st.cache_resource(max_entries=4, ttl=900, show_spinner="Checking the data…")
+def _prepare(key: str, _parsed: Any, _mapping: dict[str, Any], task: str, _split: Any, model_key: str,
+             max_length: int) -> Any:
     from core.data import datasets
 
+    return datasets.prepare_dataset(_parsed, dict(_mapping), task=task, split=_split, model_key=model_key,
+                                    max_length=max_length)
+
+
+def cached_prepared(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
+                    model_key: str, max_length: int) -> Any:
+    """The prepared dataset (rows, mapping, quality report) for these settings, recomputed only when
+    a setting changes; saving hands it to ``save_dataset`` so the data is prepared once. Like the
+    parsed upload it lives in a small cache shared by all sessions (keyed by the upload's random id
+    and the settings), never in session state."""
     key = repr((file_id, task, sorted(mapping.items(), key=lambda kv: kv[0]), split, model_key, max_length))
-    cached = st.session_state.get("datasets_report_cache")
-    if cached and cached[0] == key:
-        return cached[1]
-    with st.spinner("Checking the data…"):
-        report = datasets.check_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
-                                        max_length=max_length)
-    st.session_state["datasets_report_cache"] = (key, report)
-    return report
+    return _prepare(key, parsed, mapping, task, split, model_key, max_length)
+
 
 
 def report_from_dict(data: dict[str, Any]) -> QualityReport:
