@@ -11,6 +11,7 @@ might be the start of a stop sequence is held back while streaming).
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -36,7 +37,9 @@ from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
 from core.ml.decode import decode
 from core.ml.models import load_causal_lm, load_tokenizer
+from core.tasks.chat_template import render_chat
 
+logger = logging.getLogger(__name__)
 AUTO, FAST, EXACT, ONNX = "auto", "fast", "exact", "onnx"  # the engines GenerationSettings.engine names
 _END = object()
 
@@ -107,9 +110,11 @@ def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]
     """Token ids of a stored prompt: raw text, or chat turns through the tokenizer's chat template."""
     tok = loaded.tokenizer
     if "messages" in prompt:
-        if loaded.has_chat_template:
-            return tok.apply_chat_template(prompt["messages"], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+        if loaded.has_chat_template:  # under a time and size budget; a runaway template falls back to ChatML
+            rendered = render_chat(tok, prompt["messages"], add_generation_prompt=True)
+            if rendered.problem:
+                logger.warning(rendered.problem)
+            return tok(rendered.text, add_special_tokens=False, return_tensors="pt")
         # a model without a chat template sees the turns as a plain transcript
         turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in prompt["messages"])
         text = turns + "Assistant:"
