@@ -58,8 +58,13 @@ def run(served: ServedModel, options: ServeOptions, port: int, *, sock: socket.s
     """Serve until interrupted (blocking)."""
     import uvicorn
 
+    from core.serve.connections import guarded_protocol, raise_file_limit
+
+    raise_file_limit()
     app = build(served, options)
+    protocol = guarded_protocol(options.header_timeout, options.max_connections)
     config = uvicorn.Config(app, host=options.host, port=port, log_level=log_level, access_log=False,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, http=protocol, timeout_keep_alive=5,
+                            h11_max_incomplete_event_size=64 * 1024)
     server = uvicorn.Server(config)
     server.run(sockets=[sock] if sock is not None else None)
