@@ -3,7 +3,8 @@
 A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``) passes the client's disconnect
 straight to the route, so a streamed answer stops generating as soon as its reader goes away.
 The body is read here, at most ``max_body`` bytes of it, before the route sees it: a larger body
-is answered 413 without being held in memory, and the route gets the bytes replayed, then the
+is answered 413 without being held in memory (it is read and dropped, up to 32 MB, so an ordinary
+client that sends it all before reading sees the 413), and the route gets the bytes replayed, then the
 real ``receive`` (which later reports the disconnect).
 """
 
@@ -21,6 +22,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY = 2 * 1024 * 1024  # bytes; SmolLM2's whole context is about 40 KB of text
+DISCARD_LIMIT = 32 * 1024 * 1024  # bytes of a too-large body read and dropped so the client sees the 413
 
 
 def host_of(header: str) -> str:
@@ -66,23 +68,27 @@ class Guard:
                                  "authentication_error", "invalid_api_key")
                 return
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(send)
+        if declared.isdigit() and int(declared) > DISCARD_LIMIT:
+            await self._too_large(send)  # not worth reading: answered at once, the connection closed
             return
         chunks: list[bytes] = []
-        size = 0
-        while True:  # read the whole body now, refusing it as soon as it passes the cap
+        size, more = 0, True
+        while more:  # read the whole body now; past the cap, drop it (a client sending it sees the 413)
             message = await receive()
             if message["type"] != "http.request":
                 return  # the client left before sending its body
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = bool(message.get("more_body", False))
             if size > self.max_body:
-                await self._too_large(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+                chunks.clear()
+                if size > DISCARD_LIMIT:
+                    break
+            else:
+                chunks.append(chunk)
+        if size > self.max_body:
+            await self._too_large(send)
+            return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     async def _too_large(self, send: Send) -> None:
