@@ -39,7 +39,8 @@ def build_tokenizer(vocab_size: int = 400) -> object:
     return tok
 
 
-def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: int = 0, context: int = 512) -> Path:
+def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: int = 0,
+                       context: int = 512) -> Path:
     """Save a tiny random Llama with the tokenizer above into `folder` (safetensors)."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM

@@ -38,6 +38,7 @@ from core.ml import device as devices
 from core.ml.decode import decode
 from core.ml.models import load_causal_lm, load_tokenizer
 from core.tasks.chat_template import render_chat
+from core.tasks.stop_text import StopScanner
 
 logger = logging.getLogger(__name__)
 AUTO, FAST, EXACT, ONNX = "auto", "fast", "exact", "onnx"  # the engines GenerationSettings.engine names
@@ -168,26 +169,28 @@ class _Rows:
     ids: list[list[int]] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
     done: list[bool] = field(default_factory=list)
+    scanners: list[StopScanner] = field(default_factory=list)
     first_token_at: float | None = None
 
     def __post_init__(self) -> None:
         self.ids = [[] for _ in range(self.n)]
         self.sent = [""] * self.n
         self.done = [False] * self.n
+        self.scanners = [StopScanner(self.stops) for _ in range(self.n)]
 
     def text(self, i: int) -> str:
         return self.tokenizer.decode(self.ids[i], skip_special_tokens=True)
 
     def emit(self, i: int, final: bool) -> None:
         text = self.text(i)
-        cuts = [p for p in (text.find(s) for s in self.stops) if p >= 0]
-        if cuts:
-            text, final, self.done[i] = text[:min(cuts)], True, True
+        cut = self.scanners[i].first(text) if self.stops else -1
+        if cut >= 0:
+            text, final, self.done[i] = text[:cut], True, True
         end = len(text)
         if not final:
             end = len(text.rstrip("\ufffd"))  # an incomplete UTF-8 character: wait for its next bytes
-            end -= max((k for s in self.stops for k in range(1, len(s)) if text[:end].endswith(s[:k])),
-                       default=0)  # could be the start of a stop sequence: hold it back
+            if self.stops:  # could be the start of a stop sequence: hold it back
+                end -= self.scanners[i].held(text, end)
         already = len(self.sent[i])
         if end > already:  # `sent` is exactly what was streamed, so the stored output matches the screen
             self.sent[i] += text[already:end]

@@ -74,9 +74,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         key = catalog.add_local_model(str(build_tiny_chat_lm(base / "tiny-4k", context=CONTEXT))).key
         db.reset_engines()
         port, log = free_port(), base / "server.log"
-        command = [sys.executable, "-m", "core", "serve", "--model", key, "--port", str(port), "--engine", "fast",
-                   "--concurrency", "1", "--queue", "0", "--header-timeout", "1", "--max-connections", "64",
-                   "--max-body-kb", "1024"]
+        command = [sys.executable, "-m", "core", "serve", "--model", key, "--port", str(port),
+                   "--engine", "fast", "--concurrency", "1", "--queue", "0", "--header-timeout", "1",
+                   "--max-connections", "64", "--max-body-kb", "1024"]
         with open(log, "wb") as err:
             process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                                        stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_limit_files)
@@ -105,8 +105,9 @@ def _stream_first_chunk(server: Server, max_tokens: int = 2000) -> socket.socket
     body = json.dumps({"messages": [{"role": "user", "content": "Tell me a story"}], "stream": True,
                        "temperature": 0, "max_tokens": max_tokens}).encode()
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                 + b"\r\n\r\n" + body)
     seen = b""
     while b"data: " not in seen:
         piece = sock.recv(4096)
@@ -178,8 +179,9 @@ def test_streamed_requests_beyond_the_limit_get_429_before_any_header(server: Se
         for thread in threads:
             thread.join(60)
         assert len(results) == 60
-        assert all(s == 429 and retry == "1" and b["error"]["code"] == "server_busy" for s, retry, b in results), \
-            results[:3]
+        refused = [s == 429 and retry == "1" and b["error"]["code"] == "server_busy"
+                   for s, retry, b in results]
+        assert all(refused), results[:3]
     finally:
         holder.close()
     _seconds_until_free(server)
