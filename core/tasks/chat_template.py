@@ -196,7 +196,7 @@ def _compiled(source: str) -> Any:
 
 
 def render_template(source: str, messages: Sequence[Mapping[str, Any]], *,
-                    add_generation_prompt: bool = False, seconds: float = SECONDS,
+                    add_generation_prompt: bool = False, seconds: float | None = None,
                     max_chars: int | None = None,
                     **variables: Any) -> str:
     """Render a chat template under the budget; TemplateBudgetError when it breaks it (any Jinja
@@ -208,7 +208,7 @@ def render_template(source: str, messages: Sequence[Mapping[str, Any]], *,
         return "".join(_compiled(source).generate(messages=plain, add_generation_prompt=add_generation_prompt,
                                                   **variables))
     _budget.deadline, _budget.max_chars, _budget.spent, _budget.active = \
-        time.monotonic() + seconds, limit, 0, True
+        time.monotonic() + (seconds or SECONDS), limit, 0, True
     previous = sys.gettrace()
     sys.settrace(_trace)
     try:
@@ -244,8 +244,10 @@ def special_tokens(tokenizer: Any) -> dict[str, Any]:
 
 
 def render_with(source: str | None, messages: Sequence[Mapping[str, Any]], *,
-                add_generation_prompt: bool = False, seconds: float = SECONDS, **variables: Any) -> Rendered:
+                add_generation_prompt: bool = False, seconds: float | None = None,
+                **variables: Any) -> Rendered:
     """The model's template rendered under the budget, or the ChatML fallback with the sentence why."""
+    seconds = seconds or SECONDS
     if not source:
         return Rendered(chatml(messages, add_generation_prompt))
     with _broken_lock:
@@ -271,7 +273,7 @@ def render_with(source: str | None, messages: Sequence[Mapping[str, Any]], *,
 
 
 def render_chat(tokenizer: Any, messages: Sequence[Mapping[str, Any]], *, add_generation_prompt: bool = False,
-                seconds: float = SECONDS) -> Rendered:
+                seconds: float | None = None) -> Rendered:
     """A tokenizer's chat template (``tokenizer.chat_template``) rendered under the budget."""
     return render_with(getattr(tokenizer, "chat_template", None), messages,
                        add_generation_prompt=add_generation_prompt, seconds=seconds,
