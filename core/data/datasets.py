@@ -189,12 +189,8 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
             "parse_warnings": list(parsed.warnings), "split": split_cfg, "model_key": model_key,
             "max_length": max_length, "columns": list(frame.columns), **(extra_info or {})}
     def write_file() -> str:
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk is left no fuller
-            raise
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
         return settings.relative(target)
 
     try:

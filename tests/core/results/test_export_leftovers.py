@@ -62,6 +62,8 @@ def test_a_failed_zip_export_leaves_nothing(run_id: int, tmp_path: Path,
 
 
 def test_a_failed_dataset_save_leaves_no_work_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held before this round too (save_dataset removes its file on failure); kept as a guard for the
+    new work-file name."""
     def half_written(self, path, *args, **kwargs):  # noqa: ANN001, ANN202 - pandas' own signature
         Path(path).write_bytes(b"PAR1" + b"\0" * 1000)
         raise DISK_FULL
