@@ -1,6 +1,6 @@
 """`uclab serve` under abuse, against a real server process on 127.0.0.1 (a tiny chat model, 4,096 context).
 
-One server for the module: concurrency 1, no queue, a 1 s header timeout, 64 connections, a 1 MB
+One server for the module: concurrency 1, no queue, a 1 s header timeout, 256 connections, a 1 MB
 body cap, and an open-file limit of 1,024. Every burst is bounded in count and time.
 """
 
@@ -76,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         port, log = free_port(), base / "server.log"
         command = [sys.executable, "-m", "core", "serve", "--model", key, "--port", str(port),
                    "--engine", "fast", "--concurrency", "1", "--queue", "0", "--header-timeout", "1",
-                   "--max-connections", "64", "--max-body-kb", "1024"]
+                   "--max-body-kb", "1024"]
         with open(log, "wb") as err:
             process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                                        stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_limit_files)
