@@ -196,10 +196,12 @@ def test_a_client_that_leaves_frees_the_slot_within_a_second_streamed_or_not(ser
     plain = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     plain.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    wait_until(lambda: not server.admits(), 10, "the non-streamed request to take the slot")
+    wait_until(lambda: not server.admits(), 30, "the non-streamed request to take the slot")
     plain.close()
     not_streamed = _seconds_until_free(server)
-    assert streamed < 2 and not_streamed < 2, (streamed, not_streamed)  # the old server: 40 s and more
+    # about 0.1 s each on an idle machine (scripts/fault_walk_serve.py); the bound leaves room for a
+    # loaded one, and stays far below the 12 s (idle) that the 2,000 tokens would keep the slot
+    assert streamed < 5 and not_streamed < 5, (streamed, not_streamed)
 
 
 def test_slow_headers_time_out_and_a_flood_of_half_requests_locks_no_one_out(server: Server) -> None:
