@@ -5,8 +5,8 @@ execution but not work: nested loops, ``'A' * 3000000000``, a string doubled thi
 renders in the same environment transformers uses (trim_blocks, lstrip_blocks, loopcontrols,
 ``tojson``, ``raise_exception``, ``strftime_now``, ``namespace``), plus a budget:
 
-- time: a trace function checks a deadline on every line the render runs (template code and the
-  Python helpers it calls), so no loop outlives ``seconds``;
+- time: a trace function checks a deadline on every line of the template's compiled code, so no
+  template loop outlives ``seconds`` (the helpers it calls work on values the size rules bound);
 - size: ``*``, ``+``, ``%``, ``**``, ``~``, calls, filters and every captured block are checked
   before or right after they build a value; no single value passes ``max_chars`` and the values
   built in one render add up to at most ``SPENT_FACTOR`` times that.
@@ -80,10 +80,18 @@ def _check_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             raise TemplateBudgetError(f"it passed the number {value:,} to a function")
 
 
-def _trace(frame: Any, event: str, arg: Any) -> Any:
+def _trace_lines(frame: Any, event: str, arg: Any) -> Any:
     if time.monotonic() > _budget.deadline:
         raise TemplateBudgetError("it ran past its time budget")
-    return _trace
+    return _trace_lines
+
+
+def _trace(frame: Any, event: str, arg: Any) -> Any:
+    # only the template's own code is traced line by line (Jinja compiles it under the file name
+    # "<template>"): its loops are what can run for ever; the helpers it calls work on bounded values
+    if frame.f_code.co_filename == "<template>":
+        return _trace_lines(frame, event, arg)
+    return None
 
 
 def _make_environment() -> Any:
@@ -267,8 +275,8 @@ def render_with(source: str | None, messages: Sequence[Mapping[str, Any]], *,
                 raise
             known = (f"The model's chat template failed ({type(exc).__name__}: {str(exc)[:120]}); the plain "
                      "ChatML format is used instead.")
-            with _broken_lock:
-                _broken[source] = known
+        with _broken_lock:  # remembered: the next conversation falls back at once
+            _broken[source] = known
     return Rendered(chatml(messages, add_generation_prompt), known)
 
 
