@@ -5,8 +5,9 @@ execution but not work: nested loops, ``'A' * 3000000000``, a string doubled thi
 renders in the same environment transformers uses (trim_blocks, lstrip_blocks, loopcontrols,
 ``tojson``, ``raise_exception``, ``strftime_now``, ``namespace``), plus a budget:
 
-- time: a trace function checks a deadline on every line of the template's compiled code, so no
-  template loop outlives ``seconds`` (the helpers it calls work on values the size rules bound);
+- time: the compiled template checks a deadline at the start of every block it runs (each pass of
+  a loop, each branch, each macro call), so no template loop outlives ``seconds`` (the helpers it
+  calls work on values the size rules bound);
 - size: ``*``, ``+``, ``%``, ``**``, ``~``, calls, filters and every captured block are checked
   before or right after they build a value; no single value passes ``max_chars`` and the values
   built in one render add up to at most ``SPENT_FACTOR`` times that.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -80,20 +80,6 @@ def _check_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             raise TemplateBudgetError(f"it passed the number {value:,} to a function")
 
 
-def _trace_lines(frame: Any, event: str, arg: Any) -> Any:
-    if time.monotonic() > _budget.deadline:
-        raise TemplateBudgetError("it ran past its time budget")
-    return _trace_lines
-
-
-def _trace(frame: Any, event: str, arg: Any) -> Any:
-    # only the template's own code is traced line by line (Jinja compiles it under the file name
-    # "<template>"): its loops are what can run for ever; the helpers it calls work on bounded values
-    if frame.f_code.co_filename == "<template>":
-        return _trace_lines(frame, event, arg)
-    return None
-
-
 def _make_environment() -> Any:
     import jinja2
     import jinja2.ext
@@ -102,6 +88,10 @@ def _make_environment() -> Any:
     from jinja2.utils import Namespace
 
     class Generator(CodeGenerator):
+        def blockvisit(self, nodes: Any, frame: Any) -> None:  # every loop pass, branch and macro call
+            self.writeline("environment.tick()")
+            super().blockvisit(nodes, frame)
+
         def visit_Concat(self, node: Any, frame: Any) -> None:  # '~' builds a checked string
             self.write("environment.checked(")
             super().visit_Concat(node, frame)
@@ -135,6 +125,10 @@ def _make_environment() -> Any:
             if isinstance(receiver, str) and _WIDE_FORMAT.search(receiver):
                 raise TemplateBudgetError("it formatted with a huge width")
             return super().wrap_str_format(value)
+
+        def tick(self) -> None:
+            if time.monotonic() > _budget.deadline:
+                raise TemplateBudgetError("it ran past its time budget")
 
         def checked(self, value: Any) -> Any:
             return _spend(value)
@@ -217,8 +211,6 @@ def render_template(source: str, messages: Sequence[Mapping[str, Any]], *,
                                                   **variables))
     _budget.deadline, _budget.max_chars, _budget.spent, _budget.active = \
         time.monotonic() + (seconds or SECONDS), limit, 0, True
-    previous = sys.gettrace()
-    sys.settrace(_trace)
     try:
         template = _compiled(source)
         out: list[str] = []
@@ -235,7 +227,6 @@ def render_template(source: str, messages: Sequence[Mapping[str, Any]], *,
     except MemoryError as exc:
         raise TemplateBudgetError("it ran out of memory") from exc
     finally:
-        sys.settrace(previous)
         _budget.active = False
 
 
