@@ -12,6 +12,7 @@ from typing import Any
 
 from core.config import TRACKERS
 from core.errors import ConfigError
+from core.task_specs import MLP_TRAIN_DEFAULTS, SPECS  # noqa: F401 - MLP_TRAIN_DEFAULTS re-exported
 
 PRESETS: dict[str, dict[str, Any]] = {
     # A first look in a few minutes on a laptop CPU.
@@ -25,23 +26,8 @@ MAX_PROCESSES = 64
 # transformers' scheduler names offered: decay to zero, cosine, flat, or cut when validation stalls.
 LR_SCHEDULERS = ("linear", "cosine", "constant", "reduce_lr_on_plateau")
 
-# Training defaults of the tabular MLP, trained from scratch (transformer rates leave it untrained):
-# up to 200 epochs, judged on the validation loss every epoch, the rate halved after 10 epochs
-# without progress and training stopped after 20 (bench/tabular.py measures them against the
-# baselines; 30 fixed epochs left iris at 0.733 test accuracy against 0.933 for logistic regression).
-MLP_TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 3e-3, "epochs": 200.0, "batch_size": 32, "warmup_ratio": 0.0, "weight_decay": 1e-4,
-    "lr_scheduler": "reduce_lr_on_plateau", "early_stopping": True, "early_stopping_patience": 20,
-    "task_options": {"hidden_sizes": [64, 64], "dropout": 0.1}}
-
 # Defaults that differ by task, applied over the preset and under the user's own values.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # A new tagging head on a small encoder learns too little in one epoch at 5e-5.
-    "token-classification": {"learning_rate": 2e-4, "batch_size": 8},
-    # A 49k-token vocabulary makes logits large: small batches keep evaluation in memory.
-    "causal-lm": {"batch_size": 8, "eval_batch_size": 8, "max_length": 256},
-    "tabular": MLP_TRAIN_DEFAULTS,
-}
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {spec.task: dict(spec.train_defaults) for spec in SPECS}
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors dataclasses.field

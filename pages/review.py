@@ -3,6 +3,7 @@ import streamlit as st
 from core.models import catalog
 from core.results import review
 from core.results.side_by_side import validation_prompts
+from core.task_specs import tasks_where
 from core.text.labels import model_ref_label
 from core.training import service as training
 from ui import access, state
@@ -21,7 +22,7 @@ names = {} if reviews is None else {int(r.id): f"#{r.id} {r.name}" for r in revi
 
 def new_review_form() -> None:
     runs = [r for r in (call(training.list_runs) or []) if r.status == "succeeded"
-            and r.task in ("causal-lm", "classification", "regression")]
+            and r.task in tasks_where("reviewable")]
     bases = [m.key for m in (call(catalog.list_models) or []) if m.family == "causal-lm" and m.ready]
     options = [f"run:{r.id}" for r in runs] + bases
     model_names = {m.key: m.name for m in (call(catalog.list_models) or [])}

@@ -10,23 +10,19 @@ import streamlit as st
 
 from core.data.ingest import display_name
 from core.entities import TASKS, QualityReport
+from core.task_specs import SPECS, get_spec
 from core.text.labels import task_label
 from ui import charts, state
 from ui.widgets import follow_newest, md_escape, show_table_text
 
 NONE = "(none)"
-# The columns each task needs, in the order the form shows them; optional ones may stay "(none)".
+# The columns each task needs, in the order the form shows them (core.task_specs); optional ones
+# may stay "(none)". A causal LM asks by data shape.
 TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "classification": (("text", "Text column", True), ("label", "Label column", True)),
-    "regression": (("text", "Text column", True), ("label", "Target (number) column", True)),
-    "token-classification": (("tokens", "Tokens column", True), ("tags", "Tags column", True)),
-    "tabular": (("label", "Target column", True),),
-}
-CAUSAL_FORMATS = {"text": (("text", "Text column", True),),
-                  "prompt_completion": (("prompt", "Prompt (or instruction) column", True),
-                                        ("input", "Extra input column (Alpaca, optional)", False),
-                                        ("completion", "Completion column", True)),
-                  "messages": (("messages", "Conversations column (OpenAI or ShareGPT)", True),)}
+    spec.task: tuple((f.name, f.label, f.required) for f in spec.fields)
+    for spec in SPECS if not spec.formats}
+CAUSAL_FORMATS = {fmt: tuple((f.name, f.label, f.required) for f in fields)
+                  for fmt, fields in get_spec("causal-lm").formats}  # type: ignore[union-attr]
 MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "features",
                 "format", "group", "split_column")
 

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.results import verdict
-from core.results.evaluation import LOWER_IS_BETTER, EvaluationResult
+from core.results.evaluation import EvaluationResult
+from core.task_specs import higher_is_better
 from core.text import labels
 from ui import charts, state
 
@@ -41,7 +42,7 @@ def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
             delta = f"{labels.metric_gain(name, best.gain[name])} vs {against}"
         column.metric(labels.metric_label(name), labels.metric_value(name, value), delta=delta,
                       help=f"{name} on the {result.split} split",
-                      delta_color="inverse" if name in LOWER_IS_BETTER and delta else "normal")
+                      delta_color="inverse" if not higher_is_better(name) and delta else "normal")
 
 
 def baselines_frame(result: EvaluationResult) -> pd.DataFrame:

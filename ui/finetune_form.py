@@ -10,6 +10,7 @@ import streamlit as st
 from core.config import TRACKERS, get_settings
 from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
+from core.task_specs import tasks_where
 from core.training import service as training
 from ui import state
 from ui.widgets import duration, md_escape, size
@@ -140,7 +141,7 @@ def settings_form(task: str, dataset: DatasetInfo | None = None) -> dict[str, An
     return values
 
 
-CV_TASKS = ("classification", "regression", "tabular")
+CV_TASKS = tasks_where("cross_validation")
 
 
 def folds_control(task: str) -> int | None:

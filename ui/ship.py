@@ -7,19 +7,24 @@ import streamlit as st
 
 from core.entities import RunInfo
 from core.results import export_onnx
-from core.serve.backend import CAUSAL
+from core.serve.backend import ENCODER
 from core.serve.snippets import serve_snippets
+from core.task_specs import get_spec
 from ui import state
 from ui.widgets import call, md_escape
 
-KINDS = {"classification": "classification", "token-classification": "token-classification",
-         "causal-lm": CAUSAL}
+
+def serve_kind(kind: str) -> str:
+    """How core.serve serves a run of this task (core.task_specs), an encoder when it is no task."""
+    spec = get_spec(kind)
+    return spec.serve_kind if spec else ENCODER
+
 
 
 def serve_panel(model_id: str, kind: str, *, run_id: int | None = None) -> None:
     """An expander with the command that serves the model and the calls that use it (copy buttons)."""
     with st.expander("Serve this model", icon=":material/dns:"):
-        snippets = serve_snippets(model_id, KINDS.get(kind, "encoder"), run_id=run_id)
+        snippets = serve_snippets(model_id, serve_kind(kind), run_id=run_id)
         st.caption("Run this in a terminal; it listens on this machine only. Add --host 0.0.0.0 and "
                    "--api-key KEY (or set UCLAB_API_KEY) to reach it from other machines.")
         st.code(snippets["command"], language="bash")

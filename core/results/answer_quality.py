@@ -34,6 +34,7 @@ from core.results.prompts import (
 from core.store import answers as store
 from core.store.answers import AnswerEvaluationInfo
 from core.store.runs import get_run
+from core.task_specs import SPECS
 
 Progress = Callable[[int, int], None]
 DEFAULT_EXAMPLES = 200
@@ -46,7 +47,7 @@ KIND_TITLES = {"run": "fine-tuned", "zero_shot": "zero-shot", "few_shot": "few-s
                "label_zero_shot": "zero-shot", "label_few_shot": "few-shot"}
 # Seconds per example before anything was timed on this machine (135M model on a small CPU).
 LabelBaseline = tuple[str, str, dict[str, Any], dict[str, float | None]]  # name, title, metrics, gain
-GUESS_SECONDS = {"causal-lm": 0.8, "classification": 0.3}
+GUESS_SECONDS = {spec.task: spec.guess_seconds for spec in SPECS}  # from core.task_specs
 
 
 @dataclass(frozen=True)

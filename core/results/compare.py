@@ -16,10 +16,12 @@ from core.errors import NotFoundError, UserError
 from core.results.evaluation import evidence_split, read_predictions
 from core.store import evaluations, runs
 from core.store.evaluations import EvaluationRow
+from core.task_specs import LOWER_IS_BETTER_WORDS
+from core.task_specs import higher_is_better as task_higher_is_better
 from core.text.labels import run_label
 
 # Metrics where a smaller number is better; everything else (accuracy, f1, r2...) is higher-better.
-LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
+LOWER_IS_BETTER = LOWER_IS_BETTER_WORDS
 # Counts, not qualities: shown nowhere in the final-metrics table.
 NOT_COMPARED = {"n", "epoch", "step", "tokens", "examples", "support"}
 MAX_RUNS = 8
@@ -47,8 +49,7 @@ class Comparison:
 
 def higher_is_better(metric: str) -> bool:
     """Whether a larger value of this metric means a better model."""
-    name = metric.lower().removeprefix("eval_")
-    return not any(word in name for word in LOWER_IS_BETTER)
+    return task_higher_is_better(metric.lower().removeprefix("eval_"))
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:

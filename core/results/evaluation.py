@@ -14,31 +14,23 @@ import pandas as pd
 
 from core.config import get_settings
 from core.errors import NotFoundError, UserError
+from core.run_folder import RunFolder
 from core.store import evaluations
 from core.store.runs import get_run
+from core.task_specs import get_spec, headline_task, higher_is_better
 from core.tasks.baselines import BASELINE_TITLES
 from core.tasks.tabular_baselines import BASELINE_TITLES as TABULAR_TITLES
-
-LOWER_IS_BETTER = {"mae", "rmse", "mse", "loss"}
-HEADLINE = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "mae", "rmse"),
-            "token-classification": ("entity_f1", "entity_precision", "entity_recall")}
 
 
 def headline_keys(task: str, metrics: dict[str, Any]) -> tuple[str, ...]:
     """The headline metrics of a task; for other tasks, inferred from the keys that are present."""
-    if task in HEADLINE:
-        return HEADLINE[task]
+    spec = get_spec(task)
+    if spec is not None and spec.headline:
+        return spec.headline
     for keys in (("accuracy", "macro_f1"), ("r2", "mae", "rmse"), ("f1", "precision", "recall")):
         if keys[0] in metrics:
             return tuple(k for k in keys if k in metrics)
     return ()
-
-
-def headline_task(task: str, metrics: dict[str, Any]) -> str:
-    """The task whose headline metrics apply: a tabular run is a classification when it has labels."""
-    if task == "tabular":
-        return "classification" if metrics.get("labels") else "regression"
-    return task
 
 
 @dataclass(frozen=True)
@@ -70,7 +62,8 @@ class EvaluationResult:
     def headline(self) -> dict[str, Any]:
         """The few numbers worth a big font: accuracy and macro F1, or R², MAE and RMSE."""
         task = headline_task(self.task, self.metrics)
-        return {k: self.metrics.get(k) for k in HEADLINE.get(task, ()) if k in self.metrics}
+        spec = get_spec(task)
+        return {k: self.metrics.get(k) for k in (spec.headline if spec else ()) if k in self.metrics}
 
     def misclassified(self, true_label: str | None = None, predicted: str | None = None) -> pd.DataFrame:
         """Wrong predictions, most confident first, optionally filtered by true and predicted class."""
@@ -98,7 +91,7 @@ def store_evaluation(run_id: int, split: str, model: str, metrics: dict[str, Any
                      predictions: pd.DataFrame) -> None:
     """Save one evaluation (replacing an older one of the same run, split and model)."""
     settings = get_settings()
-    folder = settings.runs_dir / str(run_id) / "eval"
+    folder = RunFolder.of(settings.runs_dir, run_id).eval
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{model}-{split}.parquet"
     predictions.to_parquet(path, index=False)
@@ -136,7 +129,7 @@ def compute_gain(task: str, model_metrics: dict[str, Any],
         if a is None or b is None:
             out[key] = None
         else:
-            out[key] = (b - a) if key in LOWER_IS_BETTER else (a - b)
+            out[key] = (a - b) if higher_is_better(key) else (b - a)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from core.config import staging_prefix, work_path
 from core.errors import ConfigError
 from core.results import export, export_ollama, export_onnx
+from core.task_specs import get_spec
 
 FORMATS: dict[str, Callable[[int, Path], Any]] = {
     "zip": export._stage,
@@ -27,9 +28,8 @@ FORMATS: dict[str, Callable[[int, Path], Any]] = {
 
 def formats_for(task: str) -> list[str]:
     """The formats a run of this task can be exported in (the zip first)."""
-    extra = {"classification": ["onnx", "onnx-int8"], "token-classification": ["onnx", "onnx-int8"],
-             "causal-lm": ["ollama"]}
-    return ["zip", *extra.get(task, [])]
+    spec = get_spec(task)
+    return list(spec.exports) if spec else ["zip"]
 
 
 def default_path(run_id: int, fmt: str) -> Path:

@@ -24,8 +24,10 @@ import numpy as np
 from core.config import get_settings, staging_prefix
 from core.errors import RunStateError
 from core.results.export import _facts, exports_dir, label_map, model_folder
+from core.run_folder import RunFolder
+from core.task_specs import SPECS
 
-ONNX_TASKS = ("classification", "token-classification")
+ONNX_TASKS = tuple(spec.task for spec in SPECS if "onnx" in spec.exports)  # core.task_specs
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                    "merges.txt", "vocab.json", "task.json", "config.json")
 BENCH_FILE = "onnx-benchmark.json"
@@ -170,7 +172,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
     result = {"run_id": run_id, "examples": len(texts), "latency_examples": min(len(texts), LATENCY_EXAMPLES),
               "threads": devices.choose().threads, "cpu": _cpu(),
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
-    path = get_settings().runs_dir / str(run_id) / BENCH_FILE
+    path = RunFolder.of(get_settings().runs_dir, run_id).root / BENCH_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -178,7 +180,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
 
 def stored_measurement(run_id: int) -> dict[str, Any] | None:
     """The last ONNX measurement of a run, or None."""
-    path = get_settings().runs_dir / str(run_id) / BENCH_FILE
+    path = RunFolder.of(get_settings().runs_dir, run_id).root / BENCH_FILE
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -12,13 +12,12 @@ from typing import Any
 
 from core.errors import UserError
 from core.results.report_snippets import code_snippet, task_sentence
+from core.task_specs import SPECS
 
 # Catalogue keys of bundled models -> their Hub ids (the base_model a card names).
 BASE_MODEL_IDS = {"minilm-l6": "sentence-transformers/all-MiniLM-L6-v2",
                   "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
-PIPELINE_TAGS = {"classification": "text-classification", "regression": "text-classification",
-                 "token-classification": "token-classification", "causal-lm": "text-generation",
-                 "tabular": "tabular-classification"}
+PIPELINE_TAGS = {spec.task: spec.pipeline_tag for spec in SPECS}  # from core.task_specs
 LICENCES = {"apache-2.0": "apache-2.0", "mit": "mit", "bsd-3-clause": "bsd-3-clause"}
 SCALARS_PER_SPLIT = 8
 

@@ -27,13 +27,11 @@ from core.results.report_snippets import load_snippet, task_sentence
 from core.results.verdict import verdict_sentence
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
+from core.task_specs import best_of, rank_metric
 from core.text import labels
 
 DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
 DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
-PRIMARY = {"classification": ("macro_f1", "accuracy"), "tabular": ("macro_f1", "accuracy", "r2", "rmse"),
-           "regression": ("rmse", "r2", "mae"), "token-classification": ("entity_f1", "f1", "token_accuracy"),
-           "causal-lm": ("perplexity", "loss")}
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
 padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem;
@@ -81,14 +79,6 @@ def _chart(fig: Any) -> str:
     return "<div class='chart'>" + fig.to_html(full_html=False, include_plotlyjs=False,
                                                default_height="360px",
                                                config={"displaylogo": False}) + "</div>"
-
-
-def primary_metric(task: str, metrics: dict[str, Any]) -> str | None:
-    """The metric the report ranks runs by, for this task, among those present."""
-    for name in PRIMARY.get(task, ("accuracy", "macro_f1", "r2")):
-        if isinstance(metrics.get(name), int | float):
-            return name
-    return None
 
 
 def _rate(device: str) -> float:
@@ -156,11 +146,9 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         raise NotFoundError(f"There is no run with id {missing[0]}; list the runs to see their ids.")
     evals = {i: _evaluations(i) for i in ids}
     metrics = {i: _run_metrics(evals[i]) for i in ids}
-    task = found[ids[0]].task
-    key = next((primary_metric(task, metrics[i]) for i in ids if primary_metric(task, metrics[i])), None)
-    ranked = [i for i in ids if key and isinstance(metrics[i].get(key), int | float)]
-    best_id = (max(ranked, key=lambda i: metrics[i][key] * (1 if higher_is_better(key) else -1))
-               if ranked else ids[0])
+    chosen = best_of((i, found[i].task, metrics[i]) for i in ids)
+    best_id = chosen if chosen is not None else ids[0]
+    key = rank_metric(found[best_id].task, metrics[best_id])
     best = found[best_id]
     try:
         dataset: DatasetInfo | None = datasets.get_dataset(best.dataset_id)

@@ -8,25 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import task_specs
 from core.entities import RunInfo
+from core.task_specs import best_of
 from core.tasks.intervals import wilson_interval
 from core.text import labels
 
-# The metric that ranks runs of a task (the first present wins); runs are compared on test
-# (else validation) metrics the worker stored in the run's summary.
-HEADLINE = {"classification": ("accuracy", "macro_f1"), "tabular": ("accuracy", "r2", "rmse"),
-            "regression": ("r2", "rmse", "mae"), "token-classification": ("entity_f1", "token_accuracy"),
-            "causal-lm": ("perplexity", "loss")}
+# Runs are compared on test (else validation) metrics the worker stored in the run's summary, by
+# the rank metric of their task (core.task_specs).
 # A classifier that gives one answer for at least this share of the test rows has not learned.
 DEGENERATE_SHARE = 0.95
 
 
 def headline_metric(task: str, metrics: dict[str, Any]) -> str | None:
-    """The metric a task's runs are ranked by, among those present."""
-    for name in HEADLINE.get(task, ("accuracy", "r2", "f1")):
-        if isinstance(metrics.get(name), int | float) and not isinstance(metrics.get(name), bool):
-            return name
-    return None
+    """The metric a sentence about a run speaks of (core.task_specs.headline_metric); runs are
+    ranked by core.task_specs.rank_metric."""
+    return task_specs.headline_metric(task, metrics)
 
 
 def final_metrics(run: RunInfo) -> dict[str, Any]:
@@ -36,16 +33,12 @@ def final_metrics(run: RunInfo) -> dict[str, Any]:
 
 
 def best_run(runs: Sequence[RunInfo]) -> RunInfo | None:
-    """The succeeded run with the best headline metric; the newest run when none has one."""
-    scored = []
-    for run in runs:
-        metrics = final_metrics(run) if run.status == "succeeded" else {}
-        key = headline_metric(run.task, metrics)
-        if key is not None:
-            sign = -1.0 if labels.lower_is_better(key) else 1.0
-            scored.append((sign * float(metrics[key]), run.id, run))
-    if scored:
-        return max(scored, key=lambda item: (item[0], item[1]))[2]
+    """The succeeded run with the best rank metric (core.task_specs.best_of); the newest run
+    (the first listed) when none has one."""
+    by_id = {run.id: run for run in runs}
+    best = best_of((run.id, run.task, final_metrics(run)) for run in runs if run.status == "succeeded")
+    if best is not None:
+        return by_id[best]
     return runs[0] if runs else None
 
 

@@ -13,15 +13,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from core.task_specs import LOWER_IS_BETTER_WORDS, SPECS, higher_is_better
+
 MISSING = "—"
 
-TASK_LABELS = {
-    "classification": "Text classification",
-    "regression": "Number from text",
-    "token-classification": "Entity extraction",
-    "causal-lm": "Text generation",
-    "tabular": "Prediction from a table",
-}
+TASK_LABELS = {spec.task: spec.label for spec in SPECS}  # the labels live in core.task_specs
 
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "succeeded": "Finished",
                  "failed": "Failed", "cancelled": "Cancelled", "interrupted": "Interrupted"}
@@ -59,7 +55,7 @@ METRIC_LABELS["macro_f1"] = "Macro F1 (classes weigh equally)"
 
 # Metrics that are shares of 1 and read best as percentages.
 _SHARES = ("accuracy", "f1", "precision", "recall", "exact_match", "rouge", "chrf")
-_LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error")
+_LOWER_IS_BETTER = LOWER_IS_BETTER_WORDS
 
 BASELINE_LABELS = {
     "majority": "Always guessing the most common class",
@@ -125,8 +121,7 @@ def is_share(name: str) -> bool:
 
 def lower_is_better(name: str) -> bool:
     """Whether a smaller value of this metric is better."""
-    raw = str(name).removeprefix("eval_").lower()
-    return any(word in raw for word in _LOWER_IS_BETTER)
+    return not higher_is_better(str(name).removeprefix("eval_"))
 
 
 def _missing(value: Any) -> bool:

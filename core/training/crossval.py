@@ -17,13 +17,14 @@ from core.data import datasets
 from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
 from core.store import runs
+from core.task_specs import tasks_where
 from core.tasks.tabular import infer_target_kind
 from core.training import queue
 from core.training.folds import fold_frames, fold_strategy, make_folds, summarize_folds
 from core.training.request import check_request
 
 CV_KIND, FOLD_KIND = RunKind.CV, RunKind.FOLD
-CV_TASKS = ("classification", "regression", "tabular")
+CV_TASKS = tasks_where("cross_validation")
 RESUMABLE = ("interrupted", "cancelled", "failed")
 
 

@@ -28,6 +28,7 @@ from core.config import get_settings
 from core.entities import RunInfo
 from core.entities import RunStatus as S
 from core.errors import UserError
+from core.run_folder import RunFolder
 from core.store import runs, workers
 from core.store.processes import this_host
 
@@ -106,7 +107,7 @@ class WorkerDaemon:
     def start(self, info: RunInfo) -> None:
         on_gpu = self.device_class == "gpu" and info.device_class != "cpu"
         gpus = self.free_gpus()[:max(1, info.processes)] if on_gpu else []
-        run_dir = get_settings().runs_dir / str(info.id)
+        run_dir = RunFolder.of(get_settings().runs_dir, info.id).root
         run_dir.mkdir(parents=True, exist_ok=True)
         command = child_command(info.id, info.processes)
         where = f"GPU {','.join(map(str, gpus))}" if gpus else "CPU"

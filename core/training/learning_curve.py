@@ -19,9 +19,9 @@ import pandas as pd
 from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, NotFoundError
 from core.results.evaluation import evidence_split
-from core.results.report import primary_metric
 from core.run_config import TrainConfig
 from core.store import evaluations, runs
+from core.task_specs import rank_metric
 from core.training import queue
 from core.training.request import TrainRequest, check_request
 
@@ -120,7 +120,7 @@ def headline_metric(parent_id: int, frame: pd.DataFrame | None = None) -> str | 
     except NotFoundError:
         task = ""
     present = {m: 0.0 for m in frame["metric"].unique()}
-    return primary_metric(task, present) or (sorted(present)[0] if present else None)
+    return rank_metric(task, present) or (sorted(present)[0] if present else None)
 
 
 def start_learning_curve_from_run(run_id: int, fractions: Sequence[float] = DEFAULT_FRACTIONS,

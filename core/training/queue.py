@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from core.config import get_settings
+from core.run_folder import RunFolder
 from core.store import runs, workers
 from core.store.processes import start_time
 
@@ -36,7 +37,7 @@ class SubprocessLauncher:
 
     def launch(self, run_id: int) -> None:
         settings = get_settings()
-        run_dir = settings.runs_dir / str(run_id)
+        run_dir = RunFolder.of(settings.runs_dir, run_id).root
         run_dir.mkdir(parents=True, exist_ok=True)
         # Passive OpenMP waiting: when other processes share the cores (the app server, a test
         # run), spinning threads made a 2-thread step 5-7x slower here; passive waiting does not.

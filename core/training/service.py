@@ -16,6 +16,7 @@ from core.config import get_settings
 from core.entities import RunInfo, RunKind
 from core.errors import RunStateError
 from core.run_config import PRESETS, TrainConfig, field_help
+from core.run_folder import RunFolder
 from core.store import runs
 from core.training import queue
 from core.training.crossval import cancel_cv, refresh_live_parents, resume_cv
@@ -79,7 +80,7 @@ def resume_run(run_id: int, launcher: Launcher | None = None) -> RunInfo:
     if info.status not in ("interrupted", "cancelled", "failed"):
         raise RunStateError(f"Run {run_id} is {info.status}; only an interrupted, cancelled or failed "
                             "run can be resumed.")
-    checkpoint = runs.last_complete_checkpoint(get_settings().runs_dir / str(run_id) / "checkpoints")
+    checkpoint = RunFolder.of(get_settings().runs_dir, run_id).last_checkpoint()
     if info.status == "failed" and checkpoint is None:
         raise RunStateError(f"Run {run_id} failed before its first checkpoint; start a new run instead.")
     runs.transition(run_id, "queued", reason="", expect=[info.status])
@@ -93,7 +94,7 @@ def delete_run(run_id: int) -> list[int]:
     """Delete a finished run (and its folds) with its files under UCLAB_HOME; the ids deleted."""
     ids = runs.delete_run(run_id)
     for gone in ids:
-        shutil.rmtree(get_settings().runs_dir / str(gone), ignore_errors=True)
+        shutil.rmtree(RunFolder.of(get_settings().runs_dir, gone).root, ignore_errors=True)
     return ids
 
 
@@ -122,7 +123,7 @@ def run_tracking(run_id: int) -> dict[str, Any]:
     from core.ml.tracking import read_info
 
     runs.get_run(run_id)
-    return read_info(get_settings().runs_dir / str(run_id))
+    return read_info(RunFolder.of(get_settings().runs_dir, run_id).root)
 
 
 def run_logs(run_id: int, tail: int = 50) -> list[str]:

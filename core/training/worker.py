@@ -25,9 +25,11 @@ from core.errors import UserError
 from core.models import catalog
 from core.results.evaluation import store_evaluation
 from core.run_config import TrainConfig
+from core.run_folder import PrintRecorder, RunFolder
 from core.store import runs
 from core.training import crossval, disk, queue
 from core.training.estimates import FORWARD_SPEEDUP
+from core.training.recorder import StoreRecorder
 
 HEARTBEAT_EVERY_S = 5.0
 OOM_MESSAGE = "Training ran out of memory. Try a smaller batch size or max length."
@@ -181,7 +183,7 @@ def _fail(run_id: int, exc: BaseException) -> str:
     if disk.is_disk_full(exc):
         home = get_settings().home
         disk.release_reserve(home)
-        removed = disk.remove_partial(get_settings().runs_dir / str(run_id))
+        removed = disk.remove_partial(RunFolder.of(get_settings().runs_dir, run_id).root)
         sentence += f" Removed the partial {', '.join(removed)}." if removed else ""
     _quietly(traceback.print_exc)
     _finish(run_id, S.FAILED, sentence)
@@ -215,7 +217,7 @@ def _finish(run_id: int, status: S, reason: str, **fields: Any) -> None:
         _quietly(traceback.print_exc)
 
 
-def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFrame], Any, Path, Any]:
+def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFrame], Any, RunFolder, Any]:
     """The run's facts, adapter, split frames, task inputs, folder and checkpoint to resume from.
 
     `main`: this is the process that records the run (rank 0); the others only read.
@@ -227,14 +229,14 @@ def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFra
     settings = get_settings()
     info = runs.get_run(run_id)
     config = TrainConfig.from_dict(info.config)
-    run_dir = settings.runs_dir / str(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder.of(settings.runs_dir, run_id)
+    folder.root.mkdir(parents=True, exist_ok=True)
     if main:
         choice = devices.choose()
         world = int(os.environ.get("WORLD_SIZE", "1") or 1)
         device = choice.name + (f" × {world} processes" if world > 1 else "")
         runs.update_progress(run_id, library_versions=library_versions(), device=device,
-                             output_dir=settings.relative(run_dir))
+                             output_dir=settings.relative(folder.root))
     adapter = get_adapter(info.task)
     dataset, frame = load_frames(info.dataset_id)
     parts = split_frames(frame, config)
@@ -242,31 +244,30 @@ def _prepare(run_id: int, *, main: bool) -> tuple[Any, Any, dict[str, pd.DataFra
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
                         dataset_info=dataset, model_key=info.model_key)
-    resume = runs.last_complete_checkpoint(run_dir / "checkpoints")
-    return info, adapter, parts, inputs, run_dir, resume
+    return info, adapter, parts, inputs, folder, folder.last_checkpoint()
 
 
 def _train_other_rank(run_id: int) -> int:
     """A non-main process of a multi-process run: trains its share, records nothing."""
     from core.ml.trainer import train
 
-    info, adapter, _parts, inputs, run_dir, resume = _prepare(run_id, main=False)
-    outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
-                    elapsed_before=info.elapsed_seconds,
-                    log=lambda m: print(f"[rank {process_rank()}] {m}", file=sys.stderr, flush=True))
+    info, adapter, _parts, inputs, folder, resume = _prepare(run_id, main=False)
+    quiet = PrintRecorder(f"[rank {process_rank()}] ")
+    outcome = train(folder, inputs, adapter, quiet, resume_from=resume, elapsed_before=info.elapsed_seconds,
+                    log=quiet.log)
     return 1 if outcome.status == "failed" else 0
 
 
 def _train_and_finish(run_id: int) -> int:
     from core.ml.trainer import train
 
-    info, adapter, parts, inputs, run_dir, resume = _prepare(run_id, main=True)
+    info, adapter, parts, inputs, folder, resume = _prepare(run_id, main=True)
     config = inputs.config
     if resume is not None:  # the steps after the checkpoint are trained again: their rows go
         runs.drop_metrics_after(run_id, int(resume.name.rsplit("-", 1)[1]))
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
-    outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
+    outcome = train(folder, inputs, adapter, StoreRecorder(run_id), resume_from=resume,
                     elapsed_before=info.elapsed_seconds, log=lambda m: _log(run_id, m))
     if outcome.status != "succeeded":
         _log(run_id, outcome.reason, "error" if outcome.status == "failed" else "info")
@@ -274,7 +275,7 @@ def _train_and_finish(run_id: int) -> int:
         return 1 if outcome.status == "failed" else 0
     bundle = outcome.bundle
     assert bundle is not None
-    model_dir = run_dir / "model"
+    model_dir = folder.model
     _phase(run_id, "Saving the model…")
     adapter.save(outcome.model, bundle.processing_class, model_dir, bundle.meta)
     summary: dict[str, Any] = {}
