@@ -65,8 +65,13 @@ def _admits(port: int) -> bool:
 
 
 def _until_free(port: int, limit: float = 300) -> float:
+    """Seconds until the slot is free: when the first probe that got it was sent (its own
+    generation time is not counted)."""
     start = time.monotonic()
-    while not _admits(port) and time.monotonic() - start < limit:
+    while time.monotonic() - start < limit:
+        sent = time.monotonic()
+        if _admits(port):
+            return round(sent - start, 2)
         time.sleep(0.05)
     return round(time.monotonic() - start, 2)
 
