@@ -84,7 +84,7 @@ def create_app(served: ServedModel, options: ServeOptions | None = None) -> Fast
     app.state.gate = Gate(options.concurrency, options.queue)
     app.state.limits = None  # the model's PromptLimits, read on the first text request
     app.add_middleware(Guard, allowed=options.host_names(), api_key=options.api_key,
-                       max_body=options.max_body_bytes)
+                       max_body=options.max_body_bytes, body_seconds=options.header_timeout * 3)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

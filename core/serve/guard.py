@@ -15,6 +15,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -46,8 +48,9 @@ class Guard:
     """Answers 421 to other host names, 401 without the key, 413 to bodies over ``max_body`` bytes."""
 
     def __init__(self, app: ASGIApp, *, allowed: set[str], api_key: str | None,
-                 max_body: int = DEFAULT_MAX_BODY) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, body_seconds: float = 30.0) -> None:
         self.app, self.allowed, self.api_key, self.max_body = app, allowed, api_key, max_body
+        self.body_seconds = body_seconds  # a body sent slower than this is answered 408
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,19 +76,25 @@ class Guard:
             return
         chunks: list[bytes] = []
         size, more = 0, True
-        while more:  # read the whole body now; past the cap, drop it (a client sending it sees the 413)
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client left before sending its body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            more = bool(message.get("more_body", False))
-            if size > self.max_body:
-                chunks.clear()
-                if size > DISCARD_LIMIT:
-                    break
-            else:
-                chunks.append(chunk)
+        with anyio.move_on_after(self.body_seconds):
+            while more:  # read the whole body now; past the cap, drop it (a client sending it sees the 413)
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left before sending its body
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                more = bool(message.get("more_body", False))
+                if size > self.max_body:
+                    chunks.clear()
+                    if size > DISCARD_LIMIT:
+                        break
+                else:
+                    chunks.append(chunk)
+        if more and size <= DISCARD_LIMIT:
+            await send_error(send, 408, f"The request body took longer than {self.body_seconds:g} s to "
+                                        "arrive; send it at once.", code="request_timeout",
+                             headers={"connection": "close"})
+            return
         if size > self.max_body:
             await self._too_large(send)
             return

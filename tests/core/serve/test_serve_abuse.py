@@ -209,6 +209,10 @@ def test_slow_headers_time_out_and_a_flood_of_half_requests_locks_no_one_out(ser
     slow.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     assert slow.recv(4096).startswith(b"HTTP/1.1 408")  # after the 1 s header timeout
     slow.close()
+    trickle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    trickle.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"pro")
+    assert trickle.recv(4096).startswith(b"HTTP/1.1 408")  # the body, 3 x the header timeout
+    trickle.close()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 1300:
         pytest.skip("this test process may not open 1,100 sockets")
