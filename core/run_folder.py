@@ -20,6 +20,7 @@ EVAL_DIR = "eval"
 LORA_DIR = "lora"
 MERGED_DIR = "merged"
 SAMPLES_FILE = "samples.jsonl"
+WORKER_LOG = "worker.log"
 COMPLETE_MARKER = "COMPLETE"
 # The files that say a folder holds a saved model: weights, a fitted scikit-learn model, or the
 # config of a model or of LoRA adapters.
@@ -89,6 +90,11 @@ class RunFolder:
     def samples(self) -> Path:
         """A causal LM's answers to fixed prompts at each evaluation (JSON lines)."""
         return self.root / SAMPLES_FILE
+
+    @property
+    def worker_log(self) -> Path:
+        """The output of the run's worker process."""
+        return self.root / WORKER_LOG
 
     def final_model(self) -> Path | None:
         """The one rule for a run's final model: ``model/`` when it holds one, else the run folder

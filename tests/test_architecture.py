@@ -206,6 +206,22 @@ def test_the_engine_never_imports_the_store() -> None:
     assert sorted(m for m in _users_of(("core.store",)) if _layer(m) == "core.ml") == []
 
 
+def test_worker_processes_start_one_way() -> None:
+    """Every launcher builds its worker's command and environment with core.training.launch."""
+    starters, commands = [], []
+    for module, path in _modules().items():
+        if module == "core.training.launch":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            call = node.func if isinstance(node, ast.Call) else None
+            if isinstance(call, ast.Attribute) and call.attr == "Popen":
+                starters.append(module)
+            if isinstance(node, ast.Constant) and node.value in ("core.training.worker",
+                                                                 "core.training.daemon"):
+                commands.append(module)
+    assert (starters, commands) == ([], [])
+
+
 def test_only_the_store_imports_sqlalchemy() -> None:
     assert sorted(m for m in _users_of(SQL) if _layer(m) != "core.store") == []
 

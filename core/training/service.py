@@ -99,15 +99,16 @@ def delete_run(run_id: int) -> list[int]:
 
 
 def get_run(run_id: int) -> RunInfo:
-    """One run (kicking the queue first, so a dead worker shows as interrupted)."""
-    kick_queue()
+    """One run (after a sweep, so a dead worker shows as interrupted; a read starts no process)."""
+    sweep()
     return runs.get_run(run_id)
 
 
 def list_runs(*, status: str | None = None, dataset_id: int | None = None,
               task: str | None = None, limit: int = 200) -> list[RunInfo]:
-    """Runs, newest first (after kicking the queue)."""
-    kick_queue()
+    """Runs, newest first (after a sweep; a read starts no process: the app's start, the Fine-tuning
+    page and the worker daemons kick the queue)."""
+    sweep()
     return runs.list_runs(status=status, dataset_id=dataset_id, task=task, limit=limit)
 
 
@@ -141,7 +142,8 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 1.0) -
     """The run once it is no longer queued or running (or as it is when the timeout passes)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        info = get_run(run_id)
+        kick_queue()  # the caller waits for this run: see that it gets trained
+        info = runs.get_run(run_id)
         if not info.is_live:
             return info
         if deadline is not None and time.monotonic() > deadline:
