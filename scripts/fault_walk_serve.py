@@ -188,7 +188,7 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "core", "serve", "--model", args.model, "--port", str(port),
-               "--engine", "fast", "--concurrency", "1", "--queue", "0"]
+               "--engine", "exact", "--concurrency", "1", "--queue", "0"]
     if args.new_flags:
         command += ["--header-timeout", "2"]
     log = work / "server.log"

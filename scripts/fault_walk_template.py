@@ -32,7 +32,7 @@ def main() -> None:
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     key = catalog.add_local_model(str(folder)).key
     start = time.time()
-    settings = gen.GenerationSettings(temperature=0, top_k=0, max_new_tokens=4, engine="fast")
+    settings = gen.GenerationSettings(temperature=0, top_k=0, max_new_tokens=4, engine="exact")
     record = gen.generate(key, "Hi", store=False, settings=settings)
     print(f"generated {record.stats['new_tokens']} tokens in {time.time() - start:.1f} s")
 

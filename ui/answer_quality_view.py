@@ -114,7 +114,7 @@ def _quality_body(quality: aq.AnswerQuality) -> None:
               help="The mean score over the examples; the interval is a 95 % bootstrap interval.")
     st.caption(f"95 % interval {_fmt(stats.get('low'))} – {_fmt(stats.get('high'))} over "
                f"{quality.evaluation.examples} examples, greedy answers of at most "
-               f"{quality.evaluation.settings.get('max_new_tokens', '?')} new tokens.")
+               f"{quality.evaluation.settings.get('max_new_tokens', '?')} new tokens. {quality.scoring_note}")
     st.dataframe(quality.display_frame(), hide_index=True, key="evaluation_answer_metrics")
     scores = pd.concat([quality.rows.assign(model=quality.title)]
                        + [b.evaluation.examples_frame.assign(model=b.title) for b in quality.baselines])

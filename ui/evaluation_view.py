@@ -12,6 +12,7 @@ from core.results.evaluation import EvaluationResult
 from core.task_specs import higher_is_better
 from core.text import labels
 from ui import charts, state
+from ui.widgets import call, md_escape
 
 ALL = "(all)"
 
@@ -29,6 +30,22 @@ def not_learned_warning(result: EvaluationResult) -> bool:
     if finding is not None:
         st.warning(finding.sentence, icon=":material/warning:")
     return finding is not None
+
+
+def baseline_win_note(result: EvaluationResult) -> None:
+    """Say so when a simple baseline beats the fine-tuned model, and offer to save it for serving."""
+    win = verdict.baseline_winner(result.task, result.metrics,
+                                  {b.name: b.metrics for b in result.baselines})
+    if win is None:
+        return
+    st.info(md_escape(win.sentence(result.run_id)), icon=":material/lightbulb:")
+    if win.servable and st.button("Save this baseline to serve it", key=state.EVALUATION_SAVE_BASELINE):
+        from core.training.baseline_models import save_baseline
+
+        saved = call(save_baseline, result.run_id, win.name)
+        if saved is not None:
+            st.success(md_escape(f"Saved to {saved.folder} (skops). Serve it: uclab serve --run "
+                                 f"{result.run_id} --baseline"))
 
 
 def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
@@ -83,6 +100,7 @@ def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
 def classification_view(result: EvaluationResult) -> None:
     """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
     not_learned_warning(result)
+    baseline_win_note(result)
     metric_cards(result, ("accuracy", "macro_f1", "micro_f1", "weighted_f1"))
     st.subheader("Against the baselines")
     baselines_table(result)

@@ -17,7 +17,7 @@ from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
 
 KEY = "playground_gen_"
-ENGINE_LABELS = {"auto": "Auto (ONNX once exported)", "onnx": "ONNX Runtime", "fast": "Fast (torch)",
+ENGINE_LABELS = {"auto": "Auto (llama.cpp on CPU)", "llama.cpp": "llama.cpp (GGUF)",
                  "exact": "Exact (transformers generate)"}
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
 LAST = KEY + "last"               # the last finished generation(s), shown after reruns
@@ -48,8 +48,10 @@ def settings_controls() -> generation.GenerationSettings | None:
     stop = d.text_input("Stop sequences (comma-separated)", key=KEY + "stop")
     engine = st.radio("Engine", list(ENGINE_LABELS), key=KEY + "engine", horizontal=True,
                       format_func=ENGINE_LABELS.get,
-                      help="Fast and ONNX write the same greedy text as exact (transformers' generate), "
-                           "several times faster on CPU; ONNX is exported once per model (a minute or two).")
+                      help="llama.cpp runs the model's GGUF file several times faster on a CPU; it rounds "
+                           "weights and activations to 8 or 4 bits, so a greedy answer can differ from "
+                           "exact (transformers' generate, full precision) after some tokens. Each answer "
+                           "says which engine wrote it.")
     try:
         return generation.GenerationSettings(
             max_new_tokens=int(max_new), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
@@ -110,7 +112,10 @@ def _prepared(model_ref: str) -> bool:
 def _timing_text(record: generation.GenerationRecord) -> str:
     ttft = f"{record.time_to_first_token:.2f} s" if record.time_to_first_token is not None else "—"
     speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "—"
-    return f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
+    # which engine answered and why (a greedy answer depends on it: llama.cpp rounds to 8 or 4 bits)
+    note = record.stats.get("engine_note")
+    return (f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
+            + (f" · {md_escape(note)}" if note else ""))
 
 
 def _timings(record: generation.GenerationRecord) -> None:

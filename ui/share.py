@@ -12,9 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import RunInfo
-from core.results import export, export_formats, report, side_by_side
+from core.results import report, side_by_side
 from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
+from core.ship import export, export_formats
 from core.text import labels
 from core.training import learning_curve
 from core.training import service as training
@@ -63,7 +64,7 @@ def report_button(run_ids: Sequence[int], key: str = state.COMPARE_REPORT) -> No
 
 FORMAT_LABELS = {"zip": "safetensors + tokenizer (transformers)", "onnx": "ONNX fp32 (onnxruntime)",
                  "onnx-int8": "ONNX int8 weights (onnxruntime, ~4x smaller)",
-                 "ollama": "Ollama: merged safetensors + Modelfile"}
+                 "ollama": "Ollama / llama.cpp: GGUF (16-, 8- and 4-bit) + Modelfile"}
 
 
 def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:

@@ -27,6 +27,11 @@ HUB_MULTILINGUAL = ("xlm-roberta-base", "bert-base-multilingual-cased", "Qwen/Qw
 
 def sample_texts(texts: pd.Series, n: int = SAMPLE_TEXTS, seed: int = 0) -> list[str]:
     """Up to ``n`` texts (each cut to 1,000 characters), picked at random but reproducibly."""
+    if len(texts) > 4 * n:  # a large column: look at a few random rows, not a list of all of them
+        picked = sorted(random.Random(seed).sample(range(len(texts)), 4 * n))
+        texts = texts.iloc[picked]
+    if pd.api.types.is_string_dtype(texts) and texts.dtype != object:
+        texts = texts.str.slice(0, 1000)  # in Arrow: a 150 MB cell is not copied to be cut
     values = [v for v in texts.tolist() if isinstance(v, str) and v.strip()]
     if len(values) > n:
         values = random.Random(seed).sample(values, n)

@@ -75,6 +75,12 @@ class ModelCache:
 MODELS = ModelCache()
 
 
+def clear_models() -> None:
+    """Forget every loaded model (tests, benchmarks, or after a run's model folder changed): the one
+    name for clearing the shared model cache."""
+    MODELS.clear()
+
+
 def trained_model(run_id: int, tasks: tuple[str, ...], purpose: str) -> tuple[RunInfo, Path]:
     """The run and the folder of its final model, for a succeeded run of one of `tasks`.
 

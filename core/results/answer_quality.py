@@ -75,6 +75,11 @@ class AnswerQuality:
         return str(self.evaluation.metrics.get("headline") or "rouge_l")
 
     @property
+    def scoring_note(self) -> str:
+        """How the answers were split into tokens ("… scored by character for Chinese …"), or ''."""
+        return am.tokenization_note(self.evaluation.metrics)
+
+    @property
     def metrics(self) -> dict[str, dict[str, float | None]]:
         return dict(self.evaluation.metrics.get("metrics") or {})
 
@@ -374,6 +379,7 @@ def compare_answer_quality(run_ids: list[int], split: str = "test") -> pd.DataFr
         head = str(ev.metrics.get("headline") or "rouge_l")
         low, high = metrics.get(head, {}).get("low"), metrics.get(head, {}).get("high")
         rows.append({"run": f"#{run_id}", "examples": ev.examples,
+                     "tokens": ", ".join(am.tokenization_phrases(ev.metrics)) or "—",
                      **{am.METRIC_TITLES.get(k, k): v.get("mean") for k, v in metrics.items()},
                      f"{am.METRIC_TITLES.get(head, head)} 95 % interval": f"{_fmt3(low)} – {_fmt3(high)}"})
     return pd.DataFrame(rows)

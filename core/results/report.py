@@ -24,7 +24,7 @@ from core.results.compare import compare_runs, higher_is_better
 from core.results.evaluation import evidence_split, read_predictions
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
-from core.results.verdict import verdict_sentence
+from core.results.verdict import baseline_winner, verdict_sentence
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
 from core.task_specs import best_of, rank_metric
@@ -169,7 +169,8 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
             "question": (dataset.info or {}).get("question")} if dataset else None
     folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
     sections = [
-        f"<p class='verdict'>{_e(verdict_sentence(best.task, metrics[best_id], baselines, split))}</p>",
+        f"<p class='verdict'>{_e(verdict_sentence(best.task, metrics[best_id], baselines, split))}</p>"
+        + _baseline_win(best, metrics[best_id], baselines),
         _section_use_case(best, data, use_case),
         _section_data(data),
         _section_tried(tried, tried_metrics, key, best_id),
@@ -263,6 +264,12 @@ def _section_best(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, di
             "The best value of each metric is green.</p>" + note + _table(frame, marks))
 
 
+def _baseline_win(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> str:
+    """A second verdict line when a simple baseline beats the fine-tuned model."""
+    win = baseline_winner(run.task, metrics, baselines)
+    return f"<p class='verdict'>{_e(win.sentence(run.id))}</p>" if win else ""
+
+
 def _section_answers(run: RunInfo, split: str) -> str:
     """Answer quality of a causal-LM run: every metric with its interval, the prompt baselines, the worst."""
     if run.task != "causal-lm":
@@ -281,7 +288,9 @@ def _section_answers(run: RunInfo, split: str) -> str:
     return (f"<h2>Answer quality</h2><p>Greedy answers of the fine-tuned model to {n} {_e(split)} examples, "
             "scored against the reference answers, beside the base model prompted "
             "zero-shot and few-shot on the same examples. Intervals are 95 % bootstrap intervals over the "
-            "examples; a gain whose interval excludes 0 is more than noise.</p>" + note + _table(table)
+            "examples; a gain whose interval excludes 0 is more than noise.</p>"
+            + (f"<p class='muted'>{_e(quality.scoring_note)}</p>" if quality.scoring_note else "")
+            + note + _table(table)
             + "<p>The lowest-scoring answers:</p>" + _table(worst))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from core import task_specs
 from core.entities import RunInfo
 from core.task_specs import best_of
+from core.tasks.baselines import SAVABLE
 from core.tasks.intervals import wilson_interval
 from core.text import labels
 
@@ -138,3 +139,55 @@ def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, di
     if found is not None:
         sentence = found.sentence + " " + sentence
     return sentence
+
+
+# --- When the best model is not a neural one ---------------------------------------------------
+# Kept apart from the verdict wording above: a separate fact (which model wins) and its sentence.
+
+
+@dataclass(frozen=True)
+class BaselineWin:
+    """A simple baseline that beats the fine-tuned model on the task's headline metric."""
+
+    name: str
+    metric: str
+    baseline_value: float
+    run_value: float
+
+    @property
+    def servable(self) -> bool:
+        return self.name in SAVABLE
+
+    def sentence(self, run_id: int | None = None) -> str:
+        """'The best model here is not a neural one: …', with how to save and serve it."""
+        what = labels.baseline_label(self.name)
+        shown = labels.metric_label(self.metric)
+        shown = shown[:1].lower() + shown[1:]
+        text = (f"The best model here is not a neural one: the {what[:1].lower() + what[1:]} reaches "
+                f"{shown} {labels.metric_value(self.metric, self.baseline_value)} against the fine-tuned "
+                f"model's {labels.metric_value(self.metric, self.run_value)}.")
+        if self.servable:
+            run = str(run_id) if run_id is not None else "RUN_ID"
+            text += (f" Ship it instead: `uclab baselines save {run}` keeps it (skops), and "
+                     f"`uclab serve --run {run} --baseline` answers /v1/classify with it.")
+        return text
+
+
+def baseline_winner(task: str, metrics: dict[str, Any],
+                    baselines: dict[str, dict[str, Any]]) -> BaselineWin | None:
+    """The baseline that beats the run on its headline metric by the widest margin, if any does
+    (the majority class is left out: beating it is the degenerate-model warning's job)."""
+    key = headline_metric(task, metrics)
+    if key is None:
+        return None
+    value = float(metrics[key])
+    sign = -1.0 if labels.lower_is_better(key) else 1.0
+    best: BaselineWin | None = None
+    for name, other in baselines.items():
+        theirs = other.get(key)
+        if name in ("majority", "mean") or not isinstance(theirs, int | float) or isinstance(theirs, bool):
+            continue
+        if sign * (float(theirs) - value) > 1e-9 and (
+                best is None or sign * (float(theirs) - best.baseline_value) > 0):
+            best = BaselineWin(name=name, metric=key, baseline_value=float(theirs), run_value=value)
+    return best

@@ -10,6 +10,7 @@ last chunk is sent or its client leaves: the model is stopped then, streamed or 
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -119,9 +120,23 @@ def _usage(record: Any) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": new, "total_tokens": prompt + new}
 
 
-def _drain(stream: Any) -> Any:
+def fingerprint(engine: str) -> str:
+    """``system_fingerprint`` of a response: the engine that wrote it (greedy text depends on it)."""
+    return f"uclab-{engine}"
+
+
+def log_speed(endpoint: str, record: Any) -> None:
+    """One log line per answered request: tokens, seconds, tokens/s and the engine."""
+    stats = record.stats
+    speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "-"
+    print(f"{endpoint}: {stats.get('new_tokens', 0)} tokens in {stats.get('seconds', 0):.2f} s "
+          f"({speed} tokens/s, {stats.get('engine')})", file=sys.stderr, flush=True)
+
+
+def _drain(stream: Any, endpoint: str) -> Any:
     for _ in stream:
         pass
+    log_speed(endpoint, stream.record)
     return stream.record
 
 
@@ -140,11 +155,18 @@ async def _collect(app: FastAPI, request: Request, ticket: Ticket, settings: Any
         async with anyio.create_task_group() as group:
             group.start_soon(watch)
             try:
-                return await anyio.to_thread.run_sync(_drain, stream)
+                endpoint = f"/v1/{'chat/' if mode == 'chat' else ''}completions"
+                return await anyio.to_thread.run_sync(_drain, stream, endpoint)
             finally:
                 group.cancel_scope.cancel()
     finally:
         ticket.close()
+
+
+def _engine_fields(record: Any) -> dict[str, str]:
+    """Which engine answered (``system_fingerprint``, as OpenAI's API names the backend) and why."""
+    return {"system_fingerprint": fingerprint(str(record.stats.get("engine"))),
+            "engine_note": str(record.stats.get("engine_note") or "")}
 
 
 def _sse(payload: dict[str, Any] | str) -> str:
@@ -165,9 +187,11 @@ async def _events(app: FastAPI, ticket: Ticket, settings: Any, body: Sampling, p
         started: set[int] = set()
         while (item := await anyio.to_thread.run_sync(next, items, _END)) is not _END:
             index, text = item
-            yield _sse(chunk(index, text, None, first=index not in started))
+            yield _sse({**chunk(index, text, None, first=index not in started),
+                        "system_fingerprint": fingerprint(stream.engine)})
             started.add(index)
         record = stream.record
+        log_speed(f"/v1/{'chat/' if mode == 'chat' else ''}completions (streamed)", record)
         for index, reason in enumerate(_finish_reasons(record, body.n)):
             yield _sse(chunk(index, "", reason, first=index not in started))
         if body.stream_options and body.stream_options.include_usage:
@@ -228,7 +252,7 @@ def register(app: FastAPI) -> None:
         if body.stream:
             return record
         reasons = _finish_reasons(record, body.n)
-        return {**meta, "object": "chat.completion", "usage": _usage(record),
+        return {**meta, "object": "chat.completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "message": {"role": "assistant", "content": text},
                              "finish_reason": reasons[i], "logprobs": None}
                             for i, text in enumerate(record.outputs)]}
@@ -249,6 +273,6 @@ def register(app: FastAPI) -> None:
         if body.stream:
             return record
         reasons = _finish_reasons(record, body.n)
-        return {**meta, "object": "text_completion", "usage": _usage(record),
+        return {**meta, "object": "text_completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "text": text, "finish_reason": reasons[i], "logprobs": None}
                             for i, text in enumerate(record.outputs)]}

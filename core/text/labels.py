@@ -62,12 +62,15 @@ BASELINE_LABELS = {
     "tfidf_logreg": "Keyword model (TF-IDF)",
     "mean": "Always guessing the average",
     "tfidf_ridge": "Keyword model (TF-IDF)",
+    "tfidf_char_logreg": "Character n-gram model (TF-IDF)",
+    "tfidf_char_ridge": "Character n-gram model (TF-IDF)",
     "logistic_regression": "Logistic regression",
     "linear_regression": "Linear regression",
     "hist_gradient_boosting": "Gradient boosting",
 }
 # Shorter names for a metric card's "+4.1 pts vs ..." line.
 BASELINE_SHORT = {"majority": "always guessing", "tfidf_logreg": "keyword model",
+                  "tfidf_char_logreg": "character n-gram model", "tfidf_char_ridge": "character n-gram model",
                   "mean": "always guessing the average", "tfidf_ridge": "keyword model",
                   "logistic_regression": "logistic regression", "linear_regression": "linear regression",
                   "hist_gradient_boosting": "gradient boosting"}

@@ -192,3 +192,20 @@ def test_the_cards_compare_with_the_strongest_baseline_whatever_order_it_was_sto
     assert not at.exception
     cards = {m.label: m for m in at.metric}
     assert cards["Accuracy"].proto.delta == "+12.5 pts vs keyword model"
+
+
+def test_a_winning_baseline_is_named_and_can_be_saved(open_page: Callable[..., AppTest]) -> None:
+    from chinese_topics import beaten_run
+
+    from core.inference.baseline_predict import saved_names
+
+    run_id = beaten_run()
+    at = open_page("evaluation", query={"run": str(run_id)})
+    assert not at.exception
+    wins = [i.value for i in at.info if "not a neural one" in i.value]
+    assert len(wins) == 1 and "character n\\-gram model" in wins[0]
+    assert saved_names(run_id) == []
+    at.button(key="evaluation_save_baseline").click().run()
+    assert not at.exception
+    assert saved_names(run_id) == ["tfidf_char_logreg"]
+    assert any("uclab serve \\-\\-run" in s.value for s in at.success)

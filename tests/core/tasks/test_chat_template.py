@@ -102,7 +102,7 @@ def test_generate_and_the_datasets_chat_check_survive_a_hostile_template(
     folder = _hostile_model(tiny_chat_folder, tmp_path)
     key = catalog.add_local_model(str(folder)).key
     gen.clear_loaded()
-    settings = gen.GenerationSettings(temperature=0, top_k=0, max_new_tokens=4, engine="fast")
+    settings = gen.GenerationSettings(temperature=0, top_k=0, max_new_tokens=4, engine="exact")
     with caplog.at_level(logging.WARNING):
         record = gen.generate(key, "Hi", store=False, settings=settings)
     assert record.stats["new_tokens"] >= 1

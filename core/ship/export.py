@@ -25,9 +25,9 @@ from typing import Any
 from core.config import get_settings, staging_prefix, work_path
 from core.entities import DatasetInfo, RunStatus
 from core.errors import NotFoundError, RunStateError, UserError
-from core.results import tabular_export
-from core.results.model_card import build_model_card
 from core.run_folder import RunFolder
+from core.ship import tabular_export
+from core.ship.model_card import build_model_card
 from core.store import datasets, evaluations, runs
 
 SAFE_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".md", ".jinja", ".tiktoken", ".merges"}

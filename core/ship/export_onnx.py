@@ -1,6 +1,6 @@
 """ONNX exports of encoder runs (fp32 and int8), and the side-by-side table the evaluation page shows.
 
-An export (``core.results.export_formats``) holds ``model.onnx`` (or ``model_int8.onnx``), the
+An export (``core.ship.export_formats``) holds ``model.onnx`` (or ``model_int8.onnx``), the
 tokenizer, ``label_map.json``, ``task.json`` and a README saying how to run it with onnxruntime.
 ``measure_onnx`` runs the PyTorch model, the ONNX fp32 model and the int8 model on the run's test
 split in one process and stores latency, throughput, file size and the test metric in
@@ -23,8 +23,8 @@ import numpy as np
 
 from core.config import get_settings, staging_prefix
 from core.errors import RunStateError
-from core.results.export import _facts, exports_dir, label_map, model_folder
 from core.run_folder import RunFolder
+from core.ship.export import _facts, exports_dir, label_map, model_folder
 from core.task_specs import SPECS
 
 ONNX_TASKS = tuple(spec.task for spec in SPECS if "onnx" in spec.exports)  # core.task_specs

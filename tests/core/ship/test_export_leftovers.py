@@ -18,9 +18,9 @@ from fake_runs import add_dataset, add_run
 
 from core.config import ensure_home, get_settings, staging_prefix, sweep_leftovers, work_path
 from core.data.datasets import SplitConfig, read_upload, save_dataset
-from core.results import export
-from core.results.export_formats import export_run
-from tests.core.results.test_export import _tiny_model
+from core.ship import export
+from core.ship.export_formats import export_run
+from tests.core.ship.test_export import _tiny_model
 
 DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.config import staging_prefix, work_path
 from core.errors import ConfigError
-from core.results import export, export_ollama, export_onnx
+from core.ship import export, export_ollama, export_onnx
 from core.task_specs import get_spec
 
 FORMATS: dict[str, Callable[[int, Path], Any]] = {
