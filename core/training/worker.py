@@ -26,7 +26,7 @@ from core.models import catalog
 from core.results.evaluation import store_evaluation
 from core.run_config import TrainConfig
 from core.store import runs
-from core.training import crossval, disk, queue
+from core.training import crossval, disk, queue, sweep
 from core.training.estimates import FORWARD_SPEEDUP
 
 HEARTBEAT_EVERY_S = 5.0
@@ -266,11 +266,20 @@ def _train_and_finish(run_id: int) -> int:
         runs.drop_metrics_after(run_id, int(resume.name.rsplit("-", 1)[1]))
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
+    trial = sweep.sweep_tag(info.config)  # a sweep's trial: reported to its study, maybe pruned
+    watcher = sweep.PruneWatcher(run_id, trial) if trial else None
+    if watcher:
+        watcher.start()
     outcome = train(run_id, inputs, adapter, run_dir, resume_from=resume,
                     elapsed_before=info.elapsed_seconds, log=lambda m: _log(run_id, m))
+    if watcher:
+        watcher.stop.set()
+        watcher.join(timeout=10)
     if outcome.status != "succeeded":
-        _log(run_id, outcome.reason, "error" if outcome.status == "failed" else "info")
-        _finish(run_id, S(outcome.status), outcome.reason, step=outcome.global_step)
+        pruned = watcher.reason if watcher and outcome.status == "cancelled" else ""
+        reason = pruned or outcome.reason
+        _log(run_id, reason, "error" if outcome.status == "failed" else "info")
+        _finish(run_id, S(outcome.status), reason, step=outcome.global_step)
         return 1 if outcome.status == "failed" else 0
     bundle = outcome.bundle
     assert bundle is not None
@@ -278,7 +287,8 @@ def _train_and_finish(run_id: int) -> int:
     _phase(run_id, "Saving the model…")
     adapter.save(outcome.model, bundle.processing_class, model_dir, bundle.meta)
     summary: dict[str, Any] = {}
-    for split in ("test", "validation"):
+    # A sweep's trial is judged on validation only: the test split is kept for its final run.
+    for split in ("validation",) if trial else ("test", "validation"):
         if parts[split].empty:
             continue
         _phase(run_id, f"Evaluating on {len(parts[split]):,} {split} rows…", rows=len(parts[split]))
@@ -288,6 +298,8 @@ def _train_and_finish(run_id: int) -> int:
         store_evaluation(run_id, split, "run", metrics, predictions)
         summary[split] = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
     eval_split = "test" if not parts["test"].empty else "validation"
+    if trial:
+        return _finish_trial(run_id, outcome.global_step, summary)
     if info.task == "causal-lm":
         _phase(run_id, "Writing and scoring answers to held-out examples…")
         _score_answers(run_id, info.dataset_id, eval_split, parts, outcome.model, bundle.processing_class,
@@ -300,6 +312,14 @@ def _train_and_finish(run_id: int) -> int:
     _log(run_id, f"Finished at step {outcome.global_step}.")
     steps = {} if runs.get_run(run_id).total_steps else {"total_steps": outcome.global_step}  # a fitted model
     _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary, **steps)
+    return 0
+
+
+def _finish_trial(run_id: int, step: int, summary: dict[str, Any]) -> int:
+    """A sweep's trial ends after its validation score (no baselines: the sweep compares trials)."""
+    _log(run_id, f"Finished at step {step}.")
+    steps = {} if runs.get_run(run_id).total_steps else {"total_steps": step}
+    _finish(run_id, S.SUCCEEDED, "", step=step, summary=summary, **steps)
     return 0
 
 
