@@ -49,7 +49,7 @@ MAX_TRIALS = 500
 MAX_PARALLEL = 64
 ORPHAN_AFTER = timedelta(minutes=2)  # a trial asked but never given a run (its process died)
 PRUNER_STARTUP_TRIALS = 2           # finished trials before the median means anything
-PRUNER_WARMUP_EVALUATIONS = 1       # never prune on the first evaluation (too noisy)
+PRUNER_WARMUP_EVALUATIONS = 2       # evaluations count from 1: never prune on the first (too noisy)
 
 __all__ = ["SweepInfo", "TrialRow", "advance_live_sweeps", "advance_sweep", "default_space",
            "estimate_sweep", "get_sweep", "list_sweeps", "objective_of", "start_sweep", "sweep_tag",
