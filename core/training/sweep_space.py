@@ -45,7 +45,9 @@ class Param:
 def _num(value: float | None) -> str:
     if value is None:
         return ""
-    return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else f"{value:g}"
+    if float(value).is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return f"{value:g}".replace("e-0", "e-").replace("e+0", "e+")
 
 
 def _value(text: str, name: str) -> Any:

@@ -86,6 +86,7 @@ GOOD = [{"learning_rate": 0.02, "hidden_size": 64}, {"learning_rate": 0.015, "hi
 HOPELESS = {"learning_rate": 1e-4, "hidden_size": 1}
 
 
+@pytest.mark.slow
 def test_a_four_trial_sweep_shared_by_two_workers_on_two_hosts(home: Path, tmp_path: Path) -> None:
     iris = gallery.import_gallery("iris")
     config = TrainConfig.from_preset("full", task="tabular", epochs=6, eval_every=8, batch_size=16,
