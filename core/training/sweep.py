@@ -149,6 +149,16 @@ def objective_of(task: str, dataset_id: int) -> tuple[str, str]:
     return metric, "maximize" if higher_is_better(metric) else "minimize"
 
 
+def check_budget(trials: int | None, minutes: float | None, parallel: int) -> None:
+    """ConfigError with one sentence for a budget or a parallel bound that cannot run."""
+    if trials is not None and not 1 <= trials <= MAX_TRIALS:
+        raise ConfigError(f"The number of trials must be between 1 and {MAX_TRIALS}.")
+    if minutes is not None and not minutes > 0:
+        raise ConfigError("The time budget must be a positive number of minutes.")
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise ConfigError(f"--parallel must be between 1 and {MAX_PARALLEL}.")
+
+
 def start_sweep(dataset_id: int, model_key: str, *, trials: int | None = None, minutes: float | None = None,
                 space: str | None = None, parallel: int = 1, config: TrainConfig | None = None,
                 first_trials: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (), created_by: str = "",
@@ -157,12 +167,7 @@ def start_sweep(dataset_id: int, model_key: str, *, trials: int | None = None, m
     to try first (for example the default run's), in order, before the sampler chooses."""
     import optuna
 
-    if trials is not None and not 1 <= trials <= MAX_TRIALS:
-        raise ConfigError(f"The number of trials must be between 1 and {MAX_TRIALS}.")
-    if minutes is not None and not minutes > 0:
-        raise ConfigError("The time budget must be a positive number of minutes.")
-    if not 1 <= parallel <= MAX_PARALLEL:
-        raise ConfigError(f"--parallel must be between 1 and {MAX_PARALLEL}.")
+    check_budget(trials, minutes, parallel)
     if trials is None and minutes is None:
         trials = DEFAULT_TRIALS
     base = config or TrainConfig()
@@ -410,6 +415,7 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
                    minutes: float | None = None, space: str | None = None, parallel: int = 1,
                    config: TrainConfig | None = None, workers: int = 1) -> SweepEstimate:
     """One trial at the middle of the space (its ranges' geometric or plain middle, the first choice)."""
+    check_budget(trials, minutes, parallel)
     base = config or TrainConfig()
     task, _ = check_request(TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base))
     middle: dict[str, Any] = {}
