@@ -398,6 +398,114 @@ def best_trial(sweep_id: int) -> TrialRow | None:
     return rows[0] if rows and rows[0].best else None
 
 
+# -- the final run ------------------------------------------------------------------------------------
+FINAL_OPTION = "sweep_final"
+FIT_ON = "fit_on"  # task option read by the worker: "train+validation" trains on both splits
+
+
+def make_final_run(sweep_id: int, created_by: str = "") -> Any:
+    """Queue the final run: the best trial's settings trained once more on train + validation, then
+    evaluated once on the test split by the ordinary worker (with the baselines). Returns the run;
+    asking again returns the same run."""
+    info = store.get_sweep(sweep_id)
+    if info.final_run_id is not None:
+        return runs.get_run(info.final_run_id)
+    best = best_trial(sweep_id)
+    if best is None or best.run_id is None:
+        raise ConfigError(f"Sweep {sweep_id} has no finished trial yet; wait for one before the final run.")
+    config = dict(runs.get_run(int(best.run_id)).config)
+    options = {k: v for k, v in (config.get("task_options") or {}).items() if k != SWEEP_OPTION}
+    # The validation rows become training rows: nothing is left to stop early on or pick a checkpoint by.
+    options.update({FIT_ON: "train+validation", FINAL_OPTION: {"id": sweep_id, "trial": best.number}})
+    config.update(task_options=options, early_stopping=False, debug={})
+    checked = TrainConfig.from_dict(config)
+    run = runs.create_run(dataset_id=info.dataset_id, model_key=info.model_key, task=info.task,
+                          config=checked.to_dict(), seed=checked.seed, name=f"sweep {sweep_id} · final",
+                          created_by=created_by)
+    runs.add_log(run.id, f"The final run of sweep {sweep_id}: trial {best.number}'s settings, trained on the "
+                         "train and validation splits, evaluated once on the test split.")
+    store.update_sweep(sweep_id, final_run_id=run.id)
+    queue.kick_queue()
+    return runs.get_run(run.id)
+
+
+def final_comparison(sweep_id: int) -> dict[str, Any] | None:
+    """The final run's test score beside the best trial's validation score, with one sentence on the
+    gap (a test score clearly worse than validation is a sign the sweep over-fitted the validation
+    split); None until the final run has succeeded."""
+    info = store.get_sweep(sweep_id)
+    best = best_trial(sweep_id)
+    if info.final_run_id is None or best is None or best.value is None:
+        return None
+    final = runs.get_run(info.final_run_id)
+    test = (final.summary.get("test") or {}).get(info.metric)
+    if final.status != S.SUCCEEDED or not isinstance(test, int | float):
+        return None
+    from core.data import datasets
+
+    rows = int(datasets.get_dataset(info.dataset_id).split_sizes.get("test", 0))
+    gap = float(test) - float(best.value)
+    worse = gap < 0 if info.direction == "maximize" else gap > 0
+    interval = _interval(info.metric, float(test), rows)
+    within = interval is not None and interval[0] <= best.value <= interval[1]
+    sentence = (f"The final run scores {test:.3f} {info.metric} on the {rows} test rows, against "
+                f"{best.value:.3f} on validation for the best trial ({gap:+.3f}). ")
+    if within:
+        sentence += ("The validation score lies within the test score's 95 % interval: no sign of "
+                     "over-fitting.")
+    elif worse:
+        sentence += ("Test is clearly worse than validation: the sweep may have over-fitted the validation "
+                     "split; trust the test score.")
+    else:
+        sentence += "Test is no worse than validation."
+    return {"run_id": final.id, "test": float(test), "validation": float(best.value), "gap": gap,
+            "test_interval": interval, "sentence": sentence}
+
+
+def sweep_charts(sweep_id: int) -> dict[str, Any]:
+    """Optuna's own plotly charts of a sweep: optimisation history, parallel coordinates and the
+    parameter importances (left out, with a sentence, until enough trials have finished)."""
+    import optuna
+
+    info = store.get_sweep(sweep_id)
+    storage = _storage()
+    try:
+        study = optuna.load_study(study_name=info.study_name, storage=storage)
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        charts: dict[str, Any] = {}
+        if complete:
+            charts["history"] = optuna.visualization.plot_optimization_history(
+                study, target_name=f"validation {info.metric}")
+            charts["parallel"] = optuna.visualization.plot_parallel_coordinate(
+                study, target_name=f"validation {info.metric}")
+        if len(complete) >= 2:
+            try:
+                charts["importances"] = optuna.visualization.plot_param_importances(study)
+            except (RuntimeError, ValueError, ZeroDivisionError):
+                pass  # e.g. every finished trial has the same value: nothing to attribute
+        return charts
+    finally:
+        storage.engine.dispose()
+
+
+def param_importances(sweep_id: int) -> dict[str, float]:
+    """Optuna's parameter importances (fANOVA by default) over the finished trials ({} with fewer than 2)."""
+    import optuna
+
+    info = store.get_sweep(sweep_id)
+    storage = _storage()
+    try:
+        study = optuna.load_study(study_name=info.study_name, storage=storage)
+        if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) < 2:
+            return {}
+        try:
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        except (RuntimeError, ValueError, ZeroDivisionError):
+            return {}
+    finally:
+        storage.engine.dispose()
+
+
 # -- the estimate -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SweepEstimate:

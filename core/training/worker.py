@@ -98,6 +98,8 @@ def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
     else:
         parts = {name: frame[frame["split"] == name].reset_index(drop=True)
                  for name in ("train", "validation", "test")}
+    if (config.task_options or {}).get(sweep.FIT_ON) == "train+validation":  # a sweep's final run
+        parts["train"] = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
     limit = config.max_train_rows
     if limit and len(parts["train"]) > limit:
         parts["train"] = parts["train"].sample(n=limit, random_state=config.seed).reset_index(drop=True)

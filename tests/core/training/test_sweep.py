@@ -157,3 +157,32 @@ def test_the_estimate_counts_waves_of_parallel_trials(iris) -> None:
     two = sweep.estimate_sweep(iris.id, "mlp", trials=4, parallel=2, workers=2, config=_fast())
     assert one.seconds == pytest.approx(4 * one.trial_seconds)
     assert two.seconds == pytest.approx(2 * two.trial_seconds) and "2 at a time" in two.sentence
+
+
+def test_the_final_run_trains_the_best_settings_on_train_and_validation_and_tests_once(iris,
+                                                                                       recording) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=1, parallel=1, config=_fast(),
+                             space="learning_rate=0.02..0.03, hidden_size=32")
+    with pytest.raises(ConfigError, match="no finished trial"):
+        sweep.make_final_run(info.id)
+    [trial_run] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
+    assert worker.run(trial_run.id) == 0
+    sweep.advance_sweep(info.id)
+    final = sweep.make_final_run(info.id)
+    assert sweep.make_final_run(info.id).id == final.id  # asking twice queues one run
+    assert sweep.sweep_tag(final.config) is None  # an ordinary run, not a trial
+    assert final.config["task_options"]["fit_on"] == "train+validation"
+    assert final.config["task_options"]["hidden_sizes"] == trial_run.config["task_options"]["hidden_sizes"]
+    assert final.config["learning_rate"] == trial_run.config["learning_rate"]
+    assert sweep.final_comparison(info.id) is None  # not trained yet
+    assert worker.run(final.id) == 0
+    sizes = iris.split_sizes
+    rows = sizes["train"] + sizes["validation"]
+    assert any(f"{rows} training rows" in line for line in runs.log_tail(final.id))
+    done = runs.get_run(final.id)
+    assert "test" in done.summary and "baselines" in done.summary
+    comparison = sweep.final_comparison(info.id)
+    assert comparison["test"] == pytest.approx(done.summary["test"]["macro_f1"])
+    validation = runs.get_run(trial_run.id).summary["validation"]["macro_f1"]
+    assert comparison["validation"] == pytest.approx(validation)
+    assert f"on the {sizes['test']} test rows" in comparison["sentence"]
