@@ -516,14 +516,20 @@ class SweepEstimate:
     trial_seconds: float
     seconds: float
     sentence: str
+    metric: str = ""
     warnings: list[str] = field(default_factory=list)
 
 
 def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None,
                    minutes: float | None = None, space: str | None = None, parallel: int = 1,
-                   config: TrainConfig | None = None, workers: int = 1) -> SweepEstimate:
-    """One trial at the middle of the space (its ranges' geometric or plain middle, the first choice)."""
+                   config: TrainConfig | None = None, workers: int | None = None) -> SweepEstimate:
+    """One trial at the middle of the space (its ranges' geometric or plain middle, the middle choice),
+    times the waves of trials that `workers` slots (default: the live workers' slots, at least 1) run."""
+    from core.store import workers as worker_store
+
     check_budget(trials, minutes, parallel)
+    if workers is None:
+        workers = max(1, sum(w.slots for w in worker_store.live_workers()))
     base = config or TrainConfig()
     task, _ = check_request(TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base))
     middle: dict[str, Any] = {}
@@ -542,11 +548,12 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
     if minutes is not None:
         seconds = min(seconds, minutes * 60 + one.seconds)
     count = str(n) if trials is not None else f"Up to {n}"
-    sentence = (f"{count} trials of about {_duration(one.seconds)} each, "
+    metric, _direction = objective_of(task, dataset_id)
+    sentence = (f"Optimises the validation {metric}. {count} trials of about {_duration(one.seconds)} each, "
                 f"{at_once} at a time: about {_duration(seconds)} in all"
                 + (f" (stopped after {minutes:g} minutes)" if minutes is not None else "") + ".")
     return SweepEstimate(trials=n, parallel=at_once, trial_seconds=one.seconds, seconds=seconds,
-                         sentence=sentence, warnings=list(one.warnings))
+                         sentence=sentence, metric=metric, warnings=list(one.warnings))
 
 
 def _duration(seconds: float) -> str:
