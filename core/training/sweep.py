@@ -298,7 +298,7 @@ def advance_sweep(sweep_id: int) -> SweepInfo:
             info = store.get_sweep(sweep_id)
             settled = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
                                                                    TrialState.FAIL)))
-            if not _budget_left(info) or info.asked - settled >= info.parallel:
+            if not info.is_live or not _budget_left(info) or info.asked - settled >= info.parallel:
                 break
             if not store.claim_trial_slot(sweep_id, info.asked):
                 continue  # another process handed one out meanwhile: look again
@@ -586,7 +586,10 @@ class PruneWatcher(threading.Thread):
                 if trial is None:
                     return
                 while not self.stop.wait(self.poll) and not self.reason:
-                    self.check(study, trial, info)
+                    try:
+                        self.check(study, trial, info)
+                    except Exception:  # noqa: BLE001 - e.g. a busy database: look again next time
+                        continue
         except Exception:  # noqa: BLE001 - pruning is an optimisation; training goes on without it
             return
 
