@@ -386,11 +386,13 @@ def sweep_trials(sweep_id: int) -> list[TrialRow]:
                             status_reason=(run.status_reason if run else "")
                             or t.user_attrs.get("reason", ""),
                             host=run.host if run else "", interval=_interval(info.metric, t.value, rows_n)))
+    # Only finished trials rank: a pruned trial carries its last reported value, not a final score.
     sign = 1.0 if info.direction == "maximize" else -1.0
-    scored = sorted((r for r in out if r.value is not None), key=lambda r: (-sign * r.value, r.number))
-    if scored:
-        scored[0] = TrialRow(**{**asdict(scored[0]), "best": True})
-    return scored + [r for r in out if r.value is None]
+    finished = sorted((r for r in out if r.state == "COMPLETE" and r.value is not None),
+                      key=lambda r: (-sign * r.value, r.number))
+    if finished:
+        finished[0] = TrialRow(**{**asdict(finished[0]), "best": True})
+    return finished + [r for r in out if not (r.state == "COMPLETE" and r.value is not None)]
 
 
 def best_trial(sweep_id: int) -> TrialRow | None:

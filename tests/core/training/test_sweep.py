@@ -186,3 +186,21 @@ def test_the_final_run_trains_the_best_settings_on_train_and_validation_and_test
     validation = runs.get_run(trial_run.id).summary["validation"]["macro_f1"]
     assert comparison["validation"] == pytest.approx(validation)
     assert f"on the {sizes['test']} test rows" in comparison["sentence"]
+
+
+def test_a_pruned_trial_is_never_marked_best_even_with_a_higher_last_value(iris, recording) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=2, parallel=2, config=_fast())
+    first, second = sorted((r for r in runs.list_runs() if sweep.sweep_tag(r.config)), key=lambda r: r.id)
+    assert runs.claim_run(first.id, 999_999, max_running=None)
+    runs.transition(first.id, S.SUCCEEDED, reason="", expect=[S.RUNNING],
+                    summary={"validation": {"macro_f1": 0.8}})
+    storage = sweep._storage()
+    study = optuna.load_study(study_name=info.study_name, storage=storage)
+    trial = optuna.trial.Trial(study, study.trials[1]._trial_id)
+    trial.report(0.99, 1)
+    study.tell(1, state=optuna.trial.TrialState.PRUNED)  # Optuna keeps 0.99 as the pruned trial's value
+    storage.engine.dispose()
+    sweep.advance_sweep(info.id)  # tells trial 0 its value
+    rows = sweep.sweep_trials(info.id)
+    assert [(r.number, r.state, r.best) for r in rows] == [(0, "COMPLETE", True), (1, "PRUNED", False)]
+    assert rows[1].value == pytest.approx(0.99)
