@@ -160,10 +160,10 @@ def train_app(steps: int) -> dict[str, Any]:
 
     from core.ml.tasks.base import TaskInputs
     from core.ml.tasks.causal_lm import CausalLMAdapter
-    from core.ml.trainer import train
     from core.run_config import TrainConfig
     from core.store import orm, runs
     from core.store.db import session_scope
+    from core.training.engine import train
 
     frame, path, _, fmt = _features()
     tokens: list[int] = []

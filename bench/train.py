@@ -85,11 +85,11 @@ def run_app(steps: int, data: dict[str, Any]) -> dict[str, Any]:
     os.environ["UCLAB_HOME"] = tempfile.mkdtemp(prefix="uclab-bench-")
     from core.ml.tasks.base import TaskInputs
     from core.ml.tasks.registry import get_adapter
-    from core.ml.trainer import train
     from core.models.assets import minilm_dir
     from core.run_config import TrainConfig
     from core.store import orm, runs
     from core.store.db import session_scope
+    from core.training.engine import train
 
     with session_scope(write=True) as s:
         row = orm.Dataset(name="bench", task="classification", source_filename="", content_hash="", path="",

@@ -26,6 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"classification", "regression", "token-classification", "causal-lm", "tabular"}
 LAYOUT = {"model", "checkpoints", "eval", "lora", "final"}
+FACTS = ("task-keyed dicts", "task comparisons", "run folder joins (x / str(id))",
+         "layout folder joins ('model', 'checkpoints', ...)", "core/ml -> core/store imports",
+         "worker launchers (Popen in core/training)", "worker commands ('core.training.worker')",
+         "child environments built (core/training)", "UCLAB_* names outside core/config.py",
+         "widget key= literals outside ui/state.py")
 
 
 def _files() -> Iterator[Path]:
@@ -108,10 +113,10 @@ def main(argv: list[str]) -> int:
         total.update(found)
         for fact, n in found.items():
             where.setdefault(fact, Counter())[path.relative_to(ROOT).as_posix()] += n
-    for fact in sorted(where):
-        print(f"{total[fact]:5d}  {fact}  ({len(where[fact])} files)")
+    for fact in FACTS:
+        print(f"{total[fact]:5d}  {fact}  ({len(where.get(fact, {}))} files)")
         if "--details" in argv:
-            for file, n in where[fact].most_common():
+            for file, n in where.get(fact, Counter()).most_common():
                 print(f"         {n:4d} {file}")
     return 0
 

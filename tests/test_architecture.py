@@ -18,7 +18,7 @@ HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors", "optimum"
 SQL = ("sqlalchemy", "alembic")
 # Modules allowed in core/ itself: settings, errors and the shared value types.
 ROOT_MODULES = {"core", "core.__main__", "core.config", "core.errors", "core.entities", "core.run_config",
-                "core.generation_settings", "core.task_specs"}
+                "core.generation_settings", "core.task_specs", "core.run_folder"}
 # Lowest first. A module may import its own package or a package of a lower rank, never a
 # higher one and never a sibling of the same rank.
 LAYERS: dict[str, int] = {
@@ -31,12 +31,13 @@ LAYERS: dict[str, int] = {
     "core.inference": 6,
     "core.results": 7,
     "core.training": 8,
-    "core.serve": 9,
-    "core.cli": 10,
-    "core.__main__": 11,
-    "ui": 12,
-    "pages": 13,
-    "app": 14,
+    "core.ship": 9,
+    "core.serve": 10,
+    "core.cli": 11,
+    "core.__main__": 12,
+    "ui": 13,
+    "pages": 14,
+    "app": 15,
 }
 
 
@@ -185,7 +186,7 @@ def test_the_checks_see_imports_hidden_in_functions_and_the_cycles_they_make() -
 TASK_NAMES = {"classification", "regression", "token-classification", "causal-lm", "tabular"}
 # Task-keyed tables still outside the specs, each for a reason: the data checks are functions of
 # core.data (the spec module sits below it), the ONNX usage lines are export code.
-TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.results.export_onnx": 1}
+TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.ship.export_onnx": 1}
 
 
 def _task_keyed_dicts(source: str) -> int:
@@ -199,6 +200,39 @@ def test_facts_about_a_task_live_in_its_spec() -> None:
              and (n := _task_keyed_dicts(p.read_text(encoding="utf-8")))}
     assert found == TASK_TABLES_LEFT
     assert _task_keyed_dicts('X = {"classification": 1, "causal-lm": 2}\n') == 1
+
+
+def test_the_engine_never_imports_the_store() -> None:
+    """core.ml is handed a RunFolder and a RunRecorder (core.run_folder); it never opens the database."""
+    assert sorted(m for m in _users_of(("core.store",)) if _layer(m) == "core.ml") == []
+
+
+def test_worker_processes_start_one_way() -> None:
+    """Every launcher builds its worker's command and environment with core.training.launch."""
+    starters, commands = [], []
+    for module, path in _modules().items():
+        if module == "core.training.launch":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            call = node.func if isinstance(node, ast.Call) else None
+            if isinstance(call, ast.Attribute) and call.attr == "Popen":
+                starters.append(module)
+            if isinstance(node, ast.Constant) and node.value in ("core.training.worker",
+                                                                 "core.training.daemon"):
+                commands.append(module)
+    assert (starters, commands) == ([], [])
+
+
+def test_one_function_clears_the_model_cache() -> None:
+    """MODELS.clear() is called only by core.inference.cache.clear_models (other names alias it)."""
+    callers = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            if (isinstance(func, ast.Attribute) and func.attr == "clear"
+                    and isinstance(func.value, ast.Name) and func.value.id == "MODELS"):
+                callers.append(module)
+    assert callers == ["core.inference.cache"]
 
 
 def test_only_the_store_imports_sqlalchemy() -> None:

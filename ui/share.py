@@ -12,9 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import RunInfo
-from core.results import export, export_formats, report, side_by_side
+from core.results import report, side_by_side
 from core.results.compare import Comparison
 from core.results.report_figures import learning_curve_figure
+from core.ship import export, export_formats
 from core.text import labels
 from core.training import learning_curve
 from core.training import service as training

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import RunInfo
-from core.results import export_onnx
 from core.serve.backend import ENCODER
 from core.serve.snippets import serve_snippets
+from core.ship import export_onnx
 from core.task_specs import get_spec
 from ui import state
 from ui.widgets import call, md_escape

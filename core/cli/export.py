@@ -13,7 +13,7 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the `export` command."""
-    from core.results.export_formats import FORMATS
+    from core.ship.export_formats import FORMATS
 
     p = subparsers.add_parser("export", help="Export a run's model (zip, ONNX, ONNX int8, Ollama).",
                               description="Export a finished run's model. zip: safetensors + tokenizer + "
@@ -30,12 +30,12 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> Any:
-    from core.results.export_formats import export_run
+    from core.ship.export_formats import export_run
 
     path = export_run(args.run_id, args.format, args.out)
     result: dict[str, Any] = {"run_id": args.run_id, "format": args.format, "path": str(path)}
     if args.measure:
-        from core.results.export_onnx import measure_onnx, summary
+        from core.ship.export_onnx import measure_onnx, summary
 
         print("Measuring PyTorch, ONNX fp32 and ONNX int8 on the test split...", file=sys.stderr, flush=True)
         table = measure_onnx(args.run_id)

@@ -19,6 +19,7 @@ from typing import Any
 from core.config import get_settings
 from core.entities import RunInfo
 from core.errors import RunStateError
+from core.run_folder import RunFolder
 from core.store.runs import get_run
 
 CACHE_SIZE = 3
@@ -74,6 +75,12 @@ class ModelCache:
 MODELS = ModelCache()
 
 
+def clear_models() -> None:
+    """Forget every loaded model (tests, benchmarks, or after a run's model folder changed): the one
+    name for clearing the shared model cache."""
+    MODELS.clear()
+
+
 def trained_model(run_id: int, tasks: tuple[str, ...], purpose: str) -> tuple[RunInfo, Path]:
     """The run and the folder of its final model, for a succeeded run of one of `tasks`.
 
@@ -87,8 +94,9 @@ def trained_model(run_id: int, tasks: tuple[str, ...], purpose: str) -> tuple[Ru
 
 def run_model_folder(info: RunInfo) -> Path:
     """The folder holding a succeeded run's final model (RunStateError otherwise)."""
-    folder = get_settings().resolve(info.output_dir) / "model" if info.output_dir else None
-    if info.status != "succeeded" or folder is None or not folder.is_dir():
+    root = get_settings().resolve(info.output_dir) if info.output_dir else None
+    folder = RunFolder(root, info.id).final_model() if root is not None else None
+    if info.status != "succeeded" or folder is None:
         raise RunStateError(f"Run {info.id} is {info.status} and has no trained model yet; "
                             "pick a run that succeeded.")
     return folder

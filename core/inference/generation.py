@@ -26,8 +26,9 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     GenerationSettings,
     ModelSource,
 )
-from core.inference.cache import MODELS
+from core.inference.cache import MODELS, clear_models
 from core.models import catalog
+from core.run_folder import RunFolder
 from core.store import generations, runs
 from core.tasks.chat import ROLES
 from core.text.spreadsheet import write_csv
@@ -36,7 +37,7 @@ from core.text.spreadsheet import write_csv
 
 def _weights_folder(folder: Path) -> Path | None:
     """The folder (or its 'model'/'final' child) that holds a saved model or LoRA adapter."""
-    for candidate in (folder, folder / "model", folder / "final"):
+    for candidate in (folder, RunFolder(folder).model, folder / "final"):
         if (candidate / "adapter_config.json").is_file() or (candidate / "config.json").is_file():
             return candidate
     return None
@@ -97,9 +98,7 @@ def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
     return MODELS.get(("generate", model_ref), load).value
 
 
-def clear_loaded() -> None:
-    """Forget every loaded model (tests, benchmarks)."""
-    MODELS.clear()
+clear_loaded = clear_models  # the former name of core.inference.cache.clear_models
 
 
 def prepare_engine(model_ref: str, engine: str = "auto") -> Any:
@@ -272,14 +271,14 @@ def export_generations(path: str | Path | None = None, limit: int = 10_000) -> p
 def _run_dir(run_id: int) -> Path:
     output_dir = runs.get_run(run_id).output_dir
     settings = get_settings()
-    return settings.resolve(output_dir) if output_dir else settings.runs_dir / str(run_id)
+    return settings.resolve(output_dir) if output_dir else RunFolder.of(settings.runs_dir, run_id).root
 
 
 def sample_generations(run_id: int) -> pd.DataFrame:
     """The run's answers to its fixed validation prompts at each evaluation (step 0 = before training)."""
     import json
 
-    path = _run_dir(run_id) / "samples.jsonl"
+    path = RunFolder(_run_dir(run_id), run_id).samples
     rows = []
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -303,9 +302,9 @@ def merge_lora(run_id: int) -> Path:
     if folder is not None and (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
         return folder  # the engine already merged the adapters into the saved model
     has_adapter = folder is not None and (folder / "adapter_config.json").is_file()
-    adapter = folder if has_adapter and folder is not None else run_dir / "lora"
+    adapter = folder if has_adapter and folder is not None else RunFolder(run_dir).lora
     if not (adapter / "adapter_config.json").is_file():
         raise ModelError(f"Run {run_id} has neither a saved model nor LoRA adapters; train it again.")
     from core.ml.tasks.causal_lm import merge_adapter
 
-    return merge_adapter(catalog.model_path(model_key), adapter, run_dir / "merged")
+    return merge_adapter(catalog.model_path(model_key), adapter, RunFolder(run_dir).merged)

@@ -8,7 +8,12 @@ import time
 from typing import Any
 
 from core.errors import ConfigError
-from core.inference.cache import MODELS, Loaded, trained_model
+from core.inference.cache import (
+    MODELS,
+    Loaded,
+    clear_models,  # noqa: F401 - re-exported: callers clear here
+    trained_model,
+)
 from core.tasks.ner_align import entities_from_tags, split_words
 
 MAX_TEXT_CHARS = 20_000
@@ -59,9 +64,6 @@ def predict_entities(run_id: int, text: str) -> dict[str, Any]:
     }
 
 
-def clear_models() -> None:
-    """Forget loaded models (tests, or after a run's model folder changed)."""
-    MODELS.clear()
 
 
 def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], Any]:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.errors import ConfigError
 from core.inference import ner_predict
-from core.inference.cache import MODELS, Loaded, trained_model
+from core.inference.cache import MODELS, Loaded, clear_models, trained_model
 from core.text.spreadsheet import csv_bytes
 
 MAX_TEXTS = 50_000
@@ -88,9 +88,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return csv_bytes(frame)
 
 
-def clear_cache() -> None:
-    """Forget loaded models (tests, or after a run's model folder changed)."""
-    MODELS.clear()
+clear_cache = clear_models  # the former name of core.inference.cache.clear_models
 
 
 def loaded_model(run_id: int) -> tuple[Any, Any, dict[str, Any], Any]:

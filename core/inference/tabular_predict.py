@@ -13,7 +13,11 @@ import pandas as pd
 
 from core.data.ingest import read_upload
 from core.errors import ConfigError, DatasetError
-from core.inference.cache import MODELS, trained_model
+from core.inference.cache import (
+    MODELS,
+    clear_models,  # noqa: F401 - re-exported: callers clear here
+    trained_model,
+)
 from core.tasks.tabular import MISSING_CATEGORY
 from core.text.spreadsheet import csv_bytes
 
@@ -86,6 +90,3 @@ def predict_csv(run_id: int, data: bytes, filename: str = "rows.csv") -> tuple[p
     return table, csv_bytes(table)
 
 
-def clear_models() -> None:
-    """Forget loaded models (tests, or after a run's model folder changed)."""
-    MODELS.clear()

@@ -1,4 +1,7 @@
-"""Trainer callbacks that report a run to the database and stop it on cancel or a NaN loss.
+"""Trainer callbacks that report a run to its recorder and stop it on cancel or a NaN loss.
+
+The engine never writes the database itself: it is handed a ``core.run_folder.RunRecorder``
+(``core.training.recorder.StoreRecorder`` over the store in the worker).
 
 Only ``control`` may be changed by a callback (transformers' contract): cancel sets
 ``should_training_stop`` and ``should_save`` so the stop leaves a checkpoint to resume from.
@@ -15,9 +18,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from core.config import get_settings
-from core.store import runs
-from core.store.runs import mark_complete
+from core.run_folder import PrintRecorder, RunRecorder, mark_complete
 
 PROGRESS_EVERY_S = 1.0
 NAN_MESSAGE = ("The training loss became NaN at step {step}. "
@@ -36,12 +37,18 @@ class RunSignals:
     cancelled: bool = False
 
 
-class DbProgressCallback(TrainerCallback):
-    """Writes step, epoch, speed, ETA, heartbeat, metrics and checkpoints of one run to the database."""
+class RecorderAware:
+    """A task's own callback that reports through the run's recorder (the engine sets it)."""
 
-    def __init__(self, run_id: int, signals: RunSignals, *, batch_size: int,
+    recorder: RunRecorder = PrintRecorder()
+
+
+class ProgressCallback(TrainerCallback):
+    """Reports step, epoch, speed, ETA, heartbeat, metrics and checkpoints of one run to its recorder."""
+
+    def __init__(self, recorder: RunRecorder, signals: RunSignals, *, batch_size: int,
                  elapsed_before: float = 0.0, step_sleep: float = 0.0) -> None:
-        self.run_id = run_id
+        self.recorder = recorder
         self.signals = signals
         self.batch_size = batch_size
         self.elapsed_before = elapsed_before
@@ -56,8 +63,8 @@ class DbProgressCallback(TrainerCallback):
             return
         self._start = time.monotonic()
         self._first_step = state.global_step
-        runs.update_progress(self.run_id, total_steps=int(state.max_steps), step=int(state.global_step))
-        runs.add_log(self.run_id, f"Training {state.max_steps} steps"
+        self.recorder.progress(total_steps=int(state.max_steps), step=int(state.global_step))
+        self.recorder.log(f"Training {state.max_steps} steps"
                      + (f", resuming at step {state.global_step}" if state.global_step else "") + ".")
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
@@ -74,15 +81,15 @@ class DbProgressCallback(TrainerCallback):
         now = time.monotonic()
         if now - self._last_write >= PROGRESS_EVERY_S or state.global_step >= state.max_steps:
             self._last_write = now
-            cancel = runs.update_progress(self.run_id, **self._progress(state, now))
+            cancel = self.recorder.progress(**self._progress(state, now))
         else:
-            cancel = runs.is_cancel_requested(self.run_id)
+            cancel = self.recorder.cancel_requested()
         if (cancel or TERMINATE.is_set()) and not self.signals.cancelled:
             self.signals.cancelled = True
             control.should_training_stop = True
             control.should_save = True
             why = "Cancel requested" if cancel else "Termination signal received"
-            runs.add_log(self.run_id, f"{why}: saving a checkpoint at step {state.global_step}.")
+            self.recorder.log(f"{why}: saving a checkpoint at step {state.global_step}.")
         return control
 
     def _progress(self, state: TrainerState, now: float) -> dict[str, Any]:
@@ -101,7 +108,7 @@ class DbProgressCallback(TrainerCallback):
         logs = {k: v for k, v in logs.items() if k not in ("total_flos", "epoch")}
         if "train_runtime" in logs or any(k.startswith("eval_") for k in logs):
             return  # the end-of-training summary, and evaluations (stored by on_evaluate)
-        runs.add_metrics(self.run_id, state.global_step, state.epoch, "train", logs)
+        self.recorder.metrics(state.global_step, state.epoch, "train", logs)
 
     def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
@@ -109,8 +116,8 @@ class DbProgressCallback(TrainerCallback):
             return
         values = {k.removeprefix("eval_"): v for k, v in metrics.items()
                   if k not in ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "epoch")}
-        runs.add_metrics(self.run_id, state.global_step, state.epoch, "validation", values)
-        runs.heartbeat(self.run_id)
+        self.recorder.metrics(state.global_step, state.epoch, "validation", values)
+        self.recorder.heartbeat()
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                 **kwargs: Any) -> None:
@@ -121,8 +128,6 @@ class DbProgressCallback(TrainerCallback):
             return
         mark_complete(checkpoint)
         best = state.best_metric
-        fields: dict[str, Any] = {"last_checkpoint": get_settings().relative(checkpoint)}
-        if best is not None and math.isfinite(best):
-            fields["best_metric"] = float(best)
-        runs.update_progress(self.run_id, **fields)
-        runs.add_log(self.run_id, f"Checkpoint saved at step {state.global_step}.")
+        self.recorder.checkpoint_saved(checkpoint, float(best) if best is not None and math.isfinite(best)
+                                       else None)
+        self.recorder.log(f"Checkpoint saved at step {state.global_step}.")

@@ -31,9 +31,10 @@ from core.config import get_settings
 from core.errors import CheckpointError, ConfigError
 from core.ml import device as devices
 from core.ml import tracking
-from core.ml.callbacks import NAN_MESSAGE, TERMINATE, DbProgressCallback, RunSignals
+from core.ml.callbacks import NAN_MESSAGE, TERMINATE, ProgressCallback, RecorderAware, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
 from core.run_config import TrainConfig
+from core.run_folder import RunFolder, RunRecorder
 
 EVALUATIONS_PER_RUN = 5
 LOSS_POINTS_PER_RUN = 50
@@ -235,26 +236,28 @@ def load_finished(trainer: Trainer, checkpoint: Path) -> None:
     trainer._load_from_checkpoint(str(folder if folder.is_dir() else checkpoint))
 
 
-def train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
+def train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: RunRecorder, *,
           resume_from: Path | None = None, elapsed_before: float = 0.0,
           log: Any = print, device: str | None = None) -> TrainOutcome:
     """Train one run to its end, a cancel or a NaN; the caller saves and evaluates the outcome.
 
+    The engine is handed its run: the folder it writes checkpoints to and the recorder it reports
+    progress, metrics and checkpoints to (and asks about cancel); it never opens the database.
     On an Apple GPU that lacks an operation the model needs, the run starts again on the CPU.
     """
     try:
-        return _train(run_id, inputs, adapter, run_dir, resume_from=resume_from,
+        return _train(run, inputs, adapter, recorder, resume_from=resume_from,
                       elapsed_before=elapsed_before, log=log, device=device)
     except Exception as exc:
         on_mps = device is None and devices.choose_device() == "mps"
         if not on_mps or not devices.is_missing_mps_operation(exc):
             raise
         log(devices.mps_fallback_sentence(exc))
-        return _train(run_id, inputs, adapter, run_dir, resume_from=None, elapsed_before=elapsed_before,
+        return _train(run, inputs, adapter, recorder, resume_from=None, elapsed_before=elapsed_before,
                       log=log, device="cpu")
 
 
-def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path, *,
+def _train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: RunRecorder, *,
            resume_from: Path | None, elapsed_before: float, log: Any, device: str | None) -> TrainOutcome:
     config = inputs.config
     hf_logging.disable_progress_bar()  # progress bars would fill the worker log
@@ -274,17 +277,20 @@ def _train(run_id: int, inputs: TaskInputs, adapter: TaskAdapter, run_dir: Path,
     world_size = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))  # set by accelerate launch
     plan = plan_steps(len(bundle.train_dataset), config, world_size)
     wanted = config.report_to if config.report_to is not None else list(get_settings().report_to)
-    trackers = tracking.plan_tracking(wanted, run_id, run_dir, get_settings().mlflow_target, log)
-    args = build_arguments(config, bundle, plan, run_dir / "checkpoints", choice, trackers)
+    trackers = tracking.plan_tracking(wanted, run.run_id, run.root, get_settings().mlflow_target, log)
+    args = build_arguments(config, bundle, plan, run.checkpoints, choice, trackers)
     signals = RunSignals()
-    callbacks: list[Any] = [DbProgressCallback(run_id, signals, batch_size=config.batch_size * world_size,
-                                               elapsed_before=elapsed_before,
-                                               step_sleep=float(config.debug.get("step_sleep", 0)))]
-    callbacks[:0] = bundle.callbacks  # the task's own callbacks (e.g. causal-LM sample answers) first
+    callbacks: list[Any] = [ProgressCallback(recorder, signals, batch_size=config.batch_size * world_size,
+                                             elapsed_before=elapsed_before,
+                                             step_sleep=float(config.debug.get("step_sleep", 0)))]
+    for own in bundle.callbacks:  # the task's own callbacks (e.g. causal-LM sample answers) first
+        if isinstance(own, RecorderAware):
+            own.recorder = recorder
+    callbacks[:0] = bundle.callbacks
     if config.early_stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     if "mlflow" in trackers.report_to:
-        callbacks.append(tracking.mlflow_run_recorder(run_dir, trackers.info))
+        callbacks.append(tracking.mlflow_run_recorder(run.root, trackers.info))
     callbacks.append(StopSync(signals))  # last: it sees what every other callback decided
     for name, info in trackers.info.items():
         where = info.get("folder") or f"{info.get('tracking_uri')}, experiment {info.get('experiment')}"

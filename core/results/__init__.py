@@ -1,3 +1,3 @@
-"""What a run's evidence becomes: evaluation, comparison, the offline report, exports, blind review and
-side by side.
+"""What a run's evidence becomes: evaluation, comparison, the verdict, the offline report, blind
+review and side by side. Shipping (exports, the model card) is ``core.ship``.
 """

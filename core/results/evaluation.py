@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.config import get_settings
 from core.errors import NotFoundError, UserError
+from core.run_folder import RunFolder
 from core.store import evaluations
 from core.store.runs import get_run
 from core.task_specs import get_spec, headline_task, higher_is_better
@@ -90,7 +91,7 @@ def store_evaluation(run_id: int, split: str, model: str, metrics: dict[str, Any
                      predictions: pd.DataFrame) -> None:
     """Save one evaluation (replacing an older one of the same run, split and model)."""
     settings = get_settings()
-    folder = settings.runs_dir / str(run_id) / "eval"
+    folder = RunFolder.of(settings.runs_dir, run_id).eval
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{model}-{split}.parquet"
     predictions.to_parquet(path, index=False)

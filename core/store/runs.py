@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,9 @@ from sqlalchemy import delete, func, select, update
 
 from core.entities import RunInfo, RunKind
 from core.errors import NotFoundError, RunStateError
+
+# The checkpoint marker lives with the run folder's layout; re-exported for the store's callers.
+from core.run_folder import COMPLETE_MARKER, last_complete_checkpoint, mark_complete  # noqa: F401
 from core.store.db import session_scope
 from core.store.orm import Evaluation, Generation, Run, RunLog, RunMetric, RunStatus, utcnow
 from core.store.processes import holder_alive, process_alive, start_time, this_host
@@ -36,7 +38,6 @@ TERMINAL = {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.INTERRUPTED}
 STALE_AFTER = timedelta(seconds=60)
 # A heartbeat this old means the worker is hung or its pid was reused by another process.
 HUNG_AFTER = timedelta(minutes=15)
-COMPLETE_MARKER = "COMPLETE"
 # Runs that never train themselves (a cross-validation parent): their status follows their child
 # runs (core.training.crossval), so the queue, the slot count and the reaper skip them.
 GROUP_KINDS = (RunKind.CV.value,)
@@ -411,21 +412,3 @@ def reap_stale(max_silence: timedelta = STALE_AFTER, *, now: datetime | None = N
         add_log(run_id, reason, "error")
         reaped.append(run_id)
     return reaped
-
-
-def mark_complete(checkpoint: Path) -> None:
-    """Write the marker that says every file of this checkpoint is on disk."""
-    (checkpoint / COMPLETE_MARKER).write_text("ok\n")
-
-
-def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
-    """The checkpoint with the highest step that has the completeness marker (partial ones skipped)."""
-    best: tuple[int, Path] | None = None
-    for path in checkpoints_dir.glob("checkpoint-*"):
-        try:
-            step = int(path.name.rsplit("-", 1)[1])
-        except ValueError:
-            continue
-        if (path / COMPLETE_MARKER).exists() and (best is None or step > best[0]):
-            best = (step, path)
-    return best[1] if best else None

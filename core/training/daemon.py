@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from filelock import FileLock, Timeout
 
@@ -28,12 +26,14 @@ from core.config import get_settings
 from core.entities import RunInfo
 from core.entities import RunStatus as S
 from core.errors import UserError
+from core.run_folder import RunFolder
 from core.store import runs, workers
 from core.store.processes import this_host
+from core.training import launch
 from core.training.queue import REQUEUE_REASON
 from core.training.sweep import advance_live_sweeps
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = launch.ROOT
 POLL_S = 1.0
 BEAT_EVERY_S = 5.0
 MAX_CPU_PROCESSES = 64
@@ -51,27 +51,14 @@ class Child:
 
 
 def child_command(run_id: int, processes: int) -> list[str]:
-    """The command that trains one claimed run: the worker module, under accelerate for processes > 1."""
-    target = ["-m", "core.training.worker", str(run_id), "--claimed"]
-    if processes <= 1:
-        return [sys.executable, *target]
-    with socket.socket() as sock:  # a free port for the processes' rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # torchrun's launcher on both: with no visible GPU each process takes the gloo backend on the
-    # CPU (accelerate's --cpu launcher would need mpirun); with GPUs, NCCL.
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-            str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_ip", "127.0.0.1", "--main_process_port", str(port), *target]
+    """The command that trains one claimed run (core.training.launch.worker_command)."""
+    return launch.worker_command(run_id, claimed=True, processes=processes)
 
 
 def child_env(gpus: list[int]) -> dict[str, str]:
-    settings = get_settings()
-    return {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "UCLAB_HOME": str(settings.home),
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-            # A CPU run, or a CPU worker, sees no GPU at all; a GPU run sees only its own GPUs.
-            "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpus),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    """A child's environment: a CPU run, or a CPU worker, sees no GPU at all; a GPU run sees only
+    its own GPUs (core.training.launch.worker_env)."""
+    return launch.worker_env(gpus)
 
 
 class WorkerDaemon:
@@ -108,15 +95,12 @@ class WorkerDaemon:
     def start(self, info: RunInfo) -> None:
         on_gpu = self.device_class == "gpu" and info.device_class != "cpu"
         gpus = self.free_gpus()[:max(1, info.processes)] if on_gpu else []
-        run_dir = get_settings().runs_dir / str(info.id)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder.of(get_settings().runs_dir, info.id)
         command = child_command(info.id, info.processes)
         where = f"GPU {','.join(map(str, gpus))}" if gpus else "CPU"
         runs.add_log(info.id, f"Claimed by the worker on {this_host()} (pid {os.getpid()}): "
                               f"{info.processes} process{'es' if info.processes > 1 else ''} on {where}.")
-        with open(run_dir / "worker.log", "ab") as log:
-            proc = subprocess.Popen(command, cwd=ROOT, env=child_env(gpus), stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = launch.spawn(command, folder.worker_log, child_env(gpus))
         self.children[info.id] = Child(info.id, proc, gpus)
 
     def start_or_fail(self, info: RunInfo) -> None:

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from core.store.runs import COMPLETE_MARKER
+from core.run_folder import COMPLETE_MARKER, RunFolder
 
 RESERVE_NAME = ".disk-reserve"
 RESERVE_BYTES = 2 * 1024 * 1024
@@ -71,10 +71,10 @@ def remove_partial(run_dir: Path) -> list[str]:
     """Delete checkpoints without their completeness marker and a half-saved final model; returns
     the names removed. Complete checkpoints stay: the run resumes from them."""
     removed = []
-    checkpoints = run_dir / "checkpoints"
-    candidates = [p for p in checkpoints.glob("*checkpoint-*") if not (p / COMPLETE_MARKER).exists()]
-    if (run_dir / "model").is_dir():
-        candidates.append(run_dir / "model")
+    folder = RunFolder(run_dir)
+    candidates = [p for p in folder.checkpoints.glob("*checkpoint-*") if not (p / COMPLETE_MARKER).exists()]
+    if folder.model.is_dir():
+        candidates.append(folder.model)
     for path in candidates:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Protocol
 
 from core.config import get_settings
+from core.run_folder import RunFolder
 from core.store import runs, workers
 from core.store.processes import start_time
+from core.training import launch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = launch.ROOT
 # How a run stopped by a worker's SIGTERM begins its status sentence: the worker puts it back in the
 # queue (core.training.daemon), so nobody else may treat it as finished (a sweep's trial, for one).
 REQUEUE_REASON = "Stopped by a termination signal"
@@ -38,19 +38,8 @@ class SubprocessLauncher:
     _children: list[subprocess.Popen[bytes]] = []
 
     def launch(self, run_id: int) -> None:
-        settings = get_settings()
-        run_dir = settings.runs_dir / str(run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # Passive OpenMP waiting: when other processes share the cores (the app server, a test
-        # run), spinning threads made a 2-thread step 5-7x slower here; passive waiting does not.
-        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "UCLAB_HOME": str(settings.home),
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run_dir / "worker.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "core.training.worker", str(run_id)],
-                                    cwd=ROOT, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        folder = RunFolder.of(get_settings().runs_dir, run_id)
+        proc = launch.spawn(launch.worker_command(run_id), folder.worker_log, launch.worker_env())
         # Reap finished children so they do not linger as zombies in a long-lived app process.
         SubprocessLauncher._children = [p for p in self._children if p.poll() is None] + [proc]
         runs.update_progress(run_id, heartbeat=False, pid=proc.pid, pid_started=start_time(proc.pid))
@@ -69,15 +58,8 @@ class LocalWorker:
         proc = LocalWorker._proc
         if proc is not None and proc.poll() is None:
             return False  # started a moment ago and still registering
-        settings = get_settings()
-        settings.home.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "UCLAB_HOME": str(settings.home),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(settings.home / "worker.log", "ab") as log:
-            LocalWorker._proc = subprocess.Popen(
-                [sys.executable, "-m", "core.training.daemon", "--local", str(max_running()),
-                 str(self.IDLE_EXIT_S)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        LocalWorker._proc = launch.spawn(launch.daemon_command(max_running(), self.IDLE_EXIT_S),
+                                         get_settings().home / "worker.log", launch.worker_env())
         return True
 
 

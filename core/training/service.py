@@ -16,6 +16,7 @@ from core.config import get_settings
 from core.entities import RunInfo, RunKind
 from core.errors import RunStateError
 from core.run_config import PRESETS, TrainConfig, field_help
+from core.run_folder import RunFolder
 from core.store import runs
 from core.training import queue
 from core.training.crossval import cancel_cv, refresh_live_parents, resume_cv
@@ -79,7 +80,7 @@ def resume_run(run_id: int, launcher: Launcher | None = None) -> RunInfo:
     if info.status not in ("interrupted", "cancelled", "failed"):
         raise RunStateError(f"Run {run_id} is {info.status}; only an interrupted, cancelled or failed "
                             "run can be resumed.")
-    checkpoint = runs.last_complete_checkpoint(get_settings().runs_dir / str(run_id) / "checkpoints")
+    checkpoint = RunFolder.of(get_settings().runs_dir, run_id).last_checkpoint()
     if info.status == "failed" and checkpoint is None:
         raise RunStateError(f"Run {run_id} failed before its first checkpoint; start a new run instead.")
     runs.transition(run_id, "queued", reason="", expect=[info.status])
@@ -93,20 +94,21 @@ def delete_run(run_id: int) -> list[int]:
     """Delete a finished run (and its folds) with its files under UCLAB_HOME; the ids deleted."""
     ids = runs.delete_run(run_id)
     for gone in ids:
-        shutil.rmtree(get_settings().runs_dir / str(gone), ignore_errors=True)
+        shutil.rmtree(RunFolder.of(get_settings().runs_dir, gone).root, ignore_errors=True)
     return ids
 
 
 def get_run(run_id: int) -> RunInfo:
-    """One run (kicking the queue first, so a dead worker shows as interrupted)."""
-    kick_queue()
+    """One run (after a sweep, so a dead worker shows as interrupted; a read starts no process)."""
+    sweep()
     return runs.get_run(run_id)
 
 
 def list_runs(*, status: str | None = None, dataset_id: int | None = None,
               task: str | None = None, limit: int = 200) -> list[RunInfo]:
-    """Runs, newest first (after kicking the queue)."""
-    kick_queue()
+    """Runs, newest first (after a sweep; a read starts no process: the app's start, the Fine-tuning
+    page and the worker daemons kick the queue)."""
+    sweep()
     return runs.list_runs(status=status, dataset_id=dataset_id, task=task, limit=limit)
 
 
@@ -122,7 +124,7 @@ def run_tracking(run_id: int) -> dict[str, Any]:
     from core.ml.tracking import read_info
 
     runs.get_run(run_id)
-    return read_info(get_settings().runs_dir / str(run_id))
+    return read_info(RunFolder.of(get_settings().runs_dir, run_id).root)
 
 
 def run_logs(run_id: int, tail: int = 50) -> list[str]:
@@ -140,7 +142,8 @@ def wait_for_run(run_id: int, timeout: float | None = None, poll: float = 1.0) -
     """The run once it is no longer queued or running (or as it is when the timeout passes)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        info = get_run(run_id)
+        kick_queue()  # the caller waits for this run: see that it gets trained
+        info = runs.get_run(run_id)
         if not info.is_live:
             return info
         if deadline is not None and time.monotonic() > deadline:

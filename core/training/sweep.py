@@ -11,16 +11,15 @@ trials while the budget (trials, minutes) and ``parallel`` allow; each new trial
 tagged ``task_options["sweep"] = {"id", "trial"}`` that any worker claims.
 
 The objective is the task's ranking metric (``core.task_specs``) on the validation split, never
-the test split. Pruning: the worker trains a trial with a ``PruneWatcher`` beside it, which
-reports each validation evaluation to the trial; when the median pruner says stop, the run is
-cancelled with a sentence that says it was pruned (status ``cancelled``: the run was stopped on
+the test split. Pruning: the worker hands the engine a ``TrialRecorder``, which reports
+each validation evaluation to the trial; when the median pruner says stop, the run stops as on a
+cancel, with a sentence that says it was pruned (status ``cancelled``: the run was stopped on
 request before its end, by the sweep instead of a person; the reason says which).
 """
 
 from __future__ import annotations
 
 import statistics
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -39,6 +38,8 @@ from core.task_specs import get_spec, higher_is_better
 from core.tasks.intervals import wilson_interval
 from core.training import queue
 from core.training.estimates import estimate_run
+from core.training.prepare import FIT_ON
+from core.training.recorder import StoreRecorder
 from core.training.request import TrainRequest, check_request
 from core.training.sweep_space import Param, apply_params, default_space, format_space, parse_space
 
@@ -53,7 +54,7 @@ PRUNER_WARMUP_EVALUATIONS = 2       # evaluations count from 1: never prune on t
 
 __all__ = ["SweepInfo", "TrialRow", "advance_live_sweeps", "advance_sweep", "default_space",
            "estimate_sweep", "get_sweep", "list_sweeps", "objective_of", "start_sweep", "sweep_tag",
-           "sweep_trials", "PruneWatcher"]
+           "sweep_trials", "TrialRecorder"]
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,6 @@ def best_trial(sweep_id: int) -> TrialRow | None:
 
 # -- the final run ------------------------------------------------------------------------------------
 FINAL_OPTION = "sweep_final"
-FIT_ON = "fit_on"  # task option read by the worker: "train+validation" trains on both splits
 
 
 def make_final_run(sweep_id: int, created_by: str = "") -> Any:
@@ -567,60 +567,66 @@ def _duration(seconds: float) -> str:
 
 
 # -- pruning (in the worker that trains a trial) --------------------------------------------------------
-class PruneWatcher(threading.Thread):
-    """Reports each validation evaluation of a trial's run to its trial; asks the run to stop when
-    the pruner says so. Runs beside training in the worker process; the reason says what happened."""
+class TrialRecorder(StoreRecorder):
+    """The recorder of a sweep's trial: each validation evaluation is stored as for any run and also
+    reported to the trial; when the median pruner says stop, the trial is told PRUNED and the engine
+    is asked to stop as on a cancel, and ``reason`` holds the sentence the run ends with."""
 
-    def __init__(self, run_id: int, tag: dict[str, int], poll: float = 0.5) -> None:
-        super().__init__(daemon=True, name=f"prune-{run_id}")
-        self.run_id = run_id
+    def __init__(self, run_id: int, tag: dict[str, int]) -> None:
+        super().__init__(run_id)
         self.tag = tag
-        self.poll = poll
-        self.stop = threading.Event()
         self.reason = ""
-        self._seen = 0
+        self._storage: Any = None
 
-    def run(self) -> None:
-        try:
-            info = store.get_sweep(int(self.tag["id"]))
-            with _study(info) as study:
-                trial = _trial(study, int(self.tag["trial"]))
-                if trial is None:
-                    return
-                while not self.stop.wait(self.poll) and not self.reason:
-                    try:
-                        self.check(study, trial, info)
-                    except Exception:  # noqa: BLE001 - e.g. a busy database: look again next time
-                        continue
-        except Exception:  # noqa: BLE001 - pruning is an optimisation; training goes on without it
-            return
+    def metrics(self, step: int, epoch: float | None, split: str, values: dict[str, float]) -> None:
+        super().metrics(step, epoch, split, values)
+        if split == "validation" and not self.reason:
+            try:
+                self._report()
+            except Exception:  # noqa: BLE001 - pruning is an optimisation; training goes on without it
+                pass
 
-    def check(self, study: Any, trial: Any, info: SweepInfo) -> None:
+    def progress(self, **fields: Any) -> bool:
+        return super().progress(**fields) or bool(self.reason)
+
+    def cancel_requested(self) -> bool:
+        return bool(self.reason) or super().cancel_requested()
+
+    def close(self) -> None:
+        if self._storage is not None:
+            self._storage.engine.dispose()
+            self._storage = None
+
+    def _report(self) -> None:
+        import optuna
         from optuna.trial import TrialState
 
-        frame = runs.metrics_frame(self.run_id)
+        info = store.get_sweep(int(self.tag["id"]))
+        frame = runs.metrics_frame(self.run_id)  # every evaluation kept (a resumed run dropped later ones)
         values = frame[(frame["split"] == "validation") & (frame["name"] == info.metric)]["value"].tolist()
-        for evaluation in range(self._seen + 1, len(values) + 1):
-            value = float(values[evaluation - 1])
-            trial.report(value, evaluation)
-            self._seen = evaluation
-            if trial.should_prune():
-                others = [t.intermediate_values[evaluation]
-                          for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                          if evaluation in t.intermediate_values]
-                median = statistics.median(others) if others else float("nan")
-                worse = "below" if info.direction == "maximize" else "above"
-                self.reason = (f"{PRUNED_PREFIX} {info.id}: validation {info.metric} {value:.3g} at "
-                               f"evaluation {evaluation} was {worse} the median of the finished trials "
-                               f"({median:.3g}), so it stopped early.")
-                trial.set_user_attr("reason", self.reason)
-                _tell(study, trial.number, state=TrialState.PRUNED)
-                runs.add_log(self.run_id, self.reason)
-                try:
-                    runs.request_cancel(self.run_id)
-                except UserError:
-                    pass
-                return
+        if not values:
+            return
+        if self._storage is None:
+            self._storage = _storage()
+        study = optuna.load_study(study_name=info.study_name, storage=self._storage, pruner=_pruner())
+        trial = _trial(study, int(self.tag["trial"]))
+        if trial is None:
+            return
+        evaluation, value = len(values), float(values[-1])
+        trial.report(value, evaluation)
+        if not trial.should_prune():
+            return
+        others = [t.intermediate_values[evaluation]
+                  for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                  if evaluation in t.intermediate_values]
+        median = statistics.median(others) if others else float("nan")
+        worse = "below" if info.direction == "maximize" else "above"
+        self.reason = (f"{PRUNED_PREFIX} {info.id}: validation {info.metric} {value:.3g} at "
+                       f"evaluation {evaluation} was {worse} the median of the finished trials "
+                       f"({median:.3g}), so it stopped early.")
+        trial.set_user_attr("reason", self.reason)
+        _tell(study, trial.number, state=TrialState.PRUNED)
+        self.log(self.reason)
 
 
 def _trial(study: Any, number: int) -> Any:

@@ -28,8 +28,9 @@ How to add a task (e.g. ``token-classification``)
    service (``training.start_run`` with ``worker.InlineLauncher``); ``tests/training_data.py``
    and ``tests/tiny_models.py`` have the helpers, ``tests/core/ml/test_trainer.py`` shows the pattern.
 
-What the engine gives every task: the run's status, progress, heartbeat and metrics in the
-database (``core.store.runs``), the final model in ``runs/<id>/model`` (via ``save``), and evaluations
+What the engine gives every task: the run's progress, heartbeat and metrics reported to the run's
+recorder (``core.run_folder.RunRecorder``; the worker's one writes the database), the final model in
+the run folder's ``model/`` (``core.run_folder.RunFolder``, via ``save``), and evaluations
 stored with ``core.results.evaluation.store_evaluation`` for the test and validation splits plus each
 baseline (``evaluations`` rows + predictions Parquet), read back by ``get_evaluation``.
 

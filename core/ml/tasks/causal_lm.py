@@ -24,14 +24,13 @@ import torch
 from transformers import TrainerCallback
 
 from core.errors import ConfigError
+from core.ml.callbacks import RecorderAware
 from core.ml.models import load_causal_lm, load_tokenizer
 from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInputs, read_meta, register
 from core.run_config import TrainConfig
-from core.store import runs
+from core.run_folder import SAMPLES_FILE, RunFolder
 from core.tasks import chat
 
-SAMPLES_FILE = "samples.jsonl"
-LORA_DIR = "lora"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
@@ -152,7 +151,7 @@ def greedy_answers(model: Any, tokenizer: Any, inputs: list[str], max_new_tokens
     return answers
 
 
-class SampleAnswersCallback(TrainerCallback):
+class SampleAnswersCallback(RecorderAware, TrainerCallback):
     """Adds perplexity to each evaluation and records the model's answers to fixed prompts."""
 
     def __init__(self, tokenizer: Any, prompts: list[tuple[str, str, str]], max_new_tokens: int) -> None:
@@ -179,9 +178,8 @@ class SampleAnswersCallback(TrainerCallback):
             for (shown, _, reference), answer in zip(self.prompts, answers, strict=True):
                 fh.write(json.dumps({"step": step, "prompt": shown, "output": answer, "reference": reference,
                                      "at": now}, ensure_ascii=False) + "\n")
-        if run_dir.name.isdigit():
-            runs.add_log(int(run_dir.name), f"Sample answer at step {step}: {self.prompts[0][0][:60]!r} -> "
-                                            f"{answers[0][:100]!r}")
+        self.recorder.log(f"Sample answer at step {step}: {self.prompts[0][0][:60]!r} -> "
+                          f"{answers[0][:100]!r}")
 
 
 def perplexity(loss: float) -> float:
@@ -283,7 +281,8 @@ def example_losses(model: Any, tokenizer: Any, rows: list[dict[str, list[int]] |
 
 def save_lora_adapter(run_dir: Path) -> Path | None:
     """Copy the best checkpoint's LoRA adapter (if the run used LoRA) to ``run_dir/lora``."""
-    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"),
+    folder = RunFolder(run_dir)
+    checkpoints = sorted(folder.checkpoints.glob("checkpoint-*"),
                          key=lambda p: int(p.name.split("-")[-1]))
     if not checkpoints:
         return None
@@ -292,7 +291,7 @@ def save_lora_adapter(run_dir: Path) -> Path | None:
     source = Path(best) if best and Path(best).is_dir() else checkpoints[-1]
     if not (source / ADAPTER_FILES[0]).is_file():
         return None
-    target = run_dir / LORA_DIR
+    target = folder.lora
     target.mkdir(parents=True, exist_ok=True)
     for name in ADAPTER_FILES:
         if (source / name).is_file():

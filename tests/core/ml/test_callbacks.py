@@ -9,8 +9,9 @@ from training_data import add_text_dataset
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from core.config import get_settings
-from core.ml.callbacks import DbProgressCallback, RunSignals
+from core.ml.callbacks import RunSignals
 from core.store import runs
+from core.training.engine import DbProgressCallback
 
 
 @pytest.fixture

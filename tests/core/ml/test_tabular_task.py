@@ -11,11 +11,11 @@ from sklearn.datasets import load_diabetes, load_iris
 
 from core.ml.tasks.base import TaskInputs
 from core.ml.tasks.registry import get_adapter
-from core.ml.trainer import train
 from core.run_config import TrainConfig
 from core.store import runs
 from core.store.db import session_scope
 from core.store.orm import Dataset
+from core.training.engine import train
 
 
 def sk_parts(loader, seed: int = 0) -> tuple[dict[str, pd.DataFrame], dict]:

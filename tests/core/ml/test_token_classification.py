@@ -97,8 +97,8 @@ def test_build_aligns_labels_to_first_subwords_and_keeps_evaluation_per_word(tin
 def test_tiny_bert_trains_two_steps_through_the_engine_then_saves_loads_and_evaluates(
     home, tiny_bert, tmp_path, capsys
 ):
-    from core.ml.trainer import train
     from core.store import runs
+    from core.training.engine import train
 
     with session_scope(write=True) as s:
         dataset = orm.Dataset(

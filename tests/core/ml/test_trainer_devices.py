@@ -6,9 +6,9 @@ import pytest
 from sklearn.datasets import load_iris
 
 from core.ml import device as devices
-from core.ml import trainer as engine
 from core.ml.tasks.registry import get_adapter
 from core.run_config import TrainConfig
+from core.training import engine
 from tests.core.ml.test_tabular_task import CONFIG, inputs, make_run, sk_parts
 
 MISSING_OP = ("The operator 'aten::fake_op' is not currently implemented for the MPS device. As a "

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from training_data import add_text_dataset, text_frame, tiny_model
 
-from core.results import compare, export, report
+from core.results import compare, report
 from core.run_config import TrainConfig
+from core.ship import export
 from core.training import learning_curve, queue, worker
 from core.training import service as training
 

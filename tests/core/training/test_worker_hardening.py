@@ -16,7 +16,7 @@ from core.ml.trainer import GuardedTrainer
 from core.run_config import TrainConfig
 from core.store import orm, runs
 from core.store.db import session_scope
-from core.training import disk, queue, worker
+from core.training import disk, evidence, queue, worker
 from core.training import service as training
 
 
@@ -60,7 +60,7 @@ def test_item7_resume_from_the_final_checkpoint_trains_no_extra_step(
         inline: worker.InlineLauncher, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = _queue()
     # Killed while evaluating, after the checkpoint of the last step was saved.
-    _fail_once(monkeypatch, worker, "store_evaluation", RuntimeError("killed while evaluating"))
+    _fail_once(monkeypatch, evidence, "store_evaluation", RuntimeError("killed while evaluating"))
     assert worker.run(run_id) == 1
     assert _checkpoints(home, run_id)[-1] == "checkpoint-5"
     resumed = training.resume_run(run_id)

@@ -23,7 +23,7 @@ from sklearn.datasets import load_diabetes, load_iris
 from core.config import get_settings
 from core.ml.tabular_model import TabularPredictor, encode_targets, make_config, train_mlp
 from core.ml.tasks.registry import get_adapter
-from core.results import export
+from core.ship import export
 from core.tasks.tabular import Preprocessor
 from core.tasks.tabular_gbm import GBM_KEY, GradientBoostingModel
 

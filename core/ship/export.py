@@ -25,8 +25,9 @@ from typing import Any
 from core.config import get_settings
 from core.entities import DatasetInfo, RunStatus
 from core.errors import NotFoundError, RunStateError, UserError
-from core.results import tabular_export
-from core.results.model_card import build_model_card
+from core.run_folder import RunFolder
+from core.ship import tabular_export
+from core.ship.model_card import build_model_card
 from core.store import datasets, evaluations, runs
 
 SAFE_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".md", ".jinja", ".tiktoken", ".merges"}
@@ -48,10 +49,9 @@ def model_folder(output_dir: str) -> Path:
     """The folder holding a run's final model (``<run dir>/model``, or the run dir itself)."""
     if not output_dir:
         raise RunStateError("This run has no saved model yet; export it once it has finished.")
-    root = get_settings().resolve(output_dir)
-    for folder in (root / "model", root):
-        if folder.is_dir() and (any(folder.glob("*.safetensors")) or (folder / "model.skops").is_file()):
-            return folder
+    folder = RunFolder(get_settings().resolve(output_dir)).final_model()
+    if folder is not None and (any(folder.glob("*.safetensors")) or (folder / "model.skops").is_file()):
+        return folder
     raise RunStateError("This run's model folder has no safetensors weights; train it to the end first.")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import RunStateError
-from core.results.export import SAFE_SUFFIXES, _facts
+from core.ship.export import SAFE_SUFFIXES, _facts
 
 CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>

@@ -16,7 +16,7 @@ from fake_runs import add_dataset, add_run
 
 from core.config import get_settings
 from core.errors import NotFoundError, RunStateError, UserError
-from core.results import export
+from core.ship import export
 
 LABELS = ["bad", "good"]
 TEXTS = ["a good film", "bad plot and bad acting", "fine"]

@@ -20,8 +20,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from core.errors import ConfigError, RunStateError
 from core.inference import generation as gen
 from core.inference import ner_predict, predict
-from core.results import export_onnx
-from core.results.export_formats import export_run
+from core.ship import export_onnx
+from core.ship.export_formats import export_run
 
 TEXTS = ["the film was great and lovely", "the film was awful", "dull"]
 

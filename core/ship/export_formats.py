@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from core.results import export, export_ollama, export_onnx
+from core.ship import export, export_ollama, export_onnx
 from core.task_specs import get_spec
 
 FORMATS: dict[str, Callable[[int, Path], Any]] = {

@@ -1,6 +1,6 @@
 """ONNX exports of encoder runs (fp32 and int8), and the side-by-side table the evaluation page shows.
 
-An export (``core.results.export_formats``) holds ``model.onnx`` (or ``model_int8.onnx``), the
+An export (``core.ship.export_formats``) holds ``model.onnx`` (or ``model_int8.onnx``), the
 tokenizer, ``label_map.json``, ``task.json`` and a README saying how to run it with onnxruntime.
 ``measure_onnx`` runs the PyTorch model, the ONNX fp32 model and the int8 model on the run's test
 split in one process and stores latency, throughput, file size and the test metric in
@@ -23,7 +23,8 @@ import numpy as np
 
 from core.config import get_settings
 from core.errors import RunStateError
-from core.results.export import _facts, exports_dir, label_map, model_folder
+from core.run_folder import RunFolder
+from core.ship.export import _facts, exports_dir, label_map, model_folder
 from core.task_specs import SPECS
 
 ONNX_TASKS = tuple(spec.task for spec in SPECS if "onnx" in spec.exports)  # core.task_specs
@@ -171,7 +172,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
     result = {"run_id": run_id, "examples": len(texts), "latency_examples": min(len(texts), LATENCY_EXAMPLES),
               "threads": devices.choose().threads, "cpu": _cpu(),
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
-    path = get_settings().runs_dir / str(run_id) / BENCH_FILE
+    path = RunFolder.of(get_settings().runs_dir, run_id).root / BENCH_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -179,7 +180,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
 
 def stored_measurement(run_id: int) -> dict[str, Any] | None:
     """The last ONNX measurement of a run, or None."""
-    path = get_settings().runs_dir / str(run_id) / BENCH_FILE
+    path = RunFolder.of(get_settings().runs_dir, run_id).root / BENCH_FILE
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
