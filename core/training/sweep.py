@@ -577,16 +577,18 @@ class TrialRecorder(StoreRecorder):
         self.tag = tag
         self.reason = ""
         self._storage: Any = None
+        self._total_steps = 0
 
     def metrics(self, step: int, epoch: float | None, split: str, values: dict[str, float]) -> None:
         super().metrics(step, epoch, split, values)
         if split == "validation" and not self.reason:
-            try:
-                self._report()
+            try:  # the last evaluation ends the trial anyway: it is reported, never pruned
+                self._report(may_prune=not self._total_steps or step < self._total_steps)
             except Exception:  # noqa: BLE001 - pruning is an optimisation; training goes on without it
                 pass
 
     def progress(self, **fields: Any) -> bool:
+        self._total_steps = int(fields.get("total_steps") or self._total_steps)
         return super().progress(**fields) or bool(self.reason)
 
     def cancel_requested(self) -> bool:
@@ -597,7 +599,7 @@ class TrialRecorder(StoreRecorder):
             self._storage.engine.dispose()
             self._storage = None
 
-    def _report(self) -> None:
+    def _report(self, may_prune: bool = True) -> None:
         import optuna
         from optuna.trial import TrialState
 
@@ -614,7 +616,7 @@ class TrialRecorder(StoreRecorder):
             return
         evaluation, value = len(values), float(values[-1])
         trial.report(value, evaluation)
-        if not trial.should_prune():
+        if not may_prune or not trial.should_prune():
             return
         others = [t.intermediate_values[evaluation]
                   for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

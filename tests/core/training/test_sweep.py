@@ -204,3 +204,30 @@ def test_a_pruned_trial_is_never_marked_best_even_with_a_higher_last_value(iris,
     rows = sweep.sweep_trials(info.id)
     assert [(r.number, r.state, r.best) for r in rows] == [(0, "COMPLETE", True), (1, "PRUNED", False)]
     assert rows[1].value == pytest.approx(0.99)
+
+
+@pytest.mark.parametrize(("total_steps", "pruned"), [(60, True), (40, False)])
+def test_the_trial_recorder_prunes_a_clearly_worse_trial_but_never_at_its_last_evaluation(
+        iris, recording, total_steps, pruned) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=3, parallel=3, config=_fast())
+    storage = sweep._storage()
+    study = optuna.load_study(study_name=info.study_name, storage=storage)
+    for number in (0, 1):  # two finished trials that scored 0.9 at evaluations 1 and 2
+        trial = optuna.trial.Trial(study, study.trials[number]._trial_id)
+        trial.report(0.9, 1)
+        trial.report(0.9, 2)
+        study.tell(number, 0.9)
+    storage.engine.dispose()
+    run = next(r for r in runs.list_runs() if (sweep.sweep_tag(r.config) or {}).get("trial") == 2)
+    recorder = sweep.TrialRecorder(run.id, sweep.sweep_tag(run.config))
+    assert recorder.progress(total_steps=total_steps, step=0) is False
+    recorder.metrics(20, 1.0, "validation", {"macro_f1": 0.2})  # the first evaluation: never pruned
+    assert not recorder.reason
+    recorder.metrics(40, 2.0, "validation", {"macro_f1": 0.2})
+    recorder.close()
+    assert bool(recorder.reason) is pruned and recorder.cancel_requested() is pruned
+    states = {t.number: t.state for t in sweep.sweep_trials(info.id)}
+    assert states[2] == ("PRUNED" if pruned else "RUNNING")
+    if pruned:
+        expected = f"Pruned by sweep {info.id}: validation macro_f1 0.2 at evaluation 2"
+        assert recorder.reason.startswith(expected)
