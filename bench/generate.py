@@ -1,27 +1,31 @@
 """Generation and causal-LM training speed of the app's paths against bare references, in one run.
 
 Generation (SmolLM2-135M-Instruct, the same chat prompts, greedy, interleaved repetitions), each
-candidate side by side against bare fp32 ``model.generate``:
+candidate side by side against bare fp32 ``model.generate`` in this one process:
 
-* int8 weights generate – ``torch.ao`` dynamic int8 quantization of every Linear, then ``generate``;
-* app exact  – the app's path (cache, thread, streaming, stops) with transformers' ``generate``;
-* app fast   – the app's path with the KV-cache loop of ``core.ml.decode`` (same arithmetic);
-* app onnx   – the same loop on the onnxruntime export of the model (``core.ml.onnx_decoder``),
-               the engine "auto" uses once the export exists (its one-time export is reported).
+* app exact          – the app's path (thread, streaming, stops) on transformers' ``generate``, fp32;
+* app default        – the app's path with engine "auto": llama.cpp on the model's F16 GGUF;
+* llama.cpp F16, Q8_0 – llama.cpp on the GGUF files ``core.ml.gguf_export`` writes from the fp32
+                       folder (what a fine-tuned run is converted to), the same prompt ids;
+* llama.cpp Q4_1     – llama.cpp on the bundled 4-bit file, called directly (no app path);
+* CTranslate2 int8   – ``ctranslate2.Generator`` on its int8 conversion of the fp32 folder (a wheel).
 
-Prints tokens/s (wall: median and best call) and tokens per CPU-second of this process (steadier
-when other processes share the cores), each as a ratio to bare generate, and whether the greedy
-tokens are identical.
-torch.compile with a static cache was tried and left out: its first call compiled for 394 s on
-this 2-core machine and later calls recompiled (0.2 tokens/s).
+(``torch.ao`` dynamic int8 of every Linear, measured by earlier versions, is left out: deprecated in
+torch 2.13 and its text differs from the exact path's.)
+
+Prints tokens/s (wall: median and best call) and tokens per CPU-second, each as a ratio to bare
+generate; time to first token (a one-token call: the prompt's prefill), the resident memory each
+candidate added when it was loaded, and whether its greedy tokens equal bare generate's. With
+``--quality N`` every candidate also answers N chat-pairs test prompts (greedy): ROUGE-L and chrF
+with 95 % bootstrap intervals, and the paired difference to the exact path.
+The hand-written decode loops of earlier versions (a torch KV loop and an onnxruntime one) are
+retired: llama.cpp runs 2-4x faster than either on this model.
 
 Training (``--train-steps``, default 6; ``--skip-train`` to leave it out), each in its own process:
-the app's path (``core.ml.trainer.train`` with the causal-LM adapter: chat template, answer-only
-loss, dynamic padding, length-grouped batches) against a minimal PyTorch loop over the same
-features (random batches, dynamic padding, AdamW, fp32). Prints training tokens/s (real tokens of
-the batches trained, timed from the first to the last step) and the ratio (target ≥ 0.95).
+the app's path (``core.ml.trainer.train`` with the causal-LM adapter) against a minimal PyTorch loop
+over the same features. Prints training tokens/s and the ratio (target >= 0.95).
 
-    .venv/bin/python bench/generate.py [--new-tokens 64] [--reps 3] [--train-steps 6]
+    .venv/bin/python bench/generate.py [--new-tokens 64] [--reps 3] [--quality 0] [--train-steps 6]
                                        [--skip-train | --skip-generation] [--json]
 """
 
@@ -31,10 +35,12 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import platform
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,92 +55,207 @@ PROMPTS = ["Give me three tips for writing a good product description.",
            "Write a short friendly email announcing our startup's new feature: dark mode.",
            "What is the capital of France?"]
 KEY = "smollm2-135m-instruct"
+BASE = "bare fp32 generate"
 BATCH, MAX_LENGTH, LR, SEED, TRAIN_ROWS = 8, 128, 5e-5, 42, 400
+Candidate = Callable[[list[int], int], list[int]]  # prompt ids, new tokens -> new ids (end token excluded)
 
 
-ENGINES = ("exact", "fast", "onnx")  # the app's engines (core.generation_settings.ENGINES)
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _candidates(path: Path, tok: Any, bare: Any, loaded: Any) -> dict[str, Any]:
-    """name -> fn(turns, new_tokens) -> (new token ids, wall s, cpu s), every candidate on the same prompt."""
-    import copy
-
+def _candidates(path: Path, tok: Any, eos: set[int], work: Path
+                ) -> tuple[dict[str, Candidate], dict[str, Any]]:
+    """name -> fn(prompt ids, new tokens) -> new ids, and facts (memory added, conversion seconds)."""
     import torch
 
     from core.inference import generation as gen
+    from core.ml import llama_engine
+    from core.ml.gguf_export import F16, Q8_0, write_gguf
+    from core.ml.models import load_causal_lm
+    from core.models import assets
 
-    def timed(fn: Any) -> Any:
-        def run(turns: list[dict[str, str]], new_tokens: int) -> tuple[list[int], float, float]:
-            wall, cpu = time.perf_counter(), time.process_time()
-            ids = fn(turns, new_tokens)
-            return ids, time.perf_counter() - wall, time.process_time() - cpu
-        return run
+    facts: dict[str, Any] = {"memory_mb": {}, "convert_s": {}}
+    runs: dict[str, Candidate] = {}
 
-    def bare_generate(model: Any) -> Any:
-        def fn(turns: list[dict[str, str]], new_tokens: int) -> list[int]:
+    def loaded(name: str, make: Callable[[], Candidate]) -> None:
+        before = _rss_mb()
+        runs[name] = make()
+        facts["memory_mb"][name] = round(_rss_mb() - before, 1)
+
+    def torch_generate(model: Any) -> Candidate:
+        def fn(ids: list[int], new_tokens: int) -> list[int]:
             with torch.inference_mode():
-                enc = tok.apply_chat_template(turns, add_generation_prompt=True, return_tensors="pt",
-                                              return_dict=True)
-                out = model.generate(**enc, max_new_tokens=new_tokens, do_sample=False,
+                out = model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids),
+                                     dtype=torch.long), max_new_tokens=new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id)
-            return [t for t in out[0, enc["input_ids"].shape[1]:].tolist() if t != tok.eos_token_id]
+            return [t for t in out[0, len(ids):].tolist() if t not in eos]
         return fn
 
-    def app(engine: str) -> Any:
-        def fn(turns: list[dict[str, str]], new_tokens: int) -> list[int]:
-            settings = gen.GenerationSettings(temperature=0, max_new_tokens=new_tokens, engine=engine)
-            record = gen.generate(KEY, turns[-1]["content"], settings=settings, store=False)
-            return tok(record.text, add_special_tokens=False)["input_ids"]
+    loaded(BASE, lambda: torch_generate(load_causal_lm(path).eval()))
+
+    def app(engine: str) -> Candidate:
+        settings = gen.GenerationSettings(temperature=0, engine=engine)
+        model = gen.get_loaded(KEY)
+        if engine == "exact":
+            _ = model.model  # the weights, loaded now so that their memory is counted here
+
+        def fn(ids: list[int], new_tokens: int) -> list[int]:
+            import queue as q
+            from dataclasses import replace
+
+            from core.ml.generation import run_generation
+
+            prompt = {"text": tok.decode(ids)}  # the same ids (the chat template is already applied)
+            result = run_generation(model, prompt, replace(settings, max_new_tokens=new_tokens), q.Queue())
+            assert result.engine == ("exact" if engine == "exact" else "llama.cpp"), result.engine_note
+            return tok(result.outputs[0], add_special_tokens=False)["input_ids"]
         return fn
 
-    int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(bare), {torch.nn.Linear}, dtype=torch.qint8)
-    return {"bare fp32 generate": timed(bare_generate(bare)),
-            "int8 weights generate": timed(bare_generate(int8)),
-            **{f"app {engine}": timed(app(engine)) for engine in ENGINES}}
+    loaded("app exact", lambda: app("exact"))
+    if llama_engine.unavailable_reason() is None:
+        loaded("app default", lambda: app("auto"))
+
+        def llama(file: Path) -> Candidate:
+            engine = llama_engine.LlamaEngine(file)
+
+            def fn(ids: list[int], new_tokens: int) -> list[int]:
+                out: list[int] = []
+                engine.generate(ids, new_tokens, llama_engine.Sampling(), eos,
+                                lambda token, _piece: out.append(token) is None)
+                return out
+            return fn
+
+        for qtype in (F16, Q8_0):
+            file = work / f"model-{qtype}.gguf"
+            start = time.perf_counter()
+            write_gguf(path, file, qtype, pre="smollm")
+            facts["convert_s"][f"llama.cpp {qtype}"] = round(time.perf_counter() - start, 1)
+            loaded(f"llama.cpp {qtype}", lambda file=file: llama(file))
+        loaded("llama.cpp Q4_1", lambda: llama(assets.smollm2_gguf()))
+    else:
+        facts["llama_missing"] = llama_engine.unavailable_reason()
+    try:
+        import ctranslate2
+
+        folder = work / "ct2-int8"
+        start = time.perf_counter()
+        ctranslate2.converters.TransformersConverter(str(path)).convert(str(folder), quantization="int8")
+        facts["convert_s"]["CTranslate2 int8"] = round(time.perf_counter() - start, 1)
+
+        def ct2() -> Candidate:
+            generator = ctranslate2.Generator(str(folder), device="cpu", inter_threads=1,
+                                              intra_threads=torch.get_num_threads())
+
+            def fn(ids: list[int], new_tokens: int) -> list[int]:
+                result = generator.generate_batch([tok.convert_ids_to_tokens(ids)], max_length=new_tokens,
+                                                  sampling_topk=1, include_prompt_in_result=False,
+                                                  end_token=[tok.convert_ids_to_tokens(e) for e in eos])
+                return [t for t in result[0].sequences_ids[0] if t not in eos]
+            return fn
+        loaded("CTranslate2 int8", ct2)
+    except ImportError:
+        facts["ctranslate2_missing"] = "ctranslate2 is not installed (requirements-dev.txt)"
+    return runs, facts
 
 
-def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS)) -> dict[str, Any]:
-    """Every candidate on the same prompts, interleaved (round 0 warms up and is not counted)."""
+def _chat_ids(tok: Any, messages: list[dict[str, str]]) -> list[int]:
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    return [int(i) for i in ids]
+
+
+def _quality(runs: dict[str, Candidate], tok: Any, n: int, new_tokens: int) -> dict[str, Any]:
+    """Greedy answers of every candidate to the same N chat-pairs test prompts: ROUGE-L and chrF with
+    intervals, and the paired difference to the exact path."""
+    from core.data.gallery import load_gallery_frame
+    from core.results.answer_metrics import paired_gain, score_answers
+    from core.results.prompts import causal_examples
+
+    _, frame, mapping, _ = load_gallery_frame("chat-pairs")
+    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    items = causal_examples(frame.iloc[n:], frame.iloc[:0], mapping, limit=n)
+    prompts = [_chat_ids(tok, e.prompt["messages"]) for e in items]
+    references = [e.reference for e in items]
+    rows: dict[str, list[dict[str, float]]] = {}
+    out: dict[str, Any] = {}
+    for name, fn in runs.items():
+        answers = [tok.decode(fn(list(ids), new_tokens), skip_special_tokens=True).strip() for ids in prompts]
+        rows[name], summary = score_answers(answers, references)
+        out[name] = {m: summary["metrics"][m] for m in ("rouge_l", "chrf")}
+        print(f"  quality {name:<22} ROUGE-L {out[name]['rouge_l']['mean']:.3f}", file=sys.stderr, flush=True)
+    exact = rows.get("app exact")
+    for name in runs:
+        if exact is not None:
+            out[name]["rouge_l_minus_exact"] = paired_gain([r["rouge_l"] for r in rows[name]],
+                                                           [r["rouge_l"] for r in exact])
+    return {"examples": len(items), "candidates": out}
+
+
+def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), quality: int = 0
+                     ) -> dict[str, Any]:
+    """Every candidate on the same prompt ids, interleaved (round 0 warms up and is not counted)."""
     from core.inference.generation import get_loaded
     from core.ml import device as devices
-    from core.ml.models import load_causal_lm
     from core.models import catalog
 
     path = catalog.model_path(KEY)
     loaded = get_loaded(KEY)
-    start = time.perf_counter()
-    loaded.onnx_model()  # the "onnx" engine exports once per model; reported, not timed per call
-    export_seconds = time.perf_counter() - start
-    choice = devices.choose()
-    bare = load_causal_lm(path).to(choice.device)
-    runs = _candidates(path, loaded.tokenizer, bare, loaded)
+    tok = loaded.tokenizer
+    work = Path(tempfile.mkdtemp(prefix="uclab-bench-gen-"))
+    runs, facts = _candidates(path, tok, set(loaded.eos_ids), work)
     names = list(runs)
     speed: dict[str, list[float]] = {n: [] for n in names}
     cpu_speed: dict[str, list[float]] = {n: [] for n in names}
+    first: dict[str, list[float]] = {n: [] for n in names}
     texts: dict[str, dict[str, list[int]]] = {n: {} for n in names}
     for prompt in PROMPTS[:prompts]:
-        turns = [{"role": "user", "content": prompt}]
+        ids = _chat_ids(tok, [{"role": "user", "content": prompt}])
         for rep in range(reps + 1):
             for name in names[rep % len(names):] + names[:rep % len(names)]:  # rotate the order
-                ids, wall, cpu = runs[name](turns, new_tokens)
-                texts[name][prompt] = ids
+                wall, cpu = time.perf_counter(), time.process_time()
+                out = runs[name](ids, new_tokens)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                texts[name][prompt] = out
                 if rep:
-                    speed[name].append(len(ids) / wall)
-                    cpu_speed[name].append(len(ids) / cpu if cpu > 0 else float("nan"))
+                    speed[name].append(len(out) / wall)
+                    cpu_speed[name].append(len(out) / cpu if cpu > 0 else float("nan"))
+                    start = time.perf_counter()
+                    runs[name](ids, 1)
+                    first[name].append(time.perf_counter() - start)
         print(f"  {prompt[:40]:<40} " + " | ".join(f"{n} {statistics.median(speed[n][-reps:]):.1f}"
                                                    for n in names), file=sys.stderr, flush=True)
-    base = "bare fp32 generate"
     rows = {n: {"tokens_per_s": round(statistics.median(speed[n]), 2),
                 "best_tokens_per_s": round(max(speed[n]), 2),
-                "best_ratio": round(max(speed[n]) / max(speed[base]), 2),
+                "ratio": round(statistics.median(speed[n]) / statistics.median(speed[BASE]), 2),
+                "best_ratio": round(max(speed[n]) / max(speed[BASE]), 2),
                 "tokens_per_cpu_s": round(statistics.median(cpu_speed[n]), 2),
-                "ratio": round(statistics.median(speed[n]) / statistics.median(speed[base]), 2),
-                "cpu_ratio": round(statistics.median(cpu_speed[n]) / statistics.median(cpu_speed[base]), 2),
-                "same_greedy_tokens": all(texts[n][p] == texts[base][p] for p in texts[base])} for n in names}
-    return {"device": choice.name, "bf16": choice.bf16, "cpu_has_bf16": devices.cpu_supports_bf16(),
-            "threads": _threads(), "new_tokens": new_tokens, "reps": reps, "onnx_export_seconds":
-            round(export_seconds, 1), "candidates": rows,
-            "example": loaded.tokenizer.decode(texts["app onnx"][PROMPTS[0]])}
+                "cpu_ratio": round(statistics.median(cpu_speed[n]) / statistics.median(cpu_speed[BASE]), 2),
+                "first_token_s": round(statistics.median(first[n]), 3),
+                "memory_mb": facts["memory_mb"].get(n),
+                "same_greedy_tokens": sum(texts[n][p] == texts[BASE][p] for p in texts[BASE]),
+                "same_first_8": sum(texts[n][p][:8] == texts[BASE][p][:8] for p in texts[BASE])}
+            for n in names}
+    choice = devices.choose()
+    summary = {"device": choice.name, "bf16": choice.bf16, "cpu_has_bf16": devices.cpu_supports_bf16(),
+               "cpu": _cpu_name(), "threads": _threads(), "new_tokens": new_tokens, "reps": reps,
+               "prompts": prompts, "convert_s": facts["convert_s"], "candidates": rows,
+               "missing": [facts[k] for k in ("llama_missing", "ctranslate2_missing") if k in facts],
+               "example": tok.decode(texts[names[-1]][PROMPTS[0]])}
+    print(json.dumps(summary), file=sys.stderr, flush=True)  # the speed part, before the longer quality part
+    if quality:
+        summary["quality"] = _quality(runs, tok, quality, new_tokens)
+    return summary
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _threads() -> int:
@@ -265,6 +386,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64, help="max new tokens per generation")
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions per prompt (median)")
     parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="how many of the prompts")
+    parser.add_argument("--quality", type=int, default=0, help="chat-pairs test prompts to score (0: off)")
     parser.add_argument("--train-steps", type=int, default=6, help="training steps per variant")
     parser.add_argument("--skip-train", action="store_true", help="only the generation comparison")
     parser.add_argument("--skip-generation", action="store_true", help="only the training comparison")
@@ -273,7 +395,7 @@ def main() -> None:
     summary: dict[str, Any] = {}
     if not args.skip_generation:
         print("Generation (greedy, SmolLM2-135M-Instruct):", file=sys.stderr, flush=True)
-        summary["generation"] = bench_generation(args.new_tokens, args.reps, args.prompts)
+        summary["generation"] = bench_generation(args.new_tokens, args.reps, args.prompts, args.quality)
     if not args.skip_train:
         print("Training (chat-pairs, batch 8, max length 128):", file=sys.stderr, flush=True)
         summary["training"] = bench_training(args.train_steps)
@@ -294,16 +416,32 @@ def main() -> None:
 
 
 def _print_generation(g: dict[str, Any]) -> None:
+    print(f"CPU: {g['cpu']}, {g['threads']} threads; {g['prompts']} prompts x {g['reps']} reps, "
+          f"{g['new_tokens']} new tokens, greedy")
     print(f"{'candidate':<22} {'tokens/s':>9} {'x bare':>7} {'best':>7} {'x bare':>7} {'tok/cpu-s':>10} "
-          f"{'x bare':>7}  same greedy tokens")
+          f"{'x bare':>7} {'1st tok s':>9} {'+MB':>6}  same tokens (all / first 8)")
     for name, r in g["candidates"].items():
         print(f"{name:<22} {r['tokens_per_s']:>9.2f} {r['ratio']:>6.2f}x {r['best_tokens_per_s']:>7.2f} "
-              f"{r['best_ratio']:>6.2f}x {r['tokens_per_cpu_s']:>10.2f} {r['cpu_ratio']:>6.2f}x  "
-              f"{r['same_greedy_tokens']}")
+              f"{r['best_ratio']:>6.2f}x {r['tokens_per_cpu_s']:>10.2f} {r['cpu_ratio']:>6.2f}x "
+              f"{r['first_token_s']:>9.3f} {r['memory_mb'] or 0:>6.0f}  "
+              f"{r['same_greedy_tokens']}/{g['prompts']}"
+              f" / {r['same_first_8']}/{g['prompts']}")
     print("tokens/s: median of the timed calls; best: the fastest call (the least disturbed by other "
-          "processes on a shared CPU); tok/cpu-s: per CPU-second of this process")
-    print(f"onnx export (once per model): {g['onnx_export_seconds']} s; {g['threads']} threads; "
-          f"target: the app's default path >= 2.5x bare fp32 generate")
+          "processes on a shared CPU); tok/cpu-s: per CPU-second of this process; 1st tok: a one-token call; "
+          "+MB: resident memory the candidate added when loaded (weights it shares are not counted twice)")
+    print(f"conversions (once per model): {g['convert_s']}")
+    for line in g["missing"]:
+        print(f"left out: {line}")
+    q = g.get("quality")
+    if q:
+        print(f"answer quality on {q['examples']} chat-pairs test prompts (mean [95 % interval]):")
+        for name, r in q["candidates"].items():
+            gap = r.get("rouge_l_minus_exact") or {}
+            gap_text = (f"  vs exact {gap['mean']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]"
+                        if gap.get("mean") is not None else "")
+            print(f"  {name:<22} ROUGE-L {r['rouge_l']['mean']:.3f} [{r['rouge_l']['low']:.3f}, "
+                  f"{r['rouge_l']['high']:.3f}]  chrF {r['chrf']['mean']:.3f} [{r['chrf']['low']:.3f}, "
+                  f"{r['chrf']['high']:.3f}]{gap_text}")
 
 
 if __name__ == "__main__":

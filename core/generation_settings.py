@@ -14,7 +14,9 @@ from core.errors import ConfigError
 MODES = ("prompt", "chat")
 MAX_SEQUENCES = 5
 MAX_NEW_TOKENS = 2048
-ENGINES = ("auto", "fast", "exact", "onnx")
+ENGINES = ("auto", "llama.cpp", "exact")
+# engines of earlier versions, kept in stored settings: both were hand-written loops that llama.cpp replaced
+RETIRED_ENGINES = ("fast", "onnx")
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,9 @@ class GenerationSettings:
     num_return_sequences: int = 1
     seed: int | None = None
     stop: tuple[str, ...] = ()
-    # "fast": the KV-cache loop of core.ml.decode; "exact": transformers' generate; "onnx": the same
-    # loop on an onnxruntime export of the model (exported on first use, then reused); "auto": onnx
-    # once the model's export exists (on CPU), else fast
+    # "llama.cpp": the model's GGUF file on llama.cpp (core.ml.llama_engine); "exact": transformers'
+    # generate on the full-precision weights; "auto": llama.cpp on a CPU where it is installed and
+    # can read the model, else exact (a GPU keeps exact)
     engine: str = "auto"
 
     def __post_init__(self) -> None:
@@ -73,6 +75,8 @@ class GenerationSettings:
         values = {k: v for k, v in data.items() if k in known}
         if "stop" in values:
             values["stop"] = tuple(values["stop"] or ())
+        if values.get("engine") in RETIRED_ENGINES:
+            values["engine"] = "auto"
         return cls(**values)
 
 
@@ -85,6 +89,8 @@ class ModelSource:
     adapter_path: Path | None = None
     run_id: int | None = None
     label: str = ""
+    gguf: Path | None = None  # the model as a GGUF file for llama.cpp (written once, then reused)
+    gguf_problem: str | None = None  # why there is none: the model is not one llama.cpp can run
 
 
 @dataclass(frozen=True)

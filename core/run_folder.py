@@ -1,10 +1,11 @@
 """What the training engine is handed for one run: its folder and the recorder it reports to.
 
 ``RunFolder`` owns the layout of ``UCLAB_HOME/runs/<id>/`` (``model/``, ``checkpoints/``,
-``eval/``, ``lora/``, ``merged/``, ``samples.jsonl``) and the one rule that says which folder holds
-a run's final model. ``RunRecorder`` is what ``core.ml`` reports to while it trains (progress,
-metrics, log lines, saved checkpoints) and asks whether to stop; ``core.training`` implements it
-over the store, so the engine never imports the database. Both are plain values of ``core``.
+``eval/``, ``lora/``, ``merged/``, ``gguf/``, ``baselines/<name>/``, ``samples.jsonl``) and the one
+rule that says which folder holds a run's final model. ``RunRecorder`` is what ``core.ml`` reports to
+while it trains (progress, metrics, log lines, saved checkpoints) and asks whether to stop;
+``core.training`` implements it over the store, so the engine never imports the database. Both
+are plain values of ``core``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ CHECKPOINTS_DIR = "checkpoints"
 EVAL_DIR = "eval"
 LORA_DIR = "lora"
 MERGED_DIR = "merged"
+BASELINES_DIR = "baselines"
+GGUF_DIR = "gguf"  # the model as GGUF files for llama.cpp (core.ml.gguf_export), one per weight type
 SAMPLES_FILE = "samples.jsonl"
 WORKER_LOG = "worker.log"
 COMPLETE_MARKER = "COMPLETE"
@@ -71,6 +74,10 @@ class RunFolder:
     def checkpoints(self) -> Path:
         return self.root / CHECKPOINTS_DIR
 
+    def gguf(self, qtype: str) -> Path:
+        """The final model as a GGUF file of one weight type (``F16``: what the llama.cpp engine reads)."""
+        return self.root / GGUF_DIR / f"model-{qtype}.gguf"
+
     @property
     def eval(self) -> Path:
         """Predictions of each evaluation (Parquet)."""
@@ -85,6 +92,10 @@ class RunFolder:
     def merged(self) -> Path:
         """A merged copy of base model + adapters, made for an export."""
         return self.root / MERGED_DIR
+
+    def baseline(self, name: str) -> Path:
+        """A saved keyword baseline of the run (``model.skops`` + ``baseline.json``)."""
+        return self.root / BASELINES_DIR / name
 
     @property
     def samples(self) -> Path:

@@ -39,8 +39,7 @@ else:
         if parsed is not None:
             frame = parsed.frame
             st.caption(md_escape(dataset_form.file_summary(parsed)))
-            for warning in parsed.warnings:
-                st.warning(md_escape(warning), icon=":material/warning:")
+            dataset_form.reading_notes(parsed)
             preview, types = st.tabs(["Preview", "Column types"])
             # Numbered from 1, as the quality report numbers rows.
             preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,

@@ -4,6 +4,8 @@ from core.models import catalog
 from ui import access, state
 from ui.models_view import (
     dataset_cost,
+    languages_frame,
+    languages_summary,
     model_label,
     models_frame,
     progress_reporter,
@@ -30,8 +32,15 @@ model = next(m for m in models if m.key == picked)
 with st.container(border=True):
     st.text(f"{model.name} · {model.key} · {model.source}")
     st.caption(md_escape(model.notes))
-    if model.languages:
-        st.caption(md_escape(f"Reads: {model.languages}"))
+    measured = languages_summary(model.key)
+    if measured:
+        st.caption(measured)  # built from the constant language names and numbers only
+        with st.expander("Languages, measured with its tokenizer"):
+            st.caption("Up to 40 texts of each language of the bundled chat corpus: the share of "
+                       "tokens it has no entry for (unknown), and how many characters one token covers.")
+            st.dataframe(languages_frame(model.key), hide_index=True, key="models_languages")
+    elif model.languages:
+        st.caption(md_escape(f"Reads (as described by its makers): {model.languages}"))
     cols = st.columns(4)
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))

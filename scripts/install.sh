@@ -10,7 +10,8 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements.txt requirements-assets.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$(cat requirements.txt requirements-assets.txt requirements-dev.txt requirements-llamacpp.txt \
+  pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r requirements.txt
@@ -19,6 +20,20 @@ if [ ! -f "$stamp" ]; then
   # The project itself, so `uclab` is a command (editable: the checkout is what runs).
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
+fi
+if [ ! -f "$stamp.llamacpp" ]; then
+  # llama.cpp, the fast generation engine on CPU, compiles here (about 15 minutes on 2 cores; pip
+  # caches the wheel, so reinstalling takes seconds). Without a compiler the app answers with
+  # transformers (the "exact" engine) and says so; CI (--dev) must build it.
+  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}
+  if .venv/bin/python -m pip install --quiet -r requirements-llamacpp.txt; then
+    touch "$stamp.llamacpp"
+  elif [ "${1:-}" = "--dev" ]; then
+    echo "llama.cpp (llama-cpp-python) did not build; the tests need it. Install a C/C++ compiler and cmake (apt-get install build-essential cmake) and run this again." >&2
+    exit 1
+  else
+    echo "llama.cpp did not build (it needs a C/C++ compiler and cmake: apt-get install build-essential cmake); the app generates with transformers instead, several times slower on a CPU." >&2
+  fi
 fi
 if [ "${1:-}" = "--dev" ]; then
   if [ ! -f "$stamp.dev" ]; then

@@ -126,7 +126,13 @@ _SEVERITY = {"blocking": (st.error, ":material/block:"), "warning": (st.warning,
 
 def render_report(report: QualityReport, key_prefix: str, saved: bool = False) -> None:
     """Blocking problems, warnings and notes as sentences with example rows, then the charts."""
-    if report.ok and not saved:
+    warnings = sum(f.severity == "warning" for f in report.findings)
+    if report.ok and not saved and warnings:
+        # never green above a warning that changes what the scores mean
+        st.info(f"This dataset can be saved, but read the {warnings} warning{'s' if warnings > 1 else ''} "
+                "below first: they can make the scores look better or worse than they are.",
+                icon=":material/info:")
+    elif report.ok and not saved:
         st.success("No blocking problem: this dataset can be saved.", icon=":material/check_circle:")
     for severity in ("blocking", "warning", "info"):
         show, icon = _SEVERITY[severity]
@@ -191,13 +197,43 @@ def parsed_upload(upload: Any, encoding: str | None = None) -> Any:
     small cache shared by all sessions (keyed by the upload's random id), never in session
     state, so a few open tabs do not each keep a full copy."""
     from core.errors import UserError
+    from core.text.encoding import EncodingQuestion
 
     try:
         with st.spinner("Reading the file…"):
             return _parse_upload(upload.file_id, upload.name, encoding, upload)
+    except EncodingQuestion as question:  # two plausible readings: show both and ask
+        ask_reading(question)
+        return None
     except UserError as error:  # exceptions are not cached: a fixed file is read again
         st.error(md_escape(error))
         return None
+
+
+def _pick_reading(codec: str) -> None:
+    st.session_state[state.DATASETS_ENCODING] = codec  # a callback: before the selectbox exists
+
+
+def ask_reading(question: Any) -> None:
+    """Both readings of an ambiguous file side by side, each with a button that picks it."""
+    first, second = question.readings[0], question.readings[1]
+    st.warning(f"This file reads as plausible text in two encodings, {md_escape(first.label)} and "
+               f"{md_escape(second.label)}, and the app will not guess which one is right. "
+               "Which one shows your texts?", icon=":material/help:")
+    for reading, column in zip((first, second), st.columns(2), strict=True):
+        language = f" — looks like {reading.language}" if reading.language else ""
+        column.markdown(f"**{md_escape(reading.label)}**{md_escape(language)}")
+        column.text("\n".join(reading.preview) or "(no non-ASCII line)")  # user text as text
+        column.button(f"Read it as {reading.label}", key=f"{state.DATASETS_PICK_READING}{reading.codec}",
+                      on_click=_pick_reading, args=(reading.codec,))
+
+
+def reading_notes(parsed: Any) -> None:
+    """How the file was read: calm facts as info lines, doubts as warnings."""
+    for note in getattr(parsed, "notes", ()):
+        st.info(md_escape(note), icon=":material/info:")
+    for warning in parsed.warnings:
+        st.warning(md_escape(warning), icon=":material/warning:")
 
 
 def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,

@@ -11,6 +11,7 @@ import streamlit as st
 from core.data import datasets
 from core.errors import UserError
 from core.models.catalog import ModelInfo
+from core.models.languages import cached_languages, model_languages, summary
 from core.run_config import TrainConfig
 from core.text.labels import task_label
 from core.training import service as training
@@ -49,13 +50,39 @@ def training_speed(speed: dict[str, Any] | None) -> str:
     return f"{float(figures[0]['value']):,.1f} samples/s" if figures else "not measured"
 
 
+def languages_cell(model: ModelInfo) -> str:
+    """'11 of 27 in words, 5 spelt out, 11 poorly or not at all', measured once per ready model (a model
+    still to prepare, such as SmolLM2 before its conversion, shows its figures once selected)."""
+    readings = model_languages(model.key) if model.ready else cached_languages(model.key)
+    if not readings:
+        return "—" if model.family == "tabular" else "measured when selected"
+    verdicts = [r.verdict for r in readings]
+    return (f"{verdicts.count('reads')} of {len(readings)} in words, {verdicts.count('spells out')} spelt "
+            f"out, {verdicts.count('reads poorly') + verdicts.count('cannot read')} poorly or not at all")
+
+
+def languages_summary(key: str) -> str:
+    """The measured languages of a model in one sentence, or '' when it has no tokenizer."""
+    return summary(model_languages(key))
+
+
+def languages_frame(key: str) -> pd.DataFrame:
+    """The measured reading of each sample language by a model's tokenizer, best read first."""
+    readings = model_languages(key) or []
+    order = {"reads": 0, "spells out": 1, "reads poorly": 2, "cannot read": 3}
+    return pd.DataFrame([{"language": r.language, "reads it": r.verdict,
+                          "unknown tokens": f"{r.unknown_share:.1%}",
+                          "characters per token": f"{r.chars_per_token:.2f}", "texts": r.texts}
+                         for r in sorted(readings, key=lambda r: (order[r.verdict], -r.chars_per_token))])
+
+
 def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
     """One row per catalogue model, as the Models page shows it (what a person compares first)."""
     return pd.DataFrame([{
         "model": m.name, "ready": "yes" if m.ready else "prepared on first use",
         "speed here": speed_text(m.speed), "tasks": ", ".join(task_label(t) for t in m.tasks),
         "parameters": count(m.params), "size on disk": size(m.size_bytes), "licence": m.licence,
-        "languages": m.languages or "not stated",
+        "languages (measured)": languages_cell(m),
         "context": f"{m.context_length:,}" if m.context_length else "—", "source": m.source,
         "measured": speed_date(m.speed), "key": m.key,
     } for m in models])

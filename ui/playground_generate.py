@@ -12,12 +12,13 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
+from core.results import verdict
 from ui import access, ship
 from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
 
 KEY = "playground_gen_"
-ENGINE_LABELS = {"auto": "Auto (ONNX once exported)", "onnx": "ONNX Runtime", "fast": "Fast (torch)",
+ENGINE_LABELS = {"auto": "Auto (llama.cpp on CPU)", "llama.cpp": "llama.cpp (GGUF)",
                  "exact": "Exact (transformers generate)"}
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
 LAST = KEY + "last"               # the last finished generation(s), shown after reruns
@@ -31,6 +32,19 @@ def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
     choices.update({f"run:{r.id}": f"Run {r.id} · {r.name}" for r in runs
                     if r.task == "causal-lm" and r.status == "succeeded"})
     return choices
+
+
+def default_models(runs: Sequence[RunInfo], keys: Sequence[str]) -> tuple[str, str]:
+    """(first, second) model to open on: the best fine-tuned chat run when one exists, else the first
+    catalogue model; beside it, the model it was fine-tuned from (fine-tuned against not fine-tuned)."""
+    chat_runs = [r for r in runs if r.task == "causal-lm" and r.status == "succeeded"
+                 and f"run:{r.id}" in keys]
+    best = verdict.best_run(chat_runs)
+    if best is None:
+        return keys[0], next((k for k in keys if k != keys[0]), keys[0])
+    first = f"run:{best.id}"
+    second = best.model_key if best.model_key in keys else next((k for k in keys if k != first), first)
+    return first, second
 
 
 def settings_controls() -> generation.GenerationSettings | None:
@@ -48,8 +62,10 @@ def settings_controls() -> generation.GenerationSettings | None:
     stop = d.text_input("Stop sequences (comma-separated)", key=KEY + "stop")
     engine = st.radio("Engine", list(ENGINE_LABELS), key=KEY + "engine", horizontal=True,
                       format_func=ENGINE_LABELS.get,
-                      help="Fast and ONNX write the same greedy text as exact (transformers' generate), "
-                           "several times faster on CPU; ONNX is exported once per model (a minute or two).")
+                      help="llama.cpp runs the model's GGUF file several times faster on a CPU; it rounds "
+                           "weights and activations to 8 or 4 bits, so a greedy answer can differ from "
+                           "exact (transformers' generate, full precision) after some tokens. Each answer "
+                           "says which engine wrote it.")
     try:
         return generation.GenerationSettings(
             max_new_tokens=int(max_new), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
@@ -110,7 +126,10 @@ def _prepared(model_ref: str) -> bool:
 def _timing_text(record: generation.GenerationRecord) -> str:
     ttft = f"{record.time_to_first_token:.2f} s" if record.time_to_first_token is not None else "—"
     speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "—"
-    return f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
+    # which engine answered and why (a greedy answer depends on it: llama.cpp rounds to 8 or 4 bits)
+    note = record.stats.get("engine_note")
+    return (f"Time to first token {ttft} · {speed} tokens/s · seed {record.settings.get('seed')}"
+            + (f" · {md_escape(note)}" if note else ""))
 
 
 def _timings(record: generation.GenerationRecord) -> None:
@@ -214,8 +233,15 @@ def panel(runs: Sequence[RunInfo]) -> None:
     side = st.toggle("Side by side: send the same prompt, settings and seed to two models", key=KEY + "side")
     keys = list(choices)
     columns = st.columns(2 if side else 1)
-    model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
-    model_b = (columns[1].selectbox("Second model", keys, index=min(1, len(keys) - 1), key=KEY + "model_b",
+    first, second = default_models(runs, keys)
+    if st.session_state.get(KEY + "model_a") not in keys:
+        st.session_state.pop(KEY + "model_a", None)
+    model_a = columns[0].selectbox("Model", keys, index=keys.index(first), key=KEY + "model_a",
+                                   format_func=choices.get)
+    if side and st.session_state.get(KEY + "model_b") not in keys:
+        st.session_state.pop(KEY + "model_b", None)
+    other = second if second != model_a else next((k for k in keys if k != model_a), model_a)
+    model_b = (columns[1].selectbox("Second model", keys, index=keys.index(other), key=KEY + "model_b",
                                     format_func=choices.get) if side else None)
     ship.serve_panel(model_a, "causal-lm", run_id=int(model_a[4:]) if model_a.startswith("run:") else None)
     system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""

@@ -64,7 +64,7 @@ def report_button(run_ids: Sequence[int], key: str = state.COMPARE_REPORT) -> No
 
 FORMAT_LABELS = {"zip": "safetensors + tokenizer (transformers)", "onnx": "ONNX fp32 (onnxruntime)",
                  "onnx-int8": "ONNX int8 weights (onnxruntime, ~4x smaller)",
-                 "ollama": "Ollama: merged safetensors + Modelfile"}
+                 "ollama": "Ollama / llama.cpp: GGUF (16-, 8- and 4-bit) + Modelfile"}
 
 
 def export_panel(run_ids: Sequence[int], by_id: Mapping[int, RunInfo]) -> None:

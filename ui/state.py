@@ -20,6 +20,7 @@ ACCESS_SIGN_OUT_UNKNOWN = "access_sign_out_unknown"
 DATASETS_UPLOAD = "datasets_upload"
 DATASETS_PARSED_ID = "datasets_parsed_id"  # (upload id, encoding) the form was filled from; frame cached
 DATASETS_ENCODING = "datasets_encoding"
+DATASETS_PICK_READING = "datasets_pick_reading_"  # + codec: "read it as this" under a preview
 DATASETS_TASK = "datasets_task"
 DATASETS_MAP_PREFIX = "datasets_map_"
 DATASETS_VALIDATION = "datasets_validation_size"
@@ -61,6 +62,7 @@ FINETUNE_FIELD_PREFIX = "finetune_field_"
 # Evaluation page
 EVALUATION_RUN = "evaluation_run"
 EVALUATION_SPLIT = "evaluation_split"
+EVALUATION_SAVE_BASELINE = "evaluation_save_baseline"
 EVALUATION_NORMALISE = "evaluation_normalise"
 EVALUATION_TRUE_FILTER = "evaluation_true_filter"
 EVALUATION_PRED_FILTER = "evaluation_pred_filter"

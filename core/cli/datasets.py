@@ -147,7 +147,8 @@ def register(subparsers: Any) -> None:
                    help="causal-lm data shape")
     p.add_argument("--features", default=None, help="tabular feature columns, comma-separated")
     p.add_argument("--encoding", default=None,
-                   help="text encoding of the file (e.g. gbk, cp1251); detected when left out")
+                   help="text encoding of the file (e.g. gbk, cp1251, utf-16-le); detected when left "
+                        "out, and asked for when two readings are both plausible")
     p.add_argument("--validation-size", type=float, default=0.1)
     p.add_argument("--test-size", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=42)

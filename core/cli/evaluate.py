@@ -65,6 +65,11 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         if run.task != "causal-lm":
             raise
         data = {"run_id": run.id, "split": args.split, "task": run.task, "metrics": {}, "baselines": []}
+    from core.results.verdict import baseline_winner
+
+    win = baseline_winner(run.task, data["metrics"], {b["name"]: b["metrics"] for b in data["baselines"]})
+    data["baseline_wins"] = {"name": win.name, "metric": win.metric, "baseline": win.baseline_value,
+                             "run": win.run_value, "sentence": win.sentence(run.id)} if win else None
     if run.task == "causal-lm":
         try:
             data["answer_quality"] = aq.get_answer_quality(run.id, args.split).to_dict()
@@ -107,9 +112,13 @@ def _fmt_metric(name: str, m: dict[str, Any]) -> str:
 
 
 def _render_answers(block: dict[str, Any], indent: str = "  ") -> list[str]:
+    from core.results.answer_metrics import tokenization_note
+
     metrics = (block.get("metrics") or {}).get("metrics") or {}
+    note = tokenization_note(block.get("metrics") or {})
     return [f"{indent}{block.get('title', block.get('model_ref'))} on {block.get('examples')} examples: "
-            + ", ".join(_fmt_metric(k, v) for k, v in metrics.items())]
+            + ", ".join(_fmt_metric(k, v) for k, v in metrics.items())] \
+        + ([f"{' ' * len(indent)}  {note}"] if note else [])
 
 
 def render(data: dict[str, Any]) -> str:
@@ -124,6 +133,8 @@ def render(data: dict[str, Any]) -> str:
     for b in data["baselines"]:
         gains = ", ".join(f"{k} {v:+.4f}" for k, v in b["gain"].items() if v is not None)
         lines.append(f"  vs {b['title']}: {gains}")
+    if data.get("baseline_wins"):
+        lines.append(f"  {data['baseline_wins']['sentence']}")
     quality = data.get("answer_quality")
     if quality:
         lines += _render_answers(quality)

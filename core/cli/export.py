@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("export", help="Export a run's model (zip, ONNX, ONNX int8, Ollama).",
                               description="Export a finished run's model. zip: safetensors + tokenizer + "
                                           "model card; onnx / onnx-int8: encoder runs for onnxruntime; "
-                                          "ollama: causal-LM runs as merged safetensors + Modelfile.")
+                                          "ollama: causal-LM runs as GGUF (F16, Q8_0, Q4_1) + Modelfile.")
     p.add_argument("run_id", type=int, metavar="RUN_ID")
     p.add_argument("--format", choices=tuple(FORMATS), default="zip")
     p.add_argument("--out", metavar="PATH", help="A .zip file, or a new folder (default: a zip under "

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from core.errors import ConfigError
+from core.generation_settings import ENGINES
 
 
 def register(subparsers: Any) -> None:
@@ -35,8 +36,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--num-return-sequences", type=int, default=1, help="1 to 5.")
     p.add_argument("--seed", type=int, help="The same seed gives the same sampled text.")
-    p.add_argument("--engine", choices=("auto", "onnx", "fast", "exact"), default="auto",
-                   help="auto: onnx once this model is exported, else fast; exact: transformers' generate.")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto: llama.cpp on a CPU where it can read the model, else exact (transformers' "
+                        "generate, full precision).")
     p.add_argument("--stop", nargs="+", default=[], metavar="TEXT", help="Stop when any of these appears.")
     p.add_argument("--rerun", type=int, metavar="GENERATION_ID", help="Repeat a stored generation.")
     p.add_argument("--history", action="store_true", help="List stored generations, newest first.")

@@ -86,6 +86,25 @@ def _probe(args: argparse.Namespace) -> Any:
     return catalog.probe_model(args.key)
 
 
+def _languages(args: argparse.Namespace) -> Any:
+    from core.errors import ModelError
+    from core.models import catalog, languages
+
+    catalog.get_model(args.key)  # a clear sentence for an unknown key
+    readings = languages.model_languages(args.key)
+    if readings is None:
+        raise ModelError(f"The model '{args.key}' has no tokenizer of its own to measure languages with.")
+    return {"model": args.key, "summary": languages.summary(readings),
+            "languages": [{**r.__dict__, "verdict": r.verdict} for r in readings]}
+
+
+def _render_languages(data: dict[str, Any]) -> str:
+    lines = [data["summary"], f"{'language':24} {'unknown':>8} {'chars/token':>11}  verdict"]
+    lines += [f"{r['language']:24} {r['unknown_share']:>8.1%} {r['chars_per_token']:>11.2f}  {r['verdict']}"
+              for r in data["languages"]]
+    return "\n".join(lines)
+
+
 def _add_local(args: argparse.Namespace) -> Any:
     from core.models import catalog
 
@@ -113,5 +132,7 @@ def register(subparsers: Any) -> None:
     add("show", _show, "show one model").add_argument("key")
     add("prepare", _prepare, "make a model ready to load (converts SmolLM2 once)").add_argument("key")
     add("probe", _probe, "measure the model's speed on this machine").add_argument("key")
+    add("languages", _languages, "the languages its tokenizer reads, measured on a sample of each (cached)",
+        _render_languages).add_argument("key")
     add("add-local", _add_local, "register a local HF folder (safetensors only)").add_argument("folder")
     add("add-hub", _add_hub, "download a Hub model (needs internet)").add_argument("model_id")

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from core.generation_settings import ENGINES
+
 
 def register(subparsers: Any) -> None:
     """Add the `serve` command."""
@@ -21,17 +23,22 @@ def register(subparsers: Any) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=int, metavar="RUN_ID", help="A succeeded run.")
     source.add_argument("--model", metavar="KEY", help="A catalogue model, e.g. smollm2-135m-instruct.")
+    p.add_argument("--baseline", nargs="?", const="", default=None, metavar="NAME",
+                   help="With --run: serve the run's keyword baseline (the winning one, or NAME) on "
+                        "/v1/classify instead of its model; saved first if it is not saved yet.")
     p.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1: this "
                                                        "machine only; any other needs an API key).")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--api-key", help="Require 'Authorization: Bearer KEY' (default: $UCLAB_API_KEY).")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="Another host name clients use to reach the server (repeatable).")
-    p.add_argument("--concurrency", type=int, default=1, help="Requests using the model at once.")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="Requests generating at once (llama.cpp gives each its own context; exact "
+                        "takes them one at a time).")
     p.add_argument("--queue", type=int, default=8, help="Requests waiting beyond those; more get 429.")
-    p.add_argument("--engine", choices=("onnx", "fast", "exact", "auto"), default="onnx",
-                   help="Generation engine (causal LMs): onnx (default; exported once, the fastest on "
-                        "CPU), fast (the torch loop), exact (transformers' generate).")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="Generation engine (causal LMs): auto (default: llama.cpp on the model's GGUF file "
+                        "on a CPU, else exact), llama.cpp, or exact (transformers' generate).")
     p.add_argument("--json", action="store_true", help="Print where it listens as one JSON document.")
     p.set_defaults(handler=_handle)
 
@@ -49,7 +56,7 @@ def _handle(args: argparse.Namespace) -> Any:
         raise ConfigError("--concurrency must be at least 1 and --queue at least 0.")
     key = server.resolve_key(args.api_key)
     server.check_bind(args.host, key)
-    served = resolve_served(run_id=args.run, model_key=args.model)
+    served = resolve_served(run_id=args.run, model_key=args.model, baseline=args.baseline)
     options = ServeOptions(api_key=key, host=args.host, allowed_hosts=tuple(args.allowed_host),
                            concurrency=args.concurrency, queue=args.queue, engine=args.engine)
     url = server.base_url(args.host, args.port)

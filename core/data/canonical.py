@@ -48,8 +48,9 @@ def short(value: Any, n: int = 120) -> str:
     if _missing(value):
         return ""
     if isinstance(value, list | tuple | np.ndarray):
-        value = " ".join(str(v) for v in value)
-    text = " ".join(str(value).split())
+        value = " ".join(str(v) for v in value[: n + 1])
+    # Cut before splitting: a 150 MB cell split into words took gigabytes for a 120-character line.
+    text = " ".join(str(value)[: 8 * n + 64].split())
     return text if len(text) <= n else text[: n - 1] + "…"
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError
 from core.store import datasets as store
 from core.tasks import tabular
+from core.text.arrowtext import text_pieces
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
            "check_dataset", "save_dataset", "list_datasets", "get_dataset", "load_dataset_frame",
@@ -149,10 +151,77 @@ def check_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, spl
                            max_length=max_length).report
 
 
-def _content_hash(frame: pd.DataFrame, columns: list[str]) -> str:
-    data = frame[columns].to_json(orient="records", lines=True, force_ascii=False,
-                                  double_precision=15, date_format="iso")
-    return hashlib.sha256((",".join(columns) + "\n" + data).encode("utf-8")).hexdigest()
+_JSON = {"orient": "records", "lines": True, "force_ascii": False, "double_precision": 15,
+         "date_format": "iso"}
+
+
+def _content_hash(frame: pd.DataFrame, columns: list[str], chunk_rows: int = 20_000,
+                  long_chars: int = 2**20) -> str:
+    """SHA-256 of the columns' names and their rows as JSON Lines, fed in chunks of rows, and a
+    text longer than ``long_chars`` in slices (the JSON of the whole table at once was twice the
+    file's size, of one 150 MB cell four times its size); the digest is the same either way."""
+    digest = hashlib.sha256((",".join(columns) + "\n").encode("utf-8"))
+    table = frame[columns]
+    for start in range(0, len(table), chunk_rows):
+        part = table.iloc[start:start + chunk_rows]
+        if not _has_long_text(part, long_chars):
+            digest.update(part.to_json(**_JSON).encode("utf-8"))
+            continue
+        for row in range(len(part)):
+            _hash_row(digest, part.iloc[row:row + 1], long_chars)
+    return digest.hexdigest()
+
+
+def _has_long_text(part: pd.DataFrame, long_chars: int) -> bool:
+    for col in part.columns:
+        if pd.api.types.is_string_dtype(part[col]) and part[col].dtype != object:
+            if (part[col].str.len().fillna(0) > long_chars).any():
+                return True
+        elif part[col].dtype == object and part[col].map(
+                lambda v: isinstance(v, str) and len(v) > long_chars).any():
+            return True
+    return False
+
+
+def _hash_row(digest: Any, one: pd.DataFrame, long_chars: int) -> None:
+    """One row's JSON line into the digest, its long texts escaped slice by slice exactly as
+    pandas escapes them (json's escapes, and '/' as '\\/')."""
+    longs: dict[str, Iterable[str]] = {}
+    marked = one.copy()
+    for index in range(one.shape[1]):
+        column = one.iloc[:, index]
+        if pd.api.types.is_string_dtype(column) and column.dtype != object:
+            if column.str.len().fillna(0).iloc[0] <= long_chars:
+                continue
+            pieces: Iterable[str] = text_pieces(column, 0)  # from the Arrow buffer, never whole
+        else:
+            value = one.iat[0, index]
+            if not (isinstance(value, str) and len(value) > long_chars):
+                continue
+            pieces = [value[i:i + long_chars] for i in range(0, len(value), long_chars)]
+        marker = f"\ue000uclab-long-{index}\ue000"
+        longs[marker] = pieces
+        marked.isetitem(index, pd.Series([marker], index=one.index, dtype=object))
+    line = marked.to_json(**_JSON)
+    for marker, pieces in longs.items():
+        head, line = line.split(f'"{marker}"', 1)
+        digest.update(head.encode("utf-8") + b'"')
+        for piece in pieces:
+            escaped = json.dumps(piece, ensure_ascii=False)[1:-1]
+            digest.update(escaped.replace("/", "\\/").encode("utf-8"))
+        digest.update(b'"')
+    digest.update(line.encode("utf-8"))
+
+
+def _parquet_options(frame: pd.DataFrame, long_chars: int = 65_536) -> dict[str, Any]:
+    """No dictionary and no min/max statistics for columns holding very long texts: for one
+    150 MB cell they tripled the memory the write took, and help nothing."""
+    long = {c for c in frame.columns if pd.api.types.is_string_dtype(frame[c]) and frame[c].dtype != object
+            and (frame[c].str.len().fillna(0) > long_chars).any()}
+    if not long:
+        return {}
+    others = [str(c) for c in frame.columns if c not in long]
+    return {"use_dictionary": others, "write_statistics": others}
 
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
@@ -189,7 +258,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
             "parse_warnings": list(parsed.warnings), "split": split_cfg, "model_key": model_key,
             "max_length": max_length, "columns": list(frame.columns), **(extra_info or {})}
     def write_file() -> str:
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=False, **_parquet_options(frame))
         os.replace(tmp, target)
         return settings.relative(target)
 

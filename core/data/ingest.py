@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import PurePath
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,13 @@ from core.data.canonical import short
 from core.entities import Finding
 from core.errors import DatasetError
 from core.tasks.ner import looks_like_conll, read_token_file
-from core.text.encoding import Decoding, decode_bytes, encoding_label
+from core.text.encoding import (
+    Decoding,
+    check_encoding_name,
+    decode_bytes,
+    encoding_label,
+    utf16_without_bom,
+)
 from core.text.textfile import (
     drop_orange_header_rows,
     infer_type,
@@ -73,6 +80,7 @@ class ParsedFile:
     has_header: bool
     warnings: tuple[str, ...] = ()
     encoding_uncertain: str | None = None  # a sentence when the guessed encoding may be wrong
+    notes: tuple[str, ...] = ()  # calm facts about the reading (a confidently guessed encoding)
 
     @property
     def encoding_label(self) -> str:
@@ -132,7 +140,7 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
     elif fmt == "xlsx":
         parsed = _read_excel(data, name)
     else:
-        _refuse_binary(data, name, suffix)
+        _refuse_binary(data, name, suffix, encoding)
         if fmt != "json":
             limits.check_text_lines(data, name)
         if fmt in ("conll", "json", "jsonl") or suffix == ".txt":
@@ -148,7 +156,7 @@ def read_upload(data: bytes, filename: str, encoding: str | None = None) -> Pars
             parsed = ParsedFile(frame, name, fmt, how.encoding, delimiter, has_header, tuple(warnings))
             parsed = (_space_separated(parsed, data, encoding) if frame.shape[1] == 1
                       else _orange_tab(parsed))
-        parsed = replace(parsed, encoding_uncertain=how.uncertain)
+        parsed = replace(parsed, encoding_uncertain=how.uncertain, notes=how.notes)
     return _finish(parsed)
 
 
@@ -246,13 +254,14 @@ def _read_token_file(text: str, name: str, how: Decoding) -> ParsedFile:
                       how.warnings)
 
 
-def _refuse_binary(data: bytes, name: str, suffix: str) -> None:
+def _refuse_binary(data: bytes, name: str, suffix: str, encoding: str | None = None) -> None:
     head = data[:8192]
     for magic, what, todo in _MAGIC:
         if head.startswith(magic):
             raise DatasetError(f"'{name}' is {what} renamed {suffix}, not a text table; {todo}.")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return  # UTF-16 text has NUL bytes; decode_text handles it
+    wide = encoding and check_encoding_name(encoding).startswith(("utf-16", "utf-32"))
+    if wide or head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_without_bom(head):
+        return  # UTF-16 text has NUL bytes; decode_bytes handles it
     if b"\x00" in head:
         raise DatasetError(f"'{name}' is binary data, not a text table (it contains NUL bytes); "
                            f"export the table as CSV UTF-8 and upload that.")
@@ -264,12 +273,38 @@ def _read_parquet(data: bytes, name: str) -> ParsedFile:
         raise DatasetError(f"'{name}' is named .parquet but is not a Parquet file ({looks}); "
                            "save it again as Parquet, or upload it with its real extension.")
     limits.check_parquet(data, name)
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        table = pq.read_table(io.BytesIO(data))
+        table, warnings = _text_or_dropped(table)
+        frame = table.to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
         raise DatasetError(f"'{name}' looks like Parquet but cannot be read ({_first_line(exc)}); "
                            "the file may be truncated, so export it again.") from exc
-    return ParsedFile(frame.reset_index(drop=True), name, "parquet", None, None, True)
+    return ParsedFile(frame.reset_index(drop=True), name, "parquet", None, None, True, warnings)
+
+
+def _text_or_dropped(table: Any) -> tuple[Any, tuple[str, ...]]:
+    """Binary columns as text where every value is UTF-8; the others left out with a sentence
+    (raw bytes are never a text, a label or a feature, and broke every step after reading)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    notes = []
+    for index in reversed(range(table.num_columns)):
+        field = table.schema.field(index)
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)
+                or pa.types.is_fixed_size_binary(field.type)):
+            continue
+        try:
+            column = pc.cast(table.column(index).cast(pa.large_binary()), pa.large_string())
+            table = table.set_column(index, field.name, column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = table.remove_column(index)
+            notes.append(f"Column '{_short(field.name, 60)}' holds binary data, not text; it was "
+                         "left out.")
+    return table, tuple(reversed(notes))
 
 
 def _read_excel(data: bytes, name: str) -> ParsedFile:
@@ -315,8 +350,9 @@ def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None,
     try:
         sheets = list(book.sheetnames)
         raw, sheet = None, sheets[0] if sheets else ""
+        budget = limits.start_budget()  # one budget for the whole workbook, not one per sheet
         for sheet in sheets:
-            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name))
+            rows = list(limits.budgeted_rows(book[sheet].iter_rows(values_only=True), name, budget))
             raw = pd.DataFrame(rows, dtype=object)
             if not raw.dropna(how="all").empty:
                 break
@@ -325,9 +361,17 @@ def _first_sheet_with_data(data: bytes, name: str) -> tuple[pd.DataFrame | None,
         book.close()
 
 
+def _too_deep(name: str, where: str = "") -> DatasetError:
+    return DatasetError(f"'{name}'{where} nests lists or objects too deeply to read (more than "
+                        "Python's limit of about 1,000 levels); flatten the records to one level of "
+                        'fields like {"text": "...", "label": "..."} and upload again.')
+
+
 def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
     try:
         doc = json.loads(text)
+    except RecursionError as exc:
+        raise _too_deep(name) from exc
     except json.JSONDecodeError as exc:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:20]):
@@ -366,6 +410,8 @@ def _read_jsonl(text: str, name: str, encoding: str, warnings: list[str]) -> Par
             continue
         try:
             item = json.loads(line)
+        except RecursionError as exc:
+            raise _too_deep(name, f" (line {lineno})") from exc
         except json.JSONDecodeError as exc:
             raise DatasetError(f"Line {lineno} of '{name}' is not valid JSON ({exc.msg} at column "
                                f"{exc.colno}); each line must be one JSON record.") from exc
@@ -387,7 +433,8 @@ def _finish(parsed: ParsedFile) -> ParsedFile:
         raise DatasetError(f"'{parsed.filename}' has no columns; upload a table with a header row.")
     limits.check_rows(parsed.filename, frame.shape[0])
     names, more = _clean_names(frame.columns)
-    if frame.shape[0] == 0 or frame.dropna(how="all").empty:
+    # Column by column: frame.dropna(how="all") copied the whole table to answer a yes/no question.
+    if frame.shape[0] == 0 or all(frame.iloc[:, i].isna().all() for i in range(frame.shape[1])):
         cols = ", ".join(names[:10])
         raise DatasetError(f"'{parsed.filename}' has column names ({cols}) but no data rows; "
                            "add the rows below the header and upload it again.")

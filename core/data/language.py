@@ -27,6 +27,11 @@ HUB_MULTILINGUAL = ("xlm-roberta-base", "bert-base-multilingual-cased", "Qwen/Qw
 
 def sample_texts(texts: pd.Series, n: int = SAMPLE_TEXTS, seed: int = 0) -> list[str]:
     """Up to ``n`` texts (each cut to 1,000 characters), picked at random but reproducibly."""
+    if len(texts) > 4 * n:  # a large column: look at a few random rows, not a list of all of them
+        picked = sorted(random.Random(seed).sample(range(len(texts)), 4 * n))
+        texts = texts.iloc[picked]
+    if pd.api.types.is_string_dtype(texts) and texts.dtype != object:
+        texts = texts.str.slice(0, 1000)  # in Arrow: a 150 MB cell is not copied to be cut
     values = [v for v in texts.tolist() if isinstance(v, str) and v.strip()]
     if len(values) > n:
         values = random.Random(seed).sample(values, n)
@@ -162,3 +167,21 @@ def _script_words(named: list[tuple[str, float]]) -> str:
 
 def _joined(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def suggested_model(quality: dict[str, Any] | None, candidates: Sequence[str]) -> tuple[str, str] | None:
+    """(model key, reason) when the stored quality report found the measured model cannot read the text
+    and named a catalogue model that can; None otherwise (keep the usual default)."""
+    for finding in (quality or {}).get("findings") or []:
+        if finding.get("code") != "unknown_tokens":
+            continue
+        example = finding.get("example") or {}
+        for reader in example.get("readers") or []:
+            if reader.get("key") in candidates:
+                share = example.get("unknown_share")
+                unread = f" ({share:.0%} of its tokens unknown)" if isinstance(share, int | float) else ""
+                measured = ((quality or {}).get("stats") or {}).get("vocabulary") or {}
+                who = _model_name(measured["model"]) if measured.get("model") else "The default model"
+                return str(reader["key"]), (f"{reader.get('name', reader['key'])} is chosen because "
+                                            f"{who} cannot read this dataset's text{unread}.")
+    return None

@@ -56,7 +56,7 @@ def text_findings(texts: pd.Series, frame: pd.DataFrame, measured: dict[str, Any
                 f"(e.g. row {int(frame['_row'].iloc[i])}, {int(chars[i]):,} characters); only the "
                 f"first {max_length} tokens are used, so split them or check they are not pasted "
                 "documents.", int(long.sum()), {"row": int(frame["_row"].iloc[i]),
-                                                "text": short(texts.iloc[i])}))
+                                                "text": short(_head_of(texts, i))}))
     stats.update(measured)
     share = measured.get("truncated_share")
     if share is None:
@@ -127,6 +127,13 @@ def _encoding_damage(texts: pd.Series, frame: pd.DataFrame,
         message = (f"{count} garbled characters, a sign of text saved or read with the wrong "
                    f"encoding (e.g. row {row}: '…{snippet}…'); re-export the source as UTF-8 if you can.")
     return [Finding("warning", "encoding_damage", message, int(hits.sum()), example)]
+
+
+def _head_of(texts: pd.Series, i: int, n: int = 1_000) -> object:
+    """The start of one text, cut in Arrow: a 150 MB cell is never copied whole for an example."""
+    if pd.api.types.is_string_dtype(texts) and texts.dtype != object:
+        return texts.iloc[i:i + 1].str.slice(0, n).iloc[0]
+    return texts.iloc[i]
 
 
 def _repairs(texts: pd.Series, candidates: np.ndarray) -> dict[int, Repair]:

@@ -14,6 +14,7 @@ import re
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from core.config import Settings, get_settings
@@ -44,7 +45,7 @@ def check_rows(name: str, rows: int, settings: Settings | None = None) -> None:
 
 def check_text_lines(data: bytes, name: str) -> None:
     """Count line ends before parsing a CSV, TSV or JSON Lines file (one row per line at most)."""
-    check_rows(name, data.count(b"\n") - 1)
+    check_rows(name, max(data.count(b"\n"), data.count(b"\r")) - 1)  # Mac files end lines with CR
 
 
 def check_parquet(data: bytes, name: str) -> None:
@@ -103,17 +104,33 @@ def _check_cells(name: str, cells: int, s: Settings) -> None:
                        "UCLAB_MAX_CELLS")
 
 
-def budgeted_rows(rows: Iterator[tuple[Any, ...]], name: str) -> Iterator[tuple[Any, ...]]:
-    """Pass a sheet's rows through while the cell count and the time budget last."""
+@dataclass
+class ParseBudget:
+    """What one upload may still spend: a deadline and the cells read so far, across every sheet
+    of a workbook (a budget per sheet let 6 sheets of empty rows take 6 times the limit)."""
+
+    deadline: float
+    cells: int = 0
+
+
+def start_budget(settings: Settings | None = None) -> ParseBudget:
+    """A budget that starts now and lasts UCLAB_PARSE_SECONDS."""
+    s = settings or get_settings()
+    return ParseBudget(time.monotonic() + s.parse_seconds)
+
+
+def budgeted_rows(rows: Iterator[tuple[Any, ...]], name: str,
+                  budget: ParseBudget | None = None) -> Iterator[tuple[Any, ...]]:
+    """Pass a sheet's rows through while the cell count and the time budget last (``budget``
+    shared by the sheets of one workbook; a fresh one when left out)."""
     s = get_settings()
-    deadline = time.monotonic() + s.parse_seconds
-    cells = 0
+    budget = budget or start_budget(s)
     for i, row in enumerate(rows):
-        cells += len(row)
+        budget.cells += len(row)
         if i % 256 == 0:
-            _check_cells(name, cells, s)
+            _check_cells(name, budget.cells, s)
             check_rows(name, i, s)
-            if time.monotonic() > deadline:
+            if time.monotonic() > budget.deadline:
                 raise DatasetError(f"Reading '{name}' took longer than {s.parse_seconds} s "
                                    "(UCLAB_PARSE_SECONDS); save the sheet as CSV and upload that, "
                                    "or raise the setting.")

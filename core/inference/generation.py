@@ -27,7 +27,7 @@ from core.generation_settings import (  # noqa: F401 (MODES and the limits are r
     ModelSource,
 )
 from core.inference.cache import MODELS, clear_models
-from core.models import catalog
+from core.models import assets, catalog
 from core.run_folder import RunFolder
 from core.store import generations, runs
 from core.tasks.chat import ROLES
@@ -53,7 +53,8 @@ def resolve_model(model_ref: str) -> ModelSource:
     if info.family != "causal-lm":
         raise ModelError(f"The model '{ref}' is an encoder, which cannot write text; choose a causal "
                          "language model such as smollm2-135m-instruct.")
-    return ModelSource(ref=ref, path=catalog.model_path(ref), label=info.name)
+    path = catalog.model_path(ref)
+    return ModelSource(ref=ref, path=path, label=info.name, gguf=catalogue_gguf(ref, path))
 
 
 def _resolve_run(ref: str) -> ModelSource:
@@ -72,10 +73,81 @@ def _resolve_run(ref: str) -> ModelSource:
     if folder is None:
         raise ModelError(f"The saved model of run {run_id} is missing from its folder; train the run again.")
     label = f"{name or f'run-{run_id}'} (run {run_id})"
+    gguf = run_gguf(get_settings().resolve(output_dir))
     if (folder / "adapter_config.json").is_file():
         return ModelSource(ref=ref, path=catalog.model_path(model_key), adapter_path=folder,
-                           run_id=run_id, label=label)
-    return ModelSource(ref=ref, path=folder, run_id=run_id, label=label)
+                           run_id=run_id, label=label, gguf=gguf)
+    return ModelSource(ref=ref, path=folder, run_id=run_id, label=label, gguf=gguf)
+
+
+# ---- the llama.cpp engine's GGUF files --------------------------------------------------------------
+
+# The weights llama.cpp answers with: 16-bit, so greedy answers are the exact engine's wherever the
+# arithmetic allows. On 25 chat prompts (SmolLM2-135M, 32 tokens) F16 wrote the exact engine's first
+# 20 characters in 23 of 25 answers, Q8_0 in 16 and the bundled Q4_1 in 18; "What is the capital of
+# France?" gets "The capital of France is Paris." from exact and F16, a list of French words from Q8_0
+# and Q4_1. bench/generate.py measures their speed; 8- and 4-bit files are exports.
+ENGINE_GGUF = "F16"
+
+
+def catalogue_gguf(ref: str, folder: Path) -> Path:
+    """Where a catalogue model's GGUF for the engine is kept (written on first use): SmolLM2's beside its
+    converted folder (shared like it), any other model's under UCLAB_HOME/models/gguf."""
+    if ref == catalog.SMOLLM2_KEY:
+        if ENGINE_GGUF == "Q4_1":
+            return assets.smollm2_gguf()  # the bundled file the exact engine's weights were dequantised from
+        return Path(folder).parent / f"{ref}-{ENGINE_GGUF}.gguf"
+    return get_settings().models_dir / "gguf" / ref.replace(":", "-") / f"model-{ENGINE_GGUF}.gguf"
+
+
+def run_gguf(run_dir: Path, qtype: str = ENGINE_GGUF) -> Path:
+    """Where a run's model is kept as a GGUF file (written when the run finishes)."""
+    return RunFolder(Path(run_dir)).gguf(qtype)
+
+
+def write_run_gguf(model_dir: Path, run_dir: Path, model_key: str, qtype: str = ENGINE_GGUF) -> Path:
+    """Write a run's plain model folder (LoRA already merged) as a GGUF file; reused once written."""
+    from filelock import FileLock
+
+    from core.ml.gguf_export import write_gguf
+
+    out = run_gguf(run_dir, qtype)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out.parent / f".{out.name}.lock"), timeout=600):
+        if not out.is_file():
+            write_gguf(model_dir, out, qtype, name=Path(run_dir).name,
+                       pre="smollm" if model_key == catalog.SMOLLM2_KEY else None)
+    return out
+
+
+def ensure_gguf(source: ModelSource) -> ModelSource:
+    """The source with its GGUF file written if llama.cpp can run here and it is missing (once, under a
+    lock), or with the sentence saying why the model cannot have one."""
+    from dataclasses import replace as replace_source
+
+    from core.ml.gguf_export import unsupported_reason
+    from core.ml.llama_engine import unavailable_reason
+
+    if source.gguf is None or source.gguf.is_file() or unavailable_reason():
+        return source
+    folder = merge_lora(source.run_id) if source.run_id is not None else source.path
+    problem = unsupported_reason(folder)
+    if problem:
+        return replace_source(source, gguf_problem=problem)
+    if source.run_id is not None:
+        model_key = runs.get_run(source.run_id).model_key
+        write_run_gguf(folder, source.gguf.parents[1], model_key, source.gguf.stem.removeprefix("model-"))
+    else:
+        from filelock import FileLock
+
+        from core.ml.gguf_export import write_gguf
+
+        source.gguf.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(source.gguf.parent / f".{source.gguf.name}.lock"), timeout=600):
+            if not source.gguf.is_file():
+                write_gguf(folder, source.gguf, ENGINE_GGUF, name=source.ref,
+                           pre="smollm" if source.ref == catalog.SMOLLM2_KEY else None)
+    return source
 
 
 def list_model_choices() -> list[tuple[str, str]]:
@@ -88,12 +160,15 @@ def list_model_choices() -> list[tuple[str, str]]:
     return choices
 
 
+CONTEXTS = 2  # llama.cpp contexts per loaded model: concurrent streams beyond this wait in line
+
+
 def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
-    """The process-wide loaded model (model, tokenizer, lock, device) from the shared model cache."""
+    """The process-wide loaded model (tokenizer, engines, device) from the shared model cache."""
     def load() -> Any:
         from core.ml.generation import load_model
 
-        return load_model(source or resolve_model(model_ref))
+        return load_model(ensure_gguf(source or resolve_model(model_ref)), contexts=CONTEXTS)
 
     return MODELS.get(("generate", model_ref), load).value
 
@@ -101,12 +176,16 @@ def get_loaded(model_ref: str, source: ModelSource | None = None) -> Any:
 clear_loaded = clear_models  # the former name of core.inference.cache.clear_models
 
 
-def prepare_engine(model_ref: str, engine: str = "auto") -> Any:
-    """Load a model and, for the "onnx" engine on CPU, export it once (minutes for 135M parameters)."""
+def prepare_engine(model_ref: str, engine: str = "auto") -> tuple[Any, str]:
+    """Load a model and the engine that will answer (llama.cpp's contexts, or the transformers
+    weights), so a first request does not wait; returns it with the sentence naming that engine."""
     loaded = get_loaded(model_ref)
-    if engine == "onnx" and str(loaded.device).startswith("cpu"):
-        loaded.onnx_model()
-    return loaded
+    chosen, note = loaded.engine_for(engine)
+    if chosen == "llama.cpp":
+        loaded.llama()
+    else:
+        _ = loaded.model
+    return loaded, note
 
 
 # ---- generation ----------------------------------------------------------------------------------
@@ -149,6 +228,9 @@ class GenerationStream:
         self._inner, self._source, self._mode = inner, source, mode
         self._prompt, self._settings, self._store = prompt, settings, store
         self.record: GenerationRecord | None = None
+        # the engine that writes this stream and the sentence saying why (greedy text depends on it)
+        loaded = getattr(inner, "loaded", None)
+        self.engine, self.engine_note = loaded.engine_for(settings.engine) if loaded is not None else ("", "")
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         yield from self._inner
@@ -214,7 +296,8 @@ def generate_side_by_side(model_refs: Sequence[str], prompt: str | Sequence[Mapp
 def _save(source: ModelSource, mode: str, prompt: dict[str, Any], settings: GenerationSettings,
           result: Any, *, store: bool) -> GenerationRecord:
     stats = {"new_tokens": result.new_tokens, "seconds": round(result.seconds, 4), "device": result.device,
-             "prompt_tokens": result.prompt_tokens, "finished": list(getattr(result, "finished", []))}
+             "prompt_tokens": result.prompt_tokens, "finished": list(getattr(result, "finished", [])),
+             "engine": getattr(result, "engine", ""), "engine_note": getattr(result, "engine_note", "")}
     values = dict(model_ref=source.ref, run_id=source.run_id, mode=mode, prompt=prompt,
                   settings={**settings.to_dict(), "stats": stats}, outputs=list(result.outputs),
                   time_to_first_token=result.time_to_first_token, tokens_per_second=result.tokens_per_second)

@@ -1,21 +1,25 @@
-"""Batched greedy answers and label likelihoods for evaluation, on a model from the shared cache.
+"""Greedy answers and label likelihoods for evaluation, on a model from the shared cache.
 
 ``greedy_batch`` answers many stored prompts (``{"text": ...}`` or ``{"messages": [...]}``,
-encoded by ``core.ml.generation.encode_prompt`` exactly as the playground does) a batch at a
-time: prompts sorted by length, left-padded, decoded up to the first end token. Greedy decoding
-of a left-padded batch gives the same text as one prompt at a time (``bench/evaluate.py`` checks
-it on the real model). ``label_log_likelihoods`` scores each candidate label as the answer to a
+encoded by ``core.ml.generation.encode_prompt`` exactly as the playground does) on the engine the
+playground would use for them (``LoadedModel.engine_for``): llama.cpp one prompt after another
+(it reuses the cache of the prefix prompts share), or transformers a batch at a time, prompts
+sorted by length, left-padded, decoded up to the first end token. Greedy decoding of a
+left-padded batch gives the same text as one prompt at a time (``bench/evaluate.py`` checks it on
+the real model and measures both engines). ``label_log_likelihoods`` scores each candidate label as
+the answer to a
 prompt: the summed log-probability of the label's tokens after the prompt, no text parsing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.ml.generation import LoadedModel, encode_prompt
+from core.ml.generation import AUTO, LLAMA, LoadedModel, complete_bytes, complete_text, encode_prompt
 
 Progress = Callable[[int, int], None]
 
@@ -26,9 +30,7 @@ def _ids(loaded: LoadedModel, prompt: dict[str, Any]) -> list[int]:
 
 def eos_ids(loaded: LoadedModel) -> set[int]:
     """The token ids that end an answer (the generation config's, else the tokenizer's)."""
-    eos = loaded.model.generation_config.eos_token_id
-    eos = eos if eos is not None else loaded.tokenizer.eos_token_id
-    return set(eos if isinstance(eos, list) else [eos]) - {None}
+    return set(loaded.eos_ids)
 
 
 def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
@@ -38,10 +40,15 @@ def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
 
 @torch.inference_mode()
 def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new_tokens: int,
-                 batch_size: int = 8, progress: Progress | None = None) -> list[str]:
-    """Greedy answers to prompts, ``batch_size`` at a time; holds the model's lock while generating."""
+                 batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO) -> list[str]:
+    """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp,
+    or transformers ``batch_size`` at a time holding the model's lock."""
     if not prompts:
         return []
+    if loaded.engine_for(engine)[0] == LLAMA:
+        pieces = loaded.llama().greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids,
+                                       progress)
+        return [complete_bytes(b).strip() for b in pieces]
     model, tok = loaded.model, loaded.tokenizer
     eos = eos_ids(loaded)
     pad = _pad_id(loaded, eos)
@@ -65,7 +72,7 @@ def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new
                                      use_cache=True, eos_token_id=list(eos) or None, pad_token_id=pad)
                 for row, i in zip(out[:, width:].tolist(), idx, strict=True):
                     end = next((k for k, t in enumerate(row) if t in eos), len(row))
-                    answers[i] = tok.decode(row[:end], skip_special_tokens=True).strip()
+                    answers[i] = complete_text(tok.decode(row[:end], skip_special_tokens=True)).strip()
                 done += len(idx)
                 if progress is not None:
                     progress(done, len(prompts))
@@ -112,17 +119,16 @@ def count_tokens(loaded: LoadedModel, texts: Sequence[str]) -> list[int]:
     return [len(loaded.tokenizer(str(t), add_special_tokens=False)["input_ids"]) for t in texts]
 
 
-def from_trained(ref: str, model: Any, tokenizer: Any, path: Any) -> LoadedModel:
+def from_trained(ref: str, model: Any, tokenizer: Any, path: Any, gguf: Path | None = None,
+                 gguf_problem: str | None = None) -> LoadedModel:
     """Wrap a model just trained (and saved) in this process for the evaluation path, without reloading.
 
     It is cast to the precision ``load_model`` gives every cached model here (bf16 where the hardware
     computes it), so the run's answers and its base model's baselines are generated alike.
     """
-    import threading
-
     from core.ml import device as devices
 
     choice = devices.choose()
     model = model.to(device=choice.device, dtype=choice.dtype).eval()
-    return LoadedModel(ref=ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
-                       device=choice.name, path=path)
+    return LoadedModel(ref, tokenizer, choice.name, Path(path), model=model, gguf=gguf,
+                       gguf_problem=gguf_problem)

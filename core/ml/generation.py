@@ -1,20 +1,30 @@
-"""The generation engine: a shared model cache, streaming in a background thread, seeded sampling, stop text.
+"""The generation engine: llama.cpp or transformers behind one streaming path, seeded sampling, stop text.
 
-One path serves the playground, the CLI and ``generate()``: ``start_stream`` runs
-``model.generate`` in a thread that holds the model's lock (fast tokenizers are not thread-safe)
-and pushes ``(sequence index, text chunk)`` pairs into a queue. Sampling draws from a private
-``torch.Generator`` inside a logits processor, so the same seed gives the same text even while
-other threads generate; several sequences are sampled as one batch. Stop sequences end a
-sequence as soon as its decoded text contains one, and are trimmed from the output (text that
-might be the start of a stop sequence is held back while streaming).
+One path serves the playground, the CLI, answer scoring and the server: ``start_stream`` generates
+in a thread and pushes ``(sequence index, text chunk)`` pairs into a queue. Two engines answer:
+
+* ``llama.cpp`` (``core.ml.llama_engine``) on the model's GGUF file: the default on a CPU, several
+  times faster than ``generate`` (``bench/generate.py``); concurrent streams each take one of its
+  contexts, so they do not wait on a lock around the model;
+* ``exact``: transformers' ``generate`` on the full-precision weights (loaded only when used), the
+  default on a GPU and the fallback, with a sentence, when llama.cpp is missing or cannot read the
+  model. Sampling draws from a private ``torch.Generator``, so the same seed gives the same text.
+
+The two compute differently (llama.cpp rounds weights and activations to 8 or 4 bits), so a greedy
+answer can differ between them after some tokens: every result names the engine that wrote it and
+why (``StreamResult.engine``/``engine_note``). Text is decoded incrementally and never ends in a
+replacement character: a token limit that cuts a multi-byte character drops its first bytes.
+Stop sequences end a sequence as soon as its text contains one, and are trimmed from the output
+(text that might be the start of a stop sequence is held back while streaming).
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,73 +44,124 @@ from transformers.generation.streamers import BaseStreamer
 
 from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
-from core.ml.decode import decode
+from core.ml import llama_engine
 from core.ml.models import load_causal_lm, load_tokenizer
 
-AUTO, FAST, EXACT, ONNX = "auto", "fast", "exact", "onnx"  # the engines GenerationSettings.engine names
+AUTO, LLAMA, EXACT = "auto", "llama.cpp", "exact"  # the engines GenerationSettings.engine names
 _END = object()
+WHY_DIFFERENT = ("it computes with weights and activations rounded to {bits}, so a greedy answer can "
+                 "differ from the exact engine's (transformers) after some tokens")
 
 
-@dataclass
 class LoadedModel:
-    """A model ready to generate, shared by every session (through ``core.inference.cache``); hold
-    ``lock`` while using it."""
+    """A model ready to generate, shared by every session (through ``core.inference.cache``).
 
-    ref: str
-    model: Any
-    tokenizer: Any
-    lock: threading.Lock
-    device: str
-    path: Path
-    load_seconds: float = 0.0
-    adapter_path: Path | None = None
-    onnx: Any = None  # the onnxruntime twin, built on first use of the "onnx" engine
+    The tokenizer is loaded at once; the transformers weights (``model``) only when the exact engine
+    or a likelihood needs them, and the llama.cpp engine (``llama()``) on its first use. Hold
+    ``lock`` while using ``model``; the llama.cpp engine has its own contexts.
+    """
 
-    def onnx_file(self) -> Path:
-        """Where this model's onnxruntime export is (or will be) kept under UCLAB_HOME."""
-        from core.config import get_settings
-        from core.ml.onnx_decoder import FILE, cache_folder
+    def __init__(self, ref: str, tokenizer: Any, device: str, path: Path, *, model: Any = None,
+                 loader: Callable[[], Any] | None = None, adapter_path: Path | None = None,
+                 gguf: Path | None = None, gguf_problem: str | None = None, eos: set[int] | None = None,
+                 load_seconds: float = 0.0, contexts: int = 1) -> None:
+        self.ref, self.tokenizer, self.device, self.path = ref, tokenizer, device, path
+        self.adapter_path, self.gguf, self.gguf_problem = adapter_path, gguf, gguf_problem
+        self.load_seconds, self.contexts = load_seconds, contexts
+        self.lock = threading.Lock()
+        self._model, self._loader = model, loader
+        self._llama: llama_engine.LlamaEngine | None = None
+        self._load_lock = threading.Lock()
+        self.eos_ids = eos if eos is not None else _eos_from(model, tokenizer, path)
 
-        folders = [self.path] + ([self.adapter_path] if self.adapter_path else [])
-        return cache_folder(folders, get_settings().models_dir / "onnx-decoder") / FILE
-
-    def onnx_model(self) -> Any:
-        """The model as an onnxruntime decoder: exported once per model folder under UCLAB_HOME."""
-        if self.onnx is None:
-            import copy
-
-            from core.ml.onnx_decoder import OrtCausalLM, export_decoder
-
-            path = self.onnx_file()
-            folder = path.parent
-            if not path.is_file():
-                export_decoder(copy.deepcopy(self.model), folder)
-            self.onnx = OrtCausalLM(path, self.model.config)
-        return self.onnx
+    @property
+    def model(self) -> Any:
+        """The transformers model (loaded on first use)."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    assert self._loader is not None, "a loaded model without weights or a loader"
+                    self._model = self._loader()
+        return self._model
 
     @property
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
+    def engine_for(self, requested: str) -> tuple[str, str]:
+        """The engine that answers a request for ``requested``, and the sentence that says why."""
+        if requested == EXACT:
+            return EXACT, f"Engine: exact (transformers on {self.device}), as chosen."
+        if not self.device.startswith("cpu"):
+            return EXACT, (f"Engine: exact (transformers on {self.device}); llama.cpp is built for the "
+                           "CPU here.")
+        reason = llama_engine.unavailable_reason() or self.gguf_problem
+        if reason is None and (self.gguf is None or not self.gguf.is_file()):
+            reason = "the model has no GGUF file for llama.cpp yet"
+        if reason:
+            return EXACT, f"Engine: exact (transformers on {self.device}) because {reason}."
+        bits = "4 bits" if "Q4" in self.gguf.name else "8 bits" if "Q8" in self.gguf.name else "16 bits"
+        return LLAMA, f"Engine: llama.cpp on {self.gguf.name}; " + WHY_DIFFERENT.format(bits=bits) + "."
 
-def load_model(source: ModelSource) -> LoadedModel:
-    """Load the model behind a source (merging a LoRA adapter) on the best device and precision here."""
-    start = time.perf_counter()
-    choice = devices.choose()
+    def llama(self) -> llama_engine.LlamaEngine:
+        """The llama.cpp engine over the model's GGUF file (created on first use)."""
+        if self._llama is None:
+            with self._load_lock:
+                if self._llama is None:
+                    assert self.gguf is not None
+                    self._llama = llama_engine.LlamaEngine(self.gguf, contexts=self.contexts)
+        return self._llama
+
+
+def _eos_from(model: Any, tokenizer: Any, path: Path) -> set[int]:
+    """The token ids that end an answer: the generation config's, else the tokenizer's."""
+    eos = model.generation_config.eos_token_id if model is not None else None
+    if eos is None and (Path(path) / "generation_config.json").is_file():
+        config = json.loads((Path(path) / "generation_config.json").read_text(encoding="utf-8"))
+        eos = config.get("eos_token_id")
+    eos = eos if eos is not None else tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos]) - {None}
+
+
+def _load_weights(source: ModelSource, choice: Any) -> Any:
     # bf16 weights only where the hardware computes bf16 natively (device.py decides); else fp32
     model = load_causal_lm(source.path, dtype=choice.dtype)
-    tokenizer_dir = source.path
     if source.adapter_path is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(source.adapter_path)).merge_and_unload()
-        if (source.adapter_path / "tokenizer_config.json").is_file():
-            tokenizer_dir = source.adapter_path
-    model = model.to(choice.device).eval()
-    tokenizer = load_tokenizer(tokenizer_dir)
-    return LoadedModel(ref=source.ref, model=model, tokenizer=tokenizer, lock=threading.Lock(),
-                       device=choice.name, path=source.path, load_seconds=time.perf_counter() - start,
-                       adapter_path=source.adapter_path)
+    return model.to(choice.device).eval()
+
+
+def _generation_tokenizer(folder: Path) -> Any:
+    """The model's tokenizer straight from its tokenizer.json: the same ids as ``AutoTokenizer`` (the same
+    class in transformers 5), without importing the modelling code AutoTokenizer's config lookup pulls
+    in, which was most of a server's start (12 of 24 s on a loaded 2-core machine)."""
+    if not (Path(folder) / "tokenizer.json").is_file():
+        return load_tokenizer(folder)
+    from transformers import PreTrainedTokenizerFast
+
+    try:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError):
+        return load_tokenizer(folder)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(source: ModelSource, contexts: int = 1) -> LoadedModel:
+    """The model behind a source: its tokenizer now, its weights (LoRA merged) or llama.cpp when used."""
+    start = time.perf_counter()
+    choice = devices.choose()
+    tokenizer_dir = source.path
+    if source.adapter_path is not None and (source.adapter_path / "tokenizer_config.json").is_file():
+        tokenizer_dir = source.adapter_path
+    tokenizer = _generation_tokenizer(tokenizer_dir)
+    return LoadedModel(source.ref, tokenizer, choice.name, source.path,
+                       loader=lambda: _load_weights(source, choice), adapter_path=source.adapter_path,
+                       gguf=source.gguf, gguf_problem=source.gguf_problem,
+                       load_seconds=time.perf_counter() - start, contexts=contexts)
 
 
 def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +210,23 @@ class StreamResult:
     device: str
     stopped_early: bool = False
     finished: list[bool] = field(default_factory=list)  # per sequence: ended by EOS/stop, not by the limit
+    engine: str = EXACT  # the engine that wrote the text
+    engine_note: str = ""  # one sentence: which engine answered and why
+
+
+def complete_text(text: str) -> str:
+    """Text without the replacement characters that stand for a UTF-8 character cut at its end.
+
+    A token limit can stop generation between the bytes of one character (a Chinese character is
+    three bytes, often two tokens); decoders show those bytes as U+FFFD. They are held back while
+    more tokens may come, and dropped when none will.
+    """
+    return text.rstrip("\ufffd")
+
+
+def complete_bytes(data: bytes) -> str:
+    """UTF-8 bytes as text without an incomplete character at the end (invalid bytes inside: U+FFFD)."""
+    return complete_text(data.decode("utf-8", errors="replace"))
 
 
 @dataclass
@@ -161,26 +239,29 @@ class _Rows:
     n: int
     out: queue.Queue
     ids: list[list[int]] = field(default_factory=list)
+    pieces: list[bytearray] = field(default_factory=list)  # the llama.cpp engine: each sequence's bytes
     sent: list[str] = field(default_factory=list)
     done: list[bool] = field(default_factory=list)
     first_token_at: float | None = None
 
     def __post_init__(self) -> None:
         self.ids = [[] for _ in range(self.n)]
+        self.pieces = [bytearray() for _ in range(self.n)]
         self.sent = [""] * self.n
         self.done = [False] * self.n
 
     def text(self, i: int) -> str:
+        if self.pieces[i]:
+            return bytes(self.pieces[i]).decode("utf-8", errors="replace")
         return self.tokenizer.decode(self.ids[i], skip_special_tokens=True)
 
     def emit(self, i: int, final: bool) -> None:
-        text = self.text(i)
+        text = complete_text(self.text(i))  # an incomplete UTF-8 character: wait for (or drop) its bytes
         cuts = [p for p in (text.find(s) for s in self.stops) if p >= 0]
         if cuts:
             text, final, self.done[i] = text[:min(cuts)], True, True
         end = len(text)
         if not final:
-            end = len(text.rstrip("\ufffd"))  # an incomplete UTF-8 character: wait for its next bytes
             end -= max((k for s in self.stops for k in range(1, len(s)) if text[:end].endswith(s[:k])),
                        default=0)  # could be the start of a stop sequence: hold it back
         already = len(self.sent[i])
@@ -248,8 +329,7 @@ class TextStream:
 
     def _run(self) -> None:
         try:
-            with self.loaded.lock, torch.inference_mode():
-                self.result = run_generation(self.loaded, self.prompt, self.settings, self.queue, self.cancel)
+            self.result = run_generation(self.loaded, self.prompt, self.settings, self.queue, self.cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
             self.queue.put(exc)
         finally:
@@ -281,41 +361,19 @@ def start_stream(loaded: LoadedModel, prompt: dict[str, Any], settings: Generati
 
 def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: GenerationSettings,
                    out: queue.Queue, cancel: threading.Event | None = None) -> StreamResult:
-    """Generate in the calling thread (which must hold ``loaded.lock``), pushing chunks into ``out``."""
+    """Generate in the calling thread on the engine ``settings.engine`` resolves to; chunks go to ``out``."""
     start = time.perf_counter()
-    model, tok = loaded.model, loaded.tokenizer
-    dev = next(model.parameters()).device
-    inputs = {k: v.to(dev) for k, v in encode_prompt(loaded, prompt).items()}
-    n = settings.num_return_sequences
-    if n > 1:  # one batch: the prompt repeated, each row sampled on its own
-        inputs = {k: v.repeat(n, 1) for k, v in inputs.items()}
-    prompt_len = inputs["input_ids"].shape[1]
-    eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None \
-        else tok.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
-    rows = _Rows(tokenizer=tok, stops=settings.stop, eos=eos_ids, n=n, out=out)
     cancel = cancel or threading.Event()
-    config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, num_beams=1,
-                              repetition_penalty=settings.repetition_penalty, use_cache=True,
-                              eos_token_id=list(eos_ids) or None,
-                              pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
-                                  iter(eos_ids), 0))
-    processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
-    engine = getattr(settings, "engine", EXACT)
-    if engine == AUTO:  # the fastest engine already prepared for this model
-        engine = ONNX if dev.type == "cpu" and (loaded.onnx is not None or loaded.onnx_file().is_file()) \
-            else FAST
-    if engine == ONNX and dev.type != "cpu":
-        engine = FAST  # onnxruntime runs here on the CPU only; an accelerator keeps the torch loop
-    if engine in (FAST, ONNX):
-        runner = loaded.onnx_model() if engine == ONNX else model
-        decode(runner, inputs, max_new_tokens=settings.max_new_tokens, eos_ids=eos_ids,
-               pad_id=int(config.pad_token_id), repetition_penalty=settings.repetition_penalty,
-               processors=processors, stopping=_Stop(rows, prompt_len, cancel), streamer=_Streamer(rows))
-    else:  # "exact": transformers' own generate loop
-        model.generate(**inputs, generation_config=config, logits_processor=processors,
-                       stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
-                       streamer=_Streamer(rows))
+    engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))
+    encoded = encode_prompt(loaded, prompt)
+    prompt_len = int(encoded["input_ids"].shape[1])
+    rows = _Rows(tokenizer=loaded.tokenizer, stops=settings.stop, eos=loaded.eos_ids,
+                 n=settings.num_return_sequences, out=out)
+    if engine == LLAMA:
+        _generate_llama(loaded, [int(t) for t in encoded["input_ids"][0].tolist()], settings, rows, cancel)
+    else:
+        with loaded.lock, torch.inference_mode():
+            _generate_exact(loaded, encoded, settings, rows, cancel)
     seconds = time.perf_counter() - start
     new_tokens = sum(len(ids) for ids in rows.ids)
     first = rows.first_token_at
@@ -323,4 +381,48 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                         time_to_first_token=(first - start) if first else None,
                         tokens_per_second=new_tokens / seconds if new_tokens and seconds > 0 else None,
                         seconds=seconds, device=loaded.device, stopped_early=cancel.is_set(),
-                        finished=list(rows.done))
+                        finished=list(rows.done), engine=engine, engine_note=note)
+
+
+def _generate_llama(loaded: LoadedModel, ids: list[int], settings: GenerationSettings, rows: _Rows,
+                    cancel: threading.Event) -> None:
+    """Each sequence on llama.cpp in turn (sequence i samples with seed + i); bytes in, text out."""
+    engine = loaded.llama()
+    for i in range(rows.n):
+        if cancel.is_set():
+            break
+        sampling = llama_engine.Sampling(temperature=settings.temperature, top_k=settings.top_k,
+                                         top_p=settings.top_p, repetition_penalty=settings.repetition_penalty,
+                                         seed=int(settings.seed or 0) + i)
+
+        def on_token(token: int, piece: bytes, i: int = i) -> bool:
+            rows.first_token_at = rows.first_token_at or time.perf_counter()
+            rows.ids[i].append(token)
+            rows.pieces[i] += piece
+            rows.emit(i, final=False)
+            return not (rows.done[i] or cancel.is_set())
+
+        _, ended = engine.generate(ids, settings.max_new_tokens, sampling, loaded.eos_ids, on_token)
+        rows.done[i] = rows.done[i] or (ended and not cancel.is_set())
+        rows.emit(i, final=True)
+
+
+def _generate_exact(loaded: LoadedModel, encoded: dict[str, Any], settings: GenerationSettings, rows: _Rows,
+                    cancel: threading.Event) -> None:
+    """transformers' own generate loop (the caller holds the model's lock)."""
+    model, tok = loaded.model, loaded.tokenizer
+    dev = next(model.parameters()).device
+    inputs = {k: v.to(dev) for k, v in encoded.items()}
+    if rows.n > 1:  # one batch: the prompt repeated, each row sampled on its own
+        inputs = {k: v.repeat(rows.n, 1) for k, v in inputs.items()}
+    prompt_len = inputs["input_ids"].shape[1]
+    eos_ids = rows.eos
+    config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, num_beams=1,
+                              repetition_penalty=settings.repetition_penalty, use_cache=True,
+                              eos_token_id=list(eos_ids) or None,
+                              pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
+                                  iter(eos_ids), 0))
+    processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
+    model.generate(**inputs, generation_config=config, logits_processor=processors,
+                   stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
+                   streamer=_Streamer(rows))

@@ -135,7 +135,11 @@ def measure_token_lengths(texts: pd.Series, *, model_key: str, max_length: int,
         # Arrow text: take the sampled rows chunk by chunk (a take over the whole column
         # first copies all its chunks into one).
 
-        items = take_rows(arrow_strings(texts), idx)
+        import pyarrow.compute as pc
+
+        # Cut in Arrow before Python sees them: a 150 MB cell was copied whole to be cut.
+        items = take_rows(pc.utf8_slice_codeunits(arrow_strings(texts), 0, char_limit(max_length) + 1),
+                          idx)
     else:
         texts = texts.iloc[idx] if idx is not None else texts
         items = [list(v) for v in texts] if pretokenized else texts.astype(str).tolist()

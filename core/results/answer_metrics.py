@@ -1,13 +1,22 @@
 """Scores of generated answers against reference answers, each with a 95 % bootstrap interval.
 
 Per example: exact match and "contains" after normalisation (lower case, NFKC, punctuation and
-the articles a/an/the removed, spaces collapsed), token F1 over the normalised words, ROUGE-L F
-(``rouge-score``, with a Unicode word tokenizer so non-Latin scripts are not dropped) and chrF
+the articles a/an/the removed, spaces collapsed), token F1 over the normalised tokens, ROUGE-L F
+(``rouge-score``'s longest common subsequence over the same kind of tokens) and chrF
 (``sacrebleu``'s sentence chrF, divided by 100). Where the references are short labels, label
 accuracy over the label set; where they are JSON objects, JSON validity and field accuracy (the
 share of the reference's top-level fields whose value the answer repeats). A metric is the mean
 over examples; its interval is the 2.5th and 97.5th percentile of that mean over bootstrap
 resamples of the examples. Everything a reader needs to recompute it is in the per-example rows.
+
+Tokens fit the script of each example's reference (``tokenizer_for``): words where the script
+separates words with spaces; for Chinese, Japanese, Thai and the other scripts written without
+spaces, one token per character (a base letter with its combining marks), while runs of Latin
+letters or digits inside such text stay whole words. That is the "mixed segmentation" that MLQA
+and CLUE score Chinese answers with. A dictionary word segmenter (jieba, MeCab, PyThaiNLP) was
+left out on purpose: one per language, large dictionaries, and jieba has had no release since
+2020; characters need no dependency and score every unspaced script the same way. Each row
+records its ``tokenizer`` ("words" or "characters") and the summary counts them per language.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from core.text.scripts import UNSPACED, guess_language, script_counts, script_of
 
 BOOTSTRAP_SAMPLES = 1000
 TEXT_METRICS = ("exact_match", "contains", "token_f1", "rouge_l", "chrf")
@@ -43,9 +54,68 @@ def normalise(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
-def token_f1(answer: str, reference: str) -> float:
-    """F1 of the normalised words the answer shares with the reference (1 when both are empty)."""
-    a, r = normalise(answer).split(), normalise(reference).split()
+WORDS, CHARACTERS = "words", "characters"
+TOKENIZER_TITLES = {WORDS: "by word", CHARACTERS: "by character"}
+
+
+def tokenizer_for(reference: str, answer: str = "") -> str:
+    """CHARACTERS when most letters of the reference (else of the answer) are of a script written
+    without spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar), else WORDS."""
+    for text in (reference, answer):
+        counts = script_counts([str(text or "")], limit_chars=2000)
+        total = sum(counts.values())
+        if total:
+            unspaced = sum(v for k, v in counts.items() if k in UNSPACED)
+            return CHARACTERS if unspaced / total >= 0.5 else WORDS
+    return WORDS
+
+
+def language_of(text: str) -> str | None:
+    """The language a text's script points to ('Chinese', 'Japanese', 'Thai', …), if any."""
+    return guess_language(script_counts([str(text or "")], limit_chars=2000))
+
+
+def character_tokens(text: str) -> list[str]:
+    """One token per character of an unspaced script (with its combining marks), whole runs of other
+    letters and digits; punctuation and spaces separate and are dropped. Text is normalised first."""
+    out: list[str] = []
+    word = ""
+    for ch in normalise(text):
+        if unicodedata.category(ch).startswith("M"):  # a vowel sign or tone mark joins its letter
+            if word:
+                word += ch
+            elif out:
+                out[-1] += ch
+            continue
+        if script_of(ch) in UNSPACED:
+            if word:
+                out.append(word)
+                word = ""
+            out.append(ch)
+        elif ch.isalnum() or ch == "_":
+            word += ch
+        elif word:
+            out.append(word)
+            word = ""
+    if word:
+        out.append(word)
+    return out
+
+
+def tokens(text: str, tokenizer: str = WORDS) -> list[str]:
+    """The tokens token F1, exact match and "contains" compare: normalised words, or characters."""
+    return character_tokens(text) if tokenizer == CHARACTERS else normalise(text).split()
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return bool(n) and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def token_f1(answer: str, reference: str, tokenizer: str | None = None) -> float:
+    """F1 of the tokens the answer shares with the reference (1 when both are empty)."""
+    how = tokenizer or tokenizer_for(reference, answer)
+    a, r = tokens(answer, how), tokens(reference, how)
     if not a or not r:
         return float(a == r)
     common = sum((Counter(a) & Counter(r)).values())
@@ -62,17 +132,25 @@ class WordTokenizer:
         return re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
 
 
-_rouge: Any = None
+class CharacterTokenizer:
+    """``character_tokens`` for rouge-score: one token per character of an unspaced script."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return character_tokens(text)
 
 
-def rouge_l(answer: str, reference: str) -> float:
-    """ROUGE-L F-measure (longest common subsequence of words)."""
-    global _rouge
-    if _rouge is None:
+_rouge: dict[str, Any] = {}
+
+
+def rouge_l(answer: str, reference: str, tokenizer: str | None = None) -> float:
+    """ROUGE-L F-measure (longest common subsequence of words, or of characters for unspaced scripts)."""
+    how = tokenizer or tokenizer_for(reference, answer)
+    if how not in _rouge:
         from rouge_score import rouge_scorer
 
-        _rouge = rouge_scorer.RougeScorer(["rougeL"], tokenizer=WordTokenizer())
-    return float(_rouge.score(reference, answer)["rougeL"].fmeasure)
+        splitter = CharacterTokenizer() if how == CHARACTERS else WordTokenizer()
+        _rouge[how] = rouge_scorer.RougeScorer(["rougeL"], tokenizer=splitter)
+    return float(_rouge[how].score(reference, answer)["rougeL"].fmeasure)
 
 
 _chrf: Any = None
@@ -100,13 +178,18 @@ def label_set(references: Sequence[str]) -> list[str] | None:
 
 
 def answer_label(answer: str, labels: Sequence[str]) -> str | None:
-    """The label an answer names: equal after normalisation, else the one label it starts with or contains."""
+    """The label an answer names: equal after normalisation, else the one label it starts with or
+    contains (whole words, or whole characters for labels in an unspaced script)."""
     norm = normalise(answer)
     by_norm = {normalise(lab): lab for lab in labels}
     if norm in by_norm:
         return by_norm[norm]
-    for test in (lambda n: norm.startswith(n + " "), lambda n: f" {n} " in f" {norm} "):
-        found = [lab for n, lab in by_norm.items() if n and test(n)]
+    how = {lab: tokenizer_for(lab) for lab in labels}
+    got = {h: tokens(answer, h) for h in set(how.values())}
+    parts = {lab: tokens(lab, h) for lab, h in how.items()}
+    for test in (lambda lab: got[how[lab]][:len(parts[lab])] == parts[lab],
+                 lambda lab: _contains(got[how[lab]], parts[lab])):
+        found = [lab for lab in labels if parts[lab] and test(lab)]
         if len(found) == 1:
             return found[0]
     return None
@@ -147,13 +230,14 @@ def kind_of(references: Sequence[str]) -> tuple[str, list[str] | None]:
 
 
 def score_example(answer: str, reference: str, kind: str = "text",
-                  labels: Sequence[str] | None = None) -> dict[str, float]:
-    """Every metric that applies to one answer, each between 0 and 1."""
-    norm_a, norm_r = normalise(answer), normalise(reference)
-    scores = {"exact_match": float(norm_a == norm_r),
-              "contains": float(bool(norm_r) and f" {norm_r} " in f" {norm_a} "),
-              "token_f1": token_f1(answer, reference), "rouge_l": rouge_l(answer, reference),
-              "chrf": chrf(answer, reference)}
+                  labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Every metric that applies to one answer, each between 0 and 1, and the ``tokenizer`` used."""
+    how = tokenizer_for(reference, answer)
+    toks_a, toks_r = tokens(answer, how), tokens(reference, how)
+    scores: dict[str, Any] = {
+        "exact_match": float(toks_a == toks_r), "contains": float(_contains(toks_a, toks_r)),
+        "token_f1": token_f1(answer, reference, how), "rouge_l": rouge_l(answer, reference, how),
+        "chrf": chrf(answer, reference), "tokenizer": how}
     if kind == "labels" and labels:
         scores["label_accuracy"] = float(answer_label(answer, labels) == str(reference).strip())
     elif kind == "json":
@@ -180,9 +264,10 @@ def bootstrap_interval(values: Sequence[float], seed: int = 0,
     return float(low), float(high)
 
 
-def summarise(rows: Sequence[dict[str, float]], seed: int = 0) -> dict[str, dict[str, float | None]]:
-    """Per metric: mean, 95 % interval and count over the examples that have it."""
-    names = [m for m in dict.fromkeys(k for r in rows for k in r)]
+def summarise(rows: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, dict[str, float | None]]:
+    """Per metric: mean, 95 % interval and count over the examples that have it (numbers only)."""
+    names = [m for m in dict.fromkeys(k for r in rows for k, v in r.items()
+                                       if isinstance(v, int | float) and not isinstance(v, bool))]
     out: dict[str, dict[str, float | None]] = {}
     for name in names:
         values = [float(r[name]) for r in rows if r.get(name) is not None]
@@ -200,7 +285,40 @@ def score_answers(answers: Sequence[str], references: Sequence[str], seed: int =
     kind, labels = kind_of(references)
     rows = [score_example(a, r, kind, labels) for a, r in zip(answers, references, strict=True)]
     return rows, {"kind": kind, "labels": labels or [], "headline": headline_metric(kind),
-                  "metrics": summarise(rows, seed), "examples": len(rows)}
+                  "metrics": summarise(rows, seed), "examples": len(rows),
+                  "tokenization": tokenization(rows, references)}
+
+
+def tokenization(rows: Sequence[dict[str, Any]], references: Sequence[str]) -> dict[str, int]:
+    """How many examples were scored each way: {"characters (Chinese)": 87, "words": 3}."""
+    counts: Counter[str] = Counter()
+    for row, ref in zip(rows, references, strict=True):
+        how = str(row.get("tokenizer") or WORDS)
+        language = language_of(ref) if how == CHARACTERS else None
+        counts[f"{how} ({language})" if language else how] += 1
+    return dict(counts.most_common())
+
+
+def tokenization_phrases(summary: dict[str, Any]) -> list[str]:
+    """["by character for Chinese (87 of 90 examples)", "by word (3 of 90 examples)"] from a summary."""
+    counts = dict(summary.get("tokenization") or {})
+    total = sum(counts.values())
+    parts = []
+    for key, n in counts.items():
+        how, _, language = key.partition(" (")
+        what = "by character" + (f" for {language.rstrip(')')}" if language else "") if how == CHARACTERS \
+            else "by word"
+        parts.append(what if n == total else f"{what} ({n} of {total} examples)")
+    return parts
+
+
+def tokenization_note(summary: dict[str, Any]) -> str:
+    """A sentence saying how ROUGE-L, token F1, exact match and "contains" split the text, or ''."""
+    parts = tokenization_phrases(summary)
+    if not parts:
+        return ""
+    return ("ROUGE-L, token F1, exact match and \"contains\" scored " + "; ".join(parts)
+            + " (chrF always compares character n-grams).")
 
 
 def paired_gain(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dict[str, float | None]:

@@ -33,7 +33,7 @@ class ServeOptions:
     api_key: str | None = None
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
-    concurrency: int = 1
+    concurrency: int = 2  # llama.cpp contexts per model (core.inference.generation.CONTEXTS)
     queue: int = 8
     engine: str = "auto"  # the generation engine of every request (GenerationSettings.engine)
     created: int = field(default_factory=lambda: int(time.time()))

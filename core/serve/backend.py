@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import ConfigError, NotFoundError, UserError
@@ -19,10 +21,13 @@ class ServedModel:
     kind: str  # CAUSAL, ENCODER, or the task of an encoder run
     label: str
     run_id: int | None = None
+    baseline: str | None = None  # a run's saved keyword baseline answers instead of its model
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         """The POST endpoints this model answers."""
+        if self.baseline:
+            return ("/v1/classify",)
         if self.kind == CAUSAL:
             return TEXT_ENDPOINTS
         if self.kind == "classification":
@@ -41,10 +46,16 @@ class ServedModel:
         return name.strip() in aliases
 
 
-def resolve_served(run_id: int | None = None, model_key: str | None = None) -> ServedModel:
-    """The model behind ``--run`` or ``--model`` (a UserError saying why it cannot be served)."""
+def resolve_served(run_id: int | None = None, model_key: str | None = None,
+                   baseline: str | None = None) -> ServedModel:
+    """The model behind ``--run`` or ``--model`` (a UserError saying why it cannot be served);
+    ``baseline`` ('' for the winning one) serves a classification run's saved keyword baseline."""
     if (run_id is None) == (not model_key):
         raise ConfigError("Choose what to serve: --run RUN_ID or --model KEY (one of them).")
+    if baseline is not None:
+        if run_id is None:
+            raise ConfigError("--baseline serves a run's keyword baseline; add --run RUN_ID.")
+        return _served_baseline(run_id, baseline or None)
     if run_id is not None:
         from core.store.runs import get_run
 
@@ -68,13 +79,39 @@ def resolve_served(run_id: int | None = None, model_key: str | None = None) -> S
     return ServedModel(id=info.key, kind=kind, label=info.name)
 
 
-def preload(served: ServedModel, engine: str = "auto") -> None:
-    """Load the model into the shared cache now (and its onnx export for that engine), so the first
-    request does not wait for it."""
-    if served.kind == CAUSAL:
+def _served_baseline(run_id: int, name: str | None) -> ServedModel:
+    """A run's keyword baseline, saved first when it is not saved yet (seconds: scikit-learn)."""
+    from core.inference import baseline_predict
+    from core.inference.encoders import encoder_task
+    from core.training.baseline_models import savable_baseline, save_baseline
+
+    encoder_task(run_id)  # a succeeded classification run, else a sentence
+    name = savable_baseline(run_id, name)
+    if name not in baseline_predict.saved_names(run_id):
+        save_baseline(run_id, name)
+    from core.tasks.baselines import BASELINE_TITLES
+
+    return ServedModel(id=f"run:{run_id}:{name}", kind="classification",
+                       label=f"{BASELINE_TITLES.get(name, name)} of run {run_id}", run_id=run_id,
+                       baseline=name)
+
+
+def preload(served: ServedModel, engine: str = "auto", say: Callable[[str], None] | None = None) -> None:
+    """Load the model into the shared cache now (with the engine that will answer), so the first
+    request does not wait for it; ``say`` hears what it is doing."""
+    say = say or (lambda _text: None)
+    start = time.perf_counter()
+    say(f"Loading {served.label}…")
+    if served.baseline and served.run_id is not None:
+        from core.inference.baseline_predict import loaded_baseline
+
+        loaded_baseline(served.run_id, served.baseline)
+    elif served.kind == CAUSAL:
         from core.inference.generation import prepare_engine
 
-        prepare_engine(served.id, engine)
+        _, note = prepare_engine(served.id, engine)
+        say(f"Ready in {time.perf_counter() - start:.1f} s. {note}")  # which engine answers, and why
+        return
     elif served.run_id is not None:
         from core.inference.encoders import run_model
 
@@ -83,6 +120,7 @@ def preload(served: ServedModel, engine: str = "auto") -> None:
         from core.inference.encoders import catalogue_encoder
 
         catalogue_encoder(served.id)
+    say(f"Ready in {time.perf_counter() - start:.1f} s.")
 
 
 def check_model(served: ServedModel, name: str | None, endpoint: str) -> None:

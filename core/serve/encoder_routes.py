@@ -37,6 +37,12 @@ def register(app: FastAPI) -> None:
 
     @app.post("/v1/classify")
     def classify(body: TextsRequest) -> dict[str, Any]:
+        name = app.state.served.baseline
+        if name:  # a run's saved keyword baseline
+            from core.inference import baseline_predict
+
+            return listed(body, "/v1/classify", lambda run_id, texts: baseline_predict.classify(
+                run_id, name, texts))
         return listed(body, "/v1/classify", encoders.classify)
 
     @app.post("/v1/entities")

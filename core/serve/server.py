@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import sys
 from typing import Any
 
 from core.errors import ConfigError
@@ -45,11 +46,16 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/v1"
 
 
+def say(text: str) -> None:
+    """One line of what the server is doing, on stderr (the log)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def build(served: ServedModel, options: ServeOptions, *, load: bool = True) -> Any:
     """Check the address and key, load the model into the shared cache, and build the app."""
     check_bind(options.host, options.api_key)
     if load:
-        preload(served, options.engine)
+        preload(served, options.engine, say)
     return create_app(served, options)
 
 

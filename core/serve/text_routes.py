@@ -8,6 +8,7 @@ top-k; ``max_tokens`` defaults to 256. A request holds a gate slot until its las
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -84,6 +85,19 @@ def _usage(record: Any) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": new, "total_tokens": prompt + new}
 
 
+def fingerprint(engine: str) -> str:
+    """``system_fingerprint`` of a response: the engine that wrote it (greedy text depends on it)."""
+    return f"uclab-{engine}"
+
+
+def log_speed(endpoint: str, record: Any) -> None:
+    """One log line per answered request: tokens, seconds, tokens/s and the engine."""
+    stats = record.stats
+    speed = f"{record.tokens_per_second:.1f}" if record.tokens_per_second else "-"
+    print(f"{endpoint}: {stats.get('new_tokens', 0)} tokens in {stats.get('seconds', 0):.2f} s "
+          f"({speed} tokens/s, {stats.get('engine')})", file=sys.stderr, flush=True)
+
+
 def _run(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
     gate = app.state.gate
     gate.enter()
@@ -91,9 +105,16 @@ def _run(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
         stream = _start(app, body, prompt, mode)
         for _ in stream:
             pass
+        log_speed(f"/v1/{'chat/' if mode == 'chat' else ''}completions", stream.record)
         return stream.record
     finally:
         gate.leave()
+
+
+def _engine_fields(record: Any) -> dict[str, str]:
+    """Which engine answered (``system_fingerprint``, as OpenAI's API names the backend) and why."""
+    return {"system_fingerprint": fingerprint(str(record.stats.get("engine"))),
+            "engine_note": str(record.stats.get("engine_note") or "")}
 
 
 def _sse(payload: dict[str, Any] | str) -> str:
@@ -111,9 +132,11 @@ async def _events(app: FastAPI, body: Sampling, prompt: Any, mode: str, chunk: A
         started: set[int] = set()
         while (item := await anyio.to_thread.run_sync(next, items, _END)) is not _END:
             index, text = item
-            yield _sse(chunk(index, text, None, first=index not in started))
+            yield _sse({**chunk(index, text, None, first=index not in started),
+                        "system_fingerprint": fingerprint(stream.engine)})
             started.add(index)
         record = stream.record
+        log_speed(f"/v1/{'chat/' if mode == 'chat' else ''}completions (streamed)", record)
         for index, reason in enumerate(_finish_reasons(record, body.n)):
             yield _sse(chunk(index, "", reason, first=index not in started))
         if body.stream_options and body.stream_options.include_usage:
@@ -152,7 +175,7 @@ def register(app: FastAPI) -> None:
             return StreamingResponse(_events(app, body, turns, "chat", chunk), media_type="text/event-stream")
         record = _run(app, body, turns, "chat")
         reasons = _finish_reasons(record, body.n)
-        return {**meta, "object": "chat.completion", "usage": _usage(record),
+        return {**meta, "object": "chat.completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "message": {"role": "assistant", "content": text},
                              "finish_reason": reasons[i], "logprobs": None}
                             for i, text in enumerate(record.outputs)]}
@@ -175,6 +198,6 @@ def register(app: FastAPI) -> None:
                                      media_type="text/event-stream")
         record = _run(app, body, prompts[0], "prompt")
         reasons = _finish_reasons(record, body.n)
-        return {**meta, "object": "text_completion", "usage": _usage(record),
+        return {**meta, "object": "text_completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "text": text, "finish_reason": reasons[i], "logprobs": None}
                             for i, text in enumerate(record.outputs)]}

@@ -1,9 +1,13 @@
-"""A causal-LM run for Ollama: the merged model as safetensors plus a ``Modelfile`` (template, stops).
+"""A causal-LM run for Ollama, llama.cpp and LM Studio: GGUF files plus a ``Modelfile`` (template, stops).
 
-Ollama imports a safetensors Llama folder itself (``ollama create NAME -f Modelfile``). The chat
-template is written in Ollama's Go template syntax when the model uses ChatML (SmolLM2 does);
-otherwise Ollama reads the template from ``tokenizer_config.json``. GGUF is not written: no HF to
-GGUF converter is published on PyPI (``gguf`` ships the file format, not ``convert_hf_to_gguf``).
+The run's model (LoRA merged) is written as GGUF by ``core.ml.gguf_export`` with the llama.cpp
+project's ``gguf`` package: ``model-F16.gguf`` (the file the app's llama.cpp engine answers with,
+reused from the run folder: the app's greedy answers), ``model-Q8_0.gguf`` (8-bit, about half the
+size) and ``model-Q4_1.gguf`` (4-bit, a third). The Modelfile points at the F16 file and names the
+smaller ones (``ollama create NAME -f Modelfile``); the chat template is
+written in Ollama's Go template syntax when the model uses ChatML (SmolLM2 does). A model llama.cpp
+cannot read (not a Llama architecture) is exported as its safetensors folder, which Ollama imports
+itself, with a sentence in the README. The full-precision safetensors are the ``zip`` export.
 """
 
 from __future__ import annotations
@@ -22,24 +26,40 @@ CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ end }}<|im_start|>assistant
 """
 
-_README = """# {name}: for Ollama (merged safetensors + Modelfile)
+F16, Q8, Q4 = "F16", "Q8_0", "Q4_1"
+_GGUF_README = """The model is in GGUF, the file llama.cpp, Ollama and LM Studio read, in three sizes:
 
-Exported by Use Case Lab from run {run_id}, fine-tuned from `{model_key}`; any LoRA adapters are
-merged into the weights, so this folder is a plain transformers model too.
+- `model-F16.gguf`: 16-bit weights, the file the app's llama.cpp engine answers with, so greedy
+  answers are the app's (the Modelfile uses it);
+- `model-Q8_0.gguf`: 8-bit blocks, half the size; greedy answers can drift from the app's after some
+  tokens;
+- `model-Q4_1.gguf`: 4-bit blocks, a third of the size, drifting further.
 
+Any LoRA adapters are merged into the weights. The full-precision safetensors are the app's `zip`
+export.
+
+## llama.cpp (Python)
+
+```python
+from llama_cpp import Llama
+
+llm = Llama("model-F16.gguf")
+print(llm.create_chat_completion([{"role": "user", "content": "Hello!"}], max_tokens=64))
+```
+"""
+_SAFETENSORS_README = """The model is a plain transformers folder (safetensors): it is not written as GGUF
+because {problem}. Ollama imports the folder itself.
+"""
+
+_README = """# {name}: for Ollama and llama.cpp
+
+Exported by Use Case Lab from run {run_id}, fine-tuned from `{model_key}`.
+
+{formats}
 ## Ollama
 
 ```sh
 cd this-folder && ollama create {slug} -f Modelfile && ollama run {slug} "Hello!"
-```
-
-## transformers
-
-```python
-from transformers import pipeline
-
-chat = pipeline("text-generation", model=".")  # this folder
-print(chat([{{"role": "user", "content": "Hello!"}}], max_new_tokens=64)[0]["generated_text"][-1])
 ```
 
 ## An OpenAI-compatible server
@@ -72,9 +92,12 @@ def _default_system(tokenizer: Any) -> str | None:
     return found.group(1) if found else None
 
 
-def modelfile(tokenizer: Any, folder: Path, params: dict[str, Any] | None = None) -> str:
-    """The Modelfile text: FROM this folder, the chat template, stop tokens and sampling defaults."""
-    lines = ["# Build with:  ollama create NAME -f Modelfile", "FROM ."]
+def modelfile(tokenizer: Any, folder: Path, params: dict[str, Any] | None = None, source: str = ".") -> str:
+    """The Modelfile text: FROM the GGUF file (or this folder), the chat template, stops and sampling."""
+    lines = ["# Build with:  ollama create NAME -f Modelfile", f"FROM {source}"]
+    if source.endswith(f"{F16}.gguf"):
+        lines[1:1] = [f"# Smaller files whose greedy answers drift from the app's: FROM ./model-{Q8}.gguf "
+                      f"(8-bit, half the size) or FROM ./model-{Q4}.gguf (4-bit, a third)"]
     template = getattr(tokenizer, "chat_template", None) or ""
     if "<|im_start|>" in template:
         lines.append(f'TEMPLATE """{CHATML_TEMPLATE}"""')
@@ -89,8 +112,10 @@ def modelfile(tokenizer: Any, folder: Path, params: dict[str, Any] | None = None
 
 
 def build_ollama(run_id: int, dest: Path) -> dict[str, Any]:
-    """Write the merged model, its tokenizer, a Modelfile and a README into dest."""
-    from core.inference.generation import merge_lora
+    """Write the model as GGUF (8- and 4-bit), a Modelfile and a README into dest."""
+    from core.config import get_settings
+    from core.inference.generation import merge_lora, write_run_gguf
+    from core.ml.gguf_export import unsupported_reason
     from core.ml.models import load_tokenizer
 
     facts = _facts(run_id)
@@ -99,12 +124,26 @@ def build_ollama(run_id: int, dest: Path) -> dict[str, Any]:
                             "(an encoder run exports as ONNX).")
     folder = merge_lora(run_id)
     dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in SAFE_SUFFIXES and path.name.lower() != "readme.md":
-            shutil.copy2(path, dest / path.name)
+    problem = unsupported_reason(folder)
+    if problem is None:
+        run_dir = get_settings().resolve(facts["output_dir"])
+        for qtype in (F16, Q8, Q4):
+            gguf = write_run_gguf(folder, run_dir, facts["model_key"], qtype)
+            shutil.copy2(gguf, dest / f"model-{qtype}.gguf")
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                     "chat_template.jinja"):
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, dest / name)
+        source, formats = f"./model-{F16}.gguf", _GGUF_README
+    else:
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in SAFE_SUFFIXES and path.name.lower() != "readme.md":
+                shutil.copy2(path, dest / path.name)
+        source, formats = ".", _SAFETENSORS_README.format(problem=problem)
     tokenizer = load_tokenizer(folder)
-    (dest / "Modelfile").write_text(modelfile(tokenizer, folder), encoding="utf-8")
+    (dest / "Modelfile").write_text(modelfile(tokenizer, folder, source=source), encoding="utf-8")
     slug = re.sub(r"[^a-z0-9-]+", "-", (facts["name"] or "").lower()).strip("-") or f"run-{run_id}"
     (dest / "README.md").write_text(_README.format(name=facts["name"] or f"run {run_id}", run_id=run_id,
-                                                   model_key=facts["model_key"], slug=slug), encoding="utf-8")
+                                                   model_key=facts["model_key"], slug=slug, formats=formats),
+                                    encoding="utf-8")
     return facts

@@ -4,10 +4,16 @@ Classification: the majority class and TF-IDF (word 1–2 grams) + logistic regr
 Regression: the training mean and TF-IDF + ridge. Pure scikit-learn, seconds on a CPU.
 Text written without spaces between words (Chinese, Japanese, Thai) has no words to count,
 so there TF-IDF counts character 1–3 grams instead (the ``tfidf_char_*`` baselines).
+
+The TF-IDF classifier is a ``TextBaseline``: when it beats the fine-tuned model it can be saved
+(``model.skops`` + ``baseline.json``, skops only: nothing is unpickled), served and exported.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +32,74 @@ BASELINE_TITLES = {
 }
 MAX_FEATURES = 50_000
 _SAMPLE = 300
+SAVABLE = ("tfidf_logreg", "tfidf_char_logreg")  # baselines that can be saved and served
+BASELINE_FILE, BASELINE_CONFIG = "model.skops", "baseline.json"
+
+
+@dataclass(frozen=True)
+class TextBaseline:
+    """A fitted TF-IDF + logistic regression classifier (a scikit-learn Pipeline) and its labels."""
+
+    name: str
+    labels: tuple[str, ...]
+    pipeline: Any
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Each text's probability of every label (columns in ``labels`` order)."""
+        out = np.zeros((len(texts), len(self.labels)))
+        if texts:
+            out[:, self.pipeline.classes_] = self.pipeline.predict_proba([str(t) for t in texts])
+        return out
+
+    def save(self, folder: Path) -> Path:
+        """Write ``model.skops`` and ``baseline.json`` into `folder`; the folder."""
+        import skops.io as sio
+
+        folder.mkdir(parents=True, exist_ok=True)
+        sio.dump(self.pipeline, folder / BASELINE_FILE)
+        (folder / BASELINE_CONFIG).write_text(json.dumps(
+            {"name": self.name, "title": BASELINE_TITLES.get(self.name, self.name),
+             "labels": list(self.labels), "format": "skops", "estimator": "sklearn Pipeline"},
+            ensure_ascii=False, indent=1), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> TextBaseline:
+        """Load what ``save`` wrote, trusting no type beyond skops' defaults (a TF-IDF + logistic
+        regression pipeline needs none more); a file that asks for any other type is refused."""
+        import skops.io as sio
+
+        from core.errors import ModelError
+
+        path = folder / BASELINE_FILE
+        if not path.is_file() or not (folder / BASELINE_CONFIG).is_file():
+            raise ModelError(f"The folder {folder} holds no saved baseline; save it again.")
+        unexpected = sio.get_untrusted_types(file=path)
+        if unexpected:
+            raise ModelError(f"The file {path} contains types this app does not load "
+                             f"({', '.join(unexpected[:3])}); save the baseline again.")
+        config = json.loads((folder / BASELINE_CONFIG).read_text(encoding="utf-8"))
+        return cls(str(config["name"]), tuple(config["labels"]), sio.load(path, trusted=[]))
+
+
+def fit_text_baseline(train: pd.DataFrame, labels: list[str], characters: bool | None = None) -> TextBaseline:
+    """TF-IDF (words, or character 1–3 grams for unspaced scripts) + logistic regression on train."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    train = train.dropna(subset=["text", "label"])
+    characters = uses_characters(train["text"]) if characters is None else characters
+    index = {lab: i for i, lab in enumerate(labels)}
+    y_train = train["label"].astype(str).map(index).to_numpy()
+    pipeline = Pipeline([("tfidf", _vectorizer(characters)),
+                         ("logreg", LogisticRegression(max_iter=2000, C=4.0))])
+    pipeline.fit(train["text"].astype(str).tolist(), y_train)
+    return TextBaseline("tfidf_char_logreg" if characters else "tfidf_logreg", tuple(labels), pipeline)
+
+
+def class_labels(train: pd.DataFrame, test: pd.DataFrame) -> list[str]:
+    """The sorted labels of a classification dataset's training and evaluation rows."""
+    return sorted({str(v) for v in pd.concat([train["label"], test["label"]]).dropna()})
 
 
 def uses_characters(texts: pd.Series) -> bool:
@@ -47,10 +121,7 @@ def _vectorizer(characters: bool = False) -> Any:
 
 def _classification(train: pd.DataFrame, test: pd.DataFrame
                     ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
-    from sklearn.linear_model import LogisticRegression
-
-
-    labels = sorted({str(v) for v in pd.concat([train["label"], test["label"]]).dropna()})
+    labels = class_labels(train, test)
     index = {lab: i for i, lab in enumerate(labels)}
     y_train = train["label"].astype(str).map(index).to_numpy()
     y_test = test["label"].astype(str).map(index).to_numpy()
@@ -64,16 +135,10 @@ def _classification(train: pd.DataFrame, test: pd.DataFrame
     results.append(("majority", classification_metrics(y_test, pred, labels, proba),
                     _frame(test, labels, pred, proba)))
 
-    characters = uses_characters(train["text"])
-    vec = _vectorizer(characters)
-    clf = LogisticRegression(max_iter=2000, C=4.0)
-    clf.fit(vec.fit_transform(train["text"].astype(str)), y_train)
-    seen = clf.predict_proba(vec.transform(test["text"].astype(str)))
-    proba = np.zeros((len(test), len(labels)))
-    proba[:, clf.classes_] = seen  # classes absent from training keep probability 0
+    model = fit_text_baseline(train, labels)  # classes absent from training keep probability 0
+    proba = model.predict_proba(test["text"].astype(str).tolist())
     pred = proba.argmax(1)
-    results.append(("tfidf_char_logreg" if characters else "tfidf_logreg",
-                    classification_metrics(y_test, pred, labels, proba),
+    results.append((model.name, classification_metrics(y_test, pred, labels, proba),
                     _frame(test, labels, pred, proba)))
     return results
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from core.errors import DatasetError
-from core.text.scripts import char_weight
+from core.text.scripts import COMMON_PUNCT as _COMMON_PUNCT
+from core.text.scripts import SCRIPTS as _SCRIPT_NAMES
+from core.text.scripts import char_weight, language_fit, script_of
 
 # Codec -> what a person calls it. The order is the override list the datasets page offers.
 ENCODINGS: dict[str, str] = {
-    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "utf-32": "UTF-32",
+    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 LE (no BOM)", "utf-16-be": "UTF-16 BE (no BOM)", "utf-32": "UTF-32",
     "cp1252": "Windows-1252 (Western European)", "latin-1": "Latin-1 (ISO-8859-1)",
     "cp1250": "Windows-1250 (Central European)", "cp1251": "Windows-1251 (Cyrillic)",
-    "koi8-r": "KOI8-R (Russian)", "cp1253": "Windows-1253 (Greek)",
+    "koi8-r": "KOI8-R (Russian)", "koi8-u": "KOI8-U (Ukrainian)", "cp1253": "Windows-1253 (Greek)",
+    "iso8859-7": "ISO-8859-7 (Greek)",
     "cp1254": "Windows-1254 (Turkish)", "cp1255": "Windows-1255 (Hebrew)",
     "cp1256": "Windows-1256 (Arabic)", "cp1257": "Windows-1257 (Baltic)",
     "cp1258": "Windows-1258 (Vietnamese)", "cp874": "Windows-874 (Thai)",
@@ -33,8 +38,8 @@ ENCODINGS: dict[str, str] = {
 }
 # Guessed when a file is not UTF-8, in the order ties are broken (most common first).
 _GUESSES = ("cp1252", "gbk", "gb18030", "cp950", "cp932", "cp949", "euc-jp",
-            "cp1251", "koi8-r", "cp1250", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257",
-            "cp874", "cp1258")
+            "cp1251", "koi8-r", "koi8-u", "cp1250", "cp1253", "iso8859-7", "cp1254", "cp1255",
+            "cp1256", "cp1257", "cp874", "cp1258")
 _WESTERN = {"cp1252", "cp1250", "cp1254", "cp1257", "cp1258", "latin-1", "mac-roman"}
 _SAMPLE_BYTES = 8_000  # non-ASCII lines scored per candidate: enough to tell encodings apart
 _HIGH_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
@@ -49,6 +54,7 @@ class Decoding:
     label: str
     uncertain: str | None = None  # one sentence when the guess could be wrong
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # calm facts: how a confidently guessed encoding was chosen
 
 
 def encoding_label(codec: str | None) -> str:
@@ -93,6 +99,15 @@ def decode_bytes(data: bytes, name: str, encoding: str | None = None) -> tuple[s
                 raise DatasetError(
                     f"'{name}' starts like {ENCODINGS[codec]} text but byte {exc.start} is not "
                     f"{ENCODINGS[codec]}; save it again as CSV UTF-8 and upload that.") from exc
+    wide = utf16_without_bom(data)
+    if wide:
+        try:
+            label = ENCODINGS[wide]
+            return data.decode(wide), Decoding(wide, label, notes=(
+                f"'{name}' has no byte-order mark, but every other byte is zero as in UTF-16 text; "
+                f"it was read as {label}.",))
+        except UnicodeDecodeError:
+            pass  # NUL bytes that are not UTF-16: the binary check refuses them
     try:
         return data.decode("utf-8"), Decoding("utf-8", "UTF-8")
     except UnicodeDecodeError as exc:
@@ -100,11 +115,45 @@ def decode_bytes(data: bytes, name: str, encoding: str | None = None) -> tuple[s
     return _guess(data, name, first_bad)
 
 
-def _forced(data: bytes, name: str, encoding: str) -> tuple[str, Decoding]:
-    codec = _canonical(encoding)
+# Codecs Python reads text with that are escapes or transforms, not a file's character set.
+_NOT_CHARSETS = {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"}
+
+
+def check_encoding_name(encoding: str) -> str:
+    """The codec's canonical name, or DatasetError when it is not a character set for text
+    files (unknown names, and transforms such as rot13, zlib_codec or unicode_escape)."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        what = ("is not an encoding this app knows" if info is None else
+                "is not a text encoding (it transforms data rather than naming a file's characters)")
+        raise DatasetError(f"'{encoding}' {what}; pick one of {', '.join(ENCODINGS)}.")
+    return _canonical(encoding) or info.name
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when the first bytes are UTF-16 text without a byte-order mark:
+    ASCII characters leave a NUL in every other byte, always on the same side."""
+    head = data[:4096]
+    pairs = len(head) // 2
+    if pairs < 4:
+        return None
+    even, odd = head[0:2 * pairs:2].count(0), head[1:2 * pairs:2].count(0)
+    # Text in Han or Hangul has few ASCII characters, so few NULs: one in ten pairs is enough
+    # when the other side has (almost) none, and the result must read as text, not controls.
+    codec = ("utf-16-le" if odd >= 0.1 * pairs and even <= 0.01 * pairs else
+             "utf-16-be" if even >= 0.1 * pairs and odd <= 0.01 * pairs else None)
     if codec is None:
-        raise DatasetError(f"'{encoding}' is not an encoding this app knows; pick one of "
-                           f"{', '.join(ENCODINGS)}.")
+        return None
+    text = head[:2 * pairs].decode(codec, errors="replace")
+    bad = len(_CONTROL.findall(text)) + text.count("\ufffd") + text.count("\x00")
+    return codec if bad <= 0.01 * len(text) + 1 else None
+
+
+def _forced(data: bytes, name: str, encoding: str) -> tuple[str, Decoding]:
+    codec = check_encoding_name(encoding)
     if codec == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
         codec = "utf-8-sig"
     label = encoding_label(codec)
@@ -120,16 +169,57 @@ def _forced(data: bytes, name: str, encoding: str) -> tuple[str, Decoding]:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One way to read the bytes: the codec, its name, the language it looks like, a preview."""
+
+    codec: str
+    label: str
+    language: str | None
+    preview: tuple[str, ...]
+
+
+class EncodingQuestion(DatasetError):
+    """Two readings of a file are both plausible text: the person must pick one."""
+
+    def __init__(self, name: str, readings: tuple[Reading, ...]) -> None:
+        first, second = readings[0], readings[1]
+        super().__init__(
+            f"'{name}' reads as plausible text in two encodings: {_describe(first)} and "
+            f"{_describe(second)}; the app will not guess. Pick one: --encoding {first.codec} or "
+            f"--encoding {second.codec} (on the Datasets page: 'Read the file as').")
+        self.readings = readings
+
+
+def _describe(reading: Reading) -> str:
+    language = f"{reading.language} " if reading.language else ""
+    example = reading.preview[0][:40] if reading.preview else ""
+    return f"{language}in {reading.label} ('{example}')"
+
+
+@dataclass(frozen=True)
 class _Candidate:
     codec: str
     text: str
-    score: float
+    score: float  # plausibility plus language evidence, over the whole sample
+    plausibility: float
     script: str
+    language: str | None
     detector_rank: int | None
 
 
+_FIT_WEIGHT = 0.6  # how much the language evidence counts next to plausibility
+_MARGIN = 0.2  # a rival closer than this on the text where the readings differ: ask
+
+
+def score_reading(text: str, codec: str | None = None) -> tuple[float, float, str, str | None]:
+    """Score (plausibility + weighted language fit), plausibility, main script and language."""
+    plaus, script = plausibility_and_script(text, codec)
+    language, fit = language_fit(text)
+    return plaus + _FIT_WEIGHT * fit, plaus, script, language
+
+
 def rank_encodings(sample: bytes) -> list[_Candidate]:
-    """Encodings that decode ``sample``, best first, each with its plausibility score."""
+    """Encodings that decode ``sample``, best first (by score, then the detector, then commonness)."""
     detector = _detector_ranks(sample)
     seen: dict[str, _Candidate] = {}
     # Only encodings people save spreadsheets in: DOS and Mac code pages decode any byte.
@@ -140,14 +230,28 @@ def rank_encodings(sample: bytes) -> list[_Candidate]:
             continue
         if text in seen:  # the same reading under another name: keep the commoner name
             continue
-        score, script = plausibility_and_script(text, codec)
+        score, plaus, script, language = score_reading(text, codec)
         ranks = [r for c, r in detector.items() if c == codec]
-        seen[text] = _Candidate(codec, text, score, script, ranks[0] if ranks else None)
+        seen[text] = _Candidate(codec, text, score, plaus, script, language,
+                                ranks[0] if ranks else None)
     order = {c: i for i, c in enumerate(_GUESSES)}
-    best = max((c.score for c in seen.values()), default=0.0)
-    # Close scores (within 0.05) are a tie: one the detector agrees with, then the commoner.
     return sorted(seen.values(), key=lambda c: (
-        c.score < best - 0.05, c.detector_rank is None, order.get(c.codec, 99), -c.score))
+        -round(c.score, 2), c.detector_rank is None, order.get(c.codec, 99)))
+
+
+_SPLIT = re.compile(r"[ \t\n\r,;|\"]+")
+
+
+def duel(a: str, b: str, codec_a: str, codec_b: str) -> float:
+    """How much better reading ``a`` is than ``b`` (negative: worse), judged on the words where
+    they differ, so that two readings that differ in one letter in a thousand are judged on it."""
+    words_a, words_b = _SPLIT.split(a), _SPLIT.split(b)
+    if len(words_a) == len(words_b):
+        pairs = [(x, y) for x, y in zip(words_a, words_b, strict=True) if x != y]
+        if not pairs:
+            return 0.0
+        a, b = " ".join(x for x, _ in pairs), " ".join(y for _, y in pairs)
+    return score_reading(a, codec_a)[0] - score_reading(b, codec_b)[0]
 
 
 def _detector_ranks(sample: bytes) -> dict[str, int]:
@@ -181,42 +285,74 @@ def _sample(data: bytes) -> bytes:
     return b"\n".join(parts)
 
 
+def _preview(text: str, lines: int = 5) -> tuple[str, ...]:
+    return tuple(line.strip()[:120] for line in text.splitlines() if not line.isascii())[:lines]
+
+
 def _guess(data: bytes, name: str, first_bad: int) -> tuple[str, Decoding]:
     sample = _sample(data)
-    ranked = rank_encodings(sample)
-    for cand in ranked:
-        if cand.score < 0.55:
-            break  # reads as noise in this and every later candidate
+    ranked = [c for c in rank_encodings(sample) if c.plausibility >= 0.55]
+    while True:  # only the chosen reading of the whole file is kept in memory
+        if not ranked:
+            raise DatasetError(
+                f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
+                f"{_line_of(data, first_bad)}) and does not read as text in any encoding this app "
+                "knows; save it as CSV UTF-8 and upload it again.")
+        best = ranked[0]
+        for cand in ranked[1:]:  # a rival that reads better where the two differ takes over
+            if cand.score >= best.score - 0.5 and duel(cand.text, best.text, cand.codec, best.codec) > 0:
+                best = cand
         try:
-            text = data.decode(cand.codec)
+            text = data.decode(best.codec)
+            break
         except UnicodeDecodeError:
-            continue  # a byte beyond the sample does not fit this one
-        label = encoding_label(cand.codec)
-        doubt = _doubt(name, cand, ranked, sample)
-        note = (f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
-                f"{_line_of(data, first_bad)}), so it was read as {label}; check the preview, "
-                "or pick the right encoding under 'Read the file as'.")
-        return text, Decoding(cand.codec, label, doubt, (note,) + ((doubt,) if doubt else ()))
-    raise DatasetError(
-        f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
-        f"{_line_of(data, first_bad)}) and does not read as text in any encoding this app "
-        "knows; save it as CSV UTF-8 and upload it again.")
+            ranked.remove(best)  # a byte beyond the sample does not fit this one
+    close = [c for c in ranked if c is not best and c.score >= best.score - 0.5
+             and duel(best.text, c.text, best.codec, c.codec) < _MARGIN and _decodes(data, c.codec)]
+    foreign = [c for c in close if not (c.script in _LATINISH and best.script in _LATINISH)]
+    if foreign:
+        rival = foreign[0]
+        raise EncodingQuestion(name, tuple(
+            Reading(c.codec, encoding_label(c.codec), c.language, _preview(c.text))
+            for c in (best, rival)))
+    label = encoding_label(best.codec)
+    doubt = _doubt(name, best, close)
+    language = f" {best.language}" if best.language else ""
+    note = (f"'{name}' is not UTF-8, so it was read as {label}: it reads as{language} text in that "
+            "encoding and clearly worse in any other." if doubt is None else
+            f"'{name}' is not UTF-8 (byte 0x{data[first_bad]:02x} on line "
+            f"{_line_of(data, first_bad)}), so it was read as {label}; check the preview, "
+            "or pick the right encoding under 'Read the file as'.")
+    if doubt is None:
+        return text, Decoding(best.codec, label, None, (), (note,))
+    return text, Decoding(best.codec, label, doubt, (note, doubt))
 
 
-def _doubt(name: str, chosen: _Candidate, ranked: list[_Candidate], sample: bytes) -> str | None:
-    """A sentence when the guess could well be wrong, else None."""
+_LATINISH = {"LATIN", "ASCII", "OTHER"}
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    """Whether every byte of ``data`` is valid in ``codec`` (checked in 1 MB steps)."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    step = 2**20
+    try:
+        for start in range(0, len(data), step):
+            decoder.decode(data[start:start + step], final=start + step >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _doubt(name: str, chosen: _Candidate, close: list[_Candidate]) -> str | None:
+    """A sentence when the (Latin) guess could well be wrong, else None."""
     clues = sum(1 for ch in chosen.text if ord(ch) > 127)
     label = encoding_label(chosen.codec)
     if clues < _MIN_CLUES:
         return (f"The encoding of '{name}' is a guess ({label}) from only {clues} non-ASCII "
                 "character(s); check those texts in the preview.")
-    # A rival counts unless the detector backs the choice and not the rival.
-    rivals = [c for c in ranked if c is not chosen and c.script != chosen.script
-              and c.score >= chosen.score - 0.15
-              and (c.detector_rank is not None or chosen.detector_rank is None)]
-    if rivals:
+    if close:
         return (f"The encoding of '{name}' is uncertain: it reads almost as well as "
-                f"{encoding_label(rivals[0].codec)} as it does as {label}; check the preview.")
+                f"{encoding_label(close[0].codec)} as it does as {label}; check the preview.")
     if chosen.codec in _WESTERN and chosen.detector_rank is None:
         return (f"The encoding of '{name}' is uncertain: {label} is the app's guess but the "
                 "charset detector does not agree; check accented characters in the preview.")
@@ -249,10 +385,46 @@ def plausibility_and_script(text: str, codec: str | None = None) -> tuple[float,
     controls = len(_CONTROL.findall(text))  # never in text, common in binary data
     total += controls
     weight -= 3.0 * controls
+    weight -= 3.0 * stray_symbols(text)
     if not total:
         return 1.0, "ASCII"
     main = max(scripts, key=scripts.__getitem__) if scripts else "OTHER"
     return weight / total, main
+
+
+_OPENING_QUOTES = "’‘"
+
+
+def stray_symbols(text: str) -> int:
+    """Symbols glued to a letter of a non-Latin script ('¶νοιξε', 'п╕ять', '’νοιξε' at a word's
+    start) and word-final letters inside a word ('ας' fine, 'ςα' not): the marks of bytes read in
+    a sibling code page, never seen in real writing."""
+    count = 0
+    for i, ch in enumerate(text):
+        if ch.isascii() or ch.isalnum() or (ch in _COMMON_PUNCT and ch not in _OPENING_QUOTES):
+            continue
+        if unicodedata.category(ch)[0] == "M":  # a Thai tone mark on a Latin letter: 'Tr่s'
+            own = unicodedata.name(ch, "").split(" ", 1)[0]
+            before = text[i - 1] if i else ""
+            if own in _SCRIPT_NAMES and before.isalpha() and (script_of(before) or "") != own:
+                count += 1
+            continue
+        after = text[i + 1] if i + 1 < len(text) else ""
+        before = text[i - 1] if i else ""
+        if ch in _OPENING_QUOTES:  # an apostrophe opens no word of a non-Latin script
+            if _foreign_letter(after) and not before.isalpha():
+                count += 1
+        elif unicodedata.category(ch)[0] in "SP" and (_foreign_letter(after) or _foreign_letter(before)):
+            count += 1
+    return count + len(_FINAL_INSIDE.findall(text))
+
+
+# Letters that only end a word, followed by a letter: 'ς' inside a Greek word, a Hebrew final form.
+_FINAL_INSIDE = re.compile(r"ς(?=[\u0370-\u03ff])|[ךםןףץ](?=[\u05d0-\u05ea])")
+
+
+def _foreign_letter(ch: str) -> bool:
+    return bool(ch) and not ch.isascii() and ch.isalpha() and script_of(ch) not in ("LATIN", None)
 
 
 def _token_weights(token: str) -> list[tuple[str, float, str | None]]:

@@ -62,12 +62,15 @@ BASELINE_LABELS = {
     "tfidf_logreg": "Keyword model (TF-IDF)",
     "mean": "Always guessing the average",
     "tfidf_ridge": "Keyword model (TF-IDF)",
+    "tfidf_char_logreg": "Character n-gram model (TF-IDF)",
+    "tfidf_char_ridge": "Character n-gram model (TF-IDF)",
     "logistic_regression": "Logistic regression",
     "linear_regression": "Linear regression",
     "hist_gradient_boosting": "Gradient boosting",
 }
 # Shorter names for a metric card's "+4.1 pts vs ..." line.
 BASELINE_SHORT = {"majority": "always guessing", "tfidf_logreg": "keyword model",
+                  "tfidf_char_logreg": "character n-gram model", "tfidf_char_ridge": "character n-gram model",
                   "mean": "always guessing the average", "tfidf_ridge": "keyword model",
                   "logistic_regression": "logistic regression", "linear_regression": "linear regression",
                   "hist_gradient_boosting": "gradient boosting"}
@@ -78,6 +81,22 @@ SPLIT_LABELS = {"train": "Training", "validation": "Validation", "test": "Test"}
 def _humanise(raw: str) -> str:
     text = str(raw).replace("_", " ").replace("-", " ").strip()
     return text[:1].upper() + text[1:] if text else MISSING
+
+
+SETTING_LABELS = {"learning_rate": "Learning rate", "eval_batch_size": "Evaluation batch size",
+                  "lora": "LoRA", "lora_rank": "LoRA rank", "lora_alpha": "LoRA alpha",
+                  "max_length": "Max length (tokens)", "max_train_rows": "Max training rows",
+                  "warmup_ratio": "Warmup share", "eval_every": "Evaluate every (steps)",
+                  "lr_scheduler": "Learning-rate schedule", "report_to": "Report to"}
+
+
+def setting_label(key: str) -> str:
+    """'eval_batch_size' -> 'Evaluation batch size'; 'task_options.completion_only_loss' ->
+    'Completion only loss (task option)'."""
+    head, _, rest = str(key).partition(".")
+    if rest and head == "task_options":
+        return f"{SETTING_LABELS.get(rest, _humanise(rest))} (task option)"
+    return SETTING_LABELS.get(str(key), _humanise(str(key).replace(".", " · ")))
 
 
 def task_label(task: str | None) -> str:

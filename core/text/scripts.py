@@ -27,7 +27,8 @@ SCRIPT_NAMES = {"LATIN": "Latin", "CYRILLIC": "Cyrillic", "GREEK": "Greek", "ARM
 UNSPACED = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"}
 # Name prefixes of letters that belong to a named script: ー, 々, ﾞ.
 _ALSO = {"KATAKANA-HIRAGANA": "KATAKANA", "IDEOGRAPHIC": "CJK", "VERTICAL": "CJK"}
-_COMMON_PUNCT = set("’‘“”„–—…«»•·¡¿€£¥©®°×、。，！？：；（）「」『』【】《》〈〉・ー～　")
+COMMON_PUNCT = frozenset("’‘“”„–—…«»•·¡¿€£¥©®°×、。，！？：；（）「」『』【】《》〈〉・ー～　")
+_COMMON_PUNCT = COMMON_PUNCT
 
 
 @lru_cache(maxsize=65536)
@@ -132,3 +133,72 @@ def has_word_separators(texts: Iterable[str]) -> bool:
     counts = script_counts(texts)
     total = sum(counts.values())
     return not total or sum(v for k, v in counts.items() if k in UNSPACED) / total < 0.5
+
+
+# The most frequent letters of languages in non-Latin scripts, most frequent first: evidence that
+# tells two readings of the same bytes apart (a wrong reading is made of a language's rare
+# letters, or of letters that fit no language). Alphabets and the Han lists come from
+# charset-normalizer's frequency tables; traditional forms and Korean syllables are added here.
+_TRADITIONAL = "這個們來為國說時會對種過發後裡經麼現當沒動還進從實開樣與學見長間東氣話書電語無點問題"
+_KOREAN = ("이다는의에하고을가지기한로서사대리도인일시를수자어정아있나해그들보요게니으상주부거내만전적"
+           "라것면장제원무구동화성소여세비공경계우오과문했었조연관신마모중생국되없위미치개실학분와스발"
+           "방회물당안저던까데금말선용유식명단통결께렇할된")
+# Languages written with each script, with how much of real text their listed letters cover.
+_PROFILES: tuple[tuple[str, frozenset[str], str, float], ...] = ()
+
+
+def _profiles() -> tuple[tuple[str, frozenset[str], str, float], ...]:
+    """(language, script group, frequent letters, share of letters they cover in real text)."""
+    global _PROFILES
+    if _PROFILES:
+        return _PROFILES
+    try:
+        from charset_normalizer.constant import FREQUENCIES
+    except ImportError:  # pragma: no cover - a pinned dependency
+        FREQUENCIES = {}  # noqa: N806
+    han = "".join(FREQUENCIES.get("Chinese", [])) + _TRADITIONAL
+    kana = "".join(FREQUENCIES.get("Japanese——", [])[:45] + FREQUENCIES.get("Japanese—", [])[:45])
+    profiles: list[tuple[str, frozenset[str], str, float]] = [
+        ("Chinese", frozenset({"CJK"}), han, 0.30),
+        ("Japanese", frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
+         kana + "".join(FREQUENCIES.get("Japanese", [])) + han, 0.55),
+        ("Korean", frozenset({"HANGUL"}), _KOREAN, 0.45),
+    ]
+    for language in ("Russian", "Ukrainian", "Bulgarian", "Serbian", "Greek", "Hebrew",
+                     "Arabic", "Farsi", "Thai"):
+        letters = "".join(ch for ch in FREQUENCIES.get(language, []) if not ch.isascii())[:10]
+        if letters:
+            profiles.append((language, frozenset({script_of(letters[0]) or "OTHER"}), letters, 0.5))
+    _PROFILES = tuple(profiles)
+    return _PROFILES
+
+
+def language_fit(text: str) -> tuple[str | None, float]:
+    """The language whose most frequent letters best explain the non-ASCII letters of ``text``,
+    and how well (1: as often as in real text, up to 1.5; 0: never). (None, 0.5) when no listed language
+    uses the text's script (Latin, or too few letters to tell)."""
+    letters: Counter[str] = Counter(ch.lower() for ch in text if ch.isalpha() and not ch.isascii())
+    by_script: Counter[str] = Counter()
+    for ch, n in letters.items():
+        by_script[script_of(ch) or "OTHER"] += n
+    total = sum(letters.values())
+    if not total:
+        return None, 0.5
+    # Real writing is mostly lower case; a sibling code page often swaps the cases.
+    cased = [ch for ch in text if ch.isalpha() and not ch.isascii() and ch.lower() != ch.upper()]
+    upper = sum(ch.isupper() for ch in cased) / len(cased) if len(cased) >= 8 else 0.0
+    case_factor = min(1.0, 2.0 * (1.0 - upper))
+    best: tuple[str | None, float] = (None, 0.5 * case_factor)
+    best_value = -1.0
+    for language, scripts, frequent, expected in _profiles():
+        own = sum(by_script[s] for s in scripts)
+        if own < 0.5 * total:
+            continue
+        hits = sum(n for ch, n in letters.items() if ch in frequent)
+        if language == "Japanese":  # Han that Japanese codecs cannot write: not Japanese text
+            hits -= sum(n for ch, n in letters.items()
+                        if script_of(ch) == "CJK" and _encodes(ch, "cp932") is None)
+        fit = max(0.0, min(1.5, hits / total / expected)) * case_factor
+        if fit > best_value:
+            best, best_value = (language, fit), fit
+    return best

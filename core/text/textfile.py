@@ -12,7 +12,7 @@ import pandas as pd
 
 from core.errors import DatasetError
 from core.text.arrowtext import arrow_strings, byte_lengths
-from core.text.encoding import Decoding, decode_bytes, encoding_label
+from core.text.encoding import Decoding, decode_bytes, encoding_label, utf16_without_bom
 
 DELIMITERS = (",", "\t", ";", "|")
 NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null"]
@@ -22,6 +22,7 @@ HEADER_WORDS = {"text", "label", "labels", "review", "sentence", "content", "cat
                 "intent", "score", "rating", "stars", "date", "y", "x", "value", "comment"}
 _NUMBER = re.compile(r"^\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*$")
 _SNIFF_CHARS = 65536
+_MAX_HEADER_BYTES = 16 * 2**20  # a header line longer than this is not a header
 
 
 def is_number(cell: str) -> bool:
@@ -137,7 +138,7 @@ def read_delimited(data: bytes, name: str, default_delimiter: str = ",",
     body = data[3:] if bom else data
     plain = encoding is None or encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig")
     if plain and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) \
-            and _head_is_utf8(body):
+            and not utf16_without_bom(body) and _head_is_utf8(body):
         try:
             frame, delimiter, has_header, warnings = sniff_table(body, name, default_delimiter)
             codec = "utf-8-sig" if bom else "utf-8"
@@ -162,13 +163,34 @@ def _head_is_utf8(body: bytes) -> bool:
     return False
 
 
+def unify_line_ends(raw: bytes) -> bytes:
+    """Line ends as LF when a file ends lines with a lone CR ("CSV (Macintosh)") or mixes CR with
+    LF; the sniffing reads lines at LF only, so such a file looked empty. Unchanged (no copy)
+    for LF and CRLF files."""
+    if b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n"):
+        return raw
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _sniff_end(raw: bytes) -> int:
+    """Bytes sniffed for the delimiter and the header: 64 KB, or, when the header line is longer
+    (a wide table's can pass 64 KB), the header and 64 KB after it. Never the whole of a file
+    whose first value is huge: only the header line may stretch the window (up to 16 MB)."""
+    if len(raw) <= _SNIFF_CHARS or b"\n" in raw[:_SNIFF_CHARS]:
+        return _SNIFF_CHARS
+    header_end = raw.find(b"\n", 0, _MAX_HEADER_BYTES)
+    return (len(raw) if header_end == -1 and len(raw) <= _MAX_HEADER_BYTES
+            else max(header_end, _MAX_HEADER_BYTES if header_end == -1 else 0) + _SNIFF_CHARS)
+
+
 def sniff_table(raw: bytes, name: str,
                 default_delimiter: str = ",") -> tuple[pd.DataFrame, str, bool, list[str]]:
     """Find the delimiter and header of UTF-8 delimited text and read it with pyarrow."""
+    raw = unify_line_ends(raw)
     if raw[:1] in (b"\r", b"\n"):
         raw = raw.lstrip(b"\r\n")
-    head = raw[:_SNIFF_CHARS].decode("utf-8", errors="ignore")
-    if len(raw) > _SNIFF_CHARS and "\n" in head:
+    head = raw[:_sniff_end(raw)].decode("utf-8", errors="ignore")
+    if len(raw) > len(head) and "\n" in head:
         head = head[: head.rindex("\n")]
     delimiter = _pick_delimiter(head, default_delimiter)
     rows = _records(head, delimiter, 200)
@@ -198,18 +220,25 @@ def _read_arrow(raw: bytes, name: str, delimiter: str, names: list[str], has_hea
     read = pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0,
                              use_threads=False, **({"block_size": block_size} if block_size else {}))
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True)
+    # Text columns as large_string from the start: pyarrow's 32-bit strings were cast to 64-bit
+    # ones for pandas, a second copy of every text (137 MB of reviews peaked 0.2 GB higher).
+    types = ({n: pa.large_string() for n in names} if as_strings
+             else _text_columns(raw, read, delimiter, names))
     convert = pacsv.ConvertOptions(
         null_values=NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
-        column_types={n: pa.string() for n in names} if as_strings else None)
+        column_types=types or None)
     try:
         table = pacsv.read_csv(io.BytesIO(raw), read_options=read,
                                parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "straddl" in msg and block_size is None:
-            # A row longer than pyarrow's 1 MB block: read the file as one block instead.
-            return _read_arrow(raw, name, delimiter, names, has_header, as_strings,
-                               block_size=min(len(raw) + 1, 2**31 - 1))
+            # A row longer than pyarrow's 1 MB block: one block, every column as large_string
+            # (inferred 32-bit strings took 13x the file: a 150 MB cell peaked at 3 GB), then
+            # numbers where a whole column is numbers.
+            frame = _read_arrow(raw, name, delimiter, names, has_header, as_strings=True,
+                                block_size=min(len(raw) + 1, 2**31 - 1))
+            return _numeric_where_possible(frame)
         if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
             raise NotUtf8(msg) from exc
         if "conversion error" in msg and not as_strings:
@@ -227,8 +256,31 @@ def _read_arrow(raw: bytes, name: str, delimiter: str, names: list[str], has_hea
     return table.to_pandas()
 
 
+def _text_columns(raw: bytes, read: object, delimiter: str, names: list[str]) -> dict[str, object]:
+    """Name -> large_string for the columns pyarrow reads as text in the first 64 KB."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = raw[:_SNIFF_CHARS]
+    if len(raw) > _SNIFF_CHARS:
+        head = head[: head.rfind(b"\n") + 1]
+    if not head:
+        return {}
+    try:
+        schema = pacsv.read_csv(io.BytesIO(head), read_options=read, parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(null_values=NULLS, strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True)).schema
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return {}  # a quoted value cut by the window, a ragged row: pyarrow infers as before
+    return {f.name: pa.large_string() for f in schema if pa.types.is_string(f.type) and f.name in names}
+
+
 def _numeric_where_possible(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
+        head = frame[col].dropna().head(100)
+        if head.empty or not numeric_mask(head.astype(str)).all():
+            continue  # text: never convert a whole text column just to find that out
         converted = pd.to_numeric(frame[col], errors="coerce")
         if converted.notna().sum() == frame[col].notna().sum():
             frame[col] = converted
@@ -304,8 +356,12 @@ def orange_header_rows(frame: pd.DataFrame) -> str | None:
     """The class column's name ('' when none) when the first two rows are Orange type and role rows."""
     if len(frame) < 2 or frame.shape[1] == 0:
         return None
-    types = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0]]
-    flags = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[1]]
+    # Type and role words are short: cut text values in Arrow before Python sees them (a row
+    # holding a 150 MB cell was copied whole just to be stripped).
+    head = frame.iloc[:2].apply(lambda col: col.str.slice(0, 200)
+                                if pd.api.types.is_string_dtype(col) and col.dtype != object else col)
+    types = ["" if pd.isna(v) else str(v)[:200].strip() for v in head.iloc[0]]
+    flags = ["" if pd.isna(v) else str(v)[:200].strip() for v in head.iloc[1]]
     if not any(types) or not all(t.lower() in _ORANGE_TYPES for t in types if t):
         return None
     if not all(_ORANGE_FLAG.match(f) for f in flags if f):

@@ -6,6 +6,7 @@ to its end; what it returns is the run's summary (numbers only, per split and pe
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.
     limit = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
     if limit <= 0 or parts[split].empty:
         return
+    gguf, problem = convert_for_engine(run_id, model_dir)
     log(f"Scoring the answers to at most {limit} {split} examples.")
     try:
-        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir)
+        loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir, gguf=gguf, gguf_problem=problem)
         ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
                               frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
     except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
@@ -89,3 +91,29 @@ def score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.
     value = (ev.metrics.get("metrics") or {}).get(headline, {}).get("mean")
     log(f"Answer quality on {ev.examples} {split} examples: {headline} "
         f"{value if value is None else round(value, 3)}.")
+
+
+def convert_for_engine(run_id: int, model_dir: Path) -> tuple[Path | None, str | None]:
+    """Write the run's model once as the GGUF file llama.cpp answers with (the scoring below, the
+    playground, the server and the Ollama export reuse it); (None, why) when it cannot be written."""
+    from core.inference.generation import write_run_gguf
+    from core.ml.gguf_export import unsupported_reason
+    from core.ml.llama_engine import unavailable_reason
+
+    log = StoreRecorder(run_id, echo=True).log
+    problem = unsupported_reason(model_dir)
+    if problem or unavailable_reason():
+        if problem:
+            log(f"The model is not converted for llama.cpp: {problem}; the exact engine answers.")
+        return None, problem
+    phase(run_id, "Converting the model for llama.cpp (once)…")
+    try:
+        start = time.perf_counter()
+        path = write_run_gguf(model_dir, model_dir.parent, runs.get_run(run_id).model_key)
+    except Exception as exc:  # noqa: BLE001 - the trained model stays; the exact engine answers
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        reason = f"its conversion failed ({type(exc).__name__}: {first})"
+        log(f"The model is not converted for llama.cpp: {reason}.", "error")
+        return None, reason
+    log(f"Converted the model for llama.cpp in {time.perf_counter() - start:.1f} s ({path.name}).")
+    return path, None

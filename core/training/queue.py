@@ -51,6 +51,15 @@ class LocalWorker:
     IDLE_EXIT_S = 120.0  # a laptop keeps no idle process for long; the next kick starts it again
     _proc: subprocess.Popen[bytes] | None = None
 
+    @staticmethod
+    def reap() -> None:
+        """Collect the exit status of a local worker that stopped (idle), so it is no zombie child of
+        the app; called on every kick of the queue, not only when a new worker is needed."""
+        proc = LocalWorker._proc
+        if proc is not None and proc.poll() is not None:
+            LocalWorker._proc = None
+        SubprocessLauncher._children = [p for p in SubprocessLauncher._children if p.poll() is None]
+
     def ensure(self) -> bool:
         """Start the local worker if needed; whether one was started now."""
         if workers.live_workers():
@@ -92,6 +101,7 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
     when runs are waiting and no worker is alive, and returns [].
     """
     runs.reap_stale()
+    LocalWorker.reap()
     launcher = launcher or get_launcher()
     if launcher is None:
         if runs.queued_ids():

@@ -176,6 +176,9 @@ def test_encoding_is_shown_and_can_be_overridden(open_page: Callable[..., AppTes
         ("cn.csv", data, "text/csv")).run(timeout=180)
     assert not at.exception
     assert any("read as GBK (Chinese, simplified)" in c.value.replace("\\", "") for c in at.caption)
+    # A confident guess is a calm info line, not a yellow alarm quoting bytes.
+    assert any("read as GBK" in i.value.replace("\\", "") for i in at.info)
+    assert not any("byte 0x" in w.value.replace("\\", "") for w in at.warning)
     assert at.dataframe[0].value["review"].tolist() == texts
     at.selectbox(key="datasets_encoding").set_value("cp1252").run(timeout=120)
     assert not at.exception
@@ -207,3 +210,19 @@ def test_sharegpt_file_is_previewed_as_a_chat(open_page: Callable[..., AppTest])
     assert [m.name for m in shown[:3]] == ["human", "user", "assistant"]
     assert shown[2].text[0].value == "Réponse 0."
     assert not at.error
+
+
+def test_an_ambiguous_file_shows_both_readings_and_asks(open_page: Callable[..., AppTest]) -> None:
+    texts = ["配送が早い", "助かりました", "配送が早い", "助かりました"]
+    rows = [(t, "fresh" if i % 2 == 0 else "rotten") for i, t in enumerate(texts)]
+    data = ("review,sentiment\n" + "".join(f"{t},{label}\n" for t, label in rows)).encode("euc_jp")
+    at = _upload(open_page("datasets"), "few.csv", data)
+    assert not at.exception
+    assert any("two encodings" in w.value for w in at.warning)
+    assert not at.dataframe, "nothing is previewed as the table until a reading is picked"
+    shown = " ".join(t.value for t in at.text)
+    assert "配送が早い" in shown  # the right reading, side by side with the other one
+    at.button(key="datasets_pick_reading_euc-jp").click().run(timeout=120)
+    assert not at.exception
+    assert at.selectbox(key="datasets_encoding").value == "euc-jp"
+    assert at.dataframe[0].value["review"].tolist() == texts

@@ -59,3 +59,16 @@ def test_cost_for_the_current_dataset_is_shown_up_front(open_page: Callable[...,
         assert cost[0].endswith("from a built-in speed until measured.")
     table = at.dataframe[0].value
     assert list(table.columns[:3]) == ["model", "ready", "speed here"]  # not off the right edge
+
+
+def test_the_languages_a_model_reads_are_measured_not_declared(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("models")
+    assert not at.exception
+    table = at.dataframe[0].value
+    minilm = table[table["key"] == catalog.MINILM_KEY].iloc[0]
+    assert minilm["languages (measured)"].startswith("11 of 27 in words")
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Measured on 27 languages: reads English") for c in captions)
+    languages = next(d.value for d in at.dataframe if "reads it" in d.value)
+    chinese = languages[languages["language"] == "Chinese (simplified)"].iloc[0]
+    assert chinese["reads it"] == "cannot read" and chinese["unknown tokens"] == "66.0%"

@@ -96,7 +96,8 @@ class _FakeStream:
         self.record = generation.GenerationRecord(
             id=None, model_ref="smollm2-135m-instruct", run_id=None, mode=self._mode,
             prompt={"text": self._prompt}, settings={"seed": 42}, outputs=[self._text],
-            time_to_first_token=0.05, tokens_per_second=30.0, created_at=None)
+            time_to_first_token=0.05, tokens_per_second=30.0, created_at=None,
+            stats={"engine": "llama.cpp", "engine_note": "Engine: llama.cpp on model-F16.gguf; it rounds."})
 
 
 def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest], home: Any,
@@ -116,6 +117,8 @@ def test_generation_streams_and_keeps_the_chat(open_page: Callable[..., AppTest]
     assert not at.exception
     assert calls[0]["settings"].seed == 7 and calls[0]["mode"] == "chat"
     assert any("tokens/s" in c.value for c in at.caption)
+    # which engine wrote the answer, and why a greedy answer depends on it
+    assert any("Engine: llama.cpp on model-F16.gguf" in c.value.replace("\\", "") for c in at.caption)
     assert at.session_state["playground_gen_chat_history"][-1] == {
         "role": "assistant", "content": "Paris is the capital."}
     # the user's own message and the answer are bubbles at once, and the box is empty for the next one

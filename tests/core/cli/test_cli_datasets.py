@@ -86,3 +86,25 @@ def test_add_with_an_encoding(home: Path, tmp_path: Path, capsys: pytest.Capture
     assert main(["datasets", "add", str(path), "--name", "ru", "--task", "classification",
                  "--encoding", "utf-8"]) == 2
     assert "cannot be read as UTF-8" in capsys.readouterr().err
+
+
+def test_an_ambiguous_encoding_is_refused_naming_both_readings(home: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "few.csv"
+    path.write_bytes("text,label\n配送が早い,a\n助かりました,b\n".encode("euc_jp"))
+    args = ["datasets", "add", str(path), "--name", "ja", "--task", "classification"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "EUC-JP (Japanese)" in err and "GBK (Chinese, simplified)" in err
+    assert "--encoding euc-jp" in err and "--encoding gbk" in err and "Traceback" not in err
+    folder = home / "datasets"
+    assert not folder.exists() or not list(folder.iterdir())
+    assert main([*args, "--encoding", "euc-jp", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["info"]["encoding"] == "euc-jp"
+
+
+def test_encoding_must_be_a_text_encoding(home: Path, reviews: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["datasets", "add", str(reviews), "--name", "R", "--task", "classification",
+                 "--encoding", "zlib_codec"])
+    err = capsys.readouterr().err
+    assert code == 2 and "'zlib_codec' is not a text encoding" in err and "Traceback" not in err

@@ -107,3 +107,28 @@ def test_text_files_count_their_lines_first(home: Path, monkeypatch: pytest.Monk
     with pytest.raises(DatasetError, match="holds 50 rows.*UCLAB_MAX_ROWS"):
         read_upload(lines, "many.csv")
     assert "UCLAB_MAX_ROWS" in upload_limits.limits_sentence()
+
+
+def test_one_time_budget_covers_every_sheet_of_a_workbook(home: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six sheets of empty rows: each sheet alone fits the budget, all six together do not."""
+    book = Workbook()
+    for index in range(6):
+        sheet = book.active if index == 0 else book.create_sheet(f"s{index}")
+        for row in range(1, 601):
+            sheet.cell(row=row, column=1).value = ""  # stored, read back as empty
+        sheet.cell(row=600, column=2).value = None
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    class Clock:  # every look at the clock is 10 s later: 3 looks per sheet, 30 s a sheet
+        now = 0.0
+
+        def monotonic(self) -> float:
+            self.now += 10
+            return self.now
+
+    monkeypatch.setenv("UCLAB_PARSE_SECONDS", "60")
+    monkeypatch.setattr(upload_limits, "time", Clock())
+    with pytest.raises(DatasetError, match=r"took longer than 60 s \(UCLAB_PARSE_SECONDS\)"):
+        read_upload(buffer.getvalue(), "sheets.xlsx")

@@ -10,6 +10,7 @@ import pytest
 from core.errors import ConfigError, ModelError, NotFoundError
 from core.inference import generation as gen
 from core.inference.generation import GenerationSettings as S
+from tests.tiny_chat import build_tokenizer, needs_llama_cpp
 
 
 def test_streaming_yields_several_chunks_that_make_the_stored_output(tiny: str) -> None:
@@ -150,8 +151,67 @@ def test_a_reader_that_stops_early_stops_the_model_and_frees_the_lock(tiny: str)
     chunks = iter(stream)
     next(chunks)
     chunks.close()  # what a Streamlit rerun does to an abandoned stream
+    stream._inner.thread.join(timeout=30)  # the generation thread ends soon after
     lock = get_loaded(tiny).lock
     assert lock.acquire(timeout=30)
     lock.release()
     assert stream._inner.result.stopped_early and stream._inner.result.new_tokens < 400
     assert stream.record is None and gen.list_generations() == []
+
+
+def test_playground_and_scoring_drop_a_character_cut_by_the_token_limit(tiny: str, monkeypatch) -> None:
+    """A Chinese answer cut inside a character ends before it, never in U+FFFD (the playground, the
+    stored answers of evaluation and so the report)."""
+    from core.inference.answers import answer_prompts
+    from core.inference.generation import get_loaded
+    from core.ml import llama_engine
+    from core.ml.generation import LoadedModel
+
+    text = "北京是中国的首都。".encode()
+
+    class Engine:
+        def generate(self, ids, max_new_tokens, sampling, eos_ids, on_token):
+            for count, byte in enumerate(text[:max_new_tokens], start=1):
+                on_token(100 + count, bytes([byte]))
+            return min(max_new_tokens, len(text)), max_new_tokens > len(text)
+
+        greedy = llama_engine.LlamaEngine.greedy
+
+    monkeypatch.setattr(LoadedModel, "engine_for",
+                        lambda self, requested: ("llama.cpp", "llama.cpp answered."))
+    monkeypatch.setattr(LoadedModel, "llama", lambda self: Engine())
+    record = gen.generate(tiny, "首都？", store=False, settings=S(temperature=0, max_new_tokens=5))
+    assert record.text == "北" and record.stats["finished"] == [False]
+    assert [c for _, c in gen.stream_generate(tiny, "首都？", store=False,
+                                              settings=S(temperature=0, max_new_tokens=8))] == ["北", "京"]
+    assert answer_prompts(get_loaded(tiny), [{"text": "首都？"}] * 2, 7) == ["北京"] * 2
+
+
+@needs_llama_cpp
+def test_greedy_is_one_answer_across_engines_and_each_answer_names_its_engine(tiny: str) -> None:
+    question = "What is the capital of France?"
+    auto = gen.generate(tiny, question, settings=S(temperature=0, max_new_tokens=16))
+    exact = gen.generate(tiny, question, store=False,
+                         settings=S(temperature=0, max_new_tokens=16, engine="exact"))
+    assert auto.stats["engine"] == "llama.cpp" and exact.stats["engine"] == "exact"
+    assert auto.text == exact.text and auto.text  # 16-bit weights: the same greedy answer
+    assert "Engine: llama.cpp on " in auto.stats["engine_note"] and "differ" in auto.stats["engine_note"]
+    assert gen.get_generation(auto.id).stats["engine_note"] == auto.stats["engine_note"]  # kept with it
+
+
+@needs_llama_cpp
+def test_a_model_llama_cpp_cannot_run_is_answered_by_exact_with_a_sentence(home, tmp_path) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from core.models import catalog
+
+    tok = build_tokenizer()
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=len(tok),
+                               eos_token_id=tok.eos_token_id)).save_pretrained(tmp_path / "gpt2")
+    tok.save_pretrained(tmp_path / "gpt2")
+    gen.clear_loaded()
+    ref = catalog.add_local_model(str(tmp_path / "gpt2")).key
+    record = gen.generate(ref, "Hello", store=False, settings=S(temperature=0, max_new_tokens=4))
+    assert record.stats["engine"] == "exact"
+    assert "because its architecture is 'gpt2'" in record.stats["engine_note"]
+    gen.clear_loaded()

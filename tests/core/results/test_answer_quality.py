@@ -209,3 +209,20 @@ def test_a_scoring_failure_in_the_worker_is_logged_and_keeps_the_run(tiny: str, 
                           training.TrainConfig())
     logs = " ".join(training.run_logs(run.id, tail=5))
     assert "Scoring the answers failed (RuntimeError: out of tokens)" in logs
+
+
+def test_chinese_answers_are_stored_with_their_tokenizer_and_the_note_says_so(tiny: str) -> None:
+    frame = pd.DataFrame({"prompt": [f"问题{i}：今天天气怎么样？" for i in range(30)],
+                          "completion": [f"今天天气很好，我们去公园吧。第{i}天" for i in range(30)]})
+    parsed = datasets.frame_to_parsed(frame, "zh.csv")
+    dataset_id = datasets.save_dataset(parsed, {"prompt": "prompt", "completion": "completion",
+                                                "format": "prompt_completion"}, name="zh", task="causal-lm",
+                                       split=datasets.SplitConfig(0.2, 0.3, 1)).id
+    ev = aq.evaluate_answers(tiny, dataset_id, "test", kind="zero_shot", examples=4)
+    assert set(ev.examples_frame["tokenizer"]) == {am.CHARACTERS}
+    assert ev.metrics["tokenization"] == {"characters (Chinese)": 4}
+    assert "tokenizer" not in ev.metrics["metrics"]
+    quality = aq.model_answer_quality(tiny, dataset_id, "test")
+    assert quality.scoring_note.startswith(
+        'ROUGE-L, token F1, exact match and "contains" scored by character for Chinese')
+    assert set(quality.display_frame()["metric"]) >= {"ROUGE-L", "Token F1"}  # numbers only, no tokenizer row

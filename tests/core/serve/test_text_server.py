@@ -126,3 +126,44 @@ def test_smollm2_knows_the_capital_of_france_through_the_openai_client(home, ser
         streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
             model="smollm2-135m-instruct", messages=messages, temperature=0, max_tokens=24, stream=True))
         assert "Paris" in streamed and streamed == reply.choices[0].message.content
+
+
+class _BytesEngine:
+    """Stands in for llama.cpp: one byte of a Chinese text per token, as a byte-level model writes it."""
+
+    TEXT = "你好，世界".encode()
+
+    def generate(self, ids: list[int], max_new_tokens: int, sampling: object, eos_ids: set[int],
+                 on_token: object) -> tuple[int, bool]:
+        count = 0
+        for count, byte in enumerate(self.TEXT[:max_new_tokens], start=1):
+            if not on_token(100 + count, bytes([byte])):  # type: ignore[operator]
+                return count, True
+        return count, count < max_new_tokens
+
+
+def test_a_token_limit_that_cuts_a_chinese_character_never_sends_a_replacement_character(
+        tiny, serve, monkeypatch) -> None:
+    from core.ml.generation import LoadedModel
+
+    monkeypatch.setattr(LoadedModel, "engine_for",
+                        lambda self, requested: ("llama.cpp", "llama.cpp answered."))
+    monkeypatch.setattr(LoadedModel, "llama", lambda self: _BytesEngine())
+    with serve(_app(tiny)) as url:
+        client = openai_client(url)
+        messages = [{"role": "user", "content": "用中文打个招呼"}]
+        for limit, expected in ((4, "你"), (8, "你好"), (1, "")):  # 4 bytes: 你 and the first byte of 好
+            reply = client.chat.completions.create(model=tiny, messages=messages, max_tokens=limit,
+                                                   temperature=0)
+            assert reply.choices[0].message.content == expected
+            assert reply.choices[0].finish_reason == "length"
+            assert reply.system_fingerprint == "uclab-llama.cpp"
+            chunks = list(client.chat.completions.create(model=tiny, messages=messages, max_tokens=limit,
+                                                         temperature=0, stream=True))
+            pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+            assert "".join(pieces) == expected and not any("\ufffd" in p for p in pieces)
+            text = client.completions.create(model=tiny, prompt="你", max_tokens=limit, temperature=0)
+            assert text.choices[0].text == expected
+            streamed = "".join(c.choices[0].text for c in client.completions.create(
+                model=tiny, prompt="你", max_tokens=limit, temperature=0, stream=True) if c.choices)
+            assert streamed == expected

@@ -7,7 +7,6 @@ Tolerances: ONNX fp32 probabilities within 1e-4 of the app's PyTorch predictions
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from served_runs import causal_run, encoder_run
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from tiny_chat import needs_llama_cpp
+from transformers import AutoTokenizer
 
 from core.errors import ConfigError, RunStateError
 from core.inference import generation as gen
@@ -75,8 +75,11 @@ def test_the_side_by_side_measurement_is_stored_for_the_evaluation_page() -> Non
     torch_row, fp32_row, _ = result["rows"]
     assert fp32_row["accuracy"] == torch_row["accuracy"]  # the same model, to float rounding
     assert export_onnx.stored_measurement(run_id) == result and result["examples"] == 8
-    assert re.fullmatch(r"int8: \d+\.\dx faster, \d+\.\dx smaller, accuracy [+-]\d+\.\d pt",
-                        export_onnx.summary(result))
+    line = export_onnx.summary(result)
+    assert line.startswith("int8 against PyTorch on the same 8 test rows: one at a time ")
+    int8 = result["rows"][2]
+    assert f"{torch_row['examples_per_s']:.1f} → {int8['examples_per_s']:.1f} examples/s" in line
+    assert f"accuracy {torch_row['accuracy'] * 100:.1f} % → {int8['accuracy'] * 100:.1f} %" in line
 
 
 def test_onnx_export_of_a_tagger_keeps_its_token_logits(tmp_path) -> None:
@@ -101,22 +104,38 @@ def home_model(run_id: int) -> Path:
     return get_settings().runs_dir / str(run_id) / "model"
 
 
-def test_ollama_export_is_a_merged_folder_with_a_modelfile(tiny_chat_folder, tmp_path) -> None:
+@needs_llama_cpp
+def test_ollama_export_is_gguf_that_llama_cpp_loads_with_the_apps_greedy_text(tiny_chat_folder,
+                                                                              tmp_path) -> None:
     run_id = causal_run(tiny_chat_folder)
     folder = export_run(run_id, "ollama", tmp_path / "ollama")
     modelfile = (folder / "Modelfile").read_text()
-    assert "FROM ." in modelfile and "<|im_start|>{{ .Role }}" in modelfile
-    assert 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "FROM ./model-F16.gguf" in modelfile and "<|im_start|>{{ .Role }}" in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and "model-Q4_1.gguf" in modelfile
     assert "ollama create" in (folder / "README.md").read_text()
-    assert any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin"))
-    app = gen.generate(f"run:{run_id}", "Hello!", store=False,
-                       settings=gen.GenerationSettings(temperature=0, max_new_tokens=10)).text
+    assert not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin"))
+    sizes = [(folder / f"model-{q}.gguf").stat().st_size for q in ("F16", "Q8_0", "Q4_1")]
+    assert sizes == sorted(sizes, reverse=True)
+    greedy = gen.GenerationSettings(temperature=0, max_new_tokens=10)
+    app = gen.generate(f"run:{run_id}", "Hello!", store=False, settings=greedy)
+    exact = gen.generate(f"run:{run_id}", "Hello!", store=False,
+                         settings=gen.GenerationSettings(temperature=0, max_new_tokens=10, engine="exact"))
+    assert app.stats["engine"] == "llama.cpp" and exact.stats["engine"] == "exact"
+    # what a product does with the export: llama.cpp on the file, nothing from this project
+    from llama_cpp import Llama
+
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
-    enc = tokenizer.apply_chat_template([{"role": "user", "content": "Hello!"}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
-    out = model.generate(**enc, max_new_tokens=10, do_sample=False)
-    assert tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True) == app
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Hello!"}], add_generation_prompt=True,
+                                        return_dict=True)["input_ids"]
+    llm = Llama(model_path=str(folder / "model-F16.gguf"), n_ctx=256, verbose=False)
+    out = []
+    for token in llm.generate(list(ids), temp=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0):
+        if token == tokenizer.eos_token_id or len(out) == 10:
+            break
+        out.append(token)
+    text = tokenizer.decode(out, skip_special_tokens=True)
+    assert text == app.text  # the app's default engine answers with this very file
+    assert text == exact.text  # 16-bit weights: the exact engine's greedy answer
 
 
 def test_formats_refuse_runs_they_do_not_fit(tiny_chat_folder) -> None:

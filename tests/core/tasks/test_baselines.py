@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pandas as pd
+import pytest
 from training_data import text_frame
 
 from core.tasks.baselines import fit_baselines
@@ -72,3 +73,27 @@ def test_text_without_word_separators_gets_character_ngrams() -> None:
     scores = [part.assign(label=part["label"].eq("pos") * 1.0) for part in (train, test)]
     ridge = {name for name, _, _ in fit_baselines("regression", *scores)}
     assert ridge == {"mean", "tfidf_char_ridge"}
+
+
+def test_a_saved_keyword_baseline_loads_back_and_a_foreign_type_is_refused(tmp_path) -> None:
+    import numpy as np
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from core.errors import ModelError
+    from core.tasks.baselines import TextBaseline, fit_text_baseline
+
+    train = pd.DataFrame({"text": ["球队进球", "比赛冠军", "银行存款", "贷款利息"] * 3,
+                          "label": ["sports", "sports", "money", "money"] * 3})
+    model = fit_text_baseline(train, ["money", "sports"])
+    assert model.name == "tfidf_char_logreg"  # Chinese: character n-grams
+    loaded = TextBaseline.load(model.save(tmp_path / "ok"))
+    texts = ["足球比赛", "银行利息"]
+    assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts))
+    assert [loaded.labels[i] for i in loaded.predict_proba(texts).argmax(1)] == ["sports", "money"]
+    hostile = tmp_path / "hostile"
+    TextBaseline("tfidf_char_logreg", ("a",), Pipeline([("f", FunctionTransformer(np.load))])).save(hostile)
+    assert sio.get_untrusted_types(file=hostile / "model.skops")  # numpy.load would be a callable to trust
+    with pytest.raises(ModelError, match="contains types this app does not load"):
+        TextBaseline.load(hostile)
