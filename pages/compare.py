@@ -1,10 +1,10 @@
 import streamlit as st
 
-from core.results import compare
+from core.results import compare, verdict
 from core.results.report_figures import curve_figure
-from core.text.labels import metric_label, run_label
+from core.text.labels import metric_label, run_label, setting_label
 from core.training import service as training
-from ui import answer_quality_view, state
+from ui import answer_quality_view, evaluation_view, state
 from ui.share import (
     export_panel,
     final_metrics_view,
@@ -37,6 +37,9 @@ st.query_params["runs"] = ",".join(map(str, picked))
 result = call(compare.compare_runs, picked)
 if result is None:
     st.stop()
+evaluation_view.verdict_banner(call(verdict.compare_verdict, picked)
+                               or verdict.Verdict("No verdict could be read for these runs.", verdict.NONE),
+                               key="compare_verdict")
 if not result.same_dataset:
     st.warning("These runs were trained on different datasets, so their numbers are not directly comparable.")
 
@@ -60,15 +63,17 @@ st.subheader("Settings that differ")
 if result.config_diff.empty:
     st.caption("The runs use the same settings.")
 else:
-    st.dataframe(result.config_diff, key="compare_config_diff")
+    st.dataframe(result.config_diff.rename(index=setting_label), key="compare_config_diff")
 
 tasks = set(result.runs["task"])
 if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "token-classification", "tabular"}:
     st.subheader("Examples that flipped")
     a_col, b_col, s_col = st.columns(3)
     label = {i: run_label(i, by_id[i].name, by_id[i].model_key) for i in picked}
-    run_a = a_col.selectbox("From run", picked, key=state.COMPARE_FLIP_A, format_func=label.get)
-    run_b = b_col.selectbox("To run", picked, index=1, key=state.COMPARE_FLIP_B, format_func=label.get)
+    in_order = sorted(picked)  # older -> newer: "fixed" reads as what the newer run fixed
+    run_a = a_col.selectbox("From run", in_order, key=state.COMPARE_FLIP_A, format_func=label.get)
+    run_b = b_col.selectbox("To run", in_order, index=len(in_order) - 1, key=state.COMPARE_FLIP_B,
+                            format_func=label.get)
     split = s_col.selectbox("Split", ["test", "validation"], key=state.COMPARE_FLIP_SPLIT)
     if run_a != run_b:
         flips = call(compare.flip_analysis, run_a, run_b, split)

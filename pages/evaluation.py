@@ -27,7 +27,10 @@ split = st.radio("Split", splits, key=state.EVALUATION_SPLIT, horizontal=True,
 result = call(evaluation.get_evaluation, run.id, split)
 if result is None:
     st.stop()
-st.caption(f"{result.metrics.get('n', len(result.predictions)):,} examples in the {split} split.")
+evaluation_view.verdict_banner(call(verdict.run_verdict, run.id, split)
+                               or verdict.Verdict("No verdict could be read for this run.", verdict.NONE))
+shown = int(result.metrics.get("n") or result.metrics.get("examples") or len(result.predictions))
+st.caption(f"{shown:,} example{'s' if shown != 1 else ''} in the {split} split.")
 
 if result.task == "classification" or (result.task == "tabular" and result.labels):
     evaluation_view.classification_view(result)

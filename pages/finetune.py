@@ -27,20 +27,28 @@ if not access.allowed("train"):
 else:
     with st.container(border=True):
         st.subheader("Start a run")
+        st.markdown(":material/tune: Or a [Sweep](/sweep): let Optuna search for the best settings.")
         dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
             st.session_state[state.CURRENT_DATASET] = dataset.id
+            finetune_form.restore_fields()
             left, right = st.columns(2)
-            task = left.selectbox("Task", finetune_form.task_options(dataset), key=state.FINETUNE_TASK,
-                                 format_func=task_label)
+            tasks = finetune_form.task_options(dataset)
+            if st.session_state.get(state.FINETUNE_TASK) not in tasks:
+                st.session_state.pop(state.FINETUNE_TASK, None)
+            task = left.selectbox("Task", tasks, key=state.FINETUNE_TASK, format_func=task_label)
             models = [m for m in (call(catalog.list_models) or []) if task in m.tasks]
             names = {m.key: m.name + ("" if m.ready else " (prepared on first use)") for m in models}
+            why = finetune_form.choose_model(dataset, list(names))
             model_key = right.selectbox("Model", list(names), key=state.FINETUNE_MODEL,
                                         format_func=lambda k: names.get(k, k))
+            if why:
+                right.caption(md_escape(why))
             values = finetune_form.settings_form(task, dataset)
             folds = finetune_form.folds_control(task)
+            finetune_form.remember_fields()
             name = st.text_input("Run name (optional)", key=state.FINETUNE_NAME, max_chars=200)
             config = None
             if model_key is None:

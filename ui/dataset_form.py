@@ -126,7 +126,13 @@ _SEVERITY = {"blocking": (st.error, ":material/block:"), "warning": (st.warning,
 
 def render_report(report: QualityReport, key_prefix: str, saved: bool = False) -> None:
     """Blocking problems, warnings and notes as sentences with example rows, then the charts."""
-    if report.ok and not saved:
+    warnings = sum(f.severity == "warning" for f in report.findings)
+    if report.ok and not saved and warnings:
+        # never green above a warning that changes what the scores mean
+        st.info(f"This dataset can be saved, but read the {warnings} warning{'s' if warnings > 1 else ''} "
+                "below first: they can make the scores look better or worse than they are.",
+                icon=":material/info:")
+    elif report.ok and not saved:
         st.success("No blocking problem: this dataset can be saved.", icon=":material/check_circle:")
     for severity in ("blocking", "warning", "info"):
         show, icon = _SEVERITY[severity]

@@ -24,12 +24,15 @@ def _best_baseline(result: EvaluationResult, metric: str) -> Any:
     return min(scored, key=lambda b: b.gain[metric]) if scored else None
 
 
-def not_learned_warning(result: EvaluationResult) -> bool:
-    """Say in words when a classifier gives one answer for nearly every row; True when it does."""
-    finding = verdict.degenerate_from_metrics(result.metrics, result.split)
-    if finding is not None:
-        st.warning(finding.sentence, icon=":material/warning:")
-    return finding is not None
+def verdict_banner(found: verdict.Verdict, key: str = "evaluation_verdict") -> None:
+    """The verdict sentence, first on the page: green when the run beats every baseline, amber when
+    it does not, red when it is no better than always guessing one answer."""
+    tones = {verdict.GOOD: st.success, verdict.WEAK: st.warning, verdict.BAD: st.error}
+    show = tones.get(found.tone, st.info)
+    icon = {verdict.GOOD: ":material/check_circle:", verdict.BAD: ":material/error:"}.get(
+        found.tone, ":material/info:")
+    with st.container(key=key):
+        show(md_escape(found.sentence), icon=icon)  # labels are user text: never markup
 
 
 def baseline_win_note(result: EvaluationResult) -> None:
@@ -56,6 +59,10 @@ def metric_cards(result: EvaluationResult, names: tuple[str, ...]) -> None:
         best = _best_baseline(result, name)
         if best is not None:
             against = labels.baseline_label(best.name, short=True)
+            if best.name not in labels.BASELINE_LABELS and best.title:  # a prompted model: its name, its N
+                n = next((v["n"] for v in (best.metrics.get("metrics") or {}).values()
+                          if isinstance(v, dict) and v.get("n")), None)
+                against = best.title.split(" (")[0] + (f" on the same {n} rows" if n else "")
             delta = f"{labels.metric_gain(name, best.gain[name])} vs {against}"
         column.metric(labels.metric_label(name), labels.metric_value(name, value), delta=delta,
                       help=f"{name} on the {result.split} split",
@@ -85,7 +92,8 @@ def baselines_table(result: EvaluationResult) -> None:
         return
     st.dataframe(baselines_frame(result), hide_index=True, key="evaluation_baselines")
     st.caption("Gain is how much better this model is than the baseline (for errors, how much smaller "
-               "its error is); shares are compared in percentage points.")
+               "its error is); shares are compared in percentage points. A prompted model answered only "
+               "the examples its row names, so its gain compares both models on those rows alone.")
 
 
 def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
@@ -99,7 +107,6 @@ def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
 
 def classification_view(result: EvaluationResult) -> None:
     """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
-    not_learned_warning(result)
     baseline_win_note(result)
     metric_cards(result, ("accuracy", "macro_f1", "micro_f1", "weighted_f1"))
     st.subheader("Against the baselines")

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from core.config import TRACKERS, get_settings
+from core.data import language
 from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.task_specs import tasks_where
@@ -49,7 +50,47 @@ def _apply_preset() -> None:
     st.session_state[_key("max_train_rows")] = values["max_train_rows"]
 
 
+# Streamlit forgets a widget's value once a page without that widget has run, while plain keys
+# survive; the form keeps a copy of its fields under this plain key and puts them back on return.
+_SAVED = _key("saved")
+
+
+_KEPT = (state.FINETUNE_PRESET, state.FINETUNE_TASK, state.FINETUNE_MODEL)
+_MODEL_FOR = _key("defaults_model_dataset")  # the dataset whose suggested model was applied
+
+
+def restore_fields() -> None:
+    """Put back every field Streamlit dropped while the user was on another page (call first)."""
+    for key, value in (st.session_state.get(_SAVED) or {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def remember_fields() -> None:
+    """Keep a copy of the form's fields under a plain key (call after the last field)."""
+    prefix = state.FINETUNE_FIELD_PREFIX
+    st.session_state[_SAVED] = {key: value for key, value in st.session_state.items()
+                                if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
+                                    and key != _SAVED) or key in _KEPT}
+
+
+def choose_model(dataset: DatasetInfo, models: Sequence[str]) -> str | None:
+    """Select the model the dataset's quality report says can read its text, once per dataset; returns
+    the reason to show, or None. A choice the user made afterwards is kept."""
+    if st.session_state.get(state.FINETUNE_MODEL) not in models:
+        st.session_state.pop(state.FINETUNE_MODEL, None)
+    found = language.suggested_model(dataset.quality, models)
+    if st.session_state.get(_MODEL_FOR) != dataset.id:
+        st.session_state[_MODEL_FOR] = dataset.id
+        if found is not None:
+            st.session_state[state.FINETUNE_MODEL] = found[0]
+    if found is not None and st.session_state.get(state.FINETUNE_MODEL) == found[0]:
+        return found[1]
+    return None
+
+
 def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
+    restore_fields()
     st.session_state.setdefault(state.FINETUNE_PRESET, "quick")
     defaults = {"max_steps": 0, "seed": _DEFAULTS.seed, "eval_every": 0,
                 "lora": "Full fine-tune", "lora_rank": _DEFAULTS.lora_rank,
@@ -67,6 +108,10 @@ def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
         for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
             st.session_state[_key(name)] = value
         st.session_state.pop(_key("defaults_dataset"), None)
+    else:
+        # Never let a number field fall back to its minimum: a field still missing gets the task's value.
+        for name, value in _task_values(task, st.session_state[state.FINETUNE_PRESET]).items():
+            st.session_state.setdefault(_key(name), value)
     if st.session_state.get(_key("defaults_dataset")) != dataset_id:
         # The max length chosen on the Datasets page (stored with the version) is the one used here.
         st.session_state[_key("defaults_dataset")] = dataset_id

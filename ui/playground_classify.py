@@ -11,6 +11,7 @@ from core.data import datasets
 from core.data.ingest import FORMATS
 from core.entities import RunInfo
 from core.inference import predict
+from core.results import verdict
 from ui import access, charts, state
 from ui.widgets import call, md_escape
 
@@ -28,6 +29,9 @@ def probabilities(row: pd.Series) -> pd.DataFrame:
 
 def single_text(run: RunInfo) -> None:
     """Type a text: the predicted label (or value), the probability per class and the latency."""
+    hint = call(verdict.chance_hint, run.id) if run.task == "classification" else None
+    if hint:
+        st.warning(md_escape(hint), icon=":material/casino:")
     text = st.text_area("Text", key=state.PLAYGROUND_TEXT, height=120,
                         placeholder="Paste a review, a ticket, a message…")
     # Never disabled: a text area commits on blur, so a disabled button would swallow the first click.
@@ -47,6 +51,10 @@ def single_text(run: RunInfo) -> None:
     else:
         left.metric("Predicted label", str(values["label"]))
         mid.metric("Confidence", f"{float(values['confidence']):.1%}")
+        classes = sum(str(c).startswith("p:") for c in values.index)
+        if classes >= 2 and float(values["confidence"]) < 1 / classes + 0.1:
+            st.caption(f"A confidence this close to {1 / classes:.0%} (one of {classes} classes at random) "
+                       "means the model is hardly deciding for this text.")
     right.metric("Latency", f"{float(values['latency_ms']):,.0f} ms")
     if shown_text != text:
         st.caption("Prediction for the previous text; press Predict again for the new one.")

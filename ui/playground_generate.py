@@ -12,6 +12,7 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
+from core.results import verdict
 from ui import access, ship
 from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
@@ -31,6 +32,19 @@ def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
     choices.update({f"run:{r.id}": f"Run {r.id} · {r.name}" for r in runs
                     if r.task == "causal-lm" and r.status == "succeeded"})
     return choices
+
+
+def default_models(runs: Sequence[RunInfo], keys: Sequence[str]) -> tuple[str, str]:
+    """(first, second) model to open on: the best fine-tuned chat run when one exists, else the first
+    catalogue model; beside it, the model it was fine-tuned from (fine-tuned against not fine-tuned)."""
+    chat_runs = [r for r in runs if r.task == "causal-lm" and r.status == "succeeded"
+                 and f"run:{r.id}" in keys]
+    best = verdict.best_run(chat_runs)
+    if best is None:
+        return keys[0], next((k for k in keys if k != keys[0]), keys[0])
+    first = f"run:{best.id}"
+    second = best.model_key if best.model_key in keys else next((k for k in keys if k != first), first)
+    return first, second
 
 
 def settings_controls() -> generation.GenerationSettings | None:
@@ -219,8 +233,15 @@ def panel(runs: Sequence[RunInfo]) -> None:
     side = st.toggle("Side by side: send the same prompt, settings and seed to two models", key=KEY + "side")
     keys = list(choices)
     columns = st.columns(2 if side else 1)
-    model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
-    model_b = (columns[1].selectbox("Second model", keys, index=min(1, len(keys) - 1), key=KEY + "model_b",
+    first, second = default_models(runs, keys)
+    if st.session_state.get(KEY + "model_a") not in keys:
+        st.session_state.pop(KEY + "model_a", None)
+    model_a = columns[0].selectbox("Model", keys, index=keys.index(first), key=KEY + "model_a",
+                                   format_func=choices.get)
+    if side and st.session_state.get(KEY + "model_b") not in keys:
+        st.session_state.pop(KEY + "model_b", None)
+    other = second if second != model_a else next((k for k in keys if k != model_a), model_a)
+    model_b = (columns[1].selectbox("Second model", keys, index=keys.index(other), key=KEY + "model_b",
                                     format_func=choices.get) if side else None)
     ship.serve_panel(model_a, "causal-lm", run_id=int(model_a[4:]) if model_a.startswith("run:") else None)
     system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""

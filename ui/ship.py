@@ -52,6 +52,4 @@ def onnx_table(run: RunInfo) -> None:
         "size_mb": "size (MB)", "accuracy": "accuracy", "macro_f1": "macro F1"})
     st.dataframe(table, hide_index=True, key=state.EVALUATION_ONNX_TABLE)
     st.markdown(md_escape(export_onnx.summary(result)))
-    st.caption(md_escape(f"{result['examples']} test examples ({result['latency_examples']} one at a time "
-                         f"for the latency), {result['threads']} threads, {result['cpu']}, "
-                         f"{result['measured_at']}."))
+    st.caption(md_escape(export_onnx.subset_note(result)))

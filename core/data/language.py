@@ -167,3 +167,21 @@ def _script_words(named: list[tuple[str, float]]) -> str:
 
 def _joined(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def suggested_model(quality: dict[str, Any] | None, candidates: Sequence[str]) -> tuple[str, str] | None:
+    """(model key, reason) when the stored quality report found the measured model cannot read the text
+    and named a catalogue model that can; None otherwise (keep the usual default)."""
+    for finding in (quality or {}).get("findings") or []:
+        if finding.get("code") != "unknown_tokens":
+            continue
+        example = finding.get("example") or {}
+        for reader in example.get("readers") or []:
+            if reader.get("key") in candidates:
+                share = example.get("unknown_share")
+                unread = f" ({share:.0%} of its tokens unknown)" if isinstance(share, int | float) else ""
+                measured = ((quality or {}).get("stats") or {}).get("vocabulary") or {}
+                who = _model_name(measured["model"]) if measured.get("model") else "The default model"
+                return str(reader["key"]), (f"{reader.get('name', reader['key'])} is chosen because "
+                                            f"{who} cannot read this dataset's text{unread}.")
+    return None

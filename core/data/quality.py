@@ -18,6 +18,9 @@ from core.text.arrowtext import blank_rows, factorize_sorted, text_codes
 MIN_CLASS_ROWS = 10       # fewer rows than this per class: too few to learn and to score
 IMBALANCE_WARNING = 10.0  # largest class / smallest class above this: warn
 FEW_ROWS = 50
+SMALL_TEST = 30          # fewer test rows than this: one example moves the score by several points
+NEAR_MIN_WORDS = 6        # texts this long or longer are compared without their last words
+NEAR_TAIL_WORDS = 2       # ...the last two words: an order number, a date, a name
 
 
 
@@ -191,14 +194,23 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
                                     f"The {name} split is empty, so the model cannot be "
                                     f"{'scored' if name == 'test' else 'checked during training'}; "
                                     "add rows or raise its size.", 0))
+    if 0 < sizes["test"] < SMALL_TEST:
+        half = 1.96 * (0.25 / sizes["test"]) ** 0.5 * 100
+        findings.append(Finding("warning", "small_test",
+                                f"The test split has only {counted(sizes['test'], 'row')}: each one moves "
+                                f"accuracy by {100 / sizes['test']:.0f} points and a 95 % interval is up to "
+                                f"±{half:.0f} points wide; raise the test size or add rows.", sizes["test"]))
     if len(frame) < FEW_ROWS:
         findings.append(Finding("warning", "few_rows", f"Only {counted(len(frame), 'row')}: "
                                 "scores on so few examples are mostly noise.", len(frame)))
     findings += _leakage(frame, split.split, codes, content)
+    if "text" in frame and task in ("classification", "regression"):
+        findings += _near_leakage(frame, split.split)
     classes = task == "classification" or (task == "tabular"
                                            and mapping.get("target_kind") != "regression")
     if classes:
         findings += _class_checks(frame["label"], codes, stats)
+        findings += _label_variants(frame["label"], frame)
     elif task in ("regression", "tabular"):
         findings += _numeric_label(frame["label"], stats)
     texts = texts_of(frame, task, mapping)
@@ -248,6 +260,57 @@ def _leakage(frame: pd.DataFrame, split: pd.Series, codes: np.ndarray,
                     f"{', '.join(str(r) for r in rows['_row'].head(3))}); the test score would be "
                     "flattered, so remove the copies or split by a group column.",
                     int(len(shared)), {"row": int(rows["_row"].iloc[0]), "splits": where})]
+
+
+def _near_key(texts: pd.Series) -> pd.Series:
+    """A text without case, punctuation and its last words; None for short texts."""
+    words = texts.astype(str).str.casefold().str.replace(r"[^\w\s]", " ", regex=True).str.split()
+    return words.map(lambda w: " ".join(w[:-NEAR_TAIL_WORDS]) if len(w) >= NEAR_MIN_WORDS else None)
+
+
+def _near_leakage(frame: pd.DataFrame, split: pd.Series) -> list[Finding]:
+    """Validation and test texts that are training texts but for their last words (exact copies are
+    the leakage check's)."""
+    where = split.reindex(frame.index).astype(str)
+    keys = _near_key(frame["text"])
+    train = keys[(where == "train") & keys.notna()]
+    if train.empty:
+        return []
+    exact = set(frame.loc[train.index, "text"].astype(str))
+    held = keys[where.isin(["validation", "test"]) & keys.notna()]
+    hit = held[held.isin(set(train)) & ~frame.loc[held.index, "text"].astype(str).isin(exact)]
+    if hit.empty:
+        return []
+    i = hit.index[0]
+    twin = train[train == hit.iloc[0]].index[0]
+    counts = where[hit.index].value_counts()
+    parts = " and ".join(counted(int(counts[s]), f"{s} row") for s in ("test", "validation") if s in counts)
+    return [Finding("warning", "near_duplicates",
+                    f"{parts} {'is a near-copy' if len(hit) == 1 else 'are near-copies'} of training rows: "
+                    f"the same words but the last one or two (e.g. '{short(frame.at[i, 'text'], 60)}' in "
+                    f"{where[i]}, row {int(frame.at[i, '_row'])}, and '{short(frame.at[twin, 'text'], 60)}' "
+                    f"in train, row {int(frame.at[twin, '_row'])}); a keyword model scores these by memory, "
+                    "so the test score is flattered: remove them or split by a group column.",
+                    int(len(hit)),
+                    {"row": int(frame.at[i, "_row"]), "train_row": int(frame.at[twin, "_row"])})]
+
+
+def _label_variants(label: pd.Series, frame: pd.DataFrame) -> list[Finding]:
+    """Labels that differ only in case or spaces ('positive', ' positive ', 'POSITIVE') are one class
+    written several ways; trained as is, they split it into several."""
+    names = pd.Series(label.astype(str).unique())
+    folded = names.str.casefold().str.split().str.join(" ")
+    groups = names.groupby(folded.to_numpy()).agg(list)
+    variants = groups[groups.map(len) > 1]
+    if variants.empty:
+        return []
+    shown = "; ".join(", ".join(f"'{v}'" for v in sorted(g)[:4]) for g in variants.head(3))
+    merged = len(groups)
+    return [Finding("warning", "label_variants",
+                    f"{counted(int(variants.map(len).sum()), 'label')} differ only in case or spaces "
+                    f"({shown}), so they would train as {len(names)} classes where there are {merged}; "
+                    "write each class one way in the label column and upload again.", int(len(variants)),
+                    {"variants": [sorted(g) for g in variants.head(5)]})]
 
 
 def _class_checks(label: pd.Series, split_codes: np.ndarray,

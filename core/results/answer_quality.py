@@ -113,7 +113,8 @@ class AnswerQuality:
                 rows.append({"model": title, "metric": am.METRIC_TITLES.get(name, name), "key": name,
                              "value": stats.get("mean"), "low": stats.get("low"), "high": stats.get("high"),
                              "examples": stats.get("n"), "gain": gain.get("mean"),
-                             "gain_low": gain.get("low"), "gain_high": gain.get("high")})
+                             "gain_low": gain.get("low"), "gain_high": gain.get("high"),
+                             "gain_n": gain.get("n")})
         return pd.DataFrame(rows)
 
     def display_frame(self) -> pd.DataFrame:
@@ -122,12 +123,14 @@ class AnswerQuality:
         if frame.empty:
             return frame
         return pd.DataFrame({
-            "model": frame["model"], "metric": frame["metric"], "value": frame["value"].map(_fmt3),
+            "model": frame["model"], "metric": frame["metric"],
+            "examples (N)": [labels_n(n) for n in frame["examples"]], "value": frame["value"].map(_fmt3),
             "95 % interval": [f"{_fmt3(lo)} – {_fmt3(hi)}" for lo, hi in zip(frame["low"], frame["high"],
                                                                              strict=True)],
-            "gain of the run (95 % interval)": [
-                "" if _missing(g) else f"{g:+.3f} ({lo:+.3f} – {hi:+.3f})"
-                for g, lo, hi in zip(frame["gain"], frame["gain_low"], frame["gain_high"], strict=True)]})
+            "gain of the run on the shared examples (95 % interval)": [
+                "" if _missing(g) else f"{g:+.3f} ({lo:+.3f} – {hi:+.3f}) on {labels_n(n)}"
+                for g, lo, hi, n in zip(frame["gain"], frame["gain_low"], frame["gain_high"], frame["gain_n"],
+                                        strict=True)]})
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "headline": self.headline, **self.evaluation.to_dict(),
@@ -136,6 +139,11 @@ class AnswerQuality:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def labels_n(value: Any) -> str:
+    """An example count as text ('87'), '—' when unknown."""
+    return "—" if _missing(value) else f"{int(value):,}"
 
 
 def _fmt3(value: Any) -> str:
@@ -292,8 +300,13 @@ def estimate_seconds(model_ref: str, task: str, examples: int,
     return base * examples * runs, bool(per)
 
 
-def describe_estimate(model_ref: str, task: str, examples: int, shots: int = DEFAULT_SHOTS) -> str:
-    """A sentence like 'About 3 minutes for 200 examples (measured on this machine).'"""
+def describe_estimate(model_ref: str, task: str, examples: int, shots: int = DEFAULT_SHOTS,
+                      available: int | None = None) -> str:
+    """A sentence like 'About 3 minutes for 200 examples (measured on this machine).'
+
+    ``available`` is the size of the split: an evaluation never scores more rows than there are."""
+    if available is not None and 0 < available < examples:
+        examples = available
     seconds, measured = estimate_seconds(model_ref, task, examples, shots)
     span = f"{math.ceil(seconds / 60)} minute{'s' if seconds > 60 else ''}" if seconds >= 60 \
         else f"{max(1, round(seconds))} seconds"
@@ -325,7 +338,9 @@ def get_answer_quality(run_id: int, split: str = "test") -> AnswerQuality:
                             "Evaluation page or with `uclab evaluate {run_id} --answers`.")
     ev = store.get_answer_evaluation(found[0].id)
     baselines = []
-    for base in cached_baselines(run.dataset_id, split, run.model_key, examples=ev.examples):
+    # Every stored baseline counts, whatever its N: the gain is paired over the examples both answered
+    # (the same seeded order, so a baseline of 20 examples is the first 20 of the run's).
+    for base in cached_baselines(run.dataset_id, split, run.model_key, seed=ev.seed):
         full = store.get_answer_evaluation(base.id)
         baselines.append(BaselineAnswers(full, _title(full), _gains(ev, full, ev.seed)))
     return AnswerQuality(ev, f"run {run_id} fine-tuned", baselines)

@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from core.config import get_settings
 from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.models import catalog
@@ -24,7 +23,7 @@ from core.results.compare import compare_runs, higher_is_better
 from core.results.evaluation import evidence_split, read_predictions
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
-from core.results.verdict import baseline_winner, verdict_sentence
+from core.results.verdict import baseline_winner, run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
 from core.task_specs import best_of, rank_metric
@@ -36,7 +35,7 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
 padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem;
 max-width:100%}th,td{border:1px solid #E5E7EB;padding:.3rem .6rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere;max-width:28rem}.verdict{font-size:1.25rem;font-weight:600;background:#EEF2FF;
+overflow-wrap:anywhere;max-width:28rem}th{overflow-wrap:normal;word-break:keep-all}.verdict{font-size:1.25rem;font-weight:600;background:#EEF2FF;
 padding:.8rem 1rem;border-radius:.4rem}
 th{background:#F9FAFB}.best{background:#ECFDF5;font-weight:600}.warning{color:#B45309}
 .blocking{color:#B91C1C}pre{background:#F3F4F6;padding:.8rem;overflow-x:auto}.muted{color:#6B7280}
@@ -167,9 +166,9 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
             "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
             "findings": list((dataset.quality or {}).get("findings") or []),
             "question": (dataset.info or {}).get("question")} if dataset else None
-    folder = str(get_settings().resolve(best.output_dir)) if best.output_dir else ""
+    folder = best.output_dir or ""  # relative to UCLAB_HOME: a report never shows this machine's paths
     sections = [
-        f"<p class='verdict'>{_e(verdict_sentence(best.task, metrics[best_id], baselines, split))}</p>"
+        f"<p class='verdict'>{_e(run_verdict(best_id, split).sentence)}</p>"
         + _baseline_win(best, metrics[best_id], baselines),
         _section_use_case(best, data, use_case),
         _section_data(data),
@@ -348,7 +347,8 @@ def _section_appendix(run: RunInfo, folder: str, data: dict[str, Any] | None, ru
     refs = "".join(f"<li>{_e(labels.run_label(r.id, r.name))}: <code>run:{r.id}</code>, model "
                    f"<code>{_e(r.model_key)}</code>, task <code>{_e(r.task)}</code></li>" for r in runs)
     source = (f"<p>Source file: <code>{_e(data['source'])}</code>.</p>" if data else "")
-    where = f"<p>Model folder: <code>{_e(folder)}</code>.</p>" if folder else ""
+    where = (f"<p>Model folder: <code>{_e(folder)}</code> inside the app's data folder (UCLAB_HOME).</p>"
+             if folder else "")
     return (f"<h2>Appendix: for engineers</h2><p>Names the command line and the API use:</p><ul>{refs}</ul>"
             f"{source}{where}<h3>How to load and call the model</h3>{load_snippet(run.task, folder, run.id)}")
 

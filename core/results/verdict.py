@@ -10,6 +10,10 @@ from typing import Any
 
 from core import task_specs
 from core.entities import RunInfo
+from core.errors import NotFoundError
+from core.results import answer_quality, evaluation
+from core.results.answer_metrics import METRIC_TITLES
+from core.store.runs import list_runs
 from core.task_specs import best_of
 from core.tasks.baselines import SAVABLE
 from core.tasks.intervals import wilson_interval
@@ -92,53 +96,271 @@ def _majority_answer(metrics: dict[str, Any]) -> str | None:
     return str(names[max(range(len(names)), key=predicted.__getitem__)])
 
 
+def _amount(key: str, diff: float) -> str:
+    if labels.is_share(key):
+        points = abs(diff) * 100
+        if points < 1:
+            return "less than a point"
+        whole = int(points + 0.5)  # half up, as a person rounds 12.5 points (tables show 12.5)
+        return f"{whole} point{'s' if whole != 1 else ''}"
+    return labels.number(abs(diff))
+
+
+def _what(name: str, other: dict[str, Any]) -> str:
+    if name == "majority":
+        answer = _majority_answer(other)
+        return f"always guessing '{answer}'" if answer else labels.baseline_label(name, short=True)
+    if "tfidf" in name:
+        return "a keyword model"
+    return labels.baseline_label(name, short=True)
+
+
+def _diff(key: str, value: float, theirs: float) -> float:
+    return (theirs - value) if labels.lower_is_better(key) else (value - theirs)
+
+
 def _versus(key: str, value: float, name: str, other: dict[str, Any]) -> str | None:
     theirs = other.get(key)
     if not isinstance(theirs, int | float):
         return None
-    what = labels.baseline_label(name, short=True)
-    if name == "majority":
-        answer = _majority_answer(other)
-        what = f"always guessing '{answer}'" if answer else what
-    elif "tfidf" in name:
-        what = "a keyword model"
-    diff = (theirs - value) if labels.lower_is_better(key) else (value - theirs)
-    if labels.is_share(key):
-        points = abs(diff) * 100
-        amount = f"{points:.0f} points" if points >= 1 else "less than a point"
-    else:
-        amount = labels.number(abs(diff))
+    diff, what = _diff(key, value, float(theirs)), _what(name, other)
     if abs(diff) < 1e-12:
         return f"level with {what}"
-    return f"{amount} {'better' if diff > 0 else 'worse'} than {what}"
+    return f"{_amount(key, diff)} {'better' if diff > 0 else 'worse'} than {what}"
 
 
-def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
-                     split: str = "test") -> str:
-    """The report's first sentence: the headline number, its gain over the baselines, its interval."""
+@dataclass(frozen=True)
+class PromptComparison:
+    """The run against an instruct model prompted on the same held-out examples (paired)."""
+
+    title: str
+    examples: int
+    gain: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One sentence a stakeholder can repeat, and how it reads: good, weak, bad or none."""
+
+    sentence: str
+    tone: str
+    below_guessing: bool = False
+
+
+GOOD, WEAK, BAD, NONE = "good", "weak", "bad", "none"
+
+
+def _prompt_clause(key: str, comparison: PromptComparison) -> str | None:
+    if comparison.gain is None:
+        return None
+    gain = float(comparison.gain)
+    if abs(gain) < 1e-12:
+        how = f"level with prompting {comparison.title}"
+    else:
+        how = f"{_amount(key, gain)} {'better' if gain > 0 else 'worse'} than prompting {comparison.title}"
+    return f"{how} on the same {comparison.examples:,} examples"
+
+
+def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
+                  split: str = "test", prompting: Sequence[PromptComparison] = ()) -> Verdict:
+    """The verdict on a run's metrics beside its baselines: its number with its 95 % interval, the
+    strongest baseline first, and in words when it is no better than always guessing one answer."""
     key = headline_metric(task, metrics)
     if key is None:
-        return "This run has no evaluation yet, so there is no verdict."
+        return Verdict("This run has no evaluation yet, so there is no verdict.", NONE)
     value = float(metrics[key])
     n = int(metrics.get("n") or 0)
     rows = f" on {n:,} {split} rows" if n else f" on the {split} split"
+    interval = ""
+    if labels.is_share(key) and n:
+        low, high = wilson_interval(value * n, n, z=1.96)
+        interval = f" (95 % interval {low * 100:.0f}–{high * 100:.0f} %)"
     if key == "accuracy":
-        lead = f"The fine-tuned model gets the answer right {labels.percent(value)} of the time{rows}"
+        lead = (f"The fine-tuned model gets the answer right {labels.percent(value)} of the time"
+                f"{rows}{interval}")
     elif key == "mae":
         lead = f"The fine-tuned model's predictions are off by {labels.number(value)} on average{rows}"
     else:
         shown = labels.metric_value(key, value)
-        lead = f"The fine-tuned model reaches {labels.metric_label(key)} {shown}{rows}"
-    ordered = sorted(baselines.items(), key=lambda item: item[0] == "majority")  # strongest first
+        lead = f"The fine-tuned model reaches {labels.metric_label(key)} {shown}{rows}{interval}"
+    # strongest first: the baseline the run gains least over leads, always guessing comes last
+    scored = {name: m for name, m in baselines.items() if isinstance(m.get(key), int | float)}
+    ordered = sorted(scored.items(), key=lambda item: (item[0] == "majority",
+                                                       _diff(key, value, float(item[1][key]))))
     comparisons = [c for c in (_versus(key, value, name, m) for name, m in ordered) if c]
+    comparisons += [c for c in (_prompt_clause(key, p) for p in prompting) if c]
     sentence = lead + (" — " + ", ".join(comparisons) if comparisons else "") + "."
-    if labels.is_share(key) and n:
-        low, high = wilson_interval(value * n, n, z=1.96)
-        sentence += f" 95 % interval {low * 100:.0f}–{high * 100:.0f} %."
+    tone = GOOD if ordered and all(_diff(key, value, float(m[key])) > 0 for _, m in ordered) else WEAK
+    if tone == GOOD and any(p.gain is not None and p.gain < 0 for p in prompting):
+        tone = WEAK  # never green beside "worse than prompting"
+    if not ordered:
+        tone = NONE
+    below = False
+    majority = scored.get("majority")
+    if majority is not None and _diff(key, value, float(majority[key])) <= 1e-9:
+        below = True
+        theirs = labels.metric_value(key, majority[key])
+        how = "worse than" if _diff(key, value, float(majority[key])) < -1e-9 else "no better than"
+        sentence = (f"This model is {how} {_what('majority', majority)} ({theirs}): it has not learned "
+                    "anything useful yet. " + sentence)
+        tone = BAD
     found = degenerate_from_metrics(metrics, split)
     if found is not None:
         sentence = found.sentence + " " + sentence
-    return sentence
+        tone = BAD
+    return Verdict(sentence, tone, below)
+
+
+def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],
+                     split: str = "test", prompting: Sequence[PromptComparison] = ()) -> str:
+    """The first sentence of every evaluation: the headline number, its interval, its baseline gains."""
+    return judge_metrics(task, metrics, baselines, split, prompting).sentence
+
+
+def judge_answers(quality: Any | None, metrics: dict[str, Any], split: str = "test") -> Verdict:
+    """A chat (causal-LM) run: did fine-tuning beat prompting? From its scored answers (an
+    ``AnswerQuality``) with their 95 % interval and the paired gain over each prompt baseline."""
+    if quality is None:
+        base = judge_metrics("causal-lm", metrics, {}, split).sentence.removesuffix(".")
+        return Verdict(base + "; whether fine-tuning beat prompting is not known until its answers are "
+                       "scored (Evaluation page, 'Score the answers').", NONE)
+    head = quality.headline
+    stats = quality.metrics.get(head, {})
+    mean, low, high = stats.get("mean"), stats.get("low"), stats.get("high")
+    title = _answer_title(head)
+    n = quality.evaluation.examples
+    lead = (f"the fine-tuned model's answers score {title} {_num(mean)} on {n:,} {split} examples "
+            f"(95 % interval {_num(low)}–{_num(high)})")
+    best = None
+    for b in quality.baselines:
+        gain = b.gains.get(head) or {}
+        if gain.get("mean") is not None and (best is None or gain["mean"] < best[1]["mean"]):
+            best = (b, gain)
+    if best is None:
+        return Verdict("Not yet known whether fine-tuning beat prompting: " + lead
+                       + "; no prompt baseline has been scored on these examples yet.", NONE)
+    b, gain = best
+    paired = int(gain.get("n") or min(n, b.evaluation.examples))
+    g, g_low, g_high = float(gain["mean"]), gain.get("low"), gain.get("high")
+    span = f"95 % interval of the gain {_signed(g_low)} to {_signed(g_high)}"
+    against = f"prompting {b.title} on the same {paired:,} examples"
+    if g_low is not None and g_low > 0:
+        return Verdict(f"Fine-tuning beat prompting: {lead}, {_num(abs(g))} higher than {against} "
+                       f"({span}).", GOOD)
+    if g_high is not None and g_high < 0:
+        return Verdict(f"Fine-tuning did not beat prompting: {lead}, {_num(abs(g))} lower than {against} "
+                       f"({span}).", BAD)
+    return Verdict(f"Fine-tuning did not clearly beat prompting: {lead}, {_signed(g)} against {against} "
+                   f"({span}, so the difference may be noise).", WEAK)
+
+
+def _answer_title(key: str) -> str:
+    return METRIC_TITLES.get(key, key)
+
+
+def _num(value: Any) -> str:  # three decimals, as the answer-quality card and table show them
+    return labels.MISSING if value is None else f"{float(value):.3f}"
+
+
+def _signed(value: Any) -> str:
+    return labels.MISSING if value is None else f"{float(value):+.3f}"
+
+
+def _prompt_title(title: str) -> str:
+    return title.split(" (")[0]
+
+
+def run_verdict(run_id: int, split: str | None = None) -> Verdict:
+    """The verdict every page and the report open with, for any task: read from the run's stored
+    evaluation (test, else validation), its baselines, and for chat runs its scored answers."""
+    splits = evaluation.evaluation_splits(run_id)
+    split = split or evaluation.evidence_split(splits) or "test"
+    try:
+        result = evaluation.get_evaluation(run_id, split)
+    except NotFoundError:
+        return Verdict(f"Run {run_id} has no evaluation on the {split} split yet, so there is no verdict.",
+                       NONE)
+    if result.task == "causal-lm":
+        try:
+            quality = answer_quality.get_answer_quality(run_id, split)
+        except NotFoundError:
+            quality = None
+        return judge_answers(quality, result.metrics, split)
+    task = task_specs.headline_task(result.task, result.metrics)
+    classic = {b.name: b.metrics for b in result.baselines if b.name not in answer_quality.LABEL_KINDS}
+    prompting = []
+    for b in result.baselines:
+        if b.name in answer_quality.LABEL_KINDS:
+            stats = (b.metrics.get("metrics") or {}).get("accuracy") or {}
+            n = int(stats.get("n") or b.metrics.get("n") or 0)
+            prompting.append(PromptComparison(_prompt_title(b.title), n, b.gain.get("accuracy")))
+    return judge_metrics(task, result.metrics, classic, split, prompting)
+
+
+def _evidence_metrics(run: RunInfo) -> dict[str, Any]:
+    """The metrics a run is judged by: its summary's, else its stored test (or validation) evaluation."""
+    metrics = final_metrics(run)
+    if metrics:
+        return metrics
+    split = evaluation.evidence_split(evaluation.evaluation_splits(run.id))
+    if split is None:
+        return {}
+    try:
+        return dict(evaluation.get_evaluation(run.id, split).metrics)
+    except NotFoundError:
+        return {}
+
+
+def compare_verdict(run_ids: Sequence[int]) -> Verdict:
+    """Which of these runs is better, and is it good enough: the best run named, then its verdict."""
+    found = [r for r in list_runs(ids=list(run_ids), limit=None) if r.status == "succeeded"]
+    if not found:
+        return Verdict("None of these runs has finished, so there is no verdict yet.", NONE)
+    metrics = {r.id: _evidence_metrics(r) for r in found}
+    # the one "best run" rule of every screen (core.task_specs.best_of), then the runner-up by it
+    winner = best_of((r.id, r.task, metrics[r.id]) for r in found)
+    best = next((r for r in found if r.id == winner), max(found, key=lambda r: r.id))
+    runner_id = best_of((r.id, r.task, metrics[r.id]) for r in found if r.id != best.id)
+    key = task_specs.rank_metric(best.task, metrics[best.id])
+    head = f"{labels.run_label(best.id, best.name)} is the best of these {len(run_ids)} runs"
+    if key is not None and runner_id is not None and isinstance(metrics[runner_id].get(key), int | float):
+        head += (f" by {labels.metric_label(key).split(' (')[0]} "
+                 f"({labels.metric_value(key, metrics[best.id][key])} against "
+                 f"{labels.metric_value(key, metrics[runner_id][key])} for run {runner_id})")
+    found_verdict = run_verdict(best.id)
+    return Verdict(f"{head}. {found_verdict.sentence}", found_verdict.tone, found_verdict.below_guessing)
+
+
+NEAR_CHANCE_POINTS = 0.05  # a classifier within this share of always guessing is near chance
+
+
+def chance_hint(run_id: int) -> str | None:
+    """A sentence for the playground when a classifier is no better, or barely better, than always
+    guessing its most common class on its test (else validation) rows; None otherwise."""
+    split = evaluation.evidence_split(evaluation.evaluation_splits(run_id))
+    if split is None:
+        return None
+    try:
+        result = evaluation.get_evaluation(run_id, split)
+    except NotFoundError:
+        return None
+    majority = next((b.metrics for b in result.baselines if b.name == "majority"), None)
+    accuracy = result.metrics.get("accuracy")
+    found = degenerate_from_metrics(result.metrics, split)
+    if found is not None:
+        return found.sentence + " Treat its answers here as guesses."
+    if majority is None or not isinstance(accuracy, int | float) or not isinstance(
+            majority.get("accuracy"), int | float):
+        return None
+    gap = float(accuracy) - float(majority["accuracy"])
+    if gap > NEAR_CHANCE_POINTS:
+        return None
+    how = "worse than" if gap < 0 else "barely better than" if gap > 1e-9 else "no better than"
+    return (f"This model is {how} {_what('majority', majority)} on the {split} split "
+            f"({labels.percent(accuracy, 1)} right against {labels.percent(majority['accuracy'], 1)}): "
+            "treat its answers here as guesses.")
 
 
 # --- When the best model is not a neural one ---------------------------------------------------

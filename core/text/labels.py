@@ -83,6 +83,22 @@ def _humanise(raw: str) -> str:
     return text[:1].upper() + text[1:] if text else MISSING
 
 
+SETTING_LABELS = {"learning_rate": "Learning rate", "eval_batch_size": "Evaluation batch size",
+                  "lora": "LoRA", "lora_rank": "LoRA rank", "lora_alpha": "LoRA alpha",
+                  "max_length": "Max length (tokens)", "max_train_rows": "Max training rows",
+                  "warmup_ratio": "Warmup share", "eval_every": "Evaluate every (steps)",
+                  "lr_scheduler": "Learning-rate schedule", "report_to": "Report to"}
+
+
+def setting_label(key: str) -> str:
+    """'eval_batch_size' -> 'Evaluation batch size'; 'task_options.completion_only_loss' ->
+    'Completion only loss (task option)'."""
+    head, _, rest = str(key).partition(".")
+    if rest and head == "task_options":
+        return f"{SETTING_LABELS.get(rest, _humanise(rest))} (task option)"
+    return SETTING_LABELS.get(str(key), _humanise(str(key).replace(".", " · ")))
+
+
 def task_label(task: str | None) -> str:
     """'causal-lm' -> 'Text generation'."""
     return TASK_LABELS.get(str(task), _humanise(str(task))) if task else MISSING

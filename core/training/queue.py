@@ -21,6 +21,9 @@ from core.store.processes import start_time
 from core.training import launch
 
 ROOT = launch.ROOT
+# How a run stopped by a worker's SIGTERM begins its status sentence: the worker puts it back in the
+# queue (core.training.daemon), so nobody else may treat it as finished (a sweep's trial, for one).
+REQUEUE_REASON = "Stopped by a termination signal"
 
 
 class Launcher(Protocol):
@@ -47,6 +50,15 @@ class LocalWorker:
 
     IDLE_EXIT_S = 120.0  # a laptop keeps no idle process for long; the next kick starts it again
     _proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def reap() -> None:
+        """Collect the exit status of a local worker that stopped (idle), so it is no zombie child of
+        the app; called on every kick of the queue, not only when a new worker is needed."""
+        proc = LocalWorker._proc
+        if proc is not None and proc.poll() is not None:
+            LocalWorker._proc = None
+        SubprocessLauncher._children = [p for p in SubprocessLauncher._children if p.poll() is None]
 
     def ensure(self) -> bool:
         """Start the local worker if needed; whether one was started now."""
@@ -89,6 +101,7 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
     when runs are waiting and no worker is alive, and returns [].
     """
     runs.reap_stale()
+    LocalWorker.reap()
     launcher = launcher or get_launcher()
     if launcher is None:
         if runs.queued_ids():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -36,14 +37,14 @@ class App:
 
 
 
-@pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+@contextlib.contextmanager
+def serve_app(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[App]:
+    """The real app on a free 127.0.0.1 port over `home`, stopped (with its children) on exit."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run scripts/install.sh --dev (apt-get install chromium).")
-    home = tmp_path_factory.mktemp("e2e") / "uclab"
     port = free_port()
     env = {**os.environ, "UCLAB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", **(extra_env or {})}
     env.pop("UCLAB_DATABASE_URL", None)
     log = (home.parent / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -63,13 +64,23 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     else:
         proc.kill()
         pytest.fail("The app did not start within 120 s; see " + str(home.parent / "streamlit.log"))
-    yield App(url=url, home=home, env=env)
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield App(url=url, home=home, env=env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    home = tmp_path_factory.mktemp("e2e") / "uclab"
+    home.mkdir(parents=True, exist_ok=True)
+    with serve_app(home) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ def test_causal_run_shows_answer_quality_beside_its_prompt_baselines(
     summary = at.dataframe[-2].value
     assert set(summary["model"]) == {f"run {run_id} fine-tuned", "minilm-l6 zero-shot",
                                      "minilm-l6 few-shot (3 examples in the prompt)"}
-    assert summary["gain of the run (95 % interval)"].str.startswith("+").any()
+    assert summary["gain of the run on the shared examples (95 % interval)"].str.startswith("+").any()
     assert at.get("plotly_chart")  # the per-example score distribution
     worst = at.dataframe[-1].value
     assert list(worst["rouge_l"]) == sorted(worst["rouge_l"]) and len(worst) == 5
@@ -69,7 +69,10 @@ def test_causal_run_shows_answer_quality_beside_its_prompt_baselines(
     assert any("No judge is set" in c.value for c in at.caption)  # absent, with how to set it
     # the prompt baselines can be run again with another k: the time it takes is said first
     assert at.number_input(key="evaluation_baseline_shots").value == 3
-    assert any(c.value.startswith("About 5 minutes for 200 examples") for c in at.caption)
+    # N and the estimate never exceed the split (5 test rows here), whatever N the run was scored with
+    assert at.number_input(key="evaluation_baseline_examples").value == 5
+    assert any(" for 5 examples, zero-shot and 3-shot" in c.value for c in at.caption), [
+        c.value for c in at.caption]
 
 
 def test_causal_run_without_scored_answers_offers_to_score_them(open_page: Callable[..., AppTest]) -> None:
@@ -112,7 +115,9 @@ def test_classification_run_lists_the_llm_baseline_with_majority_and_tfidf(
     table = at.dataframe[0].value
     assert list(table["model"]) == [f"This model (run {run.id})", "Always guessing the most common class",
                                     f"{SMOLLM2_KEY} 3-shot (label likelihood, 8 examples)"]
-    assert any(f"{SMOLLM2_KEY} 3-shot 0.625" in m.value for m in at.markdown)
+    # the prompted model's own N and interval, compared with the run on those same rows only
+    assert any(f"On the same 8 test rows, {SMOLLM2_KEY} 3-shot is right 62 % of the time (95 % interval "
+               "25–88 %)" in m.value.replace("\\", "") for m in at.markdown)
 
 
 def test_compare_page_and_report_carry_answer_quality(open_page: Callable[..., AppTest]) -> None:

@@ -31,7 +31,7 @@ def test_compare_page_shows_the_comparison(open_page: Callable[..., AppTest]) ->
     final, diff, flips = (frame.value for frame in at.dataframe[:3])
     assert final.loc["Accuracy", f"Run {b} · wider"] == "90.0 % (Δ +20.0 pts)"
     assert "None" not in final.astype(str).to_numpy().ravel().tolist()
-    assert list(diff.index) == ["learning_rate"]
+    assert list(diff.index) == ["Learning rate"]  # a person's words, not the config key
     assert flips["flip"].tolist() == ["fixed", "broken"]
     assert EVIL in flips["text"].tolist()  # user text stays data in a table, never markup
     assert not any(EVIL in m.value for m in at.markdown)
@@ -77,3 +77,16 @@ def test_generators_side_by_side_are_named_like_people_read_them(open_page: Call
     assert list(table.columns) == ["prompt", "reference", f"Run {ids[0]} · base prompts",
                                    f"Run {ids[1]} · tuned replies"]
     assert not any(str(c).startswith("run:") for c in table.columns)
+
+
+def test_compare_opens_with_the_verdict_and_flips_read_older_to_newer(
+        open_page: Callable[..., AppTest]) -> None:
+    a, b = _two_runs()
+    at = open_page("compare", {"runs": f"{b},{a}"})  # picked newest first
+    assert not at.exception, at.exception
+    shown = [e.value.replace("\\", "") for e in (*at.success, *at.warning, *at.error, *at.info)]
+    sentence = next(v for v in shown if "is the best of these 2 runs" in v)
+    assert sentence.startswith(f"Run {b} · wider is the best of these 2 runs by Macro F1 (85.0 % against "
+                               f"65.0 % for run {a}). The fine-tuned model gets the answer right 90 % of the "
+                               "time on 10 test rows (95 % interval")
+    assert at.selectbox(key="compare_flip_a").value == a and at.selectbox(key="compare_flip_b").value == b

@@ -245,3 +245,25 @@ def test_every_task_with_its_own_checks_has_them_registered() -> None:
     assert datasets.TASK_CHECKS == {"token-classification": ner_checks.check_token_frame,
                                     "causal-lm": chat_checks.check_causal_frame,
                                     "tabular": tabular.check_tabular_frame}
+
+
+def test_labels_differing_only_in_case_or_spaces_are_one_class_written_several_ways() -> None:
+    frame = _reviews()
+    frame["label"] = ["positive", " positive ", "POSITIVE", "negative"] * 50
+    found = _codes(_report(frame))["label_variants"]
+    assert found.severity == "warning"
+    assert "differ only in case or spaces" in found.message and "'POSITIVE'" in found.message
+    assert "where there are 2" in found.message
+
+
+def test_near_copies_across_splits_and_a_tiny_test_split_are_flagged() -> None:
+    rng = ["Great value and a friendly team here", "Terrible quality and it broke today"]
+    frame = pd.DataFrame({"text": [f"{rng[i % 2]} order {i}" for i in range(60)],
+                          "label": ["pos", "neg"] * 30})
+    codes = _codes(_report(frame))
+    near = codes["near_duplicates"]
+    assert near.severity == "warning" and "near-cop" in near.message and "in train" in near.message
+    small = codes["small_test"]
+    assert small.message.startswith("The test split has only 6 rows: each one moves accuracy by 17 points")
+    # texts that differ early (not only in their last words) are not near-copies
+    assert "near_duplicates" not in _codes(_report(_reviews()))

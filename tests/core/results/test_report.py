@@ -151,8 +151,8 @@ def test_report_opens_with_a_verdict_a_manager_can_repeat(home) -> None:
     store_evaluation(run, "test", "majority", majority, frame)
     page = report.build_report(run)
     assert _verdict(page) == ("The fine-tuned model gets the answer right 84 % of the time on 1,000 test "
-                              "rows — 4 points better than a keyword model, 31 points better than always "
-                              "guessing 'fresh'. 95 % interval 82–86 %.")
+                              "rows (95 % interval 82–86 %) — 4 points better than a keyword model, "
+                              "31 points better than always guessing 'fresh'.")
     assert page.index("class='verdict'") < page.index("<h2>")  # before any section
 
 
@@ -174,3 +174,11 @@ def test_the_baseline_table_has_a_column_per_model_not_per_metric(runs) -> None:
     header = section[section.index("<thead>"):section.index("</thead>")]
     assert header.count("<th>") == 3  # metric, this model, the keyword model
     assert ">Accuracy</td>" in section and "90.0 %" in section
+
+
+def test_the_report_shows_no_local_paths_and_never_breaks_headers_mid_word(home) -> None:
+    ds = add_dataset()
+    run = add_run(ds, name="sentiment", output_dir="runs/1/final")
+    page = report.build_report(run)
+    assert str(home) not in page and "<code>runs/1/final</code> inside the app's data folder" in page
+    assert "th{overflow-wrap:normal;word-break:keep-all}" in page

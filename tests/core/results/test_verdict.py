@@ -37,3 +37,74 @@ def test_one_answer_for_nearly_every_row_is_degenerate() -> None:
     assert verdict.degenerate_answer([[40, 10], [12, 38]], ["fresh", "rotten"]) is None
     # a test set that is itself 97 % one class: answering it is not evidence of a broken model
     assert verdict.degenerate_answer([[97, 0], [2, 1]], ["fresh", "rotten"]) is None
+
+
+def _cls(accuracy: float, n: int = 200) -> dict:
+    return {"accuracy": accuracy, "n": n, "labels": ["fresh", "rotten"],
+            "confusion_matrix": [[60, 40], [40, 60]]}
+
+
+def test_a_run_worse_than_always_guessing_says_so_in_words() -> None:
+    majority = {"accuracy": 0.58, "labels": ["fresh", "rotten"], "confusion_matrix": [[116, 0], [84, 0]]}
+    found = verdict.judge_metrics("classification", _cls(0.53), {"majority": majority})
+    assert found.sentence.startswith("This model is worse than always guessing 'fresh' (58.0 %): it has not "
+                                     "learned anything useful yet.")
+    assert found.tone == verdict.BAD and found.below_guessing
+    level = verdict.judge_metrics("classification", _cls(0.58), {"majority": majority})
+    assert level.sentence.startswith("This model is no better than always guessing 'fresh'")
+    better = verdict.judge_metrics("classification", _cls(0.80), {"majority": majority})
+    assert not better.below_guessing and better.tone == verdict.GOOD
+    assert "(95 % interval 74–85 %)" in better.sentence  # the interval is part of the sentence
+
+
+def test_the_strongest_baseline_leads_and_prompting_names_its_own_examples() -> None:
+    baselines = {"majority": {"accuracy": 0.5}, "tfidf_logreg": {"accuracy": 0.66}}
+    prompt = verdict.PromptComparison("smollm2 3-shot", 40, 0.12)
+    found = verdict.judge_metrics("classification", {"accuracy": 0.55, "n": 1387}, baselines,
+                                  prompting=[prompt])
+    assert found.sentence == ("The fine-tuned model gets the answer right 55 % of the time on 1,387 test "
+                              "rows (95 % interval 52–58 %) — 11 points worse than a keyword model, 5 points "
+                              "better than always guessing, 12 points better than prompting smollm2 3-shot "
+                              "on the same 40 examples.")
+    assert found.tone == verdict.WEAK
+
+
+class _Eval:
+    def __init__(self, examples: int, metrics: dict) -> None:
+        self.examples, self.metrics = examples, metrics
+
+
+class _Base:
+    def __init__(self, title: str, examples: int, gains: dict) -> None:
+        self.title, self.evaluation, self.gains = title, _Eval(examples, {}), gains
+
+
+class _Quality:
+    headline = "rouge_l"
+
+    def __init__(self, baselines: list) -> None:
+        self.evaluation = _Eval(87, {})
+        self.metrics = {"rouge_l": {"mean": 0.31, "low": 0.27, "high": 0.35}}
+        self.baselines = baselines
+
+
+def test_a_chat_run_answers_whether_fine_tuning_beat_prompting() -> None:
+    won = verdict.judge_answers(_Quality([_Base("smollm2 few-shot", 20, {"rouge_l": {
+        "mean": 0.12, "low": 0.08, "high": 0.16, "n": 20}})]), {"perplexity": 12.0})
+    assert won.sentence.startswith("Fine-tuning beat prompting: the fine-tuned model's answers score ROUGE-L "
+                                   "0.310 on 87 test examples (95 % interval 0.270–0.350), 0.120 higher than "
+                                   "prompting smollm2 few-shot on the same 20 examples")
+    assert won.tone == verdict.GOOD
+    noise = verdict.judge_answers(_Quality([_Base("smollm2 zero-shot", 87, {"rouge_l": {
+        "mean": 0.01, "low": -0.03, "high": 0.05, "n": 87}})]), {})
+    assert noise.sentence.startswith("Fine-tuning did not clearly beat prompting")
+    unknown = verdict.judge_answers(None, {"perplexity": 12.0})
+    assert "whether fine-tuning beat prompting is not known until its answers are scored" in unknown.sentence
+
+
+def test_green_never_sits_beside_worse_than_prompting_and_points_round_half_up() -> None:
+    prompt = verdict.PromptComparison("smollm2 3-shot", 8, -0.125)
+    found = verdict.judge_metrics("classification", {"accuracy": 0.9, "n": 100},
+                                  {"tfidf_logreg": {"accuracy": 0.8}}, prompting=[prompt])
+    assert "13 points worse than prompting smollm2 3-shot on the same 8 examples" in found.sentence
+    assert found.tone == verdict.WEAK

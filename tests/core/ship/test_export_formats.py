@@ -7,7 +7,6 @@ Tolerances: ONNX fp32 probabilities within 1e-4 of the app's PyTorch predictions
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -76,8 +75,11 @@ def test_the_side_by_side_measurement_is_stored_for_the_evaluation_page() -> Non
     torch_row, fp32_row, _ = result["rows"]
     assert fp32_row["accuracy"] == torch_row["accuracy"]  # the same model, to float rounding
     assert export_onnx.stored_measurement(run_id) == result and result["examples"] == 8
-    assert re.fullmatch(r"int8: \d+\.\dx faster, \d+\.\dx smaller, accuracy [+-]\d+\.\d pt",
-                        export_onnx.summary(result))
+    line = export_onnx.summary(result)
+    assert line.startswith("int8 against PyTorch on the same 8 test rows: one at a time ")
+    int8 = result["rows"][2]
+    assert f"{torch_row['examples_per_s']:.1f} → {int8['examples_per_s']:.1f} examples/s" in line
+    assert f"accuracy {torch_row['accuracy'] * 100:.1f} % → {int8['accuracy'] * 100:.1f} %" in line
 
 
 def test_onnx_export_of_a_tagger_keeps_its_token_logits(tmp_path) -> None:
