@@ -152,6 +152,9 @@ class Verdict:
 GOOD, WEAK, BAD, NONE = "good", "weak", "bad", "none"
 
 
+FEW_PROMPTED_EXAMPLES = 30  # under this, a paired gain of one prompted model moves by 3+ points a row
+
+
 def _prompt_clause(key: str, comparison: PromptComparison) -> str | None:
     if comparison.gain is None:
         return None
@@ -160,7 +163,8 @@ def _prompt_clause(key: str, comparison: PromptComparison) -> str | None:
         how = f"level with prompting {comparison.title}"
     else:
         how = f"{_amount(key, gain)} {'better' if gain > 0 else 'worse'} than prompting {comparison.title}"
-    return f"{how} on the same {comparison.examples:,} examples"
+    few = " (too few examples to be sure)" if comparison.examples < FEW_PROMPTED_EXAMPLES else ""
+    return f"{how} on the same {comparison.examples:,} examples{few}"
 
 
 def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],

@@ -108,3 +108,12 @@ def test_green_never_sits_beside_worse_than_prompting_and_points_round_half_up()
                                   {"tfidf_logreg": {"accuracy": 0.8}}, prompting=[prompt])
     assert "13 points worse than prompting smollm2 3-shot on the same 8 examples" in found.sentence
     assert found.tone == verdict.WEAK
+
+
+def test_a_prompted_comparison_on_a_handful_of_examples_says_it_is_too_few() -> None:
+    few = verdict.judge_metrics("classification", {"accuracy": 0.9, "n": 100}, {},
+                                prompting=[verdict.PromptComparison("smollm2 3-shot", 8, -0.125)])
+    assert "on the same 8 examples (too few examples to be sure)" in few.sentence
+    enough = verdict.judge_metrics("classification", {"accuracy": 0.9, "n": 100}, {},
+                                   prompting=[verdict.PromptComparison("smollm2 3-shot", 40, -0.125)])
+    assert "on the same 40 examples" in enough.sentence and "too few" not in enough.sentence
