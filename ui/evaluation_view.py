@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core import task_specs
 from core.results import verdict
 from core.results.evaluation import EvaluationResult
 from core.task_specs import higher_is_better
@@ -88,7 +89,10 @@ def baselines_frame(result: EvaluationResult) -> pd.DataFrame:
 def baselines_table(result: EvaluationResult) -> None:
     """The run beside each baseline trained on the same split, with the run's gain over each."""
     if not result.baselines:
-        st.caption("No baseline was stored for this run.")
+        prompted = ("; prompted models, when scored, are compared under Answer quality"
+                    if task_specs.generates_text(result.task) else "")
+        st.caption(f"No simple baseline (a keyword model, always guessing) was stored for this "
+                   f"run{prompted}.")
         return
     st.dataframe(baselines_frame(result), hide_index=True, key=state.EVALUATION_BASELINES)
     st.caption("Gain is how much better this model is than the baseline (for errors, how much smaller "
