@@ -8,7 +8,14 @@ from __future__ import annotations
 # Cross-page selections (plain keys, not widget values, so they survive page switches).
 CURRENT_DATASET = "current_dataset_id"
 
-# Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
+# Query parameters and the pages (url paths) they belong to; app.py drops the others' on navigation.
+# ?run=ID follows a run from fine-tuning to evaluation and playground; ?dataset=ID is the dataset a
+# form works on; ?runs=1,2 is the compare page's selection.
+QUERY_PAGES: dict[str, tuple[str, ...]] = {
+    "run": ("finetune", "evaluation", "playground"),
+    "dataset": ("finetune", "models"),
+    "runs": ("compare",),
+}
 
 # Sign-in (ui/access.py): this session's identity {email, role, signed_in}, set before any page runs.
 ACCESS_IDENTITY = "access_identity"
