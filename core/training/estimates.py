@@ -166,6 +166,12 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
     return middle, f"measured in {len(bases)} earlier {runs_word} of this model for this task here"
 
 
+def builtin_speed(params: int | None) -> float:
+    """Samples/s at the probe's length that the estimates assume for a model never measured here:
+    the built-in figure for a 22.7M-parameter encoder on 2 cores, scaled by parameter count."""
+    return DEFAULT_SPEED_22M * DEFAULT_PARAMS / (params or DEFAULT_PARAMS)
+
+
 def training_speed(model: Any, tokens: float, config: TrainConfig,
                    history: tuple[float, str] | None = None) -> tuple[float, str]:
     """Samples/s expected at this sequence length, and where the figure comes from."""
@@ -177,8 +183,7 @@ def training_speed(model: Any, tokens: float, config: TrainConfig,
     elif measured:
         base, source = float(measured), f"measured on {speed.get('device', 'this machine')}"
     else:
-        params = getattr(model, "params", None) or DEFAULT_PARAMS
-        base = DEFAULT_SPEED_22M * DEFAULT_PARAMS / params
+        base = builtin_speed(getattr(model, "params", None))
         source = "a built-in default (probe the model for a figure measured here)"
     seq = _sequence(tokens, config.max_length)
     # Measured here: 16 x 128 tokens trains at ~12 samples/s, short reviews (~30 tokens) at ~28,
