@@ -48,3 +48,49 @@ def test_a_run_names_its_stage_while_it_loads(home: Path, monkeypatch) -> None:
     prepare.prepare_run(run.id, main=True)
     assert said == [STAGE_LOADING_DATA, STAGE_LOADING_MODEL]
     assert runs.get_run(run.id).summary["stage"] == STAGE_LOADING_MODEL
+
+
+def test_a_first_chat_run_estimate_counts_loading_converting_evaluating_and_answers() -> None:
+    """A first SmolLM2 chat run was estimated at its training time alone (1 min 28 s; 12 min wall)."""
+    from types import SimpleNamespace
+
+    from core.training import estimates
+
+    smollm2 = SimpleNamespace(params=134_515_008, ready=False)
+    phases = estimates.first_run_phases(smollm2, "causal-lm", train_s=88.0, eval_rows=90, sps=2.0,
+                                        config=TrainConfig())
+    assert set(phases) == {"loading and converting the model", "training", "evaluating",
+                           "writing and scoring answers"}
+    assert phases["writing and scoring answers"] >= 200 * estimates.ANSWER_S  # 200 answers by default
+    assert sum(phases.values()) > 4 * 88.0
+    quiet = TrainConfig(task_options={"eval_examples": 0})
+    assert "writing and scoring answers" not in estimates.first_run_phases(smollm2, "causal-lm", 88.0, 90,
+                                                                            2.0, quiet)
+
+
+def test_the_estimate_adds_up_its_phases_and_says_what_it_covers(home: Path) -> None:
+    from core.training import service as training
+
+    key, dataset = tiny_model(), add_text_dataset()
+    estimate = training.estimate_run(dataset, key, TrainConfig(epochs=1, batch_size=4, max_length=64))
+    assert estimate.phases["training"] < estimate.seconds
+    assert abs(sum(estimate.phases.values()) - estimate.seconds) < 0.5
+    assert estimate.covers.startswith("Includes loading the model ") and "training" in estimate.covers
+
+
+def test_the_time_left_of_a_chat_run_never_leaves_out_its_answers() -> None:
+    from types import SimpleNamespace
+
+    from core.training import estimates
+
+    def run(**fields):
+        base = dict(task="causal-lm", eta_seconds=51.0, samples_per_second=4.0, summary=None, config={})
+        return SimpleNamespace(**{**base, **fields})
+
+    answers = estimates.ENGINE_CONVERT_S + 200 * estimates.ANSWER_S
+    assert estimates.remaining_seconds(run(), {"test": 40}) == 51.0 + 40 / (4.0 * 3) + answers
+    evaluating = run(summary={"phase": "Evaluating on 40 test rows…"}, eta_seconds=3.0)
+    assert estimates.remaining_seconds(evaluating) == 3.0 + answers
+    scoring = run(summary={"phase": "Writing and scoring answers to held-out examples…"}, eta_seconds=330.0)
+    assert estimates.remaining_seconds(scoring) == 330.0
+    assert estimates.remaining_seconds(run(task="classification"), {"test": 40}) == 51.0 + 40 / 12
