@@ -36,6 +36,7 @@ PAGES = {
     "Train and judge": [
         st.Page("pages/finetune.py", title="Fine-tuning", icon=":material/model_training:",
                 url_path="finetune"),
+        st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
         st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:",
                 url_path="evaluation"),
         st.Page("pages/playground.py", title="Playground", icon=":material/play_circle:",

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +17,12 @@ DEFAULT_MAX_EXPANDED_MB = 1024
 DEFAULT_MAX_CELLS = 5_000_000      # Excel workbooks: openpyxl parses about 100k cells a second
 DEFAULT_PARSE_SECONDS = 60
 TRACKERS = ("tensorboard", "mlflow")
+# Work in progress (a zip being written, a staging folder, a Parquet file being saved) carries its
+# owner in its name, ".NAME.part~HOST~PID[~...]", so a later start can tell a killed process's
+# leftovers from another process's live work.
+_WORK = re.compile(r"\.part~(?P<host>[^~/]+)~(?P<pid>\d+)(?:~.*)?$")
+FOREIGN_LEFTOVER_S = 24 * 3600  # another machine's work in progress is left alone this long
+UNMARKED_LEFTOVER_S = 3600  # leftovers of older versions (".zip.part", "tmp…", ".….tmp") after an hour
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,72 @@ def get_settings() -> Settings:
 
 
 def ensure_home(settings: Settings) -> None:
-    """Create the folders the app writes to."""
+    """Create the folders the app writes to, and clear what killed exports and imports left there."""
     for folder in (settings.home, settings.datasets_dir, settings.runs_dir,
                    settings.models_dir, settings.reports_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(settings)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname() or "host")
+
+
+def work_path(target: Path) -> Path:
+    """Where to build ``target`` before it is moved into place: a hidden sibling naming this process."""
+    return target.with_name(f".{target.name}.part~{_host()}~{os.getpid()}")
+
+
+def staging_prefix() -> str:
+    """The name prefix of a staging folder (``tempfile.TemporaryDirectory(prefix=...)``) of this process."""
+    return f".staging.part~{_host()}~{os.getpid()}~"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _abandoned(path: Path, now: float) -> bool:
+    try:
+        age = now - path.lstat().st_mtime
+    except OSError:
+        return False
+    found = _WORK.search(path.name)
+    if found:
+        if found["host"] != _host():
+            return age > FOREIGN_LEFTOVER_S
+        return int(found["pid"]) != os.getpid() and not _alive(int(found["pid"]))
+    legacy = path.name.endswith(".zip.part") or (path.name.startswith(".") and path.name.endswith(".tmp")) \
+        or (path.is_dir() and path.name.startswith("tmp") and path.parent.name == "exports")
+    return legacy and age > UNMARKED_LEFTOVER_S
+
+
+def sweep_leftovers(settings: Settings) -> list[Path]:
+    """Remove the partial files and staging folders that killed exports and imports left under
+    UCLAB_HOME (exports, datasets); returns what was removed."""
+    removed = []
+    now = time.time()
+    for folder in (settings.home / "exports", settings.datasets_dir):
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if not _abandoned(path, now):
+                continue
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+            except OSError:
+                continue  # a read-only or vanished file: the next start tries again
+    return removed
+

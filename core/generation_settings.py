@@ -14,6 +14,7 @@ from core.errors import ConfigError
 MODES = ("prompt", "chat")
 MAX_SEQUENCES = 5
 MAX_NEW_TOKENS = 2048
+MIN_TEMPERATURE = 0.01  # a smaller positive temperature overflows the sampler's logits (1e-300 gives inf)
 ENGINES = ("auto", "llama.cpp", "exact")
 # engines of earlier versions, kept in stored settings: both were hand-written loops that llama.cpp replaced
 RETIRED_ENGINES = ("fast", "onnx")
@@ -46,6 +47,9 @@ class GenerationSettings:
             raise ConfigError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS} (for example 128).")
         if not 0 <= self.temperature <= 5:
             raise ConfigError("Temperature must be between 0 (greedy) and 5 (for example 0.7).")
+        if 0 < self.temperature < MIN_TEMPERATURE:
+            raise ConfigError(f"Temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}; a smaller "
+                              "value cannot be sampled from.")
         if self.top_k < 0:
             raise ConfigError("Top-k must be 0 (off) or a positive number of tokens (for example 50).")
         if not 0 < self.top_p <= 1:

@@ -27,6 +27,7 @@ if not access.allowed("train"):
 else:
     with st.container(border=True):
         st.subheader("Start a run")
+        st.markdown(":material/tune: Or a [Sweep](/sweep): let Optuna search for the best settings.")
         dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")

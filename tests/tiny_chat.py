@@ -42,7 +42,8 @@ def build_tokenizer(vocab_size: int = 400) -> object:
     return tok
 
 
-def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: int = 0) -> Path:
+def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: int = 0,
+                       context: int = 512) -> Path:
     """Save a tiny random Llama with the tokenizer above into `folder` (safetensors)."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -51,7 +52,7 @@ def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: in
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=4, intermediate_size=hidden * 2,
-                         max_position_embeddings=512, bos_token_id=tok.bos_token_id,
+                         max_position_embeddings=context, bos_token_id=tok.bos_token_id,
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                          tie_word_embeddings=True)
     model = LlamaForCausalLM(config)

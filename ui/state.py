@@ -133,3 +133,18 @@ EVALUATION_BASELINE_SHOTS = "evaluation_baseline_shots"
 EVALUATION_BASELINE_EXAMPLES = "evaluation_baseline_examples"
 EVALUATION_BASELINE_RUN = "evaluation_baseline_run"
 EVALUATION_JUDGE = "evaluation_judge"
+
+# Sweep page (hyper-parameter sweeps)
+SWEEP_DATASET = "sweep_dataset"
+SWEEP_MODEL = "sweep_model"
+SWEEP_PRESET = "sweep_preset"
+SWEEP_SPACE = "sweep_space"
+SWEEP_SPACE_FOR = "sweep_space_for"  # (task, model) whose default the space box was filled with
+SWEEP_TRIALS = "sweep_trials"
+SWEEP_MINUTES = "sweep_minutes"
+SWEEP_PARALLEL = "sweep_parallel"
+SWEEP_START = "sweep_start"
+SWEEP_SELECT = "sweep_select"
+SWEEP_LEADERBOARD = "sweep_leaderboard"
+SWEEP_CHART_PREFIX = "sweep_chart_"
+SWEEP_FINAL = "sweep_final"

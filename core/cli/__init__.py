@@ -16,11 +16,24 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from core.cli import baselines, datasets, evaluate, export, generate, models, report, runs, serve, worker
+from core.cli import (
+    baselines,
+    datasets,
+    evaluate,
+    export,
+    generate,
+    models,
+    report,
+    runs,
+    serve,
+    sweep,
+    worker,
+)
 from core.errors import UserError
 
 # The command groups, imported for real: a renamed module fails here, never as a missing command.
-COMMAND_MODULES = (datasets, models, runs, evaluate, baselines, generate, report, serve, export, worker)
+COMMAND_MODULES = (datasets, models, runs, evaluate, baselines, generate, report, serve, export, worker,
+                   sweep)
 
 
 def _jsonable(value: Any) -> Any:

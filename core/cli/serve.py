@@ -36,6 +36,12 @@ def register(subparsers: Any) -> None:
                    help="Requests generating at once (llama.cpp gives each its own context; exact "
                         "takes them one at a time).")
     p.add_argument("--queue", type=int, default=8, help="Requests waiting beyond those; more get 429.")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="Seconds a client has to send a request's headers (default 10); slower ones get 408.")
+    p.add_argument("--max-connections", type=int, default=256,
+                   help="Open connections at most (default 256); beyond, the oldest idle one is closed.")
+    p.add_argument("--max-body-kb", type=int, default=2048,
+                   help="Largest request body read, in KB (default 2048); larger ones get 413.")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="Generation engine (causal LMs): auto (default: llama.cpp on the model's GGUF file "
                         "on a CPU, else exact), llama.cpp, or exact (transformers' generate).")
@@ -54,11 +60,15 @@ def _handle(args: argparse.Namespace) -> Any:
         raise ConfigError("The port must be between 1 and 65535 (for example 8000).")
     if args.concurrency < 1 or args.queue < 0:
         raise ConfigError("--concurrency must be at least 1 and --queue at least 0.")
+    if args.header_timeout <= 0 or args.max_connections < 1 or args.max_body_kb < 1:
+        raise ConfigError("--header-timeout, --max-connections and --max-body-kb must be above 0.")
     key = server.resolve_key(args.api_key)
     server.check_bind(args.host, key)
     served = resolve_served(run_id=args.run, model_key=args.model, baseline=args.baseline)
     options = ServeOptions(api_key=key, host=args.host, allowed_hosts=tuple(args.allowed_host),
-                           concurrency=args.concurrency, queue=args.queue, engine=args.engine)
+                           concurrency=args.concurrency, queue=args.queue, engine=args.engine,
+                           header_timeout=args.header_timeout, max_connections=args.max_connections,
+                           max_body_bytes=args.max_body_kb * 1024)
     url = server.base_url(args.host, args.port)
     facts = {"url": url, "model": served.id, "kind": served.kind, "endpoints": list(served.endpoints),
              "api_key_required": bool(key)}

@@ -3,7 +3,6 @@ limits of the model that will train on it (the hook the dataset service calls fo
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -103,6 +102,7 @@ class Lengths:
     prompt: list[int] | None
     estimated: bool
     context: int | None
+    template_problem: str | None = None  # one sentence when the model's chat template could not be used
 
 
 class _Counter:
@@ -114,6 +114,7 @@ class _Counter:
         self.template: str | None = None
         self.special: dict[str, str] = {}
         self.context: int | None = None
+        self.problem: str | None = None
         if isinstance(tokenizer, str | Path):
             self._load_folder(Path(tokenizer))
         elif self.hf is None and hasattr(tokenizer, "encode_batch"):
@@ -145,14 +146,18 @@ class _Counter:
         self.context = _context_of(folder)
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
+        # the template runs under a time and size budget; a runaway one falls back to ChatML with a sentence
+        from core.tasks.chat_template import chatml, render_chat, render_with
+
         if self.hf is not None and getattr(self.hf, "chat_template", None):
-            return self.hf.apply_chat_template(messages, tokenize=False,
-                                               add_generation_prompt=add_generation_prompt)
-        if self.template:
-            return _compiled_template(self.template).render(
-                messages=messages, add_generation_prompt=add_generation_prompt, **self.special)
-        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+            rendered = render_chat(self.hf, messages, add_generation_prompt=add_generation_prompt)
+        elif self.template:
+            rendered = render_with(self.template, messages, add_generation_prompt=add_generation_prompt,
+                                   **self.special)
+        else:
+            return chatml(messages, add_generation_prompt)
+        self.problem = self.problem or rendered.problem
+        return rendered.text
 
     def count(self, texts: list[str]) -> list[int]:
         if self.hf is not None:
@@ -160,17 +165,6 @@ class _Counter:
         if self.raw is not None:
             return [len(e.ids) for e in self.raw.encode_batch(texts, add_special_tokens=False)]
         return [max(1, math.ceil(len(t) / CHARS_PER_TOKEN)) for t in texts]
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled_template(source: str) -> Any:
-    """Compile a chat template once (compiling per row cost ~10 ms, 18 s for the chat-pairs set)."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    # the same environment transformers renders chat templates in
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=["jinja2.ext.loopcontrols"])
-    return env.from_string(source)
 
 
 def _context_of(folder: Path) -> int | None:
@@ -200,7 +194,8 @@ def example_lengths(records: Sequence[Mapping[str, Any]], fmt: str, columns: Map
         last = last_target(messages)
         full.append(counter.render(messages))
         prompts.append(counter.render(messages[:last], add_generation_prompt=True))
-    return Lengths(counter.count(full), counter.count(prompts), counter.estimated, counter.context)
+    return Lengths(counter.count(full), counter.count(prompts), counter.estimated, counter.context,
+                   counter.problem)
 
 
 def length_findings(lengths: Lengths, max_length: int, context_length: int | None = None) -> list[Finding]:
@@ -234,6 +229,8 @@ def length_findings(lengths: Lengths, max_length: int, context_length: int | Non
             findings.append(Finding("warning", "prompt_fills_max_length", f"{empty:,} examples have a prompt "
                                     f"that alone fills the max length of {effective:,} tokens, so they teach "
                                     "nothing; raise the max length or shorten those prompts.", count=empty))
+    if lengths.template_problem:
+        findings.append(Finding("warning", "chat_template_fallback", lengths.template_problem))
     if lengths.estimated:
         findings.append(Finding("info", "token_lengths_estimated", "Token counts are estimated from the "
                                 "number of characters because no tokenizer was available; they are exact "

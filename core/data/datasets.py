@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.config import ensure_home, get_settings
+from core.config import ensure_home, get_settings, work_path
 from core.data import chat_checks, ner_checks
 from core.data.canonical import content_columns, to_canonical
 from core.data.ingest import ParsedFile, column_types, read_upload, single_column_findings
@@ -252,7 +252,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
     ensure_home(settings)
     frame = frame[["split", *columns]]
     target = settings.datasets_dir / f"{uuid.uuid4().hex}.parquet"
-    tmp = target.with_name(f".{target.stem}.tmp")
+    tmp = work_path(target)  # hidden and owned by this process: a killed save is swept at the next start
     info = {"file_format": parsed.file_format, "encoding": parsed.encoding,
             "delimiter": parsed.delimiter, "has_header": parsed.has_header,
             "parse_warnings": list(parsed.warnings), "split": split_cfg, "model_key": model_key,

@@ -21,6 +21,7 @@ Stop sequences end a sequence as soon as its text contains one, and are trimmed 
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -46,7 +47,10 @@ from core.generation_settings import GenerationSettings, ModelSource
 from core.ml import device as devices
 from core.ml import llama_engine
 from core.ml.models import load_causal_lm, load_tokenizer
+from core.tasks.chat_template import render_chat
+from core.tasks.stop_text import StopScanner
 
+logger = logging.getLogger(__name__)
 AUTO, LLAMA, EXACT = "auto", "llama.cpp", "exact"  # the engines GenerationSettings.engine names
 _END = object()
 WHY_DIFFERENT = ("it computes with weights and activations rounded to {bits}, so a greedy answer can "
@@ -168,9 +172,11 @@ def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]
     """Token ids of a stored prompt: raw text, or chat turns through the tokenizer's chat template."""
     tok = loaded.tokenizer
     if "messages" in prompt:
-        if loaded.has_chat_template:
-            return tok.apply_chat_template(prompt["messages"], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+        if loaded.has_chat_template:  # under a time and size budget; a runaway template falls back to ChatML
+            rendered = render_chat(tok, prompt["messages"], add_generation_prompt=True)
+            if rendered.problem:
+                logger.warning(rendered.problem)
+            return tok(rendered.text, add_special_tokens=False, return_tensors="pt")
         # a model without a chat template sees the turns as a plain transcript
         turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in prompt["messages"])
         text = turns + "Assistant:"
@@ -242,6 +248,7 @@ class _Rows:
     pieces: list[bytearray] = field(default_factory=list)  # the llama.cpp engine: each sequence's bytes
     sent: list[str] = field(default_factory=list)
     done: list[bool] = field(default_factory=list)
+    scanners: list[StopScanner] = field(default_factory=list)
     first_token_at: float | None = None
 
     def __post_init__(self) -> None:
@@ -249,6 +256,7 @@ class _Rows:
         self.pieces = [bytearray() for _ in range(self.n)]
         self.sent = [""] * self.n
         self.done = [False] * self.n
+        self.scanners = [StopScanner(self.stops) for _ in range(self.n)]
 
     def text(self, i: int) -> str:
         if self.pieces[i]:
@@ -257,13 +265,12 @@ class _Rows:
 
     def emit(self, i: int, final: bool) -> None:
         text = complete_text(self.text(i))  # an incomplete UTF-8 character: wait for (or drop) its bytes
-        cuts = [p for p in (text.find(s) for s in self.stops) if p >= 0]
-        if cuts:
-            text, final, self.done[i] = text[:min(cuts)], True, True
+        cut = self.scanners[i].first(text) if self.stops else -1
+        if cut >= 0:
+            text, final, self.done[i] = text[:cut], True, True
         end = len(text)
-        if not final:
-            end -= max((k for s in self.stops for k in range(1, len(s)) if text[:end].endswith(s[:k])),
-                       default=0)  # could be the start of a stop sequence: hold it back
+        if not final and self.stops:  # could be the start of a stop sequence: hold it back
+            end -= self.scanners[i].held(text, end)
         already = len(self.sent[i])
         if end > already:  # `sent` is exactly what was streamed, so the stored output matches the screen
             self.sent[i] += text[already:end]

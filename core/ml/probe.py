@@ -14,6 +14,7 @@ import torch
 
 from core.ml import device as devices
 from core.ml.models import load_causal_lm, load_sequence_classifier, load_tokenizer
+from core.tasks.chat_template import render_chat
 
 ENCODER_BATCH = 16
 ENCODER_TOKENS = 64
@@ -99,9 +100,9 @@ def probe_causal_lm(path: str | Path, choice: devices.DeviceChoice | None = None
     tokenizer = load_tokenizer(path)
     model = load_causal_lm(path, dtype=choice.dtype).to(choice.device)
     if getattr(tokenizer, "chat_template", None):
-        inputs = tokenizer.apply_chat_template([{"role": "user", "content": PROBE_PROMPT}],
-                                               add_generation_prompt=True, return_tensors="pt",
-                                               return_dict=True)
+        text = render_chat(tokenizer, [{"role": "user", "content": PROBE_PROMPT}],  # under the budget
+                           add_generation_prompt=True).text
+        inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt")
     else:
         inputs = tokenizer(PROBE_PROMPT, return_tensors="pt")
     inputs = {k: v.to(choice.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}

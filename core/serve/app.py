@@ -1,4 +1,4 @@
-"""The FastAPI application: security (bearer key, Host check), OpenAI-style errors, and the routes.
+"""The FastAPI application: security (bearer key, Host check, body cap), OpenAI-style errors, and the routes.
 
 ``create_app`` builds the app around one ``ServedModel``; the routes live in ``text_routes`` (chat
 and text completions) and ``encoder_routes`` (classify, entities, embeddings). Every failure a
@@ -7,7 +7,6 @@ client can see is ``{"error": {"message", "type", "param", "code"}}`` with one s
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from core.errors import NotFoundError, UserError
 from core.serve import encoder_routes, text_routes
 from core.serve.backend import ServedModel
 from core.serve.gate import Gate, ServerBusy
+from core.serve.guard import DEFAULT_MAX_BODY, Guard
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -36,6 +36,9 @@ class ServeOptions:
     concurrency: int = 2  # llama.cpp contexts per model (core.inference.generation.CONTEXTS)
     queue: int = 8
     engine: str = "auto"  # the generation engine of every request (GenerationSettings.engine)
+    max_body_bytes: int = DEFAULT_MAX_BODY  # larger request bodies get 413 unread
+    header_timeout: float = 10.0  # seconds a client has to send a request's headers
+    max_connections: int = 256  # open connections at most; beyond, the oldest without a request is closed
     created: int = field(default_factory=lambda: int(time.time()))
 
     def host_names(self) -> set[str]:
@@ -64,12 +67,6 @@ def user_error(exc: UserError) -> JSONResponse:
     return error(400, str(exc))
 
 
-def _host_of(header: str) -> str:
-    if header.startswith("["):  # [::1]:8000
-        return header[1:header.find("]")].lower()
-    return header.rsplit(":", 1)[0].lower() if header.count(":") == 1 else header.lower()
-
-
 def _describe(errors: Iterable[dict[str, Any]]) -> tuple[str, str | None]:
     first = next(iter(errors), {})
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
@@ -85,23 +82,9 @@ def create_app(served: ServedModel, options: ServeOptions | None = None) -> Fast
     app = FastAPI(title="Use Case Lab", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served, app.state.options = served, options
     app.state.gate = Gate(options.concurrency, options.queue)
-    allowed = options.host_names()
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        host = _host_of(request.headers.get("host", ""))
-        if host not in allowed:
-            return error(421, f"This server does not answer to the host name '{host}'; add it with "
-                              "--allowed-host if it is yours.", code="host_not_allowed")
-        if options.api_key:
-            given = request.headers.get("authorization", "")
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                                       options.api_key.encode()):
-                return error(401, "The API key is missing or wrong; send it as 'Authorization: Bearer "
-                                  "KEY' (the openai client's api_key).", "authentication_error",
-                             "invalid_api_key")
-        return await call_next(request)
+    app.state.limits = None  # the model's PromptLimits, read on the first text request
+    app.add_middleware(Guard, allowed=options.host_names(), api_key=options.api_key,
+                       max_body=options.max_body_bytes, body_seconds=options.header_timeout * 3)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,8 @@ from core.serve.app import ServeOptions, create_app
 from core.serve.backend import ServedModel, preload
 
 KEY_VARIABLE = "UCLAB_API_KEY"
+ACCEPT_BACKLOG = 128  # connections waiting to be accepted, and accepted in one go
+RESERVED_FILES = 128  # open files kept for the model, the database and the logs
 
 
 def is_loopback(host: str) -> bool:
@@ -64,8 +66,16 @@ def run(served: ServedModel, options: ServeOptions, port: int, *, sock: socket.s
     """Serve until interrupted (blocking)."""
     import uvicorn
 
+    from core.serve.connections import guarded_protocol, raise_file_limit
+
+    files = raise_file_limit()
     app = build(served, options)
+    # asyncio accepts up to `backlog` connections in one go before any of them can be closed, so the
+    # connections open at once stay under max_connections + 2 * backlog, kept within the file limit
+    connections = max(16, min(options.max_connections, (files - RESERVED_FILES) // 2 - ACCEPT_BACKLOG))
+    protocol = guarded_protocol(options.header_timeout, connections)
     config = uvicorn.Config(app, host=options.host, port=port, log_level=log_level, access_log=False,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, http=protocol, timeout_keep_alive=5,
+                            backlog=ACCEPT_BACKLOG, h11_max_incomplete_event_size=64 * 1024)
     server = uvicorn.Server(config)
     server.run(sockets=[sock] if sock is not None else None)

@@ -2,7 +2,9 @@
 
 Requests go through ``core.inference.generation.stream_generate`` (the playground's path, the same
 cached model) without storing the generation. OpenAI's defaults apply: temperature 1, top-p 1, no
-top-k; ``max_tokens`` defaults to 256. A request holds a gate slot until its last chunk is sent.
+top-k; ``max_tokens`` defaults to 256 (less when the prompt leaves less of the context). A request
+is checked (400), then takes its gate place (429 before any header), then holds a slot until its
+last chunk is sent or its client leaves: the model is stopped then, streamed or not.
 """
 
 from __future__ import annotations
@@ -20,58 +22,91 @@ from fastapi.responses import StreamingResponse
 
 from core.errors import ConfigError, UserError
 from core.serve.backend import check_model
+from core.serve.gate import Ticket
 from core.serve.schemas import ChatMessage, ChatRequest, CompletionRequest, Sampling
 
 DEFAULT_MAX_TOKENS = 256
-MAX_STOPS = 4
+MAX_STOPS = 4  # OpenAI's limit
+MAX_STOP_CHARS = 256  # characters in one stop sequence
 _END = object()
 
 
-def settings_of(body: Sampling, engine: str = "auto") -> Any:
+def _well_formed(text: str, where: str) -> str:
+    """The text, or ConfigError when it holds a lone surrogate (JSON "\\ud800" without its pair)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"The {where} holds a lone surrogate ({text[exc.start]!r} at character "
+                          f"{exc.start}), which is not text; send valid UTF-8 or surrogate pairs.") from exc
+    return text
+
+
+def settings_of(body: Sampling, engine: str = "auto", max_new_tokens: int | None = None) -> Any:
     """The engine's GenerationSettings for an OpenAI request (ConfigError for impossible values)."""
     from core.inference.generation import GenerationSettings
 
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     if len(stops) > MAX_STOPS:
         raise ConfigError(f"At most {MAX_STOPS} stop sequences are allowed; send fewer.")
+    for stop in stops:
+        _well_formed(stop, "stop sequence")
+        if len(stop) > MAX_STOP_CHARS:
+            raise ConfigError(f"A stop sequence may be at most {MAX_STOP_CHARS} characters long; this one "
+                              f"has {len(stop):,}.")
     if not 0 <= body.temperature <= 2:
         raise ConfigError("temperature must be between 0 and 2 (0 means greedy).")
-    limit = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
+    limit = max_new_tokens or asked_tokens(body) or DEFAULT_MAX_TOKENS
     return GenerationSettings(max_new_tokens=limit, temperature=body.temperature, top_k=0, top_p=body.top_p,
                               num_return_sequences=body.n, seed=body.seed, stop=tuple(stops), engine=engine)
 
 
+def asked_tokens(body: Sampling) -> int | None:
+    """max_completion_tokens or max_tokens as sent (None when neither is); ConfigError below 1."""
+    asked = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
+    if asked is not None and asked < 1:
+        raise ConfigError(f"max_tokens must be at least 1 (it was {asked}); leave it out for the default.")
+    return asked
+
+
 def _content(message: ChatMessage, number: int) -> str:
     if isinstance(message.content, str) or message.content is None:
-        return message.content or ""
+        return _well_formed(message.content or "", f"content of message {number}")
     parts = []
     for part in message.content:
         if part.get("type") != "text":
             raise ConfigError(f"Message {number} has a '{part.get('type')}' part; this model reads "
                               "text only.")
-        parts.append(str(part.get("text", "")))
+        parts.append(_well_formed(str(part.get("text", "")), f"content of message {number}"))
     return "".join(parts)
 
 
 def chat_turns(body: ChatRequest) -> list[dict[str, str]]:
     """The conversation as the engine's turns (a developer message counts as the system message)."""
     roles = {"developer": "system"}
-    return [{"role": roles.get(m.role, m.role), "content": _content(m, i)}
-            for i, m in enumerate(body.messages, start=1)]
+    return [{"role": roles.get(_well_formed(m.role, f"role of message {i}"), m.role),
+             "content": _content(m, i)} for i, m in enumerate(body.messages, start=1)]
 
 
-def check_request(body: Sampling, prompt: Any, mode: str) -> None:
-    """Raise ConfigError for bad settings or prompt before a stream answers 200."""
+def prepare(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
+    """The request's GenerationSettings once its settings and prompt are known to work: ConfigError for
+    bad values, PromptTooLong when the prompt and max_tokens do not fit the context (before any 200)."""
     from core.inference.generation import build_prompt
+    from core.inference.prompt_limits import prompt_limits
 
-    settings_of(body)
-    build_prompt(prompt, mode)
+    settings_of(body)  # bad settings first: cheaper than counting tokens
+    if isinstance(prompt, str):
+        _well_formed(prompt, "prompt")
+    stored = build_prompt(prompt, mode)
+    limits = app.state.limits
+    if limits is None:
+        limits = app.state.limits = prompt_limits(app.state.served.id)
+    new_tokens = limits.check(stored, asked_tokens(body), DEFAULT_MAX_TOKENS)
+    return settings_of(body, app.state.options.engine, new_tokens)
 
 
-def _start(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
+def _start(app: FastAPI, settings: Any, prompt: Any, mode: str) -> Any:
     from core.inference.generation import stream_generate
 
-    settings = settings_of(body, app.state.options.engine)
     return stream_generate(app.state.served.id, prompt, mode=mode, settings=settings, store=False)
 
 
@@ -98,17 +133,34 @@ def log_speed(endpoint: str, record: Any) -> None:
           f"({speed} tokens/s, {stats.get('engine')})", file=sys.stderr, flush=True)
 
 
-def _run(app: FastAPI, body: Sampling, prompt: Any, mode: str) -> Any:
-    gate = app.state.gate
-    gate.enter()
+def _drain(stream: Any, endpoint: str) -> Any:
+    for _ in stream:
+        pass
+    log_speed(endpoint, stream.record)
+    return stream.record
+
+
+async def _collect(app: FastAPI, request: Request, ticket: Ticket, settings: Any, prompt: Any,
+                   mode: str) -> Any:
+    """Generate the whole answer; a client that disconnects meanwhile stops the model (its slot is freed)."""
     try:
-        stream = _start(app, body, prompt, mode)
-        for _ in stream:
-            pass
-        log_speed(f"/v1/{'chat/' if mode == 'chat' else ''}completions", stream.record)
-        return stream.record
+        await ticket.wait()
+        stream = await anyio.to_thread.run_sync(_start, app, settings, prompt, mode)
+
+        async def watch() -> None:  # the body is read already: the next message is the disconnect
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            stream.close()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch)
+            try:
+                endpoint = f"/v1/{'chat/' if mode == 'chat' else ''}completions"
+                return await anyio.to_thread.run_sync(_drain, stream, endpoint)
+            finally:
+                group.cancel_scope.cancel()
     finally:
-        gate.leave()
+        ticket.close()
 
 
 def _engine_fields(record: Any) -> dict[str, str]:
@@ -121,13 +173,16 @@ def _sse(payload: dict[str, Any] | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
 
 
-async def _events(app: FastAPI, body: Sampling, prompt: Any, mode: str, chunk: Any) -> AsyncIterator[str]:
-    """Server-sent events: one per text chunk, a closing chunk per choice, usage if asked, [DONE]."""
-    gate = app.state.gate
-    await anyio.to_thread.run_sync(gate.enter)
+async def _events(app: FastAPI, ticket: Ticket, settings: Any, body: Sampling, prompt: Any, mode: str,
+                  chunk: Any) -> AsyncIterator[str]:
+    """Server-sent events: one per text chunk, a closing chunk per choice, usage if asked, [DONE].
+
+    A client that leaves cancels this generator (the ASGI disconnect reaches the response), and the
+    ``finally`` stops the model and frees the slot."""
     stream = None
     try:
-        stream = await anyio.to_thread.run_sync(_start, app, body, prompt, mode)
+        await ticket.wait()
+        stream = await anyio.to_thread.run_sync(_start, app, settings, prompt, mode)
         items = iter(stream)
         started: set[int] = set()
         while (item := await anyio.to_thread.run_sync(next, items, _END)) is not _END:
@@ -151,29 +206,51 @@ async def _events(app: FastAPI, body: Sampling, prompt: Any, mode: str, chunk: A
     finally:
         if stream is not None:
             stream.close()  # a client that went away stops the model
-        gate.leave()
+        ticket.close()
+
+
+class GatedStream(StreamingResponse):
+    """A streamed answer that gives its gate place back even when its body never started."""
+
+    def __init__(self, events: AsyncIterator[str], ticket: Ticket) -> None:
+        super().__init__(events, media_type="text/event-stream")
+        self.ticket = ticket
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.ticket.close()
+
+
+async def _answer(app: FastAPI, request: Request, body: Sampling, prompt: Any, mode: str, chunk: Any) -> Any:
+    """Check the request, take a gate place (429 when full, before any header), then stream or collect."""
+    settings = await anyio.to_thread.run_sync(prepare, app, body, prompt, mode)
+    ticket = Ticket(app.state.gate)  # ServerBusy here is a real 429 with Retry-After
+    if body.stream:
+        return GatedStream(_events(app, ticket, settings, body, prompt, mode, chunk), ticket)
+    return await _collect(app, request, ticket, settings, prompt, mode)
 
 
 def register(app: FastAPI) -> None:
     """Add the text endpoints."""
 
     @app.post("/v1/chat/completions")
-    def chat(body: ChatRequest, request: Request) -> Any:
+    async def chat(body: ChatRequest, request: Request) -> Any:
         served = app.state.served
         check_model(served, body.model, "/v1/chat/completions")
         turns = chat_turns(body)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": served.id}
+        def chunk(index: int, text: str, reason: str | None, *, first: bool) -> dict[str, Any]:
+            delta: dict[str, Any] = {"role": "assistant"} if first else {}
+            if text or (first and reason is None):
+                delta["content"] = text
+            return {**meta, "object": "chat.completion.chunk",
+                    "choices": [{"index": index, "delta": delta, "finish_reason": reason, "logprobs": None}]}
+
+        record = await _answer(app, request, body, turns, "chat", chunk)
         if body.stream:
-            def chunk(index: int, text: str, reason: str | None, *, first: bool) -> dict[str, Any]:
-                delta: dict[str, Any] = {"role": "assistant"} if first else {}
-                if text or (first and reason is None):
-                    delta["content"] = text
-                return {**meta, "object": "chat.completion.chunk",
-                        "choices": [{"index": index, "delta": delta, "finish_reason": reason,
-                                     "logprobs": None}]}
-            check_request(body, turns, "chat")  # bad input answers 400 before the stream starts
-            return StreamingResponse(_events(app, body, turns, "chat", chunk), media_type="text/event-stream")
-        record = _run(app, body, turns, "chat")
+            return record
         reasons = _finish_reasons(record, body.n)
         return {**meta, "object": "chat.completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "message": {"role": "assistant", "content": text},
@@ -181,22 +258,20 @@ def register(app: FastAPI) -> None:
                             for i, text in enumerate(record.outputs)]}
 
     @app.post("/v1/completions")
-    def completions(body: CompletionRequest, request: Request) -> Any:
+    async def completions(body: CompletionRequest, request: Request) -> Any:
         served = app.state.served
         check_model(served, body.model, "/v1/completions")
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
         if len(prompts) != 1:
             raise ConfigError("Send one prompt per request (a list of several prompts is not supported).")
         meta = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": served.id}
+        def chunk(index: int, text: str, reason: str | None, *, first: bool) -> dict[str, Any]:
+            return {**meta, "object": "text_completion",
+                    "choices": [{"index": index, "text": text, "finish_reason": reason, "logprobs": None}]}
+
+        record = await _answer(app, request, body, prompts[0], "prompt", chunk)
         if body.stream:
-            def chunk(index: int, text: str, reason: str | None, *, first: bool) -> dict[str, Any]:
-                return {**meta, "object": "text_completion",
-                        "choices": [{"index": index, "text": text, "finish_reason": reason,
-                                     "logprobs": None}]}
-            check_request(body, prompts[0], "prompt")
-            return StreamingResponse(_events(app, body, prompts[0], "prompt", chunk),
-                                     media_type="text/event-stream")
-        record = _run(app, body, prompts[0], "prompt")
+            return record
         reasons = _finish_reasons(record, body.n)
         return {**meta, "object": "text_completion", "usage": _usage(record), **_engine_fields(record),
                 "choices": [{"index": i, "text": text, "finish_reason": reasons[i], "logprobs": None}

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.config import get_settings
+from core.config import get_settings, staging_prefix, work_path
 from core.entities import DatasetInfo, RunStatus
 from core.errors import NotFoundError, RunStateError, UserError
 from core.run_folder import RunFolder
@@ -111,15 +111,25 @@ def _stage(run_id: int, dest: Path) -> dict[str, Any]:
 def export_model_zip(run_id: int) -> Path:
     """Zip a finished run's model (weights, tokenizer, label map, model card) under UCLAB_HOME/exports."""
     out = exports_dir() / f"run-{int(run_id)}-model.zip"
-    with tempfile.TemporaryDirectory(dir=exports_dir()) as tmp:
+    with tempfile.TemporaryDirectory(dir=exports_dir(), prefix=staging_prefix()) as tmp:
         _stage(run_id, Path(tmp))
-        partial = out.with_suffix(".zip.part")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(Path(tmp).rglob("*")):
-                if path.is_file():
-                    zf.write(path, path.relative_to(tmp).as_posix())
-        partial.replace(out)  # never leave a half-written zip under the final name
+        write_zip(Path(tmp), out)
     return out
+
+
+def write_zip(folder: Path, out: Path) -> None:
+    """Zip a folder's files into ``out`` through a hidden work file: never a half-written zip under the
+    final name, and no work file left behind when writing fails (a full disk stays no fuller)."""
+    partial = work_path(out)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    zf.write(path, path.relative_to(folder).as_posix())
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def hub_reachable(timeout: float = 4.0, host: tuple[str, int] | None = None) -> bool:
@@ -203,7 +213,7 @@ def push_to_hub(run_id: int, repo_id: str, token: str | None = None, *, private:
     from huggingface_hub import HfApi
 
     api = HfApi(token=token, endpoint=HUB_ENDPOINT)
-    with tempfile.TemporaryDirectory(dir=exports_dir()) as tmp:
+    with tempfile.TemporaryDirectory(dir=exports_dir(), prefix=staging_prefix()) as tmp:
         _stage(run_id, Path(tmp))
         try:
             with _online():

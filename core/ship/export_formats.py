@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.config import staging_prefix, work_path
 from core.errors import ConfigError
 from core.ship import export, export_ollama, export_onnx
 from core.task_specs import get_spec
@@ -49,20 +49,18 @@ def export_run(run_id: int, fmt: str = "zip", out: str | Path | None = None) -> 
     if not target.parent.is_dir():
         raise ConfigError(f"The folder {target.parent} does not exist; create it first or choose "
                           "another path.")
-    with tempfile.TemporaryDirectory(dir=export.exports_dir()) as tmp:
+    with tempfile.TemporaryDirectory(dir=export.exports_dir(), prefix=staging_prefix()) as tmp:
         FORMATS[fmt](run_id, Path(tmp))
         if folder_out:
-            partial = target.with_name(target.name + ".part")
-            shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(tmp, partial)
-            if target.exists():
-                target.rmdir()
-            partial.rename(target)
+            partial = work_path(target)
+            try:
+                shutil.copytree(tmp, partial)
+                if target.exists():
+                    target.rmdir()
+                partial.rename(target)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)  # a failed copy leaves nothing behind
+                raise
             return target
-        partial = target.with_suffix(".zip.part")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(Path(tmp).rglob("*")):
-                if path.is_file():
-                    zf.write(path, path.relative_to(tmp).as_posix())
-        partial.replace(target)
+        export.write_zip(Path(tmp), target)
     return target

@@ -20,6 +20,7 @@ from typing import Any
 
 from core.errors import RunStateError
 from core.ship.export import SAFE_SUFFIXES, _facts
+from core.tasks.chat_template import render_chat
 
 CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
@@ -84,8 +85,8 @@ def _stops(folder: Path, tokenizer: Any) -> list[str]:
 def _default_system(tokenizer: Any) -> str | None:
     """The system message the chat template adds when a conversation has none (SmolLM2 has one)."""
     try:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": "\u2063"}], tokenize=False,
-                                             add_generation_prompt=True)
+        text = render_chat(tokenizer, [{"role": "user", "content": "\u2063"}],  # under the template budget
+                           add_generation_prompt=True).text
     except Exception:  # noqa: BLE001 - a template that needs more than one user turn: no default
         return None
     found = re.search(r"<\|im_start\|>system\n(.*?)<\|im_end\|>", text, re.S)

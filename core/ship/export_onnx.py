@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from core.config import get_settings
+from core.config import get_settings, staging_prefix
 from core.errors import RunStateError, UserError
 from core.results.evaluation import read_predictions
 from core.results.onnx_benchmark import BENCH_FILE, stored_measurement, subset_note, summary
@@ -166,7 +166,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
     index = {lab: i for i, lab in enumerate(labels)}
     truth = [index.get(str(v), -1) for v in test["label"]]
     rows = []
-    with tempfile.TemporaryDirectory(dir=exports_dir()) as tmp:
+    with tempfile.TemporaryDirectory(dir=exports_dir(), prefix=staging_prefix()) as tmp:
         folder = Path(tmp)
         build_onnx(run_id, folder)
         from core.ml.onnx_export import quantize_int8

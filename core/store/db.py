@@ -7,6 +7,9 @@ lock (a deferred transaction in WAL mode gets SQLITE_BUSY despite the timeout).
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from core.errors import DatabaseFileError
 BUSY_TIMEOUT_MS = 20_000
 WRITE_LOCK_KEY = 0x55434C  # PostgreSQL advisory lock that serialises write transactions
 SQLITE_HEADER = b"SQLite format 3\x00"
+LOW_DISK_BYTES = 1024 * 1024  # below this, a failure to open is blamed on the full disk
 _engines: dict[tuple[str, bool], Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -65,7 +69,9 @@ def get_engine(settings: Settings | None = None, *, write: bool = False) -> Engi
             except Exception as exc:
                 if not url.startswith("sqlite"):
                     raise
-                raise _refusal(_sqlite_path(url), f"cannot be opened ({_first_line(exc)})") from exc
+                path = _sqlite_path(url)
+                raise (_unavailable(path, exc) or _refusal(path, f"cannot be opened ({_first_line(exc)})")) \
+                    from exc
             _migrated.add(url)
         key = (url, write)
         if key not in _engines:
@@ -116,6 +122,51 @@ def _refusal(path: Path | None, problem: str) -> DatabaseFileError:
         "with an empty database.")
 
 
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _unavailable(path: Path | None, exc: BaseException) -> DatabaseFileError | None:
+    """The true cause when a healthy database cannot be opened here (a read-only folder, a full disk,
+    no permission, another program holding it), or None when the file itself may be at fault."""
+    if path is None:
+        return None
+    folder, reason = path.parent, _first_line(exc)
+    kept = "nothing was changed, and this is no sign of damage to the database"
+    if _read_only(folder) or (path.exists() and not os.access(path, os.W_OK)):
+        return DatabaseFileError(
+            f"The database {path} cannot be opened for writing because {folder} is read-only ({reason}); "
+            f"{kept}. Make the folder writable (check the mount or the permissions), or set UCLAB_HOME to a "
+            "writable folder.")
+    free = _free_bytes(folder)
+    message = str(exc).lower()
+    if "full" in message or isinstance(exc, OSError) and exc.errno == errno.ENOSPC \
+            or (free is not None and free < LOW_DISK_BYTES):
+        shown = f"{free / 2**20:.1f} MB free" if free is not None else "no space left"
+        return DatabaseFileError(
+            f"The disk holding the database {path} is full ({shown}), so it cannot be opened ({reason}); "
+            f"{kept}. Free some space on that disk and start again.")
+    if "locked" in message or "busy" in message:
+        return DatabaseFileError(
+            f"The database {path} is locked by another program ({reason}); {kept}. Close the other "
+            "program (or wait for it) and start again.")
+    if "permission" in message or isinstance(exc, PermissionError):
+        return DatabaseFileError(
+            f"The database {path} cannot be opened: permission denied ({reason}); {kept}. Give this user "
+            f"read and write access to {folder} and the files in it.")
+    return None
+
+
 def check_database_file(settings: Settings) -> None:
     """Refuse an SQLite file that is empty, not SQLite, damaged, or another program's database,
     before anything could write to it (an empty file would silently become a new database)."""
@@ -135,7 +186,7 @@ def check_database_file(settings: Settings) -> None:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.Error as exc:
-        raise _refusal(path, f"is damaged ({_first_line(exc)})") from exc
+        raise (_unavailable(path, exc) or _refusal(path, f"is damaged ({_first_line(exc)})")) from exc
     if verdict != "ok":
         raise _refusal(path, f"is damaged ({verdict[:160]})")
     if tables and "alembic_version" not in tables:

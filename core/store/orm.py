@@ -267,3 +267,35 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Sweep(Base):
+    """A hyper-parameter sweep: an Optuna study (its own tables, ``study_name``) whose trials are runs.
+
+    ``asked`` counts the trials handed out; it only grows through a compare-and-set, so two
+    processes advancing the sweep at once never hand out more trials than the budget or the
+    parallel bound allows.
+    """
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_name: Mapped[str] = mapped_column(String(200), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    model_key: Mapped[str] = mapped_column(String(300))
+    task: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))  # maximize | minimize
+    space: Mapped[str] = mapped_column(Text)
+    base_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    n_trials: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parallel: Mapped[int] = mapped_column(Integer, default=1)
+    asked: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)  # running | finished
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    final_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"),
+                                                     nullable=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

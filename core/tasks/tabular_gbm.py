@@ -23,6 +23,8 @@ GBM_FILE = "model.skops"
 GBM_CONFIG_FILE = "gbm_config.json"
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 SMALL_TABLE_ROWS = 20_000
+# The estimator settings a run may choose (task option "gbm"); others keep scikit-learn's defaults.
+GBM_PARAMS = ("learning_rate", "max_iter", "max_leaf_nodes", "l2_regularization", "min_samples_leaf")
 
 
 @dataclass
@@ -35,12 +37,14 @@ class GradientBoostingModel:
 
     @classmethod
     def fit(cls, x: np.ndarray, y: Sequence[Any], kind: str, labels: Sequence[str] = (),
-            seed: int = 42) -> GradientBoostingModel:
-        """Fit on a preprocessed matrix; classification targets are class names (str)."""
+            seed: int = 42, params: dict[str, Any] | None = None) -> GradientBoostingModel:
+        """Fit on a preprocessed matrix; classification targets are class names (str). `params`:
+        the estimator's own settings a sweep tries (learning_rate, max_iter, max_leaf_nodes, ...)."""
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        estimator = (HistGradientBoostingClassifier(random_state=seed) if kind == "classification"
-                     else HistGradientBoostingRegressor(random_state=seed))
+        chosen = {k: v for k, v in (params or {}).items() if k in GBM_PARAMS}
+        estimator = (HistGradientBoostingClassifier(random_state=seed, **chosen) if kind == "classification"
+                     else HistGradientBoostingRegressor(random_state=seed, **chosen))
         target = np.asarray([str(v) for v in y], dtype=object) if kind == "classification" \
             else np.asarray(y, dtype=float)
         # On small tables OpenMP threads only spin against the other processes of a small machine.

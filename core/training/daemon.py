@@ -30,12 +30,14 @@ from core.run_folder import RunFolder
 from core.store import runs, workers
 from core.store.processes import this_host
 from core.training import launch
+from core.training.queue import REQUEUE_REASON
+from core.training.sweep import advance_live_sweeps
 
 ROOT = launch.ROOT
 POLL_S = 1.0
 BEAT_EVERY_S = 5.0
-REQUEUE_REASON = "Stopped by a termination signal"
 MAX_CPU_PROCESSES = 64
+SWEEP_EVERY_S = 3.0  # how often a worker moves running sweeps on (tells finished trials, asks new ones)
 
 
 @dataclass
@@ -149,9 +151,15 @@ class WorkerDaemon:
               f"database {get_settings().database_url.split('@')[-1]}.", file=sys.stderr, flush=True)
         runs.reap_stale()  # a sweep at start: runs whose process died while nothing watched
         last_beat = idle_since = time.monotonic()
+        last_sweep = 0.0
         try:
             while True:
+                ended = len(self.children)
                 self.collect()
+                if not self.stopping and (len(self.children) < ended
+                                          or time.monotonic() - last_sweep >= SWEEP_EVERY_S):
+                    self.advance_sweeps()
+                    last_sweep = time.monotonic()
                 if self.stopping:
                     if not self.children:
                         return 0
@@ -173,6 +181,13 @@ class WorkerDaemon:
                 time.sleep(self.poll)
         finally:
             workers.stop_worker(info.id)
+
+    def advance_sweeps(self) -> None:
+        """Tell hyper-parameter sweeps about finished trials and queue their next ones."""
+        try:
+            advance_live_sweeps()
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is briefly away; the next tick retries
+            print(f"Could not advance the sweeps: {exc}", file=sys.stderr, flush=True)
 
     def terminate_children(self) -> None:
         for child in self.children.values():

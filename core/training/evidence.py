@@ -35,16 +35,17 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, int | float)}
 
 
-def gather_evidence(run: PreparedRun, outcome: Any) -> dict[str, Any]:
+def gather_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = False) -> dict[str, Any]:
     """Save the trained model, evaluate it on test and validation, score a causal LM's answers and
-    train the baselines; the run's summary."""
+    train the baselines; the run's summary. `validation_only` (a sweep's trial): the validation
+    evaluation alone."""
     run_id, parts, adapter, config = run.info.id, run.parts, run.adapter, run.config
     log = StoreRecorder(run_id, echo=True).log
     bundle = outcome.bundle
     phase(run_id, "Saving the model…")
     adapter.save(outcome.model, bundle.processing_class, run.folder.model, bundle.meta)
     summary: dict[str, Any] = {}
-    for split in ("test", "validation"):
+    for split in ("validation",) if validation_only else ("test", "validation"):
         if parts[split].empty:
             continue
         phase(run_id, f"Evaluating on {len(parts[split]):,} {split} rows…", rows=len(parts[split]))
@@ -53,6 +54,8 @@ def gather_evidence(run: PreparedRun, outcome: Any) -> dict[str, Any]:
                                                 bundle.meta, config)
         store_evaluation(run_id, split, "run", metrics, predictions)
         summary[split] = _numbers(metrics)
+    if validation_only:
+        return summary
     eval_split = "test" if not parts["test"].empty else "validation"
     if run.info.task == "causal-lm":
         answers = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))

@@ -26,6 +26,7 @@ from core.training import crossval
 from core.training.recorder import stage
 
 VALIDATION_ROWS_DURING_TRAINING = 2000
+FIT_ON = "fit_on"  # task option: "train+validation" trains on both splits (a sweep's final run)
 SAMPLE_PROMPT_ROWS = 10  # the first validation rows, always among those checked during training
 
 
@@ -74,6 +75,8 @@ def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
     else:
         parts = {name: frame[frame["split"] == name].reset_index(drop=True)
                  for name in ("train", "validation", "test")}
+    if (config.task_options or {}).get(FIT_ON) == "train+validation":  # a sweep's final run
+        parts["train"] = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
     limit = config.max_train_rows
     if limit and len(parts["train"]) > limit:
         parts["train"] = parts["train"].sample(n=limit, random_state=config.seed).reset_index(drop=True)

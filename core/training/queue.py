@@ -21,6 +21,9 @@ from core.store.processes import start_time
 from core.training import launch
 
 ROOT = launch.ROOT
+# How a run stopped by a worker's SIGTERM begins its status sentence: the worker puts it back in the
+# queue (core.training.daemon), so nobody else may treat it as finished (a sweep's trial, for one).
+REQUEUE_REASON = "Stopped by a termination signal"
 
 
 class Launcher(Protocol):

@@ -25,7 +25,7 @@ from core.entities import RunStatus as S
 from core.errors import UserError
 from core.run_folder import PrintRecorder, RunFolder
 from core.store import runs
-from core.training import crossval, disk, queue
+from core.training import crossval, disk, queue, sweep
 from core.training.evidence import gather_evidence
 from core.training.evidence import score_answers as _score_answers  # noqa: F401 - tests call it here
 from core.training.prepare import (  # noqa: F401 - the input helpers, re-exported for their callers
@@ -187,13 +187,22 @@ def _train_and_finish(run_id: int) -> int:
         runs.drop_metrics_after(run_id, int(resume.name.rsplit("-", 1)[1]))
     _log(run_id, f"Run {run_id}: {info.task} with {info.model_key} on dataset {info.dataset_id}"
          + (f", resuming from {resume.name}" if resume else "") + ".")
-    outcome = train(run.folder, run.inputs, run.adapter, StoreRecorder(run_id), resume_from=resume,
-                    elapsed_before=info.elapsed_seconds, log=lambda m: _log(run_id, m))
+    trial = sweep.sweep_tag(info.config)  # a sweep's trial: each evaluation goes to its study too
+    recorder = sweep.TrialRecorder(run_id, trial) if trial else StoreRecorder(run_id)
+    try:
+        outcome = train(run.folder, run.inputs, run.adapter, recorder, resume_from=resume,
+                        elapsed_before=info.elapsed_seconds, log=lambda m: _log(run_id, m))
+    finally:
+        if isinstance(recorder, sweep.TrialRecorder):
+            recorder.close()
     if outcome.status != "succeeded":
-        _log(run_id, outcome.reason, "error" if outcome.status == "failed" else "info")
-        _finish(run_id, S(outcome.status), outcome.reason, step=outcome.global_step)
+        pruned = getattr(recorder, "reason", "") if outcome.status == "cancelled" else ""
+        reason = pruned or outcome.reason
+        _log(run_id, reason, "error" if outcome.status == "failed" else "info")
+        _finish(run_id, S(outcome.status), reason, step=outcome.global_step)
         return 1 if outcome.status == "failed" else 0
-    summary = gather_evidence(run, outcome)
+    # A sweep's trial is judged on validation only (no test, no baselines): test is for its final run.
+    summary = gather_evidence(run, outcome, validation_only=bool(trial))
     _log(run_id, f"Finished at step {outcome.global_step}.")
     steps = {} if runs.get_run(run_id).total_steps else {"total_steps": outcome.global_step}  # a fitted model
     _finish(run_id, S.SUCCEEDED, "", step=outcome.global_step, summary=summary, **steps)

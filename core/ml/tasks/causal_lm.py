@@ -30,6 +30,7 @@ from core.ml.tasks.base import FeatureDataset, TaskAdapter, TaskBundle, TaskInpu
 from core.run_config import TrainConfig
 from core.run_folder import SAMPLES_FILE, RunFolder
 from core.tasks import chat
+from core.tasks.chat_template import render_chat
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
@@ -55,7 +56,7 @@ def _for_template(tokenizer: Any, messages: list[dict[str, Any]]) -> list[dict[s
     if not any(m["role"] == "tool" for m in messages):
         return messages
     try:
-        tokenizer.apply_chat_template(messages, tokenize=False)
+        render_chat(tokenizer, messages)
         return messages
     except Exception:  # noqa: BLE001 - jinja raises its own errors for roles it does not know
         return [{**m, "role": "user", "content": f"[tool result]\n{m['content']}"}
@@ -71,7 +72,7 @@ def encode_row(tokenizer: Any, record: dict[str, Any], fmt: str, columns: dict[s
         spans = None
     else:
         messages = _for_template(tokenizer, messages)
-        text = tokenizer.apply_chat_template(messages, tokenize=False)
+        text = render_chat(tokenizer, messages).text  # a runaway template falls back to ChatML
         spans = _spans(tokenizer, messages, text) if completion_only else None
     enc = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length,
                     return_offsets_mapping=spans is not None)
@@ -127,8 +128,7 @@ def prompt_of(tokenizer: Any, record: dict[str, Any], fmt: str,
     messages = _for_template(tokenizer, messages)
     last = chat.last_target(messages)
     shown = next((m["content"] for m in reversed(messages[:last]) if m["role"] == "user"), "")
-    rendered = tokenizer.apply_chat_template(messages[:last], tokenize=False, add_generation_prompt=True) \
-        if last else tokenizer.apply_chat_template([], tokenize=False, add_generation_prompt=True)
+    rendered = render_chat(tokenizer, messages[:last] if last else [], add_generation_prompt=True).text
     return shown, rendered, messages[last]["content"]
 
 

@@ -127,7 +127,8 @@ class TabularAdapter(TaskAdapter):
                 "features": list(self.feature_types), "feature_types": self.feature_types,
                 "target_mean": config.target_mean, "target_std": config.target_std}
         if inputs.model_key == GBM_KEY:
-            return self._fit_gbm(pre, train, validation, config, meta, inputs.config.seed)
+            return self._fit_gbm(pre, train, validation, config, meta, inputs.config.seed,
+                                 dict((inputs.config.task_options or {}).get("gbm") or {}))
         return TaskBundle(
             model=TabularMLP(config), processing_class=pre,
             train_dataset=self._dataset(pre, train, config),
@@ -138,10 +139,10 @@ class TabularAdapter(TaskAdapter):
             metric_for_best_model="loss", greater_is_better=False, meta=meta, bf16=False)
 
     def _fit_gbm(self, pre: Preprocessor, train: pd.DataFrame, validation: pd.DataFrame, config: Any,
-                 meta: dict[str, Any], seed: int) -> TaskBundle:
+                 meta: dict[str, Any], seed: int, params: dict[str, Any] | None = None) -> TaskBundle:
         """Gradient boosting with scikit-learn's own defaults, fitted here (the engine skips the Trainer)."""
         model = GradientBoostingModel.fit(pre.transform(train), target_values(train, self.kind), self.kind,
-                                          config.labels, seed=seed)
+                                          config.labels, seed=seed, params=params)
         meta = {**meta, "model": GBM_KEY, "target_mean": 0.0, "target_std": 1.0}
         return TaskBundle(
             model=model, processing_class=pre, train_dataset=train, eval_dataset=validation,

@@ -1,0 +1,120 @@
+import streamlit as st
+
+from core.data import datasets
+from core.errors import UserError
+from core.models import catalog
+from core.run_config import PRESETS, TrainConfig
+from core.text.labels import task_label
+from core.training import service as training
+from core.training import sweep
+from ui import access, state
+from ui.sweep_view import leaderboard_frame
+from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape
+
+ensure_app_frame()
+
+st.title("Sweep")
+st.caption("Try many settings and keep the best: each trial is an ordinary run of the queue (any worker "
+           "trains it), judged on the validation split; Optuna chooses the next settings and stops trials "
+           "that are clearly worse.")
+call(training.kick_queue)
+
+if access.allowed("train"):
+    with st.container(border=True):
+        st.subheader("Start a sweep")
+        dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.SWEEP_DATASET)
+        if dataset is None:
+            st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
+        else:
+            models = [m for m in (call(catalog.list_models) or []) if dataset.task in m.tasks]
+            names = {m.key: m.name for m in models}
+            left, right = st.columns(2)
+            model_key = left.selectbox("Model", list(names), key=state.SWEEP_MODEL,
+                                       format_func=lambda k: names.get(k, k))
+            preset = right.radio("Each trial starts from", list(PRESETS), key=state.SWEEP_PRESET,
+                                 horizontal=True, format_func=str.capitalize)
+            if model_key is not None:
+                wanted = (dataset.task, model_key)
+                if st.session_state.get(state.SWEEP_SPACE_FOR) != wanted:  # a new model: its own defaults
+                    st.session_state[state.SWEEP_SPACE] = sweep.default_space(*wanted)
+                    st.session_state[state.SWEEP_SPACE_FOR] = wanted
+                space = st.text_area("Search space", key=state.SWEEP_SPACE, height=80,
+                                     help="name=low..high (add :log for a log scale) or name=a|b|c, "
+                                          "comma-separated.")
+                a, b, c = st.columns(3)
+                trials = int(a.number_input("Trials", 1, sweep.MAX_TRIALS, 12, key=state.SWEEP_TRIALS))
+                minutes = b.number_input("Minutes (0: no limit)", 0.0, 10_000.0, 0.0, key=state.SWEEP_MINUTES)
+                parallel = int(c.number_input("Trials at once", 1, sweep.MAX_PARALLEL, 1,
+                                              key=state.SWEEP_PARALLEL))
+                budget = dict(trials=trials, minutes=minutes or None, space=space, parallel=parallel)
+                estimate = None
+                try:
+                    config = TrainConfig.from_preset(preset, task=dataset.task)
+                    estimate = sweep.estimate_sweep(dataset.id, model_key, config=config, **budget)
+                    st.caption(f"{task_label(dataset.task)}. {estimate.sentence}")
+                except UserError as error:
+                    st.error(md_escape(error), icon=":material/error:")
+                if st.button("Start the sweep", key=state.SWEEP_START, type="primary",
+                             disabled=estimate is None, icon=":material/tune:"):
+                    started = call(sweep.start_sweep, dataset.id, model_key, config=config,
+                                   created_by=access.actor(), **budget)
+                    if started is not None:
+                        st.session_state[state.SWEEP_SELECT] = started.id
+                        st.toast(f"Sweep {started.id} started.", icon=":material/tune:")
+                        st.rerun()
+
+sweeps = call(sweep.list_sweeps) or []
+if not sweeps:
+    st.info("No sweep yet: start one above.")
+    st.stop()
+by_id = {s.id: s for s in sweeps}
+chosen = st.selectbox("Show sweep", list(by_id), key=state.SWEEP_SELECT,
+                      format_func=lambda i: f"Sweep {i} · {by_id[i].model_key} · dataset "
+                                            f"{by_id[i].dataset_id} · {by_id[i].status}")
+
+
+@st.fragment(run_every=3 if by_id[chosen].is_live else None)
+def sweep_view() -> None:
+    info = call(sweep.advance_sweep, chosen)  # any process may move a sweep on; the page does too
+    if info is None:
+        return
+    counts = (info.summary or {}).get("counts") or {}
+    within = f" in {info.minutes:g} minutes" if info.minutes else ""
+    st.markdown(f"**{info.status.capitalize()}**: {info.asked} trial(s) handed out of "
+                f"{info.n_trials or 'as many as fit'}{within}, {info.parallel} at a time; "
+                f"{info.direction} validation {info.metric}.")
+    st.caption(md_escape(f"Space: {info.space}") + (f" · finished {counts}" if counts else ""))
+    trials = call(sweep.sweep_trials, chosen) or []
+    st.dataframe(leaderboard_frame(trials, info.metric), key=state.SWEEP_LEADERBOARD, hide_index=True,
+                 column_config={"Run": st.column_config.LinkColumn("Run", display_text=r"run=(\d+)")})
+    charts = call(sweep.sweep_charts, chosen) or {}
+    titles = {"history": "Optimisation history", "parallel": "Parallel coordinates",
+              "importances": "Parameter importances"}
+    shown = [name for name in titles if name in charts]
+    if shown:
+        for tab, name in zip(st.tabs([titles[n] for n in shown]), shown, strict=True):
+            tab.plotly_chart(charts[name], key=state.SWEEP_CHART_PREFIX + name)
+    final_section(info, any(t.best for t in trials))
+
+
+def final_section(info: sweep.SweepInfo, has_best: bool) -> None:
+    st.subheader("The final run")
+    if info.final_run_id is None:
+        st.caption("Retrains the best trial's settings on the train and validation splits, then evaluates "
+                   "once on the test split, which no trial has seen.")
+        if access.allowed("train") and st.button("Make this the final run", key=state.SWEEP_FINAL,
+                                                 disabled=not has_best, icon=":material/flag:"):
+            final = call(sweep.make_final_run, info.id, created_by=access.actor())
+            if final is not None:
+                st.toast(f"Final run {final.id} queued.", icon=":material/flag:")
+                st.rerun()
+        return
+    comparison = call(sweep.final_comparison, info.id)
+    if comparison is None:
+        st.info(f"Final run {info.final_run_id} is training; its test score appears here when it ends.")
+    else:
+        st.write(comparison["sentence"])
+    st.markdown(f":material/open_in_new: [Open run {info.final_run_id}](/finetune?run={info.final_run_id})")
+
+
+sweep_view()

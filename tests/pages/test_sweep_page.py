@@ -1,0 +1,93 @@
+"""The Sweep page: the default space for the model, the estimate, starting a sweep, the leaderboard with
+the best trial marked, Optuna's charts and "Make this the final run"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.data import gallery
+from core.entities import RunStatus as S
+from core.store import runs
+from core.training import service as training
+from core.training import sweep
+from tests.pages.seed import NoLauncher
+
+
+@pytest.fixture
+def launcher() -> Iterator[NoLauncher]:
+    fake = NoLauncher()
+    training.set_launcher(fake)
+    yield fake
+    training.set_launcher(None)
+
+
+def _finish(run_id: int, value: float) -> None:
+    """A trial's run as a worker leaves it: succeeded with its validation score stored."""
+    assert runs.claim_run(run_id, 999_999, max_running=None)
+    runs.transition(run_id, S.SUCCEEDED, reason="", expect=[S.RUNNING],
+                    summary={"validation": {"macro_f1": value, "accuracy": value}})
+
+
+def test_the_page_fills_the_models_space_estimates_and_starts_a_sweep(open_page: Callable[..., AppTest],
+                                                                     launcher: NoLauncher) -> None:
+    iris = gallery.import_gallery("iris")
+    at = open_page("sweep")
+    assert not at.exception
+    assert at.selectbox(key="sweep_model").value == "mlp"
+    assert at.text_area(key="sweep_space").value == sweep.default_space("tabular", "mlp")
+    assert any("Optimises the validation macro_f1" in c.value for c in at.caption)
+    at.text_area(key="sweep_space").set_value("learning_rate=1e-3..3e-2:log").run()
+    at.number_input(key="sweep_trials").set_value(3).run()
+    at.number_input(key="sweep_parallel").set_value(2).run()
+    at.button(key="sweep_start").click().run()
+    assert not at.exception
+    [started] = sweep.list_sweeps()
+    assert (started.dataset_id, started.n_trials, started.parallel) == (iris.id, 3, 2)
+    assert started.space == "learning_rate=0.001..0.03:log" and started.asked == 2
+
+
+def test_a_bad_space_is_one_sentence_and_start_is_disabled(open_page: Callable[..., AppTest],
+                                                          launcher: NoLauncher) -> None:
+    gallery.import_gallery("iris")
+    at = open_page("sweep")
+    at.text_area(key="sweep_space").set_value("colour=1|2").run()
+    assert any("cannot be swept" in e.value for e in at.error)
+    assert at.button(key="sweep_start").disabled
+
+
+def test_leaderboard_charts_and_the_final_run(open_page: Callable[..., AppTest],
+                                              launcher: NoLauncher) -> None:
+    iris = gallery.import_gallery("iris")
+    info = sweep.start_sweep(iris.id, "mlp", trials=3, parallel=3, space="learning_rate=1e-3..3e-2:log")
+    trial_runs = sorted((r for r in runs.list_runs() if sweep.sweep_tag(r.config)), key=lambda r: r.id)
+    for run, value in zip(trial_runs, (0.8, 0.95, 0.7), strict=True):
+        _finish(run.id, value)
+    at = open_page("sweep")
+    assert not at.exception
+    [board] = at.dataframe
+    table = board.value
+    assert list(table["Trial"]) == [1, 0, 2] and list(table["Best"]) == ["★", "", ""]
+    assert list(table["Validation macro_f1"]) == [0.95, 0.8, 0.7]
+    assert table["95 % interval"].iloc[0] != ""
+    charts = ["Optimisation history", "Parallel coordinates", "Parameter importances"]
+    assert [t.label for t in at.tabs] == charts
+    assert sweep.get_sweep(info.id).status == "finished"
+    at.button(key="sweep_final").click().run()
+    assert not at.exception
+    final = sweep.get_sweep(info.id).final_run_id
+    assert final is not None and runs.get_run(final).config["task_options"]["fit_on"] == "train+validation"
+    assert runs.get_run(final).config["learning_rate"] == trial_runs[1].config["learning_rate"]
+    assert any("is training" in i.value for i in at.info)
+
+
+def test_the_app_lists_the_sweep_page_and_the_finetune_page_points_to_it(open_page: Callable[..., AppTest],
+                                                                         launcher: NoLauncher) -> None:
+    at = open_page("sweep", via_app=True)
+    assert not at.exception and [t.value for t in at.title] == ["Sweep"]
+    assert any("No sweep yet" in i.value for i in at.info)
+    gallery.import_gallery("iris")
+    finetune = open_page("finetune")
+    assert any("[Sweep](/sweep)" in m.value for m in finetune.markdown)
