@@ -13,7 +13,7 @@ CURRENT_DATASET = "current_dataset_id"
 # form works on; ?runs=1,2 is the compare page's selection.
 QUERY_PAGES: dict[str, tuple[str, ...]] = {
     "run": ("finetune", "evaluation", "playground"),
-    "dataset": ("finetune", "models"),
+    "dataset": ("finetune", "models", "sweep"),
     "runs": ("compare",),
 }
 

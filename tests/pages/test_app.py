@@ -68,3 +68,15 @@ def test_the_app_sweeps_runs_whose_process_died_when_it_starts(open_page: Callab
     assert not at.exception
     swept = runs.get_run(run.id)
     assert swept.status == "interrupted" and "gone" in swept.status_reason
+
+
+def test_every_page_that_writes_a_query_parameter_owns_it() -> None:
+    """A page that writes ?dataset= or ?run= must be listed as its owner, or app.py would drop it."""
+    from ui import state
+
+    for page in (ROOT / "pages").glob("*.py"):
+        source = page.read_text()
+        if "dataset_picker(" in source:
+            assert page.stem in state.QUERY_PAGES["dataset"], page.name
+        if "run_picker(" in source and "sync_url=False" not in source:
+            assert page.stem in state.QUERY_PAGES["run"], page.name
