@@ -17,6 +17,30 @@ DEFAULT_MAX_EXPANDED_MB = 1024
 DEFAULT_MAX_CELLS = 5_000_000      # Excel workbooks: openpyxl parses about 100k cells a second
 DEFAULT_PARSE_SECONDS = 60
 TRACKERS = ("tensorboard", "mlflow")
+DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
+DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
+
+# The environment variables the app reads; this module is the only one that names them (issue 26).
+HOME_VARIABLE = "UCLAB_HOME"
+DATABASE_URL_VARIABLE = "UCLAB_DATABASE_URL"
+UPLOAD_LIMIT_VARIABLE = "UCLAB_UPLOAD_LIMIT_MB"
+MAX_ROWS_VARIABLE = "UCLAB_MAX_ROWS"
+MAX_EXPANDED_VARIABLE = "UCLAB_MAX_EXPANDED_MB"
+MAX_CELLS_VARIABLE = "UCLAB_MAX_CELLS"
+PARSE_SECONDS_VARIABLE = "UCLAB_PARSE_SECONDS"
+REPORT_TO_VARIABLE = "UCLAB_REPORT_TO"
+MLFLOW_VARIABLE = "UCLAB_MLFLOW_TRACKING_URI"
+MAX_RUNNING_VARIABLE = "UCLAB_MAX_RUNNING"
+API_KEY_VARIABLE = "UCLAB_API_KEY"
+HOST_VARIABLE = "UCLAB_HOST"
+SMOLLM2_DIR_VARIABLE = "UCLAB_SMOLLM2_DIR"
+ALLOW_ANONYMOUS_LAN_VARIABLE = "UCLAB_ALLOW_ANONYMOUS_LAN"
+CPU_USD_VARIABLE = "UCLAB_CPU_USD_PER_HOUR"
+GPU_USD_VARIABLE = "UCLAB_GPU_USD_PER_HOUR"
+JUDGE_URL_VARIABLE = "UCLAB_JUDGE_URL"
+JUDGE_MODEL_VARIABLE = "UCLAB_JUDGE_MODEL"
+JUDGE_KEY_ENV_VARIABLE = "UCLAB_JUDGE_KEY_ENV"
+JUDGE_API_KEY_VARIABLE = "UCLAB_JUDGE_API_KEY"
 # Work in progress (a zip being written, a staging folder, a Parquet file being saved) carries its
 # owner in its name, ".NAME.part~HOST~PID[~...]", so a later start can tell a killed process's
 # leftovers from another process's live work.
@@ -90,18 +114,69 @@ def get_settings() -> Settings:
     """Read the settings from UCLAB_HOME, UCLAB_DATABASE_URL, UCLAB_UPLOAD_LIMIT_MB, the upload
     budgets UCLAB_MAX_ROWS, UCLAB_MAX_EXPANDED_MB, UCLAB_MAX_CELLS and UCLAB_PARSE_SECONDS,
     UCLAB_REPORT_TO and UCLAB_MLFLOW_TRACKING_URI (unknown tracker names are ignored)."""
-    home = Path(os.environ.get("UCLAB_HOME") or Path.home() / ".uclab").expanduser().resolve()
-    url = os.environ.get("UCLAB_DATABASE_URL") or f"sqlite:///{home / 'uclab.db'}"
-    trackers = tuple(t for t in (os.environ.get("UCLAB_REPORT_TO") or "").replace(" ", "").lower().split(",")
+    home = Path(os.environ.get(HOME_VARIABLE) or Path.home() / ".uclab").expanduser().resolve()
+    url = os.environ.get(DATABASE_URL_VARIABLE) or f"sqlite:///{home / 'uclab.db'}"
+    trackers = tuple(t for t in (os.environ.get(REPORT_TO_VARIABLE) or "").replace(" ", "").lower().split(",")
                      if t in TRACKERS)
     return Settings(home=home, database_url=url,
-                    upload_limit_mb=_env_int("UCLAB_UPLOAD_LIMIT_MB", DEFAULT_UPLOAD_LIMIT_MB),
-                    max_rows=_env_int("UCLAB_MAX_ROWS", DEFAULT_MAX_ROWS),
-                    max_expanded_mb=_env_int("UCLAB_MAX_EXPANDED_MB", DEFAULT_MAX_EXPANDED_MB),
-                    max_cells=_env_int("UCLAB_MAX_CELLS", DEFAULT_MAX_CELLS),
-                    parse_seconds=_env_int("UCLAB_PARSE_SECONDS", DEFAULT_PARSE_SECONDS),
+                    upload_limit_mb=_env_int(UPLOAD_LIMIT_VARIABLE, DEFAULT_UPLOAD_LIMIT_MB),
+                    max_rows=_env_int(MAX_ROWS_VARIABLE, DEFAULT_MAX_ROWS),
+                    max_expanded_mb=_env_int(MAX_EXPANDED_VARIABLE, DEFAULT_MAX_EXPANDED_MB),
+                    max_cells=_env_int(MAX_CELLS_VARIABLE, DEFAULT_MAX_CELLS),
+                    parse_seconds=_env_int(PARSE_SECONDS_VARIABLE, DEFAULT_PARSE_SECONDS),
                     report_to=trackers,
-                    mlflow_tracking_uri=(os.environ.get("UCLAB_MLFLOW_TRACKING_URI") or "").strip())
+                    mlflow_tracking_uri=(os.environ.get(MLFLOW_VARIABLE) or "").strip())
+
+
+# Settings read at call time (tests and users change them while a process lives).
+
+def max_running() -> int:
+    """How many runs may train at once (UCLAB_MAX_RUNNING, default 1: a CPU has no room for two)."""
+    try:
+        return max(1, int(os.environ.get(MAX_RUNNING_VARIABLE, "1")))
+    except ValueError:
+        return 1
+
+
+def api_key() -> str | None:
+    """The server's API key from UCLAB_API_KEY, or None."""
+    return (os.environ.get(API_KEY_VARIABLE) or "").strip() or None
+
+
+def host_override() -> str | None:
+    """The machine name runs and workers record, when UCLAB_HOST sets one."""
+    return os.environ.get(HOST_VARIABLE) or None
+
+
+def smollm2_dir() -> str | None:
+    """UCLAB_SMOLLM2_DIR: an already converted SmolLM2 folder, when set."""
+    return os.environ.get(SMOLLM2_DIR_VARIABLE) or None
+
+
+def allow_anonymous_lan() -> bool:
+    """UCLAB_ALLOW_ANONYMOUS_LAN=1: the app may serve the LAN without sign-in."""
+    return os.environ.get(ALLOW_ANONYMOUS_LAN_VARIABLE) == "1"
+
+
+def usd_per_hour(gpu: bool) -> float:
+    """The hardware price per hour the report uses (UCLAB_GPU_USD_PER_HOUR / UCLAB_CPU_USD_PER_HOUR)."""
+    name, default = ((GPU_USD_VARIABLE, DEFAULT_GPU_USD_PER_HOUR) if gpu
+                     else (CPU_USD_VARIABLE, DEFAULT_CPU_USD_PER_HOUR))
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def judge_endpoint() -> tuple[str, str, str | None] | None:
+    """(base URL, model, API key or None) from UCLAB_JUDGE_URL, UCLAB_JUDGE_MODEL and the key in the
+    variable named by UCLAB_JUDGE_KEY_ENV (default UCLAB_JUDGE_API_KEY); None when no judge is set."""
+    url = os.environ.get(JUDGE_URL_VARIABLE, "").strip()
+    model = os.environ.get(JUDGE_MODEL_VARIABLE, "").strip()
+    if not url or not model:
+        return None
+    key = os.environ.get(os.environ.get(JUDGE_KEY_ENV_VARIABLE, JUDGE_API_KEY_VARIABLE) or "", "") or None
+    return url, model, key
 
 
 def ensure_home(settings: Settings) -> None:

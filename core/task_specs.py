@@ -68,6 +68,11 @@ class TaskSpec:
     formats: tuple[tuple[str, tuple[MappingField, ...]], ...] = ()  # data shapes (causal LM)
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
     snippet: str = ""                            # Python that loads the saved model ("{folder}")
+    generates_text: bool = False                 # its runs answer prompts (samples, answer quality, chat)
+    reads_text: bool = True                      # its model reads text (tokens, max length, LoRA)
+    serve_in_app: bool = False                   # the Evaluation page offers to serve its runs
+    count_tokens_to: int = 128                   # the Datasets page's default max length for counting
+    prompt_baselines: bool = False               # an instruct model can be prompted for it as a baseline
 
     @property
     def directions(self) -> dict[str, bool]:
@@ -98,6 +103,7 @@ SPECS: tuple[TaskSpec, ...] = (
         sentence="Sort each text from {data} into one of its categories automatically.",
         pipeline_tag="text-classification", serve_kind="classification",
         exports=("zip", "onnx", "onnx-int8"), reviewable=True, cross_validation=True, guess_seconds=0.3,
+        serve_in_app=True, prompt_baselines=True,
         snippet=_HF_TEXT + '''probabilities = logits.softmax(-1)[0]
 print(model.config.id2label[int(probabilities.argmax())], float(probabilities.max()))
 '''),
@@ -118,7 +124,7 @@ print(float(logits[0, 0]))
         rank_metrics=("entity_f1", "f1", "token_accuracy"),
         sentence="Find and label the names, places and other entities in the sentences of {data}.",
         pipeline_tag="token-classification", serve_kind="token-classification",
-        exports=("zip", "onnx", "onnx-int8"),
+        exports=("zip", "onnx", "onnx-int8"), serve_in_app=True,
         # A new tagging head on a small encoder learns too little in one epoch at 5e-5.
         train_defaults=MappingProxyType({"learning_rate": 2e-4, "batch_size": 8}),
         snippet='''from transformers import pipeline
@@ -138,6 +144,7 @@ print(tagger("Ada Lovelace was born in London."))
         headline=(), rank_metrics=("perplexity", "loss"),
         sentence="Write replies in the style of the examples in {data}.",
         pipeline_tag="text-generation", serve_kind="causal-lm", exports=("zip", "ollama"), reviewable=True,
+        generates_text=True, serve_in_app=True, count_tokens_to=512, prompt_baselines=True,
         # A 49k-token vocabulary makes logits large: small batches keep evaluation in memory.
         train_defaults=MappingProxyType({"batch_size": 8, "eval_batch_size": 8, "max_length": 256}),
         snippet='''from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -157,7 +164,7 @@ print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_to
         headline=(), rank_metrics=("macro_f1", "accuracy", "rmse", "r2"),
         headline_from=("classification", "regression"),
         sentence="Predict the target column of {data} from the other columns.",
-        pipeline_tag="tabular-classification", serve_kind="encoder", cross_validation=True,
+        pipeline_tag="tabular-classification", serve_kind="encoder", cross_validation=True, reads_text=False,
         train_defaults=MappingProxyType(MLP_TRAIN_DEFAULTS)),
 )
 _BY_TASK = MappingProxyType({s.task: s for s in SPECS})
@@ -171,6 +178,30 @@ def get_spec(task: str | None) -> TaskSpec | None:
 def tasks_where(flag: str) -> tuple[str, ...]:
     """The tasks whose spec has this flag set (``reviewable``, ``cross_validation``)."""
     return tuple(s.task for s in SPECS if getattr(s, flag))
+
+
+def generates_text(task: str | None) -> bool:
+    """Whether runs of this task answer prompts with text (a causal LM)."""
+    spec = get_spec(task)
+    return spec is not None and spec.generates_text
+
+
+def reads_text(task: str | None) -> bool:
+    """Whether this task's model reads text through a tokenizer (not a table's columns); unknown: True."""
+    spec = get_spec(task)
+    return spec is None or spec.reads_text
+
+
+def serve_in_app(task: str | None) -> bool:
+    """Whether the Evaluation page offers to serve runs of this task."""
+    spec = get_spec(task)
+    return spec is not None and spec.serve_in_app
+
+
+def count_tokens_to(task: str | None) -> int:
+    """The max length the Datasets page counts tokens to by default."""
+    spec = get_spec(task)
+    return spec.count_tokens_to if spec is not None else 128
 
 
 def headline_task(task: str, metrics: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@ import streamlit as st
 
 from core.results import compare, verdict
 from core.results.report_figures import curve_figure
+from core.task_specs import generates_text
 from core.text.labels import metric_label, run_label, setting_label
 from core.training import service as training
 from ui import answer_quality_view, evaluation_view, state
@@ -39,7 +40,7 @@ if result is None:
     st.stop()
 evaluation_view.verdict_banner(call(verdict.compare_verdict, picked)
                                or verdict.Verdict("No verdict could be read for these runs.", verdict.NONE),
-                               key="compare_verdict")
+                               key=state.COMPARE_VERDICT)
 if not result.same_dataset:
     st.warning("These runs were trained on different datasets, so their numbers are not directly comparable.")
 
@@ -50,20 +51,20 @@ x = left.radio("Line up by", ["step", "epoch"], key=state.COMPARE_X, horizontal=
 names = sorted(result.curves["name"].astype(str).str.removeprefix("eval_").unique())
 metric = right.selectbox("Metric", names or ["loss"], key=state.COMPARE_METRIC, format_func=metric_label,
                          index=names.index("loss") if "loss" in names else 0)
-st.plotly_chart(curve_figure(result.curves, metric, x=x, by="run"), key="compare_curves")
+st.plotly_chart(curve_figure(result.curves, metric, x=x, by="run"), key=state.COMPARE_CURVES)
 
 st.subheader("Final metrics")
 st.caption("Δ is the difference from the first run; the best value of each metric is green.")
 if result.final.empty:
     st.info("These runs have no final metrics yet.")
 else:
-    st.dataframe(final_metrics_view(result), key="compare_final")
+    st.dataframe(final_metrics_view(result), key=state.COMPARE_FINAL)
 
 st.subheader("Settings that differ")
 if result.config_diff.empty:
     st.caption("The runs use the same settings.")
 else:
-    st.dataframe(result.config_diff.rename(index=setting_label), key="compare_config_diff")
+    st.dataframe(result.config_diff.rename(index=setting_label), key=state.COMPARE_CONFIG_DIFF)
 
 tasks = set(result.runs["task"])
 if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "token-classification", "tabular"}:
@@ -80,8 +81,8 @@ if result.same_dataset and len(tasks) == 1 and tasks <= {"classification", "toke
         if flips is not None:
             fixed, broken = flips[flips["flip"] == "fixed"], flips[flips["flip"] == "broken"]
             st.caption(f"{len(fixed)} examples went from wrong to right, {len(broken)} from right to wrong.")
-            st.dataframe(flips, hide_index=True, key="compare_flips")
-if tasks == {"causal-lm"}:
+            st.dataframe(flips, hide_index=True, key=state.COMPARE_FLIPS)
+if tasks and all(generates_text(t) for t in tasks):
     answer_quality_view.compare_table(picked)
     side_by_side_panel(picked)
 

@@ -6,6 +6,7 @@ from core.data.ingest import UPLOAD_EXTENSIONS
 from core.data.upload_limits import limits_sentence
 from core.entities import TASKS
 from core.models import catalog
+from core.task_specs import generates_text
 from core.text.labels import task_label
 from ui import access, dataset_form, panels, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
@@ -43,14 +44,14 @@ else:
             preview, types = st.tabs(["Preview", "Column types"])
             # Numbered from 1, as the quality report numbers rows.
             preview.dataframe(frame.head(100).set_axis(range(1, min(len(frame), 100) + 1)), height=250,
-                              key="datasets_preview")
-            types.dataframe(call(datasets.column_types, frame), hide_index=True, key="datasets_types")
+                              key=state.DATASETS_PREVIEW)
+            types.dataframe(call(datasets.column_types, frame), hide_index=True, key=state.DATASETS_TYPES)
 
             st.subheader("What should the model learn?")
             task = st.selectbox("Task", TASKS, key=state.DATASETS_TASK, format_func=task_label,
                                 help="Raw names: " + ", ".join(TASKS))
             mapping = dataset_form.mapping_form(frame, task)
-            if task == "causal-lm":
+            if generates_text(task):
                 dataset_form.chat_preview(frame, mapping)
             with st.expander("Splits: train / validation / test", expanded=False):
                 split_values = dataset_form.split_form(frame, task)
@@ -61,9 +62,10 @@ else:
             st.subheader("Quality report")
             with user_errors():
                 split = datasets.SplitConfig(**split_values)
-                report = dataset_form.cached_report(repr(file_key), parsed, mapping, task, split,
-                                                    model_key, max_length)
-                dataset_form.render_report(report, "datasets_report")
+                prepared = dataset_form.cached_prepared(repr(file_key), parsed, mapping, task, split,
+                                                        model_key, max_length)
+                report = prepared.report
+                dataset_form.render_report(report, state.DATASETS_REPORT)
                 name = st.text_input("Name", key=state.DATASETS_NAME)
                 if st.button("Save dataset version", key=state.DATASETS_SAVE, type="primary",
                              disabled=not report.ok or not name.strip(),
@@ -71,7 +73,8 @@ else:
                     with st.spinner("Saving…"):
                         saved = datasets.save_dataset(parsed, mapping, name=name.strip(), task=task,
                                                       split=split, model_key=model_key,
-                                                      max_length=max_length, created_by=access.actor())
+                                                      max_length=max_length, created_by=access.actor(),
+                                                      prepared=prepared)
                     st.session_state[state.CURRENT_DATASET] = saved.id
                     st.success(f"Saved {md_escape(saved.label)}: {saved.row_count:,} rows "
                                f"({', '.join(f'{k} {v:,}' for k, v in saved.split_sizes.items())}).",
@@ -82,8 +85,8 @@ with saved_tab:
     if not versions:
         st.info("No saved dataset yet: upload a file or import one from the gallery.")
     else:
-        st.dataframe(panels.datasets_frame(versions), hide_index=True, key="datasets_versions")
+        st.dataframe(panels.datasets_frame(versions), hide_index=True, key=state.DATASETS_VERSIONS)
         dataset_form.saved_version_detail(versions)
 
 with gallery_tab:
-    panels.gallery_cards("datasets_gallery_")
+    panels.gallery_cards(state.DATASETS_GALLERY_PREFIX)

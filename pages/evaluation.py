@@ -1,6 +1,7 @@
 import streamlit as st
 
 from core.results import evaluation, verdict
+from core.task_specs import generates_text, serve_in_app
 from core.training import service as training
 from ui import answer_quality_view, evaluation_view, ner_view, share, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
@@ -42,7 +43,7 @@ elif result.task in ("regression", "tabular"):
     evaluation_view.regression_view(result)
 else:
     evaluation_view.generic_view(result)
-if result.task == "causal-lm":
+if generates_text(result.task):
     answer_quality_view.answer_quality_section(run, split)
 if result.task == "tabular":
     evaluation_view.feature_importance(result)
@@ -51,7 +52,7 @@ if result.task == "classification":
 
 st.subheader("Share this run")
 st.caption("A single HTML report for stakeholders (opens offline), or the model as a zip.")
-share.report_button([run.id], key="evaluation_report")
+share.report_button([run.id], key=state.EVALUATION_REPORT)
 share.export_panel([run.id], {run.id: run})
-if run.task in ("classification", "token-classification", "causal-lm"):
+if serve_in_app(run.task):
     ship.serve_panel(f"run:{run.id}", run.task, run_id=run.id)

@@ -87,7 +87,7 @@ def live_view() -> None:
     # Polls the database every 2 s while any run is queued or running; idle otherwise.
     current_runs = [r for r in call(training.list_runs) or [] if r.parent_id is None]
     positions = {r.id: call(training.queue_position, r.id) or 0 for r in current_runs if r.status == "queued"}
-    panels.runs_table(current_runs, key="finetune_runs_table", positions=positions)
+    panels.runs_table(current_runs, key=state.FINETUNE_RUNS_TABLE, positions=positions)
     with st.container(border=True):
         shown = run_view.render_run(run.id)
     if shown is not None and shown.status != run.status:

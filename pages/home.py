@@ -22,12 +22,12 @@ if recent or runs:
         st.subheader("Recent datasets")
         if recent:
             st.dataframe(panels.datasets_frame(recent)[["id", "name", "version", "task", "rows", "created"]],
-                         hide_index=True, key="home_datasets")
+                         hide_index=True, key=state.HOME_DATASETS)
         st.page_link("pages/datasets.py", label="All datasets", icon=":material/table_chart:")
     with right:
         st.subheader("Recent runs")
         if runs:
-            panels.runs_table(runs, key="home_runs")
+            panels.runs_table(runs, key=state.HOME_RUNS)
         else:
             st.caption("No training run yet.")
         st.page_link("pages/finetune.py", label="Fine-tuning", icon=":material/model_training:")

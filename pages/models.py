@@ -23,7 +23,7 @@ st.caption("The models you can fine-tune here. Speeds are measured on this machi
 models = call(catalog.list_models) or []
 if not models:
     st.stop()
-st.dataframe(models_frame(models), hide_index=True, key="models_table")
+st.dataframe(models_frame(models), hide_index=True, key=state.MODELS_TABLE)
 
 keys = [m.key for m in models]
 if st.session_state.get(state.MODELS_SELECT) not in keys:  # dropped on a page change: restore the pick
@@ -42,7 +42,7 @@ with st.container(border=True):
         with st.expander("Languages, measured with its tokenizer"):
             st.caption("Up to 40 texts of each language of the bundled chat corpus: the share of "
                        "tokens it has no entry for (unknown), and how many characters one token covers.")
-            st.dataframe(languages_frame(model.key), hide_index=True, key="models_languages")
+            st.dataframe(languages_frame(model.key), hide_index=True, key=state.MODELS_LANGUAGES)
     elif model.languages:
         st.caption(md_escape(f"Reads (as described by its makers): {model.languages}"))
     cols = st.columns(4)

@@ -1,6 +1,7 @@
 import streamlit as st
 
 from core.results import verdict
+from core.task_specs import serve_in_app
 from core.training import service as training
 from ui import playground_classify, playground_generate, playground_ner, playground_tabular, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
@@ -25,7 +26,7 @@ if classify_tab.open:
             run = run_picker(classifiers, key=state.PLAYGROUND_RUN, label="Model (a finished run)",
                              selected=run_from_query(classifiers), default=best.id if best else None)
             playground_classify.single_text(run)
-            if run.task == "classification":
+            if serve_in_app(run.task):
                 ship.serve_panel(f"run:{run.id}", run.task, run_id=run.id)
             st.subheader("Many texts at once")
             playground_classify.batch(run)

@@ -6,6 +6,7 @@ Every import counts, the ones inside functions included: a hidden import is stil
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from functools import cache
@@ -270,3 +271,139 @@ def test_services_import_without_torch(module: str) -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == ""
+
+
+_VARIABLE = re.compile(r"UCLAB_[A-Z0-9_]+=?")
+
+
+def _env_variable_names(source: str) -> list[str]:
+    """String constants that are exactly an UCLAB_* variable name (a read, a write, an alias), not a
+    sentence that mentions one."""
+    return [node.value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and _VARIABLE.fullmatch(node.value)]
+
+
+def test_settings_are_read_only_in_config() -> None:
+    """UCLAB_* variables are named only by core.config; everyone else asks it (issue 26)."""
+    found = {m: names for m, p in _modules().items() if m != "core.config"
+             and (names := _env_variable_names(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    assert _env_variable_names('os.environ.get("UCLAB_HOST")\nf"UCLAB_HOME={x}"\n"set UCLAB_HOST"\n') == [
+        "UCLAB_HOST", "UCLAB_HOME="]
+
+
+KEY_ARGS = ("key", "key_prefix")
+
+
+def _literal_start(node: ast.AST) -> bool:
+    """Whether a key expression starts with text written in place ("x", f"x{..}", "x" + ...)."""
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        node = node.left
+    if isinstance(node, ast.JoinedStr):
+        node = node.values[0] if node.values else ast.Constant("")
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _widget_key_literals(source: str) -> list[int]:
+    """Lines where a widget key (or key prefix) is written as a literal instead of a ui.state constant:
+    a ``key=`` argument, a ``key`` parameter's default, or a module-level string a ``key=`` builds on."""
+    tree = ast.parse(source)
+    local = {t.id for node in tree.body if isinstance(node, ast.Assign) and _literal_start(node.value)
+             for t in node.targets if isinstance(t, ast.Name)}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in KEY_ARGS:
+            names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            if _literal_start(node.value) or names & local:
+                lines.append(node.value.lineno)
+        elif isinstance(node, ast.arguments):
+            params = [*node.posonlyargs, *node.args][-len(node.defaults):] if node.defaults else []
+            pairs = [*zip(params, node.defaults, strict=True),
+                     *((a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True) if d)]
+            lines += [d.lineno for a, d in pairs if a.arg in KEY_ARGS and _literal_start(d)]
+    return lines
+
+
+def test_widget_keys_come_from_ui_state() -> None:
+    """Every widget key in pages/ and ui/ is a ui.state constant, or built from one (issue 26)."""
+    found = {m: lines for m, p in _modules().items()
+             if _layer(m) in ("ui", "pages", "app") and m != "ui.state"
+             and (lines := _widget_key_literals(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    sample = ('KEY = "page_"\ndef f(key: str = "x", *, key_prefix: str = state.P):\n'
+              '    st.button("a", key="lit")\n    st.button("b", key=f"lit_{i}")\n'
+              '    st.button("c", key=KEY + "c")\n'
+              '    st.button("d", key=state.D)\n    st.button("e", key=f"{state.P}{i}")\n'
+              '    st.button("f", key=key)\n    max(xs, key=len)\n')
+    assert _widget_key_literals(sample) == [2, 3, 4, 5]
+
+
+def _jsonl_loops(source: str) -> list[int]:
+    """Lines where a loop (or comprehension) over ``.splitlines()`` calls ``json.loads``: a JSONL reader."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        loops = ([(node.iter, node.body)] if isinstance(node, ast.For) else
+                 [(g.iter, [node]) for g in node.generators]
+                 if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) else [])
+        for iterable, body in loops:
+            splits = any(isinstance(n, ast.Attribute) and n.attr == "splitlines" for n in ast.walk(iterable))
+            loads = any(isinstance(n, ast.Call) and _dotted(n.func) in ("json.loads", "loads")
+                        for part in body for n in ast.walk(part))
+            if splits and loads:
+                found.append(node.lineno)
+    return found
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def test_one_jsonl_reader() -> None:
+    """JSON Lines are read by core.text.jsonl.read_jsonl only (issue 26: there were three readers)."""
+    found = {m: lines for m, p in _modules().items() if m != "core.text.jsonl"
+             and (lines := _jsonl_loops(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    sample = ("for n, line in enumerate(text.splitlines()):\n    rows.append(json.loads(line))\n"
+              "rows = [json.loads(x) for x in t.splitlines() if x]\nfor x in items:\n    json.loads(x)\n")
+    assert _jsonl_loops(sample) == [1, 3]
+
+
+# Comparisons with task names left in the screens and the evidence, each a per-task code path (which
+# view draws an evaluation, which form options a task has, a model family), not a fact a spec knows.
+# A new fact about a task goes into core.task_specs; this table may only shrink (issue 26).
+TASK_COMPARISONS_LEFT = {
+    "pages.evaluation": 7, "pages.review": 1, "ui.finetune_form": 3, "ui.dataset_form": 1,
+    "ui.models_view": 1, "ui.playground_classify": 1, "ui.playground_generate": 1, "ui.playground_ner": 1,
+    "ui.playground_tabular": 1, "ui.run_view": 1, "core.results.answer_quality": 1,
+    "core.results.compare": 1, "core.results.evaluation": 1, "core.results.report_figures": 1,
+    "core.results.side_by_side": 1,
+}
+
+
+def _is_task_name(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value in TASK_NAMES
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return bool(node.elts) and all(isinstance(e, ast.Constant) and e.value in TASK_NAMES
+                                       for e in node.elts)
+    return False
+
+
+def _task_comparisons(source: str) -> int:
+    return sum(1 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Compare)
+               and any(isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn) for op in node.ops)
+               and any(_is_task_name(side) for side in (node.left, *node.comparators)))
+
+
+def test_screens_and_evidence_ask_the_spec_not_the_task_name() -> None:
+    found = {m: n for m, p in _modules().items()
+             if _layer(m) in ("pages", "ui", "app", "core.results")
+             and (n := _task_comparisons(p.read_text(encoding="utf-8")))}
+    assert found == TASK_COMPARISONS_LEFT
+    sample = 'a = task == "causal-lm"\nb = t in ("tabular", "regression")\nc = t == "x"\n'
+    assert _task_comparisons(sample) == 2

@@ -20,13 +20,13 @@ every page carries a red banner).
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
+from core import config
 from ui import state
 
 OWNER, EDITOR, REVIEWER = "owner", "editor", "reviewer"
@@ -103,7 +103,7 @@ def is_loopback(address: str) -> bool:
 
 def anonymous_lan_allowed() -> bool:
     """``streamlit run app.py -- --allow-anonymous-lan`` (or UCLAB_ALLOW_ANONYMOUS_LAN=1)."""
-    return ALLOW_LAN_FLAG in sys.argv[1:] or os.environ.get("UCLAB_ALLOW_ANONYMOUS_LAN") == "1"
+    return ALLOW_LAN_FLAG in sys.argv[1:] or config.allow_anonymous_lan()
 
 
 def bound_address() -> str:

@@ -134,7 +134,7 @@ def _quality_body(quality: aq.AnswerQuality) -> None:
     st.caption(f"95 % interval {_fmt(stats.get('low'))} – {_fmt(stats.get('high'))} over "
                f"{quality.evaluation.examples} examples, greedy answers of at most "
                f"{quality.evaluation.settings.get('max_new_tokens', '?')} new tokens. {quality.scoring_note}")
-    st.dataframe(quality.display_frame(), hide_index=True, key="evaluation_answer_metrics")
+    st.dataframe(quality.display_frame(), hide_index=True, key=state.EVALUATION_ANSWER_METRICS)
     scores = pd.concat([quality.rows.assign(model=quality.title)]
                        + [b.evaluation.examples_frame.assign(model=b.title) for b in quality.baselines])
     metric_names = [m for m in quality.metrics if m in scores]
@@ -142,7 +142,7 @@ def _quality_body(quality: aq.AnswerQuality) -> None:
     metric = st.selectbox("Score", metric_names, index=index, format_func=lambda m: METRIC_TITLES.get(m, m),
                           key=state.EVALUATION_ANSWER_METRIC)
     title = f"{METRIC_TITLES.get(metric, metric)} per example"
-    st.plotly_chart(charts.score_histogram(scores, metric, title), key="evaluation_answer_histogram")
+    st.plotly_chart(charts.score_histogram(scores, metric, title), key=state.EVALUATION_ANSWER_HISTOGRAM)
     _worst_table(quality, metric)
 
 
@@ -154,7 +154,7 @@ def _worst_table(quality: aq.AnswerQuality, metric: str) -> None:
     worst = quality.worst(metric, search=search, below=below if below <= 1.0 else None)
     columns = [c for c in ("position", "prompt", "reference", "answer", metric) if c in worst]
     st.caption(f"{len(worst):,} examples shown, lowest {METRIC_TITLES.get(metric, metric)} first.")
-    st.dataframe(worst[columns], hide_index=True, key="evaluation_answer_worst")  # text, never markup
+    st.dataframe(worst[columns], hide_index=True, key=state.EVALUATION_ANSWER_WORST)  # text, never markup
 
 
 def headline_sentence(result: Any, run: Any) -> str | None:
@@ -206,4 +206,4 @@ def compare_table(run_ids: list[int]) -> None:
         st.caption("None of these runs has scored answers yet; score them on the Evaluation page.")
         return
     st.caption("Greedy answers to the same held-out examples, scored against the references (0–1).")
-    st.dataframe(frame, hide_index=True, key="compare_answer_quality")
+    st.dataframe(frame, hide_index=True, key=state.COMPARE_ANSWER_QUALITY)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.data.ingest import display_name
 from core.entities import TASKS, QualityReport
-from core.task_specs import SPECS, get_spec
+from core.task_specs import SPECS, count_tokens_to, get_spec, reads_text
 from core.text.labels import task_label
 from ui import charts, state
 from ui.widgets import follow_newest, md_escape, show_table_text
@@ -61,7 +61,8 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     columns = [str(c) for c in frame.columns]
     mapping: dict[str, Any] = {}
     fields = TASK_FIELDS.get(task, ())
-    if task == "causal-lm":
+    spec = get_spec(task)
+    if spec is not None and spec.formats:
         fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
                        help="A plain text column, prompt and completion columns (Alpaca's "
                             "instruction, input and output), or chat conversations (OpenAI "
@@ -71,7 +72,7 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     cols = st.columns(max(1, len(fields)))
     for (name, label, required), where in zip(fields, cols, strict=False):
         mapping[name] = _column_select(label, name, columns, required, where)
-    if task == "tabular":
+    if not reads_text(task):  # a table: the other columns are its features
         options = [c for c in columns if c != mapping.get("label")]
         st.session_state[_key("features")] = [c for c in st.session_state.get(_key("features"), [])
                                               if c in options]
@@ -170,7 +171,7 @@ def default_name(filename: str) -> str:
 
 def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     """Model and max length used to count tokens (none for tabular data)."""
-    if task == "tabular" or not models:
+    if not reads_text(task) or not models:
         return "minilm-l6", 128  # the services' defaults; no text to count
     keys = [m.key for m in models]
     if st.session_state.get(state.DATASETS_MODEL) not in keys:
@@ -179,7 +180,7 @@ def token_settings(models: Sequence[Any], task: str) -> tuple[str, int]:
     left, right = st.columns(2)
     model_key = left.selectbox("Count tokens with the model", keys, key=state.DATASETS_MODEL,
                                format_func=lambda k: names.get(k, k))
-    default = 512 if task == "causal-lm" else 128
+    default = count_tokens_to(task)
     max_length = right.number_input("Max length (tokens)", 8, 8192, default, 8, key=state.DATASETS_MAX_LENGTH,
                                     help="Texts longer than this are cut when training.")
     return model_key, int(max_length)
@@ -236,20 +237,24 @@ def reading_notes(parsed: Any) -> None:
         st.warning(md_escape(warning), icon=":material/warning:")
 
 
-def cached_report(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
-                  model_key: str, max_length: int) -> QualityReport:
-    """The quality report for these settings, recomputed only when a setting changes."""
+@st.cache_resource(max_entries=4, ttl=900, show_spinner="Checking the data…")
+def _prepare(key: str, _parsed: Any, _mapping: dict[str, Any], task: str, _split: Any, model_key: str,
+             max_length: int) -> Any:
     from core.data import datasets
 
+    return datasets.prepare_dataset(_parsed, dict(_mapping), task=task, split=_split, model_key=model_key,
+                                    max_length=max_length)
+
+
+def cached_prepared(file_id: str, parsed: Any, mapping: dict[str, Any], task: str, split: Any,
+                    model_key: str, max_length: int) -> Any:
+    """The prepared dataset (rows, mapping, quality report) for these settings, recomputed only when
+    a setting changes; saving hands it to ``save_dataset`` so the data is prepared once. Like the
+    parsed upload it lives in a small cache shared by all sessions (keyed by the upload's random id
+    and the settings), never in session state."""
     key = repr((file_id, task, sorted(mapping.items(), key=lambda kv: kv[0]), split, model_key, max_length))
-    cached = st.session_state.get("datasets_report_cache")
-    if cached and cached[0] == key:
-        return cached[1]
-    with st.spinner("Checking the data…"):
-        report = datasets.check_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
-                                        max_length=max_length)
-    st.session_state["datasets_report_cache"] = (key, report)
-    return report
+    return _prepare(key, parsed, mapping, task, split, model_key, max_length)
+
 
 
 def report_from_dict(data: dict[str, Any]) -> QualityReport:
@@ -276,12 +281,13 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
     mapping = {k: v for k, v in (version.mapping or {}).items() if v not in (None, "", [])}
     st.caption("Column mapping")
     st.dataframe(pd.DataFrame({"field": list(mapping), "column": [str(v) for v in mapping.values()]}),
-                 hide_index=True, key="datasets_saved_mapping")
+                 hide_index=True, key=state.DATASETS_SAVED_MAPPING)
     source = md_escape(version.source_filename)
     st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
     if version.quality:
         st.caption("Quality report at saving time")
-        render_report(report_from_dict(version.quality), f"datasets_saved_{version.id}", saved=True)
+        render_report(report_from_dict(version.quality), f"{state.DATASETS_SAVED_PREFIX}{version.id}",
+                      saved=True)
 
 
 AUTO_ENCODING = "auto"

@@ -24,7 +24,7 @@ def _best_baseline(result: EvaluationResult, metric: str) -> Any:
     return min(scored, key=lambda b: b.gain[metric]) if scored else None
 
 
-def verdict_banner(found: verdict.Verdict, key: str = "evaluation_verdict") -> None:
+def verdict_banner(found: verdict.Verdict, key: str = state.EVALUATION_VERDICT) -> None:
     """The verdict sentence, first on the page: green when the run beats every baseline, amber when
     it does not, red when it is no better than always guessing one answer."""
     tones = {verdict.GOOD: st.success, verdict.WEAK: st.warning, verdict.BAD: st.error}
@@ -90,7 +90,7 @@ def baselines_table(result: EvaluationResult) -> None:
     if not result.baselines:
         st.caption("No baseline was stored for this run.")
         return
-    st.dataframe(baselines_frame(result), hide_index=True, key="evaluation_baselines")
+    st.dataframe(baselines_frame(result), hide_index=True, key=state.EVALUATION_BASELINES)
     st.caption("Gain is how much better this model is than the baseline (for errors, how much smaller "
                "its error is); shares are compared in percentage points. A prompted model answered only "
                "the examples its row names, so its gain compares both models on those rows alone.")
@@ -113,31 +113,31 @@ def classification_view(result: EvaluationResult) -> None:
     baselines_table(result)
     left, right = st.columns(2)
     left.caption("Averages")
-    left.dataframe(averages_table(result.metrics), hide_index=True, key="evaluation_averages")
+    left.dataframe(averages_table(result.metrics), hide_index=True, key=state.EVALUATION_AVERAGES)
     right.caption("Per class")
-    right.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")
+    right.dataframe(result.per_class, hide_index=True, key=state.EVALUATION_PER_CLASS)
     st.subheader("Where it goes wrong")
     normalised = st.toggle("Share of each true class", key=state.EVALUATION_NORMALISE)
     matrix = pd.DataFrame(result.confusion_matrix, index=result.labels, columns=result.labels)
     if len(matrix):
-        st.plotly_chart(charts.confusion_matrix(matrix, normalised), key="evaluation_confusion")
+        st.plotly_chart(charts.confusion_matrix(matrix, normalised), key=state.EVALUATION_CONFUSION)
     curves = result.curves
     left, right = st.columns(2)
     if curves.get("roc"):
         frame, aucs = charts.curves_frame(curves["roc"], "fpr", "tpr")
-        left.plotly_chart(charts.roc_curves(frame, aucs), key="evaluation_roc")
+        left.plotly_chart(charts.roc_curves(frame, aucs), key=state.EVALUATION_ROC)
     if curves.get("pr"):
         frame, aucs = charts.curves_frame(curves["pr"], "recall", "precision")
-        right.plotly_chart(charts.pr_curves(frame, aucs), key="evaluation_pr")
+        right.plotly_chart(charts.pr_curves(frame, aucs), key=state.EVALUATION_PR)
     left, right = st.columns(2)
     if curves.get("calibration"):
         ece = curves["calibration"].get("ece")
         left.plotly_chart(charts.calibration_curve(charts.calibration_frame(curves["calibration"])),
-                          key="evaluation_calibration")
+                          key=state.EVALUATION_CALIBRATION)
         if ece is not None:
             left.caption(f"Expected calibration error: {ece:.3f} (0 is perfectly calibrated).")
     if "confidence" in result.predictions:
-        right.plotly_chart(charts.confidence_histogram(result.predictions), key="evaluation_confidence")
+        right.plotly_chart(charts.confidence_histogram(result.predictions), key=state.EVALUATION_CONFIDENCE)
     misclassified_table(result)
 
 
@@ -152,7 +152,7 @@ def misclassified_table(result: EvaluationResult) -> None:
     columns = [c for c in ("text", "label", "predicted", "confidence") if c in wrong]
     more = "" if len(wrong) <= 200 else "; the 200 most confident"
     st.caption(f"{len(wrong):,} wrong predictions{more}")
-    st.dataframe(wrong[columns].head(200), hide_index=True, key="evaluation_misclassified",
+    st.dataframe(wrong[columns].head(200), hide_index=True, key=state.EVALUATION_MISCLASSIFIED,
                  column_config={"confidence": st.column_config.ProgressColumn(
                      "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
 
@@ -165,11 +165,11 @@ def regression_view(result: EvaluationResult) -> None:
     preds = result.predictions
     if {"predicted"} <= set(preds) and ({"label"} & set(preds) or {"actual"} & set(preds)):
         left, right = st.columns(2)
-        left.plotly_chart(charts.predicted_vs_actual(preds), key="evaluation_scatter")
-        right.plotly_chart(charts.residual_histogram(preds), key="evaluation_residuals")
+        left.plotly_chart(charts.predicted_vs_actual(preds), key=state.EVALUATION_SCATTER)
+        right.plotly_chart(charts.residual_histogram(preds), key=state.EVALUATION_RESIDUALS)
     st.subheader("Worst examples")
     worst = result.misclassified()
-    st.dataframe(worst.head(100), hide_index=True, key="evaluation_worst")
+    st.dataframe(worst.head(100), hide_index=True, key=state.EVALUATION_WORST)
 
 
 def generic_view(result: EvaluationResult) -> None:
@@ -177,9 +177,9 @@ def generic_view(result: EvaluationResult) -> None:
     scalars = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
     st.dataframe(pd.DataFrame({"metric": [labels.metric_label(k) for k in scalars],
                                "value": [labels.metric_value(k, v) for k, v in scalars.items()]}),
-                 hide_index=True, key="evaluation_scalars")
+                 hide_index=True, key=state.EVALUATION_SCALARS)
     if not result.per_class.empty:
-        st.dataframe(result.per_class, hide_index=True, key="evaluation_per_class")
+        st.dataframe(result.per_class, hide_index=True, key=state.EVALUATION_PER_CLASS)
     baselines_table(result)
 
 
@@ -192,6 +192,6 @@ def feature_importance(result: EvaluationResult) -> None:
     frame = frame.sort_values("importance", ascending=False)
     st.subheader("Which columns matter")
     st.plotly_chart(charts.value_bar(frame, "feature", "importance", "Permutation importance"),
-                    key="evaluation_importance")
+                    key=state.EVALUATION_IMPORTANCE)
     st.caption(f"How much the {info.get('metric', 'metric')} drops when one column is shuffled, on "
                f"{info.get('rows', '?')} rows of the {info.get('split', 'validation')} split.")

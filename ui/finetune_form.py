@@ -11,7 +11,7 @@ from core.config import TRACKERS, get_settings
 from core.data import language
 from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
-from core.task_specs import tasks_where
+from core.task_specs import reads_text, tasks_where
 from core.training import service as training
 from ui import state
 from ui.widgets import duration, md_escape, size
@@ -118,7 +118,7 @@ def _init_defaults(task: str, dataset: DatasetInfo | None = None) -> None:
         info = (dataset.info or {}) if dataset is not None else {}
         chosen = info.get("max_length")
         # A gallery import never asked for one; its 128 is the services' default, not a choice.
-        if isinstance(chosen, int) and chosen >= 8 and task != "tabular" and not info.get("gallery"):
+        if isinstance(chosen, int) and chosen >= 8 and reads_text(task) and not info.get("gallery"):
             st.session_state[_key("max_length")] = chosen
 
 
@@ -162,8 +162,8 @@ def settings_form(task: str, dataset: DatasetInfo | None = None) -> dict[str, An
                                                   key=_key("max_train_rows"),
                                                   help=helps["max_train_rows"]) or None
         mode = c.radio("Weights to train", ["Full fine-tune", "LoRA"], key=_key("lora"), help=helps["lora"],
-                       disabled=task == "tabular")
-        values["lora"] = mode == "LoRA" and task != "tabular"
+                       disabled=not reads_text(task))
+        values["lora"] = mode == "LoRA" and reads_text(task)
         values["early_stopping"] = d.checkbox("Early stopping", key=_key("early_stopping"),
                                               help=helps["early_stopping"])
         if values["lora"] or values["early_stopping"]:

@@ -49,20 +49,20 @@ def evaluation_view(result: EvaluationResult) -> None:
     st.subheader("Entity-level report")
     report = pd.DataFrame(result.metrics.get("report", []))
     left, right = st.columns([3, 2])
-    left.dataframe(report, hide_index=True, key="evaluation_ner_report", column_config={
+    left.dataframe(report, hide_index=True, key=state.EVALUATION_NER_REPORT, column_config={
         c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
     if not result.per_class.empty:
         right.plotly_chart(charts.value_bar(result.per_class, "label", "f1", "F1 per entity type"),
-                           key="evaluation_ner_f1")
+                           key=state.EVALUATION_NER_F1)
     if result.baselines:
         rows = [{"model": f"this run (#{result.run_id})", **{n: result.metrics.get(n) for n, _ in CARDS}}]
         rows += [{"model": b.title, **{n: b.metrics.get(n) for n, _ in CARDS}} for b in result.baselines]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="evaluation_ner_baselines")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=state.EVALUATION_NER_BASELINES)
     st.subheader("Token confusion (by type)")
     normalised = st.toggle("Share of each gold type", key=state.EVALUATION_NORMALISE)
     matrix = pd.DataFrame(result.confusion_matrix, index=result.labels, columns=result.labels)
     if len(matrix):
-        st.plotly_chart(charts.confusion_matrix(matrix, normalised), key="evaluation_ner_confusion")
+        st.plotly_chart(charts.confusion_matrix(matrix, normalised), key=state.EVALUATION_NER_CONFUSION)
     error_analysis(result.predictions)
 
 
@@ -78,13 +78,13 @@ def error_analysis(predictions: pd.DataFrame) -> None:
     st.subheader("Where it goes wrong")
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.value_bar(summary, "category", "count", "Entities by outcome"),
-                      key="evaluation_ner_errors")
+                      key=state.EVALUATION_NER_ERRORS)
     category = right.selectbox("Show sentences with", [c for c in summary["category"] if c != "correct"],
-                               key="evaluation_ner_category")
+                               key=state.EVALUATION_NER_CATEGORY)
     part = errors[errors["category"] == category]
     shown = part[["sentence", "gold_type", "gold_text", "pred_type", "pred_text"]]
     right.dataframe(shown.assign(sentence=shown["sentence"] + 1), hide_index=True,  # numbered from 1
-                    key="evaluation_ner_error_table", height=220)
+                    key=state.EVALUATION_NER_ERROR_TABLE, height=220)
     sentences = sorted({int(s) for s in part["sentence"]})[:SHOWN_SENTENCES]
     if not sentences:
         return

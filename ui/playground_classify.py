@@ -60,7 +60,7 @@ def single_text(run: RunInfo) -> None:
         st.caption("Prediction for the previous text; press Predict again for the new one.")
     probs = probabilities(values)
     if not probs.empty:
-        st.plotly_chart(charts.probability_bar(probs), key="playground_probabilities")
+        st.plotly_chart(charts.probability_bar(probs), key=state.PLAYGROUND_PROBABILITIES)
 
 
 def _parse(uploaded: Any) -> Any:
@@ -92,7 +92,7 @@ def batch(run: RunInfo) -> None:
     column = st.selectbox("Column with the texts", columns, key=state.PLAYGROUND_BATCH_COLUMN)
     st.caption(md_escape(f"{len(parsed.frame):,} rows in {uploaded.name}"))
     key = (run.id, uploaded.file_id, column)
-    if st.button("Predict every row", key="playground_batch_predict", type="primary"):
+    if st.button("Predict every row", key=state.PLAYGROUND_BATCH_PREDICT, type="primary"):
         with st.spinner(f"Predicting {len(parsed.frame):,} rows…"):
             out = call(predict.predict_file, run.id, parsed.frame, column)
         if out is not None:
@@ -101,7 +101,7 @@ def batch(run: RunInfo) -> None:
     if not stored or stored[0] != key:
         return
     out = stored[1]
-    st.dataframe(out.head(500), hide_index=True, key="playground_batch_table")
+    st.dataframe(out.head(500), hide_index=True, key=state.PLAYGROUND_BATCH_TABLE)
     st.download_button("Download predictions (CSV)", predict.to_csv_bytes(out), file_name="predictions.csv",
                        mime="text/csv", key=state.PLAYGROUND_DOWNLOAD, icon=":material/download:",
                        on_click="ignore")

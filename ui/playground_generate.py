@@ -13,11 +13,12 @@ from core.errors import UserError
 from core.inference import generation, predict
 from core.models import catalog
 from core.results import verdict
-from ui import access, ship
+from core.task_specs import generates_text
+from ui import access, ship, state
 from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
 
-KEY = "playground_gen_"
+KEY = state.PLAYGROUND_GEN_PREFIX
 ENGINE_LABELS = {"auto": "Auto (llama.cpp on CPU)", "llama.cpp": "llama.cpp (GGUF)",
                  "exact": "Exact (transformers generate)"}
 HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, content)
@@ -30,14 +31,14 @@ def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
     """Catalogue causal LMs and succeeded causal-LM runs, as {model reference: label}."""
     choices = {m.key: m.name for m in (call(catalog.list_models) or []) if m.family == "causal-lm"}
     choices.update({f"run:{r.id}": f"Run {r.id} · {r.name}" for r in runs
-                    if r.task == "causal-lm" and r.status == "succeeded"})
+                    if generates_text(r.task) and r.status == "succeeded"})
     return choices
 
 
 def default_models(runs: Sequence[RunInfo], keys: Sequence[str]) -> tuple[str, str]:
     """(first, second) model to open on: the best fine-tuned chat run when one exists, else the first
     catalogue model; beside it, the model it was fine-tuned from (fine-tuned against not fine-tuned)."""
-    chat_runs = [r for r in runs if r.task == "causal-lm" and r.status == "succeeded"
+    chat_runs = [r for r in runs if generates_text(r.task) and r.status == "succeeded"
                  and f"run:{r.id}" in keys]
     best = verdict.best_run(chat_runs)
     if best is None:

@@ -10,10 +10,10 @@ import streamlit as st
 from core.entities import RunInfo
 from core.inference import ner_predict
 from core.results import verdict
-from ui import highlight
+from ui import highlight, state
 from ui.widgets import call, run_picker
 
-KEY = "playground_ner_"
+KEY = state.PLAYGROUND_NER_PREFIX
 
 
 def entities_frame(entities: object) -> pd.DataFrame:

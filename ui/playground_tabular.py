@@ -12,10 +12,10 @@ from core.data.ingest import FORMATS
 from core.entities import RunInfo
 from core.inference import predict, tabular_predict
 from core.results import verdict
-from ui import access, charts
+from ui import access, charts, state
 from ui.widgets import call, run_picker
 
-KEY = "playground_tab_"
+KEY = state.PLAYGROUND_TABULAR_PREFIX
 
 
 def _inputs(fields: Sequence[tabular_predict.FeatureField]) -> dict[str, Any]:

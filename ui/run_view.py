@@ -12,6 +12,7 @@ from core.entities import RunInfo
 from core.errors import UserError
 from core.results import evaluation, verdict
 from core.run_folder import STAGE_TRAINING
+from core.task_specs import generates_text
 from core.text.labels import task_label
 from core.training import service as training
 from core.training.estimates import Overheads, past_runs, remaining_seconds
@@ -126,14 +127,14 @@ def _cv(run: RunInfo) -> None:
     summary = call(crossval.cv_summary, run.id)
     if summary is not None and not summary.empty:
         shown = summary.drop(columns=["mean", "std"]).set_index("metric")
-        st.dataframe(shown, key="finetune_cv_summary")
+        st.dataframe(shown, key=state.FINETUNE_CV_SUMMARY)
     curves = call(crossval.cv_curves, run.id)
     if curves is not None and not curves.empty:
         left, right = st.columns(2)
-        left.plotly_chart(charts.fold_curves(curves, "loss"), key="finetune_cv_loss")
+        left.plotly_chart(charts.fold_curves(curves, "loss"), key=state.FINETUNE_CV_LOSS)
         metric = pick_metric(curves)
         if metric:
-            right.plotly_chart(charts.fold_curves(curves, metric), key="finetune_cv_metric")
+            right.plotly_chart(charts.fold_curves(curves, metric), key=state.FINETUNE_CV_METRIC)
 
 
 def _answers(run: RunInfo) -> None:
@@ -145,9 +146,9 @@ def _answers(run: RunInfo) -> None:
         st.markdown("**Answers as training goes on**")
         st.dataframe(samples.sort_values(["prompt", "step"], kind="stable")[["prompt", "step", "output",
                                                                             "reference"]],
-                     hide_index=True, key="finetune_samples")
+                     hide_index=True, key=state.FINETUNE_SAMPLES)
     if run.status == "succeeded" and run.config.get("lora") and access.allowed("export"):
-        if st.button("Merge LoRA into a plain model folder", key="finetune_merge_lora",
+        if st.button("Merge LoRA into a plain model folder", key=state.FINETUNE_MERGE_LORA,
                      help="For export: the adapters are folded into a copy of the base weights."):
             with st.spinner("Merging…"):
                 folder = call(generation.merge_lora, run.id)
@@ -201,13 +202,13 @@ def render_run(run_id: int) -> RunInfo | None:
     metrics = call(training.run_metrics, run.id) if run.kind != "cv" else None
     if metrics is not None and not metrics.empty:
         left, right = st.columns(2)
-        left.plotly_chart(charts.loss_curves(metrics), key="finetune_loss_chart")
+        left.plotly_chart(charts.loss_curves(metrics), key=state.FINETUNE_LOSS_CHART)
         metric = pick_metric(metrics)
         if metric:
-            right.plotly_chart(charts.metric_curve(metrics, metric), key="finetune_metric_chart")
+            right.plotly_chart(charts.metric_curve(metrics, metric), key=state.FINETUNE_METRIC_CHART)
     elif run.is_live and run.kind != "cv":
         st.caption("Curves appear after the first logged steps.")
-    if run.task == "causal-lm":
+    if generates_text(run.task):
         _answers(run)
     _tracking(run)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):

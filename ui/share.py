@@ -108,7 +108,7 @@ def side_by_side_panel(run_ids: Sequence[int]) -> None:
     stored = call(side_by_side.stored_outputs, list(run_ids))
     if stored is not None and not stored.empty:
         st.caption("Greedy answers each run gave to the same held-out prompts when it was evaluated.")
-        st.dataframe(_readable_refs(stored), hide_index=True, key="compare_sbs_stored")
+        st.dataframe(_readable_refs(stored), hide_index=True, key=state.COMPARE_SBS_STORED)
     st.caption("Or generate fresh answers to validation prompts, with the same seed for every run:")
     left, right = st.columns(2)
     n = left.number_input("Validation prompts", 1, 20, 3, key=state.COMPARE_SBS_PROMPTS)
@@ -119,7 +119,7 @@ def side_by_side_panel(run_ids: Sequence[int]) -> None:
             table = call(side_by_side.side_by_side, [f"run:{i}" for i in run_ids], prompts or [],
                          seed=int(seed)) if prompts else None
         if table is not None:
-            st.dataframe(_readable_refs(table), hide_index=True, key="compare_sbs_table")
+            st.dataframe(_readable_refs(table), hide_index=True, key=state.COMPARE_SBS_TABLE)
 
 
 def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
@@ -145,7 +145,7 @@ def learning_curve_panel(runs: Sequence[RunInfo]) -> None:
     children = call(learning_curve.learning_curve_runs, parent_id)
     curve = call(learning_curve.learning_curve, parent_id)
     if children is not None:
-        st.dataframe(children, hide_index=True, key="compare_lc_children")
+        st.dataframe(children, hide_index=True, key=state.COMPARE_LC_CHILDREN)
     if curve is not None and not curve.empty:
         metric = learning_curve.headline_metric(parent_id, curve)
-        st.plotly_chart(learning_curve_figure(curve, metric), key="compare_lc_chart")
+        st.plotly_chart(learning_curve_figure(curve, metric), key=state.COMPARE_LC_CHART)

@@ -148,3 +148,81 @@ SWEEP_SELECT = "sweep_select"
 SWEEP_LEADERBOARD = "sweep_leaderboard"
 SWEEP_CHART_PREFIX = "sweep_chart_"
 SWEEP_FINAL = "sweep_final"
+
+# Tables, charts and buttons (every widget has its key here; issue 26). A name ending in PREFIX
+# starts keys built per item (a chart name, a field, a dataset version).
+
+# Home page: displays
+HOME_DATASETS = "home_datasets"
+HOME_RUNS = "home_runs"
+
+# Datasets page: displays
+DATASETS_GALLERY_PREFIX = "datasets_gallery_"
+DATASETS_PREVIEW = "datasets_preview"
+DATASETS_REPORT = "datasets_report"
+DATASETS_SAVED_MAPPING = "datasets_saved_mapping"
+DATASETS_SAVED_PREFIX = "datasets_saved_"
+DATASETS_TYPES = "datasets_types"
+DATASETS_VERSIONS = "datasets_versions"
+
+# Models page: displays
+MODELS_LANGUAGES = "models_languages"
+MODELS_TABLE = "models_table"
+
+# Fine-tuning page: displays
+FINETUNE_CV_LOSS = "finetune_cv_loss"
+FINETUNE_CV_METRIC = "finetune_cv_metric"
+FINETUNE_CV_SUMMARY = "finetune_cv_summary"
+FINETUNE_LOSS_CHART = "finetune_loss_chart"
+FINETUNE_MERGE_LORA = "finetune_merge_lora"
+FINETUNE_METRIC_CHART = "finetune_metric_chart"
+FINETUNE_RUNS_TABLE = "finetune_runs_table"
+FINETUNE_SAMPLES = "finetune_samples"
+
+# Evaluation page: displays
+EVALUATION_ANSWER_HISTOGRAM = "evaluation_answer_histogram"
+EVALUATION_ANSWER_METRICS = "evaluation_answer_metrics"
+EVALUATION_ANSWER_WORST = "evaluation_answer_worst"
+EVALUATION_AVERAGES = "evaluation_averages"
+EVALUATION_BASELINES = "evaluation_baselines"
+EVALUATION_CALIBRATION = "evaluation_calibration"
+EVALUATION_CONFIDENCE = "evaluation_confidence"
+EVALUATION_CONFUSION = "evaluation_confusion"
+EVALUATION_IMPORTANCE = "evaluation_importance"
+EVALUATION_MISCLASSIFIED = "evaluation_misclassified"
+EVALUATION_NER_BASELINES = "evaluation_ner_baselines"
+EVALUATION_NER_CATEGORY = "evaluation_ner_category"
+EVALUATION_NER_CONFUSION = "evaluation_ner_confusion"
+EVALUATION_NER_ERRORS = "evaluation_ner_errors"
+EVALUATION_NER_ERROR_TABLE = "evaluation_ner_error_table"
+EVALUATION_NER_F1 = "evaluation_ner_f1"
+EVALUATION_NER_REPORT = "evaluation_ner_report"
+EVALUATION_PER_CLASS = "evaluation_per_class"
+EVALUATION_PR = "evaluation_pr"
+EVALUATION_REPORT = "evaluation_report"
+EVALUATION_RESIDUALS = "evaluation_residuals"
+EVALUATION_ROC = "evaluation_roc"
+EVALUATION_SCALARS = "evaluation_scalars"
+EVALUATION_SCATTER = "evaluation_scatter"
+EVALUATION_VERDICT = "evaluation_verdict"
+EVALUATION_WORST = "evaluation_worst"
+
+# Playground page: displays
+PLAYGROUND_BATCH_PREDICT = "playground_batch_predict"
+PLAYGROUND_BATCH_TABLE = "playground_batch_table"
+PLAYGROUND_GEN_PREFIX = "playground_gen_"
+PLAYGROUND_NER_PREFIX = "playground_ner_"
+PLAYGROUND_PROBABILITIES = "playground_probabilities"
+PLAYGROUND_TABULAR_PREFIX = "playground_tab_"
+
+# Compare page: displays
+COMPARE_ANSWER_QUALITY = "compare_answer_quality"
+COMPARE_CONFIG_DIFF = "compare_config_diff"
+COMPARE_CURVES = "compare_curves"
+COMPARE_FINAL = "compare_final"
+COMPARE_FLIPS = "compare_flips"
+COMPARE_LC_CHART = "compare_lc_chart"
+COMPARE_LC_CHILDREN = "compare_lc_children"
+COMPARE_SBS_STORED = "compare_sbs_stored"
+COMPARE_SBS_TABLE = "compare_sbs_table"
+COMPARE_VERDICT = "compare_verdict"

@@ -226,18 +226,22 @@ def _parquet_options(frame: pd.DataFrame, long_chars: int = 65_536) -> dict[str,
 
 def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task: str,
                  split: SplitConfig, model_key: str | None = "minilm-l6", max_length: int | None = 128,
-                 extra_info: dict[str, Any] | None = None, created_by: str = "") -> DatasetInfo:
+                 extra_info: dict[str, Any] | None = None, created_by: str = "",
+                 prepared: Prepared | None = None) -> DatasetInfo:
     """Save an immutable version; the same content, mapping and split returns the existing one.
 
-    `created_by`: the signed-in person who saved it (empty without sign-in).
+    `created_by`: the signed-in person who saved it (empty without sign-in). `prepared`: what
+    ``prepare_dataset`` returned for these same arguments (the upload form already checked the data),
+    so that saving does not prepare it a second time.
     """
     name = " ".join(str(name).split())
     if not name:
         raise DatasetError("Give the dataset a name.")
     if len(name) > 200:
         raise DatasetError("The dataset name is too long; keep it under 200 characters.")
-    prepared = prepare_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
-                               max_length=max_length)
+    if prepared is None:
+        prepared = prepare_dataset(parsed, mapping, task=task, split=split, model_key=model_key,
+                                   max_length=max_length)
     report = prepared.report
     if report.blocking:
         first = report.blocking[0].message

@@ -7,7 +7,6 @@ has no packaged data, so its card uses the project's own sample written for this
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,10 @@ import pandas as pd
 from core.data.datasets import frame_to_parsed, get_dataset, save_dataset
 from core.data.splits import SplitConfig
 from core.entities import DatasetInfo
-from core.errors import NotFoundError
+from core.errors import DatasetError, NotFoundError
 from core.models.assets import package_file
 from core.store import datasets as store
+from core.text.jsonl import read_jsonl
 
 NER_SAMPLE = Path(__file__).parent / "samples" / "support_tickets_ner.jsonl"
 
@@ -120,7 +120,9 @@ def _sklearn(name: str, label: str) -> Callable[[], Loaded]:
 
 
 def _support_tickets() -> Loaded:
-    rows = [json.loads(line) for line in NER_SAMPLE.read_text(encoding="utf-8").splitlines() if line]
+    text = NER_SAMPLE.read_text(encoding="utf-8")
+    rows = [line.value for line in read_jsonl(text, lambda number, exc: DatasetError(
+        f"Line {number} of the bundled sample {NER_SAMPLE.name} is not valid JSON ({exc})."))]
     df = pd.DataFrame({"tokens": [r["tokens"] for r in rows], "tags": [r["tags"] for r in rows]})
     return df, {"tokens": "tokens", "tags": "tags"}, SplitConfig()
 

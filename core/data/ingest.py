@@ -32,6 +32,7 @@ from core.text.encoding import (
     encoding_label,
     utf16_without_bom,
 )
+from core.text.jsonl import read_jsonl
 from core.text.textfile import (
     drop_orange_header_rows,
     infer_type,
@@ -404,17 +405,15 @@ def _read_json(text: str, name: str, encoding: str, warnings: list[str]) -> Pars
 
 
 def _read_jsonl(text: str, name: str, encoding: str, warnings: list[str]) -> ParsedFile:
+    def bad_line(lineno: int, exc: ValueError | RecursionError) -> DatasetError:
+        if isinstance(exc, RecursionError):
+            return _too_deep(name, f" (line {lineno})")
+        why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return DatasetError(f"Line {lineno} of '{name}' is not valid JSON ({why}); "
+                            "each line must be one JSON record.")
+
     records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except RecursionError as exc:
-            raise _too_deep(name, f" (line {lineno})") from exc
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"Line {lineno} of '{name}' is not valid JSON ({exc.msg} at column "
-                               f"{exc.colno}); each line must be one JSON record.") from exc
+    for lineno, line, item in read_jsonl(text, bad_line):
         if not isinstance(item, dict):
             raise DatasetError(f"Line {lineno} of '{name}' is not a JSON record "
                                f"({_short(line)}); each line must look like "

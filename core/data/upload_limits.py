@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from core import config
 from core.config import Settings, get_settings
 from core.errors import DatasetError
 
@@ -40,7 +41,7 @@ def check_rows(name: str, rows: int, settings: Settings | None = None) -> None:
     """DatasetError when a table has more rows than UCLAB_MAX_ROWS allows."""
     s = settings or get_settings()
     if rows > s.max_rows:
-        raise _too_big(name, f"holds {rows:,} rows", f"{s.max_rows:,} rows", "UCLAB_MAX_ROWS")
+        raise _too_big(name, f"holds {rows:,} rows", f"{s.max_rows:,} rows", config.MAX_ROWS_VARIABLE)
 
 
 def check_text_lines(data: bytes, name: str) -> None:
@@ -62,7 +63,7 @@ def check_parquet(data: bytes, name: str) -> None:
     expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if expanded > s.max_expanded_mb * 2**20:
         raise _too_big(name, f"expands to {expanded / 2**20:,.0f} MB", f"{s.max_expanded_mb:,} MB",
-                       "UCLAB_MAX_EXPANDED_MB")
+                       config.MAX_EXPANDED_VARIABLE)
 
 
 def check_workbook(data: bytes, name: str) -> None:
@@ -77,7 +78,7 @@ def check_workbook(data: bytes, name: str) -> None:
     expanded = sum(i.file_size for i in infos)
     if expanded > s.max_expanded_mb * 2**20:
         raise _too_big(name, f"expands to {expanded / 2**20:,.0f} MB", f"{s.max_expanded_mb:,} MB",
-                       "UCLAB_MAX_EXPANDED_MB")
+                       config.MAX_EXPANDED_VARIABLE)
     for info in infos:
         if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
             continue
@@ -101,7 +102,7 @@ def _column(letters: bytes) -> int:
 def _check_cells(name: str, cells: int, s: Settings) -> None:
     if cells > s.max_cells:
         raise _too_big(name, f"has {cells:,} cells in a sheet", f"{s.max_cells:,} cells",
-                       "UCLAB_MAX_CELLS")
+                       config.MAX_CELLS_VARIABLE)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from core.models import assets, catalog
 from core.run_folder import RunFolder
 from core.store import generations, runs
 from core.tasks.chat import ROLES
+from core.text.jsonl import read_jsonl
 from core.text.spreadsheet import write_csv
 
 # ---- model references ----------------------------------------------------------------------------
@@ -359,16 +360,10 @@ def _run_dir(run_id: int) -> Path:
 
 def sample_generations(run_id: int) -> pd.DataFrame:
     """The run's answers to its fixed validation prompts at each evaluation (step 0 = before training)."""
-    import json
-
     path = RunFolder(_run_dir(run_id), run_id).samples
     rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed worker
+    if path.is_file():  # bad lines skipped: a line cut short by a killed worker
+        rows = [line.value for line in read_jsonl(path.read_text(encoding="utf-8"), None)]
     frame = pd.DataFrame(rows, columns=["step", "prompt", "output", "reference", "at"])
     return frame.sort_values(["step"], kind="stable").reset_index(drop=True)
 

@@ -14,7 +14,6 @@ use this to convert once per session. torch is only imported inside functions th
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from core import config
 from core.config import get_settings
 from core.errors import ModelError, NotFoundError
 from core.models import assets, model_registry
@@ -102,7 +102,7 @@ def _is_hf_folder(path: Path) -> bool:
 
 def smollm2_folder() -> Path | None:
     """The converted SmolLM2 folder (UCLAB_SMOLLM2_DIR if valid, else under UCLAB_HOME), or None."""
-    override = os.environ.get("UCLAB_SMOLLM2_DIR")
+    override = config.smollm2_dir()
     if override and _is_hf_folder(Path(override)):
         return Path(override).resolve()
     target = get_settings().models_dir / SMOLLM2_KEY

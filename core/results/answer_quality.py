@@ -34,7 +34,7 @@ from core.results.prompts import (
 from core.store import answers as store
 from core.store.answers import AnswerEvaluationInfo
 from core.store.runs import get_run
-from core.task_specs import SPECS
+from core.task_specs import SPECS, generates_text, tasks_where
 
 Progress = Callable[[int, int], None]
 DEFAULT_EXAMPLES = 200
@@ -246,7 +246,7 @@ def baseline_model(task: str, run_model_key: str | None = None) -> str:
     """The instruct model a dataset's prompt baselines use: a causal-LM run's base model, else SmolLM2."""
     from core.models.catalog import SMOLLM2_KEY
 
-    return run_model_key if task == "causal-lm" and run_model_key else SMOLLM2_KEY
+    return run_model_key if generates_text(task) and run_model_key else SMOLLM2_KEY
 
 
 def cached_baselines(dataset_id: int, split: str, model_ref: str, *, examples: int | None = None,
@@ -269,18 +269,18 @@ def ensure_prompt_baselines(dataset_id: int, split: str = "test", *, model_ref: 
     from core.data import datasets
 
     task = datasets.get_dataset(dataset_id).task
-    if task not in ("causal-lm", "classification"):
+    if task not in tasks_where("prompt_baselines"):
         raise ConfigError(f"Prompt baselines exist for causal-LM and classification datasets, not {task}.")
     model_ref = model_ref or baseline_model(task)
     out = []
     for k in (0, shots) if shots > 0 else (0,):
-        kind = (CAUSAL_KINDS if task == "causal-lm" else LABEL_KINDS)[k > 0]
+        kind = (CAUSAL_KINDS if generates_text(task) else LABEL_KINDS)[k > 0]
         hit = store.find_answer_evaluations(dataset_id=dataset_id, split=split, model_ref=model_ref,
                                             kinds=(kind,), shots=k, seed=seed, baselines_only=True)
         hit = [e for e in hit if e.settings.get("requested_examples", e.examples) == examples]
         if hit:
             out.append(hit[0])
-        elif task == "causal-lm":
+        elif generates_text(task):
             out.append(evaluate_answers(model_ref, dataset_id, split, kind=kind, shots=k, seed=seed,
                                         examples=examples, progress=progress))
         else:

@@ -11,7 +11,6 @@ compared with the stakeholders' votes by Cohen's kappa with a bootstrap interval
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core import config
 from core.errors import ConfigError, UserError
 from core.results import answer_metrics as am
 from core.store import answers as store
@@ -51,11 +51,10 @@ class JudgeSettings:
 
     @classmethod
     def from_env(cls) -> JudgeSettings | None:
-        url = os.environ.get("UCLAB_JUDGE_URL", "").strip()
-        model = os.environ.get("UCLAB_JUDGE_MODEL", "").strip()
-        if not url or not model:
+        endpoint = config.judge_endpoint()
+        if endpoint is None:
             return None
-        key = os.environ.get(os.environ.get("UCLAB_JUDGE_KEY_ENV", "UCLAB_JUDGE_API_KEY") or "", "") or None
+        url, model, key = endpoint
         return cls(url.rstrip("/"), model, key)
 
 

@@ -7,7 +7,6 @@ script or stylesheet is referenced. Every piece of user text passes through ``ht
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core import config
 from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.models import catalog
@@ -27,7 +27,7 @@ from core.results.report_snippets import load_snippet, task_sentence
 from core.results.verdict import baseline_winner, run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
-from core.task_specs import best_of, rank_metric
+from core.task_specs import best_of, generates_text, rank_metric
 from core.text import labels
 
 # Greedy answers depend on the engine's arithmetic, so each table of answers says which engine wrote it.
@@ -36,8 +36,8 @@ EXACT_ENGINE_NOTE = ("by transformers (the exact engine) when the run finished, 
 ANSWER_ENGINE_NOTE = ("These answers were written by the app's generation engine (llama.cpp where it is "
                       "installed, else transformers); the example generations below were written by "
                       "transformers at the end of training, so the same prompt can read differently there.")
-DEFAULT_CPU_USD_PER_HOUR = 0.10  # a small cloud VM with 2–4 cores
-DEFAULT_GPU_USD_PER_HOUR = 2.50  # one data-centre GPU, on demand
+DEFAULT_CPU_USD_PER_HOUR = config.DEFAULT_CPU_USD_PER_HOUR
+DEFAULT_GPU_USD_PER_HOUR = config.DEFAULT_GPU_USD_PER_HOUR
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
 padding:0 1rem;color:#111827;line-height:1.5}h1{color:#4F46E5}h2{border-bottom:2px solid #E5E7EB;
 padding-bottom:.2rem;margin-top:2.2rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem;
@@ -89,12 +89,7 @@ def _chart(fig: Any) -> str:
 
 def _rate(device: str) -> float:
     gpu = any(w in (device or "").lower() for w in ("cuda", "gpu", "mps"))
-    env, default = (("UCLAB_GPU_USD_PER_HOUR", DEFAULT_GPU_USD_PER_HOUR) if gpu
-                    else ("UCLAB_CPU_USD_PER_HOUR", DEFAULT_CPU_USD_PER_HOUR))
-    try:
-        return float(os.environ.get(env, default))
-    except ValueError:
-        return default
+    return config.usd_per_hour(gpu)
 
 
 def _evaluations(run_id: int) -> dict[tuple[str, str], EvaluationRow]:
@@ -170,7 +165,7 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
     split = "test" if ("test", "run") in best_evals else "validation"
     baselines = {m: dict(e.metrics) for (sp, m), e in best_evals.items() if sp == split and m != "run"}
     predictions = _predictions(best_id, split)
-    generated = _generations(best_id, examples) if best.task == "causal-lm" else pd.DataFrame()
+    generated = _generations(best_id, examples) if generates_text(best.task) else pd.DataFrame()
     data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
             "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
             "findings": list((dataset.quality or {}).get("findings") or []),
@@ -347,7 +342,7 @@ def _section_int8(run: RunInfo) -> str:
 
 def _section_answers(run: RunInfo, split: str) -> str:
     """Answer quality of a causal-LM run: every metric with its interval, the prompt baselines, the worst."""
-    if run.task != "causal-lm":
+    if not generates_text(run.task):
         return ""
     from core.results.answer_quality import get_answer_quality
 
@@ -385,7 +380,7 @@ def _section_charts(run: RunInfo, metrics: dict[str, Any], curves: pd.DataFrame,
 
 def _section_examples(run: RunInfo, predictions: pd.DataFrame | None, generations: pd.DataFrame,
                       n: int) -> str:
-    if run.task == "causal-lm":
+    if generates_text(run.task):
         stored = pd.DataFrame()
         if predictions is not None and "generated" in predictions:
             keep = [c for c in ("prompt", "reference", "generated") if c in predictions]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from core.task_specs import SPECS
+from core.task_specs import SPECS, generates_text
 
 # The sentences and snippets live in the task specs (core.task_specs).
 SENTENCES = {spec.task: spec.sentence for spec in SPECS}
@@ -25,7 +25,7 @@ def code_snippet(task: str, folder: str) -> str:
 def load_snippet(task: str, folder: str, run_id: int) -> str:
     """HTML: how to call the model from the command line and from Python (escaped)."""
     cli = f"python -m core predict {run_id} --text \"Type a text here\""
-    if task == "causal-lm":
+    if generates_text(task):
         cli = f"python -m core generate --run {run_id} --prompt \"Type a question here\""
     python = code_snippet(task, folder)
     parts = ["<p>From the command line of this app:</p>", f"<pre><code>{html.escape(cli)}</code></pre>"]

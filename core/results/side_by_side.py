@@ -19,6 +19,7 @@ from core.generation_settings import GenerationSettings
 from core.inference import generation, predict
 from core.results.compare import run_predictions
 from core.store.runs import get_run
+from core.task_specs import generates_text
 
 MAX_PROMPTS = 50
 PROMPT_CHARS = 300
@@ -75,7 +76,7 @@ def model_outputs(model_ref: str, prompts: Sequence[str], *, seed: int = 0, temp
         if "value" in frame:
             return [f"{v:.4g}" for v in frame["value"]]
         return [f"{lab} ({conf:.0%})" for lab, conf in zip(frame["label"], frame["confidence"], strict=True)]
-    if task not in (None, "causal-lm"):
+    if task is not None and not generates_text(task):
         raise UserError(f"Run {run_id} is a {task} run; side-by-side outputs need text generators "
                         "or text classifiers.")
 

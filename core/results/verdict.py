@@ -282,7 +282,7 @@ def run_verdict(run_id: int, split: str | None = None) -> Verdict:
     except NotFoundError:
         return Verdict(f"Run {run_id} has no evaluation on the {split} split yet, so there is no verdict.",
                        NONE)
-    if result.task == "causal-lm":
+    if task_specs.generates_text(result.task):
         try:
             quality = answer_quality.get_answer_quality(run_id, split)
         except NotFoundError:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import sys
 from typing import Any
 
+from core import config
 from core.errors import ConfigError
 from core.serve.app import ServeOptions, create_app
 from core.serve.backend import ServedModel, preload
 
-KEY_VARIABLE = "UCLAB_API_KEY"
+KEY_VARIABLE = config.API_KEY_VARIABLE
 ACCEPT_BACKLOG = 128  # connections waiting to be accepted, and accepted in one go
 RESERVED_FILES = 128  # open files kept for the model, the database and the logs
 
@@ -30,7 +30,7 @@ def is_loopback(host: str) -> bool:
 
 def resolve_key(api_key: str | None) -> str | None:
     """The key from --api-key, else UCLAB_API_KEY, else none."""
-    key = (api_key or os.environ.get(KEY_VARIABLE) or "").strip()
+    key = (api_key or config.api_key() or "").strip()
     return key or None
 
 

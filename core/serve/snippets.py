@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 
+from core import config
 from core.config import get_settings
 from core.serve.backend import CAUSAL
 
@@ -17,7 +18,7 @@ def serve_snippets(model_id: str, kind: str, *, host: str = "127.0.0.1", port: i
     source = f"--run {run_id}" if run_id is not None else f"--model {shlex.quote(model_id)}"
     # A new terminal has none of the app's environment: name its data folder, or the server answers
     # "There is no run with id N" from an empty ~/.uclab.
-    home = f"UCLAB_HOME={shlex.quote(str(get_settings().home))} "
+    home = f"{config.HOME_VARIABLE}={shlex.quote(str(get_settings().home))} "
     command = f"{home}uclab serve {source} --host {host} --port {port}"
     url = f"http://{host}:{port}/v1"
     if kind == CAUSAL:

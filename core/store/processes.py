@@ -12,13 +12,15 @@ import socket
 
 import psutil
 
+from core import config
+
 # Start times are floats from the kernel's clock ticks; two reads of one process agree closely.
 START_TIME_SLACK_S = 1.0
 
 
 def this_host() -> str:
     """This machine's name as runs and workers record it (UCLAB_HOST overrides it)."""
-    return os.environ.get("UCLAB_HOST") or socket.gethostname()
+    return config.host_override() or socket.gethostname()
 
 
 def start_time(pid: int | None = None) -> float | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DatasetError
+from core.text.jsonl import read_jsonl
 
 FORMATS = ("text", "prompt_completion", "messages")  # as in mapping["format"]
 ROLES = ("system", "user", "assistant", "tool")
@@ -224,15 +225,15 @@ def read_messages_jsonl(source: str | bytes | Path) -> list[list[dict[str, str]]
     text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
     if isinstance(text, bytes):
         text = text.decode("utf-8-sig")
+
+    def bad_line(line_no: int, exc: ValueError | RecursionError) -> DatasetError:
+        why = (exc.msg if isinstance(exc, json.JSONDecodeError)
+               else "nested too deeply" if isinstance(exc, RecursionError) else str(exc))
+        return DatasetError(f"Line {line_no} of the JSONL file is not valid JSON ({why}); "
+                            "each line must be one object like {\"messages\": [...]}.")
+
     conversations: list[list[dict[str, str]]] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"Line {line_no} of the JSONL file is not valid JSON ({exc.msg}); "
-                               "each line must be one object like {\"messages\": [...]}.") from exc
+    for line_no, _, record in read_jsonl(text, bad_line):
         parsed = parse_messages(record, line_no)
         if isinstance(parsed, RowProblem):
             raise DatasetError(parsed.message)

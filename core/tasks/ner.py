@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.errors import DatasetError
 from core.text.encoding import decode_text
+from core.text.jsonl import read_jsonl
 from core.text.scripts import UNSPACED, script_of
 
 TEXT_EXTENSIONS = (".conll", ".conllu", ".txt", ".iob", ".iob2", ".bio", ".bioes", ".ner")
@@ -190,17 +191,9 @@ def read_token_file(data: bytes | str, filename: str) -> pd.DataFrame:
     name = filename.lower()
     text = _decode(data, filename)
     if name.endswith(JSON_EXTENSIONS):
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError as exc:
-                raise DatasetError(
-                    f"Line {number} of '{filename}' is not valid JSON; each line needs an "
-                    'object such as {"tokens": [...], "tags": [...]}.'
-                ) from exc
+        records = [line.value for line in read_jsonl(text, lambda number, _: DatasetError(
+            f"Line {number} of '{filename}' is not valid JSON; each line needs an "
+            'object such as {"tokens": [...], "tags": [...]}.'))]
         if not records or not all(isinstance(r, dict) for r in records):
             raise DatasetError(f"'{filename}' needs one JSON object per line with 'tokens' and 'tags' lists.")
         frame = normalize_token_frame(pd.DataFrame(records))

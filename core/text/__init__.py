@@ -1,3 +1,3 @@
 """Text handling below every domain: decoding bytes to text, delimiter and header sniffing, Arrow
-string helpers.
+string helpers, the one JSON Lines reader.
 """

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core import config
 from core.config import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def worker_env(gpus: Sequence[int] | None = None) -> dict[str, str]:
     settings = get_settings()
     # Passive OpenMP waiting: when other processes share the cores (the app server, a test
     # run), spinning threads made a 2-thread step 5-7x slower here; passive waiting does not.
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "UCLAB_HOME": str(settings.home),
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, config.HOME_VARIABLE: str(settings.home),
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     if gpus is not None:

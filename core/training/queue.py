@@ -14,6 +14,7 @@ import os
 import subprocess
 from typing import Protocol
 
+from core import config
 from core.config import get_settings
 from core.run_folder import RunFolder
 from core.store import runs, workers
@@ -88,10 +89,7 @@ def get_launcher() -> Launcher | None:
 
 def max_running() -> int:
     """How many runs may train at once (UCLAB_MAX_RUNNING, default 1: a CPU has no room for two)."""
-    try:
-        return max(1, int(os.environ.get("UCLAB_MAX_RUNNING", "1")))
-    except ValueError:
-        return 1
+    return config.max_running()
 
 
 def kick_queue(launcher: Launcher | None = None) -> list[int]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data import datasets
+from ui import dataset_form
 
 ROWS = [("A wonderful, moving film with great acting", "fresh"), ("Dull and far too long", "rotten"),
         ("I loved every minute of it", "fresh"), ("The plot makes no sense at all", "rotten"),
@@ -226,3 +229,23 @@ def test_an_ambiguous_file_shows_both_readings_and_asks(open_page: Callable[...,
     assert not at.exception
     assert at.selectbox(key="datasets_encoding").value == "euc-jp"
     assert at.dataframe[0].value["review"].tolist() == texts
+
+
+def test_saving_does_not_prepare_the_data_a_second_time(open_page: Callable[..., AppTest],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26: the quality report's preparation is what the save stores; it ran twice before."""
+    calls = []
+    prepare = datasets.prepare_dataset
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("task"))
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "prepare_dataset", counting)
+    dataset_form._prepare.clear()  # shared by sessions: start from an empty cache
+    at = _upload(open_page("datasets"), "reviews.csv", _csv(ROWS))
+    prepared_for_report = len(calls)
+    at.button(key="datasets_save").click().run()
+    assert not at.exception
+    assert prepared_for_report == 1 and len(calls) == 1
+    assert datasets.list_datasets()[0].row_count == 12
