@@ -31,10 +31,8 @@ def _figure_text(figure: dict[str, Any]) -> str:
 
 def estimated_speed(model: ModelInfo) -> str:
     """What the estimates assume for a model never measured here, labelled as such."""
-    if model.family == "tabular":
-        return f"about {estimates.TABULAR_SAMPLES_PER_S:,.0f} samples/s (built-in figure, not measured here)"
-    return (f"about {estimates.builtin_speed(model.params):,.1f} samples/s training "
-            "(built-in estimate, not measured here)")
+    speed, what = estimates.unmeasured_speed(model)
+    return f"about {speed:,.1f} samples/s training ({what}, not measured here)"
 
 
 def speed_text(speed: dict[str, Any] | None, model: ModelInfo | None = None) -> str:
@@ -60,9 +58,7 @@ def training_speed(model: ModelInfo) -> str:
                if f and f.get("measure") == "train_samples_per_s" and f.get("value") is not None]
     if figures:
         return f"{float(figures[0]['value']):,.1f} samples/s"
-    if model.family == "tabular":
-        return f"≈ {estimates.TABULAR_SAMPLES_PER_S:,.0f} samples/s (estimate)"
-    return f"≈ {estimates.builtin_speed(model.params):,.1f} samples/s (estimate)"
+    return f"≈ {estimates.unmeasured_speed(model)[0]:,.1f} samples/s (estimate)"
 
 
 def languages_cell(model: ModelInfo) -> str:

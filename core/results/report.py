@@ -27,7 +27,7 @@ from core.results.report_snippets import load_snippet, task_sentence
 from core.results.verdict import baseline_winner, run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
-from core.task_specs import best_of, generates_text, rank_metric
+from core.task_specs import best_of, generates_text, get_spec, rank_metric
 from core.text import labels
 
 # Greedy answers depend on the engine's arithmetic, so each table of answers says which engine wrote it.
@@ -304,7 +304,8 @@ def _baseline_win(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, di
 
 def _section_prompting(run: RunInfo, split: str, stored: dict[str, dict[str, Any]]) -> str:
     """A classifier against the base instruct model prompted for a label, each on its own examples."""
-    if run.task != "classification":
+    spec = get_spec(run.task)
+    if spec is None or not spec.prompt_baselines or spec.generates_text:  # a chat run: _section_answers
         return ""
     try:
         result = get_evaluation(run.id, split)

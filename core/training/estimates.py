@@ -203,6 +203,13 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
     return middle, f"measured in {len(bases)} earlier {runs_word} of this model for this task here"
 
 
+def unmeasured_speed(model: Any) -> tuple[float, str]:
+    """Samples/s the estimates assume for a catalogue model never measured here, and what it is."""
+    if getattr(model, "family", None) == "tabular":
+        return TABULAR_SAMPLES_PER_S, "built-in figure"
+    return builtin_speed(getattr(model, "params", None)), "built-in estimate"
+
+
 def builtin_speed(params: int | None) -> float:
     """Samples/s at the probe's length that the estimates assume for a model never measured here:
     the built-in figure for a 22.7M-parameter encoder on 2 cores, scaled by parameter count."""
