@@ -7,7 +7,7 @@ import streamlit as st
 from core.config import get_settings
 from core.training import service as training
 from ui import access, state
-from ui.widgets import call, machine_summary
+from ui.widgets import call, keep_page_query, machine_summary
 
 st.set_page_config(page_title="Use Case Lab", page_icon=":material/science:", layout="wide")
 identity = access.gate()  # stops here with a sentence when this session may not use the app
@@ -25,7 +25,9 @@ startup_sweep()
 
 PAGES = {
     "Start": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="start", default=True),
+        # The default page is served at "/" whatever its url_path; /home (the name in the menu) too.
+        st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", visibility="hidden"),
     ],
     "Data and models": [
         st.Page("pages/datasets.py", title="Datasets", icon=":material/table_chart:", url_path="datasets"),
@@ -45,6 +47,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+keep_page_query(page.url_path)  # a query parameter of another page (?run=, ?runs=) does not follow you
 
 settings = get_settings()
 with st.sidebar:

@@ -117,6 +117,15 @@ class RunFolder:
         return last_complete_checkpoint(self.checkpoints)
 
 
+# The stages of a run before its first step, as the run page names them (``summary["stage"]``); after
+# the last step ``core.training.evidence.phase`` names what is left (``summary["phase"]``).
+STAGE_LOADING_DATA = "Loading the data…"
+STAGE_LOADING_MODEL = "Loading the model…"
+STAGE_CONVERTING = "Converting the model into a trainable folder (once per installation)…"
+STAGE_BUILDING = "Loading the model and tokenising the data…"
+STAGE_TRAINING = "Training"
+
+
 class RunRecorder(Protocol):
     """What the training engine reports to while a run trains (implemented over the store by
     ``core.training.recorder.StoreRecorder``)."""

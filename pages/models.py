@@ -26,7 +26,11 @@ if not models:
 st.dataframe(models_frame(models), hide_index=True, key=state.MODELS_TABLE)
 
 keys = [m.key for m in models]
+if st.session_state.get(state.MODELS_SELECT) not in keys:  # dropped on a page change: restore the pick
+    kept = st.session_state.get(state.MODELS_CHOICE)
+    st.session_state[state.MODELS_SELECT] = kept if kept in keys else keys[0]
 picked = st.selectbox("Model", keys, key=state.MODELS_SELECT, format_func=model_label(models))
+st.session_state[state.MODELS_CHOICE] = picked
 model = next(m for m in models if m.key == picked)
 
 with st.container(border=True):
@@ -45,10 +49,10 @@ with st.container(border=True):
     cols[0].metric("Parameters", count(model.params))
     cols[1].metric("Size on disk", size(model.size_bytes))
     cols[2].metric("Context", f"{model.context_length:,}" if model.context_length else "—")
-    cols[3].metric("Training speed here", training_speed(model.speed),
+    cols[3].metric("Training speed here", training_speed(model),
                    help=f"Measured {speed_date(model.speed)}." if model.speed else
-                   "Not measured yet: the estimate below uses a built-in default until you measure it.")
-    st.caption(f"Speed on this machine: {speed_text(model.speed)}")
+                   "Not measured yet: a built-in estimate until you measure it (Measure speed).")
+    st.caption(f"Speed on this machine: {speed_text(model.speed, model)}")
     cost = dataset_cost(model)
     if cost:
         st.info(cost, icon=":material/schedule:")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.results.report_figures import honest_axes  # one rule for the app's and the report's axes
 from core.text import labels
 
 ACCENT = "#4F46E5"
@@ -108,27 +109,6 @@ def _metric_rows(metrics: pd.DataFrame, name: str) -> pd.DataFrame:
     return picked.sort_values("step")
 
 
-def honest_axes(fig: go.Figure, values: Sequence[float], steps: Sequence[float], name: str) -> go.Figure:
-    """Axes that do not make a flat line look like progress.
-
-    A share (accuracy, F1) is drawn on 0–100 %; any other metric gets a y-range of at least ±10 %
-    of its value, so a change in the third decimal stays flat; a single point sits on an x-axis
-    that starts at 0 instead of a window of ±1 step around it.
-    """
-    ys = [float(v) for v in values if v is not None and np.isfinite(v)]
-    if ys and labels.is_share(name) and min(ys) >= 0 and max(ys) <= 1:
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    elif ys:
-        low, high = min(ys), max(ys)
-        mid, floor = (low + high) / 2, max(abs((low + high) / 2) * 0.1, 1e-3)
-        if high - low < floor:
-            fig.update_yaxes(range=[mid - floor, mid + floor])
-    xs = [float(v) for v in steps if v is not None]
-    if len(set(xs)) == 1:
-        fig.update_xaxes(range=[0, max(xs[0], 1.0) * 1.1])
-    return fig
-
-
 def loss_curves(metrics: pd.DataFrame) -> go.Figure:
     """Train and validation loss against the step, from rows (step, epoch, split, name, value)."""
     fig = _figure("Loss", "step", "loss")
@@ -162,6 +142,8 @@ def fold_curves(curves: pd.DataFrame, name: str, split: str = "validation") -> g
     fig = _figure(f"{split.capitalize()} {name.replace('_', ' ')} per fold", "step", name)
     for fold, part in rows.groupby("fold", sort=True) if not rows.empty else []:
         fig.add_scatter(x=part["step"], y=part["value"], mode="lines+markers", name=f"fold {fold}")
+    if not rows.empty:
+        honest_axes(fig, list(rows["value"]), list(rows["step"]), name)
     return fig
 
 

@@ -14,9 +14,10 @@ from core.models.catalog import ModelInfo
 from core.models.languages import cached_languages, model_languages, summary
 from core.run_config import TrainConfig
 from core.text.labels import task_label
+from core.training import estimates
 from core.training import service as training
 from ui import state
-from ui.widgets import call, count, duration, size
+from ui.widgets import call, count, dataset_picker, duration, size
 
 MEASURES = {"train_samples_per_s": "training", "predict_samples_per_s": "prediction",
             "generate_tokens_per_s": "generation", "train_tokens_per_s": "training"}
@@ -28,10 +29,17 @@ def _figure_text(figure: dict[str, Any]) -> str:
     return f"{float(figure['value']):,.1f} {figure.get('unit', '')} {what}".strip()
 
 
-def speed_text(speed: dict[str, Any] | None) -> str:
-    """The latest measured speeds, e.g. '12.0 samples/s training · 80.5 samples/s prediction'."""
+def estimated_speed(model: ModelInfo) -> str:
+    """What the estimates assume for a model never measured here, labelled as such."""
+    speed, what = estimates.unmeasured_speed(model)
+    return f"about {speed:,.1f} samples/s training ({what}, not measured here)"
+
+
+def speed_text(speed: dict[str, Any] | None, model: ModelInfo | None = None) -> str:
+    """The latest measured speeds, e.g. '12.0 samples/s training · 80.5 samples/s prediction'; for a
+    model never measured, the built-in estimate the cost line uses, labelled as an estimate."""
     if not speed or speed.get("value") is None:
-        return "not measured"
+        return estimated_speed(model) if model is not None else "not measured"
     figures = [f for f in speed.get("figures") or [speed] if f.get("value") is not None]
     return " · ".join(_figure_text(f) for f in figures)
 
@@ -43,11 +51,14 @@ def speed_date(speed: dict[str, Any] | None) -> str:
     return f"{str(speed['measured_at'])[:16].replace('T', ' ')} on {speed.get('device', '?')}"
 
 
-def training_speed(speed: dict[str, Any] | None) -> str:
-    """The measured training speed alone, e.g. '12.0 samples/s', or 'not measured'."""
+def training_speed(model: ModelInfo) -> str:
+    """The measured training speed alone, e.g. '12.0 samples/s', else '≈ 22.0 samples/s (estimate)'."""
+    speed = model.speed
     figures = [f for f in (speed or {}).get("figures") or ([speed] if speed else [])
                if f and f.get("measure") == "train_samples_per_s" and f.get("value") is not None]
-    return f"{float(figures[0]['value']):,.1f} samples/s" if figures else "not measured"
+    if figures:
+        return f"{float(figures[0]['value']):,.1f} samples/s"
+    return f"≈ {estimates.unmeasured_speed(model)[0]:,.1f} samples/s (estimate)"
 
 
 def languages_cell(model: ModelInfo) -> str:
@@ -80,7 +91,7 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
     """One row per catalogue model, as the Models page shows it (what a person compares first)."""
     return pd.DataFrame([{
         "model": m.name, "ready": "yes" if m.ready else "prepared on first use",
-        "speed here": speed_text(m.speed), "tasks": ", ".join(task_label(t) for t in m.tasks),
+        "speed here": speed_text(m.speed, m), "tasks": ", ".join(task_label(t) for t in m.tasks),
         "parameters": count(m.params), "size on disk": size(m.size_bytes), "licence": m.licence,
         "languages (measured)": languages_cell(m),
         "context": f"{m.context_length:,}" if m.context_length else "—", "source": m.source,
@@ -89,11 +100,10 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
 
 
 def dataset_cost(model: ModelInfo) -> str | None:
-    """'About 4 min for one quick-look run on reviews v1 (10,000 rows)', for the current dataset."""
+    """'About 4 min for one quick-look run on reviews v1 (10,000 rows)', for a dataset the user picks
+    (the one chosen last, else the newest of the model's tasks)."""
     saved = call(datasets.list_datasets) or []
-    wanted = st.session_state.get(state.CURRENT_DATASET)
-    usable = [d for d in saved if d.task in model.tasks]
-    dataset = next((d for d in usable if d.id == wanted), usable[0] if usable else None)
+    dataset = dataset_picker(saved, key=state.MODELS_DATASET, label="Cost on dataset", tasks=model.tasks)
     if dataset is None:
         return None
     try:

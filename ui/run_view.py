@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,7 @@ from core.data import datasets
 from core.entities import RunInfo
 from core.errors import UserError
 from core.results import evaluation, verdict
+from core.run_folder import STAGE_TRAINING
 from core.task_specs import generates_text
 from core.text.labels import task_label
 from core.training import service as training
@@ -54,15 +57,31 @@ def _not_learned(run: RunInfo) -> verdict.Degenerate | None:
     return None
 
 
+def elapsed_now(run: RunInfo, now: datetime | None = None) -> float | None:
+    """A live run's elapsed time computed now from when it started (the stored figure only moves when
+    the worker writes a step, so it goes stale between log lines); a finished run's stored figure."""
+    stored = run.elapsed_seconds
+    if run.status != "running" or run.started_at is None:
+        return stored
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    started = run.started_at.astimezone(UTC).replace(tzinfo=None) if run.started_at.tzinfo else run.started_at
+    return max(stored or 0.0, (now - started).total_seconds())
+
+
 def _numbers(run: RunInfo) -> None:
     total = f"{run.total_steps:,}" if run.total_steps else "?"
-    phase = (run.summary or {}).get("phase") if run.status == "running" else None
-    st.progress(run.progress, text=f"Step {run.step:,} of {total}" + (f" · {phase}" if phase else ""))
+    summary = run.summary or {}
+    phase = summary.get("phase") if run.status == "running" else None
+    stage = summary.get("stage") if run.status == "running" and not phase else None
+    named = phase or (stage if stage and stage != STAGE_TRAINING else None)
+    st.progress(run.progress, text=f"Step {run.step:,} of {total}" + (f" · {named}" if named else ""))
     if phase:
         st.info(md_escape(f"Training is done. {phase}"), icon=":material/hourglass_top:")
+    elif named:
+        st.info(f"Before the first step: {md_escape(named)}", icon=":material/hourglass_top:")
     a, b, c, d = st.columns(4)
     a.metric("Epoch", f"{run.epoch:.2f}")
-    b.metric("Elapsed", duration(run.elapsed_seconds))
+    b.metric("Elapsed", duration(elapsed_now(run)))
     left = "—"
     if run.status == "running":
         dataset = call(datasets.get_dataset, run.dataset_id)

@@ -8,7 +8,14 @@ from __future__ import annotations
 # Cross-page selections (plain keys, not widget values, so they survive page switches).
 CURRENT_DATASET = "current_dataset_id"
 
-# Query parameter that names the run shown on the fine-tuning, evaluation and playground pages.
+# Query parameters and the pages (url paths) they belong to; app.py drops the others' on navigation.
+# ?run=ID follows a run from fine-tuning to evaluation and playground; ?dataset=ID is the dataset a
+# form works on; ?runs=1,2 is the compare page's selection.
+QUERY_PAGES: dict[str, tuple[str, ...]] = {
+    "run": ("finetune", "evaluation", "playground"),
+    "dataset": ("finetune", "models", "sweep"),
+    "runs": ("compare",),
+}
 
 # Sign-in (ui/access.py): this session's identity {email, role, signed_in}, set before any page runs.
 ACCESS_IDENTITY = "access_identity"
@@ -41,6 +48,8 @@ GALLERY_IMPORT_PREFIX = "gallery_import_"
 MODELS_PREPARE = "models_prepare"
 MODELS_PROBE = "models_probe"
 MODELS_SELECT = "models_select"
+MODELS_CHOICE = "models_choice"  # the picked model as a plain key: survives a page change and a rerun
+MODELS_DATASET = "models_dataset"  # the dataset the cost line is computed for
 MODELS_LOCAL_PATH = "models_local_path"
 MODELS_ADD_LOCAL = "models_add_local"
 MODELS_HUB_ID = "models_hub_id"

@@ -15,6 +15,7 @@ import streamlit as st
 from core.entities import DatasetInfo, RunInfo
 from core.errors import UserError
 from core.text import labels
+from ui import state
 
 T = TypeVar("T")
 
@@ -121,6 +122,14 @@ def dataset_picker(datasets: Sequence[DatasetInfo], key: str, label: str = "Data
     if st.query_params.get(DATASET_QUERY) != str(picked):
         st.query_params[DATASET_QUERY] = str(picked)
     return by_id.get(picked)
+
+
+def keep_page_query(url_path: str) -> None:
+    """Drop the query parameters that belong to other pages (``state.QUERY_PAGES``), so ?run=3 from
+    the evaluation page does not follow the user onto the datasets page. Unknown parameters stay."""
+    for name, owners in state.QUERY_PAGES.items():
+        if name in st.query_params and url_path not in owners:
+            del st.query_params[name]
 
 
 def run_option(run: RunInfo) -> str:

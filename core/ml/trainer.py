@@ -34,7 +34,7 @@ from core.ml import tracking
 from core.ml.callbacks import NAN_MESSAGE, TERMINATE, ProgressCallback, RecorderAware, RunSignals
 from core.ml.tasks.base import TaskAdapter, TaskBundle, TaskInputs
 from core.run_config import TrainConfig
-from core.run_folder import RunFolder, RunRecorder
+from core.run_folder import STAGE_BUILDING, STAGE_TRAINING, RunFolder, RunRecorder
 
 EVALUATIONS_PER_RUN = 5
 LOSS_POINTS_PER_RUN = 50
@@ -264,6 +264,7 @@ def _train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: R
     choice = devices.choose(device)
     set_seed(config.seed)
     adapter.check(inputs)
+    recorder.progress(summary={"stage": STAGE_BUILDING})
     bundle = adapter.build(inputs)
     if bundle.fitted:  # a scikit-learn model, fitted by the adapter: no steps for the Trainer
         log(f"Device: cpu; fitted {type(bundle.model).__name__} on {len(bundle.train_dataset)} "
@@ -309,6 +310,7 @@ def _train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: R
                 "left to train.")
             load_finished(trainer, resume_from)
         else:
+            recorder.progress(summary={"stage": STAGE_TRAINING})
             train_from(trainer, resume_from)
     state = trainer.state
     best = state.best_metric

@@ -20,15 +20,22 @@ from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.models import catalog
 from core.results.compare import compare_runs, higher_is_better
-from core.results.evaluation import evidence_split, read_predictions
+from core.results.evaluation import evidence_split, get_evaluation, read_predictions
+from core.results.onnx_benchmark import stored_measurement, subset_note, summary
 from core.results.report_figures import curve_figure, evaluation_figures
 from core.results.report_snippets import load_snippet, task_sentence
 from core.results.verdict import baseline_winner, run_verdict
 from core.store import datasets, evaluations, generations, runs
 from core.store.evaluations import EvaluationRow
-from core.task_specs import best_of, generates_text, rank_metric
+from core.task_specs import best_of, generates_text, get_spec, rank_metric
 from core.text import labels
 
+# Greedy answers depend on the engine's arithmetic, so each table of answers says which engine wrote it.
+EXACT_ENGINE_NOTE = ("by transformers (the exact engine) when the run finished, 48 new tokens at most; the "
+                     "answer-quality table was answered separately and may differ where the engines do")
+ANSWER_ENGINE_NOTE = ("These answers were written by the app's generation engine (llama.cpp where it is "
+                      "installed, else transformers); the example generations below were written by "
+                      "transformers at the end of training, so the same prompt can read differently there.")
 DEFAULT_CPU_USD_PER_HOUR = config.DEFAULT_CPU_USD_PER_HOUR
 DEFAULT_GPU_USD_PER_HOUR = config.DEFAULT_GPU_USD_PER_HOUR
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2rem auto;
@@ -123,8 +130,10 @@ def _generations(run_id: int, n: int) -> pd.DataFrame:
     for g in rows:
         prompt = g.prompt.get("text") or g.prompt.get("prompt") or g.prompt.get("messages") or g.prompt
         output = g.outputs[0] if g.outputs else ""
+        engine = (g.stats or {}).get("engine") or labels.MISSING
         out.append({"prompt": prompt if isinstance(prompt, str) else str(prompt),
-                    "output": output.get("text", output) if isinstance(output, dict) else output})
+                    "output": output.get("text", output) if isinstance(output, dict) else output,
+                    "engine": engine})
     return pd.DataFrame(out)
 
 
@@ -160,16 +169,19 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
     data = {"name": dataset.name, "version": dataset.version, "source": dataset.source_filename,
             "rows": dataset.row_count, "splits": dict(dataset.split_sizes or {}),
             "findings": list((dataset.quality or {}).get("findings") or []),
-            "question": (dataset.info or {}).get("question")} if dataset else None
+            "question": (dataset.info or {}).get("question"),
+            "max_length": (dataset.info or {}).get("max_length")} if dataset else None
     folder = best.output_dir or ""  # relative to UCLAB_HOME: a report never shows this machine's paths
     sections = [
         f"<p class='verdict'>{_e(run_verdict(best_id, split).sentence)}</p>"
         + _baseline_win(best, metrics[best_id], baselines),
         _section_use_case(best, data, use_case),
-        _section_data(data),
+        _section_data(data, best),
         _section_tried(tried, tried_metrics, key, best_id),
         _section_best(best, metrics[best_id], baselines, key, split),
+        _section_prompting(best, split, baselines),
         _section_answers(best, split),
+        _section_int8(best),
         _section_charts(best, metrics[best_id], curves, predictions, ids),
         _section_examples(best, predictions, generated, examples),
         _section_cost(tried if len(ids) == 1 else [found[i] for i in ids]),
@@ -205,7 +217,7 @@ def _section_use_case(run: RunInfo, data: dict[str, Any] | None, use_case: str |
     return f"<h2>The use case</h2><p>{_e(text)}</p><p class='muted'>Kind of model: {_e(kind)}.</p>"
 
 
-def _section_data(data: dict[str, Any] | None) -> str:
+def _section_data(data: dict[str, Any] | None, run: RunInfo | None = None) -> str:
     if data is None:
         return "<h2>The data</h2><p class='muted'>The dataset of this run is no longer stored.</p>"
     splits = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in data["splits"].items())
@@ -213,9 +225,35 @@ def _section_data(data: dict[str, Any] | None) -> str:
                        for f in data["findings"]) or "<li>No problems were found.</li>"
     splits = ", ".join(f"{_e(labels.split_label(k).lower())} {_e(labels.number(v))}"
                        for k, v in data["splits"].items())
+    checked, trained = data.get("max_length"), (run.config.get("max_length") if run else None)
+    lengths = ""
+    if checked and trained and int(checked) != int(trained):  # the findings speak of the check's length
+        lengths = (f"<p class='muted'>The quality check measured lengths against a max length of "
+                   f"{_e(int(checked))} tokens (the setting when the data was saved); this run trained at "
+                   f"a max length of {_e(int(trained))}, its stored setting.</p>")
     return (f"<h2>The data and its quality</h2><p>Dataset <b>{_e(data['name'])}</b> version "
             f"{_e(data['version'])}: {_e(labels.number(data['rows']))} rows ({splits}).</p>"
-            f"<p>What the quality check found:</p><ul>{findings}</ul>")
+            f"<p>What the quality check found:</p><ul>{findings}</ul>{lengths}")
+
+
+SETTINGS_SHOWN = ("max_length", "epochs", "max_steps", "batch_size", "learning_rate", "lora",
+                  "max_train_rows")
+
+
+def _settings_line(run: RunInfo) -> str:
+    """The run's own stored training settings (what it really trained with, not today's defaults)."""
+    def shown(key: str, value: Any) -> str:
+        if key == "lora":
+            return "yes" if value else "no"
+        if key == "learning_rate" and isinstance(value, int | float):
+            return f"{value:.0e}"
+        return _fmt(value)
+
+    parts = [f"{labels.setting_label(k)} {shown(k, run.config[k])}" for k in SETTINGS_SHOWN
+             if run.config.get(k) not in (None, "", 0, False) or (k == "lora" and k in run.config)]
+    if not parts:
+        return ""
+    return f"<p class='muted'>Trained with (its stored settings): {_e('; '.join(parts))}.</p>"
 
 
 def _section_tried(tried: list[RunInfo], metrics: dict[int, dict[str, Any]], key: str | None,
@@ -255,13 +293,52 @@ def _section_best(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, di
     ranked = f", ranked by {_e(labels.metric_label(key))}" if key else ""
     return (f"<h2>The best run against the baselines</h2><p><b>{_e(labels.run_label(run.id, run.name))}</b> "
             f"({_e(_model_names().get(run.model_key, run.model_key))}) on the {_e(split)} split{ranked}. "
-            "The best value of each metric is green.</p>" + note + _table(frame, marks))
+            "The best value of each metric is green.</p>" + _settings_line(run) + note + _table(frame, marks))
 
 
 def _baseline_win(run: RunInfo, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> str:
     """A second verdict line when a simple baseline beats the fine-tuned model."""
     win = baseline_winner(run.task, metrics, baselines)
     return f"<p class='verdict'>{_e(win.sentence(run.id))}</p>" if win else ""
+
+
+def _section_prompting(run: RunInfo, split: str, stored: dict[str, dict[str, Any]]) -> str:
+    """A classifier against the base instruct model prompted for a label, each on its own examples."""
+    spec = get_spec(run.task)
+    if spec is None or not spec.prompt_baselines or spec.generates_text:  # a chat run: _section_answers
+        return ""
+    try:
+        result = get_evaluation(run.id, split)
+    except UserError:
+        return ""
+    prompted = [b for b in result.baselines if b.name not in stored and b.name not in labels.BASELINE_LABELS]
+    if not prompted:
+        return ""
+    keys = [k for k in ("accuracy", "macro_f1") if k in result.metrics]
+    rows = []
+    for b in prompted:
+        n = next((v["n"] for v in (b.metrics.get("metrics") or {}).values() if isinstance(v, dict)
+                  and v.get("n")), b.metrics.get("n"))
+        rows.append({"prompted model": b.title, "examples (N)": labels.number(n) if n else labels.MISSING,
+                     **{labels.metric_label(k): labels.metric_value(k, b.metrics.get(k)) for k in keys},
+                     **{f"this model's gain in {labels.metric_label(k).split(' (')[0]}":
+                        labels.metric_gain(k, b.gain.get(k)) for k in keys}})
+    return ("<h2>Against prompting</h2><p>The base instruct model asked for a label, zero-shot and few-shot. "
+            "A prompted model answered only the examples its row counts, so its gain compares both models "
+            "on those examples alone.</p>" + _table(pd.DataFrame(rows)))
+
+
+def _section_int8(run: RunInfo) -> str:
+    """The ONNX / int8 table, when it was measured for this run (evaluation page or CLI)."""
+    result = stored_measurement(run.id)
+    if not result or not result.get("rows"):
+        return ""
+    table = pd.DataFrame(result["rows"]).rename(columns={
+        "model": "model", "latency_ms": "ms per example", "examples_per_s": "examples/s",
+        "size_mb": "size (MB)", "accuracy": "accuracy", "macro_f1": "macro F1"})
+    return ("<h2>Smaller and faster for production</h2><p>The same model as ONNX (fp32) and with int8 "
+            f"weights, measured side by side on one machine.</p>{_table(table)}<p>{_e(summary(result))}</p>"
+            f"<p class='muted'>{_e(subset_note(result))}</p>")
 
 
 def _section_answers(run: RunInfo, split: str) -> str:
@@ -283,6 +360,7 @@ def _section_answers(run: RunInfo, split: str) -> str:
             "scored against the reference answers, beside the base model prompted "
             "zero-shot and few-shot on the same examples. Intervals are 95 % bootstrap intervals over the "
             "examples; a gain whose interval excludes 0 is more than noise.</p>"
+            f"<p class='muted'>{ANSWER_ENGINE_NOTE}</p>"
             + (f"<p class='muted'>{_e(quality.scoring_note)}</p>" if quality.scoring_note else "")
             + note + _table(table)
             + "<p>The lowest-scoring answers:</p>" + _table(worst))
@@ -308,9 +386,13 @@ def _section_examples(run: RunInfo, predictions: pd.DataFrame | None, generation
         if predictions is not None and "generated" in predictions:
             keep = [c for c in ("prompt", "reference", "generated") if c in predictions]
             stored = predictions[predictions["generated"].astype(str).str.strip() != ""][keep].head(n)
-        note = "<p>Greedy answers of the model to held-out prompts, next to the expected answer.</p>"
-        return f"<h2>Example generations</h2>{note if not stored.empty else ''}" + _table(
-            stored if not stored.empty else generations)
+        note = ("<p>Greedy answers of the model to held-out prompts, next to the expected answer, written "
+                f"{EXACT_ENGINE_NOTE}.</p>")
+        if stored.empty and not generations.empty:
+            note = ("<p>Answers stored from the playground and the server; the engine column says which "
+                    "engine wrote each (greedy answers can differ between engines).</p>")
+        shown = stored if not stored.empty else generations
+        return f"<h2>Example generations</h2>{note if not shown.empty else ''}" + _table(shown)
     return f"<h2>Example predictions</h2>{_table(_examples(predictions, n))}"
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from core.text import labels
 
 ACCENT = "#4F46E5"
 PALETTE = ("#4F46E5", "#F59E0B", "#10B981", "#DC2626", "#0EA5E9", "#A855F7", "#84CC16", "#F97316")
@@ -21,6 +24,27 @@ _LAYOUT = dict(template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=10), height=3
 def _figure(title: str, x_title: str = "", y_title: str = "") -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **_LAYOUT)
+    return fig
+
+
+def honest_axes(fig: go.Figure, values: Sequence[float], steps: Sequence[float], name: str) -> go.Figure:
+    """Axes that do not make a flat line look like progress.
+
+    A share (accuracy, F1) is drawn on 0–100 %; any other metric gets a y-range of at least ±10 %
+    of its value, so a change in the third decimal stays flat; a single point sits on an x-axis
+    that starts at 0 instead of a window of ±1 step around it.
+    """
+    ys = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if ys and labels.is_share(name) and min(ys) >= 0 and max(ys) <= 1:
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    elif ys:
+        low, high = min(ys), max(ys)
+        mid, floor = (low + high) / 2, max(abs((low + high) / 2) * 0.1, 1e-3)
+        if high - low < floor:
+            fig.update_yaxes(range=[mid - floor, mid + floor])
+    xs = [float(v) for v in steps if v is not None]
+    if len(set(xs)) == 1:
+        fig.update_xaxes(range=[0, max(xs[0], 1.0) * 1.1])
     return fig
 
 
@@ -46,7 +70,7 @@ def curve_figure(curves: pd.DataFrame, name: str, x: str = "step", by: str = "sp
         fig.add_scatter(x=part[x], y=part["value"], name=label, line_color=PALETTE[i % len(PALETTE)],
                         mode="lines+markers" if len(part) < 30 else "lines",
                         line_dash="dot" if split == "train" and by != "split" else None)
-    return fig
+    return honest_axes(fig, list(rows["value"]), list(rows[x].dropna()), name)
 
 
 def confusion_figure(matrix: Sequence[Sequence[float]], labels: Sequence[str]) -> go.Figure:
@@ -112,4 +136,6 @@ def learning_curve_figure(frame: pd.DataFrame, metric: str) -> go.Figure:
     fig = _figure(f"{metric.replace('_', ' ').capitalize()} against training rows", "training rows", metric)
     fig.add_scatter(x=rows["train_rows"] if not rows.empty else [], y=rows["value"] if not rows.empty else [],
                     mode="lines+markers", name=metric, line_color=ACCENT)
+    if not rows.empty:
+        honest_axes(fig, list(rows["value"]), list(rows["train_rows"]), metric)
     return fig

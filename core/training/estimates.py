@@ -20,6 +20,7 @@ from typing import Any
 from core.data.datasets import get_dataset, load_dataset_frame
 from core.errors import UserError
 from core.models import catalog
+from core.results.answer_quality import DEFAULT_EXAMPLES
 from core.run_config import TrainConfig
 from core.store import runs
 
@@ -33,6 +34,15 @@ WORDS_TO_TOKENS = 1.35
 # 390 steps of 32 rows in about 14 s on a busy 2-core machine); gradient boosting fits in seconds.
 TABULAR_SAMPLES_PER_S = 900.0
 TABULAR_FIXED_S = 10.0            # loading, baselines and permutation importance
+# The phases around the steps of a first run (no earlier run of the model and task to learn from).
+# Rough figures for a busy 2-core CPU, set from the first SmolLM2 chat run of issue 20: estimated
+# 1 min 28 s from its training speed alone, it took 7 min of training and 12 min in all; most of the
+# other 5 min were loading and converting the model and writing and scoring 200 answers.
+LOAD_S = 15.0                     # start the process, load the data and an encoder
+LOAD_S_PER_100M = 20.0            # reading a bigger model's weights, per 100M parameters
+CONVERT_S = 60.0                  # converting a bundled model into a trainable folder (first use only)
+ANSWER_S = 1.5                    # writing and scoring one held-out answer of a chat run
+ENGINE_CONVERT_S = 30.0           # writing a chat run's model for llama.cpp before its answers
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,14 @@ class Estimate:
     memory_bytes: int
     available_bytes: int | None
     warnings: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase; they add up to `seconds`
+
+    @property
+    def covers(self) -> str:
+        """What the duration includes, e.g. 'loading the model 35 s, training 4 min 10 s, …'."""
+        if not self.phases:
+            return "Training only."
+        return "Includes " + ", ".join(f"{name} {_short(sec)}" for name, sec in self.phases.items()) + "."
 
     @property
     def fits(self) -> bool:
@@ -55,6 +73,25 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fits": self.fits}
+
+
+def _short(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def first_run_phases(model: Any, task: str, train_s: float, eval_rows: int, sps: float,
+                     config: TrainConfig) -> dict[str, float]:
+    """Seconds of each phase of a run with no earlier run of its model and task to learn from."""
+    params = getattr(model, "params", None) or DEFAULT_PARAMS
+    load = LOAD_S + LOAD_S_PER_100M * params / 1e8 + (0.0 if getattr(model, "ready", True) else CONVERT_S)
+    phases = {"loading" + ("" if getattr(model, "ready", True) else " and converting") + " the model": load,
+              "training": train_s, "evaluating": eval_rows / (sps * FORWARD_SPEEDUP)}
+    if task == "causal-lm":
+        answers = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
+        if answers > 0:
+            phases["writing and scoring answers"] = ENGINE_CONVERT_S + answers * ANSWER_S
+    return phases
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
@@ -166,6 +203,19 @@ def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float
     return middle, f"measured in {len(bases)} earlier {runs_word} of this model for this task here"
 
 
+def unmeasured_speed(model: Any) -> tuple[float, str]:
+    """Samples/s the estimates assume for a catalogue model never measured here, and what it is."""
+    if getattr(model, "family", None) == "tabular":
+        return TABULAR_SAMPLES_PER_S, "built-in figure"
+    return builtin_speed(getattr(model, "params", None)), "built-in estimate"
+
+
+def builtin_speed(params: int | None) -> float:
+    """Samples/s at the probe's length that the estimates assume for a model never measured here:
+    the built-in figure for a 22.7M-parameter encoder on 2 cores, scaled by parameter count."""
+    return DEFAULT_SPEED_22M * DEFAULT_PARAMS / (params or DEFAULT_PARAMS)
+
+
 def training_speed(model: Any, tokens: float, config: TrainConfig,
                    history: tuple[float, str] | None = None) -> tuple[float, str]:
     """Samples/s expected at this sequence length, and where the figure comes from."""
@@ -177,8 +227,7 @@ def training_speed(model: Any, tokens: float, config: TrainConfig,
     elif measured:
         base, source = float(measured), f"measured on {speed.get('device', 'this machine')}"
     else:
-        params = getattr(model, "params", None) or DEFAULT_PARAMS
-        base = DEFAULT_SPEED_22M * DEFAULT_PARAMS / params
+        base = builtin_speed(getattr(model, "params", None))
         source = "a built-in default (probe the model for a figure measured here)"
     seq = _sequence(tokens, config.max_length)
     # Measured here: 16 x 128 tokens trains at ~12 samples/s, short reviews (~30 tokens) at ~28,
@@ -204,10 +253,13 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))
     eval_rows = min(validation, 2000) * 5 + test + validation  # five checks, then the final evaluation
     overheads = Overheads.from_runs(past_runs(model_key, dataset.task))
+    train_s = steps * config.batch_size / sps
     if overheads is not None:  # what earlier runs spent around their steps (generation included)
-        seconds = steps * config.batch_size / sps + overheads.launch + overheads.after
+        phases = {"training": train_s, "starting": overheads.launch,
+                  "loading, evaluating and scoring (as earlier runs did)": overheads.after}
     else:
-        seconds = steps * config.batch_size / sps + eval_rows / (sps * 3) + 15  # + loading the model
+        phases = first_run_phases(model, dataset.task, train_s, eval_rows, sps, config)
+    seconds = sum(phases.values())
     params = model.params or DEFAULT_PARAMS
     memory = memory_needed(params, config, _model_shape(model.path), tokens)
     available = available_memory()
@@ -226,29 +278,44 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
                         f"{config.max_length}: their ends will be cut.")
     return Estimate(train_rows=train_rows, steps=steps, mean_tokens=round(tokens, 1),
                     samples_per_second=round(sps, 1), seconds=round(seconds, 1), speed_source=source,
-                    memory_bytes=memory, available_bytes=available, warnings=warnings)
+                    memory_bytes=memory, available_bytes=available, warnings=warnings,
+                    phases={k: round(v, 1) for k, v in phases.items()})
 
 
 FORWARD_SPEEDUP = 3.0  # scoring a row (forward pass only) is about three times faster than training on it
+
+
+def answers_left(run: Any) -> float:
+    """Seconds a chat run still needs to write and score its answers after training (0 for other tasks
+    and once that phase is over)."""
+    if getattr(run, "task", None) != "causal-lm":
+        return 0.0
+    phase = str((run.summary or {}).get("phase") or "")
+    if phase and not phase.startswith(("Saving", "Evaluating")):
+        return 0.0  # answers are being written now (the phase's own ETA) or are done
+    options = (getattr(run, "config", None) or {}).get("task_options") or {}
+    answers = int(options.get("eval_examples", DEFAULT_EXAMPLES))
+    return ENGINE_CONVERT_S + answers * ANSWER_S if answers > 0 else 0.0
 
 
 def remaining_seconds(run: Any, split_sizes: dict[str, int] | None = None,
                       overheads: Overheads | None = None) -> float | None:
     """Time left of a running run: its own steps' pace for the steps left (``eta_seconds``), plus
     what earlier runs of the model and task spent after their last step (``overheads``), else
-    the final evaluation of its validation and test rows at that pace without backward passes.
+    the final evaluation of its validation and test rows at that pace without backward passes and,
+    for a chat run, writing and scoring its answers: never less than the phases still to come.
 
-    After the last step the worker's phase estimate (also in ``eta_seconds``) is all that is left.
+    After the last step the worker's phase estimate (also in ``eta_seconds``) plus the phases after it.
     """
     if run.eta_seconds is None:
         return None
     if (run.summary or {}).get("phase") or not run.samples_per_second:
-        return float(run.eta_seconds)
+        return float(run.eta_seconds) + (answers_left(run) if overheads is None else 0.0)
     if overheads is not None:
         return float(run.eta_seconds) + overheads.after
     sizes = split_sizes or {}
     rows = int(sizes.get("validation", 0)) + int(sizes.get("test", 0))
-    return float(run.eta_seconds) + rows / (run.samples_per_second * FORWARD_SPEEDUP)
+    return float(run.eta_seconds) + rows / (run.samples_per_second * FORWARD_SPEEDUP) + answers_left(run)
 
 
 def _tabular_estimate(model_key: str, config: TrainConfig, train_rows: int) -> Estimate:

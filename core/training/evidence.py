@@ -12,21 +12,22 @@ from typing import Any
 
 import pandas as pd
 
+from core.results.answer_quality import DEFAULT_EXAMPLES
 from core.results.evaluation import store_evaluation
 from core.store import runs
-from core.training.estimates import FORWARD_SPEEDUP
+from core.training.estimates import ANSWER_S, ENGINE_CONVERT_S, FORWARD_SPEEDUP
 from core.training.prepare import PreparedRun
 from core.training.recorder import StoreRecorder
 
 
-def phase(run_id: int, text: str, rows: int = 0) -> None:
+def phase(run_id: int, text: str, rows: int = 0, seconds: float | None = None) -> None:
     """Say what the run does after its last training step (the pages show it instead of 'Time left 0 s').
 
     The time left is the rows to score at about three times the measured training speed
     (a forward pass without the backward one); the summary is replaced when the run ends.
     """
     speed = runs.get_run(run_id).samples_per_second
-    eta = rows / (speed * FORWARD_SPEEDUP) if rows and speed else None
+    eta = rows / (speed * FORWARD_SPEEDUP) if rows and speed else seconds
     runs.update_progress(run_id, summary={"phase": text}, eta_seconds=eta)
 
 
@@ -57,7 +58,9 @@ def gather_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = F
         return summary
     eval_split = "test" if not parts["test"].empty else "validation"
     if run.info.task == "causal-lm":
-        phase(run_id, "Writing and scoring answers to held-out examples…")
+        answers = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
+        phase(run_id, "Writing and scoring answers to held-out examples…",
+              seconds=ENGINE_CONVERT_S + answers * ANSWER_S if answers > 0 else None)
         score_answers(run_id, run.info.dataset_id, eval_split, parts, outcome.model, bundle.processing_class,
                       run.folder.model, config)
     phase(run_id, "Training the simple baselines to compare against…")
@@ -71,7 +74,7 @@ def score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.
                   tokenizer: Any, model_dir: Path, config: Any) -> None:
     """Generate and score the trained model's answers to at most N held-out examples (0 turns it off)."""
     from core.ml.batch_generation import from_trained
-    from core.results.answer_quality import DEFAULT_EXAMPLES, evaluate_answers
+    from core.results.answer_quality import evaluate_answers
 
     log = StoreRecorder(run_id, echo=True).log
     limit = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))

@@ -20,9 +20,10 @@ from core.data import datasets
 from core.entities import RunInfo
 from core.models import catalog
 from core.run_config import TrainConfig
-from core.run_folder import RunFolder
+from core.run_folder import STAGE_CONVERTING, STAGE_LOADING_DATA, STAGE_LOADING_MODEL, RunFolder
 from core.store import runs
 from core.training import crossval
+from core.training.recorder import stage
 
 VALIDATION_ROWS_DURING_TRAINING = 2000
 FIT_ON = "fit_on"  # task option: "train+validation" trains on both splits (a sweep's final run)
@@ -124,9 +125,14 @@ def prepare_run(run_id: int, *, main: bool) -> PreparedRun:
         runs.update_progress(run_id, library_versions=library_versions(), device=device,
                              output_dir=settings.relative(folder.root))
     adapter = get_adapter(info.task)
+    if main:
+        stage(run_id, STAGE_LOADING_DATA)
     dataset, frame = load_frames(info.dataset_id)
     parts = split_frames(frame, config)
     validation = validation_during_training(parts["validation"], config.seed)
+    if main:
+        ready = next((m.ready for m in catalog.list_models() if m.key == info.model_key), True)
+        stage(run_id, STAGE_LOADING_MODEL if ready else STAGE_CONVERTING)
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
                         model_dir=Path(catalog.model_path(info.model_key)), config=config,
                         dataset_info=dataset, model_key=info.model_key)

@@ -16,6 +16,12 @@ from core.config import get_settings
 from core.store import runs
 
 
+# Stage names: core.run_folder (STAGE_*), shared with core.ml.trainer.
+def stage(run_id: int, text: str) -> None:
+    """Say what a run is doing before (and when) it trains, so the page never shows a silent 'Step 0 of ?'."""
+    runs.update_progress(run_id, summary={"stage": text})
+
+
 class StoreRecorder:
     """Records one run in the database (``core.store.runs``)."""
 

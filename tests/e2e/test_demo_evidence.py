@@ -320,3 +320,13 @@ def test_9_the_playground_opens_on_what_was_fine_tuned_and_flags_a_near_chance_c
     _idle(tab)
     second = _shown(tab, "playground_gen_model_b", "SmolLM2")
     assert "SmolLM2" in second and f"Run {ids['chat']}" not in second
+
+
+def test_15_home_is_served_at_slash_home(tab, demo) -> None:
+    """Without its own page, /home fell back to the main page at "/" (after "Page not found")."""
+    app, _ = demo
+    tab.goto(f"{app.url}/home")
+    tab.get_by_text("Recent runs").wait_for(timeout=120_000)
+    _idle(tab)
+    tab.wait_for_timeout(1000)
+    assert tab.url.rstrip("/").endswith("/home") and "Page not found" not in tab.locator("body").inner_text()

@@ -15,7 +15,31 @@ def test_navigation_lists_every_page_file_once(open_page: Callable[..., AppTest]
     assert not at.exception
     registered = [Path(str(info["script_path"])).name for info in at._registered_pages.values()]
     files = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-    assert sorted(registered) == files  # every page file is in st.navigation, none twice
+    assert sorted(set(registered)) == files  # every page file is in st.navigation
+    visible = [p for p in registered if p != "home.py"]
+    assert len(visible) == len(set(visible))  # none twice (home is also served, hidden, at /home)
+
+
+def test_every_declared_url_path_is_served_home_included(open_page: Callable[..., AppTest]) -> None:
+    """The default page is served at "/" whatever its url_path, so /home needs a page of its own."""
+    import re
+
+    at = open_page("home", via_app=True)
+    pages = at._registered_pages.values()
+    served = {info["url_pathname"]: Path(str(info["script_path"])).name for info in pages}
+    assert served.get("home") == "home.py" and served.get("") == "home.py"
+    declared = re.findall(r'url_path="([^"]+)"(?!, default=True)', (ROOT / "app.py").read_text())
+    assert "datasets" in declared and all(path in served for path in declared if path != "start")
+
+
+def test_query_parameters_of_other_pages_do_not_follow(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("datasets", query={"run": "3", "runs": "1,2", "dataset": "4", "other": "x"}, via_app=True)
+    assert not at.exception
+    assert dict(at.query_params) == {"other": "x"}  # run, runs and dataset belong to other pages
+    at = open_page("evaluation", via_app=True)
+    at.query_params["run"], at.query_params["runs"] = "3", "1,2"
+    at.run()
+    assert "runs" not in at.query_params and at.query_params.get("run") == "3"
 
 
 def test_sidebar_shows_the_data_folder_and_the_machine(open_page: Callable[..., AppTest], home: Path) -> None:
@@ -44,3 +68,15 @@ def test_the_app_sweeps_runs_whose_process_died_when_it_starts(open_page: Callab
     assert not at.exception
     swept = runs.get_run(run.id)
     assert swept.status == "interrupted" and "gone" in swept.status_reason
+
+
+def test_every_page_that_writes_a_query_parameter_owns_it() -> None:
+    """A page that writes ?dataset= or ?run= must be listed as its owner, or app.py would drop it."""
+    from ui import state
+
+    for page in (ROOT / "pages").glob("*.py"):
+        source = page.read_text()
+        if "dataset_picker(" in source:
+            assert page.stem in state.QUERY_PAGES["dataset"], page.name
+        if "run_picker(" in source and "sync_url=False" not in source:
+            assert page.stem in state.QUERY_PAGES["run"], page.name

@@ -261,3 +261,23 @@ def test_urls_in_run_names_stay_text(open_page: Callable[..., AppTest], launcher
         plain = value.replace("\\", "")
         assert not re.search(r"(?i)https?://|\bwww\.|[\w.+-]@[\w-]+\.", plain)
         assert "evil.example" in plain.replace("\u2060", "")
+
+
+def test_before_the_first_step_the_stage_is_named_and_elapsed_is_live(open_page: Callable[..., AppTest],
+                                                                      launcher: NoLauncher) -> None:
+    """Issue 20, item 10: about 90 s at "Step 0 of ?" with no phase named, and "Elapsed" stale."""
+    from datetime import timedelta
+
+    from core.run_folder import STAGE_CONVERTING
+    from core.store.db import session_scope
+    from core.store.orm import Run, utcnow
+
+    run = seed_run(save_reviews().id, step=0, total=0)
+    runs.update_progress(run.id, summary={"stage": STAGE_CONVERTING}, elapsed_seconds=0.0)
+    with session_scope(write=True) as s:  # it started 3 minutes ago; no step has been written since
+        s.get(Run, run.id).started_at = utcnow() - timedelta(minutes=3)
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    assert f"Step 0 of ? · {STAGE_CONVERTING}" in at.get("progress")[0].proto.text
+    assert any(i.value.startswith("Before the first step: Converting the model") for i in at.info)
+    assert {m.label: m.value for m in at.metric}["Elapsed"].startswith("3 min")

@@ -182,3 +182,88 @@ def test_the_report_shows_no_local_paths_and_never_breaks_headers_mid_word(home)
     page = report.build_report(run)
     assert str(home) not in page and "<code>runs/1/final</code> inside the app's data folder" in page
     assert "th{overflow-wrap:normal;word-break:keep-all}" in page
+
+
+def test_the_report_states_the_runs_stored_settings_not_the_checks_max_length(home) -> None:
+    """Issue 20, item 11: the report said "max length 128" (the quality check's) for a run trained at 256."""
+    ds = add_dataset()
+    with session_scope(write=True) as s:
+        s.get(orm.Dataset, ds).info = {"max_length": 128}
+    run = add_run(ds, config={"max_length": 256, "epochs": 3.0, "batch_size": 8, "learning_rate": 5e-5,
+                              "lora": False})
+    page = html.unescape(report.build_report(run))
+    assert "this run trained at a max length of 256, its stored setting" in page
+    assert "Trained with (its stored settings): Max length (tokens) 256; Epochs 3" in page
+    assert "Batch size 8" in page and "LoRA no" in page
+
+
+def test_the_report_includes_the_int8_table_when_it_was_measured(home) -> None:
+    import json
+
+    from core.config import get_settings
+    from core.results.onnx_benchmark import BENCH_FILE
+
+    ds = add_dataset()
+    run = add_run(ds)
+    assert "Smaller and faster" not in report.build_report(run)
+    rows = [{"model": "PyTorch fp32", "latency_ms": 9.0, "examples_per_s": 87.2, "size_mb": 90.0,
+             "accuracy": 0.6375, "macro_f1": 0.494},
+            {"model": "ONNX int8", "latency_ms": 4.3, "examples_per_s": 65.7, "size_mb": 23.0,
+             "accuracy": 0.6375, "macro_f1": 0.565}]
+    folder = get_settings().runs_dir / str(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BENCH_FILE).write_text(json.dumps({"rows": rows, "examples": 400, "test_rows": 1387}))
+    page = html.unescape(report.build_report(run))
+    assert "Smaller and faster for production" in page and "65.7" in page
+    assert "in batches 1.3x slower (87.2 → 65.7 examples/s)" in page  # the table's own rows, not a claim
+    assert "the first 400 of the 1,387 test rows" in page
+
+
+def test_the_report_compares_a_classifier_with_prompting_on_its_own_examples(home, monkeypatch) -> None:
+    from core.results.evaluation import BaselineSummary
+
+    ds = add_dataset()
+    run = add_run(ds, accuracy=0.8)
+    real = report.get_evaluation
+
+    def with_prompting(run_id: int, split: str = "test"):
+        result = real(run_id, split)
+        prompted = BaselineSummary(name="smollm2-3shot", title="SmolLM2 prompted, 3-shot (40 examples)",
+                                   metrics={"accuracy": 0.55, "metrics": {"accuracy": {"n": 40}}},
+                                   gain={"accuracy": 0.2})
+        return result.__class__(**{**result.__dict__, "baselines": [*result.baselines, prompted]})
+
+    monkeypatch.setattr(report, "get_evaluation", with_prompting)
+    page = html.unescape(report.build_report(run))
+    assert "<h2>Against prompting</h2>" in page
+    assert "SmolLM2 prompted, 3-shot (40 examples)" in page and "<td dir='auto'>40</td>" in page
+
+
+def test_each_table_of_greedy_answers_says_which_engine_wrote_it(home) -> None:
+    from core.store import generations
+
+    ds = add_dataset(task="causal-lm")
+    run = add_run(ds, task="causal-lm")
+    generations.add_generation(model_ref=f"run:{run}", run_id=run, mode="chat",
+                               prompt={"text": "Hello?"}, settings={"stats": {"engine": "llama.cpp"}},
+                               outputs=["Hi there."])
+    page = html.unescape(report.build_report(run))
+    assert "the engine column says which engine wrote each" in page
+    assert "<td dir='auto'>llama.cpp</td>" in page
+    add_predictions(run, ["Hi."], ["Hi."])
+    folder_preds = report.read_predictions(run, "test")
+    folder_preds["prompt"], folder_preds["reference"], folder_preds["generated"] = "Hello?", "Hi.", "Hey."
+    section = report._section_examples(report.runs.get_run(run), folder_preds,
+                                                report._generations(run, 8), 8)
+    assert "transformers (the exact engine)" in section
+
+
+def test_a_flat_metric_is_not_drawn_as_a_climb() -> None:
+    from core.results.report_figures import curve_figure
+
+    curves = pd.DataFrame({"step": [10, 20, 30], "epoch": [1, 2, 3], "split": ["validation"] * 3,
+                           "name": ["accuracy"] * 3, "value": [0.588, 0.591, 0.594]})
+    assert list(curve_figure(curves, "accuracy").layout.yaxis.range) == [0, 1.02]  # a share: 0–100 %
+    loss = curves.assign(name="loss", value=[0.6880, 0.6878, 0.6875])
+    low, high = curve_figure(loss, "loss").layout.yaxis.range
+    assert high - low >= 0.1 * 0.68  # at least ±10 % of the value, not 0.6875–0.6880
