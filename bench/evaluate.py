@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -83,21 +82,12 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
     same = {name: sum(a == b for a, b in zip(answers[name], answers["batched"], strict=True))
             for name in paths}
     choice = devices.choose()
-    return {"cpu": _cpu_name(), "device": choice.name, "cpu_has_bf16": devices.cpu_supports_bf16(),
+    return {"cpu": str(devices.machine_facts()["cpu"]), "device": choice.name,
+            "cpu_has_bf16": devices.cpu_supports_bf16(),
             "model_bf16": choice.bf16 and not fp32, "examples": len(prompts), "engine": engine_name,
             "batch_size": batch_size, "max_new_tokens": budget, "reps": reps,
             "examples_per_s": speed, "engine_vs_batched": speed["engine"] / speed["batched"],
             "same_as_batched": same}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:

@@ -35,7 +35,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -238,7 +237,8 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
             for n in names}
     choice = devices.choose()
     summary = {"device": choice.name, "bf16": choice.bf16, "cpu_has_bf16": devices.cpu_supports_bf16(),
-               "cpu": _cpu_name(), "threads": _threads(), "new_tokens": new_tokens, "reps": reps,
+               "cpu": str(devices.machine_facts()["cpu"]), "threads": _threads(), "new_tokens": new_tokens,
+               "reps": reps,
                "prompts": prompts, "convert_s": facts["convert_s"], "candidates": rows,
                "missing": [facts[k] for k in ("llama_missing", "ctranslate2_missing") if k in facts],
                "example": tok.decode(texts[names[-1]][PROMPTS[0]])}
@@ -246,16 +246,6 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
     if quality:
         summary["quality"] = _quality(runs, tok, quality, new_tokens)
     return summary
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _threads() -> int:

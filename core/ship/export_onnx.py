@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import platform
 import shutil
 import tempfile
 import time
@@ -107,16 +106,6 @@ def build_onnx(run_id: int, dest: Path, *, int8: bool = False) -> dict[str, Any]
     return facts
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _timed(fn: Any, texts: list[str]) -> tuple[np.ndarray, float, float]:
     """Predictions, ms per example one at a time (first LATENCY_EXAMPLES), examples/s in batches."""
     fn(texts[:2])  # warm-up
@@ -190,7 +179,7 @@ def measure_onnx(run_id: int) -> dict[str, Any]:
     result = {"run_id": run_id, "examples": len(texts), "test_rows": len(full),
               "evaluation_accuracy": _stored_accuracy(run_id, test),
               "latency_examples": min(len(texts), LATENCY_EXAMPLES),
-              "threads": devices.choose().threads, "cpu": _cpu(),
+              "threads": devices.choose().threads, "cpu": str(devices.machine_facts()["cpu"]),
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
     path = RunFolder.of(get_settings().runs_dir, run_id).root / BENCH_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
