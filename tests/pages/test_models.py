@@ -78,6 +78,8 @@ def test_the_picked_model_stays_picked_after_prepare_and_a_page_change(
         open_page: Callable[..., AppTest], monkeypatch) -> None:
     """Issue 20, item 13: after Prepare the picker jumped back to MiniLM and "Measure speed" then
     measured MiniLM."""
+    # SmolLM2 not yet converted in this home (earlier tests of a session may point at a converted copy)
+    monkeypatch.delenv("UCLAB_SMOLLM2_DIR", raising=False)
     prepared, probed = [], []
     real_path = catalog.model_path
 
