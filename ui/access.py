@@ -9,8 +9,8 @@ Sign-in is Streamlit's own (``st.login``) with any OpenID Connect provider confi
     reviewer = ["linus@example.com"]
 
 Owners may do everything; editors everything but deleting other people's work; reviewers look
-(datasets' reports, evaluations, comparisons, reports, the blind review) and vote, and cannot
-upload, train, cancel, delete or export. A signed-in address with no role gets nothing.
+(datasets' reports, evaluations, comparisons, reports, the blind review), vote and write
+corrections (a better answer, a fixed label), and cannot upload, train, cancel, delete or export. A signed-in address with no role gets nothing.
 
 Without ``[auth]`` there is no sign-in: the person at the keyboard is the owner, which is only
 allowed on a loopback address, unless the app is started with ``--allow-anonymous-lan`` (then
@@ -31,8 +31,9 @@ from ui import state
 
 OWNER, EDITOR, REVIEWER = "owner", "editor", "reviewer"
 ROLES = (OWNER, EDITOR, REVIEWER)
-# What a reviewer may do besides looking.
-REVIEWER_ACTIONS = frozenset({"view", "vote"})
+# What a reviewer may do besides looking: vote in a blind review and write corrections (a better
+# answer, a fixed label); the datasets and runs those make are an editor's to build and train.
+REVIEWER_ACTIONS = frozenset({"view", "vote", "correct"})
 ALLOW_LAN_FLAG = "--allow-anonymous-lan"
 LAN_REFUSAL = ("This app listens on {address}, which other machines can reach, and no sign-in is "
                "configured. Add an [auth] section (an OpenID Connect provider) and a [roles] section to "

@@ -70,7 +70,7 @@ def test_roles_and_addresses() -> None:
     assert access.role_of("linus@example.com", ROLES) == "reviewer"
     assert access.role_of("eve@example.com", ROLES) == ""
     reviewer = access.Identity("linus@example.com", "reviewer", True)
-    assert reviewer.can("view") and reviewer.can("vote")
+    assert reviewer.can("view") and reviewer.can("vote") and reviewer.can("correct")
     assert not any(reviewer.can(a) for a in ("upload", "train", "cancel", "delete", "export"))
     editor = access.Identity("grace@example.com", "editor", True)
     assert editor.can("train") and editor.can("delete", owner="grace@example.com")
