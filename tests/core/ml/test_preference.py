@@ -144,3 +144,58 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
     assert mine.examples == theirs.examples > 0 and mine.seed == theirs.seed
     assert list(mine.examples_frame["prompt"]) == list(theirs.examples_frame["prompt"])
 
+
+
+def test_dpo_run_cancels_with_a_checkpoint_and_resumes_from_it(dpo_setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.ml.trainer import StepGuard
+    from core.store import runs
+    from core.training import service as training
+    from core.training import worker
+    from tests.training_data import RecordingLauncher
+
+    key, dataset_id = dpo_setup
+    training.set_launcher(RecordingLauncher())  # queued, not started: the worker runs it below
+    run_id = _dpo(dataset_id, model_key=key, max_steps=6, eval_every=6).id
+    original = StepGuard.training_step
+
+    def step_then_cancel(self, model, inputs, num_items_in_batch=None):  # noqa: ANN001, ANN202
+        if self.state.global_step + 1 == 2:  # someone presses Cancel while step 2 runs
+            runs.request_cancel(run_id)
+        return original(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(StepGuard, "training_step", step_then_cancel)
+    assert worker.run(run_id) == 0
+    info = runs.get_run(run_id)
+    assert info.status == "cancelled" and info.step == 2 and info.last_checkpoint.endswith("checkpoint-2")
+    monkeypatch.setattr(StepGuard, "training_step", original)
+    training.set_launcher(worker.InlineLauncher())
+    resumed = training.resume_run(run_id)
+    assert resumed.status == "succeeded" and resumed.step == resumed.total_steps == 6
+    assert any("resuming at step 2" in line for line in training.run_logs(run_id, 200))
+    train = training.run_metrics(run_id)
+    assert sorted(set(train[train["split"] == "train"]["step"])) == [1, 2, 3, 4, 5, 6]
+
+
+def test_nan_loss_of_a_dpo_run_fails_with_the_usual_sentence(dpo_setup) -> None:
+    key, dataset_id = dpo_setup
+    run = _dpo(dataset_id, model_key=key, max_steps=4, eval_every=2, debug={"nan_at_step": 2})
+    assert run.status == "failed" and "NaN at step 2" in run.status_reason
+
+
+def test_preference_requests_refuse_what_cannot_train_in_one_sentence(dpo_setup) -> None:
+    from core.errors import ConfigError, NotFoundError
+    from core.training import service as training
+    from tests.training_data import add_text_dataset
+
+    key, pairs_id = dpo_setup
+    with pytest.raises(ConfigError, match="holds no preference pairs"):
+        training.preference_request(add_text_dataset(), model_key=key)
+    with pytest.raises(ConfigError, match="finished causal-LM run"):
+        training.preference_request(pairs_id)
+    with pytest.raises(NotFoundError):
+        training.preference_request(pairs_id, parent_run_id=999)
+    with pytest.raises(ConfigError, match="beta"):
+        training.preference_request(pairs_id, model_key=key, beta=0)
+    request = training.preference_request(pairs_id, model_key=key)
+    assert request.config.lora and request.config.beta == 0.1 and request.config.learning_rate == 1e-4
+    assert training.estimate_run(pairs_id, key, request.config).steps == 100
