@@ -143,6 +143,17 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
     assert mine.dataset_id == theirs.dataset_id == sft_data.id and mine.run_id == run.id
     assert mine.examples == theirs.examples > 0 and mine.seed == theirs.seed
     assert list(mine.examples_frame["prompt"]) == list(theirs.examples_frame["prompt"])
+    # converted for llama.cpp (the merged model) before its answers, and exported like any chat run
+    from core.config import get_settings
+    from core.ship.export import export_model_zip
+
+    run_dir = get_settings().resolve(run.output_dir)
+    assert (run_dir / "gguf" / "model-F16.gguf").is_file()
+    assert any("Converted the model for llama.cpp" in line for line in training.run_logs(run.id, 200))
+    import zipfile
+
+    with zipfile.ZipFile(export_model_zip(run.id)) as archive:
+        assert any(name.endswith("model.safetensors") for name in archive.namelist())
 
 
 
