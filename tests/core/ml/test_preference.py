@@ -154,6 +154,24 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
 
     with zipfile.ZipFile(export_model_zip(run.id)) as archive:
         assert any(name.endswith("model.safetensors") for name in archive.namelist())
+    # its evaluation: pairs against the parent, answers against the parent's, the verdict, the report
+    from core.results import preference_eval, review
+    from core.results.report import build_report
+    from core.results.verdict import run_verdict
+
+    pe = preference_eval.get_preference_evaluation(run.id)
+    assert pe.parent_run_id == parent.id and pe.split == "test" and pe.answers_dataset_id == sft_data.id
+    rouge = next(a for a in pe.answers if a["metric"] == "rouge_l")
+    assert rouge["examples"] == mine.examples and rouge["gain"] == pytest.approx(rouge["run"] - rouge["parent"])
+    assert {"Preference accuracy, this run", "Gain over the parent (paired)"} <= set(pe.pairs_frame()["measure"])
+    sentence = run_verdict(run.id).sentence
+    assert sentence.startswith("The team's preferences") and f"run {parent.id}" in sentence
+    assert "95 % interval" in sentence and "ROUGE-L" in sentence
+    html = build_report(run.id)
+    assert "The team&#x27;s preferences" in html or "The team's preferences" in html
+    review_id = preference_eval.start_parent_review(run.id)
+    info = review.get_review(review_id)
+    assert (info.model_a, info.model_b) == (f"run:{parent.id}", f"run:{run.id}") and info.items == mine.examples
 
 
 
