@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.data.datasets import get_dataset
+from core.data.preferences import is_preference
 from core.entities import DatasetInfo, RunInfo
 from core.errors import ConfigError
 from core.models import catalog
@@ -27,10 +28,6 @@ RUN_KEYS = ("parent_run_id", "run_id", "run_ids", "runs")
 
 def is_preference_dataset(info: DatasetInfo) -> bool:
     """Whether a dataset version holds preference pairs (``core.data.preferences.is_preference``)."""
-    try:
-        from core.data.preferences import is_preference
-    except ImportError:  # before core.data.preferences is merged: its rule, a causal-LM dataset of pairs
-        return info.task == "causal-lm" and (info.mapping or {}).get("format") == PREFERENCE
     return is_preference(info)
 
 
