@@ -49,6 +49,26 @@ def parent_runs() -> list[RunInfo]:
     return [r for r in runs.list_runs(status="succeeded", limit=500) if generates_text(r.task)]
 
 
+def parent_options(dataset_id: int) -> tuple[dict[str, str], str | None]:
+    """What a preference run can start from, as {reference: label} (``run:N`` for a finished run, a
+    catalogue key for a chat model), and the default: the run the pairs came from, else the newest run,
+    else the first chat model."""
+    options = {f"run:{r.id}": f"Run {r.id}" + (f" · {r.name}" if r.name else "") + f" ({r.model_key})"
+               for r in parent_runs()}
+    options.update({m.key: f"{m.name} (catalogue)" for m in catalog.list_models() if m.family == "causal-lm"})
+    found = default_parent(dataset_id)
+    default = f"run:{found}" if found is not None else next(iter(options), None)
+    return options, default
+
+
+def parent_of(reference: str) -> dict[str, Any]:
+    """``run:N`` -> {"parent_run_id": N}; a catalogue key -> {"model_key": key} (preference_request's words)."""
+    text = str(reference or "")
+    if text.startswith("run:") and text[4:].isdigit():
+        return {"parent_run_id": int(text[4:])}
+    return {"model_key": text}
+
+
 def check_parent(parent_run_id: int) -> RunInfo:
     """The parent run, or a ConfigError saying why it cannot be one."""
     parent = runs.get_run(int(parent_run_id))  # NotFoundError: "Run N does not exist."

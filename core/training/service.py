@@ -21,6 +21,13 @@ from core.store import runs
 from core.training import queue
 from core.training.crossval import cancel_cv, refresh_live_parents, resume_cv
 from core.training.estimates import Estimate, estimate_run
+from core.training.preference_runs import (
+    check_preference_request,
+    is_preference_dataset,
+    parent_of,
+    parent_options,
+    preference_request,
+)
 from core.training.queue import (
     Launcher,
     LocalWorker,
@@ -29,12 +36,12 @@ from core.training.queue import (
     max_running,
     set_launcher,
 )
-from core.training.preference_runs import check_preference_request, preference_request
 from core.training.request import TrainRequest, check_request
 
 __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher", "TrainConfig",
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
-           "get_run", "kick_queue", "list_runs", "max_running", "preference_request", "queue_position", "resume_run",
+           "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of", "parent_options",
+           "preference_request", "queue_position", "resume_run",
            "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "wait_for_run"]
 
 
