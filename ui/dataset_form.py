@@ -23,8 +23,8 @@ TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     for spec in SPECS if not spec.formats}
 CAUSAL_FORMATS = {fmt: tuple((f.name, f.label, f.required) for f in fields)
                   for fmt, fields in get_spec("causal-lm").formats}  # type: ignore[union-attr]
-MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "features",
-                "format", "group", "split_column")
+MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "chosen",
+                "rejected", "features", "format", "group", "split_column")
 
 
 def _key(name: str) -> str:
@@ -65,8 +65,9 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     if spec is not None and spec.formats:
         fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
                        help="A plain text column, prompt and completion columns (Alpaca's "
-                            "instruction, input and output), or chat conversations (OpenAI "
-                            "messages or ShareGPT conversations).")
+                            "instruction, input and output), chat conversations (OpenAI "
+                            "messages or ShareGPT conversations), or preference pairs (TRL's prompt, "
+                            "chosen and rejected: text or chat message lists).")
         mapping["format"] = fmt
         fields = CAUSAL_FORMATS[fmt]
     cols = st.columns(max(1, len(fields)))
