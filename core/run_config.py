@@ -74,8 +74,9 @@ class TrainConfig:
     report_to: list[str] | None = _f(None, "Trackers that receive this run's metrics: 'tensorboard' (event "
                                            "files in the run's folder) and/or 'mlflow'; empty: none; "
                                            "unset: the UCLAB_REPORT_TO default.")
-    training_kind: str = _f(SUPERVISED, "'supervised' learns the answers of the examples; 'preference' learns "
-                                        "to prefer the chosen answer of each pair over the rejected one (DPO).")
+    training_kind: str = _f(SUPERVISED, "'supervised' learns the answers of the examples; 'preference' "
+                                        "learns to prefer the chosen answer of each pair over the rejected "
+                                        "one (DPO).")
     beta: float = _f(0.1, "DPO beta: how far the model may move from its parent. Lower lets the "
                           "preferences change it more; 0.1 is the usual start.")
     parent_run_id: int | None = _f(None, "The finished causal-LM run a preference run starts from (its final "

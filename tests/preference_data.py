@@ -1,7 +1,7 @@
 """Preference pairs for DPO tests: a learnable pattern (the chosen answer ends with one of four words,
 the rejected one with one of four others, every answer as many tokens long with the tiny chat
-tokenizer, so no side is preferred for its length), stored as a preference dataset version (prompt as JSON turns, chosen,
-rejected)."""
+tokenizer, so no side is preferred for its length), stored as a preference dataset version (prompt as
+JSON turns, chosen, rejected)."""
 
 from __future__ import annotations
 

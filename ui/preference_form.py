@@ -20,16 +20,19 @@ def applies(dataset: DatasetInfo) -> bool:
 
 def render(dataset: DatasetInfo) -> None:
     """Parent, beta, learning rate, steps, max length and LoRA rank; the estimate; the start button."""
-    st.caption(md_escape(f"'{dataset.label}' holds preference pairs (prompt, chosen, rejected): the run learns "
-                         "to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the model "
+    st.caption(md_escape(f"'{dataset.label}' holds preference pairs (prompt, chosen, rejected): the run "
+                         "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
+                         "model "
                          "you pick, whose own weights are the reference."))
     options, default = call(training.parent_options, dataset.id) or ({}, None)
     if not options:
-        st.warning("No finished chat run or chat model to start from: train one, or add one on the Models page.")
+        st.warning("No finished chat run or chat model to start from: train one, or add one on the Models "
+                   "page.")
         return
     if st.session_state.get(state.FINETUNE_PREF_PARENT) not in options:
         st.session_state[state.FINETUNE_PREF_PARENT] = default
-    parent = st.selectbox("Start from", list(options), key=state.FINETUNE_PREF_PARENT, format_func=options.get,
+    parent = st.selectbox("Start from", list(options), key=state.FINETUNE_PREF_PARENT,
+                          format_func=options.get,
                           help="The finished chat run (its final weights) or catalogue model the preferences "
                                "train; the default is the run whose answers were judged.")
     defaults, helps = preference_defaults(dataset.task), field_help()
@@ -44,14 +47,14 @@ def render(dataset: DatasetInfo) -> None:
     length = a.number_input("Max length (tokens)", 8, 8192, int(defaults.get("max_length", 256)), step=16,
                             key=state.FINETUNE_PREF_MAX_LENGTH,
                             help="Prompt and answer together are cut to this many tokens. Shorter is faster.")
-    rank = b.number_input("LoRA rank", 1, 256, int(defaults.get("lora_rank", 8)), key=state.FINETUNE_PREF_LORA_RANK,
-                          help=helps["lora_rank"])
+    rank = b.number_input("LoRA rank", 1, 256, int(defaults.get("lora_rank", 8)),
+                          key=state.FINETUNE_PREF_LORA_RANK, help=helps["lora_rank"])
     name = c.text_input("Run name (optional)", key=state.FINETUNE_PREF_NAME, max_chars=200)
     request = None
     try:
-        request = training.preference_request(dataset.id, **training.parent_of(parent), beta=beta,
-                                              learning_rate=rate, max_steps=int(steps), max_length=int(length),
-                                              lora_rank=int(rank), name=name.strip(), created_by=access.actor())
+        request = training.preference_request(
+            dataset.id, **training.parent_of(parent), beta=beta, learning_rate=rate, max_steps=int(steps),
+            max_length=int(length), lora_rank=int(rank), name=name.strip(), created_by=access.actor())
         finetune_form.show_estimate(dataset.id, request.model_key, request.config)
     except UserError as error:
         st.error(md_escape(error), icon=":material/error:")

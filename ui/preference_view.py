@@ -23,12 +23,13 @@ def section(run: RunInfo, split: str) -> None:
         return
     st.subheader("What the preferences changed")
     st.caption(md_escape(
-        f"Each held-out {split} pair scored by {found.parent} and by this run. Preference accuracy: the share of "
-        "pairs where a model gives the chosen answer a higher log-probability than the rejected one. Reward "
+        f"Each held-out {split} pair scored by {found.parent} and by this run. Preference accuracy: the "
+        "share of pairs where a model gives the chosen answer a higher log-probability than the rejected "
+        "one. Reward "
         f"accuracy (DPO, beta {found.pairs.get('beta')}): the share where the run moved towards the chosen "
         "answer relative to its parent. 95 % intervals (Wilson for shares, paired bootstrap for the gain)."))
-    st.dataframe(found.pairs_frame(), hide_index=True, key=state.EVALUATION_PREF_PAIRS,
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("value", "low", "high")})
+    numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in ("value", "low", "high")}
+    st.dataframe(found.pairs_frame(), hide_index=True, key=state.EVALUATION_PREF_PAIRS, column_config=numbers)
     if found.training:
         st.caption(md_escape("Last validation during training (TRL): " + ", ".join(
             f"{k.replace('_', ' ')} {v:.3f}" for k, v in sorted(found.training.items())) + "."))
@@ -58,6 +59,6 @@ def _pairs(run_id: int, split: str) -> object:
     from core.results.evaluation import read_predictions
 
     frame = read_predictions(run_id, split)
-    keep = [c for c in ("prompt", "chosen", "rejected", "prefers_chosen", "parent_prefers_chosen", "reward_margin")
-            if c in frame]
+    wanted = ("prompt", "chosen", "rejected", "prefers_chosen", "parent_prefers_chosen", "reward_margin")
+    keep = [c for c in wanted if c in frame]
     return frame[keep]

@@ -92,14 +92,16 @@ def evaluate_preference(run_id: int, args: argparse.Namespace) -> dict[str, Any]
     from core.results.verdict import run_verdict
 
     if args.answers or args.prompt_baselines or args.judge:
-        raise ConfigError(f"Run {run_id} was trained on preference pairs: its answers are scored on its parent's "
-                          "test split when it finishes; leave out --answers, --prompt-baselines and --judge.")
+        raise ConfigError(f"Run {run_id} was trained on preference pairs: its answers are scored on its "
+                          "parent's test split when it finishes; leave out --answers, --prompt-baselines "
+                          "and --judge.")
     split = args.split if args.split_given else None
     data = {"kind": "preference", **preference_eval.get_preference_evaluation(run_id, split).to_dict(),
             "verdict": run_verdict(run_id, split).sentence}
     if args.review:
         data["review_id"] = preference_eval.start_parent_review(run_id)
-        _say(f"Review {data['review_id']} is ready on the Review page: {data['parent']} against run {run_id}.")
+        _say(f"Review {data['review_id']} is ready on the Review page: {data['parent']} against run "
+             f"{run_id}.")
     return data
 
 
@@ -116,8 +118,9 @@ def _render_preference(data: dict[str, Any]) -> str:
         lines.append("  last validation during training (TRL): " + ", ".join(
             f"{k} {v:.3f}" for k, v in sorted(data["training"].items())))
     for a in data["answers"]:
-        lines.append(f"  answers on {data['parent']}'s test split, {a['metric']}: parent {a['parent']:.3f}, run "
-                     f"{a['run']:.3f}, gain {a['gain']:+.3f} [{a['low']:+.3f}, {a['high']:+.3f}] "
+        lines.append(f"  answers on {data['parent']}'s test split, {a['metric']}: parent "
+                     f"{a['parent']:.3f}, run {a['run']:.3f}, gain {a['gain']:+.3f} "
+                     f"[{a['low']:+.3f}, {a['high']:+.3f}] "
                      f"({a['examples']} examples)")
     if data.get("review_id"):
         lines.append(f"  review {data['review_id']} is ready: {data['parent']} against run {data['run_id']}")

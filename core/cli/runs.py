@@ -87,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_preference(args: argparse.Namespace) -> dict[str, Any]:
-    """``train --kind preference``: DPO on a preference dataset on top of a finished run or a catalogue model."""
+    """``train --kind preference``: DPO on a preference dataset, on top of a finished run or a catalogue
+    model."""
     from core.training import service as training
 
     if args.epochs is not None:
@@ -96,7 +97,8 @@ def _train_preference(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("Preference runs are not cross-validated; leave out --folds.")
     request = training.preference_request(
         args.dataset, parent_run_id=args.from_run, model_key=args.model, name=args.name or "",
-        beta=args.beta, learning_rate=args.learning_rate, max_steps=args.max_steps, batch_size=args.batch_size,
+        beta=args.beta, learning_rate=args.learning_rate, max_steps=args.max_steps,
+        batch_size=args.batch_size,
         max_length=args.max_length, seed=args.seed, eval_every=args.eval_every, lora_rank=args.lora_rank,
         lora_alpha=args.lora_alpha, device=args.device, report_to=args.report_to)
     run = training.start_run(request)

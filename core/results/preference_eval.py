@@ -64,13 +64,15 @@ class PreferenceEvaluation:
                   "preference_accuracy": "Preference accuracy, this run",
                   "preference_accuracy_gain": "Gain over the parent (paired)",
                   "reward_accuracy": "Reward accuracy (DPO)", "reward_margin": "Reward margin (DPO)"}
-        rows = [{"measure": title, "value": (iv.get(k) or {}).get("mean"), "low": (iv.get(k) or {}).get("low"),
-                 "high": (iv.get(k) or {}).get("high"), "pairs": (iv.get(k) or {}).get("n")}
-                for k, title in titles.items() if (iv.get(k) or {}).get("mean") is not None]
+        found = {k: iv.get(k) or {} for k in titles}
+        rows = [{"measure": title, "value": found[k].get("mean"), "low": found[k].get("low"),
+                 "high": found[k].get("high"), "pairs": found[k].get("n")}
+                for k, title in titles.items() if found[k].get("mean") is not None]
         return pd.DataFrame(rows, columns=["measure", "value", "low", "high", "pairs"])
 
     def answers_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.answers, columns=["metric", "parent", "run", "gain", "low", "high", "examples"])
+        columns = ["metric", "parent", "run", "gain", "low", "high", "examples"]
+        return pd.DataFrame(self.answers, columns=columns)
 
 
 def _last_validation(run_id: int) -> dict[str, float]:
@@ -95,7 +97,8 @@ def _answer_rows(run_id: int) -> tuple[Any, Any] | None:
 
 
 def compare_answers(run_id: int) -> tuple[list[dict[str, Any]], int | None, int]:
-    """Per answer metric: the parent's mean, the run's, and the paired gain over the examples both answered."""
+    """Per answer metric: the parent's mean, the run's, and the paired gain over the examples both
+    answered."""
     found = _answer_rows(run_id)
     if found is None:
         return [], None, 0
@@ -116,14 +119,17 @@ def compare_answers(run_id: int) -> tuple[list[dict[str, Any]], int | None, int]
 
 
 def get_preference_evaluation(run_id: int, split: str | None = None) -> PreferenceEvaluation:
-    """The stored evidence of a preference run (NotFoundError before it has any, ConfigError for another run)."""
+    """The stored evidence of a preference run (NotFoundError before it has any, ConfigError for another
+    run)."""
     run = runs.get_run(run_id)
     if not is_preference_run(run):
-        raise ConfigError(f"Run {run_id} was not trained on preference pairs; its evaluation is the usual one.")
+        raise ConfigError(f"Run {run_id} was not trained on preference pairs; its evaluation is the usual "
+                          "one.")
     splits = evaluation.evaluation_splits(run_id)
     split = split or evaluation.evidence_split(splits)
     if split is None or split not in splits:
-        raise NotFoundError(f"Run {run_id} has no scored held-out pairs yet; they are scored when it finishes.")
+        raise NotFoundError(f"Run {run_id} has no scored held-out pairs yet; they are scored when it "
+                            "finishes.")
     pairs = dict(evaluation.get_evaluation(run_id, split).metrics)
     answers, dataset_id, examples = compare_answers(run_id)
     parent = (run.config or {}).get("parent_run_id")
@@ -154,7 +160,8 @@ def start_parent_review(run_id: int, *, created_by: str = "", prompts: int = REV
         if not joined.empty:
             return review.create_review(name, parent_ref, f"run:{run_id}", joined["prompt"].tolist(),
                                         outputs_a=joined["answer_parent"].tolist(),
-                                        outputs_b=joined["answer"].tolist(), seed=run_id, created_by=created_by)
+                                        outputs_b=joined["answer"].tolist(), seed=run_id,
+                                        created_by=created_by)
     split = evaluation.evidence_split(evaluation.evaluation_splits(run_id))
     if split is None:
         raise NotFoundError(f"Run {run_id} has no held-out pairs to take prompts from.")

@@ -436,8 +436,8 @@ def preference_verdict(pe: Any) -> Verdict:
     mine, theirs, gain = (iv.get(k) or {} for k in ("preference_accuracy", "parent_preference_accuracy",
                                                     "preference_accuracy_gain"))
     if mine.get("mean") is None:
-        return Verdict(f"Run {pe.run_id} has no scored held-out pairs, so what the preferences changed is not "
-                       "known.", NONE)
+        return Verdict(f"Run {pe.run_id} has no scored held-out pairs, so what the preferences changed is "
+                       "not known.", NONE)
     if theirs.get("mean") is None or gain.get("mean") is None:
         return Verdict(f"After the team's preferences the model prefers the chosen answer in "
                        f"{mine['mean']:.0%} of {mine['n']} held-out {pe.split} pairs (95 % interval "
@@ -446,8 +446,9 @@ def preference_verdict(pe: Any) -> Verdict:
     moved = ("raised" if low is not None and low > 0 else "lowered" if high is not None and high < 0
              else "did not clearly change")
     tone = GOOD if moved == "raised" else BAD if moved == "lowered" else WEAK
-    lead = (f"The team's preferences {moved} the share of {gain['n']} held-out {pe.split} pairs where the model "
-            f"prefers the chosen answer: {theirs['mean']:.0%} for {pe.parent}, {mine['mean']:.0%} after "
+    lead = (f"The team's preferences {moved} the share of {gain['n']} held-out {pe.split} pairs where the "
+            f"model prefers the chosen answer: {theirs['mean']:.0%} for {pe.parent}, {mine['mean']:.0%} "
+            "after "
             f"({_points(gain['mean'])} points, 95 % interval {_points(low)} to {_points(high)})")
     answer = next((a for a in pe.answers if a["metric"] == "rouge_l"), pe.answers[0] if pe.answers else None)
     if answer is None:

@@ -22,8 +22,9 @@ from core.task_specs import generates_text, preference_defaults
 from core.training.request import TrainRequest
 
 # The keys of a preference dataset's facts (info["preference"]) that may name the run whose answers
-# were judged; the first found is the default parent.
-RUN_KEYS = ("parent_run_id", "run_id", "run_ids", "runs")
+# were judged (references: run_id; a review: its two models, "run:N" or a catalogue key); the first
+# finished causal-LM run found is the default parent.
+RUN_KEYS = ("parent_run_id", "run_id", "run_ids", "runs", "model_a", "model_b")
 
 
 def is_preference_dataset(info: DatasetInfo) -> bool:
@@ -62,7 +63,8 @@ def parent_options(dataset_id: int) -> tuple[dict[str, str], str | None]:
 
 
 def parent_of(reference: str) -> dict[str, Any]:
-    """``run:N`` -> {"parent_run_id": N}; a catalogue key -> {"model_key": key} (preference_request's words)."""
+    """``run:N`` -> {"parent_run_id": N}; a catalogue key -> {"model_key": key} (preference_request's
+    words)."""
     text = str(reference or "")
     if text.startswith("run:") and text[4:].isdigit():
         return {"parent_run_id": int(text[4:])}
@@ -91,8 +93,8 @@ def preference_request(dataset_id: int, *, parent_run_id: int | None = None, mod
     """
     dataset = get_dataset(int(dataset_id))
     if not is_preference_dataset(dataset):
-        raise ConfigError(f"The dataset '{dataset.label}' holds no preference pairs (prompt, chosen, rejected); "
-                          "build pairs from a review or upload them, then train on that dataset.")
+        raise ConfigError(f"The dataset '{dataset.label}' holds no preference pairs (prompt, chosen, "
+                          "rejected); build pairs from a review or upload them, then train on that dataset.")
     if parent_run_id is not None and model_key:
         raise ConfigError("Start a preference run from a finished run or from a catalogue model, not both.")
     if parent_run_id is not None:
@@ -120,9 +122,10 @@ def check_preference_request(request: TrainRequest) -> None:
         return
     dataset = get_dataset(request.dataset_id)
     if not is_preference_dataset(dataset):
-        raise ConfigError(f"The dataset '{dataset.label}' holds no preference pairs (prompt, chosen, rejected); "
-                          "choose a preference dataset for preference training.")
+        raise ConfigError(f"The dataset '{dataset.label}' holds no preference pairs (prompt, chosen, "
+                          "rejected); choose a preference dataset for preference training.")
     if request.config.parent_run_id is not None:
         parent = check_parent(request.config.parent_run_id)
         if parent.model_key != request.model_key:
-            raise ConfigError(f"Run {parent.id} was trained from {parent.model_key}, not {request.model_key}.")
+            raise ConfigError(f"Run {parent.id} was trained from {parent.model_key}, not "
+                              f"{request.model_key}.")

@@ -40,8 +40,8 @@ from core.training.request import TrainRequest, check_request
 
 __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher", "TrainConfig",
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
-           "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of", "parent_options",
-           "preference_request", "queue_position", "resume_run",
+           "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of",
+           "parent_options", "preference_request", "queue_position", "resume_run",
            "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "wait_for_run"]
 
 

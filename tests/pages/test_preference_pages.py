@@ -42,7 +42,8 @@ def test_a_preference_dataset_offers_dpo_from_the_run_the_pairs_came_from(
     assert at.selectbox(key="finetune_dataset").value == pairs
     assert at.selectbox(key="finetune_pref_parent").value == f"run:{other}"
     options = at.selectbox(key="finetune_pref_parent").options
-    assert f"Run {parent} · run-{parent} ({SMOLLM2_KEY})" in options and "SmolLM2-135M-Instruct (catalogue)" in options
+    assert f"Run {parent} · run-{parent} ({SMOLLM2_KEY})" in options
+    assert "SmolLM2-135M-Instruct (catalogue)" in options
     assert at.number_input(key="finetune_pref_beta").value == 0.1
     assert at.number_input(key="finetune_pref_steps").value == 100
     assert "Duration (estimate)" in [m.label for m in at.metric]
@@ -71,8 +72,9 @@ def test_the_evaluation_page_of_a_dpo_run_compares_it_with_its_parent_and_sets_u
     parent = _finished_chat_run(chat)
     pairs = add_pairs_dataset()
     run = _finished_chat_run(pairs, {"training_kind": "preference", "parent_run_id": parent, "lora": True})
-    rows = [{"prompt": f"q{i}", "chosen": "good", "rejected": "bad", "logp_chosen": -1.0, "logp_rejected": -2.0,
-             "parent_logp_chosen": -2.0 if i % 2 else -1.0, "parent_logp_rejected": -1.5} for i in range(20)]
+    rows = [{"prompt": f"q{i}", "chosen": "good", "rejected": "bad", "logp_chosen": -1.0,
+             "logp_rejected": -2.0, "parent_logp_chosen": -2.0 if i % 2 else -1.0,
+             "parent_logp_rejected": -1.5} for i in range(20)]
     scored = pair_scores(rows, 0.1)
     store_evaluation(run, "test", "run", preference_metrics(scored, 0.1), pd.DataFrame(scored))
     for run_id, score in ((parent, 0.4), (run, 0.5)):

@@ -126,8 +126,8 @@ class PreferenceAdapter(TaskAdapter):
         held_out = inputs.validation if not inputs.validation.empty else inputs.train
         train = datasets.Dataset.from_list(conversational_rows(inputs.train))
         validation = datasets.Dataset.from_list(conversational_rows(held_out))
-        lora = LoraConfig(task_type="CAUSAL_LM", r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.05,
-                          target_modules=lora_targets(model, cfg.lora_target))
+        lora = LoraConfig(task_type="CAUSAL_LM", r=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
+                          lora_dropout=0.05, target_modules=lora_targets(model, cfg.lora_target))
         meta = {"format": "messages", "columns": {"messages": "messages"}, "max_length": cfg.max_length,
                 "completion_only": True, "training_kind": PREFERENCE, "beta": cfg.beta,
                 "parent_run_id": cfg.parent_run_id}
@@ -206,7 +206,8 @@ def pair_logps(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_lengt
         for b in range(0, len(usable), batch_size):
             idx = usable[b:b + batch_size]
             batch = {k: v.to(device) for k, v in collate([sides[i] for i in idx]).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            logits = out.logits.float()
             labels = batch["labels"][:, 1:]
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)

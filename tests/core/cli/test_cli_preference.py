@@ -54,7 +54,8 @@ def test_preference_errors_are_one_sentence(setup, capsys: pytest.CaptureFixture
     key, dataset = setup
     text = add_text_dataset()
     cases = [
-        (["train", "--kind", "preference", "--dataset", str(text), "--model", key], "holds no preference pairs"),
+        (["train", "--kind", "preference", "--dataset", str(text), "--model", key],
+         "holds no preference pairs"),
         (["train", "--kind", "preference", "--dataset", str(dataset)], "finished causal-LM run (--from-run)"),
         (["train", "--kind", "preference", "--dataset", str(dataset), "--from-run", "77"], "77"),
         (["train", "--dataset", str(dataset), "--from-run", "3", "--model", key], "add --kind preference"),

@@ -37,16 +37,17 @@ def test_pair_log_probabilities_are_sums_over_the_answer(tmp_path: Path) -> None
 
 
 def test_preference_metrics_compare_the_run_with_its_parent_on_the_same_pairs() -> None:
-    rows = [{"logp_chosen": -1.0, "logp_rejected": -2.0, "parent_logp_chosen": -3.0, "parent_logp_rejected": -2.0},
-            {"logp_chosen": -1.0, "logp_rejected": -2.0, "parent_logp_chosen": -1.5, "parent_logp_rejected": -2.0},
-            {"logp_chosen": -4.0, "logp_rejected": -2.0, "parent_logp_chosen": -4.0, "parent_logp_rejected": -1.0},
-            {"logp_chosen": -1.0, "logp_rejected": None, "parent_logp_chosen": -1.0, "parent_logp_rejected": -2.0}]
+    names = ("logp_chosen", "logp_rejected", "parent_logp_chosen", "parent_logp_rejected")
+    rows = [dict(zip(names, values, strict=True)) for values in
+            ((-1.0, -2.0, -3.0, -2.0), (-1.0, -2.0, -1.5, -2.0), (-4.0, -2.0, -4.0, -1.0),
+             (-1.0, None, -1.0, -2.0))]
     scored = pair_scores(rows, beta=0.5)
     assert [s["prefers_chosen"] for s in scored] == [1.0, 1.0, 0.0, None]
     assert [s["parent_prefers_chosen"] for s in scored] == [0.0, 1.0, 0.0, 1.0]
     assert scored[0]["reward_margin"] == pytest.approx(0.5 * ((-1 + 3) - (-2 + 2)))
     m = preference_metrics(scored, beta=0.5)
-    assert m["preference_accuracy"] == pytest.approx(2 / 3) and m["parent_preference_accuracy"] == pytest.approx(1 / 3)
+    assert m["preference_accuracy"] == pytest.approx(2 / 3)
+    assert m["parent_preference_accuracy"] == pytest.approx(1 / 3)
     assert m["preference_accuracy_gain"] == pytest.approx(1 / 3)
     assert m["reward_accuracy"] == pytest.approx(1.0)  # every scored pair moved towards the chosen answer
     iv = m["intervals"]
@@ -130,16 +131,18 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
     key, pairs_id = dpo_setup
     _, frame, mapping, split = load_gallery_frame("chat-pairs")
     parsed = datasets.frame_to_parsed(frame.sample(n=60, random_state=0), "chat-pairs.csv")
-    sft_data = datasets.save_dataset(parsed, mapping, name="chat", task="causal-lm", split=split, model_key=key,
-                                     max_length=64)
+    sft_data = datasets.save_dataset(parsed, mapping, name="chat", task="causal-lm", split=split,
+                                     model_key=key, max_length=64)
     cfg = TrainConfig.from_preset("full", max_steps=2, batch_size=8, max_length=64, eval_batch_size=8,
-                                  task_options={"sample_prompts": 0, "eval_generations": 0, "eval_examples": 5})
+                                  task_options={"sample_prompts": 0, "eval_generations": 0,
+                                                "eval_examples": 5})
     parent = training.start_run(training.TrainRequest(dataset_id=sft_data.id, model_key=key, config=cfg))
     assert parent.status == "succeeded", training.run_logs(parent.id)
     run = _dpo(pairs_id, parent_run_id=parent.id, max_steps=2, eval_every=2)
     assert run.status == "succeeded", (run.status_reason, training.run_logs(run.id))
     assert run.config["parent_run_id"] == parent.id and run.model_key == key
-    mine, theirs = get_answer_quality(run.id, "test").evaluation, get_answer_quality(parent.id, "test").evaluation
+    mine = get_answer_quality(run.id, "test").evaluation
+    theirs = get_answer_quality(parent.id, "test").evaluation
     assert mine.dataset_id == theirs.dataset_id == sft_data.id and mine.run_id == run.id
     assert mine.examples == theirs.examples > 0 and mine.seed == theirs.seed
     assert list(mine.examples_frame["prompt"]) == list(theirs.examples_frame["prompt"])
@@ -162,8 +165,10 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
     pe = preference_eval.get_preference_evaluation(run.id)
     assert pe.parent_run_id == parent.id and pe.split == "test" and pe.answers_dataset_id == sft_data.id
     rouge = next(a for a in pe.answers if a["metric"] == "rouge_l")
-    assert rouge["examples"] == mine.examples and rouge["gain"] == pytest.approx(rouge["run"] - rouge["parent"])
-    assert {"Preference accuracy, this run", "Gain over the parent (paired)"} <= set(pe.pairs_frame()["measure"])
+    assert rouge["examples"] == mine.examples
+    assert rouge["gain"] == pytest.approx(rouge["run"] - rouge["parent"])
+    measures = set(pe.pairs_frame()["measure"])
+    assert {"Preference accuracy, this run", "Gain over the parent (paired)"} <= measures
     sentence = run_verdict(run.id).sentence
     assert sentence.startswith("The team's preferences") and f"run {parent.id}" in sentence
     assert "95 % interval" in sentence and "ROUGE-L" in sentence
@@ -171,11 +176,13 @@ def test_dpo_on_top_of_a_finished_run_starts_from_its_weights_and_compares_answe
     assert "The team&#x27;s preferences" in html or "The team's preferences" in html
     review_id = preference_eval.start_parent_review(run.id)
     info = review.get_review(review_id)
-    assert (info.model_a, info.model_b) == (f"run:{parent.id}", f"run:{run.id}") and info.items == mine.examples
+    assert (info.model_a, info.model_b) == (f"run:{parent.id}", f"run:{run.id}")
+    assert info.items == mine.examples
 
 
 
-def test_dpo_run_cancels_with_a_checkpoint_and_resumes_from_it(dpo_setup, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dpo_run_cancels_with_a_checkpoint_and_resumes_from_it(dpo_setup,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from core.ml.trainer import StepGuard
     from core.store import runs
     from core.training import service as training
