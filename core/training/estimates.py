@@ -256,9 +256,11 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     tokens = dataset_tokens(dataset)
     kind = config.training_kind
     history = speed_from_history(model_key, dataset.task, kind=kind)
-    sps, source = training_speed(model, tokens, config, history)
-    if kind == PREFERENCE and history is None:  # a figure for single examples: a pair costs more
-        sps /= PAIR_COST
+    if kind == PREFERENCE and history is None:  # no preference run yet: the model's supervised speed
+        sps, source = training_speed(model, tokens, config, speed_from_history(model_key, dataset.task))
+        sps, source = sps / PAIR_COST, f"{source}, a pair costing about {PAIR_COST} examples"
+    else:
+        sps, source = training_speed(model, tokens, config, history)
     per_epoch = max(1, math.ceil(train_rows / config.batch_size))
     steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))

@@ -234,4 +234,9 @@ def test_preference_requests_refuse_what_cannot_train_in_one_sentence(dpo_setup)
         training.preference_request(pairs_id, model_key=key, beta=0)
     request = training.preference_request(pairs_id, model_key=key)
     assert request.config.lora and request.config.beta == 0.1 and request.config.learning_rate == 1e-4
-    assert training.estimate_run(pairs_id, key, request.config).steps == 100
+    estimate = training.estimate_run(pairs_id, key, request.config)
+    from dataclasses import replace
+
+    single = training.estimate_run(pairs_id, key, replace(request.config, training_kind="supervised"))
+    assert estimate.steps == 100 and "a pair costing about 2.7 examples" in estimate.speed_source
+    assert estimate.samples_per_second == pytest.approx(single.samples_per_second / 2.7, rel=0.1)
