@@ -42,7 +42,7 @@ def section(run: RunInfo, split: str) -> None:
     else:
         st.caption("No answer quality to compare: the parent is a catalogue model, or its test answers were "
                    "not scored.")
-    predictions = found.pairs.get("pairs") and call(_pairs, run.id, split)
+    predictions = call(_pairs, run.id, split) if found.pairs.get("pairs") else None
     if predictions is not None and len(predictions):
         with st.expander("The held-out pairs, scored"):
             st.dataframe(predictions, hide_index=True, key=state.EVALUATION_PREF_EXAMPLES)
