@@ -1,11 +1,13 @@
 """Must show (issue 23): a team's blind-review votes train SmolLM2 with DPO, and on held-out pairs the run
 prefers what the team preferred more often than its parent did.
 
-The review is real: SmolLM2 against a "friendly" variant of the reference answers on chat-pairs prompts,
-stored as a blind review, voted item by item through the review service by three reviewers who prefer
-the answer that ends with a friendly sign-off (one item tied, one split: both left out by the majority
-rule). i23pref's builder turns the votes into a preference dataset version; a short DPO run (LoRA on the
-bundled SmolLM2, the reference being the same weights with the adapters off) trains on its train split.
+The review is real: the reference answers of chat-pairs prompts against an enthusiastic variant of each
+(its final full stop made an exclamation mark), stored as a blind review and voted item by item through
+the review service by three reviewers who prefer the enthusiastic answer (one item tied, one split: both
+left out by the majority rule). i23pref's builder turns the votes into a preference dataset version; a
+short DPO run (LoRA on the bundled SmolLM2, the reference being the same weights with the adapters off)
+trains on its train split. The parent ranks the plain answer higher on almost every pair (a full stop is
+the likelier token), so the rise is the votes' doing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-SIGN_OFF = " Hope this helps!"
-ITEMS = 48
+ITEMS = 64
 
 
 @pytest.fixture
@@ -33,25 +34,26 @@ def smollm2_home(home: Path, converted_smollm2: Path) -> Iterator[None]:
 
 
 def _review() -> int:
-    """A blind review of plain against signed-off reference answers on distinct chat-pairs prompts."""
+    """A blind review of plain against enthusiastic reference answers on distinct chat-pairs prompts."""
     from core.data.gallery import load_gallery_frame
     from core.results import review
 
     _, frame, _, _ = load_gallery_frame("chat-pairs")
-    rows = frame.drop_duplicates("prompt").sample(n=ITEMS, random_state=0)
-    rows = rows[rows["completion"].str.len() < 120]
+    rows = frame.drop_duplicates("prompt")
+    rows = rows[rows["completion"].str.endswith(".") & (rows["completion"].str.len() < 100)]
+    rows = rows.sample(n=ITEMS, random_state=0)
     prompts, plain = rows["prompt"].tolist(), rows["completion"].tolist()
-    return review.create_review("Friendly or plain", "plain answers", "friendly answers", prompts,
-                                outputs_a=plain, outputs_b=[p + SIGN_OFF for p in plain], seed=1)
+    return review.create_review("Enthusiastic or plain", "plain answers", "enthusiastic answers", prompts,
+                                outputs_a=plain, outputs_b=[p[:-1] + "!" for p in plain], seed=1)
 
 
 def _vote(review_id: int) -> None:
-    """Three reviewers pick the signed-off answer by its shown position; one item tied, one split."""
+    """Three reviewers pick the enthusiastic answer by its shown position; one item tied, one split."""
     from core.results import review
 
     for n, reviewer in enumerate(("ada", "grace", "linus")):
         while (item := review.next_item_for(reviewer, review_id)) is not None:
-            friendly = "first" if item.first.endswith(SIGN_OFF) else "second"
+            friendly = "first" if item.first.endswith("!") else "second"
             plain = "second" if friendly == "first" else "first"
             position = item.done
             choice = {0: "tie", 1: plain if n == 0 else friendly}.get(position, friendly)
@@ -75,16 +77,16 @@ def test_votes_of_a_blind_review_train_dpo_that_prefers_what_the_team_preferred(
     facts = data.info["preference"]
     assert facts["source"] == "review" and facts["ties_left_out"] == 1
     pairs = load_pairs(data.id)
-    assert all(p.chosen.endswith(SIGN_OFF) and not p.rejected.endswith(SIGN_OFF) for p in pairs[1:])
-    request = training.preference_request(data.id, model_key=SMOLLM2_KEY, max_steps=16, batch_size=4,
-                                          learning_rate=1e-3, max_length=96, eval_every=8, beta=0.1)
+    assert sum(p.chosen.endswith("!") and p.rejected.endswith(".") for p in pairs) == len(pairs) - 1
+    request = training.preference_request(data.id, model_key=SMOLLM2_KEY, max_steps=12, batch_size=4,
+                                          learning_rate=1e-3, max_length=64, eval_every=6, beta=0.1)
     run = training.start_run(request)
     assert run.status == "succeeded", (run.status_reason, training.run_logs(run.id, 40))
     held_out = get_evaluation(run.id, "test").metrics
     iv = held_out["intervals"]
-    assert held_out["pairs"] >= 3
+    assert held_out["pairs"] >= 5
     # the share of held-out pairs where the model gives the team's choice the higher log-probability
     assert held_out["preference_accuracy"] > held_out["parent_preference_accuracy"]
-    assert iv["preference_accuracy_gain"]["mean"] > 0 and held_out["reward_accuracy"] > 0.5
+    assert iv["preference_accuracy_gain"]["low"] > 0 and held_out["reward_accuracy"] > 0.5  # beyond noise
     curves = training.run_metrics(run.id)
     assert {"reward_accuracy", "reward_margin"} <= set(curves[curves["split"] == "validation"]["name"])
