@@ -112,3 +112,22 @@ def test_the_datasets_page_previews_pairs_as_text_with_their_source(
     train = [p.prompt_text for p in load_pairs(info.id, "train")]
     assert list(shown["prompt"]) == train[: len(shown)] and set(shown["source"]) == {"review"}
     assert shown["chosen"].str.startswith("Good answer").all()
+
+
+def test_a_better_answer_to_one_of_the_worst_answers_on_the_evaluation_page(
+        open_page: Callable[..., AppTest]) -> None:
+    from tests.pages.test_answer_quality_page import _causal_run
+
+    run_id = _causal_run()
+    at = open_page("evaluation", query={"run": str(run_id)})
+    assert not at.exception, at.exception
+    at.selectbox(key=state.PREF_EVAL_PICK).set_value(3).run()  # "Blue." answered "Red."
+    box = at.text_area(key=f"{state.PREF_EVAL_BETTER_PREFIX}3")
+    assert box.value == "Blue."  # it starts as the reference
+    box.set_value("Blue, like the sky.").run()
+    at.button(key=state.PREF_EVAL_SAVE).click().run()
+    assert not at.exception, at.exception
+    row = corrections.list_corrections(run_id=run_id)[0]
+    assert (row.kind, row.chosen, row.rejected, row.place) == ("rewrite", "Blue, like the sky.", "Red.",
+                                                               "evaluation")
+    assert '"question 3"' in row.prompt

@@ -66,3 +66,17 @@ def test_show_refuses_a_dataset_without_pairs(home: Path, database: str,
     dataset_id = fake_runs.add_dataset()
     assert main(["preferences", "show", str(dataset_id)]) == 2
     assert "holds no preference pairs" in capsys.readouterr().err
+
+
+def test_datasets_add_detects_trl_pairs(home: Path, database: str, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": f"Q{i}?", "chosen": [{"role": "assistant", "content": f"A{i}"}], "rejected": "no"}
+            for i in range(30)]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert main(["datasets", "add", str(path), "--name", "Pairs", "--task", "causal-lm", "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["mapping"]["format"] == "preference" and saved["row_count"] == 30
+    assert main(["preferences", "show", str(saved["id"]), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["source"]["source"] == "upload" and shown["examples"][0]["rejected"] == "no"
