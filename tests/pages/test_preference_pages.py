@@ -15,6 +15,7 @@ from core.data.preferences import PreferencePair, is_preference, load_pairs, sav
 from core.inference import generation
 from core.results import review
 from core.store import corrections
+from tests.core.results.test_judge import endpoint  # noqa: F401 - the fake judge endpoint fixture
 from ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ EVIL = "<b>bold?</b> **not markdown**"
 
 def _as(page: str, role: str, query: dict[str, str] | None = None) -> AppTest:
     st_config.set_option("runner.enforceSerializableSessionState", False)
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=90)
     at.session_state[state.ACCESS_IDENTITY] = {"email": f"{role}@example.com", "role": role,
                                                "signed_in": True}
     for key, value in (query or {}).items():
@@ -131,3 +132,24 @@ def test_a_better_answer_to_one_of_the_worst_answers_on_the_evaluation_page(
     assert (row.kind, row.chosen, row.rejected, row.place) == ("rewrite", "Blue, like the sky.", "Red.",
                                                                "evaluation")
     assert '"question 3"' in row.prompt
+
+
+def test_the_judges_verdicts_make_their_own_dataset_with_its_agreement(
+        home: Path, endpoint: str) -> None:  # noqa: F811 - the fixture imported above
+    review_id = review.create_review("Judged", "base", "other", ["one", "two", "three", "four"],
+                                     outputs_a=["A longer one", "A longer two", "A", "A"],
+                                     outputs_b=["B", "B", "B much longer", "B"], seed=1)
+    while (item := review.next_item_for("ana", review_id)) is not None:  # ana prefers A everywhere
+        review.vote(item.item_id, "ana", "first" if item.first.startswith("A") else "second")
+    at = _as("review", "owner")
+    at.button(key=state.PREF_FROM_JUDGE).click().run()
+    assert not at.exception, at.exception
+    # the judge (a fake endpoint) prefers the longer answer: A twice, B once, a tie on "four"
+    assert any("3 preference pairs" in s.value and "1 ties left out" in s.value for s in at.success)
+    assert any("agreed with the people's majority on 2 of 3 items" in c.value for c in at.caption)
+    info = next(d for d in list_datasets() if is_preference(d))
+    assert info.info["preference"]["source"] == "judge"
+    assert {p.meta["source"] for p in load_pairs(info.id)} == {"judge"}
+    at.run()  # shown beside the votes from now on
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert any("Judge (Judged (judge) v1)" in c and "2 of 3" in c for c in captions)
