@@ -7,7 +7,7 @@ from core.task_specs import tasks_where
 from core.text.labels import model_ref_label
 from core.training import service as training
 from ui import access, state
-from ui.preference_view import review_pairs_panel
+from ui.preference_data_view import review_pairs_panel
 from ui.widgets import call, ensure_app_frame
 
 ensure_app_frame()
