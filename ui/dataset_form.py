@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from core.data.ingest import display_name
+from core.data.preferences import is_preference
 from core.entities import TASKS, QualityReport
 from core.task_specs import SPECS, count_tokens_to, get_spec, reads_text
 from core.text.labels import task_label
-from ui import charts, state
+from ui import charts, preference_data_view, state
 from ui.widgets import follow_newest, md_escape, show_table_text
 
 NONE = "(none)"
@@ -285,6 +286,8 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
                  hide_index=True, key=state.DATASETS_SAVED_MAPPING)
     source = md_escape(version.source_filename)
     st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
+    if is_preference(version):  # prompt / chosen / rejected, with where the pairs came from
+        preference_data_view.preference_preview(version)
     if version.quality:
         st.caption("Quality report at saving time")
         render_report(report_from_dict(version.quality), f"{state.DATASETS_SAVED_PREFIX}{version.id}",

@@ -36,7 +36,7 @@ from core.tasks.chat import DEFAULT_MAX_LENGTH, last_target, row_to_messages
 from core.tasks.preference import PREFERENCE_FORMAT, prompt_text
 
 __all__ = ["PREFERENCE_FORMAT", "SOURCES", "PreferencePair", "is_preference", "load_pairs", "save_pairs",
-           "pairs_frame", "preference_facts", "prompt_text", "dataset_prompts"]
+           "pairs_frame", "preference_facts", "prompt_text", "dataset_prompts", "source_sentence"]
 
 SOURCES = ("review", "judge", "corrections", "references", "upload")
 PAIRS_MAPPING = {"format": PREFERENCE_FORMAT, "prompt": "prompt", "chosen": "chosen", "rejected": "rejected",
@@ -163,3 +163,17 @@ def preference_facts(info: DatasetInfo) -> dict[str, Any]:
     facts.setdefault("source", "upload")
     facts.setdefault("pairs", info.row_count)
     return facts
+
+
+def source_sentence(facts: Mapping[str, Any]) -> str:
+    """Where a preference dataset's pairs came from, in one sentence."""
+    source = str(facts.get("source", "upload"))
+    review = f"review #{facts.get('review_id')}"
+    run = f" of run {facts['run_id']}" if facts.get("run_id") else ""
+    words = {"review": f"the people's votes in {review}",
+             "judge": f"the judge's verdicts ({facts.get('judge_model', '')}) on {review}, apart from "
+                      "the votes",
+             "corrections": f"people's corrections{run}",
+             "references": f"the reference answers against run {facts.get('run_id')}'s own wrong answers",
+             "upload": "an uploaded file"}
+    return f"Pairs from {words.get(source, source)}."

@@ -329,3 +329,49 @@ def build_from_references(run_id: int, *, limit: int = 200, threshold: float = R
 def parent_test_prompts(dataset_id: int) -> list[str]:
     """The user prompts of a dataset's test split (what the pairs should not train on)."""
     return dataset_prompts(dataset_id, "test")
+
+
+# ---- corrections of a stored playground generation ---------------------------------------------------
+
+def _generation_prompt(record: Any) -> list[dict[str, str]] | str:
+    messages = record.prompt.get("messages")
+    if messages:
+        return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    return str(record.prompt.get("text") or "")
+
+
+def correct_generation(generation_id: int, better: str, *, output: int = 0, created_by: str = "") -> int:
+    """"Write a better answer" under a playground answer: its prompt, the model's answer (rejected) and
+    the person's text (chosen), with the run or model that answered."""
+    from core.inference.generation import get_generation
+
+    record = get_generation(generation_id)
+    if not 0 <= output < len(record.outputs):
+        raise UserError(f"Generation {generation_id} has no answer number {output + 1}.")
+    return record_correction(_generation_prompt(record), record.outputs[output], better, run_id=record.run_id,
+                             model_ref=record.model_ref, place="playground", created_by=created_by)
+
+
+def thumbs_on_generation(generation_id: int, up: int, down: int, *, created_by: str = "") -> int:
+    """Thumbs up on one sampled answer and down on another answer of the same playground generation."""
+    from core.inference.generation import get_generation
+
+    record = get_generation(generation_id)
+    if up == down or not (0 <= up < len(record.outputs) and 0 <= down < len(record.outputs)):
+        raise UserError("Pick two different answers of this generation: one up, one down.")
+    return record_thumbs(_generation_prompt(record), record.outputs[up], record.outputs[down],
+                         run_id=record.run_id, model_ref=record.model_ref, place="playground",
+                         created_by=created_by)
+
+
+def judge_agreement_of(review_id: int) -> dict[str, Any] | None:
+    """The judge's agreement with the people stored with the newest judge dataset of a review, if any."""
+    from core.data.datasets import list_datasets
+    from core.data.preferences import is_preference, preference_facts
+
+    for info in list_datasets():
+        if is_preference(info):
+            facts = preference_facts(info)
+            if facts.get("source") == "judge" and facts.get("review_id") == review_id:
+                return dict(facts.get("agreement") or {}) | {"dataset": info.label}
+    return None

@@ -82,12 +82,21 @@ def test_an_upload_of_trl_pairs_saves_and_loads_as_pairs(home: Path, kind: str) 
     assert list(load_dataset_frame(info.id).columns) == ["split", "prompt", "chosen", "rejected"]
 
 
-def test_conversational_pairs_keep_the_assistant_turn_and_the_prompt_turns(home: Path) -> None:
+@pytest.mark.parametrize("kind", ["jsonl", "parquet", "csv"])
+def test_conversational_pairs_keep_the_assistant_turn_and_the_prompt_turns(home: Path, kind: str) -> None:
     rows = [{"prompt": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": f"Hi {i}"}],
              "chosen": [{"role": "assistant", "content": f"Hello {i}!"}],
              "rejected": [{"role": "assistant", "content": "Go away."}]} for i in range(30)]
-    data = "\n".join(json.dumps(r) for r in rows).encode()
-    pairs = load_pairs(_save_upload(data, "chat.jsonl").id)
+    if kind == "jsonl":
+        data = "\n".join(json.dumps(r) for r in rows).encode()
+    elif kind == "parquet":  # lists of structs, as TRL's datasets save them
+        buffer = io.BytesIO()
+        pd.DataFrame(rows).to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+    else:  # each message list written as JSON in its cell
+        cells = [{k: json.dumps(v) for k, v in r.items()} for r in rows]
+        data = pd.DataFrame(cells).to_csv(index=False).encode()
+    pairs = load_pairs(_save_upload(data, f"chat.{kind}").id)
     pair = next(p for p in pairs if p.prompt_text == "Hi 4")
     assert pair.prompt == ({"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi 4"})
     assert (pair.chosen, pair.rejected) == ("Hello 4!", "Go away.")
