@@ -189,7 +189,7 @@ def resolve_checks(checks: Sequence[LabelCheckInfo]) -> Resolution:
             confirmed += 1
         else:
             fixes.append(LabelFix(row, first.split, first.old_value, first.new_value,
-                                  tuple(c.reviewer for c in verdicts),
+                                  tuple(sorted(c.reviewer for c in verdicts)),
                                   tuple(c.reason for c in verdicts if c.reason)))
     people = tuple(sorted({c.reviewer for c in checks}))
     return Resolution(tuple(fixes), tuple(conflicts), confirmed, people)
