@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.data import relabel
 from core.entities import DatasetInfo, RunInfo
+from core.errors import UserError
 from core.results import compare, label_review, verdict
 from core.task_specs import label_fixes
 from core.training import service as training
@@ -35,8 +36,10 @@ def label_check_panel(run: RunInfo, split: str) -> None:
     st.caption("A wrong prediction is sometimes a wrong label. Check the rows the model got wrong (and a "
                "few it got right): your checks are kept with the dataset version, beside your team's, and "
                "the labels you agree are wrong make its next version.")
-    review = call(label_review.label_review, run.id, split)
-    if review is None:
+    try:
+        review = label_review.label_review(run.id, split)
+    except UserError as error:  # e.g. a cross-validation fold: a note, not a failure of the page
+        st.caption(md_escape(error))
         return
     table_box = st.container()
     if access.allowed("correct"):
