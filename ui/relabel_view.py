@@ -131,7 +131,6 @@ def _summary(review: label_review.LabelReview, run: RunInfo) -> None:
             st.success(md_escape(f"Saved {made.label} (id {made.id}): {n} labels fixed, every row in the "
                                  "same split. See its lineage and train again on the Datasets page."),
                        icon=":material/check_circle:")
-            st.page_link("pages/datasets.py", label="Datasets", icon=":material/table_chart:")
 
 
 def lineage_panel(version: DatasetInfo) -> None:
@@ -166,9 +165,9 @@ def lineage_panel(version: DatasetInfo) -> None:
         started = call(training.train_again, version.id, created_by=access.actor())
         if started is not None:
             st.success(md_escape(f"Run {started.id} queued on {version.label} with the settings of run "
-                                 f"{step.from_run}; compare them when it finishes."),
+                                 f"{step.from_run}; follow it on the Fine-tuning page and compare the two "
+                                 "when it finishes."),
                        icon=":material/check_circle:")
-            st.page_link("pages/finetune.py", label="Fine-tuning", icon=":material/model_training:")
 
 
 def versions_note(run_ids: Sequence[int], same_dataset: bool) -> None:

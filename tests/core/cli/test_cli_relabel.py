@@ -1,4 +1,4 @@
-"""`uclab datasets relabel` and `uclab datasets lineage`: checks from a CSV file, the new version, its chain."""
+"""`uclab datasets relabel` and `uclab datasets lineage`: checks from a CSV, the new version, its chain."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from core.data import datasets
 @pytest.fixture
 def reviews(tmp_path: Path) -> Path:
     path = tmp_path / "reviews.csv"
-    rows = ["review,stars"] + [f"review {i} was {'great' if i % 2 else 'poor'},{i % 2 + 4}" for i in range(60)]
+    rows = ["review,stars"] + [f"review {i} was {'great' if i % 2 else 'poor'},{i % 2 + 4}"
+                               for i in range(60)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 

@@ -12,8 +12,8 @@ from core.errors import DatasetError
 
 
 def _reviews(name: str = "reviews") -> datasets.DatasetInfo:
-    rows = [{"text": f"A {'great' if i % 2 else 'dull'} film number {i}", "label": "fresh" if i % 2 else "rotten"}
-            for i in range(60)]
+    rows = [{"text": f"A {'great' if i % 2 else 'dull'} film number {i}",
+             "label": "fresh" if i % 2 else "rotten"} for i in range(60)]
     parsed = datasets.frame_to_parsed(pd.DataFrame(rows), "reviews.csv")
     return datasets.save_dataset(parsed, {"text": "text", "label": "label"}, name=name,
                                  task="classification", split=datasets.SplitConfig(0.2, 0.2, 7))
@@ -32,7 +32,8 @@ def test_fixed_version_keeps_every_row_and_split_and_records_its_lineage(home: P
     v1 = _reviews()
     frame, test = _test_rows(v1.id)
     train_row = int(frame.index[frame["split"] == "train"][0]) + 1
-    fixes = {test[0]: _other(frame.at[test[0] - 1, "label"]), train_row: _other(frame.at[train_row - 1, "label"])}
+    fixes = {test[0]: _other(frame.at[test[0] - 1, "label"]),
+             train_row: _other(frame.at[train_row - 1, "label"])}
     relabel.record_check(v1.id, test[0], fixes[test[0]], reviewer="ada@example.com", reason="says great")
     relabel.record_check(v1.id, train_row, fixes[train_row], reviewer="bob@example.com")
     relabel.record_check(v1.id, test[1], None, reviewer="bob@example.com")
@@ -77,7 +78,8 @@ def test_a_later_check_replaces_the_same_persons_and_two_people_disagreeing_is_a
     with pytest.raises(DatasetError, match="conflicting checks"):
         relabel.make_fixed_version(v1.id)
     # Saying "it should be" the stored label is saying it is right.
-    assert relabel.record_check(v1.id, test[1], frame.at[test[1] - 1, "label"], reviewer="ada").new_value is None
+    same = relabel.record_check(v1.id, test[1], frame.at[test[1] - 1, "label"], reviewer="ada")
+    assert same.new_value is None
     # Once ada agrees, the row is a fix by both of them.
     relabel.record_check(v1.id, row, wrong, reviewer="ada")
     res = relabel.resolve_checks(relabel.list_checks(v1.id))
@@ -108,8 +110,8 @@ def test_bad_checks_get_one_sentence(home: Path) -> None:
 
 
 def test_entity_tags_are_fixed_one_per_token(home: Path) -> None:
-    rows = [{"tokens": ["Ada", "paid", "ACME", str(i)], "tags": ["B-PER", "O", "B-ORG" if i % 3 else "O", "O"]}
-            for i in range(40)]
+    rows = [{"tokens": ["Ada", "paid", "ACME", str(i)],
+             "tags": ["B-PER", "O", "B-ORG" if i % 3 else "O", "O"]} for i in range(40)]
     parsed = datasets.frame_to_parsed(pd.DataFrame(rows), "tickets.jsonl")
     v1 = datasets.save_dataset(parsed, {"tokens": "tokens", "tags": "tags"}, name="tickets",
                                task="token-classification", split=datasets.SplitConfig(0.2, 0.2, 3))

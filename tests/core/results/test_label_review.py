@@ -4,43 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from core.data import datasets, relabel
-from core.entities import RunInfo
 from core.errors import ConfigError, UserError
 from core.results import compare, label_review, verdict
 from core.results.evaluation import store_evaluation
-from core.store import runs
 from core.training import service as training
+from tests.pages.seed import save_labelled_reviews, seed_predicted_run
 from tests.training_data import RecordingLauncher
 
 LABELS = ["fresh", "rotten"]
 
 
-def _version() -> datasets.DatasetInfo:
-    rows = [{"text": f"A {'great' if i % 2 else 'dull'} film number {i}", "label": LABELS[i % 2]}
-            for i in range(100)]
-    return datasets.save_dataset(datasets.frame_to_parsed(pd.DataFrame(rows), "reviews.csv"),
-                                 {"text": "text", "label": "label"}, name="reviews", task="classification",
-                                 split=datasets.SplitConfig(0.2, 0.2, 5))
-
-
-def _finished_run(dataset_id: int, predicted: list[str], name: str = "") -> RunInfo:
-    """A succeeded run whose stored test predictions are `predicted`, in the order of the test rows."""
-    info = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task="classification",
-                           config=training.TrainConfig(max_steps=7, learning_rate=3e-5).to_dict(), seed=42,
-                           name=name)
-    runs.transition(info.id, "running")
-    runs.transition(info.id, "succeeded")
-    test = datasets.load_dataset_frame(dataset_id, "test")
-    frame = pd.DataFrame({"text": test["text"].astype(str), "label": test["label"].astype(str),
-                          "predicted": predicted, "confidence": np.linspace(0.99, 0.5, len(test))})
-    frame["correct"] = frame["label"] == frame["predicted"]
-    store_evaluation(info.id, "test", "run", {"accuracy": float(frame["correct"].mean())}, frame)
-    return runs.get_run(info.id)
+_version = save_labelled_reviews
+_finished_run = seed_predicted_run
 
 
 def _test_rows(dataset_id: int) -> list[int]:
@@ -107,7 +85,8 @@ def test_two_versions_are_compared_on_the_same_rows_against_the_newest_labels(ho
     assert note.sentence == f"Run {old.id} trained on reviews v1, run {new.id} on v2 (2 labels fixed)."
     assert [s.run_b for s in note.same_rows] == [new.id]
     said = verdict.same_rows_verdict(same).sentence
-    assert said.startswith(f"On the same {n} test rows, scored against the labels of reviews v2, run {new.id} is")
+    assert said.startswith(f"On the same {n} test rows, scored against the labels of reviews v2, "
+                           f"run {new.id} is")
     assert "interval" in said
     assert compare.version_note([old.id, _finished_run(v1.id, truth_v1).id]) is None
 

@@ -16,7 +16,8 @@ def test_one_check_per_person_and_row_a_later_one_replaces_it(home: Path) -> Non
                             reviewer="ada", reason="says awful", run_id=run_id)
     label_checks.save_check(dataset_id=first, row=3, split="test", old_value="good", new_value=None,
                             reviewer="bob")
-    label_checks.save_check(dataset_id=other, row=3, split="test", old_value="x", new_value="y", reviewer="ada")
+    label_checks.save_check(dataset_id=other, row=3, split="test", old_value="x", new_value="y",
+                            reviewer="ada")
     again = label_checks.save_check(dataset_id=first, row=3, split="test", old_value="good", new_value="ok",
                                     reviewer="ada", reason="")
     checks = label_checks.list_checks(first)
