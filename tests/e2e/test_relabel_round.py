@@ -1,0 +1,126 @@
+"""A relabel round through the real pages in headless Chromium.
+
+A finished classifier's Evaluation page: mark two labels wrong with their right class, make v2;
+the Datasets page shows the lineage and trains again on v2 with the same settings; the Compare
+page names the two versions and scores both runs on the same test rows. The runs use a tiny
+1-layer encoder for a few steps, so the whole round stays short on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import serve_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tiny_models, as the unit tests import it
+
+WORDS = {"positive": ["great", "lovely", "superb", "friendly"], "negative": ["awful", "broken", "rude", "slow"]}
+
+
+def _csv(path: Path, rows: int = 80) -> Path:
+    lines = ["review,verdict"]
+    for i in range(rows):
+        verdict = "positive" if i % 2 else "negative"
+        lines.append(f"The service was {WORDS[verdict][i % 4]} (order {i}),{verdict}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _key(name: str) -> str:
+    return f".st-key-{name}"
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        timeout=120_000)
+
+
+def _wait_finished(app, run_id: int, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = json.loads(app.cli("runs", "show", str(run_id), "--json"))["status"]
+        if status not in ("queued", "running"):
+            assert status == "succeeded", status
+            return
+        time.sleep(2)
+    pytest.fail(f"Run {run_id} did not finish in {timeout} s.")
+
+
+def _check_wrong(page, suffix: str, option: int) -> None:
+    """Pick the `option`-th row of the list, say its label is wrong (the other class) and save."""
+    _idle(page)
+    page.locator(f"{_key('evaluation_check_row' + suffix)} input").click()
+    page.locator("[role=listbox] [role=option]").nth(option).click()
+    _idle(page)
+    page.locator(_key("evaluation_check_verdict" + suffix)).get_by_text("The label is wrong").click()
+    _idle(page)
+    page.locator(f"{_key('evaluation_check_reason' + suffix)} input").fill(f"checked row option {option}")
+    page.locator(f"{_key('evaluation_check_reason' + suffix)} input").press("Enter")
+    _idle(page)
+    page.locator(f"{_key('evaluation_check_save')} button").click()
+    page.get_by_text(re.compile(r"label is wrong, it should be")).wait_for()
+    _idle(page)
+
+
+def test_a_relabel_round_through_the_pages(tmp_path: Path, browser) -> None:
+    from tiny_models import build_tiny_encoder
+
+    home = tmp_path / "uclab"
+    home.mkdir()
+    build_tiny_encoder(home / "models" / "tiny-bert")
+    with serve_app(home) as app:
+        v1 = json.loads(app.cli("datasets", "add", str(_csv(tmp_path / "reviews.csv")), "--name", "Reviews",
+                                "--task", "classification", "--text-column", "review",
+                                "--label-column", "verdict", "--test-size", "0.25", "--json"))
+        first = json.loads(app.cli("train", "--dataset", str(v1["id"]), "--model", "local:tiny-bert",
+                                   "--max-steps", "3", "--batch-size", "8", "--max-length", "32",
+                                   "--name", "first", "--wait", "--json"))
+        assert first["status"] == "succeeded"
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        try:
+            # 1. The Evaluation page of the finished run: two labels are wrong.
+            page.goto(f"{app.url}/evaluation?run={first['id']}")
+            page.get_by_text("Check the labels").first.wait_for(timeout=120_000)
+            _idle(page)
+            suffix = f"{first['id']}_test"
+            _check_wrong(page, suffix, 0)
+            _check_wrong(page, suffix, 1)
+            make = page.locator(f"{_key('evaluation_check_make_version')} button")
+            assert "Make version 2 with 2 fixed labels" in make.inner_text()
+            make.click()
+            page.get_by_text(re.compile(r"Saved Reviews v2 \(id 2\): 2 labels fixed")).wait_for()
+
+            # 2. The Datasets page: the lineage, the changed rows, and train again on v2.
+            page.goto(f"{app.url}/datasets")
+            page.get_by_role("tab", name="Saved versions").click()
+            page.get_by_text("v1 → v2: 2 labels fixed by 1 person").wait_for()
+            _idle(page)
+            page.get_by_role("button", name=re.compile("Train again on v2")).click()
+            queued = page.get_by_text(re.compile(r"Run \d+ queued on Reviews v2"))
+            queued.wait_for()
+            second = int(re.search(r"Run (\d+) queued", queued.inner_text()).group(1))
+            _wait_finished(app, second)
+            shown = json.loads(app.cli("runs", "show", str(second), "--json"))
+            assert shown["dataset_id"] == 2 and shown["config"]["max_steps"] == 3
+
+            # 3. The Compare page names the versions and compares on the same test rows.
+            page.goto(f"{app.url}/compare?runs={first['id']},{second}")
+            page.get_by_text(f"Run {first['id']} trained on Reviews v1, run {second} on v2 (2 labels fixed).") \
+                .wait_for(timeout=120_000)
+            page.get_by_text(re.compile(r"On the same 20 test rows, scored against the labels of Reviews v2")) \
+                .wait_for()
+        finally:
+            page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
+            context.close()
