@@ -21,18 +21,6 @@ from tests.e2e.conftest import serve_app
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tiny_models, as the unit tests import it
 
-WORDS = {"positive": ["great", "lovely", "superb", "friendly"], "negative": ["awful", "broken", "rude", "slow"]}
-
-
-def _csv(path: Path, rows: int = 80) -> Path:
-    lines = ["review,verdict"]
-    for i in range(rows):
-        verdict = "positive" if i % 2 else "negative"
-        lines.append(f"The service was {WORDS[verdict][i % 4]} (order {i}),{verdict}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def _key(name: str) -> str:
     return f".st-key-{name}"
 
@@ -72,20 +60,21 @@ def _check_wrong(page, suffix: str, option: int) -> None:
     _idle(page)
 
 
-def test_a_relabel_round_through_the_pages(tmp_path: Path, browser) -> None:
+def test_a_relabel_round_through_the_pages(home: Path, tmp_path: Path, browser) -> None:
     from tiny_models import build_tiny_encoder
 
-    home = tmp_path / "uclab"
-    home.mkdir()
+    from core.data import datasets
+    from core.training.service import TrainConfig
+    from tests.pages.seed import save_labelled_reviews, seed_predicted_run
+
+    # A finished run of a tiny encoder that, like one trained for three steps, answers one class.
     build_tiny_encoder(home / "models" / "tiny-bert")
+    v1 = save_labelled_reviews()
+    test = datasets.load_dataset_frame(v1.id, "test")
+    config = TrainConfig(max_steps=3, batch_size=8, max_length=32)
+    first = seed_predicted_run(v1.id, ["rotten"] * len(test), name="first", model_key="local:tiny-bert",
+                               config=config).to_dict()
     with serve_app(home) as app:
-        v1 = json.loads(app.cli("datasets", "add", str(_csv(tmp_path / "reviews.csv")), "--name", "Reviews",
-                                "--task", "classification", "--text-column", "review",
-                                "--label-column", "verdict", "--test-size", "0.25", "--json"))
-        first = json.loads(app.cli("train", "--dataset", str(v1["id"]), "--model", "local:tiny-bert",
-                                   "--max-steps", "3", "--batch-size", "8", "--max-length", "32",
-                                   "--name", "first", "--wait", "--json"))
-        assert first["status"] == "succeeded"
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -100,7 +89,7 @@ def test_a_relabel_round_through_the_pages(tmp_path: Path, browser) -> None:
             make = page.locator(f"{_key('evaluation_check_make_version')} button")
             assert "Make version 2 with 2 fixed labels" in make.inner_text()
             make.click()
-            page.get_by_text(re.compile(r"Saved Reviews v2 \(id 2\): 2 labels fixed")).wait_for()
+            page.get_by_text(re.compile(r"Saved reviews v2 \(id 2\): 2 labels fixed")).wait_for()
 
             # 2. The Datasets page: the lineage, the changed rows, and train again on v2.
             page.goto(f"{app.url}/datasets")
@@ -108,19 +97,20 @@ def test_a_relabel_round_through_the_pages(tmp_path: Path, browser) -> None:
             page.get_by_text("v1 → v2: 2 labels fixed by 1 person").wait_for()
             _idle(page)
             page.get_by_role("button", name=re.compile("Train again on v2")).click()
-            queued = page.get_by_text(re.compile(r"Run \d+ queued on Reviews v2"))
+            queued = page.get_by_text(re.compile(r"Run \d+ queued on reviews v2"))
             queued.wait_for()
             second = int(re.search(r"Run (\d+) queued", queued.inner_text()).group(1))
             _wait_finished(app, second)
             shown = json.loads(app.cli("runs", "show", str(second), "--json"))
             assert shown["dataset_id"] == 2 and shown["config"]["max_steps"] == 3
+            assert shown["model_key"] == "local:tiny-bert"
 
             # 3. The Compare page names the versions and compares on the same test rows.
             page.goto(f"{app.url}/compare?runs={first['id']},{second}")
-            page.get_by_text(f"Run {first['id']} trained on Reviews v1, run {second} on v2 (2 labels fixed).") \
-                .wait_for(timeout=120_000)
-            page.get_by_text(re.compile(r"On the same 20 test rows, scored against the labels of Reviews v2")) \
-                .wait_for()
+            named = f"Run {first['id']} trained on reviews v1, run {second} on v2 (2 labels fixed)."
+            page.get_by_text(named).wait_for(timeout=120_000)
+            same = "On the same 20 test rows, scored against the labels of reviews v2"
+            page.get_by_text(re.compile(same)).wait_for()
         finally:
             page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
             context.close()

@@ -118,16 +118,17 @@ def save_labelled_reviews(rows: int = 100) -> DatasetInfo:
                                  split=datasets.SplitConfig(0.2, 0.2, 5))
 
 
-def seed_predicted_run(dataset_id: int, predicted: list[str], name: str = "") -> RunInfo:
+def seed_predicted_run(dataset_id: int, predicted: list[str], name: str = "", model_key: str = "minilm-l6",
+                       config: training.TrainConfig | None = None) -> RunInfo:
     """A succeeded run whose stored test predictions are `predicted`, in the order of the test rows."""
     import numpy as np
 
     from core.results.evaluation import store_evaluation
     from core.tasks import metrics as M
 
-    info = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task="classification",
-                           config=training.TrainConfig(max_steps=7, learning_rate=3e-5).to_dict(), seed=42,
-                           name=name)
+    config = config or training.TrainConfig(max_steps=7, learning_rate=3e-5)
+    info = runs.create_run(dataset_id=dataset_id, model_key=model_key, task="classification",
+                           config=config.to_dict(), seed=42, name=name)
     runs.transition(info.id, "running")
     runs.transition(info.id, "succeeded")
     test = datasets.load_dataset_frame(dataset_id, "test")
