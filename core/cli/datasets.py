@@ -200,6 +200,25 @@ def render_relabel(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _train_again(args: argparse.Namespace) -> Any:
+    import sys
+
+    from core.cli.runs import _run_dict
+    from core.training import service as training
+
+    run = training.train_again(args.id)
+    if args.wait:
+        print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
+        run = training.wait_for_run(run.id, poll=2.0)
+    return _run_dict(run, detail=args.wait)
+
+
+def _render_again(data: dict[str, Any]) -> str:
+    from core.cli.runs import _render_run
+
+    return _render_run(data)
+
+
 def register(subparsers: Any) -> None:
     """Add the `datasets` command group."""
     parser = subparsers.add_parser("datasets", help="upload, check and list dataset versions")
@@ -243,6 +262,10 @@ def register(subparsers: Any) -> None:
                    help="the run whose evaluation the rows were checked on (train again uses its settings)")
     p.add_argument("--make-version", action="store_true",
                    help="then save the next version with the labels the checks agree are wrong")
+    p = add("train-again", _train_again, "train a version made by fixing labels with the settings of the "
+            "run its labels were checked on", _render_again)
+    p.add_argument("id", type=int, help="the fixed dataset version")
+    p.add_argument("--wait", action="store_true", help="wait until the run has finished")
     add("gallery", _gallery, "list the use-case gallery", render_gallery)
     add("import", _import, "import a gallery dataset (once)", render_saved).add_argument(
         "key", help="a key from `datasets gallery`")

@@ -62,3 +62,32 @@ def test_bad_fix_files_exit_2_with_one_sentence(home: Path, reviews: Path, tmp_p
     assert "'7' is not one of the dataset's labels (4, 5)" in capsys.readouterr().err
     assert main(["datasets", "lineage", "99"]) == 2
     assert "There is no dataset with id 99" in capsys.readouterr().err
+
+
+def test_train_again_queues_a_run_with_the_checked_runs_settings(home: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    from core.training import service as training
+    from tests.pages.seed import save_labelled_reviews, seed_predicted_run
+    from tests.training_data import RecordingLauncher
+
+    v1 = save_labelled_reviews()
+    frame = datasets.load_dataset_frame(v1.id)
+    row = int(frame.index[frame["split"] == "test"][0]) + 1
+    run = seed_predicted_run(v1.id, list(datasets.load_dataset_frame(v1.id, "test")["label"]))
+    fixes = tmp_path / "fixes.csv"
+    other = "fresh" if frame.at[row - 1, "label"] == "rotten" else "rotten"
+    fixes.write_text(f"row,new_label\n{row},{other}\n", encoding="utf-8")
+    launcher = RecordingLauncher()
+    training.set_launcher(launcher)
+    try:
+        assert main(["datasets", "relabel", str(v1.id), "--fixes", str(fixes), "--from-run", str(run.id),
+                     "--make-version", "--json"]) == 0
+        v2 = json.loads(capsys.readouterr().out)["new_version"]
+        assert main(["datasets", "train-again", str(v2["id"]), "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert (again["dataset_id"], again["model_key"], again["status"]) == (v2["id"], "minilm-l6", "queued")
+        assert launcher.launched == [again["id"]]
+        assert main(["datasets", "train-again", str(v1.id)]) == 2
+        assert "not made from labels checked on a run" in capsys.readouterr().err
+    finally:
+        training.set_launcher(None)
