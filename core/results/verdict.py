@@ -439,7 +439,7 @@ def same_rows_verdict(same: Any) -> Verdict:
                        f"({interval}).", WEAK)
     better, worse = (same.run_b, same.run_a) if gain > 0 else (same.run_a, same.run_b)
     sure = same.low > 0 or same.high < 0
-    tail = "" if sure else "; the interval includes no difference, so more test rows are needed to be sure"
+    tail = "" if sure else "; it includes zero, so these rows cannot tell the two runs apart"
     return Verdict(f"{where}, run {better} is {_amount(metric, gain)} better on {name} than run {worse}: "
                    f"{scores} ({interval}{tail}).", GOOD if sure and gain > 0 else WEAK)
 

@@ -130,3 +130,42 @@ def test_compare_says_the_versions_and_scores_both_runs_on_the_same_rows(
     said = [s.value.replace("\\", "") for s in [*at.info, *at.success] if "On the same" in s.value]
     assert len(said) == 1 and f"run {new.id} is" in said[0] and "labels of reviews v2" in said[0]
     assert not [w for w in at.warning if "different datasets" in w.value]
+
+
+def test_a_tagger_run_gets_its_tags_checked_one_per_token(open_page: Callable[..., AppTest]) -> None:
+    import pandas as pd
+
+    from core.results.evaluation import store_evaluation
+
+    rows = [{"tokens": ["Ada", "paid", "ACME", str(i)], "tags": ["B-PER", "O", "B-ORG", "O"]}
+            for i in range(40)]
+    v1 = datasets.save_dataset(datasets.frame_to_parsed(pd.DataFrame(rows), "tickets.jsonl"),
+                               {"tokens": "tokens", "tags": "tags"}, name="tickets",
+                               task="token-classification", split=datasets.SplitConfig(0.2, 0.2, 3))
+    test = datasets.load_dataset_frame(v1.id, "test")
+    info = runs.create_run(dataset_id=v1.id, model_key="minilm-l6", task="token-classification",
+                           config=training.TrainConfig().to_dict(), seed=42)
+    runs.transition(info.id, "running")
+    runs.transition(info.id, "succeeded")
+    tokens = [list(t) for t in test["tokens"]]
+    predicted = [["B-PER", "O", "O", "O"]] + [list(t) for t in test["tags"][1:]]
+    metrics = {"f1": 0.9, "labels": ["ORG", "PER"], "confusion_matrix": [[1, 0], [0, 1]]}
+    store_evaluation(info.id, "test", "run", metrics,
+                     pd.DataFrame({"text": [" ".join(t) for t in tokens], "tokens": tokens,
+                                   "tags": [list(t) for t in test["tags"]], "predicted": predicted,
+                                   "correct": [p == list(g)
+                                               for p, g in zip(predicted, test["tags"], strict=True)]}))
+    at = open_page("evaluation", {"run": str(info.id)})
+    assert not at.exception
+    suffix = f"{info.id}_test"
+    row = at.selectbox(key=f"{state.EVALUATION_CHECK_ROW}{suffix}").value
+    tags = at.text_input(key=f"{state.EVALUATION_CHECK_TAGS}{suffix}_{row}")
+    assert tags.value == "B-PER O O O"  # the model's tags, to edit
+    tags.input("B-PER O B-ORG").run()
+    at.button(key=state.EVALUATION_CHECK_SAVE).click().run()
+    assert any("one tag per token" in e.value for e in at.error)
+    at.text_input(key=f"{state.EVALUATION_CHECK_TAGS}{suffix}_{row}").input("B-PER O O O").run()
+    at.button(key=state.EVALUATION_CHECK_SAVE).click().run()
+    assert not at.exception
+    assert relabel.list_checks(v1.id)[0].new_value == ["B-PER", "O", "O", "O"]
+    assert at.button(key=state.EVALUATION_CHECK_MAKE).label == "Make version 2 with 1 fixed label"
