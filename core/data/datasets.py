@@ -23,10 +23,11 @@ from core.config import ensure_home, get_settings, work_path
 from core.data import chat_checks, ner_checks
 from core.data.canonical import content_columns, to_canonical
 from core.data.ingest import ParsedFile, column_types, read_upload, single_column_findings
+from core.data.language import reading_warning
 from core.data.mapping import resolve_mapping, suggest_mapping
 from core.data.quality import clean_rows, review
 from core.data.splits import SplitConfig, assign_splits
-from core.data.textchecks import mixed_type_findings
+from core.data.textchecks import mixed_type_findings, texts_of
 from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError
 from core.store import datasets as store
@@ -307,3 +308,12 @@ def load_dataset_frame(dataset_id: int, split: str | None = None) -> pd.DataFram
         if col in frame:
             frame[col] = frame[col].map(lambda v: [str(x) for x in v] if v is not None else None)
     return frame.reset_index(drop=True)
+
+
+def reading_problem(dataset_id: int, model_key: str) -> str | None:
+    """The sentence that a model cannot read a saved version's text (its tokenizer leaves too much of
+    it unknown), with the catalogue models that can; None when it reads it or has no tokenizer."""
+    info = get_dataset(dataset_id)
+    frame = load_dataset_frame(dataset_id, "train")
+    texts = texts_of(frame, info.task, canonical_mapping(info.mapping)) if len(frame) else None
+    return reading_warning(texts, model_key=model_key, task=info.task)
