@@ -193,8 +193,9 @@ def versions_note(run_ids: Sequence[int], same_dataset: bool) -> None:
     st.dataframe(pd.DataFrame([{
         "runs": f"{s.run_a} → {s.run_b}", "rows": f"{s.examples:,} {s.split}",
         "labels of": s.labels_from, "labels changed in these rows": str(s.changed_in_split),
-        f"run A ({s.metric})": f"{s.score_a:.3f}", f"run B ({s.metric})": f"{s.score_b:.3f}",
-        "B − A": f"{s.gain:+.3f}",
-        "95 % interval": "—" if s.low is None else f"{s.low:+.3f} to {s.high:+.3f}"}
+        "run A": f"{s.score_a * 100:.2f} %", "run B": f"{s.score_b * 100:.2f} %",
+        "B − A": f"{s.gain * 100:+.2f} pts",
+        "95 % interval": "—" if s.low is None else f"{s.low * 100:+.2f} to {s.high * 100:+.2f} pts",
+        "scored by": s.metric.replace("_", " ")}
         for s in note.same_rows]),
         hide_index=True, key=state.COMPARE_SAME_ROWS)

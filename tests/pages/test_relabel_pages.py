@@ -130,6 +130,10 @@ def test_compare_says_the_versions_and_scores_both_runs_on_the_same_rows(
     said = [s.value.replace("\\", "") for s in [*at.info, *at.success] if "On the same" in s.value]
     assert len(said) == 1 and f"run {new.id} is" in said[0] and "labels of reviews v2" in said[0]
     assert not [w for w in at.warning if "different datasets" in w.value]
+    table = next(d.value for d in at.dataframe if "B − A" in d.value.columns)
+    # Run A's mistake on the fixed row is right by v2's labels; it stays wrong on one other row.
+    assert table[["rows", "run A", "run B", "B − A"]].to_dict("records") == [
+        {"rows": "20 test", "run A": "95.00 %", "run B": "100.00 %", "B − A": "+5.00 pts"}]
 
 
 def test_a_tagger_run_gets_its_tags_checked_one_per_token(open_page: Callable[..., AppTest]) -> None:
