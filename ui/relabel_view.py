@@ -23,7 +23,7 @@ VERDICTS = {WRONG: "The label is wrong", RIGHT: "The label is right"}
 
 
 def _short(text: str, n: int = 70) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(str(text)[: 8 * n + 64].split())  # cut first: a cell may hold megabytes
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -52,8 +52,9 @@ def label_check_panel(run: RunInfo, split: str) -> None:
         st.caption(f"{review.wrong:,} rows of {md_escape(review.dataset_label)} the model got wrong, most "
                    f"confident first, then {right} it got right (a sample). Rows are numbered from 1 in "
                    "the dataset version.")
-        shown = review.rows.assign(confidence=review.rows["confidence"].map(
-            lambda v: "" if pd.isna(v) else f"{v:.2f}"))
+        shown = review.rows.assign(
+            confidence=review.rows["confidence"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+            text=review.rows["text"].map(lambda t: _short(t, 400)))
         st.dataframe(shown[["row", "text", "stored", "predicted", "confidence", "checks"]].astype(str)
                      .rename(columns={"stored": "stored label", "predicted": "model's prediction"}),
                      hide_index=True, key=state.EVALUATION_CHECK_TABLE)
@@ -72,7 +73,7 @@ def _check_form(review: label_review.LabelReview, run: RunInfo) -> Any:
                                               f"{_short(by_row[r]['predicted'], 30)} · "
                                               f"{_short(by_row[r]['text'], 50)}"))
     picked = by_row[int(row)]
-    st.text(f"Text: {picked['text']}\nStored label: {picked['stored']}\n"
+    st.text(f"Text: {_short(picked['text'], 3000)}\nStored label: {picked['stored']}\n"
             f"Model's prediction: {picked['predicted']}")
     choice = st.radio("Your check", list(VERDICTS), format_func=VERDICTS.get, horizontal=True,
                       key=f"{state.EVALUATION_CHECK_VERDICT}{suffix}")
