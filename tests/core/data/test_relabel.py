@@ -61,6 +61,15 @@ def test_fixed_version_keeps_every_row_and_split_and_records_its_lineage(home: P
     assert [d.id for d in relabel.children_of(v1.id)] == [v2.id]
     # Making it again from the same checks gives the same version, not a v3.
     assert relabel.make_fixed_version(v1.id).id == v2.id
+    # A fix of v2 makes v3: the row keeps its number, the chain grows by one.
+    relabel.record_check(v2.id, test[2], _other(after.at[test[2] - 1, "label"]), reviewer="ada@example.com")
+    v3 = relabel.make_fixed_version(v2.id)
+    assert [s.version for s in relabel.lineage(v3.id)] == [1, 2, 3]
+    assert relabel.lineage(v3.id)[-1].sentence == "v2 → v3: 1 label fixed by 1 person"
+    third = datasets.load_dataset_frame(v3.id)
+    assert third["split"].tolist() == frame["split"].tolist()
+    assert [i + 1 for i in third.index[third["label"] != frame["label"]]] == sorted([*fixes, test[2]])
+    assert relabel.newest_labels(v1.id, [test[2]]) == (v3, [third.at[test[2] - 1, "label"]])
 
 
 def test_a_later_check_replaces_the_same_persons_and_two_people_disagreeing_is_a_conflict(home: Path) -> None:
