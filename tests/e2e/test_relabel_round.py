@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from tests.e2e.conftest import serve_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tiny_models, as the unit tests import it
+
 
 def _key(name: str) -> str:
     return f".st-key-{name}"
