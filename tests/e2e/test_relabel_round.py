@@ -45,9 +45,18 @@ def _wait_finished(app, run_id: int, timeout: float = 300) -> None:
 
 def _check_wrong(page, suffix: str, option: int) -> None:
     """Pick the `option`-th row of the list, say its label is wrong (the other class) and save."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     _idle(page)
-    page.locator(f"{_key('evaluation_check_row' + suffix)} input").click()
-    page.locator("[role=listbox] [role=option]").nth(option).click()
+    box = page.locator(f"{_key('evaluation_check_row' + suffix)} input")
+    options = page.locator("[role=listbox] [role=option]")
+    box.click()
+    try:
+        options.first.wait_for(timeout=5_000)
+    except PlaywrightTimeout:  # a click during a rerun can focus the box without opening it
+        box.press("ArrowDown")
+        options.first.wait_for()
+    options.nth(option).click()
     _idle(page)
     page.locator(_key("evaluation_check_verdict" + suffix)).get_by_text("The label is wrong").click()
     _idle(page)
