@@ -1,14 +1,14 @@
 """label_checks: people's checks of a dataset version's labels (right, or wrong and what it should be)
 
-Revision ID: 0005_label_checks
-Revises: 0004
+Revision ID: 0006_label_checks
+Revises: 0005_corrections
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_label_checks"
-down_revision = "0004"
+revision = "0006_label_checks"
+down_revision = "0005_corrections"
 branch_labels = None
 depends_on = None
 
