@@ -68,7 +68,11 @@ def _check_form(review: label_review.LabelReview, run: RunInfo) -> Any:
         return None
     by_row = {int(r["row"]): r for _, r in rows.iterrows()}
     suffix = f"{run.id}_{review.split}"
-    row = st.selectbox("Row to check", list(by_row), key=f"{state.EVALUATION_CHECK_ROW}{suffix}",
+    row_key = f"{state.EVALUATION_CHECK_ROW}{suffix}"
+    upcoming = st.session_state.pop(state.EVALUATION_CHECK_NEXT, None)
+    if upcoming in by_row:  # after a save, the form moves on to the next row
+        st.session_state[row_key] = upcoming
+    row = st.selectbox("Row to check", list(by_row), key=row_key,
                        format_func=lambda r: (f"row {r} · stored {_short(by_row[r]['stored'], 30)} · model "
                                               f"{_short(by_row[r]['predicted'], 30)} · "
                                               f"{_short(by_row[r]['text'], 50)}"))
@@ -97,7 +101,13 @@ def _check_form(review: label_review.LabelReview, run: RunInfo) -> Any:
     if saved is not None:
         what = ("right" if saved.new_value is None
                 else f"wrong, it should be {label_review.show_value(saved.new_value)}")
-        st.success(md_escape(f"Saved: row {saved.row}'s label is {what}."), icon=":material/check_circle:")
+        order = list(by_row)
+        following = order[order.index(int(row)) + 1:] if int(row) in order else []
+        if following:
+            st.session_state[state.EVALUATION_CHECK_NEXT] = following[0]
+        st.success(md_escape(f"Saved: row {saved.row}'s label is {what}."
+                             + (f" Next: row {following[0]}." if following else "")),
+                   icon=":material/check_circle:")
     return saved
 
 

@@ -237,6 +237,7 @@ EVALUATION_CHECK_REASON = "evaluation_check_reason"
 EVALUATION_CHECK_SAVE = "evaluation_check_save"
 EVALUATION_CHECK_CONFLICTS = "evaluation_check_conflicts"
 EVALUATION_CHECK_MAKE = "evaluation_check_make_version"
+EVALUATION_CHECK_NEXT = "evaluation_check_next_row"  # session state: the row the form moves to after a save
 DATASETS_LINEAGE_CHANGES = "datasets_lineage_changes"
 DATASETS_TRAIN_AGAIN = "datasets_train_again"
 COMPARE_SAME_ROWS = "compare_same_rows"

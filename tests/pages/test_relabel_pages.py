@@ -67,6 +67,8 @@ def test_a_person_checks_labels_and_an_editor_makes_the_next_version(
     assert not at.exception and not at.error
     assert any(f"row {rows[0]}'s label is wrong" in s.value for s in at.success)
     assert at.dataframe[-1].value["checks"].tolist()[0] == f"local user: should be {FLIP[truth[0]]}"
+    at.run()  # the form has moved on to the next row to check
+    assert at.selectbox(key=f"{state.EVALUATION_CHECK_ROW}{suffix}").value == rows[3]
     make = at.button(key=state.EVALUATION_CHECK_MAKE)
     assert make.label == "Make version 2 with 1 fixed label"
     make.click().run()
