@@ -417,3 +417,34 @@ def baseline_winner(task: str, metrics: dict[str, Any],
                 best is None or sign * (float(theirs) - best.baseline_value) > 0):
             best = BaselineWin(name=name, metric=key, baseline_value=float(theirs), run_value=value)
     return best
+
+
+def same_rows_verdict(same: Any) -> Verdict:
+    """What two runs on two versions of one dataset show on the same rows, scored against the newest
+    labels (a ``core.results.compare.SameRows``): the better run, by how much, and whether the 95 %
+    interval of the paired difference rules out no difference."""
+    metric = str(same.metric)
+    name = labels.metric_label(metric).split(" (")[0].lower()
+    scores = (f"{labels.metric_value(metric, same.score_a)} for run {same.run_a} ({same.version_a}) against "
+              f"{labels.metric_value(metric, same.score_b)} for run {same.run_b} ({same.version_b})")
+    where = (f"On the same {same.examples:,} {same.split} rows, scored against the labels of "
+             f"{same.labels_from}")
+    if same.low is None or same.high is None:
+        return Verdict(f"{where}: {scores}.", NONE)
+    interval = (f"95 % interval of run {same.run_b} minus run {same.run_a}: {_points(metric, same.low)} to "
+                f"{_points(metric, same.high)}")
+    gain = float(same.gain)
+    if abs(gain) < 1e-12:
+        return Verdict(f"{where}, runs {same.run_a} and {same.run_b} are level on {name}: {scores} "
+                       f"({interval}).", WEAK)
+    better, worse = (same.run_b, same.run_a) if gain > 0 else (same.run_a, same.run_b)
+    sure = same.low > 0 or same.high < 0
+    tail = "" if sure else "; it includes zero, so these rows cannot tell the two runs apart"
+    return Verdict(f"{where}, run {better} is {_amount(metric, gain)} better on {name} than run {worse}: "
+                   f"{scores} ({interval}{tail}).", GOOD if sure and gain > 0 else WEAK)
+
+
+def _points(metric: str, value: float) -> str:
+    if labels.is_share(metric):
+        return f"{value * 100:+.1f} points"
+    return f"{value:+.3f}"
