@@ -75,6 +75,8 @@ class TaskSpec:
     prompt_baselines: bool = False               # an instruct model can be prompted for it as a baseline
     # Training defaults of a preference run (DPO on pairs) of this task; empty: no preference training.
     preference_defaults: Mapping[str, Any] = field(default_factory=dict)
+    label_fixes: str = ""                        # the column a person can check and fix on the Evaluation
+                                                 # page ("label": one class, "tags": one tag per token)
 
     @property
     def directions(self) -> dict[str, bool]:
@@ -105,7 +107,7 @@ SPECS: tuple[TaskSpec, ...] = (
         sentence="Sort each text from {data} into one of its categories automatically.",
         pipeline_tag="text-classification", serve_kind="classification",
         exports=("zip", "onnx", "onnx-int8"), reviewable=True, cross_validation=True, guess_seconds=0.3,
-        serve_in_app=True, prompt_baselines=True,
+        serve_in_app=True, prompt_baselines=True, label_fixes="label",
         snippet=_HF_TEXT + '''probabilities = logits.softmax(-1)[0]
 print(model.config.id2label[int(probabilities.argmax())], float(probabilities.max()))
 '''),
@@ -120,7 +122,7 @@ print(model.config.id2label[int(probabilities.argmax())], float(probabilities.ma
 print(float(logits[0, 0]))
 '''),
     TaskSpec(
-        task="token-classification", label="Entity extraction",
+        task="token-classification", label="Entity extraction", label_fixes="tags",
         fields=(MappingField("tokens", "Tokens column"), MappingField("tags", "Tags column")),
         headline=("entity_f1", "entity_precision", "entity_recall"),
         rank_metrics=("entity_f1", "f1", "token_accuracy"),
@@ -214,6 +216,12 @@ def serve_in_app(task: str | None) -> bool:
     """Whether the Evaluation page offers to serve runs of this task."""
     spec = get_spec(task)
     return spec is not None and spec.serve_in_app
+
+
+def label_fixes(task: str | None) -> str:
+    """The column a person checks and fixes on the Evaluation page: "label", "tags", or "" (none)."""
+    spec = get_spec(task)
+    return spec.label_fixes if spec is not None else ""
 
 
 def count_tokens_to(task: str | None) -> int:

@@ -5,7 +5,7 @@ from core.results.report_figures import curve_figure
 from core.task_specs import generates_text
 from core.text.labels import metric_label, run_label, setting_label
 from core.training import service as training
-from ui import answer_quality_view, evaluation_view, state
+from ui import answer_quality_view, evaluation_view, relabel_view, state
 from ui.share import (
     export_panel,
     final_metrics_view,
@@ -41,8 +41,7 @@ if result is None:
 evaluation_view.verdict_banner(call(verdict.compare_verdict, picked)
                                or verdict.Verdict("No verdict could be read for these runs.", verdict.NONE),
                                key=state.COMPARE_VERDICT)
-if not result.same_dataset:
-    st.warning("These runs were trained on different datasets, so their numbers are not directly comparable.")
+relabel_view.versions_note(picked, result.same_dataset)
 
 st.subheader("Curves")
 left, right = st.columns([1, 3])

@@ -8,7 +8,7 @@ from core.entities import TASKS
 from core.models import catalog
 from core.task_specs import generates_text
 from core.text.labels import task_label
-from ui import access, dataset_form, panels, state
+from ui import access, dataset_form, panels, relabel_view, state
 from ui.widgets import call, ensure_app_frame, md_escape, user_errors
 
 ensure_app_frame()
@@ -86,7 +86,8 @@ with saved_tab:
         st.info("No saved dataset yet: upload a file or import one from the gallery.")
     else:
         st.dataframe(panels.datasets_frame(versions), hide_index=True, key=state.DATASETS_VERSIONS)
-        dataset_form.saved_version_detail(versions)
+        shown = dataset_form.saved_version_detail(versions)
+        relabel_view.lineage_panel(shown)
 
 with gallery_tab:
     panels.gallery_cards(state.DATASETS_GALLERY_PREFIX)

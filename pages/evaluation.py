@@ -3,7 +3,7 @@ import streamlit as st
 from core.results import evaluation, verdict
 from core.task_specs import generates_text, serve_in_app
 from core.training import service as training
-from ui import answer_quality_view, evaluation_view, ner_view, preference_view, share, ship, state
+from ui import answer_quality_view, evaluation_view, ner_view, preference_view, relabel_view, share, ship, state
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -45,6 +45,7 @@ elif result.task in ("regression", "tabular"):
     evaluation_view.regression_view(result)
 else:
     evaluation_view.generic_view(result)
+relabel_view.label_check_panel(run, split)
 if generates_text(result.task) and not preference_view.applies(run):
     answer_quality_view.answer_quality_section(run, split)
 if result.task == "tabular":

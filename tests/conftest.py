@@ -20,7 +20,7 @@ POSTGRES_URL = os.environ.get("UCLAB_TEST_POSTGRES_URL", "")
 BOTH_DATABASES = {"test_db", "test_runs", "test_worker_faults", "test_cli_runs", "test_cli_datasets",
                   "test_cli_generate", "test_postgres", "test_worker_daemon", "test_liveness",
                   "test_access_store", "test_cli_evaluate", "test_sweep_workers",
-                  "test_corrections_store", "test_cli_preferences"}
+                  "test_corrections_store", "test_cli_preferences", "test_label_checks", "test_cli_relabel"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

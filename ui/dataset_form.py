@@ -267,8 +267,8 @@ def report_from_dict(data: dict[str, Any]) -> QualityReport:
     return QualityReport(findings=findings, stats=dict(data.get("stats") or {}))
 
 
-def saved_version_detail(versions: Sequence[Any]) -> None:
-    """Pick a saved version and show its mapping, split sizes and stored quality report."""
+def saved_version_detail(versions: Sequence[Any]) -> Any:
+    """Pick a saved version and show its mapping, split sizes and stored quality report; the version."""
     by_id = {v.id: v for v in versions}
     newest = max(versions, key=lambda v: (v.created_at, v.id)).id
     follow_newest(state.DATASETS_LIST_SELECT, newest)  # a version saved just now is the one shown
@@ -292,6 +292,7 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
         st.caption("Quality report at saving time")
         render_report(report_from_dict(version.quality), f"{state.DATASETS_SAVED_PREFIX}{version.id}",
                       saved=True)
+    return version
 
 
 AUTO_ENCODING = "auto"

@@ -241,6 +241,21 @@ COMPARE_SBS_STORED = "compare_sbs_stored"
 COMPARE_SBS_TABLE = "compare_sbs_table"
 COMPARE_VERDICT = "compare_verdict"
 
+# Label checks (Evaluation page) and lineage (Datasets page), issue 23
+EVALUATION_CHECK_TABLE = "evaluation_check_table"
+EVALUATION_CHECK_ROW = "evaluation_check_row"
+EVALUATION_CHECK_VERDICT = "evaluation_check_verdict"
+EVALUATION_CHECK_LABEL = "evaluation_check_label"
+EVALUATION_CHECK_TAGS = "evaluation_check_tags"
+EVALUATION_CHECK_REASON = "evaluation_check_reason"
+EVALUATION_CHECK_SAVE = "evaluation_check_save"
+EVALUATION_CHECK_CONFLICTS = "evaluation_check_conflicts"
+EVALUATION_CHECK_MAKE = "evaluation_check_make_version"
+EVALUATION_CHECK_NEXT = "evaluation_check_next_row"  # session state: the row the form moves to after a save
+DATASETS_LINEAGE_CHANGES = "datasets_lineage_changes"
+DATASETS_TRAIN_AGAIN = "datasets_train_again"
+COMPARE_SAME_ROWS = "compare_same_rows"
+
 # Preference data (issue 23): corrections in the Playground and on the Evaluation page, pairs from
 # a review's votes or the judge, the preview of a preference dataset
 PREF_BETTER_PREFIX = "pref_better_"         # the better answer under a playground answer (+ its id)

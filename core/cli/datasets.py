@@ -130,6 +130,99 @@ def _import(args: argparse.Namespace) -> Any:
     return gallery.import_gallery(args.key)
 
 
+def _lineage(args: argparse.Namespace) -> Any:
+    from core.data import relabel
+
+    chain = relabel.lineage(args.id)
+    return {"dataset_id": args.id, "chain": [s.to_dict() for s in chain],
+            "children": [{"id": d.id, "label": d.label} for d in relabel.children_of(args.id)]}
+
+
+def render_lineage(result: dict[str, Any]) -> str:
+    """The chain of versions, one line each, then the rows each one changed."""
+    lines = []
+    for step in result["chain"]:
+        lines.append(f"{step['label']} (id {step['dataset_id']}): {step['sentence']}")
+        if step["conflicts_left_out"]:
+            lines.append(f"  {step['conflicts_left_out']} rows with conflicting checks were left out")
+        rows = [{"row": str(c["row"]), "split": str(c["split"]), "old": _value(c["old"]),
+                 "new": _value(c["new"]), "by": ", ".join(c["by"]), "why": str(c["why"] or "")}
+                for c in step["changes"]]
+        if rows:
+            lines += ["  " + line for line in _table(rows, ("row", "split", "old", "new", "by", "why"))
+                      .splitlines()]
+    for child in result["children"]:
+        lines.append(f"made from it: {child['label']} (id {child['id']})")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _relabel(args: argparse.Namespace) -> Any:
+    import pandas as pd
+
+    from core.data import relabel
+    from core.errors import DatasetError
+
+    path = Path(args.fixes).expanduser()
+    if not path.is_file():
+        raise DatasetError(f"There is no file at '{args.fixes}'; check the path.")
+    try:
+        fixes = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"'{path.name}' could not be read as a UTF-8 CSV file ({exc}).") from exc
+    missing = [c for c in ("row", "new_label") if c not in fixes.columns]
+    if missing:
+        raise DatasetError(f"'{path.name}' needs the columns row and new_label (empty = the label is right), "
+                           f"and may have reason; it lacks {', '.join(missing)}.")
+    saved = []
+    for number, item in enumerate(fixes.to_dict("records"), start=2):
+        if not str(item["row"]).strip().isdigit():
+            raise DatasetError(f"Line {number} of '{path.name}': row must be a row number, not "
+                               f"'{item['row'][:40]}'.")
+        new = str(item["new_label"]).strip() or None
+        saved.append(relabel.record_check(args.id, int(item["row"]), new, reviewer=args.by,
+                                          reason=str(item.get("reason") or ""), run_id=args.from_run))
+    made = relabel.make_fixed_version(args.id, created_by=args.by, from_run=args.from_run) \
+        if args.make_version else None
+    return {"dataset_id": args.id, "checks_saved": len(saved),
+            "resolution": relabel.resolve_checks(relabel.list_checks(args.id)).to_dict(),
+            "new_version": made.to_dict() if made else None}
+
+
+def render_relabel(result: dict[str, Any]) -> str:
+    res = result["resolution"]
+    lines = [f"Saved {result['checks_saved']} checks of dataset {result['dataset_id']}: "
+             f"{len(res['fixes'])} labels to fix, {len(res['conflicts'])} conflicts, "
+             f"{res['confirmed']} confirmed right."]
+    made = result["new_version"]
+    if made:
+        lines.append(f"Made {made['name']} v{made['version']} (id {made['id']}); see `uclab datasets lineage "
+                     f"{made['id']}`.")
+    return "\n".join(lines)
+
+
+def _train_again(args: argparse.Namespace) -> Any:
+    import sys
+
+    from core.cli.runs import _run_dict
+    from core.training import service as training
+
+    run = training.train_again(args.id)
+    if args.wait:
+        print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
+        run = training.wait_for_run(run.id, poll=2.0)
+    return _run_dict(run, detail=args.wait)
+
+
+def _render_again(data: dict[str, Any]) -> str:
+    from core.cli.runs import _render_run
+
+    return _render_run(data)
+
+
 def register(subparsers: Any) -> None:
     """Add the `datasets` command group."""
     parser = subparsers.add_parser("datasets", help="upload, check and list dataset versions")
@@ -162,6 +255,22 @@ def register(subparsers: Any) -> None:
     add("list", _list, "list every dataset version with its counts", render_list)
     add("show", _show, "show one version and its quality report", render_show).add_argument(
         "id", type=int)
+    add("lineage", _lineage, "the versions a version was made from by fixing labels, and the rows "
+        "each changed", render_lineage).add_argument("id", type=int)
+    p = add("relabel", _relabel, "check labels of a version from a CSV file (row, new_label, reason)",
+            render_relabel)
+    p.add_argument("id", type=int, help="the dataset version whose rows were checked")
+    p.add_argument("--fixes", required=True, help="CSV with columns row (from 1), new_label (empty: the "
+                   "label is right; tags separated by spaces for entities) and an optional reason")
+    p.add_argument("--by", default="", help="who checked them (recorded with each check)")
+    p.add_argument("--from-run", type=int, default=None,
+                   help="the run whose evaluation the rows were checked on (train again uses its settings)")
+    p.add_argument("--make-version", action="store_true",
+                   help="then save the next version with the labels the checks agree are wrong")
+    p = add("train-again", _train_again, "train a version made by fixing labels with the settings of the "
+            "run its labels were checked on", _render_again)
+    p.add_argument("id", type=int, help="the fixed dataset version")
+    p.add_argument("--wait", action="store_true", help="wait until the run has finished")
     add("gallery", _gallery, "list the use-case gallery", render_gallery)
     add("import", _import, "import a gallery dataset (once)", render_saved).add_argument(
         "key", help="a key from `datasets gallery`")

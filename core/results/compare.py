@@ -16,7 +16,7 @@ from core.errors import NotFoundError, UserError
 from core.results.evaluation import evidence_split, read_predictions
 from core.store import evaluations, runs
 from core.store.evaluations import EvaluationRow
-from core.task_specs import LOWER_IS_BETTER_WORDS
+from core.task_specs import LOWER_IS_BETTER_WORDS, label_fixes
 from core.task_specs import higher_is_better as task_higher_is_better
 from core.text.labels import run_label
 
@@ -219,3 +219,118 @@ def flip_analysis(run_a: int, run_b: int, split: str = "test") -> pd.DataFrame:
     out.loc[ok_a & ~ok_b, "flip"] = "broken"
     out = out.dropna(subset=["flip"])
     return out.sort_values(["flip", "row"], ascending=[False, True]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SameRows:
+    """Two runs trained on different versions of one dataset, scored on the rows they share against the
+    newest labels of those rows: each run's score, and B minus A with its 95 % bootstrap interval."""
+
+    run_a: int
+    run_b: int
+    version_a: str
+    version_b: str
+    split: str
+    examples: int
+    labels_from: str               # the version whose labels both runs are scored against
+    metric: str                    # "accuracy" (a classifier) or "token_accuracy" (a tagger)
+    score_a: float
+    score_b: float
+    gain: float
+    low: float | None
+    high: float | None
+    changed_in_split: int          # rows of the split whose label differs between the two versions
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class VersionNote:
+    """What the compare page says when runs trained on different versions of a dataset."""
+
+    sentence: str                  # "run 7 trained on reviews v1, run 9 on v2 (37 labels fixed)"
+    related: bool                  # the versions descend from one upload (labels fixed in between)
+    same_rows: list[SameRows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sentence": self.sentence, "related": self.related,
+                "same_rows": [s.to_dict() for s in self.same_rows]}
+
+
+def _example_score(predicted: Any, truth: Any) -> float:
+    if hasattr(truth, "__len__") and not isinstance(truth, str):
+        pairs = list(zip([str(x) for x in predicted], [str(x) for x in truth], strict=False))
+        return sum(a == b for a, b in pairs) / len(truth) if len(truth) else 0.0
+    return float(str(predicted) == str(truth))
+
+
+def same_rows_comparison(run_a: int, run_b: int, split: str = "test", seed: int = 0) -> SameRows:
+    """Score two runs of one dataset's versions on the split's shared rows against the newest labels."""
+    from core.data import datasets, relabel
+    from core.results.answer_metrics import paired_gain
+
+    a, b = _runs([int(run_a), int(run_b)])
+    va, vb = datasets.get_dataset(a.dataset_id), datasets.get_dataset(b.dataset_id)
+    column = relabel.fix_column(va.task)
+    fa, fb = datasets.load_dataset_frame(va.id), datasets.load_dataset_frame(vb.id)
+    if len(fa) != len(fb):
+        raise UserError(f"Runs {a.id} and {b.id} trained on versions with different rows, so they cannot "
+                        "be compared example by example.")
+    rows = relabel.evaluated_rows(fa, split, column)
+    content = "tokens" if column == "tags" else "text"
+    same_text = ([_show(v) for v in fa[content].iloc[rows - 1]]
+                 == [_show(v) for v in fb[content].iloc[rows - 1]])
+    if list(rows) != list(relabel.evaluated_rows(fb, split, column)) or not same_text:
+        raise UserError(f"Runs {a.id} and {b.id} were not evaluated on the same {split} rows, so they "
+                        "cannot be compared example by example.")
+    pa, pb = run_predictions(a.id, split), run_predictions(b.id, split)
+    if len(pa) != len(rows) or len(pb) != len(rows):
+        raise UserError(f"The stored {split} predictions of runs {a.id} and {b.id} do not cover the whole "
+                        "split; evaluate both on the full split.")
+    later = max((va, vb), key=lambda d: (d.version, d.id))
+    newest, truth = relabel.newest_labels(later.id, [int(r) for r in rows])
+    score_a = [_example_score(p, t) for p, t in zip(pa["predicted"], truth, strict=True)]
+    score_b = [_example_score(p, t) for p, t in zip(pb["predicted"], truth, strict=True)]
+    gain = paired_gain(score_b, score_a, seed)
+    changed = sum(_show(x) != _show(y) for x, y in zip(fa[column].iloc[rows - 1], fb[column].iloc[rows - 1],
+                                                       strict=True))
+    return SameRows(run_a=a.id, run_b=b.id, version_a=va.label, version_b=vb.label, split=split,
+                    examples=len(rows), labels_from=newest.label,
+                    metric="token_accuracy" if column == "tags" else "accuracy",
+                    score_a=float(sum(score_a) / len(rows)) if len(rows) else 0.0,
+                    score_b=float(sum(score_b) / len(rows)) if len(rows) else 0.0,
+                    gain=float(gain["mean"] or 0.0), low=gain["low"], high=gain["high"],
+                    changed_in_split=int(changed))
+
+
+def version_note(run_ids: Sequence[int], split: str = "test") -> VersionNote | None:
+    """None when the runs trained on one version; else the sentence naming each run's version and, for
+    versions made from one another by fixing labels, each later run against the first on the same rows."""
+    from core.data import relabel
+
+    ordered = sorted(_runs(list(dict.fromkeys(int(i) for i in run_ids))), key=lambda r: r.id)
+    if len({r.dataset_id for r in ordered}) <= 1:
+        return None
+    chains = {r.dataset_id: relabel.lineage(r.dataset_id) for r in ordered}
+    roots = {chain[0].dataset_id for chain in chains.values()}
+    parts = []
+    for i, r in enumerate(ordered):
+        step = chains[r.dataset_id][-1]
+        what = step.label if i == 0 or len(roots) > 1 else f"v{step.version}"
+        fixed = sum(s.fixed for s in chains[r.dataset_id][1:])
+        extra = f" ({fixed} label{'s' if fixed != 1 else ''} fixed)" if fixed else ""
+        parts.append(f"run {r.id} {'trained on ' if i == 0 else 'on '}{what}{extra}")
+    joined = ", ".join(parts[:-1]) + (" and " if len(parts) > 2 else ", ") + parts[-1]
+    related = len(roots) == 1 and bool(label_fixes(ordered[0].task))
+    same: list[SameRows] = []
+    if related:
+        first = ordered[0]
+        for other in ordered[1:]:
+            if other.dataset_id == first.dataset_id:
+                continue
+            try:
+                same.append(same_rows_comparison(first.id, other.id, split))
+            except UserError:
+                continue
+    return VersionNote(joined[:1].upper() + joined[1:] + ".", related, same)

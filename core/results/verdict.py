@@ -424,7 +424,7 @@ def baseline_winner(task: str, metrics: dict[str, Any],
     return best
 
 
-def _points(value: Any) -> str:
+def _share_points(value: Any) -> str:
     return labels.MISSING if value is None else f"{100 * float(value):+.0f}"
 
 
@@ -449,7 +449,8 @@ def preference_verdict(pe: Any) -> Verdict:
     lead = (f"The team's preferences {moved} the share of {gain['n']} held-out {pe.split} pairs where the "
             f"model prefers the chosen answer: {theirs['mean']:.0%} for {pe.parent}, {mine['mean']:.0%} "
             "after "
-            f"({_points(gain['mean'])} points, 95 % interval {_points(low)} to {_points(high)})")
+            f"({_share_points(gain['mean'])} points, 95 % interval {_share_points(low)} to "
+            f"{_share_points(high)})")
     answer = next((a for a in pe.answers if a["metric"] == "rouge_l"), pe.answers[0] if pe.answers else None)
     if answer is None:
         return Verdict(lead + ".", tone)
@@ -460,3 +461,34 @@ def preference_verdict(pe: Any) -> Verdict:
                    f"({_answer_title(answer['metric'])} {_num(answer['parent'])} → {_num(answer['run'])}, "
                    f"gain {_signed(answer['gain'])}, 95 % interval {_signed(answer['low'])} to "
                    f"{_signed(answer['high'])}).", tone if cost != "answer quality fell" else WEAK)
+
+
+def same_rows_verdict(same: Any) -> Verdict:
+    """What two runs on two versions of one dataset show on the same rows, scored against the newest
+    labels (a ``core.results.compare.SameRows``): the better run, by how much, and whether the 95 %
+    interval of the paired difference rules out no difference."""
+    metric = str(same.metric)
+    name = labels.metric_label(metric).split(" (")[0].lower()
+    scores = (f"{labels.metric_value(metric, same.score_a)} for run {same.run_a} ({same.version_a}) against "
+              f"{labels.metric_value(metric, same.score_b)} for run {same.run_b} ({same.version_b})")
+    where = (f"On the same {same.examples:,} {same.split} rows, scored against the labels of "
+             f"{same.labels_from}")
+    if same.low is None or same.high is None:
+        return Verdict(f"{where}: {scores}.", NONE)
+    interval = (f"95 % interval of run {same.run_b} minus run {same.run_a}: {_points(metric, same.low)} to "
+                f"{_points(metric, same.high)}")
+    gain = float(same.gain)
+    if abs(gain) < 1e-12:
+        return Verdict(f"{where}, runs {same.run_a} and {same.run_b} are level on {name}: {scores} "
+                       f"({interval}).", WEAK)
+    better, worse = (same.run_b, same.run_a) if gain > 0 else (same.run_a, same.run_b)
+    sure = same.low > 0 or same.high < 0
+    tail = "" if sure else "; it includes zero, so these rows cannot tell the two runs apart"
+    return Verdict(f"{where}, run {better} is {_amount(metric, gain)} better on {name} than run {worse}: "
+                   f"{scores} ({interval}{tail}).", GOOD if sure and gain > 0 else WEAK)
+
+
+def _points(metric: str, value: float) -> str:
+    if labels.is_share(metric):
+        return f"{value * 100:+.1f} points"
+    return f"{value:+.3f}"

@@ -319,3 +319,24 @@ class Sweep(Base):
     final_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"),
                                                      nullable=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LabelCheck(Base):
+    """One person's check of one row's label in a dataset version: right (``new_value`` null) or wrong,
+    and what it should be. ``row`` is the row's position in the version's file, which every version
+    made from it keeps; a person's later check of the same row replaces theirs."""
+
+    __tablename__ = "label_checks"
+    __table_args__ = (UniqueConstraint("dataset_id", "row", "reviewer",
+                                       name="uq_label_checks_dataset_row_reviewer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    split: Mapped[str] = mapped_column(String(16))
+    old_value: Mapped[Any] = mapped_column(JSON)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

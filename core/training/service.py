@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from core.config import get_settings
+from core.data import relabel
 from core.entities import RunInfo, RunKind
-from core.errors import RunStateError
+from core.errors import ConfigError, RunStateError
 from core.run_config import PREFERENCE, PRESETS, TrainConfig, field_help
 from core.run_folder import RunFolder
 from core.store import runs
@@ -42,7 +43,8 @@ __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
            "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of",
            "parent_options", "preference_request", "queue_position", "resume_run",
-           "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "wait_for_run"]
+           "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "train_again",
+           "wait_for_run"]
 
 
 def sweep() -> list[int]:
@@ -74,6 +76,25 @@ def start_run(request: TrainRequest, launcher: Launcher | None = None) -> RunInf
     runs.add_log(info.id, f"Queued: {what}, preset {request.config.preset}.")
     kick_queue(launcher)
     return runs.get_run(info.id)
+
+
+def train_again(dataset_id: int, *, created_by: str = "", launcher: Launcher | None = None) -> RunInfo:
+    """Start a run on a version made by fixing labels, with the settings of the run whose evaluation
+    the fixes were checked on (its model, task and configuration); a ConfigError when the version
+    records no such run."""
+    step = relabel.lineage(dataset_id)[-1]
+    if step.parent_id is None or step.from_run is None:
+        raise ConfigError(f"Dataset version {dataset_id} was not made from labels checked on a run, so "
+                          "there are no settings to train again with; start a run on the Fine-tuning page.")
+    parent = runs.get_run(step.from_run)
+    config = dict(parent.config or {})
+    options = dict(config.get("task_options") or {})
+    options.pop("cv", None)  # a fold's rows belong to the old version
+    config["task_options"] = options
+    name = f"{parent.name or f'run {parent.id}'} on v{step.version}"[:200]
+    return start_run(TrainRequest(dataset_id=dataset_id, model_key=parent.model_key,
+                                  config=TrainConfig.from_dict(config), task=parent.task, name=name,
+                                  created_by=created_by), launcher)
 
 
 def cancel_run(run_id: int) -> RunInfo:

@@ -107,3 +107,37 @@ def seed_ner_evaluation(run_id: int) -> None:
     frame = pd.DataFrame({"text": [" ".join(t) for t in tokens], "tokens": tokens, "tags": gold,
                           "predicted": pred, "correct": [g == p for g, p in zip(gold, pred, strict=True)]})
     evaluation.store_evaluation(run_id, "test", "run", metrics, frame)
+
+
+def save_labelled_reviews(rows: int = 100) -> DatasetInfo:
+    """A two-class review dataset whose test rows a run's stored predictions can line up with."""
+    frame = pd.DataFrame([{"text": f"A {'great' if i % 2 else 'dull'} film number {i}",
+                           "label": ["fresh", "rotten"][i % 2]} for i in range(rows)])
+    return datasets.save_dataset(datasets.frame_to_parsed(frame, "reviews.csv"),
+                                 {"text": "text", "label": "label"}, name="reviews", task="classification",
+                                 split=datasets.SplitConfig(0.2, 0.2, 5))
+
+
+def seed_predicted_run(dataset_id: int, predicted: list[str], name: str = "", model_key: str = "minilm-l6",
+                       config: training.TrainConfig | None = None) -> RunInfo:
+    """A succeeded run whose stored test predictions are `predicted`, in the order of the test rows."""
+    import numpy as np
+
+    from core.results.evaluation import store_evaluation
+    from core.tasks import metrics as M
+
+    config = config or training.TrainConfig(max_steps=7, learning_rate=3e-5)
+    info = runs.create_run(dataset_id=dataset_id, model_key=model_key, task="classification",
+                           config=config.to_dict(), seed=42, name=name)
+    runs.transition(info.id, "running")
+    runs.transition(info.id, "succeeded")
+    test = datasets.load_dataset_frame(dataset_id, "test")
+    frame = pd.DataFrame({"text": test["text"].astype(str), "label": test["label"].astype(str),
+                          "predicted": predicted, "confidence": np.linspace(0.99, 0.5, len(test))})
+    frame["correct"] = frame["label"] == frame["predicted"]
+    labels = ["fresh", "rotten"]
+    y_true = np.array([labels.index(v) for v in frame["label"]])
+    y_pred = np.array([labels.index(v) for v in frame["predicted"]])
+    proba = np.stack([1 - y_pred * 0.8 - 0.1, y_pred * 0.8 + 0.1], axis=1)
+    store_evaluation(info.id, "test", "run", M.classification_metrics(y_true, y_pred, labels, proba), frame)
+    return runs.get_run(info.id)
