@@ -3,7 +3,16 @@ import streamlit as st
 from core.results import evaluation, verdict
 from core.task_specs import generates_text, serve_in_app
 from core.training import service as training
-from ui import answer_quality_view, evaluation_view, ner_view, preference_view, relabel_view, share, ship, state
+from ui import (
+    answer_quality_view,
+    evaluation_view,
+    ner_view,
+    preference_view,
+    relabel_view,
+    share,
+    ship,
+    state,
+)
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
