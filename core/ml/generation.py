@@ -398,9 +398,6 @@ def _generate_llama(loaded: LoadedModel, ids: list[int], settings: GenerationSet
     for i in range(rows.n):
         if cancel.is_set():
             break
-        sampling = llama_engine.Sampling(temperature=settings.temperature, top_k=settings.top_k,
-                                         top_p=settings.top_p, repetition_penalty=settings.repetition_penalty,
-                                         seed=int(settings.seed or 0) + i)
 
         def on_token(token: int, piece: bytes, i: int = i) -> bool:
             rows.first_token_at = rows.first_token_at or time.perf_counter()
@@ -409,7 +406,8 @@ def _generate_llama(loaded: LoadedModel, ids: list[int], settings: GenerationSet
             rows.emit(i, final=False)
             return not (rows.done[i] or cancel.is_set())
 
-        _, ended = engine.generate(ids, settings.max_new_tokens, sampling, loaded.eos_ids, on_token)
+        _, ended = engine.generate(ids, settings.max_new_tokens, settings, loaded.eos_ids, on_token,
+                                   seed_offset=i)
         rows.done[i] = rows.done[i] or (ended and not cancel.is_set())
         rows.emit(i, final=True)
 
