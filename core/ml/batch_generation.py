@@ -2,8 +2,8 @@
 
 ``greedy_batch`` answers many stored prompts (``{"text": ...}`` or ``{"messages": [...]}``,
 encoded by ``core.ml.generation.encode_prompt`` exactly as the playground does) on the engine the
-playground would use for them (``LoadedModel.engine_for``): llama.cpp one prompt after another
-(it reuses the cache of the prefix prompts share), or transformers a batch at a time, prompts
+playground would use for them (``LoadedModel.engine_for``): llama.cpp decoding ``slots`` prompts
+together (``core.ml.llama_batch``), or transformers a batch at a time, prompts
 sorted by length, left-padded, decoded up to the first end token. Greedy decoding of a
 left-padded batch gives the same text as one prompt at a time (``bench/evaluate.py`` checks it on
 the real model and measures both engines). ``label_log_likelihoods`` scores each candidate label as
@@ -40,14 +40,17 @@ def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
 
 @torch.inference_mode()
 def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new_tokens: int,
-                 batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO) -> list[str]:
-    """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp,
-    or transformers ``batch_size`` at a time holding the model's lock."""
+                 batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO,
+                 slots: int | None = None) -> list[str]:
+    """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp
+    ``slots`` sequences at a time (its default when None), or transformers ``batch_size`` at a time
+    holding the model's lock."""
     if not prompts:
         return []
     if loaded.engine_for(engine)[0] == LLAMA:
-        pieces = loaded.llama().greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids,
-                                       progress)
+        llama = loaded.llama()
+        pieces = llama.greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids, progress,
+                              **({"slots": slots} if slots else {}))
         return [complete_bytes(b).strip() for b in pieces]
     model, tok = loaded.model, loaded.tokenizer
     eos = eos_ids(loaded)

@@ -25,6 +25,7 @@ from core.generation_settings import GenerationSettings
 from core.tasks.stop_text import StopScanner
 
 PAD = 256  # llama.cpp pads a context's cells to this
+UNIFIED = False  # one key/value buffer for all sequences instead of a stream each
 PENALTY_WINDOW = 64  # the last tokens a repetition penalty looks at (llama-cpp-python's default)
 Progress = Callable[[int, int], None]
 
@@ -79,7 +80,7 @@ def _context(model: Any, slots: int, cells: int, n_batch: int, threads: int) -> 
     params.n_batch = n_batch
     params.n_ubatch = min(n_batch, 512)
     params.n_seq_max = slots
-    params.kv_unified = False  # a stream per sequence: each attends over its own cache, as when alone
+    params.kv_unified = UNIFIED  # a stream per sequence: each attends over its own cache, as when alone
     params.n_threads = params.n_threads_batch = threads
     params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama's contexts
     params.no_perf = True
@@ -118,6 +119,7 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
     free = list(range(slots - 1, -1, -1))  # sequence ids; the lowest is taken first
     done = 0
     seed = int(settings.seed or 0)
+    filler = prompts[0][0]  # the token an idle slot between running ones decodes
 
     def add(token: int, pos: int, seq: int, logits: bool) -> int:
         n = batch.n_tokens
@@ -129,7 +131,8 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
     def decode() -> None:
         status = llama_cpp.llama_decode(ctx, batch)
         if status != 0:
-            raise RuntimeError(f"llama.cpp could not decode a batch of {batch.n_tokens} tokens (status {status})")
+            raise RuntimeError(f"llama.cpp could not decode a batch of {batch.n_tokens} tokens "
+                               f"(status {status})")
 
     def finish(state: _Sequence, finished: bool) -> None:
         nonlocal done
@@ -179,7 +182,9 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
             while waiting and free and batch.n_tokens + len(prompts[waiting[0]]) <= n_batch:
                 index = waiting.popleft()
                 ids = prompts[index]
-                state = _Sequence(index=index, seq=free.pop(), pos=len(ids),
+                seq = free.pop()
+                llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)  # a throw-away token may sit there
+                state = _Sequence(index=index, seq=seq, pos=len(ids),
                                   budget=max(1, min(settings.max_new_tokens, cells - len(ids) - 1)),
                                   sampler=sampler_chain(settings, seed + index, n_vocab),
                                   scanner=StopScanner(settings.stop) if settings.stop else None)
@@ -190,10 +195,18 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
             if started:
                 decode()
                 sample(started)
-            # one step: the newest token of every running sequence, in sequence order (one micro-batch)
+            # one step: the newest token of every running sequence, in sequence order. llama.cpp computes
+            # the streams of one micro-batch together only when their ids are consecutive, so an idle
+            # slot between two running ones decodes a throw-away token at position 0 (a row of the
+            # matrix product) instead of splitting the step into two passes over the weights
             batch.n_tokens = 0
             stepping = [active[seq] for seq in sorted(active)]
-            for state in stepping:
+            for seq in range(stepping[0].seq if stepping else 0, stepping[-1].seq + 1 if stepping else 0):
+                state = active.get(seq)
+                if state is None:
+                    llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
+                    add(filler, 0, seq, False)
+                    continue
                 state.row = add(state.pending, state.pos, state.seq, True)
                 state.pos += 1
             if stepping:

@@ -52,7 +52,8 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS)  # the highest logit, no randomness
+# the highest logit, no randomness
+GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS)
 SLOTS = 8  # sequences decoded together when many prompts are answered at once (bench/evaluate.py)
 
 
@@ -138,10 +139,10 @@ class LlamaEngine:
                                progress=progress, on_token=on_token)
 
     def greedy(self, prompts: list[list[int]], max_new_tokens: int, eos_ids: set[int],
-               progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """Greedy answers (their bytes) to many prompts, decoded together."""
+               progress: Callable[[int, int], None] | None = None, slots: int = SLOTS) -> list[bytes]:
+        """Greedy answers (their bytes) to many prompts, ``slots`` decoded together."""
         settings = replace(GREEDY, max_new_tokens=max_new_tokens)
-        return [a.data for a in self.answer_many(prompts, settings, eos_ids, progress)]
+        return [a.data for a in self.answer_many(prompts, settings, eos_ids, progress, slots=slots)]
 
     def close(self) -> None:
         while not self._free.empty():

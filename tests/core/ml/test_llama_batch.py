@@ -8,7 +8,6 @@ read from the wrong sequence or a slot not cleared would change the tokens.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from tiny_chat import build_tiny_chat_lm, build_tokenizer, needs_llama_cpp
@@ -60,8 +59,9 @@ def test_greedy_answers_decoded_together_are_the_one_at_a_time_answers(engine, p
     alone = [_alone(engine, ids, settings, eos, k) for k, ids in enumerate(prompts)]
     assert any(a[2] for a in alone) and not all(a[2] for a in alone)
     heard: dict[int, list[int]] = {}
-    together = engine.answer_many(prompts, settings, eos, slots=3,
-                                  on_token=lambda k, token, _piece: heard.setdefault(k, []).append(token) is None)
+    together = engine.answer_many(
+        prompts, settings, eos, slots=3,
+        on_token=lambda k, token, _piece: heard.setdefault(k, []).append(token) is None)
     assert [a.data for a in together] == [a[1] for a in alone]
     assert [a.finished for a in together] == [a[2] for a in alone]
     assert [a.tokens for a in together] == [len(a[0]) for a in alone]
