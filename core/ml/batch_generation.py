@@ -19,13 +19,13 @@ from typing import Any
 
 import torch
 
-from core.ml.generation import AUTO, LLAMA, LoadedModel, complete_bytes, complete_text, encode_prompt
+from core.ml.generation import AUTO, LLAMA, LoadedModel, complete_bytes, complete_text, prompt_ids
 
 Progress = Callable[[int, int], None]
 
 
 def _ids(loaded: LoadedModel, prompt: dict[str, Any]) -> list[int]:
-    return [int(t) for t in encode_prompt(loaded, prompt)["input_ids"][0].tolist()]
+    return prompt_ids(loaded, prompt)
 
 
 def eos_ids(loaded: LoadedModel) -> set[int]:
@@ -34,7 +34,7 @@ def eos_ids(loaded: LoadedModel) -> set[int]:
 
 
 def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
-    pad = loaded.tokenizer.pad_token_id
+    pad = loaded.hf_tokenizer.pad_token_id
     return int(pad) if pad is not None else next(iter(eos), 0)
 
 
@@ -52,7 +52,7 @@ def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new
         pieces = llama.greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids, progress,
                               **({"slots": slots} if slots else {}))
         return [complete_bytes(b).strip() for b in pieces]
-    model, tok = loaded.model, loaded.tokenizer
+    model, tok = loaded.model, loaded.hf_tokenizer
     eos = eos_ids(loaded)
     pad = _pad_id(loaded, eos)
     answers = [""] * len(prompts)
@@ -88,7 +88,7 @@ def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new
 def label_log_likelihoods(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], labels: Sequence[str],
                           progress: Progress | None = None) -> list[list[float]]:
     """Per prompt, the summed log-probability of each label's tokens as the model's answer."""
-    model, tok = loaded.model, loaded.tokenizer
+    model, tok = loaded.model, loaded.hf_tokenizer
     label_ids = [tok(str(lab), add_special_tokens=False)["input_ids"] for lab in labels]
     pad = _pad_id(loaded, eos_ids(loaded))
     out: list[list[float]] = []

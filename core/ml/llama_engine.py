@@ -44,6 +44,17 @@ def unavailable_reason() -> str | None:
     return None
 
 
+GPU_DEVICE_FILES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")  # NVIDIA, AMD ROCm, WSL
+
+
+def cpu_only() -> bool:
+    """Whether this machine certainly has no GPU torch could use (no GPU device file, not a Mac): then
+    the CPU answers and torch need not be imported to find that out (seconds of a server's start)."""
+    import sys
+
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES)
+
+
 def cpu_threads() -> int:
     """Threads for one generation: every core this process may use."""
     try:
