@@ -16,7 +16,8 @@ All run on the same loaded model in the same process, alternating which goes fir
 batched torch path, and the engine's to llama.cpp one at a time, which must be all), the CPU, its
 load average and whether it computes bf16 natively.
 
-    .venv/bin/python bench/evaluate.py [--examples 24] [--batch-size 8] [--slots 8] [--reps 1] [--single]
+    .venv/bin/python bench/evaluate.py [--examples 24] [--batch-size 8] [--slots 24] [--gguf FILE]
+                                       [--reps 1] [--single]
 
 Greedy answers of a left-padded batch equal one-by-one answers in float32; in bf16 the padded
 shapes round differently and some answers diverge after a few tokens (the share is printed).
@@ -54,13 +55,15 @@ def _prompts(n: int) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single: bool = False,
-          slots: int = 8) -> dict[str, Any]:
+          slots: int = 24, gguf: str | None = None) -> dict[str, Any]:
     from core.inference.answers import answer_budget
     from core.inference.generation import get_loaded
     from core.ml import device as devices
     from core.ml.batch_generation import greedy_batch
 
     loaded = get_loaded(KEY)
+    if gguf:  # another GGUF file for the engine path (e.g. Q8_0), instead of the engine's own
+        loaded.gguf, loaded._llama = Path(gguf), None
     if fp32:  # the same comparison in full precision: are differing answers a bf16 rounding effect?
         loaded.model.float()
     prompts, references = _prompts(examples)
@@ -89,6 +92,7 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
             for name in paths}
     choice = devices.choose()
     return {"cpu": str(devices.machine_facts()["cpu"]), "device": choice.name, "load": os.getloadavg(),
+            "gguf": loaded.gguf.name if loaded.gguf else None,
             "slots": slots, "engine_same_as_llama1": sum(a == b for a, b in zip(
                 answers["engine"], answers["llama1"], strict=True)),
             "cpu_has_bf16": devices.cpu_supports_bf16(),
@@ -106,19 +110,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--slots", type=int, default=8, help="llama.cpp sequences decoded together")
+    parser.add_argument("--slots", type=int, default=24, help="llama.cpp sequences decoded together")
+    parser.add_argument("--gguf", help="a GGUF file for the engine path instead of the engine's own")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--fp32", action="store_true", help="run the model in float32 instead of bf16")
     parser.add_argument("--single", action="store_true", help="also time the exact path one prompt at a time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = bench(args.examples, args.batch_size, args.reps, args.fp32, args.single, args.slots)
+    result = bench(args.examples, args.batch_size, args.reps, args.fp32, args.single, args.slots, args.gguf)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(f"{result['examples']} chat-pairs prompts, max_new_tokens {result['max_new_tokens']}, "
               f"{result['cpu']} ({result['device']}; CPU bf16: {result['cpu_has_bf16']}, model bf16: "
-              f"{result['model_bf16']}); the engine path runs on {result['engine']} with "
+              f"{result['model_bf16']}); the engine path runs on {result['engine']} ({result['gguf']}) with "
               f"{result['slots']} slots; load average {' '.join(f'{x:.2f}' for x in result['load'])}")
         for name, speed in result["examples_per_s"].items():
             runs = " ".join(f"{t:.1f}" for t in result["seconds"][name])

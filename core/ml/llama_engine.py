@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.generation_settings import MAX_NEW_TOKENS, GenerationSettings
+from core.ml import llama_batch
 from core.ml.llama_batch import BatchAnswer
 
 NAME = "llama.cpp"
@@ -65,7 +66,7 @@ def cpu_threads() -> int:
 
 # the highest logit, no randomness
 GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS)
-SLOTS = 8  # sequences decoded together when many prompts are answered at once (bench/evaluate.py)
+SLOTS = 24  # sequences decoded together when many prompts are answered at once (bench/evaluate.py)
 
 
 class LlamaEngine:
@@ -83,7 +84,7 @@ class LlamaEngine:
         for _ in range(self.contexts):
             self._free.put(Llama(model_path=str(self.path), n_ctx=context_tokens, n_threads=self.threads,
                                  n_threads_batch=self.threads, n_batch=512, verbose=False,
-                                 use_mmap=True))
+                                 use_mmap=True, flash_attn=llama_batch.FLASH))
         first = self._first = self._free.queue[0]  # its model and vocabulary serve batched answers too
         self.context_tokens = int(first.n_ctx())
         self.vocab_size = int(first.n_vocab())
