@@ -26,9 +26,10 @@ from core.tasks.stop_text import StopScanner
 
 PAD = 256  # llama.cpp pads a context's cells to this
 UNIFIED = False  # one key/value buffer for all sequences instead of a stream each
-# flash attention, as in LlamaEngine's own contexts (the same arithmetic, so the same greedy answers):
-# 19 % fewer CPU seconds for 24 chat prompts decoded together (bench/evaluate.py)
-FLASH = True
+# flash attention in LlamaEngine's contexts and the batch's: 19 % fewer CPU seconds for 24 chat prompts
+# decoded together, but its kernel is not batch-invariant: 2 of 24 SmolLM2 answers then differ from the
+# same prompts decoded one at a time (bench/evaluate.py), so it stays off
+FLASH = False
 PENALTY_WINDOW = 64  # the last tokens a repetition penalty looks at (llama-cpp-python's default)
 Progress = Callable[[int, int], None]
 
