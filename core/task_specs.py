@@ -140,7 +140,12 @@ print(tagger("Ada Lovelace was born in London."))
                  ("prompt_completion", (MappingField("prompt", "Prompt (or instruction) column"),
                                         MappingField("input", "Extra input column (Alpaca, optional)", False),
                                         MappingField("completion", "Completion column"))),
-                 ("messages", (MappingField("messages", "Conversations column (OpenAI or ShareGPT)"),))),
+                 ("messages", (MappingField("messages", "Conversations column (OpenAI or ShareGPT)"),)),
+                 # TRL's preference pairs: trained with the preference (DPO) kind, never as examples
+                 ("preference", (MappingField("prompt", "Prompt column (optional: else the chosen "
+                                              "conversation's turns before its answer)", False),
+                                 MappingField("chosen", "Chosen (preferred) answer column"),
+                                 MappingField("rejected", "Rejected answer column")))),
         headline=(), rank_metrics=("perplexity", "loss"),
         sentence="Write replies in the style of the examples in {data}.",
         pipeline_tag="text-generation", serve_kind="causal-lm", exports=("zip", "ollama"), reviewable=True,

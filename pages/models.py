@@ -51,11 +51,13 @@ with st.container(border=True):
     cols[2].metric("Context", f"{model.context_length:,}" if model.context_length else "—")
     cols[3].metric("Training speed here", training_speed(model),
                    help=f"Measured {speed_date(model.speed)}." if model.speed else
-                   "Not measured yet: a built-in estimate until you measure it (Measure speed).")
+                   "≈: not measured yet, a built-in estimate until you measure it (Measure speed).")
     st.caption(f"Speed on this machine: {speed_text(model.speed, model)}")
     cost = dataset_cost(model)
     if cost:
-        st.info(cost, icon=":material/schedule:")
+        st.info(cost[0], icon=":material/schedule:")
+        if cost[1]:
+            st.warning(md_escape(cost[1]), icon=":material/translate:")
     left, right = st.columns(2)
     if not access.allowed("manage_models"):
         access.not_allowed("prepare, measure or add models")

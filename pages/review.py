@@ -7,6 +7,7 @@ from core.task_specs import tasks_where
 from core.text.labels import model_ref_label
 from core.training import service as training
 from ui import access, state
+from ui.preference_data_view import review_pairs_panel
 from ui.widgets import call, ensure_app_frame
 
 ensure_app_frame()
@@ -117,3 +118,4 @@ with results_tab:
         if csv is not None and access.allowed("export"):
             st.download_button("Download the votes (CSV)", csv, file_name=f"review-{review_id}.csv",
                                mime="text/csv", key=state.REVIEW_CSV)
+        review_pairs_panel(review_id)

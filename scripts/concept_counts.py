@@ -41,25 +41,28 @@ def _files() -> Iterator[Path]:
                 yield path
 
 
-def _is_task(node: ast.AST) -> bool:
+def is_task_name(node: ast.AST) -> bool:
+    """A task name, or a tuple/list/set of task names only (what a task comparison compares with)."""
     if isinstance(node, ast.Constant):
         return node.value in TASKS
     if isinstance(node, ast.Tuple | ast.List | ast.Set):
-        return bool(node.elts) and all(isinstance(e, ast.Constant) and e.value in TASKS for e in node.elts)
+        return bool(node.elts) and all(isinstance(e, ast.Constant) and e.value in TASKS
+                                       for e in node.elts)
     return False
 
 
-def _dotted(node: ast.AST) -> str:
+def dotted(node: ast.AST) -> str:
+    """'os.environ' for a dotted name, '' for anything else."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
+        return f"{dotted(node.value)}.{node.attr}"
     return ""
 
 
 def _is_str_of_id(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Call) and _dotted(node.func) == "str" and len(node.args) == 1
-            and ("id" in _dotted(node.args[0]).rsplit(".", 1)[-1]))
+    return (isinstance(node, ast.Call) and dotted(node.func) == "str" and len(node.args) == 1
+            and ("id" in dotted(node.args[0]).rsplit(".", 1)[-1]))
 
 
 def count(path: Path) -> Counter[str]:
@@ -74,7 +77,7 @@ def count(path: Path) -> Counter[str]:
         elif isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
             if any(isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn) for op in node.ops) and any(
-                    _is_task(s) for s in sides):
+                    is_task_name(s) for s in sides):
                 found["task comparisons"] += 1
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             if _is_str_of_id(node.right):
@@ -86,13 +89,13 @@ def count(path: Path) -> Counter[str]:
             if any(n == "core.store" or n.startswith("core.store.") for n in names):
                 found["core/ml -> core/store imports"] += 1
         elif isinstance(node, ast.Call) and rel.startswith("core/training/"):
-            if _dotted(node.func).endswith("Popen"):
+            if dotted(node.func).endswith("Popen"):
                 found["worker launchers (Popen in core/training)"] += 1
         if (isinstance(node, ast.Constant) and node.value == "core.training.worker"
                 and rel.startswith("core/")):
             found["worker commands ('core.training.worker')"] += 1
         if (isinstance(node, ast.Dict) and rel.startswith("core/training/")
-                and any(k is None and _dotted(v) == "os.environ" for k, v in zip(node.keys, node.values,
+                and any(k is None and dotted(v) == "os.environ" for k, v in zip(node.keys, node.values,
                                                                                   strict=True))):
             found["child environments built (core/training)"] += 1
         if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("UCLAB_")

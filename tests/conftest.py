@@ -18,7 +18,8 @@ POSTGRES_URL = os.environ.get("UCLAB_TEST_POSTGRES_URL", "")
 # The model tests stay on SQLite only: the database adds nothing there but minutes.
 BOTH_DATABASES = {"test_db", "test_runs", "test_worker_faults", "test_cli_runs", "test_cli_datasets",
                   "test_cli_generate", "test_postgres", "test_worker_daemon", "test_liveness",
-                  "test_access_store", "test_cli_evaluate", "test_sweep_workers"}
+                  "test_access_store", "test_cli_evaluate", "test_sweep_workers",
+                  "test_corrections_store", "test_cli_preferences"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.concept_counts import TASKS, dotted, is_task_name
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "peft", "accelerate", "safetensors", "optimum", "onnxruntime")
 SQL = ("sqlalchemy", "alembic")
@@ -184,7 +186,6 @@ def test_the_checks_see_imports_hidden_in_functions_and_the_cycles_they_make() -
     assert _imported_names("from .db import x\n", "core.store") >= {"core.store.db", "core.store.db.x"}
 
 
-TASK_NAMES = {"classification", "regression", "token-classification", "causal-lm", "tabular"}
 # Task-keyed tables still outside the specs, each for a reason: the data checks are functions of
 # core.data (the spec module sits below it), the ONNX usage lines are export code.
 TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.ship.export_onnx": 1}
@@ -192,7 +193,7 @@ TASK_TABLES_LEFT = {"core.data.datasets": 1, "core.ship.export_onnx": 1}
 
 def _task_keyed_dicts(source: str) -> int:
     return sum(1 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Dict)
-               and sum(isinstance(k, ast.Constant) and k.value in TASK_NAMES for k in node.keys) >= 2)
+               and sum(isinstance(k, ast.Constant) and k.value in TASKS for k in node.keys) >= 2)
 
 
 def test_facts_about_a_task_live_in_its_spec() -> None:
@@ -348,19 +349,11 @@ def _jsonl_loops(source: str) -> list[int]:
                  if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) else [])
         for iterable, body in loops:
             splits = any(isinstance(n, ast.Attribute) and n.attr == "splitlines" for n in ast.walk(iterable))
-            loads = any(isinstance(n, ast.Call) and _dotted(n.func) in ("json.loads", "loads")
+            loads = any(isinstance(n, ast.Call) and dotted(n.func) in ("json.loads", "loads")
                         for part in body for n in ast.walk(part))
             if splits and loads:
                 found.append(node.lineno)
     return found
-
-
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
 
 
 def test_one_jsonl_reader() -> None:
@@ -385,19 +378,10 @@ TASK_COMPARISONS_LEFT = {
 }
 
 
-def _is_task_name(node: ast.AST) -> bool:
-    if isinstance(node, ast.Constant):
-        return node.value in TASK_NAMES
-    if isinstance(node, ast.Tuple | ast.List | ast.Set):
-        return bool(node.elts) and all(isinstance(e, ast.Constant) and e.value in TASK_NAMES
-                                       for e in node.elts)
-    return False
-
-
 def _task_comparisons(source: str) -> int:
     return sum(1 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Compare)
                and any(isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn) for op in node.ops)
-               and any(_is_task_name(side) for side in (node.left, *node.comparators)))
+               and any(is_task_name(side) for side in (node.left, *node.comparators)))
 
 
 def test_screens_and_evidence_ask_the_spec_not_the_task_name() -> None:

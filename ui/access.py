@@ -10,7 +10,8 @@ Sign-in is Streamlit's own (``st.login``) with any OpenID Connect provider confi
 
 Owners may do everything; editors everything but deleting other people's work; reviewers look
 (datasets' reports, evaluations, comparisons, reports, the blind review), vote and write
-corrections (a better answer, a fixed label), and cannot upload, train, cancel, delete or export. A signed-in address with no role gets nothing.
+corrections (a better answer, a fixed label), and cannot upload, train, cancel, delete or export.
+A signed-in address with no role gets nothing.
 
 Without ``[auth]`` there is no sign-in: the person at the keyboard is the owner, which is only
 allowed on a loopback address, unless the app is started with ``--allow-anonymous-lan`` (then

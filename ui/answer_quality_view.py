@@ -16,7 +16,7 @@ from core.errors import NotFoundError
 from core.results import answer_jobs, judge, verdict
 from core.results import answer_quality as aq
 from core.results.answer_metrics import METRIC_TITLES
-from ui import charts, state
+from ui import charts, preference_data_view, state
 from ui.widgets import md_escape
 
 
@@ -155,6 +155,7 @@ def _worst_table(quality: aq.AnswerQuality, metric: str) -> None:
     columns = [c for c in ("position", "prompt", "reference", "answer", metric) if c in worst]
     st.caption(f"{len(worst):,} examples shown, lowest {METRIC_TITLES.get(metric, metric)} first.")
     st.dataframe(worst[columns], hide_index=True, key=state.EVALUATION_ANSWER_WORST)  # text, never markup
+    preference_data_view.worst_answer_corrections(worst, quality.evaluation.run_id)
 
 
 def headline_sentence(result: Any, run: Any) -> str | None:

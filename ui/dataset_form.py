@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from core.data.ingest import display_name
+from core.data.preferences import is_preference
 from core.entities import TASKS, QualityReport
 from core.task_specs import SPECS, count_tokens_to, get_spec, reads_text
 from core.text.labels import task_label
-from ui import charts, state
+from ui import charts, preference_data_view, state
 from ui.widgets import follow_newest, md_escape, show_table_text
 
 NONE = "(none)"
@@ -23,8 +24,8 @@ TASK_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     for spec in SPECS if not spec.formats}
 CAUSAL_FORMATS = {fmt: tuple((f.name, f.label, f.required) for f in fields)
                   for fmt, fields in get_spec("causal-lm").formats}  # type: ignore[union-attr]
-MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "features",
-                "format", "group", "split_column")
+MAPPING_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "chosen",
+                "rejected", "features", "format", "group", "split_column")
 
 
 def _key(name: str) -> str:
@@ -65,8 +66,9 @@ def mapping_form(frame: pd.DataFrame, task: str) -> dict[str, Any]:
     if spec is not None and spec.formats:
         fmt = st.radio("Data shape", list(CAUSAL_FORMATS), key=_key("format"), horizontal=True,
                        help="A plain text column, prompt and completion columns (Alpaca's "
-                            "instruction, input and output), or chat conversations (OpenAI "
-                            "messages or ShareGPT conversations).")
+                            "instruction, input and output), chat conversations (OpenAI "
+                            "messages or ShareGPT conversations), or preference pairs (TRL's prompt, "
+                            "chosen and rejected: text or chat message lists).")
         mapping["format"] = fmt
         fields = CAUSAL_FORMATS[fmt]
     cols = st.columns(max(1, len(fields)))
@@ -284,6 +286,8 @@ def saved_version_detail(versions: Sequence[Any]) -> None:
                  hide_index=True, key=state.DATASETS_SAVED_MAPPING)
     source = md_escape(version.source_filename)
     st.caption(f"Content hash {version.content_hash[:16]}… · source file {source}")
+    if is_preference(version):  # prompt / chosen / rejected, with where the pairs came from
+        preference_data_view.preference_preview(version)
     if version.quality:
         st.caption("Quality report at saving time")
         render_report(report_from_dict(version.quality), f"{state.DATASETS_SAVED_PREFIX}{version.id}",

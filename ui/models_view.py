@@ -52,13 +52,15 @@ def speed_date(speed: dict[str, Any] | None) -> str:
 
 
 def training_speed(model: ModelInfo) -> str:
-    """The measured training speed alone, e.g. '12.0 samples/s', else '≈ 22.0 samples/s (estimate)'."""
+    """The measured training speed alone, e.g. '12.0 samples/s', else the estimate '≈ 22.0 samples/s'."""
     speed = model.speed
     figures = [f for f in (speed or {}).get("figures") or ([speed] if speed else [])
                if f and f.get("measure") == "train_samples_per_s" and f.get("value") is not None]
     if figures:
         return f"{float(figures[0]['value']):,.1f} samples/s"
-    return f"≈ {estimates.unmeasured_speed(model)[0]:,.1f} samples/s (estimate)"
+    # "≈" marks the estimate (the caption below and the card's help say so in words): a longer
+    # value is cut off in a quarter-width card.
+    return f"≈ {estimates.unmeasured_speed(model)[0]:,.1f} samples/s"
 
 
 def languages_cell(model: ModelInfo) -> str:
@@ -99,9 +101,10 @@ def models_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
     } for m in models])
 
 
-def dataset_cost(model: ModelInfo) -> str | None:
+def dataset_cost(model: ModelInfo) -> tuple[str, str | None] | None:
     """'About 4 min for one quick-look run on reviews v1 (10,000 rows)', for a dataset the user picks
-    (the one chosen last, else the newest of the model's tasks)."""
+    (the one chosen last, else the newest of the model's tasks), and the sentence that the model cannot
+    read that dataset's text (None when it can)."""
     saved = call(datasets.list_datasets) or []
     dataset = dataset_picker(saved, key=state.MODELS_DATASET, label="Cost on dataset", tasks=model.tasks)
     if dataset is None:
@@ -115,8 +118,13 @@ def dataset_cost(model: ModelInfo) -> str | None:
     # "a built-in default (probe the model for a figure measured here)" also holds the word
     source = ("measured speed" if estimate.speed_source.startswith("measured")
               else "a built-in speed until measured")
-    return (f"About {duration(estimate.seconds)} for a quick-look run on {dataset.label} ({rows}), "
+    cost = (f"About {duration(estimate.seconds)} for a quick-look run on {dataset.label} ({rows}), "
             f"from {source}.")
+    try:
+        unread = datasets.reading_problem(dataset.id, model.key)
+    except (UserError, OSError, ValueError):
+        unread = None
+    return cost, unread
 
 
 def progress_reporter(label: str) -> tuple[Callable[[float, str], None], Any]:

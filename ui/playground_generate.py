@@ -14,7 +14,7 @@ from core.inference import generation, predict
 from core.models import catalog
 from core.results import verdict
 from core.task_specs import generates_text
-from ui import access, ship, state
+from ui import access, preference_data_view, ship, state
 from ui.models_view import progress_reporter
 from ui.widgets import call, follow_newest, md_escape
 
@@ -275,5 +275,8 @@ def panel(runs: Sequence[RunInfo]) -> None:
             remember_turn(prompt, results[0][1][0])
     elif mode == "prompt" or side:
         show_last()
+    last = st.session_state.get(LAST) or []
+    if last:  # "write a better answer" / thumbs under the (first model's) last answer
+        preference_data_view.generation_corrections(last[0][2], list(last[0][1]))
     st.subheader("History")
     history_section()

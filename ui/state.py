@@ -226,3 +226,19 @@ COMPARE_LC_CHILDREN = "compare_lc_children"
 COMPARE_SBS_STORED = "compare_sbs_stored"
 COMPARE_SBS_TABLE = "compare_sbs_table"
 COMPARE_VERDICT = "compare_verdict"
+
+# Preference data (issue 23): corrections in the Playground and on the Evaluation page, pairs from
+# a review's votes or the judge, the preview of a preference dataset
+PREF_BETTER_PREFIX = "pref_better_"         # the better answer under a playground answer (+ its id)
+PREF_SAVE_BETTER = "pref_save_better"
+PREF_THUMB_UP = "pref_thumb_up"             # which sampled answer is better / worse
+PREF_THUMB_DOWN = "pref_thumb_down"
+PREF_SAVE_THUMBS = "pref_save_thumbs"
+PREF_EVAL_PICK = "pref_eval_pick"           # which of the worst answers to correct
+PREF_EVAL_BETTER_PREFIX = "pref_eval_better_"
+PREF_EVAL_SAVE = "pref_eval_save"
+PREF_REVIEW_NAME = "pref_review_name"
+PREF_FROM_VOTES = "pref_from_votes"
+PREF_FROM_JUDGE = "pref_from_judge"
+PREF_PREVIEW = "pref_preview"
+PREF_PREVIEW_SPLIT = "pref_preview_split"

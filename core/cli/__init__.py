@@ -23,6 +23,7 @@ from core.cli import (
     export,
     generate,
     models,
+    preferences,
     report,
     runs,
     serve,
@@ -33,7 +34,7 @@ from core.errors import UserError
 
 # The command groups, imported for real: a renamed module fails here, never as a missing command.
 COMMAND_MODULES = (datasets, models, runs, evaluate, baselines, generate, report, serve, export, worker,
-                   sweep)
+                   sweep, preferences)
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,6 +11,7 @@ from core.entities import TASKS
 ROLE_FLAGS = (("text", "text-column"), ("label", "label-column"), ("tokens", "tokens-column"),
               ("tags", "tags-column"), ("prompt", "prompt-column"),
               ("completion", "completion-column"), ("messages", "messages-column"),
+              ("chosen", "chosen-column"), ("rejected", "rejected-column"),
               ("group", "group-column"), ("split_column", "split-column"))
 
 
@@ -56,6 +57,9 @@ def render_show(info: Any) -> str:
              f"source    {info.source_filename}", f"hash      {info.content_hash}",
              f"file      {info.path}", f"mapping   {mapping}",
              f"created   {info.created_at.isoformat(sep=' ', timespec='seconds')}"]
+    if info.info.get("preference"):
+        facts = ", ".join(f"{k} {v}" for k, v in info.info["preference"].items() if not isinstance(v, dict))
+        lines.append(f"pairs     {facts}")
     if info.info.get("licence"):
         lines.append(f"licence   {info.info['licence']}")
     lines.append("quality report:")
@@ -143,8 +147,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task", required=True, choices=TASKS)
     for _, flag in ROLE_FLAGS:
         p.add_argument(f"--{flag}", default=None, help=f"column to use ({flag.split('-')[0]})")
-    p.add_argument("--format", choices=("text", "prompt_completion", "messages"), default=None,
-                   help="causal-lm data shape")
+    p.add_argument("--format", choices=("text", "prompt_completion", "messages", "preference"), default=None,
+                   help="causal-lm data shape (preference: TRL's prompt/chosen/rejected pairs; detected "
+                        "from those column names)")
     p.add_argument("--features", default=None, help="tabular feature columns, comma-separated")
     p.add_argument("--encoding", default=None,
                    help="text encoding of the file (e.g. gbk, cp1251, utf-16-le); detected when left "

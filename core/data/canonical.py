@@ -17,6 +17,7 @@ import pandas as pd
 from core.data.splits import normalize_split_values
 from core.entities import Finding
 from core.tasks.chat import alpaca_prompt, normalize_turns
+from core.tasks.preference import answer_text, prompt_turns
 
 ROLES = {"text": "text", "prompt": "prompt", "completion": "completion"}
 
@@ -30,7 +31,7 @@ def content_columns(task: str, mapping: dict[str, Any]) -> list[str]:
     if task == "tabular":
         return [*mapping["features"], "label"]
     return {"text": ["text"], "prompt_completion": ["prompt", "completion"],
-            "messages": ["messages"]}[mapping["format"]]
+            "messages": ["messages"], "preference": ["prompt", "chosen", "rejected"]}[mapping["format"]]
 
 
 def counted(n: int, noun: str, verb: str = "") -> str:
@@ -117,7 +118,9 @@ def to_canonical(frame: pd.DataFrame, mapping: dict[str, Any],
         _check_lengths(out, mapping, findings)
     elif task == "causal-lm":
         fmt = mapping["format"]
-        if fmt == "messages":
+        if fmt == "preference":
+            _preference_columns(frame, mapping, out, findings)
+        elif fmt == "messages":
             raw = frame[mapping["messages"]]
             out["messages"] = raw.map(_as_messages).astype(object)
             bad = out["messages"].isna() & ~raw.map(_missing)
@@ -156,6 +159,35 @@ def to_canonical(frame: pd.DataFrame, mapping: dict[str, Any],
         out["_given_split"] = normalize_split_values(frame[mapping["split_column"]],
                                                      mapping["split_column"])
     return out, findings
+
+
+def _preference_columns(frame: pd.DataFrame, mapping: dict[str, Any], out: pd.DataFrame,
+                        findings: list[Finding]) -> None:
+    """TRL's shape: the prompt as a JSON list of turns, each side as the assistant's text.
+
+    Sides given as message lists keep their assistant turns; without a prompt column, the prompt is
+    the conversation of the chosen side before its answer (TRL's implicit prompt).
+    """
+    chosen_raw, rejected_raw = frame[mapping["chosen"]], frame[mapping["rejected"]]
+    prompt_raw = frame[mapping["prompt"]] if mapping.get("prompt") else chosen_raw
+    prompts = [None if _missing(v) else prompt_turns(v, implicit=not mapping.get("prompt"))
+               for v in prompt_raw]
+    out["prompt"] = pd.Series([None if p is None else json.dumps(p, ensure_ascii=False) for p in prompts],
+                              index=out.index, dtype=object)
+    if mapping.get("meta"):  # who voted and when (builders), kept beside the pair and never trained on
+        out["meta"] = frame[mapping["meta"]].map(
+            lambda v: json.dumps(v if isinstance(v, dict) else {}, ensure_ascii=False, default=str))
+    for key, raw in (("chosen", chosen_raw), ("rejected", rejected_raw)):
+        sides = [None if _missing(v) else answer_text(v) for v in raw]
+        out[key] = pd.Series(sides, index=out.index, dtype=object)
+        bad = [i for i, (v, side) in enumerate(zip(raw, sides, strict=True))
+               if side is None and not _missing(v)]
+        if bad:
+            findings.append(Finding(
+                "warning", f"bad_{key}",
+                f"In '{mapping[key]}', {counted(len(bad), 'row', 'has')} a conversation without an assistant "
+                f"answer (e.g. row {bad[0] + 1}); those rows are left out.",
+                len(bad), {"row": bad[0] + 1, key: short(raw.iloc[bad[0]])}))
 
 
 def _label(series: pd.Series, numeric: bool, mapping: dict[str, Any],

@@ -20,17 +20,19 @@ from typing import Any
 import pandas as pd
 
 from core.config import ensure_home, get_settings, work_path
-from core.data import chat_checks, ner_checks
+from core.data import ner_checks, preference_checks
 from core.data.canonical import content_columns, to_canonical
 from core.data.ingest import ParsedFile, column_types, read_upload, single_column_findings
+from core.data.language import reading_warning
 from core.data.mapping import resolve_mapping, suggest_mapping
 from core.data.quality import clean_rows, review
 from core.data.splits import SplitConfig, assign_splits
-from core.data.textchecks import mixed_type_findings
+from core.data.textchecks import mixed_type_findings, texts_of
 from core.entities import SPLITS, DatasetInfo, Finding, QualityReport
 from core.errors import DatasetError
 from core.store import datasets as store
 from core.tasks import tabular
+from core.tasks.preference import PREFERENCE_FORMAT
 from core.text.arrowtext import text_pieces
 
 __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "column_types",
@@ -40,7 +42,7 @@ __all__ = ["ParsedFile", "SplitConfig", "read_upload", "suggest_mapping", "colum
 # The extra quality checks of each task, imported for real: a rename fails at import, never silently.
 TASK_CHECKS: dict[str, Callable[..., list[Finding]]] = {
     "token-classification": ner_checks.check_token_frame,
-    "causal-lm": chat_checks.check_causal_frame,
+    "causal-lm": preference_checks.check_causal_frame,
     "tabular": tabular.check_tabular_frame,
 }
 
@@ -75,11 +77,18 @@ def prepare_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, task: str, s
     findings += mixed_type_findings(parsed.frame, free, min_share=0.01)
     kept, more, dropped = clean_rows(canon, task, mapping)
     findings += more
+    pairs = mapping.get("format") == PREFERENCE_FORMAT
+    if pairs:  # a pair whose two sides are the same teaches nothing
+        kept, same = preference_checks.drop_identical(kept)
+        findings += same
     label_split = task == "classification" or (task == "tabular"
                                                and mapping.get("target_kind") != "regression")
-    result = assign_splits(
+    groups = kept["group"] if "group" in kept else None
+    if groups is None and pairs and kept["prompt"].nunique() >= 3:
+        groups = kept["prompt"]
+    result = assign_splits(  # preference pairs keep each prompt in one split
         kept, split, stratify=kept["label"] if label_split and len(kept) else None,
-        groups=kept["group"] if "group" in kept and "_given_split" not in kept else None,
+        groups=groups if "_given_split" not in kept else None,
         given=kept["_given_split"] if "_given_split" in kept else None)
     kept = kept.assign(split=result.split)
     hook = _hook(task)
@@ -130,7 +139,8 @@ def _hook_findings(task: str, check: Any, frame: pd.DataFrame, mapping: dict[str
 def canonical_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
     """The mapping re-pointed at the canonical column names of a saved frame."""
     out = dict(mapping)
-    for key in ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "group"):
+    for key in ("text", "label", "tokens", "tags", "prompt", "completion", "messages", "chosen", "rejected",
+                "group"):
         if mapping.get(key):
             out[key] = key
     out["split_column"] = "split"
@@ -254,7 +264,7 @@ def save_dataset(parsed: ParsedFile, mapping: dict[str, Any], *, name: str, task
     split_cfg = asdict(_merge_split(split, mapping))
     settings = get_settings()
     ensure_home(settings)
-    frame = frame[["split", *columns]]
+    frame = frame[["split", *columns, *(["meta"] if "meta" in frame else [])]]
     target = settings.datasets_dir / f"{uuid.uuid4().hex}.parquet"
     tmp = work_path(target)  # hidden and owned by this process: a killed save is swept at the next start
     info = {"file_format": parsed.file_format, "encoding": parsed.encoding,
@@ -307,3 +317,12 @@ def load_dataset_frame(dataset_id: int, split: str | None = None) -> pd.DataFram
         if col in frame:
             frame[col] = frame[col].map(lambda v: [str(x) for x in v] if v is not None else None)
     return frame.reset_index(drop=True)
+
+
+def reading_problem(dataset_id: int, model_key: str) -> str | None:
+    """The sentence that a model cannot read a saved version's text (its tokenizer leaves too much of
+    it unknown), with the catalogue models that can; None when it reads it or has no tokenizer."""
+    info = get_dataset(dataset_id)
+    frame = load_dataset_frame(dataset_id, "train")
+    texts = texts_of(frame, info.task, canonical_mapping(info.mapping)) if len(frame) else None
+    return reading_warning(texts, model_key=model_key, task=info.task)

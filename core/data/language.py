@@ -96,19 +96,40 @@ def language_findings(texts: pd.Series | None, *, model_key: str, task: str,
         return findings
     stats["vocabulary"] = measured
     share = measured["unknown_share"]
-    name = _model_name(model_key)
     if share > UNKNOWN_WARNING:
-        readers = _readers(sample, task, exclude=model_key)
-        findings.append(Finding(
-            "warning", "unknown_tokens",
-            f"{share:.0%} of {name}'s tokens for this text are unknown ([UNK]): its vocabulary "
-            f"does not cover {_script_words(named)}, so it would learn little. "
-            + _suggestion(readers), example={"unknown_share": share, "readers": readers}))
+        findings.append(_unknown_tokens(sample, named, task, measured))
     elif any(k != "LATIN" for k, _ in named):
         findings.append(Finding(
-            "info", "vocabulary", f"{name} reads this text with {share:.1%} unknown tokens at "
-            f"{measured['chars_per_token']:.1f} characters per token."))
+            "info", "vocabulary", f"{_model_name(model_key)} reads this text with {share:.1%} unknown "
+            f"tokens at {measured['chars_per_token']:.1f} characters per token."))
     return findings
+
+
+def _unknown_tokens(sample: Sequence[str], named: list[tuple[str, float]], task: str,
+                    measured: dict[str, Any]) -> Finding:
+    """The warning that a model's vocabulary does not cover the text, naming the models that read it."""
+    share, key = measured["unknown_share"], measured["model"]
+    readers = _readers(sample, task, exclude=key)
+    return Finding(
+        "warning", "unknown_tokens",
+        f"{share:.0%} of {_model_name(key)}'s tokens for this text are unknown ([UNK]): its vocabulary "
+        f"does not cover {_script_words(named)}, so it would learn little. "
+        + _suggestion(readers), example={"unknown_share": share, "readers": readers})
+
+
+def reading_warning(texts: pd.Series | None, *, model_key: str, task: str) -> str | None:
+    """The sentence that this model cannot read these texts (too many unknown tokens), else None:
+    what the Models page says beside the cost of training it on a dataset."""
+    if texts is None:
+        return None
+    if task == "token-classification":
+        texts = texts.map(lambda v: " ".join(map(str, v)) if v is not None else None)
+    sample = sample_texts(texts)
+    measured = vocabulary(sample, model_key) if sample else None
+    if measured is None or measured["unknown_share"] <= UNKNOWN_WARNING:
+        return None
+    named = [(k, v) for k, v in script_shares(sample).items() if v >= SHOWN_SCRIPT]
+    return _unknown_tokens(sample, named, task, measured).message
 
 
 def _model_for_task(model_key: str, task: str) -> str:

@@ -22,10 +22,12 @@ HINTS = {
     "completion": ("completion", "response", "output", "answer", "reply", "assistant"),
     "messages": ("messages", "conversation", "conversations", "chat", "dialog", "dialogue"),
     "split_column": ("split", "fold", "set", "subset", "partition"),
+    "chosen": ("chosen", "preferred", "better", "winner", "accepted"),
+    "rejected": ("rejected", "dispreferred", "worse", "loser"),
 }
-ROLE_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "group",
-             "split_column")
-FORMATS = ("text", "prompt_completion", "messages")
+ROLE_KEYS = ("text", "label", "tokens", "tags", "prompt", "completion", "input", "messages", "chosen",
+             "rejected", "meta", "group", "split_column")
+FORMATS = ("text", "prompt_completion", "messages", "preference")
 RESERVED = {"split", "group", "label", "_row"}
 
 
@@ -55,6 +57,8 @@ def suggest_mapping(frame: pd.DataFrame, task: str | None = None) -> dict[str, A
     if split_col and _is_split_column(head[split_col]):
         m["split_column"] = split_col
     free = [c for c in columns if c != m["split_column"]]
+    if task in (None, "causal-lm") and _preference_columns(free, m):
+        return m
     if len(lists) >= 2:
         m["tokens"] = _named(free, "tokens", lists) or lists[0]
         rest = [c for c in lists if c != m["tokens"]]
@@ -88,6 +92,16 @@ def suggest_mapping(frame: pd.DataFrame, task: str | None = None) -> dict[str, A
             m["label"] = columns[-1]
         m["features"] = [c for c in free if c != m["label"]]
     return m
+
+
+def _preference_columns(free: list[str], m: dict[str, Any]) -> bool:
+    """TRL's preference shape (``prompt`` / ``chosen`` / ``rejected``): fill ``m`` and say so."""
+    chosen, rejected = _named(free, "chosen"), _named(free, "rejected")
+    if not (chosen and rejected) or chosen == rejected:
+        return False
+    m.update(task="causal-lm", format="preference", chosen=chosen, rejected=rejected,
+             prompt=_named([c for c in free if c not in (chosen, rejected)], "prompt"))
+    return True
 
 
 def _longest(head: pd.DataFrame, candidates: list[str]) -> str | None:
@@ -142,6 +156,7 @@ def resolve_mapping(frame: pd.DataFrame, mapping: dict[str, Any], task: str) -> 
         required = {"label": "the value to predict (the label)"}
     else:
         fmt = mapping.get("format") or ("messages" if mapping.get("messages") else
+                                        "preference" if mapping.get("chosen") else
                                         "prompt_completion" if mapping.get("prompt") else "text")
         fmt = str(fmt).replace("-", "_")
         if fmt not in FORMATS:
@@ -149,12 +164,16 @@ def resolve_mapping(frame: pd.DataFrame, mapping: dict[str, Any], task: str) -> 
         m["format"] = fmt
         required = {"text": {"text": "the text"}, "messages": {"messages": "the chat messages"},
                     "prompt_completion": {"prompt": "the prompt",
-                                          "completion": "the completion (the answer)"}}[fmt]
+                                          "completion": "the completion (the answer)"},
+                    "preference": {"chosen": "the chosen (preferred) answer",
+                                   "rejected": "the rejected answer"}}[fmt]
     for key, what in required.items():
         m[key] = _check_column(columns, mapping.get(key), what)
     optional = [("group", "the groups"), ("split_column", "the split")]
     if m["format"] == "prompt_completion":
         optional.append(("input", "the extra input (Alpaca)"))
+    if m["format"] == "preference":  # without it, the prompt is the conversation before the answers
+        optional += [("prompt", "the prompt"), ("meta", "facts about each pair")]
     for key, what in optional:
         if mapping.get(key):
             m[key] = _check_column(columns, mapping[key], what)

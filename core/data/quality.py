@@ -97,7 +97,8 @@ def identity_column(task: str, mapping: dict[str, Any]) -> str | None:
     if task == "tabular":
         return None
     if task == "causal-lm":
-        return {"text": "text", "prompt_completion": "prompt", "messages": "messages"}[
+        return {"text": "text", "prompt_completion": "prompt", "messages": "messages",
+                "preference": "prompt"}[
             mapping.get("format") or "text"]
     return "tokens" if task == "token-classification" else "text"
 
@@ -227,7 +228,9 @@ def review(frame: pd.DataFrame, task: str, mapping: dict[str, Any], split: Split
 def _split_sentence(frame: pd.DataFrame, mapping: dict[str, Any], method: str,
                     sizes: dict[str, int]) -> str:
     shown = " · ".join(f"{name} {n:,}" for name, n in sizes.items())
-    if method.startswith("grouped"):
+    if method.startswith("grouped") and "group" not in frame:  # preference pairs: split by prompt
+        how = f"Split by prompt so no prompt is in two splits ({frame['prompt'].nunique():,} prompts)"
+    elif method.startswith("grouped"):
         groups = frame["group"].nunique()
         how = (f"Split by '{mapping.get('group')}' so no value of it is in two splits "
                f"({groups:,} groups)")

@@ -32,6 +32,9 @@ def texts_of(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> pd.Seri
             return frame["prompt"] + "\n" + frame["completion"]
         import json
 
+        if fmt == "preference":
+            prompts = frame["prompt"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
+            return prompts + "\n" + frame["chosen"].astype(str)
         return frame["messages"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
     return None
 

@@ -215,6 +215,26 @@ class ReviewVote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Correction(Base):
+    """A person's judgement of a model's answer: a better answer they wrote ('rewrite': the model's
+    answer is the rejected side), or thumbs up and down on two answers to one prompt ('thumbs')."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (CheckConstraint("kind IN ('rewrite', 'thumbs')", name="ck_corrections_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(Text)       # a JSON list of {role, content} turns
+    chosen: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True,
+                                               index=True)
+    model_ref: Mapped[str] = mapped_column(String(300), default="")
+    place: Mapped[str] = mapped_column(String(32), default="")    # playground, evaluation, cli
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
 class AnswerEvaluation(Base):
     """Scored answers of one model on a dataset split: a run, a prompt baseline or a catalogue model."""
 

@@ -69,6 +69,10 @@ def detect_format(columns: Iterable[str],
             return chosen
         return named.get(role) or next((lower[a] for a in _ALIASES[role] if a in lower), None)
 
+    if fmt == "preference":
+        raise DatasetError("This dataset holds preference pairs (prompt, chosen, rejected), not examples to "
+                           "imitate; train on it with the preference (DPO) kind, or choose a chat dataset "
+                           "for ordinary fine-tuning.")
     found = {role: pick(role) for role in _ALIASES}
     if fmt in (None, "messages") and found["messages"]:
         return "messages", {"messages": found["messages"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.data.datasets import dataset_file, get_dataset
+from core.data.preferences import is_preference
 from core.entities import TASKS, DatasetInfo
 from core.errors import ConfigError
 from core.models import catalog
@@ -25,6 +26,12 @@ class TrainRequest:
     created_by: str = ""       # the signed-in person who asked (empty without sign-in)
 
 
+def preference_kind(config: TrainConfig) -> bool:
+    """Whether a run's settings ask for preference training (``training_kind`` "preference")."""
+    kind = getattr(config, "training_kind", None) or (config.task_options or {}).get("training_kind")
+    return kind == "preference"
+
+
 def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:
     """The task a request trains and its dataset, or a ConfigError saying what does not fit."""
     dataset = get_dataset(request.dataset_id)
@@ -35,6 +42,10 @@ def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:
     if task != dataset.task and {task, dataset.task} != {"classification", "regression"}:
         raise ConfigError(f"The dataset '{dataset.label}' is for {dataset.task}, not {task}; "
                           "choose a dataset of that task.")
+    if is_preference(dataset) and preference_kind(request.config) is False:
+        raise ConfigError(f"The dataset '{dataset.label}' holds preference pairs (prompt, chosen, rejected), "
+                          "not examples to imitate; train on it with the preference (DPO) kind, or choose a "
+                          "chat dataset for ordinary fine-tuning.")
     model = catalog.get_model(request.model_key)
     if model.tasks and task not in model.tasks:
         raise ConfigError(f"The model '{model.name}' cannot be trained for {task}; "

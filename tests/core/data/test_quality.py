@@ -239,11 +239,12 @@ def test_an_uncertain_encoding_guess_is_a_warning() -> None:
 
 
 def test_every_task_with_its_own_checks_has_them_registered() -> None:
-    from core.data import chat_checks, ner_checks
+    from core.data import ner_checks, preference_checks
     from core.tasks import tabular
 
+    # causal LM: the chat checks, or the pair checks for a preference dataset (preference_checks dispatches)
     assert datasets.TASK_CHECKS == {"token-classification": ner_checks.check_token_frame,
-                                    "causal-lm": chat_checks.check_causal_frame,
+                                    "causal-lm": preference_checks.check_causal_frame,
                                     "tabular": tabular.check_tabular_frame}
 
 
