@@ -1,7 +1,7 @@
 """Greedy answers and label likelihoods for evaluation, on a model from the shared cache.
 
 ``greedy_batch`` answers many stored prompts (``{"text": ...}`` or ``{"messages": [...]}``,
-encoded by ``core.ml.generation.encode_prompt`` exactly as the playground does) on the engine the
+encoded by ``core.ml.generation.prompt_ids`` exactly as the playground does) on the engine the
 playground would use for them (``LoadedModel.engine_for``): llama.cpp decoding ``slots`` prompts
 together (``core.ml.llama_batch``), or transformers a batch at a time, prompts
 sorted by length, left-padded, decoded up to the first end token. Greedy decoding of a
