@@ -21,7 +21,7 @@ load average and whether it computes bf16 natively.
 
 Greedy answers of a left-padded batch equal one-by-one answers in float32; in bf16 the padded
 shapes round differently and some answers diverge after a few tokens (the share is printed).
-llama.cpp computes with 4-bit weights and 8-bit activations, so some of its answers differ from
+llama.cpp computes with the GGUF file's weights (F16 by default), so some of its answers differ from
 the exact path's after a few tokens (the share is printed; bench/generate.py --quality scores both).
 """
 
