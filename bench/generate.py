@@ -121,7 +121,7 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
 
             def fn(ids: list[int], new_tokens: int) -> list[int]:
                 out: list[int] = []
-                engine.generate(ids, new_tokens, llama_engine.Sampling(), eos,
+                engine.generate(ids, new_tokens, llama_engine.GREEDY, eos,
                                 lambda token, _piece: out.append(token) is None)
                 return out
             return fn
@@ -200,7 +200,7 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
 
     path = catalog.model_path(KEY)
     loaded = get_loaded(KEY)
-    tok = loaded.tokenizer
+    tok = loaded.hf_tokenizer
     work = Path(tempfile.mkdtemp(prefix="uclab-bench-gen-"))
     runs, facts = _candidates(path, tok, set(loaded.eos_ids), work)
     names = list(runs)

@@ -43,8 +43,11 @@ def build_tokenizer(vocab_size: int = 400) -> object:
 
 
 def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: int = 0,
-                       context: int = 512) -> Path:
-    """Save a tiny random Llama with the tokenizer above into `folder` (safetensors)."""
+                       context: int = 512, scale: float = 1.0) -> Path:
+    """Save a tiny random Llama with the tokenizer above into `folder` (safetensors).
+
+    At ``scale`` 1 its greedy answer is one token repeated; weights (not norms) multiplied by about 6
+    make the next token depend on the text, so answers differ from prompt to prompt."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
@@ -56,6 +59,11 @@ def build_tiny_chat_lm(folder: Path, layers: int = 2, hidden: int = 64, seed: in
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                          tie_word_embeddings=True)
     model = LlamaForCausalLM(config)
+    if scale != 1.0:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if "norm" not in name:
+                    param.mul_(scale)
     model.generation_config = GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                                pad_token_id=tok.pad_token_id)
     model.save_pretrained(folder)

@@ -203,7 +203,7 @@ def render(data: dict[str, Any]) -> str:
 
 def register(sub: Any) -> None:
     """Add `evaluate` to the `python -m core` parser."""
-    from core.results.answer_quality import DEFAULT_EXAMPLES, DEFAULT_SEED, DEFAULT_SHOTS
+    from core.results.answer_defaults import DEFAULT_EXAMPLES, DEFAULT_SEED, DEFAULT_SHOTS
 
     p = sub.add_parser("evaluate", help="a run's metrics, baselines and answer quality, or a catalogue "
                        "model's answer quality")

@@ -13,14 +13,18 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the `export` command."""
-    from core.ship.export_formats import FORMATS
+    from core.task_specs import SPECS
+
+    # every format some task exports (the tasks' specs name them); the export service itself (pandas,
+    # the store, scikit-learn) is imported when the command runs, not by every `uclab` command
+    formats = tuple(dict.fromkeys(name for spec in SPECS for name in spec.exports))
 
     p = subparsers.add_parser("export", help="Export a run's model (zip, ONNX, ONNX int8, Ollama).",
                               description="Export a finished run's model. zip: safetensors + tokenizer + "
                                           "model card; onnx / onnx-int8: encoder runs for onnxruntime; "
                                           "ollama: causal-LM runs as GGUF (F16, Q8_0, Q4_1) + Modelfile.")
     p.add_argument("run_id", type=int, metavar="RUN_ID")
-    p.add_argument("--format", choices=tuple(FORMATS), default="zip")
+    p.add_argument("--format", choices=formats, default="zip")
     p.add_argument("--out", metavar="PATH", help="A .zip file, or a new folder (default: a zip under "
                                                  "UCLAB_HOME/exports).")
     p.add_argument("--measure", action="store_true",

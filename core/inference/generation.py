@@ -12,9 +12,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from core.config import get_settings
 from core.errors import ConfigError, ModelError, NotFoundError
@@ -32,7 +30,9 @@ from core.run_folder import RunFolder
 from core.store import generations, runs
 from core.tasks.chat import ROLES
 from core.text.jsonl import read_jsonl
-from core.text.spreadsheet import write_csv
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: a server's start does without it
+    import pandas as pd
 
 # ---- model references ----------------------------------------------------------------------------
 
@@ -333,6 +333,9 @@ _SETTING_COLUMNS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_
 
 def export_generations(path: str | Path | None = None, limit: int = 10_000) -> pd.DataFrame:
     """The history as a table (one row per output); also written as CSV when a path is given."""
+    import pandas as pd
+
+    from core.text.spreadsheet import write_csv
     rows = []
     for rec in list_generations(limit=limit):
         prompt = rec.prompt.get("text") or "\n".join(f"{m['role']}: {m['content']}"
@@ -360,6 +363,8 @@ def _run_dir(run_id: int) -> Path:
 
 def sample_generations(run_id: int) -> pd.DataFrame:
     """The run's answers to its fixed validation prompts at each evaluation (step 0 = before training)."""
+    import pandas as pd
+
     path = RunFolder(_run_dir(run_id), run_id).samples
     rows = []
     if path.is_file():  # bad lines skipped: a line cut short by a killed worker

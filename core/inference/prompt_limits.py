@@ -90,4 +90,4 @@ def prompt_limits(model_ref: str) -> PromptLimits:
     from core.inference.generation import get_loaded
 
     loaded = get_loaded(model_ref)
-    return limits_of(loaded.tokenizer, loaded.model.config)
+    return limits_of(loaded.tokenizer, loaded.config)  # config.json: the weights stay unloaded

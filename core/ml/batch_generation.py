@@ -1,9 +1,9 @@
 """Greedy answers and label likelihoods for evaluation, on a model from the shared cache.
 
 ``greedy_batch`` answers many stored prompts (``{"text": ...}`` or ``{"messages": [...]}``,
-encoded by ``core.ml.generation.encode_prompt`` exactly as the playground does) on the engine the
-playground would use for them (``LoadedModel.engine_for``): llama.cpp one prompt after another
-(it reuses the cache of the prefix prompts share), or transformers a batch at a time, prompts
+encoded by ``core.ml.generation.prompt_ids`` exactly as the playground does) on the engine the
+playground would use for them (``LoadedModel.engine_for``): llama.cpp decoding ``slots`` prompts
+together (``core.ml.llama_batch``), or transformers a batch at a time, prompts
 sorted by length, left-padded, decoded up to the first end token. Greedy decoding of a
 left-padded batch gives the same text as one prompt at a time (``bench/evaluate.py`` checks it on
 the real model and measures both engines). ``label_log_likelihoods`` scores each candidate label as
@@ -19,13 +19,13 @@ from typing import Any
 
 import torch
 
-from core.ml.generation import AUTO, LLAMA, LoadedModel, complete_bytes, complete_text, encode_prompt
+from core.ml.generation import AUTO, LLAMA, LoadedModel, complete_bytes, complete_text, prompt_ids
 
 Progress = Callable[[int, int], None]
 
 
 def _ids(loaded: LoadedModel, prompt: dict[str, Any]) -> list[int]:
-    return [int(t) for t in encode_prompt(loaded, prompt)["input_ids"][0].tolist()]
+    return prompt_ids(loaded, prompt)
 
 
 def eos_ids(loaded: LoadedModel) -> set[int]:
@@ -34,22 +34,25 @@ def eos_ids(loaded: LoadedModel) -> set[int]:
 
 
 def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
-    pad = loaded.tokenizer.pad_token_id
+    pad = loaded.hf_tokenizer.pad_token_id
     return int(pad) if pad is not None else next(iter(eos), 0)
 
 
 @torch.inference_mode()
 def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new_tokens: int,
-                 batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO) -> list[str]:
-    """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp,
-    or transformers ``batch_size`` at a time holding the model's lock."""
+                 batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO,
+                 slots: int | None = None) -> list[str]:
+    """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp
+    ``slots`` sequences at a time (its default when None), or transformers ``batch_size`` at a time
+    holding the model's lock."""
     if not prompts:
         return []
     if loaded.engine_for(engine)[0] == LLAMA:
-        pieces = loaded.llama().greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids,
-                                       progress)
+        llama = loaded.llama()
+        pieces = llama.greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids, progress,
+                              **({"slots": slots} if slots else {}))
         return [complete_bytes(b).strip() for b in pieces]
-    model, tok = loaded.model, loaded.tokenizer
+    model, tok = loaded.model, loaded.hf_tokenizer
     eos = eos_ids(loaded)
     pad = _pad_id(loaded, eos)
     answers = [""] * len(prompts)
@@ -85,7 +88,7 @@ def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new
 def label_log_likelihoods(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], labels: Sequence[str],
                           progress: Progress | None = None) -> list[list[float]]:
     """Per prompt, the summed log-probability of each label's tokens as the model's answer."""
-    model, tok = loaded.model, loaded.tokenizer
+    model, tok = loaded.model, loaded.hf_tokenizer
     label_ids = [tok(str(lab), add_special_tokens=False)["input_ids"] for lab in labels]
     pad = _pad_id(loaded, eos_ids(loaded))
     out: list[list[float]] = []

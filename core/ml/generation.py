@@ -8,7 +8,8 @@ in a thread and pushes ``(sequence index, text chunk)`` pairs into a queue. Two 
   contexts, so they do not wait on a lock around the model;
 * ``exact``: transformers' ``generate`` on the full-precision weights (loaded only when used), the
   default on a GPU and the fallback, with a sentence, when llama.cpp is missing or cannot read the
-  model. Sampling draws from a private ``torch.Generator``, so the same seed gives the same text.
+  model (``core.ml.exact_generation``, imported only then). Sampling draws from a private
+  ``torch.Generator``, so the same seed gives the same text.
 
 The two compute differently (llama.cpp rounds weights and activations to 8 or 4 bits), so a greedy
 answer can differ between them after some tokens: every result names the engine that wrote it and
@@ -28,25 +29,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-import torch
-from transformers import (
-    GenerationConfig,
-    LogitsProcessor,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
-from transformers.generation.streamers import BaseStreamer
-
 from core.generation_settings import GenerationSettings, ModelSource
-from core.ml import device as devices
 from core.ml import llama_engine
-from core.ml.models import load_causal_lm, load_tokenizer
+from core.ml.light_tokenizer import LightTokenizer, usable
 from core.tasks.chat_template import render_chat
 from core.tasks.stop_text import StopScanner
 
@@ -60,9 +48,11 @@ WHY_DIFFERENT = ("it computes with weights and activations rounded to {bits}, so
 class LoadedModel:
     """A model ready to generate, shared by every session (through ``core.inference.cache``).
 
-    The tokenizer is loaded at once; the transformers weights (``model``) only when the exact engine
-    or a likelihood needs them, and the llama.cpp engine (``llama()``) on its first use. Hold
-    ``lock`` while using ``model``; the llama.cpp engine has its own contexts.
+    The tokenizer is loaded at once (``core.ml.light_tokenizer`` when the folder has a tokenizer.json:
+    no transformers); transformers' tokenizer (``hf_tokenizer``) and weights (``model``) only when the
+    exact engine or a likelihood needs them, and the llama.cpp engine (``llama()``) on its first use,
+    so a server answering with llama.cpp never imports torch. Hold ``lock`` while using ``model``;
+    the llama.cpp engine has its own contexts.
     """
 
     def __init__(self, ref: str, tokenizer: Any, device: str, path: Path, *, model: Any = None,
@@ -75,6 +65,7 @@ class LoadedModel:
         self.lock = threading.Lock()
         self._model, self._loader = model, loader
         self._llama: llama_engine.LlamaEngine | None = None
+        self._hf_tokenizer: Any = None
         self._load_lock = threading.Lock()
         self.eos_ids = eos if eos is not None else _eos_from(model, tokenizer, path)
 
@@ -85,8 +76,30 @@ class LoadedModel:
             with self._load_lock:
                 if self._model is None:
                     assert self._loader is not None, "a loaded model without weights or a loader"
-                    self._model = self._loader()
+                    self._model, self.device = self._loader()
         return self._model
+
+    @property
+    def hf_tokenizer(self) -> Any:
+        """transformers' tokenizer of the model (the exact engine's; loaded on first use)."""
+        if not isinstance(self.tokenizer, LightTokenizer):
+            return self.tokenizer
+        if self._hf_tokenizer is None:
+            with self._load_lock:
+                if self._hf_tokenizer is None:
+                    self._hf_tokenizer = _generation_tokenizer(self.tokenizer.folder)
+        return self._hf_tokenizer
+
+    @property
+    def config(self) -> Any:
+        """The model's config.json as attributes (``max_position_embeddings``...), without transformers."""
+        if self._model is not None:
+            return self._model.config
+        try:
+            data = json.loads((Path(self.path) / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        return SimpleNamespace(**{k: v for k, v in data.items() if isinstance(k, str) and k.isidentifier()})
 
     @property
     def has_chat_template(self) -> bool:
@@ -127,20 +140,12 @@ def _eos_from(model: Any, tokenizer: Any, path: Path) -> set[int]:
     return set(eos if isinstance(eos, list) else [eos]) - {None}
 
 
-def _load_weights(source: ModelSource, choice: Any) -> Any:
-    # bf16 weights only where the hardware computes bf16 natively (device.py decides); else fp32
-    model = load_causal_lm(source.path, dtype=choice.dtype)
-    if source.adapter_path is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(source.adapter_path)).merge_and_unload()
-    return model.to(choice.device).eval()
-
-
 def _generation_tokenizer(folder: Path) -> Any:
     """The model's tokenizer straight from its tokenizer.json: the same ids as ``AutoTokenizer`` (the same
     class in transformers 5), without importing the modelling code AutoTokenizer's config lookup pulls
     in, which was most of a server's start (12 of 24 s on a loaded 2-core machine)."""
+    from core.ml.models import load_tokenizer
+
     if not (Path(folder) / "tokenizer.json").is_file():
         return load_tokenizer(folder)
     from transformers import PreTrainedTokenizerFast
@@ -154,21 +159,38 @@ def _generation_tokenizer(folder: Path) -> Any:
     return tokenizer
 
 
-def load_model(source: ModelSource, contexts: int = 1) -> LoadedModel:
-    """The model behind a source: its tokenizer now, its weights (LoRA merged) or llama.cpp when used."""
-    start = time.perf_counter()
+def _weights(source: ModelSource) -> tuple[Any, str]:
+    from core.ml import device as devices
+    from core.ml.exact_generation import load_weights
+
     choice = devices.choose()
+    return load_weights(source, choice), choice.name
+
+
+def load_model(source: ModelSource, contexts: int = 1) -> LoadedModel:
+    """The model behind a source: its tokenizer now, its weights (LoRA merged) or llama.cpp when used.
+
+    On a machine without a GPU, neither torch nor transformers is imported until the exact engine is
+    used (``llama_engine.cpu_only`` says so from the system's device files)."""
+    start = time.perf_counter()
+    if llama_engine.cpu_only():
+        device = f"cpu ({llama_engine.cpu_threads()} threads)"
+    else:
+        from core.ml import device as devices
+
+        device = devices.choose().name
     tokenizer_dir = source.path
     if source.adapter_path is not None and (source.adapter_path / "tokenizer_config.json").is_file():
         tokenizer_dir = source.adapter_path
-    tokenizer = _generation_tokenizer(tokenizer_dir)
-    return LoadedModel(source.ref, tokenizer, choice.name, source.path,
-                       loader=lambda: _load_weights(source, choice), adapter_path=source.adapter_path,
+    tokenizer = (LightTokenizer(tokenizer_dir) if usable(tokenizer_dir)
+                 else _generation_tokenizer(tokenizer_dir))
+    return LoadedModel(source.ref, tokenizer, device, source.path,
+                       loader=lambda: _weights(source), adapter_path=source.adapter_path,
                        gguf=source.gguf, gguf_problem=source.gguf_problem,
                        load_seconds=time.perf_counter() - start, contexts=contexts)
 
 
-def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:
+def prompt_ids(loaded: LoadedModel, prompt: dict[str, Any]) -> list[int]:
     """Token ids of a stored prompt: raw text, or chat turns through the tokenizer's chat template."""
     tok = loaded.tokenizer
     if "messages" in prompt:
@@ -176,31 +198,21 @@ def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]
             rendered = render_chat(tok, prompt["messages"], add_generation_prompt=True)
             if rendered.problem:
                 logger.warning(rendered.problem)
-            return tok(rendered.text, add_special_tokens=False, return_tensors="pt")
+            return [int(t) for t in tok(rendered.text, add_special_tokens=False)["input_ids"]]
         # a model without a chat template sees the turns as a plain transcript
         turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in prompt["messages"])
         text = turns + "Assistant:"
     else:
         text = prompt["text"]
-    return tok(text, return_tensors="pt")
+    return [int(t) for t in tok(text)["input_ids"]]
 
 
-class SeededSampler(LogitsProcessor):
-    """Samples the next token with its own generator and leaves only that token for the greedy pick."""
+def encode_prompt(loaded: LoadedModel, prompt: dict[str, Any]) -> dict[str, Any]:
+    """``prompt_ids`` as the tensors transformers' ``generate`` takes (input_ids and attention_mask)."""
+    import torch
 
-    def __init__(self, settings: GenerationSettings, device: torch.device) -> None:
-        warpers: list[Any] = [TemperatureLogitsWarper(settings.temperature)]
-        if settings.top_k > 0:
-            warpers.append(TopKLogitsWarper(settings.top_k))
-        if settings.top_p < 1:
-            warpers.append(TopPLogitsWarper(settings.top_p))
-        self.warpers = LogitsProcessorList(warpers)
-        self.generator = torch.Generator(device=device).manual_seed(int(settings.seed or 0))
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
-        chosen = torch.multinomial(probs, num_samples=1, generator=self.generator)
-        return torch.full_like(scores, float("-inf")).scatter_(1, chosen, 0.0)
+    ids = torch.tensor([prompt_ids(loaded, prompt)], dtype=torch.long)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
 
 @dataclass
@@ -277,51 +289,6 @@ class _Rows:
             self.out.put((i, text[already:end]))
 
 
-class _Streamer(BaseStreamer):
-    def __init__(self, rows: _Rows) -> None:
-        self.rows, self.prompt_seen = rows, False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:  # generate() first hands over the prompt
-            self.prompt_seen = True
-            return
-        rows = self.rows
-        rows.first_token_at = rows.first_token_at or time.perf_counter()
-        for i, token in enumerate(value.reshape(-1).tolist()):
-            if rows.done[i]:
-                continue
-            if token in rows.eos:
-                rows.done[i] = True
-                rows.emit(i, final=True)
-                continue
-            rows.ids[i].append(token)
-            rows.emit(i, final=False)
-
-    def end(self) -> None:
-        for i in range(self.rows.n):
-            if not self.rows.done[i]:
-                self.rows.emit(i, final=True)
-
-
-class _Stop(StoppingCriteria):
-    """Ends a sequence once its newest tokens contain a stop sequence; ends all when cancelled."""
-
-    def __init__(self, rows: _Rows, prompt_len: int, cancel: threading.Event) -> None:
-        self.rows, self.prompt_len, self.cancel = rows, prompt_len, cancel
-        self.window = max((len(s) for s in rows.stops), default=0) + 4
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        if self.cancel.is_set():
-            return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        flags = [False] * input_ids.shape[0]
-        if self.rows.stops:
-            tails = input_ids[:, max(self.prompt_len, input_ids.shape[1] - self.window):].tolist()
-            for i, tail in enumerate(tails):
-                text = self.rows.tokenizer.decode(tail, skip_special_tokens=True)
-                flags[i] = any(s in text for s in self.rows.stops)
-        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
-
-
 class TextStream:
     """Iterates ``(index, chunk)`` while a background thread generates; ``result`` is set at the end."""
 
@@ -372,15 +339,21 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
     start = time.perf_counter()
     cancel = cancel or threading.Event()
     engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))
-    encoded = encode_prompt(loaded, prompt)
-    prompt_len = int(encoded["input_ids"].shape[1])
-    rows = _Rows(tokenizer=loaded.tokenizer, stops=settings.stop, eos=loaded.eos_ids,
-                 n=settings.num_return_sequences, out=out)
+    ids = prompt_ids(loaded, prompt)
+    prompt_len = len(ids)
     if engine == LLAMA:
-        _generate_llama(loaded, [int(t) for t in encoded["input_ids"][0].tolist()], settings, rows, cancel)
+        rows = _Rows(tokenizer=loaded.tokenizer, stops=settings.stop, eos=loaded.eos_ids,
+                     n=settings.num_return_sequences, out=out)
+        _generate_llama(loaded, ids, settings, rows, cancel)
     else:
+        import torch
+
+        from core.ml.exact_generation import generate_exact
+
+        rows = _Rows(tokenizer=loaded.hf_tokenizer, stops=settings.stop, eos=loaded.eos_ids,
+                     n=settings.num_return_sequences, out=out)
         with loaded.lock, torch.inference_mode():
-            _generate_exact(loaded, encoded, settings, rows, cancel)
+            generate_exact(loaded, encode_prompt(loaded, prompt), settings, rows, cancel)
     seconds = time.perf_counter() - start
     new_tokens = sum(len(ids) for ids in rows.ids)
     first = rows.first_token_at
@@ -398,9 +371,6 @@ def _generate_llama(loaded: LoadedModel, ids: list[int], settings: GenerationSet
     for i in range(rows.n):
         if cancel.is_set():
             break
-        sampling = llama_engine.Sampling(temperature=settings.temperature, top_k=settings.top_k,
-                                         top_p=settings.top_p, repetition_penalty=settings.repetition_penalty,
-                                         seed=int(settings.seed or 0) + i)
 
         def on_token(token: int, piece: bytes, i: int = i) -> bool:
             rows.first_token_at = rows.first_token_at or time.perf_counter()
@@ -409,27 +379,7 @@ def _generate_llama(loaded: LoadedModel, ids: list[int], settings: GenerationSet
             rows.emit(i, final=False)
             return not (rows.done[i] or cancel.is_set())
 
-        _, ended = engine.generate(ids, settings.max_new_tokens, sampling, loaded.eos_ids, on_token)
+        _, ended = engine.generate(ids, settings.max_new_tokens, settings, loaded.eos_ids, on_token,
+                                   seed_offset=i)
         rows.done[i] = rows.done[i] or (ended and not cancel.is_set())
         rows.emit(i, final=True)
-
-
-def _generate_exact(loaded: LoadedModel, encoded: dict[str, Any], settings: GenerationSettings, rows: _Rows,
-                    cancel: threading.Event) -> None:
-    """transformers' own generate loop (the caller holds the model's lock)."""
-    model, tok = loaded.model, loaded.tokenizer
-    dev = next(model.parameters()).device
-    inputs = {k: v.to(dev) for k, v in encoded.items()}
-    if rows.n > 1:  # one batch: the prompt repeated, each row sampled on its own
-        inputs = {k: v.repeat(rows.n, 1) for k, v in inputs.items()}
-    prompt_len = inputs["input_ids"].shape[1]
-    eos_ids = rows.eos
-    config = GenerationConfig(max_new_tokens=settings.max_new_tokens, do_sample=False, num_beams=1,
-                              repetition_penalty=settings.repetition_penalty, use_cache=True,
-                              eos_token_id=list(eos_ids) or None,
-                              pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else next(
-                                  iter(eos_ids), 0))
-    processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, dev)])
-    model.generate(**inputs, generation_config=config, logits_processor=processors,
-                   stopping_criteria=StoppingCriteriaList([_Stop(rows, prompt_len, cancel)]),
-                   streamer=_Streamer(rows))

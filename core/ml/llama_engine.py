@@ -21,9 +21,13 @@ import queue
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from core.generation_settings import MAX_NEW_TOKENS, GenerationSettings
+from core.ml import llama_batch
+from core.ml.llama_batch import BatchAnswer
 
 NAME = "llama.cpp"
 CONTEXT = 4096  # tokens of prompt + answer one context holds
@@ -41,6 +45,17 @@ def unavailable_reason() -> str | None:
     return None
 
 
+GPU_DEVICE_FILES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")  # NVIDIA, AMD ROCm, WSL
+
+
+def cpu_only() -> bool:
+    """Whether this machine certainly has no GPU torch could use (no GPU device file, not a Mac): then
+    the CPU answers and torch need not be imported to find that out (seconds of a server's start)."""
+    import sys
+
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES)
+
+
 def cpu_threads() -> int:
     """Threads for one generation: every core this process may use."""
     try:
@@ -49,15 +64,9 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """What llama.cpp's sampler needs; temperature 0 is greedy (the highest logit, no randomness)."""
-
-    temperature: float = 0.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-    seed: int = 0
+# the highest logit, no randomness
+GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS)
+SLOTS = 24  # sequences decoded together when many prompts are answered at once (bench/evaluate.py)
 
 
 class LlamaEngine:
@@ -75,8 +84,8 @@ class LlamaEngine:
         for _ in range(self.contexts):
             self._free.put(Llama(model_path=str(self.path), n_ctx=context_tokens, n_threads=self.threads,
                                  n_threads_batch=self.threads, n_batch=512, verbose=False,
-                                 use_mmap=True))
-        first = self._free.queue[0]
+                                 use_mmap=True, flash_attn=llama_batch.FLASH))
+        first = self._first = self._free.queue[0]  # its model and vocabulary serve batched answers too
         self.context_tokens = int(first.n_ctx())
         self.vocab_size = int(first.n_vocab())
         self.load_seconds = time.perf_counter() - start
@@ -89,9 +98,10 @@ class LlamaEngine:
         finally:
             self._free.put(llm)
 
-    def generate(self, ids: list[int], max_new_tokens: int, sampling: Sampling, eos_ids: set[int],
-                 on_token: Callable[[int, bytes], bool]) -> tuple[int, bool]:
-        """Generate after the prompt ids; ``on_token(id, bytes)`` returns False to stop.
+    def generate(self, ids: list[int], max_new_tokens: int, sampling: GenerationSettings, eos_ids: set[int],
+                 on_token: Callable[[int, bytes], bool], seed_offset: int = 0) -> tuple[int, bool]:
+        """Generate after the prompt ids with ``sampling``'s temperature, top-k, top-p, repetition
+        penalty and seed (+ ``seed_offset``); ``on_token(id, bytes)`` returns False to stop.
 
         Returns (new tokens, whether an end token finished it). The answer is cut to what the
         context holds after the prompt.
@@ -102,7 +112,7 @@ class LlamaEngine:
             raise ValueError(f"the prompt has {len(ids)} tokens; this engine holds {self.context_tokens}")
         budget = min(max_new_tokens, self.context_tokens - len(ids))
         with self._context() as llm:
-            llm.set_seed(int(sampling.seed) % 2**31)
+            llm.set_seed((int(sampling.seed or 0) + seed_offset) % 2**31)
             count = 0
             greedy = sampling.temperature == 0
             tokens = llm.generate(ids, temp=0.0 if greedy else float(sampling.temperature),
@@ -122,22 +132,29 @@ class LlamaEngine:
                 tokens.close()
         return count, False
 
-    def greedy(self, prompts: list[list[int]], max_new_tokens: int, eos_ids: set[int],
-               progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """Greedy answers (their bytes) to many prompts, one at a time on one context (llama.cpp reuses
-        the key/value cache of the prefix a prompt shares with the one before, e.g. the system turn)."""
-        answers: list[bytes] = []
-        for n, ids in enumerate(prompts, start=1):
-            pieces: list[bytes] = []
+    def answer_many(self, prompts: list[list[int]], settings: GenerationSettings, eos_ids: set[int],
+                    progress: Callable[[int, int], None] | None = None,
+                    on_token: Callable[[int, int, bytes], bool] | None = None,
+                    slots: int = SLOTS) -> list[BatchAnswer]:
+        """Answers to many prompts, ``slots`` sequences decoded together (``core.ml.llama_batch``):
+        prompt ``k`` samples with seed ``settings.seed + k``, as ``generate`` with ``seed_offset=k``."""
+        from core.ml.llama_batch import decode_together
 
-            def keep(_token: int, piece: bytes, pieces: list[bytes] = pieces) -> bool:
-                pieces.append(piece)
-                return True
-            self.generate(ids, max_new_tokens, Sampling(), eos_ids, keep)
-            answers.append(b"".join(pieces))
-            if progress is not None:
-                progress(n, len(prompts))
-        return answers
+        for ids in prompts:
+            if len(ids) >= self.context_tokens:
+                raise ValueError(f"a prompt has {len(ids)} tokens; this engine holds {self.context_tokens}")
+        budget = min(settings.max_new_tokens, self.context_tokens - max((len(p) for p in prompts), default=0))
+        llm = self._first  # the model and its vocabulary only: the batch decodes on a context of its own
+        return decode_together(llm._model.model, prompts, replace(settings, max_new_tokens=max(1, budget)),
+                               eos_ids, lambda token: llm.detokenize([token], special=False),
+                               slots=slots, threads=self.threads, n_vocab=self.vocab_size,
+                               progress=progress, on_token=on_token)
+
+    def greedy(self, prompts: list[list[int]], max_new_tokens: int, eos_ids: set[int],
+               progress: Callable[[int, int], None] | None = None, slots: int = SLOTS) -> list[bytes]:
+        """Greedy answers (their bytes) to many prompts, ``slots`` decoded together."""
+        settings = replace(GREEDY, max_new_tokens=max_new_tokens)
+        return [a.data for a in self.answer_many(prompts, settings, eos_ids, progress, slots=slots)]
 
     def close(self) -> None:
         while not self._free.empty():

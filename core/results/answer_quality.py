@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.errors import ConfigError, NotFoundError
 from core.results import answer_metrics as am
+from core.results.answer_defaults import DEFAULT_EXAMPLES, DEFAULT_SEED, DEFAULT_SHOTS, MAX_EXAMPLES  # noqa: F401
 from core.results.prompts import (
     Example,
     causal_examples,
@@ -37,10 +38,6 @@ from core.store.runs import get_run
 from core.task_specs import SPECS, generates_text, tasks_where
 
 Progress = Callable[[int, int], None]
-DEFAULT_EXAMPLES = 200
-MAX_EXAMPLES = 5000
-DEFAULT_SHOTS = 3
-DEFAULT_SEED = 42
 CAUSAL_KINDS = ("zero_shot", "few_shot")
 LABEL_KINDS = ("label_zero_shot", "label_few_shot")
 KIND_TITLES = {"run": "fine-tuned", "zero_shot": "zero-shot", "few_shot": "few-shot",

@@ -15,13 +15,22 @@ from typing import Any
 
 from core.config import staging_prefix, work_path
 from core.errors import ConfigError
-from core.ship import export, export_ollama, export_onnx
+from core.ship import export, export_ollama
 from core.task_specs import get_spec
+
+
+def _onnx(run_id: int, dest: Path, int8: bool) -> Any:
+    # imported when used: its evaluation helpers pull in scikit-learn, 5 s of every `uclab` command's
+    # start (the CLI reads FORMATS to list --format choices)
+    from core.ship import export_onnx
+
+    return export_onnx.build_onnx(run_id, dest, int8=int8)
+
 
 FORMATS: dict[str, Callable[[int, Path], Any]] = {
     "zip": export._stage,
-    "onnx": lambda run_id, dest: export_onnx.build_onnx(run_id, dest, int8=False),
-    "onnx-int8": lambda run_id, dest: export_onnx.build_onnx(run_id, dest, int8=True),
+    "onnx": lambda run_id, dest: _onnx(run_id, dest, False),
+    "onnx-int8": lambda run_id, dest: _onnx(run_id, dest, True),
     "ollama": export_ollama.build_ollama,
 }
 

@@ -166,14 +166,19 @@ def test_playground_and_scoring_drop_a_character_cut_by_the_token_limit(tiny: st
     from core.inference.generation import get_loaded
     from core.ml import llama_engine
     from core.ml.generation import LoadedModel
+    from core.ml.llama_batch import BatchAnswer
 
     text = "北京是中国的首都。".encode()
 
     class Engine:
-        def generate(self, ids, max_new_tokens, sampling, eos_ids, on_token):
+        def generate(self, ids, max_new_tokens, sampling, eos_ids, on_token, seed_offset=0):
             for count, byte in enumerate(text[:max_new_tokens], start=1):
                 on_token(100 + count, bytes([byte]))
             return min(max_new_tokens, len(text)), max_new_tokens > len(text)
+
+        def answer_many(self, prompts, settings, eos_ids, progress=None, on_token=None, slots=1):
+            cut = text[:settings.max_new_tokens]
+            return [BatchAnswer(cut, len(cut), False) for _ in prompts]
 
         greedy = llama_engine.LlamaEngine.greedy
 

@@ -31,7 +31,7 @@ def _exact(folder: Path, ids: list[int], n: int) -> list[int]:
 def _llama(path: Path, ids: list[int], n: int) -> list[int]:
     engine = llama_engine.LlamaEngine(path, context_tokens=256)
     out: list[int] = []
-    engine.generate(ids, n, llama_engine.Sampling(), set(), lambda token, _piece: out.append(token) is None)
+    engine.generate(ids, n, llama_engine.GREEDY, set(), lambda token, _piece: out.append(token) is None)
     engine.close()
     return out
 

@@ -134,7 +134,7 @@ class _BytesEngine:
     TEXT = "你好，世界".encode()
 
     def generate(self, ids: list[int], max_new_tokens: int, sampling: object, eos_ids: set[int],
-                 on_token: object) -> tuple[int, bool]:
+                 on_token: object, seed_offset: int = 0) -> tuple[int, bool]:
         count = 0
         for count, byte in enumerate(self.TEXT[:max_new_tokens], start=1):
             if not on_token(100 + count, bytes([byte])):  # type: ignore[operator]

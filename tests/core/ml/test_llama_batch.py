@@ -1,0 +1,100 @@
+"""Prompts decoded together on one llama.cpp context (core.ml.llama_batch) answer exactly as one at a time.
+
+Each test answers more prompts than there are slots, of different lengths, so sequences start and end
+at different steps and freed slots take the next prompt: a shared cache, a wrong position, a logits row
+read from the wrong sequence or a slot not cleared would change the tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from tiny_chat import build_tiny_chat_lm, build_tokenizer, needs_llama_cpp
+
+from core.generation_settings import GenerationSettings
+from core.ml import gguf_export, llama_engine
+
+pytestmark = needs_llama_cpp
+QUESTIONS = ["What is the capital of France?", "Name three fruits.", "Hello!",
+             "Once upon a time, in a small village, there lived", "The quick brown fox",
+             "How can I help you today? Our product helps small teams.", "0123456789"]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> llama_engine.LlamaEngine:
+    root = tmp_path_factory.mktemp("varied")
+    folder = build_tiny_chat_lm(root / "model", scale=6.0)  # answers that differ from prompt to prompt
+    path = gguf_export.write_gguf(folder, root / "model-F16.gguf", gguf_export.F16)
+    engine = llama_engine.LlamaEngine(path, context_tokens=512)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def prompts() -> list[list[int]]:
+    tok = build_tokenizer()
+    return [tok(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n")["input_ids"] for q in QUESTIONS]
+
+
+def _alone(engine: llama_engine.LlamaEngine, ids: list[int], settings: GenerationSettings, eos: set[int],
+           k: int) -> tuple[list[int], bytes, bool]:
+    tokens: list[int] = []
+    data = bytearray()
+
+    def keep(token: int, piece: bytes) -> bool:
+        tokens.append(token)
+        data.extend(piece)
+        return True
+    _, ended = engine.generate(ids, settings.max_new_tokens, settings, eos, keep, seed_offset=k)
+    return tokens, bytes(data), ended
+
+
+def test_greedy_answers_decoded_together_are_the_one_at_a_time_answers(engine, prompts) -> None:
+    settings = replace(llama_engine.GREEDY, max_new_tokens=24)
+    alone = [_alone(engine, ids, settings, set(), k) for k, ids in enumerate(prompts)]
+    # an "end token" that some answers write: those sequences end early, the others run to the limit
+    counts = {t: sum(t in a[0] for a in alone) for a in alone for t in a[0]}
+    eos = {min(counts, key=lambda t: (abs(counts[t] - len(prompts) / 2), t))}
+    alone = [_alone(engine, ids, settings, eos, k) for k, ids in enumerate(prompts)]
+    assert any(a[2] for a in alone) and not all(a[2] for a in alone)
+    heard: dict[int, list[int]] = {}
+    together = engine.answer_many(
+        prompts, settings, eos, slots=3,
+        on_token=lambda k, token, _piece: heard.setdefault(k, []).append(token) is None)
+    assert [a.data for a in together] == [a[1] for a in alone]
+    assert [a.finished for a in together] == [a[2] for a in alone]
+    assert [a.tokens for a in together] == [len(a[0]) for a in alone]
+    assert [heard.get(k, []) for k in range(len(prompts))] == [a[0] for a in alone]
+
+
+def test_sampled_answers_use_one_seed_per_prompt_as_generate_does(engine, prompts) -> None:
+    settings = GenerationSettings(temperature=0.9, top_k=20, top_p=0.9, repetition_penalty=1.2, seed=7,
+                                  max_new_tokens=16)
+    alone = [_alone(engine, ids, settings, set(), k)[1] for k, ids in enumerate(prompts)]
+    together = engine.answer_many(prompts, settings, set(), slots=4)
+    assert [a.data for a in together] == alone
+    other = engine.answer_many(prompts, replace(settings, seed=8), set(), slots=4)
+    assert [a.data for a in other] != alone
+
+
+def test_a_stop_sequence_ends_only_its_own_prompt_and_is_cut_off(engine, prompts) -> None:
+    settings = replace(llama_engine.GREEDY, max_new_tokens=20)
+    alone = [_alone(engine, ids, settings, set(), k)[1].decode("utf-8", "replace") for k, ids in
+             enumerate(prompts)]
+    stop = alone[1][6:9]
+    together = engine.answer_many(prompts, replace(settings, stop=(stop,)), set(), slots=2)
+    for text, answer in zip(alone, together, strict=True):
+        cut = text.find(stop)
+        assert answer.data.decode("utf-8", "replace") == (text[:cut] if cut >= 0 else text)
+        assert answer.finished == (cut >= 0)
+    assert together[1].finished
+
+
+def test_progress_counts_every_prompt_and_an_empty_prompt_is_refused(engine, prompts) -> None:
+    seen: list[tuple[int, int]] = []
+    engine.answer_many(prompts, replace(llama_engine.GREEDY, max_new_tokens=3), set(),
+                       progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(prompts), len(prompts)) and len(seen) == len(prompts)
+    with pytest.raises(ValueError, match="empty"):
+        engine.answer_many([prompts[0], []], llama_engine.GREEDY, set())
