@@ -25,6 +25,11 @@ DEVICE_CLASSES = ("any", "cpu", "gpu")  # what a run may train on; a worker take
 MAX_PROCESSES = 64
 # transformers' scheduler names offered: decay to zero, cosine, flat, or cut when validation stalls.
 LR_SCHEDULERS = ("linear", "cosine", "constant", "reduce_lr_on_plateau")
+# How a run learns: from examples of the answers (supervised), or from pairs of a preferred and a
+# rejected answer to one prompt (preference: DPO through TRL, LoRA on top of a parent model).
+SUPERVISED = "supervised"
+PREFERENCE = "preference"
+TRAINING_KINDS = (SUPERVISED, PREFERENCE)
 
 # Defaults that differ by task, applied over the preset and under the user's own values.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {spec.task: dict(spec.train_defaults) for spec in SPECS}
@@ -69,6 +74,13 @@ class TrainConfig:
     report_to: list[str] | None = _f(None, "Trackers that receive this run's metrics: 'tensorboard' (event "
                                            "files in the run's folder) and/or 'mlflow'; empty: none; "
                                            "unset: the UCLAB_REPORT_TO default.")
+    training_kind: str = _f(SUPERVISED, "'supervised' learns the answers of the examples; 'preference' "
+                                        "learns to prefer the chosen answer of each pair over the rejected "
+                                        "one (DPO).")
+    beta: float = _f(0.1, "DPO beta: how far the model may move from its parent. Lower lets the "
+                          "preferences change it more; 0.1 is the usual start.")
+    parent_run_id: int | None = _f(None, "The finished causal-LM run a preference run starts from (its final "
+                                         "weights); empty: the catalogue model.")
     task_options: dict[str, Any] = _f(None, "Task-specific settings (read by the task adapter).")
     debug: dict[str, Any] = _f(None, "Test hooks only: nan_at_step, step_sleep, fail_at_step.")
 
@@ -111,6 +123,12 @@ class TrainConfig:
         unknown = [t for t in self.report_to or [] if t not in TRACKERS]
         if unknown:
             raise ConfigError(f"Unknown tracker '{unknown[0]}'. Report to any of: {', '.join(TRACKERS)}.")
+        if self.training_kind not in TRAINING_KINDS:
+            raise ConfigError(f"The training kind must be one of: {', '.join(TRAINING_KINDS)}.")
+        if not (isinstance(self.beta, int | float) and math.isfinite(self.beta) and 0 < self.beta <= 10):
+            raise ConfigError("DPO beta must be a number above 0 and at most 10 (for example 0.1).")
+        if self.training_kind == PREFERENCE and not self.lora:
+            raise ConfigError("Preference training trains LoRA adapters on top of its parent; turn LoRA on.")
         if self.lr_scheduler not in LR_SCHEDULERS:
             raise ConfigError(f"The learning-rate schedule must be one of: {', '.join(LR_SCHEDULERS)}.")
         if self.early_stopping_patience < 1:

@@ -73,6 +73,8 @@ class TaskSpec:
     serve_in_app: bool = False                   # the Evaluation page offers to serve its runs
     count_tokens_to: int = 128                   # the Datasets page's default max length for counting
     prompt_baselines: bool = False               # an instruct model can be prompted for it as a baseline
+    # Training defaults of a preference run (DPO on pairs) of this task; empty: no preference training.
+    preference_defaults: Mapping[str, Any] = field(default_factory=dict)
     label_fixes: str = ""                        # the column a person can check and fix on the Evaluation
                                                  # page ("label": one class, "tags": one tag per token)
 
@@ -154,6 +156,11 @@ print(tagger("Ada Lovelace was born in London."))
         generates_text=True, serve_in_app=True, count_tokens_to=512, prompt_baselines=True,
         # A 49k-token vocabulary makes logits large: small batches keep evaluation in memory.
         train_defaults=MappingProxyType({"batch_size": 8, "eval_batch_size": 8, "max_length": 256}),
+        # LoRA DPO: a rate above full fine-tuning's (only the adapters move), a short run, small batches
+        # (each pair is two sequences, and the reference is a second forward pass with the adapters off).
+        preference_defaults=MappingProxyType({
+            "learning_rate": 1e-4, "max_steps": 100, "batch_size": 4, "eval_batch_size": 8, "max_length": 256,
+            "warmup_ratio": 0.1, "lora": True, "lora_rank": 8, "lora_alpha": 16, "beta": 0.1}),
         snippet='''from transformers import AutoModelForCausalLM, AutoTokenizer
 
 folder = {folder!r}  # the run's model folder (or the unzipped export)
@@ -185,6 +192,12 @@ def get_spec(task: str | None) -> TaskSpec | None:
 def tasks_where(flag: str) -> tuple[str, ...]:
     """The tasks whose spec has this flag set (``reviewable``, ``cross_validation``)."""
     return tuple(s.task for s in SPECS if getattr(s, flag))
+
+
+def preference_defaults(task: str | None) -> dict[str, Any]:
+    """The training defaults of a preference (DPO) run of this task; empty when it has none."""
+    spec = get_spec(task)
+    return dict(spec.preference_defaults) if spec is not None else {}
 
 
 def generates_text(task: str | None) -> bool:

@@ -3,7 +3,16 @@ import streamlit as st
 from core.results import evaluation, verdict
 from core.task_specs import generates_text, serve_in_app
 from core.training import service as training
-from ui import answer_quality_view, evaluation_view, ner_view, relabel_view, share, ship, state
+from ui import (
+    answer_quality_view,
+    evaluation_view,
+    ner_view,
+    preference_view,
+    relabel_view,
+    share,
+    ship,
+    state,
+)
 from ui.widgets import call, ensure_app_frame, run_from_query, run_picker, with_model
 
 ensure_app_frame()
@@ -33,7 +42,9 @@ evaluation_view.verdict_banner(call(verdict.run_verdict, run.id, split)
 shown = int(result.metrics.get("n") or result.metrics.get("examples") or len(result.predictions))
 st.caption(f"{shown:,} example{'s' if shown != 1 else ''} in the {split} split.")
 
-if result.task == "classification" or (result.task == "tabular" and result.labels):
+if preference_view.applies(run):
+    preference_view.section(run, split)
+elif result.task == "classification" or (result.task == "tabular" and result.labels):
     evaluation_view.classification_view(result)
     if result.task == "classification":
         answer_quality_view.llm_baseline_section(result, run, split)
@@ -44,7 +55,7 @@ elif result.task in ("regression", "tabular"):
 else:
     evaluation_view.generic_view(result)
 relabel_view.label_check_panel(run, split)
-if generates_text(result.task):
+if generates_text(result.task) and not preference_view.applies(run):
     answer_quality_view.answer_quality_section(run, split)
 if result.task == "tabular":
     evaluation_view.feature_importance(result)

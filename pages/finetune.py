@@ -6,7 +6,7 @@ from core.models import catalog
 from core.text.labels import task_label
 from core.training import crossval
 from core.training import service as training
-from ui import access, finetune_form, panels, run_view, state
+from ui import access, finetune_form, panels, preference_form, run_view, state
 from ui.widgets import (
     call,
     dataset_picker,
@@ -31,6 +31,9 @@ else:
         dataset = dataset_picker(call(datasets.list_datasets) or [], key=state.FINETUNE_DATASET)
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
+        elif preference_form.applies(dataset):
+            st.session_state[state.CURRENT_DATASET] = dataset.id
+            preference_form.render(dataset)
         else:
             st.session_state[state.CURRENT_DATASET] = dataset.id
             finetune_form.restore_fields()

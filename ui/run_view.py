@@ -20,7 +20,9 @@ from ui import access, charts, state
 from ui.widgets import call, duration, md_escape, status_badge, when
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
-PREFERRED_METRICS = ("accuracy", "macro_f1", "f1", "overall_f1", "r2", "rmse", "mae", "perplexity")
+PREFERRED_METRICS = ("accuracy", "macro_f1", "f1", "overall_f1", "r2", "rmse", "mae", "perplexity",
+                     "reward_accuracy")
+MARGIN = "reward_margin"  # a preference run's second curve: how far it prefers the chosen answers
 
 
 def pick_metric(metrics: pd.DataFrame) -> str | None:
@@ -206,6 +208,8 @@ def render_run(run_id: int) -> RunInfo | None:
         metric = pick_metric(metrics)
         if metric:
             right.plotly_chart(charts.metric_curve(metrics, metric), key=state.FINETUNE_METRIC_CHART)
+        if MARGIN in set(metrics["name"]) and metric != MARGIN:
+            left.plotly_chart(charts.metric_curve(metrics, MARGIN), key=state.FINETUNE_MARGIN_CHART)
     elif run.is_live and run.kind != "cv":
         st.caption("Curves appear after the first logged steps.")
     if generates_text(run.task):

@@ -38,6 +38,13 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     from core.store.runs import get_run
 
     run = get_run(args.run_id)
+    from core.results import preference_eval
+
+    if preference_eval.is_preference_run(run):
+        return evaluate_preference(run.id, args)
+    if args.review:
+        raise ConfigError("--review sets up a 'parent vs run' review of a preference run; run "
+                          f"{run.id} was not trained on preference pairs.")
     if run.task == "causal-lm":
         if args.answers:
             _say(f"Scoring the answers of run {run.id} to at most {args.examples} {args.split} examples.")
@@ -79,6 +86,47 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+def evaluate_preference(run_id: int, args: argparse.Namespace) -> dict[str, Any]:
+    """A preference run: held-out pairs scored by it and its parent, answers on the parent's test split."""
+    from core.results import preference_eval
+    from core.results.verdict import run_verdict
+
+    if args.answers or args.prompt_baselines or args.judge:
+        raise ConfigError(f"Run {run_id} was trained on preference pairs: its answers are scored on its "
+                          "parent's test split when it finishes; leave out --answers, --prompt-baselines "
+                          "and --judge.")
+    split = args.split if args.split_given else None
+    data = {"kind": "preference", **preference_eval.get_preference_evaluation(run_id, split).to_dict(),
+            "verdict": run_verdict(run_id, split).sentence}
+    if args.review:
+        data["review_id"] = preference_eval.start_parent_review(run_id)
+        _say(f"Review {data['review_id']} is ready on the Review page: {data['parent']} against run "
+             f"{run_id}.")
+    return data
+
+
+def _render_preference(data: dict[str, Any]) -> str:
+    iv = data["pairs"].get("intervals") or {}
+    titles = {"parent_preference_accuracy": f"preference accuracy of {data['parent']}",
+              "preference_accuracy": "preference accuracy of this run",
+              "preference_accuracy_gain": "gain (paired)", "reward_accuracy": "DPO reward accuracy",
+              "reward_margin": "DPO reward margin"}
+    lines = [data["verdict"], f"Run #{data['run_id']}, held-out {data['split']} pairs:"]
+    lines += [f"  {_fmt_metric(title, iv[k])} ({iv[k]['n']} pairs)" for k, title in titles.items()
+              if (iv.get(k) or {}).get("mean") is not None]
+    if data["training"]:
+        lines.append("  last validation during training (TRL): " + ", ".join(
+            f"{k} {v:.3f}" for k, v in sorted(data["training"].items())))
+    for a in data["answers"]:
+        lines.append(f"  answers on {data['parent']}'s test split, {a['metric']}: parent "
+                     f"{a['parent']:.3f}, run {a['run']:.3f}, gain {a['gain']:+.3f} "
+                     f"[{a['low']:+.3f}, {a['high']:+.3f}] "
+                     f"({a['examples']} examples)")
+    if data.get("review_id"):
+        lines.append(f"  review {data['review_id']} is ready: {data['parent']} against run {data['run_id']}")
+    return "\n".join(lines)
+
+
 def evaluate_model(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import datasets
     from core.models import catalog
@@ -98,6 +146,8 @@ def evaluate_model(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    args.split_given = args.split is not None
+    args.split = args.split or "test"
     if args.run_id is not None and args.model:
         raise ConfigError("Give either a run id or --model, not both.")
     if args.run_id is None and not args.model:
@@ -122,6 +172,8 @@ def _render_answers(block: dict[str, Any], indent: str = "  ") -> list[str]:
 
 
 def render(data: dict[str, Any]) -> str:
+    if data.get("kind") == "preference":
+        return _render_preference(data)
     lines: list[str] = []
     if "evaluations" in data:
         lines.append(f"{data['model']} on dataset {data['dataset_id']} ({data['split']}):")
@@ -156,7 +208,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="a run's metrics, baselines and answer quality, or a catalogue "
                        "model's answer quality")
     p.add_argument("run_id", type=int, nargs="?", help="the run (leave out with --model)")
-    p.add_argument("--split", default="test", choices=["test", "validation"])
+    p.add_argument("--split", default=None, choices=["test", "validation"],
+                   help="the split to read (default test; a preference run: test, else validation)")
     p.add_argument("--model", help="score a catalogue causal LM without training (with --dataset)")
     p.add_argument("--dataset", type=int, help="the dataset version for --model")
     p.add_argument("--answers", action="store_true", help="(re)generate and score a causal-LM run's answers")
@@ -164,6 +217,8 @@ def register(sub: Any) -> None:
                    help="compute the zero-/few-shot prompt baselines that are not cached yet")
     p.add_argument("--judge", action="store_true",
                    help="grade the run's scored answers with the judge (UCLAB_JUDGE_URL, UCLAB_JUDGE_MODEL)")
+    p.add_argument("--review", action="store_true", help="a preference run: set up a blind review of its "
+                   "parent against it on the same prompts")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="at most this many examples")
     p.add_argument("--shots", type=int, default=DEFAULT_SHOTS, help="training examples in a few-shot prompt")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed that draws the few-shot examples")

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.entities import RunInfo
 from core.errors import ConfigError
+from core.run_config import PREFERENCE, TRAINING_KINDS
 
 
 def _run_line(r: RunInfo) -> str:
@@ -54,6 +55,12 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.epochs is not None and args.max_steps is not None:
         raise ConfigError("Give either --epochs or --max-steps, not both.")
+    if args.kind == PREFERENCE:
+        return _train_preference(args)
+    if args.from_run is not None or args.beta is not None:
+        raise ConfigError("--from-run and --beta belong to preference training; add --kind preference.")
+    if not args.model:
+        raise ConfigError("Choose the model to fine-tune with --model (see `uclab models list`).")
     overrides: dict[str, Any] = dict(
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, max_length=args.max_length, seed=args.seed,
@@ -73,6 +80,28 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         run = start_cv(request, args.folds)
     else:
         run = training.start_run(request)
+    if args.wait:
+        print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
+        run = training.wait_for_run(run.id, poll=2.0)
+    return _run_dict(run, detail=args.wait)
+
+
+def _train_preference(args: argparse.Namespace) -> dict[str, Any]:
+    """``train --kind preference``: DPO on a preference dataset, on top of a finished run or a catalogue
+    model."""
+    from core.training import service as training
+
+    if args.epochs is not None:
+        raise ConfigError("Preference training counts steps: give --max-steps instead of --epochs.")
+    if args.folds:
+        raise ConfigError("Preference runs are not cross-validated; leave out --folds.")
+    request = training.preference_request(
+        args.dataset, parent_run_id=args.from_run, model_key=args.model, name=args.name or "",
+        beta=args.beta, learning_rate=args.learning_rate, max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        max_length=args.max_length, seed=args.seed, eval_every=args.eval_every, lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha, device=args.device, report_to=args.report_to)
+    run = training.start_run(request)
     if args.wait:
         print(f"Run #{run.id} started; waiting for it to finish…", file=sys.stderr)
         run = training.wait_for_run(run.id, poll=2.0)
@@ -136,7 +165,12 @@ def register(sub: Any) -> None:
     h = field_help()
     p = sub.add_parser("train", help="queue a fine-tuning run (add --wait to wait for the end)")
     p.add_argument("--dataset", type=int, required=True, help="dataset version id")
-    p.add_argument("--model", required=True, help="catalogue model key (see `models list`)")
+    p.add_argument("--model", help="catalogue model key (see `models list`); with --kind preference, the "
+                   "catalogue model the preferences train instead of a run (--from-run)")
+    p.add_argument("--kind", choices=TRAINING_KINDS, default=TRAINING_KINDS[0], help=h["training_kind"])
+    p.add_argument("--from-run", type=int, help="preference training: the finished causal-LM run to start "
+                   "from (its final weights; the default reference of DPO)")
+    p.add_argument("--beta", type=float, help=h["beta"])
     p.add_argument("--task", choices=TASKS, help="the task to train (default: the dataset's task; a text "
                    "dataset may switch between classification and regression)")
     p.add_argument("--preset", choices=list(PRESETS), default="full", help=h["preset"])

@@ -106,8 +106,9 @@ class StopSync(TrainerCallback):
         return control
 
 
-class GuardedTrainer(Trainer):
-    """A Trainer that flags a NaN/inf loss (and runs the tests' fault hooks) at each step."""
+class StepGuard:
+    """Flags a NaN/inf loss (and runs the tests' fault hooks) at each step of a Trainer (a mixin,
+    first in the bases: ``GuardedTrainer`` here, the preference trainer over TRL's)."""
 
     def __init__(self, *args: Any, signals: RunSignals, debug: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:
@@ -127,6 +128,10 @@ class GuardedTrainer(Trainer):
         if self.signals.nonfinite_step is None and not bool(torch.isfinite(loss).all()):
             self.signals.nonfinite_step = step
         return loss
+
+
+class GuardedTrainer(StepGuard, Trainer):
+    """A Trainer that flags a NaN/inf loss (and runs the tests' fault hooks) at each step."""
 
 
 def lora_targets(model: Any, target: str) -> Any:
@@ -162,8 +167,9 @@ def plateau_kwargs(config: TrainConfig, bundle: TaskBundle) -> dict[str, Any]:
 def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, checkpoints_dir: Path,
                     choice: devices.DeviceChoice,
                     trackers: tracking.TrackingPlan | None = None) -> TrainingArguments:
-    """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept."""
-    return TrainingArguments(
+    """TrainingArguments for a run: steps-based evaluation and checkpoints, best model kept (the task's
+    own arguments class and values where its bundle names them, e.g. TRL's DPOConfig and its beta)."""
+    values: dict[str, Any] = dict(
         output_dir=str(checkpoints_dir),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -194,6 +200,8 @@ def build_arguments(config: TrainConfig, bundle: TaskBundle, plan: StepPlan, che
         run_name=trackers.run_name if trackers and trackers.run_name else None,
         disable_tqdm=True,
     )
+    values.update(bundle.arguments)
+    return (bundle.arguments_class or TrainingArguments)(**values)
 
 
 def checkpoint_step(checkpoint: Path) -> int:
@@ -271,7 +279,7 @@ def _train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: R
             "training rows.")
         return TrainOutcome("succeeded", "", 1, None, model=bundle.model, bundle=bundle)
     model = bundle.model
-    if config.lora:
+    if config.lora and "peft_config" not in bundle.trainer_kwargs:  # else the task's trainer wraps it
         model = apply_lora(model, config, adapter.lora_task_type)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
@@ -297,11 +305,14 @@ def _train(run: RunFolder, inputs: TaskInputs, adapter: TaskAdapter, recorder: R
         where = info.get("folder") or f"{info.get('tracking_uri')}, experiment {info.get('experiment')}"
         log(f"Reporting to {name}: {where}.")
     with tracking.tracking_env(trackers):  # the integrations read it when built and when training starts
-        trainer = GuardedTrainer(model=model, args=args, train_dataset=bundle.train_dataset,
-                                 eval_dataset=bundle.eval_dataset, data_collator=bundle.data_collator,
-                                 processing_class=bundle.processing_class,
-                                 compute_metrics=bundle.compute_metrics, callbacks=callbacks,
-                                 signals=signals, debug=config.debug)
+        trainer = (bundle.trainer_class or GuardedTrainer)(
+            model=model, args=args, train_dataset=bundle.train_dataset, eval_dataset=bundle.eval_dataset,
+            data_collator=bundle.data_collator, processing_class=bundle.processing_class,
+            compute_metrics=bundle.compute_metrics, callbacks=callbacks, signals=signals, debug=config.debug,
+            **bundle.trainer_kwargs)
+        if "peft_config" in bundle.trainer_kwargs:
+            trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+            log(f"LoRA: {trainable:,} trainable parameters (rank {config.lora_rank}).")
         trainer.remove_callback(PrinterCallback)  # progress goes to the database, not stdout
         log(f"Device: {choice.name}; {len(bundle.train_dataset)} training rows, {plan.total_steps} steps, "
             f"evaluation every {plan.eval_every}.")

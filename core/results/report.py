@@ -19,6 +19,7 @@ from core import config
 from core.entities import DatasetInfo, RunInfo
 from core.errors import NotFoundError, UserError
 from core.models import catalog
+from core.results import preference_eval
 from core.results.compare import compare_runs, higher_is_better
 from core.results.evaluation import evidence_split, get_evaluation, read_predictions
 from core.results.onnx_benchmark import stored_measurement, subset_note, summary
@@ -180,6 +181,7 @@ def build_report(run_ids: int | Sequence[int], *, use_case: str | None = None,
         _section_tried(tried, tried_metrics, key, best_id),
         _section_best(best, metrics[best_id], baselines, key, split),
         _section_prompting(best, split, baselines),
+        _section_preferences(best),
         _section_answers(best, split),
         _section_int8(best),
         _section_charts(best, metrics[best_id], curves, predictions, ids),
@@ -339,6 +341,29 @@ def _section_int8(run: RunInfo) -> str:
     return ("<h2>Smaller and faster for production</h2><p>The same model as ONNX (fp32) and with int8 "
             f"weights, measured side by side on one machine.</p>{_table(table)}<p>{_e(summary(result))}</p>"
             f"<p class='muted'>{_e(subset_note(result))}</p>")
+
+
+def _section_preferences(run: RunInfo) -> str:
+    """A preference (DPO) run: the held-out pairs scored by its parent and by it, and the answer quality
+    of both on the parent's test examples, each with its 95 % interval."""
+    if not preference_eval.is_preference_run(run):
+        return ""
+    try:
+        pe = preference_eval.get_preference_evaluation(run.id)
+    except NotFoundError as exc:
+        return f"<h2>What the preferences changed</h2><p class='muted'>{_e(exc)}</p>"
+    beta = pe.pairs.get("beta")
+    answers = (f"<p>Answer quality on {_e(pe.parent)}'s test examples (paired over {pe.answers_examples} "
+               "examples; did the preferences cost accuracy?):</p>" + _table(pe.answers_frame())
+               if pe.answers else "<p class='muted'>No answer quality to compare: the parent is a catalogue "
+               "model, or its test answers were not scored.</p>")
+    return ("<h2>What the preferences changed</h2>"
+            f"<p>Each held-out {_e(pe.split)} pair was scored by {_e(pe.parent)} and by this run: the "
+            "<b>preference accuracy</b> is the share of pairs where a model gives the chosen answer a higher "
+            "log-probability than the rejected one; the <b>reward accuracy</b> (DPO's, beta "
+            f"{_e(beta)}) is the share where the run moved towards the chosen answer relative to its parent. "
+            "Intervals are 95 % (Wilson for shares, paired bootstrap for the gain).</p>"
+            + _table(pe.pairs_frame()) + answers)
 
 
 def _section_answers(run: RunInfo, split: str) -> str:

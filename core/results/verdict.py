@@ -11,9 +11,9 @@ from typing import Any
 from core import task_specs
 from core.entities import RunInfo
 from core.errors import NotFoundError
-from core.results import answer_quality, evaluation
+from core.results import answer_quality, evaluation, preference_eval
 from core.results.answer_metrics import METRIC_TITLES
-from core.store.runs import list_runs
+from core.store.runs import get_run, list_runs
 from core.task_specs import best_of
 from core.tasks.baselines import SAVABLE
 from core.tasks.intervals import wilson_interval
@@ -279,6 +279,11 @@ def _prompt_title(title: str) -> str:
 def run_verdict(run_id: int, split: str | None = None) -> Verdict:
     """The verdict every page and the report open with, for any task: read from the run's stored
     evaluation (test, else validation), its baselines, and for chat runs its scored answers."""
+    if preference_eval.is_preference_run(get_run(run_id)):
+        try:
+            return preference_verdict(preference_eval.get_preference_evaluation(run_id, split))
+        except NotFoundError:
+            return Verdict(f"Run {run_id} has no scored held-out pairs yet, so there is no verdict.", NONE)
     splits = evaluation.evaluation_splits(run_id)
     split = split or evaluation.evidence_split(splits) or "test"
     try:
@@ -417,6 +422,45 @@ def baseline_winner(task: str, metrics: dict[str, Any],
                 best is None or sign * (float(theirs) - best.baseline_value) > 0):
             best = BaselineWin(name=name, metric=key, baseline_value=float(theirs), run_value=value)
     return best
+
+
+def _share_points(value: Any) -> str:
+    return labels.MISSING if value is None else f"{100 * float(value):+.0f}"
+
+
+def preference_verdict(pe: Any) -> Verdict:
+    """What the team's preferences changed (a ``core.results.preference_eval.PreferenceEvaluation``): the
+    share of held-out pairs where the model prefers the chosen answer, the parent's against the run's on
+    the same pairs with the gain's 95 % interval, then the answer quality on the parent's test examples."""
+    iv = pe.pairs.get("intervals") or {}
+    mine, theirs, gain = (iv.get(k) or {} for k in ("preference_accuracy", "parent_preference_accuracy",
+                                                    "preference_accuracy_gain"))
+    if mine.get("mean") is None:
+        return Verdict(f"Run {pe.run_id} has no scored held-out pairs, so what the preferences changed is "
+                       "not known.", NONE)
+    if theirs.get("mean") is None or gain.get("mean") is None:
+        return Verdict(f"After the team's preferences the model prefers the chosen answer in "
+                       f"{mine['mean']:.0%} of {mine['n']} held-out {pe.split} pairs (95 % interval "
+                       f"{mine['low']:.0%}–{mine['high']:.0%}); its parent's share was not scored.", NONE)
+    low, high = gain.get("low"), gain.get("high")
+    moved = ("raised" if low is not None and low > 0 else "lowered" if high is not None and high < 0
+             else "did not clearly change")
+    tone = GOOD if moved == "raised" else BAD if moved == "lowered" else WEAK
+    lead = (f"The team's preferences {moved} the share of {gain['n']} held-out {pe.split} pairs where the "
+            f"model prefers the chosen answer: {theirs['mean']:.0%} for {pe.parent}, {mine['mean']:.0%} "
+            "after "
+            f"({_share_points(gain['mean'])} points, 95 % interval {_share_points(low)} to "
+            f"{_share_points(high)})")
+    answer = next((a for a in pe.answers if a["metric"] == "rouge_l"), pe.answers[0] if pe.answers else None)
+    if answer is None:
+        return Verdict(lead + ".", tone)
+    cost = ("answer quality fell" if answer["high"] is not None and answer["high"] < 0 else
+            "answer quality rose" if answer["low"] is not None and answer["low"] > 0 else
+            "no clear change in answer quality")
+    return Verdict(f"{lead}; on {pe.parent}'s {answer['examples']} test examples, {cost} "
+                   f"({_answer_title(answer['metric'])} {_num(answer['parent'])} → {_num(answer['run'])}, "
+                   f"gain {_signed(answer['gain'])}, 95 % interval {_signed(answer['low'])} to "
+                   f"{_signed(answer['high'])}).", tone if cost != "answer quality fell" else WEAK)
 
 
 def same_rows_verdict(same: Any) -> Verdict:

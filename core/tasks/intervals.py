@@ -8,6 +8,7 @@ interval (finite-population correction); so the few lines of the formula live he
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 Z_95 = 1.959963984540054
 
@@ -31,3 +32,20 @@ def wilson_interval(successes: float, n: float, z: float = Z_95,
     centre = (p + z2 / (2 * n)) / denom
     half = math.sqrt(z2 * p * (1 - p) / n + z2 * z2 / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def bootstrap_mean_interval(values: Sequence[float], seed: int = 0,
+                            samples: int = 2000) -> tuple[float | None, float | None]:
+    """95 % percentile interval of the mean of ``values`` over resamples of the examples (paired
+    differences too: resample the pairs, not each side apart)."""
+    import numpy as np
+
+    data = np.asarray([v for v in values if v is not None], dtype=float)
+    if len(data) == 0:
+        return None, None
+    if len(data) == 1:
+        return float(data[0]), float(data[0])
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(samples, len(data)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)

@@ -21,7 +21,7 @@ from core.data.datasets import get_dataset, load_dataset_frame
 from core.errors import UserError
 from core.models import catalog
 from core.results.answer_quality import DEFAULT_EXAMPLES
-from core.run_config import TrainConfig
+from core.run_config import PREFERENCE, SUPERVISED, TrainConfig
 from core.store import runs
 
 PROBE_TOKENS = 64                 # the probe's sequence length (core.ml.probe)
@@ -43,6 +43,9 @@ LOAD_S_PER_100M = 20.0            # reading a bigger model's weights, per 100M p
 CONVERT_S = 60.0                  # converting a bundled model into a trainable folder (first use only)
 ANSWER_S = 1.5                    # writing and scoring one held-out answer of a chat run
 ENGINE_CONVERT_S = 30.0           # writing a chat run's model for llama.cpp before its answers
+# A preference pair trains two sequences (chosen and rejected) and scores both again with the adapters
+# off (the reference, forward only): about 2 × (1 + 1/3) supervised examples of the same length.
+PAIR_COST = 2.7
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ def first_run_phases(model: Any, task: str, train_s: float, eval_rows: int, sps:
     load = LOAD_S + LOAD_S_PER_100M * params / 1e8 + (0.0 if getattr(model, "ready", True) else CONVERT_S)
     phases = {"loading" + ("" if getattr(model, "ready", True) else " and converting") + " the model": load,
               "training": train_s, "evaluating": eval_rows / (sps * FORWARD_SPEEDUP)}
-    if task == "causal-lm":
+    if config.training_kind == PREFERENCE:  # both answers of each pair, by the run and by its parent
+        phases["evaluating"] = 4 * eval_rows / (sps * FORWARD_SPEEDUP)
+    if task == "causal-lm" and (config.training_kind != PREFERENCE or config.parent_run_id is not None):
         answers = int((config.task_options or {}).get("eval_examples", DEFAULT_EXAMPLES))
         if answers > 0:
             phases["writing and scoring answers"] = ENGINE_CONVERT_S + answers * ANSWER_S
@@ -157,11 +162,12 @@ def _sequence(tokens: float, max_length: int) -> float:
     return max(16.0, min(float(max_length), tokens * 1.15))  # grouping leaves ~15 % padding
 
 
-def past_runs(model_key: str, task: str, limit: int = 5) -> list[Any]:
-    """The last finished training runs of this model and task on this installation, newest first."""
+def past_runs(model_key: str, task: str, limit: int = 5, kind: str = SUPERVISED) -> list[Any]:
+    """The last finished training runs of this model, task and training kind here, newest first."""
     found = [r for r in runs.list_runs(status="succeeded", task=task, limit=100)
              if r.model_key == model_key and r.samples_per_second and r.kind not in ("cv", "learning-curve")
-             and r.started_at and r.finished_at]
+             and r.started_at and r.finished_at
+             and (r.config or {}).get("training_kind", SUPERVISED) == kind]
     return found[:limit]
 
 
@@ -181,14 +187,15 @@ class Overheads:
         return cls(statistics.median(launch), statistics.median(after))
 
 
-def speed_from_history(model_key: str, task: str, limit: int = 5) -> tuple[float, str] | None:
+def speed_from_history(model_key: str, task: str, limit: int = 5,
+                       kind: str = SUPERVISED) -> tuple[float, str] | None:
     """Samples/s at the probe's length, from the last finished runs of this model and task here.
 
     Each run's own measured speed is brought back to the probe's sequence length (and LoRA's
     speed-up taken out); the median of the last `limit` runs is the figure.
     """
     bases = []
-    for run in past_runs(model_key, task, limit):
+    for run in past_runs(model_key, task, limit, kind):
         try:
             tokens = dataset_tokens(get_dataset(run.dataset_id))
         except (UserError, OSError):
@@ -247,12 +254,18 @@ def estimate_run(dataset_id: int, model_key: str, config: TrainConfig) -> Estima
     if model.family == "tabular":
         return _tabular_estimate(model_key, config, train_rows)
     tokens = dataset_tokens(dataset)
-    sps, source = training_speed(model, tokens, config, speed_from_history(model_key, dataset.task))
+    kind = config.training_kind
+    history = speed_from_history(model_key, dataset.task, kind=kind)
+    if kind == PREFERENCE and history is None:  # no preference run yet: the model's supervised speed
+        sps, source = training_speed(model, tokens, config, speed_from_history(model_key, dataset.task))
+        sps, source = sps / PAIR_COST, f"{source}, a pair costing about {PAIR_COST} examples"
+    else:
+        sps, source = training_speed(model, tokens, config, history)
     per_epoch = max(1, math.ceil(train_rows / config.batch_size))
     steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
     validation, test = int(sizes.get("validation", 0)), int(sizes.get("test", 0))
     eval_rows = min(validation, 2000) * 5 + test + validation  # five checks, then the final evaluation
-    overheads = Overheads.from_runs(past_runs(model_key, dataset.task))
+    overheads = Overheads.from_runs(past_runs(model_key, dataset.task, kind=kind))
     train_s = steps * config.batch_size / sps
     if overheads is not None:  # what earlier runs spent around their steps (generation included)
         phases = {"training": train_s, "starting": overheads.launch,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.results.answer_quality import DEFAULT_EXAMPLES
 from core.results.evaluation import store_evaluation
+from core.run_config import PREFERENCE
 from core.store import runs
 from core.training.estimates import ANSWER_S, ENGINE_CONVERT_S, FORWARD_SPEEDUP
 from core.training.prepare import PreparedRun
@@ -44,6 +45,8 @@ def gather_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = F
     bundle = outcome.bundle
     phase(run_id, "Saving the model…")
     adapter.save(outcome.model, bundle.processing_class, run.folder.model, bundle.meta)
+    if config.training_kind == PREFERENCE:
+        return preference_evidence(run, outcome)
     summary: dict[str, Any] = {}
     for split in ("validation",) if validation_only else ("test", "validation"):
         if parts[split].empty:
@@ -71,7 +74,7 @@ def gather_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = F
 
 
 def score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.DataFrame], model: Any,
-                  tokenizer: Any, model_dir: Path, config: Any) -> None:
+                  tokenizer: Any, model_dir: Path, config: Any, seed: int | None = None) -> None:
     """Generate and score the trained model's answers to at most N held-out examples (0 turns it off)."""
     from core.ml.batch_generation import from_trained
     from core.results.answer_quality import evaluate_answers
@@ -85,7 +88,8 @@ def score_answers(run_id: int, dataset_id: int, split: str, parts: dict[str, pd.
     try:
         loaded = from_trained(f"run:{run_id}", model, tokenizer, model_dir, gguf=gguf, gguf_problem=problem)
         ev = evaluate_answers(loaded, dataset_id, split, kind="run", examples=limit, run_id=run_id,
-                              frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8)
+                              frames=(parts[split], parts["train"]), batch_size=config.eval_batch_size or 8,
+                              **({"seed": seed} if seed is not None else {}))
     except Exception as exc:  # noqa: BLE001 - the trained model stays; its answers can be scored later
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         log(f"Scoring the answers failed ({reason}); score them on the Evaluation page.", "error")
@@ -120,3 +124,50 @@ def convert_for_engine(run_id: int, model_dir: Path) -> tuple[Path | None, str |
         return None, reason
     log(f"Converted the model for llama.cpp in {time.perf_counter() - start:.1f} s ({path.name}).")
     return path, None
+
+
+def preference_evidence(run: PreparedRun, outcome: Any) -> dict[str, Any]:
+    """A preference run's evidence: both answers of each held-out pair scored by the run and by its
+    parent (test and validation pairs), then its answers on the parent's own test split, scored like
+    the parent's were (same examples, same seed), so the two are compared example by example."""
+    run_id, parts, adapter, config = run.info.id, run.parts, run.adapter, run.config
+    log = StoreRecorder(run_id, echo=True).log
+    bundle = outcome.bundle
+    summary: dict[str, Any] = {}
+    for split in ("test", "validation"):
+        if parts[split].empty:
+            continue
+        phase(run_id, f"Scoring {len(parts[split]):,} held-out {split} pairs with the run and its parent…",
+              rows=4 * len(parts[split]))
+        metrics, predictions = adapter.evaluate(outcome.model, bundle.processing_class, parts[split],
+                                                bundle.meta, config)
+        store_evaluation(run_id, split, "run", metrics, predictions)
+        summary[split] = _numbers(metrics)
+        log(f"Held-out {split} pairs: preference accuracy {metrics.get('preference_accuracy')} "
+            f"(parent {metrics.get('parent_preference_accuracy')}), reward accuracy "
+            f"{metrics.get('reward_accuracy')}.")
+    parent_id = config.parent_run_id
+    if parent_id is None:
+        log("The parent is a catalogue model with no dataset of its own: answer quality is not compared.")
+        return summary
+    parent = runs.get_run(int(parent_id))
+    from core.results.answer_quality import DEFAULT_EXAMPLES, get_answer_quality
+    from core.training.prepare import load_frames, split_frames
+
+    try:
+        scored = get_answer_quality(parent.id, "test").evaluation
+        examples, seed = int(scored.settings.get("requested_examples", scored.examples)), scored.seed
+    except Exception:  # noqa: BLE001 - the parent's answers are scored on the Evaluation page later
+        examples, seed = DEFAULT_EXAMPLES, None
+    examples = int((config.task_options or {}).get("eval_examples", examples))
+    _, frame = load_frames(parent.dataset_id)
+    parent_parts = split_frames(frame, config.__class__.from_dict({**parent.config, "max_train_rows": None}))
+    if parent_parts["test"].empty or examples <= 0:
+        return summary
+    phase(run_id, f"Writing and scoring answers to the parent's test examples (dataset {parent.dataset_id})…",
+          seconds=ENGINE_CONVERT_S + examples * ANSWER_S)
+    options = {**(config.task_options or {}), "eval_examples": examples}
+    score_answers(run_id, parent.dataset_id, "test", parent_parts, outcome.model, bundle.processing_class,
+                  run.folder.model, config.__class__.from_dict({**config.to_dict(), "task_options": options}),
+                  seed=seed)
+    return summary

@@ -32,7 +32,8 @@ def worker_env(gpus: Sequence[int] | None = None) -> dict[str, str]:
     # Passive OpenMP waiting: when other processes share the cores (the app server, a test
     # run), spinning threads made a 2-thread step 5-7x slower here; passive waiting does not.
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, config.HOME_VARIABLE: str(settings.home),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)

@@ -104,6 +104,16 @@ def process_rank() -> int:
         return 0
 
 
+def base_model_dir(model_key: str, config: TrainConfig) -> Path:
+    """The weights a run starts from: its parent run's final model (LoRA merged) for a run trained on top
+    of another (a preference run), else the catalogue model."""
+    if config.parent_run_id is not None:
+        from core.inference.generation import merge_lora
+
+        return Path(merge_lora(int(config.parent_run_id)))
+    return Path(catalog.model_path(model_key))
+
+
 def prepare_run(run_id: int, *, main: bool) -> PreparedRun:
     """The run's facts, adapter, split frames, task inputs, folder and checkpoint to resume from.
 
@@ -124,7 +134,7 @@ def prepare_run(run_id: int, *, main: bool) -> PreparedRun:
         device = choice.name + (f" × {world} processes" if world > 1 else "")
         runs.update_progress(run_id, library_versions=library_versions(), device=device,
                              output_dir=settings.relative(folder.root))
-    adapter = get_adapter(info.task)
+    adapter = get_adapter(info.task, config.training_kind)
     if main:
         stage(run_id, STAGE_LOADING_DATA)
     dataset, frame = load_frames(info.dataset_id)
@@ -134,6 +144,6 @@ def prepare_run(run_id: int, *, main: bool) -> PreparedRun:
         ready = next((m.ready for m in catalog.list_models() if m.key == info.model_key), True)
         stage(run_id, STAGE_LOADING_MODEL if ready else STAGE_CONVERTING)
     inputs = TaskInputs(task=info.task, train=parts["train"], validation=validation, test=parts["test"],
-                        model_dir=Path(catalog.model_path(info.model_key)), config=config,
+                        model_dir=base_model_dir(info.model_key, config), config=config,
                         dataset_info=dataset, model_key=info.model_key)
     return PreparedRun(info, adapter, parts, inputs, folder, folder.last_checkpoint())

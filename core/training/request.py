@@ -10,7 +10,7 @@ from core.data.preferences import is_preference
 from core.entities import TASKS, DatasetInfo
 from core.errors import ConfigError
 from core.models import catalog
-from core.run_config import TrainConfig
+from core.run_config import PREFERENCE, TrainConfig
 from core.tasks.tabular import mlp_options
 
 
@@ -28,8 +28,7 @@ class TrainRequest:
 
 def preference_kind(config: TrainConfig) -> bool:
     """Whether a run's settings ask for preference training (``training_kind`` "preference")."""
-    kind = getattr(config, "training_kind", None) or (config.task_options or {}).get("training_kind")
-    return kind == "preference"
+    return config.training_kind == PREFERENCE
 
 
 def check_request(request: TrainRequest) -> tuple[str, DatasetInfo]:

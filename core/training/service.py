@@ -16,12 +16,19 @@ from core.config import get_settings
 from core.data import relabel
 from core.entities import RunInfo, RunKind
 from core.errors import ConfigError, RunStateError
-from core.run_config import PRESETS, TrainConfig, field_help
+from core.run_config import PREFERENCE, PRESETS, TrainConfig, field_help
 from core.run_folder import RunFolder
 from core.store import runs
 from core.training import queue
 from core.training.crossval import cancel_cv, refresh_live_parents, resume_cv
 from core.training.estimates import Estimate, estimate_run
+from core.training.preference_runs import (
+    check_preference_request,
+    is_preference_dataset,
+    parent_of,
+    parent_options,
+    preference_request,
+)
 from core.training.queue import (
     Launcher,
     LocalWorker,
@@ -34,7 +41,8 @@ from core.training.request import TrainRequest, check_request
 
 __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher", "TrainConfig",
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
-           "get_run", "kick_queue", "list_runs", "max_running", "queue_position", "resume_run",
+           "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of",
+           "parent_options", "preference_request", "queue_position", "resume_run",
            "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "train_again",
            "wait_for_run"]
 
@@ -56,11 +64,16 @@ def kick_queue(launcher: Launcher | None = None) -> list[int]:
 def start_run(request: TrainRequest, launcher: Launcher | None = None) -> RunInfo:
     """Queue a run and kick the queue; returns the run (queued, or already running/finished inline)."""
     task, _ = check_request(request)
+    check_preference_request(request)
     request.config.validate()
     info = runs.create_run(dataset_id=request.dataset_id, model_key=request.model_key, task=task,
                            config=request.config.to_dict(), seed=request.config.seed, name=request.name,
                            created_by=request.created_by)
-    runs.add_log(info.id, f"Queued: {task} with {request.model_key}, preset {request.config.preset}.")
+    parent = request.config.parent_run_id
+    what = (f"preference training (DPO, beta {request.config.beta}) on top of "
+            + (f"run {parent}" if parent is not None else request.model_key)
+            if request.config.training_kind == PREFERENCE else f"{task} with {request.model_key}")
+    runs.add_log(info.id, f"Queued: {what}, preset {request.config.preset}.")
     kick_queue(launcher)
     return runs.get_run(info.id)
 

@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Usage: python -m core.training.worker RUN_ID [--claimed]", file=sys.stderr)
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # TRL's preference trainer tokenises with datasets
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # On an Apple GPU, run the few operations MPS lacks on the CPU instead of failing the run.

@@ -93,6 +93,13 @@ class TaskBundle:
     bf16: bool = True
     # True when `build` already fitted the model (a scikit-learn estimator): the Trainer is skipped.
     fitted: bool = False
+    # A task trained by another Trainer (TRL's DPO): its class (taking the engine's `signals` and
+    # `debug`, see core.ml.trainer.StepGuard), its arguments class, the values it adds to or changes in
+    # the engine's arguments, and extra constructor arguments (a `peft_config`: the trainer applies LoRA).
+    trainer_class: Any = None
+    arguments_class: Any = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class FeatureDataset:

@@ -184,5 +184,5 @@ def test_ordinary_fine_tuning_refuses_a_preference_dataset(home: Path) -> None:
                       source={"source": "corrections"})
     with pytest.raises(ConfigError, match="preference \\(DPO\\) kind"):
         check_request(TrainRequest(info.id, "smollm2-135m-instruct", TrainConfig()))
-    options = TrainConfig(task_options={"training_kind": "preference"})
+    options = TrainConfig(training_kind="preference", lora=True)  # the run config's key (i23 contract)
     assert check_request(TrainRequest(info.id, "smollm2-135m-instruct", options))[0] == "causal-lm"

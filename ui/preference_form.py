@@ -1,0 +1,67 @@
+"""The Fine-tuning page's form for a preference dataset: DPO on top of a finished run or a catalogue model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.entities import DatasetInfo
+from core.errors import UserError
+from core.run_config import field_help
+from core.task_specs import preference_defaults
+from core.training import service as training
+from ui import access, finetune_form, state
+from ui.widgets import call, md_escape, select_run
+
+
+def applies(dataset: DatasetInfo) -> bool:
+    """Whether the dataset holds preference pairs, so the form offers preference training."""
+    return bool(call(training.is_preference_dataset, dataset))
+
+
+def render(dataset: DatasetInfo) -> None:
+    """Parent, beta, learning rate, steps, max length and LoRA rank; the estimate; the start button."""
+    st.caption(md_escape(f"'{dataset.label}' holds preference pairs (prompt, chosen, rejected): the run "
+                         "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
+                         "model "
+                         "you pick, whose own weights are the reference."))
+    options, default = call(training.parent_options, dataset.id) or ({}, None)
+    if not options:
+        st.warning("No finished chat run or chat model to start from: train one, or add one on the Models "
+                   "page.")
+        return
+    if st.session_state.get(state.FINETUNE_PREF_PARENT) not in options:
+        st.session_state[state.FINETUNE_PREF_PARENT] = default
+    parent = st.selectbox("Start from", list(options), key=state.FINETUNE_PREF_PARENT,
+                          format_func=options.get,
+                          help="The finished chat run (its final weights) or catalogue model the preferences "
+                               "train; the default is the run whose answers were judged.")
+    defaults, helps = preference_defaults(dataset.task), field_help()
+    a, b, c = st.columns(3)
+    beta = a.number_input("Beta", 0.01, 10.0, float(defaults.get("beta", 0.1)), step=0.05,
+                          key=state.FINETUNE_PREF_BETA, help=helps["beta"])
+    rate = b.number_input("Learning rate", 1e-7, 1.0, float(defaults.get("learning_rate", 1e-4)), step=1e-5,
+                          format="%.1e", key=state.FINETUNE_PREF_LEARNING_RATE, help=helps["learning_rate"])
+    steps = c.number_input("Steps", 1, 100_000, int(defaults.get("max_steps", 100)), step=10,
+                           key=state.FINETUNE_PREF_STEPS, help=helps["max_steps"])
+    a, b, c = st.columns(3)
+    length = a.number_input("Max length (tokens)", 8, 8192, int(defaults.get("max_length", 256)), step=16,
+                            key=state.FINETUNE_PREF_MAX_LENGTH,
+                            help="Prompt and answer together are cut to this many tokens. Shorter is faster.")
+    rank = b.number_input("LoRA rank", 1, 256, int(defaults.get("lora_rank", 8)),
+                          key=state.FINETUNE_PREF_LORA_RANK, help=helps["lora_rank"])
+    name = c.text_input("Run name (optional)", key=state.FINETUNE_PREF_NAME, max_chars=200)
+    request = None
+    try:
+        request = training.preference_request(
+            dataset.id, **training.parent_of(parent), beta=beta, learning_rate=rate, max_steps=int(steps),
+            max_length=int(length), lora_rank=int(rank), name=name.strip(), created_by=access.actor())
+        finetune_form.show_estimate(dataset.id, request.model_key, request.config)
+    except UserError as error:
+        st.error(md_escape(error), icon=":material/error:")
+    if st.button("Start preference training", key=state.FINETUNE_PREF_START, type="primary",
+                 disabled=request is None, icon=":material/thumbs_up_down:"):
+        started = call(training.start_run, request)
+        if started is not None:
+            select_run(state.FINETUNE_RUN_SELECT, started.id)
+            st.toast(f"Run {started.id} queued.", icon=":material/rocket_launch:")
+            st.rerun()
