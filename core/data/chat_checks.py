@@ -3,7 +3,6 @@ limits of the model that will train on it (the hook the dataset service calls fo
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from core.tasks.chat import (
     row_to_messages,
     validate_rows,
 )
+from core.text.jsonl import read_json_object
 
 
 def _problem_findings(problems: Sequence[RowProblem], fmt: str) -> list[Finding]:
@@ -138,7 +138,7 @@ class _Counter:
             self.raw = Tokenizer.from_file(str(folder / "tokenizer.json"))
         except Exception:  # noqa: BLE001 - fall back to the estimate rather than fail the report
             self.raw = None
-        config = _read_json(folder / "tokenizer_config.json")
+        config = read_json_object(folder / "tokenizer_config.json")
         self.special = {k: v for k in ("bos_token", "eos_token") if isinstance(v := config.get(k), str)}
         template = folder / "chat_template.jinja"
         self.template = (template.read_text(encoding="utf-8") if template.is_file()
@@ -168,17 +168,9 @@ class _Counter:
 
 
 def _context_of(folder: Path) -> int | None:
-    model = _read_json(folder / "config.json")
+    model = read_json_object(folder / "config.json")
     return next((v for k in ("max_position_embeddings", "n_positions")
                  if isinstance(v := model.get(k), int)), None)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def example_lengths(records: Sequence[Mapping[str, Any]], fmt: str, columns: Mapping[str, str],

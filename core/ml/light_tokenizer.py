@@ -9,9 +9,10 @@ tokens come from ``tokenizer_config.json`` (or ``chat_template.jinja``), as tran
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from core.text.jsonl import read_json_object
 
 SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _HUGE = int(1e30)
@@ -20,14 +21,6 @@ _HUGE = int(1e30)
 def usable(folder: Path) -> bool:
     """Whether the folder has what this tokenizer reads (a ``tokenizer.json``)."""
     return (Path(folder) / "tokenizer.json").is_file()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _content(value: Any) -> str | None:
@@ -46,7 +39,7 @@ class LightTokenizer:
         self._tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self._tok.no_padding()
         self._tok.no_truncation()
-        config = _read_json(self.folder / "tokenizer_config.json")
+        config = read_json_object(self.folder / "tokenizer_config.json")
         self.special_tokens_map = {k: v for k in SPECIAL if (v := _content(config.get(k)))}
         if "pad_token" not in self.special_tokens_map and "eos_token" in self.special_tokens_map:
             self.special_tokens_map["pad_token"] = self.special_tokens_map["eos_token"]

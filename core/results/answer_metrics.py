@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from core.tasks.intervals import bootstrap_mean_interval
 from core.text.scripts import UNSPACED, guess_language, script_counts, script_of
 
 BOOTSTRAP_SAMPLES = 1000
@@ -253,15 +254,7 @@ def headline_metric(kind: str) -> str:
 def bootstrap_interval(values: Sequence[float], seed: int = 0,
                        samples: int = BOOTSTRAP_SAMPLES) -> tuple[float | None, float | None]:
     """95 % percentile interval of the mean of ``values`` over resamples of the examples."""
-    data = np.asarray([v for v in values if v is not None], dtype=float)
-    if len(data) == 0:
-        return None, None
-    if len(data) == 1:
-        return float(data[0]), float(data[0])
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(samples, len(data)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
+    return bootstrap_mean_interval(values, seed, samples)
 
 
 def summarise(rows: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, dict[str, float | None]]:

@@ -1,4 +1,5 @@
-"""JSON Lines: the one reader for every JSONL text the app takes (uploads, token files, conversations).
+"""JSON Lines: the one reader for every JSONL text the app takes (uploads, token files, conversations),
+and the forgiving reader of a folder's small JSON files.
 
 Callers word their own sentence for a bad line (each knows what a line should hold); the reader
 finds the line, keeps its number and text, and never lets a deep nesting escape as a crash.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 
@@ -34,3 +36,14 @@ def read_jsonl(text: str,
             if bad_line is not None:
                 raise bad_line(number, exc) from exc
     return lines
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding one object (a model folder's config.json, tokenizer_config.json), or {}
+    when it is missing, unreadable, not JSON or not an object: what a reader that can do without it
+    wants."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
