@@ -56,6 +56,12 @@ def class_balance_bar(counts: Mapping[str, Any] | pd.DataFrame) -> go.Figure:
     return fig
 
 
+def cut_share(share: float) -> str:
+    """'12%', or '<1%' when some texts are cut but fewer than half a percent (never a '0%' beside a
+    sentence that says some are)."""
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
 def token_length_histogram(lengths: Sequence[int] | pd.Series, max_length: int | None = None,
                            context_length: int | None = None) -> go.Figure:
     """Histogram of texts' lengths in tokens, with the chosen max length (and context) marked."""
@@ -65,7 +71,7 @@ def token_length_histogram(lengths: Sequence[int] | pd.Series, max_length: int |
     if max_length:
         share = float((values > max_length).mean()) if len(values) else 0.0
         fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
-                      annotation_text=f"max length {max_length} ({share:.0%} cut)")
+                      annotation_text=f"max length {max_length} ({cut_share(share)} cut)")
     if context_length and (values.max() if len(values) else 0) > context_length * 0.5:
         fig.add_vline(x=context_length, line_dash="dot", line_color="#6B7280",
                       annotation_text=f"context {context_length}")
@@ -93,7 +99,7 @@ def token_length_bars(hist: Mapping[str, Any], max_length: int | None = None,
     fig = histogram_bars(edges, hist.get("counts", []), "Text length in tokens", "tokens", "texts",
                          min_width=span / 80)
     if max_length:
-        cut = f" ({truncated_share:.0%} cut)" if truncated_share is not None else ""
+        cut = f" ({cut_share(truncated_share)} cut)" if truncated_share is not None else ""
         fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
                       annotation_text=f"max length {max_length}{cut}")
     return fig

@@ -32,9 +32,10 @@ def texts_of(frame: pd.DataFrame, task: str, mapping: dict[str, Any]) -> pd.Seri
             return frame["prompt"] + "\n" + frame["completion"]
         import json
 
-        if fmt == "preference":
+        if fmt == "preference":  # the longer answer: a pair is cut when either side is
             prompts = frame["prompt"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
-            return prompts + "\n" + frame["chosen"].astype(str)
+            chosen, rejected = frame["chosen"].astype(str), frame["rejected"].astype(str)
+            return prompts + "\n" + chosen.where(chosen.str.len() >= rejected.str.len(), rejected)
         return frame["messages"].map(lambda m: "\n".join(x["content"] for x in json.loads(m)))
     return None
 

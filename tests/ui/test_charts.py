@@ -161,3 +161,13 @@ def test_a_single_point_starts_its_x_axis_at_zero() -> None:
                           "value": [0.8]})
     low, high = charts.metric_curve(frame, "accuracy").layout.xaxis.range
     assert low == 0 and high > 25
+
+
+def test_a_few_cut_texts_never_read_as_zero_percent() -> None:
+    """1 of 210 texts beyond the max length was labelled "0% cut" beside a finding that said texts
+    would be cut."""
+    assert charts.token_length_bars({"bins": [0, 100, 300], "counts": [209, 1]}, 256, 1 / 210) \
+        .layout.annotations[0].text == "max length 256 (<1% cut)"
+    assert "(<1% cut)" in charts.token_length_histogram([10] * 209 + [300], max_length=256) \
+        .layout.annotations[0].text
+    assert "(0% cut)" in charts.token_length_histogram([10, 20], max_length=256).layout.annotations[0].text

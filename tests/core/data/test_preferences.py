@@ -186,3 +186,19 @@ def test_ordinary_fine_tuning_refuses_a_preference_dataset(home: Path) -> None:
         check_request(TrainRequest(info.id, "smollm2-135m-instruct", TrainConfig()))
     options = TrainConfig(training_kind="preference", lora=True)  # the run config's key (i23 contract)
     assert check_request(TrainRequest(info.id, "smollm2-135m-instruct", options))[0] == "causal-lm"
+
+
+def test_the_text_measured_for_a_pair_is_its_longer_side() -> None:
+    """The length chart and the truncation share measure the side that would be cut: a long rejected
+    answer beside a short chosen one counted as short (the chart said 0% cut, the report 6 pairs)."""
+    import json
+
+    import pandas as pd
+
+    from core.data.textchecks import texts_of
+
+    prompt = json.dumps([{"role": "user", "content": "Hi"}])
+    frame = pd.DataFrame({"prompt": [prompt, prompt], "chosen": ["short", "a much longer chosen answer"],
+                          "rejected": ["a much longer rejected answer", "no"]})
+    texts = texts_of(frame, "causal-lm", {"format": "preference"})
+    assert list(texts) == ["Hi\na much longer rejected answer", "Hi\na much longer chosen answer"]
