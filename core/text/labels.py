@@ -171,7 +171,9 @@ def metric_gain(name: str, value: Any) -> str:
     if _missing(value):
         return MISSING
     if is_share(name):
-        return f"{float(value) * 100:+.1f} pts"
+        points = float(value) * 100
+        # "-0.0" beside "+0.0" would read as a loss and a gain: below the shown precision it is neither
+        return "±0.0 pts" if round(points, 1) == 0 else f"{points:+.1f} pts"
     return ("+" if value >= 0 else "") + number(value)
 
 

@@ -25,5 +25,8 @@ def test_numbers_are_formatted_one_way_and_missing_is_a_dash() -> None:
     assert labels.metric_value("accuracy", None) == "—"
     assert labels.metric_value("accuracy", float("nan")) == "—"
     assert labels.metric_gain("accuracy", 0.041) == "+4.1 pts"
+    # 57.4 % beside 57.3 % showed "Δ -0.0 pts" next to another metric's "Δ +0.0 pts"
+    assert labels.metric_gain("macro_f1", -0.0004) == labels.metric_gain("accuracy", 0.0004) == "±0.0 pts"
+    assert labels.metric_gain("accuracy", -0.0006) == "-0.1 pts"
     assert labels.metric_gain("rmse", -0.5) == "-0.5"
     assert labels.number(1322) == "1,322"
