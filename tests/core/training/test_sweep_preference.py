@@ -139,3 +139,12 @@ def test_a_two_trial_dpo_sweep_on_the_tiny_chat_model_tells_the_study_the_stored
             assert [trial.intermediate_values[i + 1] for i in range(2)] == pytest.approx(losses)
     finally:
         storage.engine.dispose()
+    # the final run: the best trial's DPO settings on train + validation, scored once on the test pairs
+    final = sweep.make_final_run(info.id)
+    assert worker.run(final.id) == 0
+    final = runs.get_run(final.id)
+    assert final.status == "succeeded", (final.status_reason, training.run_logs(final.id, 50))
+    assert (final.config["training_kind"], final.config["beta"]) == \
+        ("preference", runs.get_run(best.run_id).config["beta"])
+    comparison = sweep.final_comparison(info.id)
+    assert comparison is not None and comparison["test"] == final.summary["test"]["dpo_loss"]
