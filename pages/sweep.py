@@ -7,7 +7,7 @@ from core.run_config import PRESETS, TrainConfig
 from core.text.labels import task_label
 from core.training import service as training
 from core.training import sweep
-from ui import access, state
+from ui import access, preference_form, state
 from ui.sweep_view import leaderboard_frame
 from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape
 
@@ -26,17 +26,27 @@ if access.allowed("train"):
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
-            models = [m for m in (call(catalog.list_models) or []) if dataset.task in m.tasks]
-            names = {m.key: m.name for m in models}
             left, right = st.columns(2)
-            model_key = left.selectbox("Model", list(names), key=state.SWEEP_MODEL,
-                                       format_func=lambda k: names.get(k, k))
-            preset = right.radio("Each trial starts from", list(PRESETS), key=state.SWEEP_PRESET,
-                                 horizontal=True, format_func=str.capitalize)
+            model_key, base, kind = None, None, ""
+            if preference_form.applies(dataset):  # DPO trials on top of the run the pairs came from
+                right.caption("Preference pairs: each trial is a DPO run on top of the model it starts from.")
+                parent = preference_form.parent_picker(dataset, state.SWEEP_PARENT, left)
+                request = call(training.preference_request, dataset.id,
+                               **training.parent_of(parent)) if parent else None
+                if request is not None:
+                    model_key, base, kind = request.model_key, request.config, request.config.training_kind
+            else:
+                models = [m for m in (call(catalog.list_models) or []) if dataset.task in m.tasks]
+                names = {m.key: m.name for m in models}
+                model_key = left.selectbox("Model", list(names), key=state.SWEEP_MODEL,
+                                           format_func=lambda k: names.get(k, k))
+                preset = right.radio("Each trial starts from", list(PRESETS), key=state.SWEEP_PRESET,
+                                     horizontal=True, format_func=str.capitalize)
             if model_key is not None:
-                wanted = (dataset.task, model_key)
+                wanted = (dataset.task, model_key, kind)
                 if st.session_state.get(state.SWEEP_SPACE_FOR) != wanted:  # a new model: its own defaults
-                    st.session_state[state.SWEEP_SPACE] = sweep.default_space(*wanted)
+                    st.session_state[state.SWEEP_SPACE] = sweep.default_space(dataset.task, model_key,
+                                                                              kind=kind)
                     st.session_state[state.SWEEP_SPACE_FOR] = wanted
                 space = st.text_area("Search space", key=state.SWEEP_SPACE, height=80,
                                      help="name=low..high (add :log for a log scale) or name=a|b|c, "
@@ -49,7 +59,7 @@ if access.allowed("train"):
                 budget = dict(trials=trials, minutes=minutes or None, space=space, parallel=parallel)
                 estimate = None
                 try:
-                    config = TrainConfig.from_preset(preset, task=dataset.task)
+                    config = base or TrainConfig.from_preset(preset, task=dataset.task)
                     estimate = sweep.estimate_sweep(dataset.id, model_key, config=config, **budget)
                     st.caption(f"{task_label(dataset.task)}. {estimate.sentence}")
                 except UserError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from core.entities import DatasetInfo
@@ -18,23 +20,31 @@ def applies(dataset: DatasetInfo) -> bool:
     return bool(call(training.is_preference_dataset, dataset))
 
 
+def parent_picker(dataset: DatasetInfo, key: str, container: Any = st) -> str | None:
+    """"Start from": the finished causal-LM runs and catalogue chat models, the run the pairs came from
+    first; the chosen reference (``run:N`` or a catalogue key, see ``parent_of``), or None (with a
+    warning) when there is nothing to start from. Shared by the Fine-tune and Sweep pages."""
+    options, default = call(training.parent_options, dataset.id) or ({}, None)
+    if not options:
+        container.warning("No finished chat run or chat model to start from: train one, or add one on the "
+                          "Models page.")
+        return None
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+    return container.selectbox("Start from", list(options), key=key, format_func=options.get,
+                               help="The finished chat run (its final weights) or catalogue model the "
+                                    "preferences train; the default is the run whose answers were judged.")
+
+
 def render(dataset: DatasetInfo) -> None:
     """Parent, beta, learning rate, steps, max length and LoRA rank; the estimate; the start button."""
     st.caption(md_escape(f"'{dataset.label}' holds preference pairs (prompt, chosen, rejected): the run "
                          "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
                          "model "
                          "you pick, whose own weights are the reference."))
-    options, default = call(training.parent_options, dataset.id) or ({}, None)
-    if not options:
-        st.warning("No finished chat run or chat model to start from: train one, or add one on the Models "
-                   "page.")
+    parent = parent_picker(dataset, state.FINETUNE_PREF_PARENT)
+    if parent is None:
         return
-    if st.session_state.get(state.FINETUNE_PREF_PARENT) not in options:
-        st.session_state[state.FINETUNE_PREF_PARENT] = default
-    parent = st.selectbox("Start from", list(options), key=state.FINETUNE_PREF_PARENT,
-                          format_func=options.get,
-                          help="The finished chat run (its final weights) or catalogue model the preferences "
-                               "train; the default is the run whose answers were judged.")
     defaults, helps = preference_defaults(dataset.task), field_help()
     a, b, c = st.columns(3)
     beta = a.number_input("Beta", 0.01, 10.0, float(defaults.get("beta", 0.1)), step=0.05,

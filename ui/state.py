@@ -151,6 +151,7 @@ EVALUATION_JUDGE = "evaluation_judge"
 # Sweep page (hyper-parameter sweeps)
 SWEEP_DATASET = "sweep_dataset"
 SWEEP_MODEL = "sweep_model"
+SWEEP_PARENT = "sweep_parent"  # a preference sweep's "Start from" (run:N or a catalogue chat model)
 SWEEP_PRESET = "sweep_preset"
 SWEEP_SPACE = "sweep_space"
 SWEEP_SPACE_FOR = "sweep_space_for"  # (task, model) whose default the space box was filled with

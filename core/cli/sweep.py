@@ -1,5 +1,7 @@
 """CLI: ``sweep --dataset ID --model KEY [--trials N] [--minutes M] [--space "..."] [--parallel K]``,
-``sweep show ID`` (the leaderboard) and ``sweep list`` (DESIGN §5).
+``sweep --dataset ID --kind preference --from-run RUN [--beta-range 0.05..0.5:log]`` (DPO runs on a
+preference dataset, on top of a finished run or a catalogue ``--model``), ``sweep show ID`` (the
+leaderboard) and ``sweep list`` (DESIGN §5).
 
 A sweep's trials are queued runs: any ``uclab worker`` trains them and moves the sweep on; with no
 worker alive the app's local worker starts. ``--wait`` also drives the sweep from this process
@@ -54,6 +56,7 @@ def _show(sweep_id: int) -> dict[str, Any]:
 
 def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import datasets
+    from core.data.preferences import is_preference
     from core.run_config import TrainConfig
     from core.store import workers
     from core.training import sweep
@@ -64,14 +67,24 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
         if args.id is None:
             raise ConfigError("Say which sweep to show: uclab sweep show ID.")
         return _show(args.id)
-    if args.dataset is None or args.model is None:
+    if args.dataset is None:
         raise ConfigError("Give --dataset ID and --model KEY to start a sweep (or: uclab sweep show ID).")
     if args.epochs is not None and args.max_steps is not None:
         raise ConfigError("Give either --epochs or --max-steps, not both.")
-    task = datasets.get_dataset(args.dataset).task
-    config = TrainConfig.from_preset(args.preset, task=task, epochs=args.epochs, max_steps=args.max_steps,
-                                     max_train_rows=args.max_train_rows, eval_every=args.eval_every,
-                                     seed=args.seed)
+    dataset = datasets.get_dataset(args.dataset)
+    kind = args.kind or ("preference" if args.from_run is not None or args.beta_range
+                         or is_preference(dataset) else "supervised")
+    if kind == "preference":
+        args.model, config, args.space = _preference_base(args)
+    else:
+        if args.from_run is not None or args.beta_range:
+            raise ConfigError("--from-run and --beta-range belong to a preference sweep; "
+                              "add --kind preference.")
+        if args.model is None:
+            raise ConfigError("Give --dataset ID and --model KEY to start a sweep (or: uclab sweep show ID).")
+        config = TrainConfig.from_preset(args.preset, task=dataset.task, epochs=args.epochs,
+                                         max_steps=args.max_steps, max_train_rows=args.max_train_rows,
+                                         eval_every=args.eval_every, seed=args.seed)
     alive = max(1, sum(w.slots for w in workers.live_workers()))
     estimate = sweep.estimate_sweep(args.dataset, args.model, trials=args.trials, minutes=args.minutes,
                                     space=args.space, parallel=args.parallel, config=config, workers=alive)
@@ -89,13 +102,42 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+def _preference_base(args: argparse.Namespace) -> tuple[str, Any, str | None]:
+    """A preference sweep's model, base config (``preference_request``: the task's preference defaults,
+    the parent) and space (--beta-range in place of the default's beta range)."""
+    from core.training.preference_runs import preference_request
+    from core.training.sweep_space import PREFERENCE_SPACE
+
+    if args.epochs is not None:
+        raise ConfigError("Preference training counts steps: give --max-steps instead of --epochs.")
+    if args.max_train_rows is not None:
+        raise ConfigError("--max-train-rows belongs to a supervised sweep; a preference sweep trains on "
+                          "every pair.")
+    request = preference_request(args.dataset, parent_run_id=args.from_run, model_key=args.model,
+                                 max_steps=args.max_steps, eval_every=args.eval_every, seed=args.seed)
+    space = args.space
+    if args.beta_range:
+        if space:
+            raise ConfigError("Give the range of beta either in --space or with --beta-range, not both.")
+        rule = args.beta_range.strip().removeprefix("beta=")
+        space = ", ".join(f"beta={rule}" if part.startswith("beta=") else part
+                          for part in PREFERENCE_SPACE.split(", "))
+    return request.model_key, request.config, space
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("sweep", help="search for the best settings: an Optuna study whose trials are runs "
                                      "(`sweep show ID`: its leaderboard; `sweep list`)")
     p.add_argument("action", nargs="?", choices=["show", "list"], help="show a sweep, or list them")
     p.add_argument("id", nargs="?", type=int, help="the sweep to show")
     p.add_argument("--dataset", type=int, help="dataset version id")
-    p.add_argument("--model", help="catalogue model key (see `models list`)")
+    p.add_argument("--model", help="catalogue model key (see `models list`); of a preference sweep: the "
+                                   "catalogue chat model the pairs train (or --from-run)")
+    p.add_argument("--kind", choices=["supervised", "preference"],
+                   help="the trials' training kind (default: preference on a preference dataset)")
+    p.add_argument("--from-run", type=int, help="a preference sweep's parent: the finished causal-LM run "
+                                                "whose weights each trial starts from")
+    p.add_argument("--beta-range", help='a preference sweep\'s range of DPO\'s beta, e.g. "0.05..0.5:log"')
     p.add_argument("--trials", type=int, help="trials to run (default 12 unless --minutes is given)")
     p.add_argument("--minutes", type=float, help="hand out no new trial after this many minutes")
     p.add_argument("--space", help='the search space, e.g. "learning_rate=1e-5..5e-4:log, epochs=1..4, '

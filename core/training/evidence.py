@@ -46,7 +46,7 @@ def gather_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = F
     phase(run_id, "Saving the model…")
     adapter.save(outcome.model, bundle.processing_class, run.folder.model, bundle.meta)
     if config.training_kind == PREFERENCE:
-        return preference_evidence(run, outcome)
+        return preference_evidence(run, outcome, validation_only=validation_only)
     summary: dict[str, Any] = {}
     for split in ("validation",) if validation_only else ("test", "validation"):
         if parts[split].empty:
@@ -126,15 +126,16 @@ def convert_for_engine(run_id: int, model_dir: Path) -> tuple[Path | None, str |
     return path, None
 
 
-def preference_evidence(run: PreparedRun, outcome: Any) -> dict[str, Any]:
+def preference_evidence(run: PreparedRun, outcome: Any, *, validation_only: bool = False) -> dict[str, Any]:
     """A preference run's evidence: both answers of each held-out pair scored by the run and by its
     parent (test and validation pairs), then its answers on the parent's own test split, scored like
-    the parent's were (same examples, same seed), so the two are compared example by example."""
+    the parent's were (same examples, same seed), so the two are compared example by example.
+    `validation_only` (a sweep's trial): the validation pairs alone (test is for the final run)."""
     run_id, parts, adapter, config = run.info.id, run.parts, run.adapter, run.config
     log = StoreRecorder(run_id, echo=True).log
     bundle = outcome.bundle
     summary: dict[str, Any] = {}
-    for split in ("test", "validation"):
+    for split in ("validation",) if validation_only else ("test", "validation"):
         if parts[split].empty:
             continue
         phase(run_id, f"Scoring {len(parts[split]):,} held-out {split} pairs with the run and its parent…",
@@ -147,6 +148,8 @@ def preference_evidence(run: PreparedRun, outcome: Any) -> dict[str, Any]:
             f"(parent {metrics.get('parent_preference_accuracy')}), reward accuracy "
             f"{metrics.get('reward_accuracy')}.")
     parent_id = config.parent_run_id
+    if validation_only:
+        return summary
     if parent_id is None:
         log("The parent is a catalogue model with no dataset of its own: answer quality is not compared.")
         return summary

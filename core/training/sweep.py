@@ -29,7 +29,7 @@ from typing import Any
 from core.config import get_settings
 from core.entities import RunStatus as S
 from core.errors import ConfigError, NotFoundError, UserError
-from core.run_config import TrainConfig
+from core.run_config import PREFERENCE, TrainConfig
 from core.store import db, runs
 from core.store import sweeps as store
 from core.store.orm import utcnow
@@ -51,6 +51,11 @@ MAX_PARALLEL = 64
 ORPHAN_AFTER = timedelta(minutes=2)  # a trial asked but never given a run (its process died)
 PRUNER_STARTUP_TRIALS = 2           # finished trials before the median means anything
 PRUNER_WARMUP_EVALUATIONS = 2       # evaluations count from 1: never prune on the first (too noisy)
+# A preference (DPO) run: the objective is the DPO loss on the validation pairs. The summary stores it
+# as "dpo_loss" (core.tasks.preference_metrics, after training); each evaluation during training
+# records TRL's eval loss (the same sigmoid DPO loss) as "loss": the name the pruner reads.
+PREFERENCE_METRIC = "dpo_loss"
+EVALUATION_NAMES = {PREFERENCE_METRIC: "loss"}
 
 __all__ = ["SweepInfo", "TrialRow", "advance_live_sweeps", "advance_sweep", "default_space",
            "estimate_sweep", "get_sweep", "list_sweeps", "objective_of", "start_sweep", "sweep_tag",
@@ -132,8 +137,11 @@ def _distributions(params: tuple[Param, ...]) -> dict[str, Any]:
 
 
 # -- starting -------------------------------------------------------------------------------------
-def objective_of(task: str, dataset_id: int) -> tuple[str, str]:
-    """The metric a sweep optimises on the validation split, and its direction."""
+def objective_of(task: str, dataset_id: int, *, config: TrainConfig | None = None) -> tuple[str, str]:
+    """The metric a sweep optimises on the validation split, and its direction; a preference `config`
+    (DPO): the validation DPO loss, lower is better."""
+    if config is not None and config.training_kind == PREFERENCE:
+        return PREFERENCE_METRIC, "minimize"
     spec = get_spec(task)
     if spec is None:
         raise ConfigError(f"Sweeps cannot optimise the task '{task}'.")
@@ -172,14 +180,15 @@ def start_sweep(dataset_id: int, model_key: str, *, trials: int | None = None, m
     if trials is None and minutes is None:
         trials = DEFAULT_TRIALS
     base = config or TrainConfig()
-    task, _dataset = check_request(TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base))
-    params = parse_space(space or default_space(task, model_key))
+    request = TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base)
+    task, _dataset = check_request(request)
+    params = _space(space, request, task)
     distributions = _distributions(params)
     for fixed in first_trials:
         unknown = set(fixed) - set(distributions)
         if unknown:
             raise ConfigError(f"The first trial names {', '.join(sorted(unknown))}, which the space lacks.")
-    metric, direction = objective_of(task, dataset_id)
+    metric, direction = objective_of(task, dataset_id, config=base)
     study_name = f"uclab-sweep-{utcnow():%Y%m%d%H%M%S%f}-{dataset_id}"
     info = store.create_sweep(study_name=study_name, dataset_id=dataset_id, model_key=model_key, task=task,
                               metric=metric, direction=direction, space=format_space(params),
@@ -196,6 +205,22 @@ def start_sweep(dataset_id: int, model_key: str, *, trials: int | None = None, m
     finally:
         storage.engine.dispose()
     return advance_sweep(info.id) if advance else info
+
+
+def _space(space: str | None, request: TrainRequest, task: str) -> tuple[Param, ...]:
+    """The parsed space (the task's default when none is given); a preference sweep is checked as its
+    runs are (core.training.preference_runs), and never sweeps epochs: a preference run counts steps."""
+    base = request.config
+    params = parse_space(space or default_space(task, request.model_key, kind=base.training_kind))
+    if base.training_kind == PREFERENCE:
+        from core.training.preference_runs import check_preference_request
+
+        check_preference_request(request)
+        if any(p.name == "epochs" for p in params):
+            raise ConfigError("Preference runs count steps: sweep max_steps instead of epochs.")
+    elif any(p.name == "beta" for p in params):
+        raise ConfigError("beta is DPO's setting: only a sweep of preference runs can sweep it.")
+    return params
 
 
 def sweep_tag(config: dict[str, Any]) -> dict[str, int] | None:
@@ -533,9 +558,10 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
     if workers is None:
         workers = max(1, sum(w.slots for w in worker_store.live_workers()))
     base = config or TrainConfig()
-    task, _ = check_request(TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base))
+    request = TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base)
+    task, _ = check_request(request)
     middle: dict[str, Any] = {}
-    for p in parse_space(space or default_space(task, model_key)):
+    for p in _space(space, request, task):
         if p.choices:
             middle[p.name] = p.choices[len(p.choices) // 2]
         else:
@@ -550,7 +576,7 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
     if minutes is not None:
         seconds = min(seconds, minutes * 60 + one.seconds)
     count = str(n) if trials is not None else f"Up to {n}"
-    metric, _direction = objective_of(task, dataset_id)
+    metric, _direction = objective_of(task, dataset_id, config=base)
     sentence = (f"Optimises the validation {metric}. {count} trials of about {_duration(one.seconds)} each, "
                 f"{at_once} at a time: about {_duration(seconds)} in all"
                 + (f" (stopped after {minutes:g} minutes)" if minutes is not None else "") + ".")
@@ -605,7 +631,8 @@ class TrialRecorder(StoreRecorder):
 
         info = store.get_sweep(int(self.tag["id"]))
         frame = runs.metrics_frame(self.run_id)  # every evaluation kept (a resumed run dropped later ones)
-        values = frame[(frame["split"] == "validation") & (frame["name"] == info.metric)]["value"].tolist()
+        name = EVALUATION_NAMES.get(info.metric, info.metric)
+        values = frame[(frame["split"] == "validation") & (frame["name"] == name)]["value"].tolist()
         if not values:
             return
         if self._storage is None:

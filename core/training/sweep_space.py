@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from core.errors import ConfigError
-from core.run_config import TrainConfig
+from core.run_config import PREFERENCE, TrainConfig
 from core.tasks.tabular_gbm import GBM_KEY
 
 # Space names that are not TrainConfig fields: where a trial's value goes.
@@ -20,7 +20,7 @@ MLP_OPTIONS = ("hidden_size", "layers", "dropout")
 GBM_OPTIONS = ("max_iter", "max_leaf_nodes", "l2_regularization", "gbm_learning_rate", "min_samples_leaf")
 CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
 SWEEPABLE = {"learning_rate", "epochs", "batch_size", "weight_decay", "warmup_ratio", "lora_rank",
-             "lora_alpha", "max_length", "max_steps"} | set(MLP_OPTIONS) | set(GBM_OPTIONS)
+             "lora_alpha", "max_length", "max_steps", "beta"} | set(MLP_OPTIONS) | set(GBM_OPTIONS)
 INT_NAMES = {"epochs", "batch_size", "lora_rank", "lora_alpha", "max_length", "max_steps", "hidden_size",
              "layers", "max_iter", "max_leaf_nodes", "min_samples_leaf"}
 
@@ -114,8 +114,15 @@ def format_space(params: tuple[Param, ...]) -> str:
     return ", ".join(p.describe() for p in params)
 
 
-def default_space(task: str, model_key: str) -> str:
-    """Sensible ranges for this task and model (shown, and editable, before a sweep starts)."""
+PREFERENCE_SPACE = "beta=0.05..0.5:log, learning_rate=5e-5..5e-4:log, lora_r=4|8|16"
+
+
+def default_space(task: str, model_key: str, *, kind: str = "") -> str:
+    """Sensible ranges for this task and model (shown, and editable, before a sweep starts); `kind`: the
+    base config's training_kind (a preference run sweeps DPO's beta, the rate and the LoRA rank: it
+    counts steps, not epochs)."""
+    if kind == PREFERENCE:
+        return PREFERENCE_SPACE
     if task == "tabular" and model_key == GBM_KEY:
         return ("gbm_learning_rate=0.02..0.3:log, max_iter=50..300, max_leaf_nodes=8..63, "
                 "l2_regularization=1e-6..1:log")

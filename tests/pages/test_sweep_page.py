@@ -91,3 +91,39 @@ def test_the_app_lists_the_sweep_page_and_the_finetune_page_points_to_it(open_pa
     gallery.import_gallery("iris")
     finetune = open_page("finetune")
     assert any("[Sweep](/sweep)" in m.value for m in finetune.markdown)
+
+
+def test_a_preference_dataset_sweeps_dpo_runs_from_the_run_the_pairs_came_from(
+        open_page: Callable[..., AppTest], launcher: NoLauncher) -> None:
+    from core.models.catalog import SMOLLM2_KEY
+    from core.training.sweep_space import PREFERENCE_SPACE
+    from tests.preference_data import add_pairs_dataset
+    from tests.training_data import add_text_dataset
+
+    chat = add_text_dataset(name="chat")
+    finished = []
+    for _ in range(2):
+        info = runs.create_run(dataset_id=chat, model_key=SMOLLM2_KEY, task="causal-lm",
+                               config=training.TrainConfig().to_dict(), seed=42)
+        runs.transition(info.id, "running", pid=1)
+        runs.transition(info.id, "succeeded")
+        finished.append(info.id)
+    other, parent = finished
+    pairs = add_pairs_dataset(info={"run_id": other})  # the pairs judged run `other`'s answers
+    at = open_page("sweep")
+    assert not at.exception
+    assert at.selectbox(key="sweep_dataset").value == pairs
+    assert at.selectbox(key="sweep_parent").value == f"run:{other}"  # the run the pairs came from
+    assert not [s for s in at.selectbox if s.key == "sweep_model"]
+    assert at.text_area(key="sweep_space").value == PREFERENCE_SPACE
+    assert any("Optimises the validation dpo_loss" in c.value for c in at.caption)
+    at.selectbox(key="sweep_parent").set_value(f"run:{parent}").run()
+    at.number_input(key="sweep_trials").set_value(2).run()
+    at.button(key="sweep_start").click().run()
+    assert not at.exception
+    [started] = sweep.list_sweeps()
+    assert (started.dataset_id, started.metric, started.direction) == (pairs, "dpo_loss", "minimize")
+    base = started.base_config
+    assert (base["training_kind"], base["parent_run_id"]) == ("preference", parent)
+    [trial] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
+    assert (trial.config["training_kind"], trial.config["parent_run_id"]) == ("preference", parent)
