@@ -20,6 +20,9 @@ from typing import Any
 
 # Words of metric names that are better when lower (losses, errors, perplexity, timings).
 LOWER_IS_BETTER_WORDS = ("loss", "mse", "mae", "rmse", "mape", "perplexity", "error", "runtime")
+# What a sentence or a table says of a preference run: the share of held-out pairs where it prefers the
+# chosen answer (core.tasks.preference_metrics).
+PREFERENCE_HEADLINE = "preference_accuracy"
 # The ranking order of a task that has no spec (inferred from the keys present).
 FALLBACK_RANK = ("macro_f1", "accuracy", "rmse", "r2", "f1")
 
@@ -254,12 +257,15 @@ def rank_metric(task: str, metrics: Mapping[str, Any]) -> str | None:
 
 def headline_metric(task: str, metrics: Mapping[str, Any]) -> str | None:
     """The one number a sentence about a run speaks of: the first of its displayed headline
-    (accuracy before macro F1) that ``metrics`` holds, else its rank metric."""
+    (accuracy before macro F1) that ``metrics`` holds, else its rank metric; a preference run, which
+    has neither (it is judged on held-out pairs, not ranked with its task's runs), its preference
+    accuracy."""
     spec = get_spec(task)
     names: tuple[str, ...] = spec.headline if spec else ()
     for other in spec.headline_from if spec else ():
         names += _BY_TASK[other].headline
-    return next((n for n in names if _number(metrics.get(n))), None) or rank_metric(task, metrics)
+    return (next((n for n in names if _number(metrics.get(n))), None) or rank_metric(task, metrics)
+            or (PREFERENCE_HEADLINE if _number(metrics.get(PREFERENCE_HEADLINE)) else None))
 
 
 def rank_value(task: str, metrics: Mapping[str, Any]) -> float | None:

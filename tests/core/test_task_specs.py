@@ -26,3 +26,12 @@ def test_a_changed_spec_changes_the_answer(monkeypatch) -> None:
     spec = replace(task_specs.get_spec("regression"), generates_text=True, reads_text=False)
     monkeypatch.setattr(task_specs, "_BY_TASK", {**task_specs._BY_TASK, "regression": spec})
     assert generates_text("regression") and not reads_text("regression")
+
+
+
+def test_a_preference_run_is_spoken_of_by_its_preference_accuracy() -> None:
+    """A DPO run has no perplexity or loss of a supervised run: the runs table said "—" for it."""
+    dpo = {"preference_accuracy": 0.2105, "reward_accuracy": 0.947, "dpo_loss": 0.66}
+    assert task_specs.headline_metric("causal-lm", dpo) == "preference_accuracy"
+    assert task_specs.headline_metric("causal-lm", {**dpo, "perplexity": 7.1}) == "perplexity"
+    assert task_specs.rank_metric("causal-lm", dpo) is None  # never ranked against supervised runs
