@@ -36,6 +36,7 @@ from core.store.orm import utcnow
 from core.store.sweeps import SweepInfo
 from core.task_specs import get_spec, higher_is_better
 from core.tasks.intervals import wilson_interval
+from core.text.labels import metric_label
 from core.training import queue
 from core.training.estimates import estimate_run
 from core.training.prepare import FIT_ON
@@ -577,7 +578,8 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
         seconds = min(seconds, minutes * 60 + one.seconds)
     count = str(n) if trials is not None else f"Up to {n}"
     metric, _direction = objective_of(task, dataset_id, config=base)
-    sentence = (f"Optimises the validation {metric}. {count} trials of about {_duration(one.seconds)} each, "
+    sentence = (f"Optimises {metric_label(metric)} on the validation split. {count} trials of about "
+                f"{_duration(one.seconds)} each, "
                 f"{at_once} at a time: about {_duration(seconds)} in all"
                 + (f" (stopped after {minutes:g} minutes)" if minutes is not None else "") + ".")
     return SweepEstimate(trials=n, parallel=at_once, trial_seconds=one.seconds, seconds=seconds,

@@ -38,7 +38,8 @@ def test_the_page_fills_the_models_space_estimates_and_starts_a_sweep(open_page:
     assert not at.exception
     assert at.selectbox(key="sweep_model").value == "mlp"
     assert at.text_area(key="sweep_space").value == sweep.default_space("tabular", "mlp")
-    assert any("Optimises the validation macro_f1" in c.value for c in at.caption)
+    assert any("Optimises Macro F1 (classes weigh equally) on the validation split" in c.value
+               for c in at.caption)
     at.text_area(key="sweep_space").set_value("learning_rate=1e-3..3e-2:log").run()
     at.number_input(key="sweep_trials").set_value(3).run()
     at.number_input(key="sweep_parallel").set_value(2).run()
@@ -116,7 +117,8 @@ def test_a_preference_dataset_sweeps_dpo_runs_from_the_run_the_pairs_came_from(
     assert at.selectbox(key="sweep_parent").value == f"run:{other}"  # the run the pairs came from
     assert not [s for s in at.selectbox if s.key == "sweep_model"]
     assert at.text_area(key="sweep_space").value == PREFERENCE_SPACE
-    assert any("Optimises the validation dpo_loss" in c.value for c in at.caption)
+    assert any("Optimises DPO loss (lower is better) on the validation split" in c.value
+               for c in at.caption)
     at.selectbox(key="sweep_parent").set_value(f"run:{parent}").run()
     at.number_input(key="sweep_trials").set_value(2).run()
     at.button(key="sweep_start").click().run()
