@@ -232,7 +232,7 @@ def show_estimate(dataset_id: int, model_key: str, config: TrainConfig,
     avail = f" of {size(estimate.available_bytes)} free" if estimate.available_bytes else ""
     c.metric("Memory (estimate)", size(estimate.memory_bytes), help=f"Peak memory{avail}.")
     d.metric("Samples/s (estimate)", f"{estimate.samples_per_second:,.1f}", help=estimate.speed_source)
-    st.caption(md_escape(f"Duration: {estimate.covers} Speed from {estimate.speed_source}. Rough (±50 %) "
+    st.caption(md_escape(f"Duration: {estimate.covers} Speed: {estimate.speed_source}. Rough (±50 %) "
                          "until a run of this model and task has finished here; later estimates use the "
                          "speed and overheads that run measured."))
     for warning in estimate.warnings:
