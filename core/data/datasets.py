@@ -7,6 +7,7 @@ plus a ``datasets`` row holding its content hash, mapping, split sizes and quali
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -323,6 +324,13 @@ def reading_problem(dataset_id: int, model_key: str) -> str | None:
     """The sentence that a model cannot read a saved version's text (its tokenizer leaves too much of
     it unknown), with the catalogue models that can; None when it reads it or has no tokenizer."""
     info = get_dataset(dataset_id)
-    frame = load_dataset_frame(dataset_id, "train")
-    texts = texts_of(frame, info.task, canonical_mapping(info.mapping)) if len(frame) else None
-    return reading_warning(texts, model_key=model_key, task=info.task)
+    # The Models page asks on every rerun: a version never changes, so its file and a model are read once.
+    return _reading_problem(str(dataset_file(info)), info.content_hash, model_key, info.task,
+                            json.dumps(canonical_mapping(info.mapping), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _reading_problem(path: str, _digest: str, model_key: str, task: str, mapping: str) -> str | None:
+    frame = pd.read_parquet(path, filters=[("split", "==", "train")])
+    texts = texts_of(frame, task, json.loads(mapping)) if len(frame) else None
+    return reading_warning(texts, model_key=model_key, task=task)
