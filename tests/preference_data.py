@@ -10,9 +10,7 @@ import random
 
 import pandas as pd
 
-from core.config import get_settings
-from core.store import orm
-from core.store.db import session_scope
+from tests.training_data import add_canonical_dataset
 
 CHOSEN = ["It is Paris.", "It is grapes.", "It is village.", "It is oranges."]
 REJECTED = ["It is dog.", "It is wizard.", "It is brown.", "It is lazy."]
@@ -35,19 +33,7 @@ def add_pairs_dataset(frame: pd.DataFrame | None = None, name: str = "pairs",
                       info: dict | None = None) -> int:
     """Store a preference dataset version (the canonical columns of core.data.preferences); its id."""
     frame = pairs_frame() if frame is None else frame
-    settings = get_settings()
-    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
-    with session_scope(write=True) as s:
-        row = orm.Dataset(name=name, version=1, task="causal-lm", source_filename=f"{name}.jsonl",
-                          content_hash=f"h{random.random()}", path="",
-                          mapping={"format": "preference", "prompt": "prompt", "chosen": "chosen",
-                                   "rejected": "rejected"},
-                          split_sizes=frame["split"].value_counts().to_dict(), quality={},
-                          info={"preference": {"source": "upload", **(info or {})}}, row_count=len(frame))
-        s.add(row)
-        s.flush()
-        path = settings.datasets_dir / f"{row.id}.parquet"
-        frame.to_parquet(path, index=False)
-        row.path = settings.relative(path)
-        row.version = row.id
-        return row.id
+    return add_canonical_dataset(
+        frame, name=name, task="causal-lm", suffix="jsonl",
+        mapping={"format": "preference", "prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
+        info={"preference": {"source": "upload", **(info or {})}})

@@ -59,13 +59,19 @@ def add_text_dataset(frame: pd.DataFrame | None = None, task: str = "classificat
                      name: str = "reviews") -> int:
     """Store a canonical frame as a dataset version and return its id."""
     frame = text_frame(task=task) if frame is None else frame
+    return add_canonical_dataset(frame, name=name, task=task, mapping={"text": "text", "label": "label"},
+                                 suffix="csv")
+
+
+def add_canonical_dataset(frame: pd.DataFrame, *, name: str, task: str, mapping: dict, suffix: str,
+                          info: dict | None = None) -> int:
+    """Write a canonical frame (with its split column) as a dataset version's file and row; its id."""
     settings = get_settings()
     settings.datasets_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(write=True) as s:
-        row = orm.Dataset(name=name, version=1, task=task, source_filename=f"{name}.csv",
-                          content_hash=f"h{random.random()}", path="",
-                          mapping={"text": "text", "label": "label"},
-                          split_sizes=frame["split"].value_counts().to_dict(), quality={}, info={},
+        row = orm.Dataset(name=name, version=1, task=task, source_filename=f"{name}.{suffix}",
+                          content_hash=f"h{random.random()}", path="", mapping=mapping,
+                          split_sizes=frame["split"].value_counts().to_dict(), quality={}, info=info or {},
                           row_count=len(frame))
         s.add(row)
         s.flush()
