@@ -83,3 +83,20 @@ def add_predictions(run_id: int, labels: list[str], predicted: list[str], split:
             ev = orm.Evaluation(run_id=run_id, split=split, model=model, metrics={})
             s.add(ev)
         ev.predictions_path = settings.relative(path)
+
+
+def finished_chat_run(dataset_id: int, key: str, weights: Any) -> int:
+    """A succeeded causal-LM run whose saved model is a copy of `weights` (as the worker leaves it)."""
+    import os
+    import shutil
+
+    from core.store import runs
+    from core.training import service as training
+
+    run = runs.create_run(dataset_id=dataset_id, model_key=key, task="causal-lm",
+                          config=training.TrainConfig().to_dict(), seed=42)
+    folder = get_settings().runs_dir / str(run.id)
+    shutil.copytree(weights, folder / "model")
+    runs.transition(run.id, "running", pid=os.getpid())
+    runs.transition(run.id, "succeeded", output_dir=get_settings().relative(folder))
+    return run.id

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from core.cli import main
-from core.config import get_settings
 from core.data import datasets
+from tests.fake_runs import finished_chat_run
 
 
 def _pairs() -> int:
@@ -23,18 +21,7 @@ def _pairs() -> int:
                                  task="causal-lm", split=datasets.SplitConfig(0.2, 0.25, 1)).id
 
 
-def _finished_run(dataset_id: int, key: str, weights: Path) -> int:
-    """A succeeded causal-LM run whose saved model is the tiny chat model (as the worker leaves it)."""
-    from core.store import runs
-    from core.training import service as training
-
-    run = runs.create_run(dataset_id=dataset_id, model_key=key, task="causal-lm",
-                          config=training.TrainConfig().to_dict(), seed=42)
-    folder = get_settings().runs_dir / str(run.id)
-    shutil.copytree(weights, folder / "model")
-    runs.transition(run.id, "running", pid=os.getpid())
-    runs.transition(run.id, "succeeded", output_dir=get_settings().relative(folder))
-    return run.id
+_finished_run = finished_chat_run
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[dict, str]:

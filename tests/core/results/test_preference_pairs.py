@@ -3,19 +3,17 @@ corrections and thumbs, and references against a run's own answers; each saved w
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from core.config import get_settings
 from core.data import datasets
 from core.data.preferences import is_preference, load_pairs, preference_facts
 from core.errors import UserError
 from core.results import preference_pairs as pp
 from core.results import review
+from tests.fake_runs import finished_chat_run
 
 
 def _review(n: int, seed: int = 5, model_a: str = "base", model_b: str = "run:99") -> int:
@@ -131,17 +129,7 @@ def _chat_dataset() -> int:
                                  task="causal-lm", split=datasets.SplitConfig(0.2, 0.2, 1)).id
 
 
-def _finished_run(dataset_id: int, key: str, weights: Path) -> int:
-    from core.store import runs
-    from core.training import service as training
-
-    run = runs.create_run(dataset_id=dataset_id, model_key=key, task="causal-lm",
-                          config=training.TrainConfig().to_dict(), seed=42)
-    folder = get_settings().runs_dir / str(run.id)
-    shutil.copytree(weights, folder / "model")
-    runs.transition(run.id, "running", pid=os.getpid())
-    runs.transition(run.id, "succeeded", output_dir=get_settings().relative(folder))
-    return run.id
+_finished_run = finished_chat_run
 
 
 def test_references_against_the_runs_own_wrong_answers_on_train_prompts(
