@@ -12,6 +12,12 @@ over its own cache exactly as a lone prompt does: greedy answers are the one-at-
 ``LlamaEngine.generate`` (tests/core/ml/test_llama_batch.py checks it token for token). Each sequence
 samples with the sampler chain ``LlamaEngine.generate`` builds (seeded per prompt) and stops on its
 own at an end token, its stop text or its token budget.
+
+Prompts built from one template share their first tokens (a chat template's system prompt: 24 of the
+37 tokens of a typical chat-pairs prompt). That shared prefix is decoded once, into a sequence of its
+own, and each slot starts from a copy of its cache (``llama_memory_seq_cp``) before it decodes the rest
+of its prompt: about a third of the prompt tokens in a chat evaluation. A token's keys and values
+depend only on the tokens before it, so the answers stay the one-at-a-time answers.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ UNIFIED = False  # one key/value buffer for all sequences instead of a stream ea
 # decoded together, but its kernel is not batch-invariant: 2 of 24 SmolLM2 answers then differ from the
 # same prompts decoded one at a time (bench/evaluate.py), so it stays off
 FLASH = False
+MIN_SHARED = 4  # fewer shared prefix tokens than this are decoded with each prompt, not copied
 PENALTY_WINDOW = 64  # the last tokens a repetition penalty looks at (llama-cpp-python's default)
 Progress = Callable[[int, int], None]
 
@@ -76,14 +83,26 @@ def sampler_chain(settings: GenerationSettings, seed: int, n_vocab: int) -> Any:
     return chain
 
 
-def _context(model: Any, slots: int, cells: int, n_batch: int, threads: int) -> Any:
+def shared_prefix(prompts: Sequence[list[int]]) -> int:
+    """How many first tokens every prompt shares, leaving each at least one token of its own (the token
+    whose logits give its first answer token); 0 when fewer than ``MIN_SHARED``."""
+    if len(prompts) < 2:
+        return 0
+    first, limit = prompts[0], min(len(ids) for ids in prompts) - 1
+    n = 0
+    while n < limit and all(ids[n] == first[n] for ids in prompts):
+        n += 1
+    return n if n >= MIN_SHARED else 0
+
+
+def _context(model: Any, streams: int, cells: int, n_batch: int, threads: int) -> Any:
     import llama_cpp
 
     params = llama_cpp.llama_context_default_params()
-    params.n_ctx = cells * slots
+    params.n_ctx = cells * streams
     params.n_batch = n_batch
     params.n_ubatch = min(n_batch, 512)
-    params.n_seq_max = slots
+    params.n_seq_max = streams
     params.kv_unified = UNIFIED  # a stream per sequence: each attends over its own cache, as when alone
     params.n_threads = params.n_threads_batch = threads
     params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if FLASH
@@ -91,7 +110,7 @@ def _context(model: Any, slots: int, cells: int, n_batch: int, threads: int) -> 
     params.no_perf = True
     ctx = llama_cpp.llama_init_from_model(model, params)
     if ctx is None:
-        raise RuntimeError(f"llama.cpp could not create a context for {slots} sequences of {cells} tokens")
+        raise RuntimeError(f"llama.cpp could not create a context for {streams} sequences of {cells} tokens")
     return ctx
 
 
@@ -116,10 +135,16 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
     longest = max(len(ids) for ids in prompts)
     cells = -(-(longest + settings.max_new_tokens + 1) // PAD) * PAD
     n_batch = max(512, longest + slots)
-    ctx = _context(model, slots, cells, n_batch, threads)
+    shared = shared_prefix(prompts)
+    prefix_seq = slots  # the sequence holding the shared prefix's cache, copied into each slot it starts
+    ctx = _context(model, slots + (1 if shared else 0), cells, n_batch, threads)
     batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
     memory = llama_cpp.llama_get_memory(ctx)
-    waiting = deque(range(len(prompts)))
+    # shortest first: the prompts starting together get consecutive sequence ids in order of length, and
+    # llama.cpp splits a batch of several streams into micro-batches of consecutive sequences with the
+    # same number of tokens each, so then the prompts still unfinished after each micro-batch are one
+    # run of ids (unsorted, every shorter prompt between two longer ones split the rest into more passes)
+    waiting = deque(sorted(range(len(prompts)), key=lambda i: len(prompts[i])))
     active: dict[int, _Sequence] = {}
     free = list(range(slots - 1, -1, -1))  # sequence ids; the lowest is taken first
     done = 0
@@ -180,21 +205,27 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
             take(state, llama_cpp.llama_sampler_sample(state.sampler, ctx, state.row))
 
     try:
+        if shared:
+            for pos, token in enumerate(prompts[0][:shared]):
+                add(token, pos, prefix_seq, False)
+            decode()
         while waiting or active:
             # free slots take waiting prompts: their tokens in one batch, logits of each last token
             batch.n_tokens = 0
             started: list[_Sequence] = []
-            while waiting and free and batch.n_tokens + len(prompts[waiting[0]]) <= n_batch:
+            while waiting and free and batch.n_tokens + len(prompts[waiting[0]]) - shared <= n_batch:
                 index = waiting.popleft()
                 ids = prompts[index]
                 seq = free.pop()
                 llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)  # a throw-away token may sit there
+                if shared:  # the whole stream is copied when the next batch is decoded
+                    llama_cpp.llama_memory_seq_cp(memory, prefix_seq, seq, -1, -1)
                 state = _Sequence(index=index, seq=seq, pos=len(ids),
                                   budget=max(1, min(settings.max_new_tokens, cells - len(ids) - 1)),
                                   sampler=sampler_chain(settings, seed + index, n_vocab),
                                   scanner=StopScanner(settings.stop) if settings.stop else None)
-                for pos, token in enumerate(ids):
-                    state.row = add(token, pos, state.seq, pos == len(ids) - 1)
+                for pos in range(shared, len(ids)):
+                    state.row = add(ids[pos], pos, state.seq, pos == len(ids) - 1)
                 active[state.seq] = state
                 started.append(state)
             if started:

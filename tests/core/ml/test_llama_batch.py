@@ -98,3 +98,47 @@ def test_progress_counts_every_prompt_and_an_empty_prompt_is_refused(engine, pro
     assert seen[-1] == (len(prompts), len(prompts)) and len(seen) == len(prompts)
     with pytest.raises(ValueError, match="empty"):
         engine.answer_many([prompts[0], []], llama_engine.GREEDY, set())
+
+
+def test_a_shared_system_prompt_is_decoded_once_and_the_answers_stay_the_one_at_a_time_answers(
+        engine, monkeypatch) -> None:
+    import llama_cpp
+
+    from core.ml.llama_batch import shared_prefix
+
+    tok = build_tokenizer()
+    system = "<|im_start|>system\nYou are a helpful assistant who answers briefly.<|im_end|>\n"
+    prompts = [tok(f"{system}<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
+               for q in QUESTIONS]
+    common = shared_prefix(prompts)
+    assert common > 40  # the system prompt and the user turn's start
+    prompts.append(prompts[0][:common + 1])  # a prompt that is all shared prefix but its last token
+    shared = shared_prefix(prompts)
+    assert shared == common
+    settings = replace(llama_engine.GREEDY, max_new_tokens=12)
+    alone = [_alone(engine, ids, settings, set(), k)[1] for k, ids in enumerate(prompts)]
+    decoded: list[tuple[int, int, bool]] = []  # (sequence, position, logits wanted) of every token decoded
+    real = llama_cpp.llama_decode
+
+    def counting(ctx, batch):
+        decoded.extend((batch.seq_id[i][0], batch.pos[i], bool(batch.logits[i]))
+                       for i in range(batch.n_tokens))
+        return real(ctx, batch)
+    monkeypatch.setattr(llama_cpp, "llama_decode", counting)
+    slots = 3
+    together = engine.answer_many(prompts, settings, set(), slots=slots)
+    assert [a.data for a in together] == alone
+    # the shared tokens are decoded once, into a sequence of their own; the slots decode only what
+    # follows them (and, in an idle slot between running ones, a throw-away token at position 0)
+    assert sorted(pos for seq, pos, _ in decoded if seq == slots) == list(range(shared))
+    early = [(pos, wanted) for seq, pos, wanted in decoded if seq < slots and pos < shared]
+    assert all(pos == 0 and not wanted for pos, wanted in early)
+
+
+def test_prompts_without_a_long_shared_start_share_nothing() -> None:
+    from core.ml.llama_batch import MIN_SHARED, shared_prefix
+
+    assert shared_prefix([[1, 2, 3, 4, 5, 6]]) == 0  # one prompt: nothing to share
+    assert shared_prefix([[1, 2, 3, 9], [1, 2, 3, 8]]) == 0 if MIN_SHARED > 3 else 3
+    assert shared_prefix([[1, 2, 3, 4, 5, 9], [1, 2, 3, 4, 5, 8]]) == 5
+    assert shared_prefix([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7]]) == 4  # the shorter keeps its last token
