@@ -5,8 +5,10 @@ SmolLM2-135M-Instruct answers the first N test prompts of the chat-pairs gallery
 references (``core.inference.answers.answer_budget``):
 
 * engine     – ``core.ml.batch_generation.greedy_batch`` with engine "auto": llama.cpp on the model's
-               engine GGUF, ``--slots`` sequences decoded together (the evaluation path on a CPU);
-* llama1     – the same with one slot: llama.cpp one prompt after another (the path before batching);
+               engine GGUF, ``--slots`` sequences decoded together, on one context per CPU thread side
+               by side (``llama_batch.lanes_for``; the evaluation path on a CPU);
+* lane1      – the same on one context using every thread (the path before contexts side by side);
+* llama1     – one context, one slot: llama.cpp one prompt after another (the path before batching);
 * batched    – the same function with engine "exact" and ``--batch-size`` (default 8): transformers'
                ``generate`` on prompts sorted by length, left-padded (the path before llama.cpp);
 * one by one – ``--single``: engine "exact" with batch size 1.
@@ -60,6 +62,7 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
     from core.inference.generation import get_loaded
     from core.ml import device as devices
     from core.ml.batch_generation import greedy_batch
+    from core.ml.llama_batch import lanes_for
 
     loaded = get_loaded(KEY)
     if gguf:  # another GGUF file for the engine path (e.g. Q8_0), instead of the engine's own
@@ -69,7 +72,8 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
     prompts, references = _prompts(examples)
     budget = answer_budget(loaded, references, cap=64)
     paths = {"engine": {"engine": "auto", "batch_size": batch_size, "slots": slots},
-             "llama1": {"engine": "auto", "batch_size": batch_size, "slots": 1},
+             "lane1": {"engine": "auto", "batch_size": batch_size, "slots": slots, "lanes": 1},
+             "llama1": {"engine": "auto", "batch_size": batch_size, "slots": 1, "lanes": 1},
              "batched": {"engine": "exact", "batch_size": batch_size}}
     if single:
         paths["single"] = {"engine": "exact", "batch_size": 1}
@@ -100,6 +104,8 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
             "batch_size": batch_size, "max_new_tokens": budget, "reps": reps,
             "examples_per_s": speed, "engine_vs_batched": speed["engine"] / speed["batched"],
             "engine_vs_llama1": speed["engine"] / speed["llama1"],
+            "engine_vs_lane1": speed["engine"] / speed["lane1"],
+            "lanes": lanes_for(len(prompts), loaded.llama().threads) if engine_name == "llama.cpp" else None,
             "examples_per_cpu_s": per_cpu,
             "engine_vs_batched_per_cpu_s": per_cpu["engine"] / per_cpu["batched"],
             "seconds": times,
@@ -124,7 +130,8 @@ def main() -> int:
         print(f"{result['examples']} chat-pairs prompts, max_new_tokens {result['max_new_tokens']}, "
               f"{result['cpu']} ({result['device']}; CPU bf16: {result['cpu_has_bf16']}, model bf16: "
               f"{result['model_bf16']}); the engine path runs on {result['engine']} ({result['gguf']}) with "
-              f"{result['slots']} slots; load average {' '.join(f'{x:.2f}' for x in result['load'])}")
+              f"{result['slots']} slots on {result['lanes']} contexts side by side; load average "
+              f"{' '.join(f'{x:.2f}' for x in result['load'])}")
         for name, speed in result["examples_per_s"].items():
             runs = " ".join(f"{t:.1f}" for t in result["seconds"][name])
             print(f"  {name:<8} {speed:6.2f} examples/s  {result['examples_per_cpu_s'][name]:6.2f} "
@@ -132,6 +139,7 @@ def main() -> int:
                   f"{result['same_as_batched'][name]}/{result['examples']}")
         print(f"  engine / batched torch = {result['engine_vs_batched']:.2f}x wall, "
               f"{result['engine_vs_batched_per_cpu_s']:.2f}x per CPU-second   (target >= 2x)")
+        print(f"  engine / one context = {result['engine_vs_lane1']:.2f}x")
         print(f"  engine / llama.cpp one at a time = {result['engine_vs_llama1']:.2f}x; identical answers: "
               f"{result['engine_same_as_llama1']}/{result['examples']}")
     return 0

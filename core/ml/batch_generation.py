@@ -41,16 +41,16 @@ def _pad_id(loaded: LoadedModel, eos: set[int]) -> int:
 @torch.inference_mode()
 def greedy_batch(loaded: LoadedModel, prompts: Sequence[dict[str, Any]], max_new_tokens: int,
                  batch_size: int = 8, progress: Progress | None = None, engine: str = AUTO,
-                 slots: int | None = None) -> list[str]:
+                 slots: int | None = None, lanes: int | None = None) -> list[str]:
     """Greedy answers to prompts on ``engine`` (as ``LoadedModel.engine_for`` resolves it): llama.cpp
-    ``slots`` sequences at a time (its default when None), or transformers ``batch_size`` at a time
-    holding the model's lock."""
+    ``slots`` sequences at a time on ``lanes`` contexts (its defaults when None), or transformers
+    ``batch_size`` at a time holding the model's lock."""
     if not prompts:
         return []
     if loaded.engine_for(engine)[0] == LLAMA:
         llama = loaded.llama()
         pieces = llama.greedy([_ids(loaded, p) for p in prompts], max_new_tokens, loaded.eos_ids, progress,
-                              **({"slots": slots} if slots else {}))
+                              **({"slots": slots} if slots else {}), lanes=lanes)
         return [complete_bytes(b).strip() for b in pieces]
     model, tok = loaded.model, loaded.hf_tokenizer
     eos = eos_ids(loaded)

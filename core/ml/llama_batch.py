@@ -22,6 +22,7 @@ depend only on the tokens before it, so the answers stay the one-at-a-time answe
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ UNIFIED = False  # one key/value buffer for all sequences instead of a stream ea
 # decoded together, but its kernel is not batch-invariant: 2 of 24 SmolLM2 answers then differ from the
 # same prompts decoded one at a time (bench/evaluate.py), so it stays off
 FLASH = False
+MIN_PER_LANE = 4  # prompts a context needs before answers are split over another context
 MIN_SHARED = 4  # fewer shared prefix tokens than this are decoded with each prompt, not copied
 PENALTY_WINDOW = 64  # the last tokens a repetition penalty looks at (llama-cpp-python's default)
 Progress = Callable[[int, int], None]
@@ -117,12 +119,14 @@ def _context(model: Any, streams: int, cells: int, n_batch: int, threads: int) -
 def decode_together(model: Any, prompts: Sequence[list[int]], settings: GenerationSettings,
                     eos_ids: set[int], piece: Callable[[int], bytes], *, slots: int, threads: int,
                     n_vocab: int, progress: Progress | None = None,
-                    on_token: Callable[[int, int, bytes], bool] | None = None) -> list[BatchAnswer]:
+                    on_token: Callable[[int, int, bytes], bool] | None = None,
+                    numbers: Sequence[int] | None = None) -> list[BatchAnswer]:
     """Answer every prompt (token ids) on the llama.cpp ``model``, ``slots`` sequences at a time.
 
     Prompt ``k`` samples with seed ``settings.seed + k`` (greedy when the temperature is 0), writes at
     most ``settings.max_new_tokens`` and ends at an end token or at ``settings.stop``; ``piece`` turns a
     token into its bytes and ``on_token(k, token, bytes)`` (False stops prompt ``k``) hears each one.
+    ``numbers`` gives the prompts other numbers ``k`` (their places in a larger request: ``decode_in_lanes``).
     """
     import llama_cpp
 
@@ -131,6 +135,7 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
     answers = [BatchAnswer() for _ in prompts]
     if not prompts:
         return answers
+    number = list(numbers) if numbers is not None else list(range(len(prompts)))
     slots = max(1, min(slots, len(prompts)))
     longest = max(len(ids) for ids in prompts)
     cells = -(-(longest + settings.max_new_tokens + 1) // PAD) * PAD
@@ -185,7 +190,7 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
         data = piece(token)
         state.answer.tokens += 1
         state.answer.data += data
-        keep = on_token(state.index, token, data) if on_token is not None else True
+        keep = on_token(number[state.index], token, data) if on_token is not None else True
         if state.scanner is not None:
             text = state.answer.data.decode("utf-8", errors="replace")
             cut = state.scanner.first(text)
@@ -222,7 +227,7 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
                     llama_cpp.llama_memory_seq_cp(memory, prefix_seq, seq, -1, -1)
                 state = _Sequence(index=index, seq=seq, pos=len(ids),
                                   budget=max(1, min(settings.max_new_tokens, cells - len(ids) - 1)),
-                                  sampler=sampler_chain(settings, seed + index, n_vocab),
+                                  sampler=sampler_chain(settings, seed + number[index], n_vocab),
                                   scanner=StopScanner(settings.stop) if settings.stop else None)
                 for pos in range(shared, len(ids)):
                     state.row = add(ids[pos], pos, state.seq, pos == len(ids) - 1)
@@ -253,4 +258,63 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
             llama_cpp.llama_sampler_free(state.sampler)
         llama_cpp.llama_batch_free(batch)
         llama_cpp.llama_free(ctx)
+    return answers
+
+
+def lanes_for(prompts: int, threads: int) -> int:
+    """Contexts that decode side by side: one per thread while each gets ``MIN_PER_LANE`` prompts."""
+    return max(1, min(threads, prompts // MIN_PER_LANE))
+
+
+def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: GenerationSettings,
+                    eos_ids: set[int], piece: Callable[[int], bytes], *, slots: int, threads: int,
+                    n_vocab: int, lanes: int, progress: Progress | None = None,
+                    on_token: Callable[[int, int, bytes], bool] | None = None) -> list[BatchAnswer]:
+    """``decode_together`` on ``lanes`` contexts of the same model at once, each with its share of the
+    prompts (dealt in order of length), of the slots and of the threads, on threads of this process
+    (llama.cpp lets go of Python's lock while it decodes). Prompt ``k`` keeps seed ``settings.seed + k``,
+    so the answers are those of one context; ``progress`` is called on the calling thread and
+    ``on_token`` on a lane's thread, one call at a time.
+    """
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    lanes = max(1, min(lanes, len(prompts)))
+    if lanes == 1:
+        return decode_together(model, prompts, settings, eos_ids, piece, slots=slots, threads=threads,
+                               n_vocab=n_vocab, progress=progress, on_token=on_token)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    shares = [order[k::lanes] for k in range(lanes)]
+    finished: queue.Queue[int] = queue.Queue()
+    lock = threading.Lock()
+
+    def heard(k: int, token: int, data: bytes) -> bool:
+        with lock:
+            return on_token(k, token, data) if on_token is not None else True
+
+    def lane(share: list[int]) -> list[BatchAnswer]:
+        return decode_together(model, [prompts[i] for i in share], settings, eos_ids, piece,
+                               slots=-(-slots // lanes), threads=max(1, threads // lanes), n_vocab=n_vocab,
+                               progress=lambda _done, _total: finished.put(1),
+                               on_token=heard if on_token is not None else None, numbers=share)
+
+    answers = [BatchAnswer() for _ in prompts]
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="llama-lane") as pool:
+        futures = [pool.submit(lane, share) for share in shares]
+        done = 0
+        while done < len(prompts) and not all(f.done() for f in futures):
+            try:
+                finished.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            done += 1
+            if progress is not None:
+                progress(done, len(prompts))
+        for share, future in zip(shares, futures, strict=True):
+            for i, answer in zip(share, future.result(), strict=True):  # a lane's error is raised here
+                answers[i] = answer
+    while progress is not None and done < len(prompts):  # the last ones heard after the lanes ended
+        finished.get_nowait()
+        done += 1
+        progress(done, len(prompts))
     return answers

@@ -135,26 +135,30 @@ class LlamaEngine:
     def answer_many(self, prompts: list[list[int]], settings: GenerationSettings, eos_ids: set[int],
                     progress: Callable[[int, int], None] | None = None,
                     on_token: Callable[[int, int, bytes], bool] | None = None,
-                    slots: int = SLOTS) -> list[BatchAnswer]:
-        """Answers to many prompts, ``slots`` sequences decoded together (``core.ml.llama_batch``):
-        prompt ``k`` samples with seed ``settings.seed + k``, as ``generate`` with ``seed_offset=k``."""
-        from core.ml.llama_batch import decode_together
+                    slots: int = SLOTS, lanes: int | None = None) -> list[BatchAnswer]:
+        """Answers to many prompts, ``slots`` sequences decoded together (``core.ml.llama_batch``) on
+        ``lanes`` contexts side by side (``llama_batch.lanes_for`` when None): prompt ``k`` samples with
+        seed ``settings.seed + k``, as ``generate`` with ``seed_offset=k``."""
+        from core.ml.llama_batch import decode_in_lanes, lanes_for
 
         for ids in prompts:
             if len(ids) >= self.context_tokens:
                 raise ValueError(f"a prompt has {len(ids)} tokens; this engine holds {self.context_tokens}")
         budget = min(settings.max_new_tokens, self.context_tokens - max((len(p) for p in prompts), default=0))
-        llm = self._first  # the model and its vocabulary only: the batch decodes on a context of its own
-        return decode_together(llm._model.model, prompts, replace(settings, max_new_tokens=max(1, budget)),
+        llm = self._first  # the model and its vocabulary only: the batch decodes on contexts of its own
+        return decode_in_lanes(llm._model.model, prompts, replace(settings, max_new_tokens=max(1, budget)),
                                eos_ids, lambda token: llm.detokenize([token], special=False),
                                slots=slots, threads=self.threads, n_vocab=self.vocab_size,
+                               lanes=lanes_for(len(prompts), self.threads) if lanes is None else lanes,
                                progress=progress, on_token=on_token)
 
     def greedy(self, prompts: list[list[int]], max_new_tokens: int, eos_ids: set[int],
-               progress: Callable[[int, int], None] | None = None, slots: int = SLOTS) -> list[bytes]:
+               progress: Callable[[int, int], None] | None = None, slots: int = SLOTS,
+               lanes: int | None = None) -> list[bytes]:
         """Greedy answers (their bytes) to many prompts, ``slots`` decoded together."""
         settings = replace(GREEDY, max_new_tokens=max_new_tokens)
-        return [a.data for a in self.answer_many(prompts, settings, eos_ids, progress, slots=slots)]
+        return [a.data for a in self.answer_many(prompts, settings, eos_ids, progress, slots=slots,
+                                                 lanes=lanes)]
 
     def close(self) -> None:
         while not self._free.empty():

@@ -126,7 +126,7 @@ def test_a_shared_system_prompt_is_decoded_once_and_the_answers_stay_the_one_at_
         return real(ctx, batch)
     monkeypatch.setattr(llama_cpp, "llama_decode", counting)
     slots = 3
-    together = engine.answer_many(prompts, settings, set(), slots=slots)
+    together = engine.answer_many(prompts, settings, set(), slots=slots, lanes=1)
     assert [a.data for a in together] == alone
     # the shared tokens are decoded once, into a sequence of their own; the slots decode only what
     # follows them (and, in an idle slot between running ones, a throw-away token at position 0)
@@ -135,10 +135,47 @@ def test_a_shared_system_prompt_is_decoded_once_and_the_answers_stay_the_one_at_
     assert all(pos == 0 and not wanted for pos, wanted in early)
 
 
+def _in_lanes(engine: llama_engine.LlamaEngine, prompts: list[list[int]], settings: GenerationSettings,
+              lanes: int) -> tuple[list, list[tuple[int, int]], dict[int, list[int]], set[str]]:
+    import threading
+
+    seen: list[tuple[int, int]] = []
+    heard: dict[int, list[int]] = {}
+    callers: set[str] = set()
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        callers.add(threading.current_thread().name)
+    def hear(k: int, token: int, _piece: bytes) -> bool:
+        heard.setdefault(k, []).append(token)
+        return True
+    together = engine.answer_many(prompts, settings, set(), slots=4, lanes=lanes, progress=progress,
+                                  on_token=hear)
+    return together, seen, heard, callers
+
+
+def test_contexts_side_by_side_give_the_answers_of_one(engine, prompts) -> None:
+    import threading
+
+    greedy = replace(llama_engine.GREEDY, max_new_tokens=16)
+    sampled = GenerationSettings(temperature=0.9, top_k=20, top_p=0.9, seed=3, max_new_tokens=16)
+    for settings in (greedy, sampled):
+        alone = [_alone(engine, ids, settings, set(), k)[1] for k, ids in enumerate(prompts)]
+        for lanes in (2, 3):
+            together, seen, heard, callers = _in_lanes(engine, prompts, settings, lanes)
+            assert [a.data for a in together] == alone
+            assert [a.tokens for a in together] == [len(heard[k]) for k in range(len(prompts))]
+            assert seen == [(n, len(prompts)) for n in range(1, len(prompts) + 1)]
+            assert callers == {threading.current_thread().name}  # progress reaches the caller's thread
+
+
 def test_prompts_without_a_long_shared_start_share_nothing() -> None:
-    from core.ml.llama_batch import MIN_SHARED, shared_prefix
+    from core.ml.llama_batch import MIN_SHARED, lanes_for, shared_prefix
 
     assert shared_prefix([[1, 2, 3, 4, 5, 6]]) == 0  # one prompt: nothing to share
     assert shared_prefix([[1, 2, 3, 9], [1, 2, 3, 8]]) == 0 if MIN_SHARED > 3 else 3
     assert shared_prefix([[1, 2, 3, 4, 5, 9], [1, 2, 3, 4, 5, 8]]) == 5
     assert shared_prefix([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7]]) == 4  # the shorter keeps its last token
+    # one context per thread while each gets a few prompts
+    assert [lanes_for(24, 2), lanes_for(7, 2), lanes_for(3, 2), lanes_for(24, 16), lanes_for(40, 1)] == [
+        2, 1, 1, 6, 1]
