@@ -105,7 +105,9 @@ def bench(examples: int, batch_size: int, reps: int, fp32: bool = False, single:
             "examples_per_s": speed, "engine_vs_batched": speed["engine"] / speed["batched"],
             "engine_vs_llama1": speed["engine"] / speed["llama1"],
             "engine_vs_lane1": speed["engine"] / speed["lane1"],
-            "lanes": lanes_for(len(prompts), loaded.llama().threads) if engine_name == "llama.cpp" else None,
+            "lanes": lanes_for(len(prompts), loaded.llama().cores // loaded.llama().threads)
+            if engine_name == "llama.cpp" else None,
+            "threads_per_context": loaded.llama().threads if engine_name == "llama.cpp" else None,
             "examples_per_cpu_s": per_cpu,
             "engine_vs_batched_per_cpu_s": per_cpu["engine"] / per_cpu["batched"],
             "seconds": times,
@@ -130,7 +132,8 @@ def main() -> int:
         print(f"{result['examples']} chat-pairs prompts, max_new_tokens {result['max_new_tokens']}, "
               f"{result['cpu']} ({result['device']}; CPU bf16: {result['cpu_has_bf16']}, model bf16: "
               f"{result['model_bf16']}); the engine path runs on {result['engine']} ({result['gguf']}) with "
-              f"{result['slots']} slots on {result['lanes']} contexts side by side; load average "
+              f"{result['slots']} slots on {result['lanes']} contexts side by side, "
+              f"{result['threads_per_context']} thread(s) each; load average "
               f"{' '.join(f'{x:.2f}' for x in result['load'])}")
         for name, speed in result["examples_per_s"].items():
             runs = " ".join(f"{t:.1f}" for t in result["seconds"][name])

@@ -261,9 +261,10 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
     return answers
 
 
-def lanes_for(prompts: int, threads: int) -> int:
-    """Contexts that decode side by side: one per thread while each gets ``MIN_PER_LANE`` prompts."""
-    return max(1, min(threads, prompts // MIN_PER_LANE))
+def lanes_for(prompts: int, room: int) -> int:
+    """Contexts that decode side by side: as many as the cores hold (``room``) while each gets
+    ``MIN_PER_LANE`` prompts."""
+    return max(1, min(room, prompts // MIN_PER_LANE))
 
 
 def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: GenerationSettings,
@@ -271,7 +272,7 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
                     n_vocab: int, lanes: int, progress: Progress | None = None,
                     on_token: Callable[[int, int, bytes], bool] | None = None) -> list[BatchAnswer]:
     """``decode_together`` on ``lanes`` contexts of the same model at once, each with its share of the
-    prompts (dealt in order of length), of the slots and of the threads, on threads of this process
+    prompts (dealt in order of length) and of the slots, and ``threads`` threads, on threads of this process
     (llama.cpp lets go of Python's lock while it decodes). Prompt ``k`` keeps seed ``settings.seed + k``,
     so the answers are those of one context; ``progress`` is called on the calling thread and
     ``on_token`` on a lane's thread, one call at a time.
@@ -294,7 +295,7 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
 
     def lane(share: list[int]) -> list[BatchAnswer]:
         return decode_together(model, [prompts[i] for i in share], settings, eos_ids, piece,
-                               slots=-(-slots // lanes), threads=max(1, threads // lanes), n_vocab=n_vocab,
+                               slots=-(-slots // lanes), threads=threads, n_vocab=n_vocab,
                                progress=lambda _done, _total: finished.put(1),
                                on_token=heard if on_token is not None else None, numbers=share)
 

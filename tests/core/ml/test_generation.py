@@ -176,7 +176,7 @@ def test_playground_and_scoring_drop_a_character_cut_by_the_token_limit(tiny: st
                 on_token(100 + count, bytes([byte]))
             return min(max_new_tokens, len(text)), max_new_tokens > len(text)
 
-        def answer_many(self, prompts, settings, eos_ids, progress=None, on_token=None, slots=1):
+        def answer_many(self, prompts, settings, eos_ids, progress=None, on_token=None, slots=1, lanes=None):
             cut = text[:settings.max_new_tokens]
             return [BatchAnswer(cut, len(cut), False) for _ in prompts]
 

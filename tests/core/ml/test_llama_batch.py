@@ -179,3 +179,44 @@ def test_prompts_without_a_long_shared_start_share_nothing() -> None:
     # one context per thread while each gets a few prompts
     assert [lanes_for(24, 2), lanes_for(7, 2), lanes_for(3, 2), lanes_for(24, 16), lanes_for(40, 1)] == [
         2, 1, 1, 6, 1]
+
+
+def test_the_engine_measures_how_many_threads_write_fastest(monkeypatch) -> None:
+    """The choice is the measured fastest, not the most threads: here two threads are made slower."""
+    import time
+
+    import llama_cpp
+
+    assert llama_engine.thread_choices(1) == [1]
+    assert llama_engine.thread_choices(2) == [1, 2]
+    assert llama_engine.thread_choices(6) == [1, 2, 4, 6]
+    cost = {1: 0.002, 2: 0.004, 4: 0.001}  # seconds per evaluated call with n threads
+    current: dict[str, int] = {}
+    monkeypatch.setattr(llama_cpp, "llama_set_n_threads",
+                        lambda _ctx, n, n_batch: current.update(n=n, batch=n_batch))
+
+    class Context:
+        ctx = object()
+
+    class Fake:
+        _ctx = Context()
+        calls = 0
+
+        def tokenize(self, text: bytes, add_bos: bool = True) -> list[int]:
+            return list(text[:20])
+
+        def reset(self) -> None:
+            pass
+
+        def eval(self, ids: list[int]) -> None:
+            Fake.calls += 1
+            time.sleep(cost[current["n"]])
+    assert llama_engine.fastest_threads(Fake(), 2) == 1
+    assert llama_engine.fastest_threads(Fake(), 4) == 4
+    assert current["n"] == current["batch"]
+    assert Fake.calls == 2 * (2 + 3) * (1 + llama_engine.THREAD_STEPS)  # two rounds of every choice
+
+
+def test_every_context_of_an_engine_uses_the_measured_threads(engine) -> None:
+    assert engine.threads in llama_engine.thread_choices(engine.cores)
+    assert all(llm.n_threads == engine.threads for llm in engine._free.queue)
