@@ -16,8 +16,12 @@ own at an end token, its stop text or its token budget.
 Prompts built from one template share their first tokens (a chat template's system prompt: 24 of the
 37 tokens of a typical chat-pairs prompt). That shared prefix is decoded once, into a sequence of its
 own, and each slot starts from a copy of its cache (``llama_memory_seq_cp``) before it decodes the rest
-of its prompt: about a third of the prompt tokens in a chat evaluation. A token's keys and values
-depend only on the tokens before it, so the answers stay the one-at-a-time answers.
+of its prompt: 344 prompt tokens decoded instead of 896 for 24 chat-pairs prompts. A token's keys and
+values depend only on the tokens before it, so the answers stay the one-at-a-time answers.
+
+``decode_in_lanes`` runs several such contexts side by side on threads of this process, each with its
+share of the prompts: on a small model one context cannot keep two cores busy (its threads wait for
+each other after every operation), two one-thread contexts can (1.40x on 24 chat prompts, 2 vCPUs).
 """
 
 from __future__ import annotations
