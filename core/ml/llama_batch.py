@@ -47,6 +47,10 @@ PENALTY_WINDOW = 64  # the last tokens a repetition penalty looks at (llama-cpp-
 Progress = Callable[[int, int], None]
 
 
+class Stopped(RuntimeError):
+    """A lane's work ended early because the request it belongs to ended."""
+
+
 @dataclass
 class BatchAnswer:
     """One prompt's answer: its bytes (stop text cut off), its tokens, and whether it ended by itself."""
@@ -124,13 +128,15 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
                     eos_ids: set[int], piece: Callable[[int], bytes], *, slots: int, threads: int,
                     n_vocab: int, progress: Progress | None = None,
                     on_token: Callable[[int, int, bytes], bool] | None = None,
-                    numbers: Sequence[int] | None = None) -> list[BatchAnswer]:
+                    numbers: Sequence[int] | None = None,
+                    stop: threading.Event | None = None) -> list[BatchAnswer]:
     """Answer every prompt (token ids) on the llama.cpp ``model``, ``slots`` sequences at a time.
 
     Prompt ``k`` samples with seed ``settings.seed + k`` (greedy when the temperature is 0), writes at
     most ``settings.max_new_tokens`` and ends at an end token or at ``settings.stop``; ``piece`` turns a
     token into its bytes and ``on_token(k, token, bytes)`` (False stops prompt ``k``) hears each one.
-    ``numbers`` gives the prompts other numbers ``k`` (their places in a larger request: ``decode_in_lanes``).
+    ``numbers`` gives the prompts other numbers ``k`` (their places in a larger request: ``decode_in_lanes``);
+    ``stop``, once set, ends the work at the next step with ``Stopped``.
     """
     import llama_cpp
 
@@ -219,6 +225,8 @@ def decode_together(model: Any, prompts: Sequence[list[int]], settings: Generati
                 add(token, pos, prefix_seq, False)
             decode()
         while waiting or active:
+            if stop is not None and stop.is_set():
+                raise Stopped("another part of the request failed or was stopped")
             # free slots take waiting prompts: their tokens in one batch, logits of each last token
             batch.n_tokens = 0
             started: list[_Sequence] = []
@@ -282,7 +290,7 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
     ``on_token`` on a lane's thread, one call at a time.
     """
     import queue
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
     lanes = max(1, min(lanes, len(prompts)))
     if lanes == 1:
@@ -292,31 +300,47 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
     shares = [order[k::lanes] for k in range(lanes)]
     finished: queue.Queue[int] = queue.Queue()
     lock = threading.Lock()
+    stop = threading.Event()  # set when the caller's progress raises or a lane fails: the others end too
 
     def heard(k: int, token: int, data: bytes) -> bool:
         with lock:
             return on_token(k, token, data) if on_token is not None else True
 
     def lane(share: list[int]) -> list[BatchAnswer]:
-        return decode_together(model, [prompts[i] for i in share], settings, eos_ids, piece,
-                               slots=-(-slots // lanes), threads=threads, n_vocab=n_vocab,
-                               progress=lambda _done, _total: finished.put(1),
-                               on_token=heard if on_token is not None else None, numbers=share)
+        try:
+            return decode_together(model, [prompts[i] for i in share], settings, eos_ids, piece,
+                                   slots=-(-slots // lanes), threads=threads, n_vocab=n_vocab,
+                                   progress=lambda _done, _total: finished.put(1),
+                                   on_token=heard if on_token is not None else None, numbers=share,
+                                   stop=stop)
+        except BaseException:
+            finished.put(-1)  # wakes the caller at once
+            raise
 
     answers = [BatchAnswer() for _ in prompts]
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="llama-lane") as pool:
         futures = [pool.submit(lane, share) for share in shares]
         done = 0
-        while done < len(prompts) and not all(f.done() for f in futures):
-            try:
-                finished.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            done += 1
-            if progress is not None:
-                progress(done, len(prompts))
+        try:
+            while done < len(prompts) and not all(f.done() for f in futures):
+                try:
+                    if finished.get(timeout=0.2) < 0:
+                        break
+                except queue.Empty:
+                    continue
+                done += 1
+                if progress is not None:
+                    progress(done, len(prompts))
+            if done < len(prompts):  # a lane failed (or every lane ended): wait until its error is set
+                wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                raise failed[0].exception()
+        except BaseException:
+            stop.set()  # the other lanes end at their next step instead of answering every prompt
+            raise
         for share, future in zip(shares, futures, strict=True):
-            for i, answer in zip(share, future.result(), strict=True):  # a lane's error is raised here
+            for i, answer in zip(share, future.result(), strict=True):
                 answers[i] = answer
     while progress is not None and done < len(prompts):  # the last ones heard after the lanes ended
         finished.get_nowait()

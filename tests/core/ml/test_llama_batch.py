@@ -220,3 +220,30 @@ def test_the_engine_measures_how_many_threads_write_fastest(monkeypatch) -> None
 def test_every_context_of_an_engine_uses_the_measured_threads(engine) -> None:
     assert engine.threads in llama_engine.thread_choices(engine.cores)
     assert all(llm.n_threads == engine.threads for llm in engine._free.queue)
+
+
+def test_when_one_context_fails_the_others_stop_instead_of_answering_everything(
+        engine, prompts, monkeypatch) -> None:
+    import time
+
+    import llama_cpp
+
+    real = llama_cpp.llama_decode
+
+    def slower(ctx, batch):  # a step takes a moment (the tiny model alone would finish at once)
+        time.sleep(0.002)
+        return real(ctx, batch)
+    monkeypatch.setattr(llama_cpp, "llama_decode", slower)
+    heard: dict[int, int] = {}
+    budget = 400
+
+    def hear(k: int, _token: int, _piece: bytes) -> bool:
+        heard[k] = heard.get(k, 0) + 1
+        if k == 0 and heard[k] == 3:
+            raise ValueError("the listener broke")
+        return True
+    with pytest.raises(ValueError, match="listener broke"):
+        engine.answer_many(prompts, replace(llama_engine.GREEDY, max_new_tokens=budget), set(),
+                           slots=len(prompts) + 1, lanes=2, on_token=hear)  # every prompt starts at once
+    assert heard[0] == 3
+    assert max(heard.values()) < budget / 4  # the other context stopped too, long before its budget
