@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.data.preferences import load_pairs, preference_facts, source_sentence
+from core.data.preferences import counts_sentence, load_pairs, preference_facts, source_sentence
 from core.entities import DatasetInfo
 from core.results import judge
 from core.results import preference_pairs as pp
@@ -109,11 +109,7 @@ def preference_preview(info: DatasetInfo) -> None:
     """A preference dataset version: its source and counts, and its pairs as prompt / chosen / rejected."""
     facts = preference_facts(info)
     st.markdown(f"**{md_escape(source_sentence(facts))}**")
-    hidden = ("source", "rule", "agreement", "review", "judge_model")
-    counts = {k: v for k, v in facts.items()
-              if k not in hidden and not isinstance(v, dict | list) and v is not None}
-    if counts:
-        st.caption(md_escape(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())))
+    st.caption(md_escape(counts_sentence(facts)))
     if facts.get("rule"):
         st.caption(md_escape(str(facts["rule"])))
     if isinstance(facts.get("agreement"), dict):

@@ -165,6 +165,50 @@ def preference_facts(info: DatasetInfo) -> dict[str, Any]:
     return facts
 
 
+def _n(facts: Mapping[str, Any], key: str) -> int:
+    try:
+        return int(facts.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def counts_sentence(facts: Mapping[str, Any]) -> str:
+    """How the pairs were counted, in words a reader can add up: what was looked at, what was left out
+    and why, and the pairs saved (``pairs``, after the quality report's own exclusions)."""
+    source, pairs = str(facts.get("source", "upload")), _n(facts, "pairs")
+    parts: list[str] = []
+    if source == "references":
+        answered = _n(facts, "answered")
+        parts.append(f"Run {facts.get('run_id')} answered {answered:,} {facts.get('split', 'train')} prompts")
+        right, empty = _n(facts, "right_left_out"), _n(facts, "empty_left_out")
+        if right:
+            parts.append(f"{right:,} answers scored ROUGE-L of {facts.get('threshold')} or more and are "
+                         "left out")
+        if empty:
+            parts.append(f"{empty:,} empty answers are left out")
+        made = answered - right - empty
+    elif source in ("review", "judge"):
+        judged = f" and {_n(facts, 'votes'):,} votes" if source == "review" else " judged"
+        parts.append(f"{_n(facts, 'items'):,} items{judged}")
+        for key, words in (("ties_left_out", "tied"), ("split_decisions_left_out", "split"),
+                           ("unreadable_left_out", "with an unreadable verdict"),
+                           ("items_without_votes", "without a vote")):
+            if _n(facts, key):
+                parts.append(f"{_n(facts, key):,} {words} (left out)")
+        made = None
+    elif source == "corrections":
+        parts.append(f"{_n(facts, 'corrections'):,} corrections ({_n(facts, 'rewrites'):,} rewritten "
+                     f"answers, {_n(facts, 'thumbs'):,} thumbs)")
+        made = None
+    else:
+        made = None
+    if made is not None and made > pairs:
+        parts.append(f"{made - pairs:,} of the {made:,} pairs made were left out when saving (see the "
+                     "quality report)")
+    parts.append(f"{pairs:,} pairs saved")
+    return "; ".join(parts) + "."
+
+
 def source_sentence(facts: Mapping[str, Any]) -> str:
     """Where a preference dataset's pairs came from, in one sentence."""
     source = str(facts.get("source", "upload"))

@@ -107,7 +107,7 @@ def test_the_datasets_page_previews_pairs_as_text_with_their_source(
     at.selectbox(key=state.DATASETS_LIST_SELECT).set_value(info.id).run()
     assert not at.exception, at.exception
     assert any("the people's votes in review #4" in m.value.replace("\\", "") for m in at.markdown)
-    assert any("ties left out: 2" in c.value.replace("\\", "") for c in at.caption)
+    assert any("2 tied (left out); 30 pairs saved." in c.value.replace("\\", "") for c in at.caption)
     shown = next(d.value for d in at.dataframe if list(d.value.columns) == ["prompt", "chosen", "rejected",
                                                                            "source"])
     train = [p.prompt_text for p in load_pairs(info.id, "train")]

@@ -202,3 +202,18 @@ def test_the_text_measured_for_a_pair_is_its_longer_side() -> None:
                           "rejected": ["a much longer rejected answer", "no"]})
     texts = texts_of(frame, "causal-lm", {"format": "preference"})
     assert list(texts) == ["Hi\na much longer rejected answer", "Hi\na much longer chosen answer"]
+
+
+def test_the_counts_sentence_adds_up_from_what_was_looked_at_to_the_pairs_saved() -> None:
+    from core.data.preferences import counts_sentence
+
+    references = {"source": "references", "run_id": 1, "split": "train", "answered": 240,
+                  "right_left_out": 30, "empty_left_out": 0, "threshold": 0.5, "pairs": 204}
+    assert counts_sentence(references) == (
+        "Run 1 answered 240 train prompts; 30 answers scored ROUGE-L of 0.5 or more and are left out; "
+        "6 of the 210 pairs made were left out when saving (see the quality report); 204 pairs saved.")
+    votes = {"source": "review", "items": 12, "votes": 30, "ties_left_out": 2, "split_decisions_left_out": 1,
+             "items_without_votes": 0, "pairs": 9}
+    assert counts_sentence(votes) == ("12 items and 30 votes; 2 tied (left out); 1 split (left out); "
+                                      "9 pairs saved.")
+    assert counts_sentence({"source": "upload", "pairs": 5}) == "5 pairs saved."
