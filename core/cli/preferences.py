@@ -72,12 +72,10 @@ def render(result: dict[str, Any]) -> str:
     """A preference dataset: where its pairs came from, the counts, warnings and a few pairs."""
     facts = result["source"]
     sizes = " · ".join(f"{k} {result['split_sizes'].get(k, 0):,}" for k in ("train", "validation", "test"))
-    lines = [f"{result['label']} (id {result['dataset_id']}): {result['pairs']:,} preference pairs from "
-             f"{facts.get('source', 'upload')} — {sizes}"]
-    counts = {k: v for k, v in facts.items() if k not in ("source", "pairs", "rule", "agreement")
-              and not isinstance(v, dict | list) and v is not None}
-    if counts:
-        lines.append("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    from core.data.preferences import counts_sentence, source_sentence
+
+    lines = [f"{result['label']} (id {result['dataset_id']}): {result['pairs']:,} preference pairs — {sizes}",
+             f"  {source_sentence(facts)} {counts_sentence(facts)}"]
     if facts.get("rule"):
         lines.append(f"  rule: {facts['rule']}")
     if isinstance(facts.get("agreement"), dict):

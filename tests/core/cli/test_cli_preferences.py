@@ -32,7 +32,9 @@ def test_build_from_a_review_and_show_it(home: Path, database: str,
     assert all(e["chosen"].startswith("A says") for e in built["examples"])
     assert main(["preferences", "show", str(built["dataset_id"])]) == 0
     text = capsys.readouterr().out
-    assert "4 preference pairs from review" in text and "ties left out 1" in text
+    assert ": 4 preference pairs — train" in text
+    assert "votes in review #" in text and ". 5 items and 10 votes; 1 tied (left out); 4 pairs saved." \
+        in text
     assert "chosen:   A says" in text
 
 
