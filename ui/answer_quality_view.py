@@ -150,8 +150,10 @@ def _worst_table(quality: aq.AnswerQuality, metric: str) -> None:
     st.markdown("**Lowest-scoring answers**")
     left, right = st.columns(2)
     search = left.text_input("Search prompts, references and answers", key=state.EVALUATION_ANSWER_SEARCH)
-    below = right.slider("Only scores below", 0.0, 1.01, 1.01, 0.01, key=state.EVALUATION_ANSWER_BELOW)
-    worst = quality.worst(metric, search=search, below=below if below <= 1.0 else None)
+    steps: list[float | str] = [round(0.05 * k, 2) for k in range(1, 21)]
+    below = right.select_slider("Only scores below", [*steps, "any score"], value="any score",
+                                key=state.EVALUATION_ANSWER_BELOW)
+    worst = quality.worst(metric, search=search, below=below if isinstance(below, float) else None)
     columns = [c for c in ("position", "prompt", "reference", "answer", metric) if c in worst]
     st.caption(f"{len(worst):,} examples shown, lowest {METRIC_TITLES.get(metric, metric)} first.")
     st.dataframe(worst[columns], hide_index=True, key=state.EVALUATION_ANSWER_WORST)  # text, never markup

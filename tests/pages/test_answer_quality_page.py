@@ -63,6 +63,13 @@ def test_causal_run_shows_answer_quality_beside_its_prompt_baselines(
     at.text_input(key="evaluation_answer_search").set_value("apples").run()
     worst = at.dataframe[-1].value
     assert list(worst["reference"]) == ["Apples and pears."]
+    at.text_input(key="evaluation_answer_search").set_value("").run()
+    slider = at.select_slider(key="evaluation_answer_below")
+    assert slider.value == "any score" and slider.options[0] == "0.05"  # no "1.01" on screen
+    slider.set_value(0.3).run()
+    below = at.dataframe[-1].value
+    assert len(below) == sum(r["rouge_l"] < 0.3 for r in rows) and (below["rouge_l"] < 0.3).all()
+    at.select_slider(key="evaluation_answer_below").set_value("any score").run()
     at.selectbox(key="evaluation_answer_metric").set_value("exact_match").run()
     assert not at.exception
     assert "exact_match" in at.dataframe[-1].value
