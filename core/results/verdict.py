@@ -457,10 +457,17 @@ def preference_verdict(pe: Any) -> Verdict:
     cost = ("answer quality fell" if answer["high"] is not None and answer["high"] < 0 else
             "answer quality rose" if answer["low"] is not None and answer["low"] > 0 else
             "no clear change in answer quality")
+    still = ""
+    if all(x is not None and abs(float(x)) < 1e-12 for x in (low, high, answer["low"], answer["high"])):
+        margin = (iv.get("reward_margin") or {}).get("mean")
+        still = (" The preferences moved the model too little to change which answer it prefers on any pair "
+                 "or any of its greedy answers" + (f" (DPO reward margin {margin:.3f})" if margin is not None
+                                                   else "") + ": train more steps or with a higher learning "
+                 "rate.")
     return Verdict(f"{lead}; on {pe.parent}'s {answer['examples']} test examples, {cost} "
                    f"({_answer_title(answer['metric'])} {_num(answer['parent'])} → {_num(answer['run'])}, "
                    f"gain {_signed(answer['gain'])}, 95 % interval {_signed(answer['low'])} to "
-                   f"{_signed(answer['high'])}).", tone if cost != "answer quality fell" else WEAK)
+                   f"{_signed(answer['high'])}).{still}", tone if cost != "answer quality fell" else WEAK)
 
 
 def same_rows_verdict(same: Any) -> Verdict:

@@ -117,3 +117,26 @@ def test_a_prompted_comparison_on_a_handful_of_examples_says_it_is_too_few() -> 
     enough = verdict.judge_metrics("classification", {"accuracy": 0.9, "n": 100}, {},
                                    prompting=[verdict.PromptComparison("smollm2 3-shot", 40, -0.125)])
     assert "on the same 40 examples" in enough.sentence and "too few" not in enough.sentence
+
+
+def test_a_preference_run_that_moved_nothing_says_so_and_what_to_try() -> None:
+    from types import SimpleNamespace
+
+    from core.results.verdict import preference_verdict
+
+    def share(mean: float, low: float, high: float) -> dict:
+        return {"mean": mean, "low": low, "high": high, "n": 13}
+    still = {"preference_accuracy": share(0.154, 0.043, 0.422),
+             "parent_preference_accuracy": share(0.154, 0.043, 0.422),
+             "preference_accuracy_gain": share(0.0, 0.0, 0.0), "reward_margin": share(0.003, 0.002, 0.004)}
+    same = [{"metric": "rouge_l", "parent": 0.149, "run": 0.149, "gain": 0.0, "low": 0.0, "high": 0.0,
+             "examples": 40}]
+    pe = SimpleNamespace(run_id=2, parent="run 1", split="test", pairs={"intervals": still}, answers=same)
+    text = preference_verdict(pe).sentence
+    assert "did not clearly change" in text
+    assert text.endswith("moved the model too little to change which answer it prefers on any pair or any of "
+                         "its greedy answers (DPO reward margin 0.003): train more steps or with a higher "
+                         "learning rate.")
+    moved = dict(still, preference_accuracy_gain=share(0.08, -0.05, 0.2))
+    assert "too little" not in preference_verdict(SimpleNamespace(**{**vars(pe), "pairs": {
+        "intervals": moved}})).sentence
