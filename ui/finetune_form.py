@@ -59,19 +59,20 @@ _KEPT = (state.FINETUNE_PRESET, state.FINETUNE_TASK, state.FINETUNE_MODEL)
 _MODEL_FOR = _key("defaults_model_dataset")  # the dataset whose suggested model was applied
 
 
-def restore_fields() -> None:
+def restore_fields(slot: str = _SAVED) -> None:
     """Put back every field Streamlit dropped while the user was on another page (call first)."""
-    for key, value in (st.session_state.get(_SAVED) or {}).items():
+    for key, value in (st.session_state.get(slot) or {}).items():
         if key not in st.session_state:
             st.session_state[key] = value
 
 
-def remember_fields() -> None:
-    """Keep a copy of the form's fields under a plain key (call after the last field)."""
-    prefix = state.FINETUNE_FIELD_PREFIX
-    st.session_state[_SAVED] = {key: value for key, value in st.session_state.items()
-                                if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
-                                    and key != _SAVED) or key in _KEPT}
+def remember_fields(prefix: str = state.FINETUNE_FIELD_PREFIX, slot: str = _SAVED,
+                    kept: tuple[str, ...] = _KEPT, skip: tuple[str, ...] = ()) -> None:
+    """Keep a copy of the form's fields (keys starting with ``prefix``, and ``kept``) under the plain key
+    ``slot`` (call after the last field); ``skip``: keys never put back (a button's)."""
+    st.session_state[slot] = {key: value for key, value in st.session_state.items()
+                              if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
+                                  and key != slot and key not in skip) or key in kept}
 
 
 def choose_model(dataset: DatasetInfo, models: Sequence[str]) -> str | None:

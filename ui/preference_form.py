@@ -14,6 +14,9 @@ from core.training import service as training
 from ui import access, finetune_form, state
 from ui.widgets import call, md_escape, select_run
 
+_PREFIX = "finetune_pref_"  # every field of this form (ui.state.FINETUNE_PREF_*)
+_SAVED = "finetune_pref_saved"  # their copy while the user is on another page (see finetune_form)
+
 
 def applies(dataset: DatasetInfo) -> bool:
     """Whether the dataset holds preference pairs, so the form offers preference training."""
@@ -42,24 +45,29 @@ def render(dataset: DatasetInfo) -> None:
                          "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
                          "model "
                          "you pick, whose own weights are the reference."))
+    finetune_form.restore_fields(_SAVED)
     parent = parent_picker(dataset, state.FINETUNE_PREF_PARENT)
     if parent is None:
         return
     defaults, helps = preference_defaults(dataset.task), field_help()
+    for key, value in ((state.FINETUNE_PREF_BETA, float(defaults.get("beta", 0.1))),
+                       (state.FINETUNE_PREF_LEARNING_RATE, float(defaults.get("learning_rate", 1e-4))),
+                       (state.FINETUNE_PREF_STEPS, int(defaults.get("max_steps", 100))),
+                       (state.FINETUNE_PREF_MAX_LENGTH, int(defaults.get("max_length", 256))),
+                       (state.FINETUNE_PREF_LORA_RANK, int(defaults.get("lora_rank", 8)))):
+        st.session_state.setdefault(key, value)  # the defaults, unless the user's values came back
     a, b, c = st.columns(3)
-    beta = a.number_input("Beta", 0.01, 10.0, float(defaults.get("beta", 0.1)), step=0.05,
-                          key=state.FINETUNE_PREF_BETA, help=helps["beta"])
-    rate = b.number_input("Learning rate", 1e-7, 1.0, float(defaults.get("learning_rate", 1e-4)), step=1e-5,
-                          format="%.1e", key=state.FINETUNE_PREF_LEARNING_RATE, help=helps["learning_rate"])
-    steps = c.number_input("Steps", 1, 100_000, int(defaults.get("max_steps", 100)), step=10,
-                           key=state.FINETUNE_PREF_STEPS, help=helps["max_steps"])
+    beta = a.number_input("Beta", 0.01, 10.0, step=0.05, key=state.FINETUNE_PREF_BETA, help=helps["beta"])
+    rate = b.number_input("Learning rate", 1e-7, 1.0, step=1e-5, format="%.1e",
+                          key=state.FINETUNE_PREF_LEARNING_RATE, help=helps["learning_rate"])
+    steps = c.number_input("Steps", 1, 100_000, step=10, key=state.FINETUNE_PREF_STEPS,
+                           help=helps["max_steps"])
     a, b, c = st.columns(3)
-    length = a.number_input("Max length (tokens)", 8, 8192, int(defaults.get("max_length", 256)), step=16,
-                            key=state.FINETUNE_PREF_MAX_LENGTH,
+    length = a.number_input("Max length (tokens)", 8, 8192, step=16, key=state.FINETUNE_PREF_MAX_LENGTH,
                             help="Prompt and answer together are cut to this many tokens. Shorter is faster.")
-    rank = b.number_input("LoRA rank", 1, 256, int(defaults.get("lora_rank", 8)),
-                          key=state.FINETUNE_PREF_LORA_RANK, help=helps["lora_rank"])
+    rank = b.number_input("LoRA rank", 1, 256, key=state.FINETUNE_PREF_LORA_RANK, help=helps["lora_rank"])
     name = c.text_input("Run name (optional)", key=state.FINETUNE_PREF_NAME, max_chars=200)
+    finetune_form.remember_fields(_PREFIX, _SAVED, kept=(), skip=(state.FINETUNE_PREF_START,))
     request = None
     try:
         request = training.preference_request(

@@ -49,13 +49,32 @@ def test_a_preference_dataset_offers_dpo_from_the_run_the_pairs_came_from(
     assert "Duration (estimate)" in [m.label for m in at.metric]
     at.selectbox(key="finetune_pref_parent").set_value(f"run:{parent}").run()
     at.number_input(key="finetune_pref_beta").set_value(0.3).run()
+    at.number_input(key="finetune_pref_steps").set_value(40).run()
     at.button(key="finetune_pref_start").click().run()
     assert not at.exception
     started = [r for r in training.list_runs() if r.dataset_id == pairs]
     assert len(started) == 1 and started[0].status == "queued"
     config = started[0].config
     assert (config["training_kind"], config["parent_run_id"], config["beta"], config["lora"]) == \
-        ("preference", parent, 0.3, True)
+        ("preference", parent, 0.3, True) and config["max_steps"] == 40
+
+
+def test_the_preference_form_keeps_what_was_typed_while_the_user_is_on_another_page(
+        open_page: Callable[..., AppTest]) -> None:
+    from tests.training_data import add_text_dataset
+
+    chat = add_text_dataset(name="chat")
+    other, parent = _finished_chat_run(chat), _finished_chat_run(chat)
+    add_pairs_dataset(info={"run_id": other})
+    at = open_page("finetune", via_app=True)
+    at.selectbox(key="finetune_pref_parent").set_value(f"run:{parent}").run()
+    at.number_input(key="finetune_pref_beta").set_value(0.3).run()
+    at.number_input(key="finetune_pref_steps").set_value(40).run()
+    at.switch_page("pages/datasets.py").run()
+    at.switch_page("pages/finetune.py").run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="finetune_pref_parent").value == f"run:{parent}"
+    assert [at.number_input(key=f"finetune_pref_{name}").value for name in ("beta", "steps")] == [0.3, 40]
 
 
 def test_the_evaluation_page_of_a_dpo_run_compares_it_with_its_parent_and_sets_up_a_review(
