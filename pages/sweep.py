@@ -7,11 +7,16 @@ from core.run_config import PRESETS, TrainConfig
 from core.text.labels import task_label
 from core.training import service as training
 from core.training import sweep
-from ui import access, preference_form, state
+from ui import access, finetune_form, preference_form, state
 from ui.sweep_view import leaderboard_frame
 from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape
 
 ensure_app_frame()
+# the form's fields, and their copy while the user is on another page (Streamlit forgets a widget's value
+# once a page without it has run)
+FIELDS = (state.SWEEP_MODEL, state.SWEEP_PARENT, state.SWEEP_PRESET, state.SWEEP_SPACE, state.SWEEP_TRIALS,
+          state.SWEEP_MINUTES, state.SWEEP_PARALLEL)
+SAVED = "sweep_saved"
 
 st.title("Sweep")
 st.caption("Try many settings and keep the best: each trial is an ordinary run of the queue (any worker "
@@ -26,6 +31,7 @@ if access.allowed("train"):
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
+            finetune_form.restore_fields(SAVED)  # what the user typed before visiting another page
             left, right = st.columns(2)
             model_key, base, kind = None, None, ""
             if preference_form.applies(dataset):  # DPO trials on top of the run the pairs came from
@@ -38,6 +44,8 @@ if access.allowed("train"):
             else:
                 models = [m for m in (call(catalog.list_models) or []) if dataset.task in m.tasks]
                 names = {m.key: m.name for m in models}
+                if st.session_state.get(state.SWEEP_MODEL) not in names:  # kept from another dataset's task
+                    st.session_state.pop(state.SWEEP_MODEL, None)
                 model_key = left.selectbox("Model", list(names), key=state.SWEEP_MODEL,
                                            format_func=lambda k: names.get(k, k))
                 preset = right.radio("Each trial starts from", list(PRESETS), key=state.SWEEP_PRESET,
@@ -52,10 +60,14 @@ if access.allowed("train"):
                                      help="name=low..high (add :log for a log scale) or name=a|b|c, "
                                           "comma-separated.")
                 a, b, c = st.columns(3)
-                trials = int(a.number_input("Trials", 1, sweep.MAX_TRIALS, 12, key=state.SWEEP_TRIALS))
-                minutes = b.number_input("Minutes (0: no limit)", 0.0, 10_000.0, 0.0, key=state.SWEEP_MINUTES)
-                parallel = int(c.number_input("Trials at once", 1, sweep.MAX_PARALLEL, 1,
+                for key, value in ((state.SWEEP_TRIALS, 12), (state.SWEEP_MINUTES, 0.0),
+                                   (state.SWEEP_PARALLEL, 1)):
+                    st.session_state.setdefault(key, value)
+                trials = int(a.number_input("Trials", 1, sweep.MAX_TRIALS, key=state.SWEEP_TRIALS))
+                minutes = b.number_input("Minutes (0: no limit)", 0.0, 10_000.0, key=state.SWEEP_MINUTES)
+                parallel = int(c.number_input("Trials at once", 1, sweep.MAX_PARALLEL,
                                               key=state.SWEEP_PARALLEL))
+                finetune_form.remember_fields(None, SAVED, kept=FIELDS)
                 budget = dict(trials=trials, minutes=minutes or None, space=space, parallel=parallel)
                 estimate = None
                 try:

@@ -66,13 +66,14 @@ def restore_fields(slot: str = _SAVED) -> None:
             st.session_state[key] = value
 
 
-def remember_fields(prefix: str = state.FINETUNE_FIELD_PREFIX, slot: str = _SAVED,
+def remember_fields(prefix: str | None = state.FINETUNE_FIELD_PREFIX, slot: str = _SAVED,
                     kept: tuple[str, ...] = _KEPT, skip: tuple[str, ...] = ()) -> None:
     """Keep a copy of the form's fields (keys starting with ``prefix``, and ``kept``) under the plain key
     ``slot`` (call after the last field); ``skip``: keys never put back (a button's)."""
     st.session_state[slot] = {key: value for key, value in st.session_state.items()
-                              if (str(key).startswith(prefix) and not str(key).startswith(_key("defaults_"))
-                                  and key != slot and key not in skip) or key in kept}
+                              if (prefix is not None and str(key).startswith(prefix)
+                                  and not str(key).startswith(_key("defaults_")) and key != slot
+                                  and key not in skip) or key in kept}
 
 
 def choose_model(dataset: DatasetInfo, models: Sequence[str]) -> str | None:

@@ -129,3 +129,17 @@ def test_a_preference_dataset_sweeps_dpo_runs_from_the_run_the_pairs_came_from(
     assert (base["training_kind"], base["parent_run_id"]) == ("preference", parent)
     [trial] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
     assert (trial.config["training_kind"], trial.config["parent_run_id"]) == ("preference", parent)
+
+
+def test_the_sweep_form_keeps_what_was_typed_while_the_user_is_on_another_page(
+        open_page: Callable[..., AppTest]) -> None:
+    gallery.import_gallery("iris")
+    at = open_page("sweep", via_app=True)
+    at.text_area(key="sweep_space").set_value("learning_rate=1e-3..3e-2:log").run()
+    at.number_input(key="sweep_trials").set_value(5).run()
+    at.number_input(key="sweep_parallel").set_value(2).run()
+    at.switch_page("pages/datasets.py").run()
+    at.switch_page("pages/sweep.py").run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert at.text_area(key="sweep_space").value == "learning_rate=1e-3..3e-2:log"
+    assert (at.number_input(key="sweep_trials").value, at.number_input(key="sweep_parallel").value) == (5, 2)
