@@ -7,9 +7,9 @@ from core.run_config import PRESETS, TrainConfig
 from core.text.labels import task_label
 from core.training import service as training
 from core.training import sweep
-from ui import access, finetune_form, preference_form, state
+from ui import access, preference_form, state
 from ui.sweep_view import leaderboard_frame
-from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape
+from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape, remember_fields, restore_fields
 
 ensure_app_frame()
 # the form's fields, and their copy while the user is on another page (Streamlit forgets a widget's value
@@ -31,7 +31,7 @@ if access.allowed("train"):
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
-            finetune_form.restore_fields(SAVED)  # what the user typed before visiting another page
+            restore_fields(SAVED)  # what the user typed before visiting another page
             left, right = st.columns(2)
             model_key, base, kind = None, None, ""
             if preference_form.applies(dataset):  # DPO trials on top of the run the pairs came from
@@ -67,7 +67,7 @@ if access.allowed("train"):
                 minutes = b.number_input("Minutes (0: no limit)", 0.0, 10_000.0, key=state.SWEEP_MINUTES)
                 parallel = int(c.number_input("Trials at once", 1, sweep.MAX_PARALLEL,
                                               key=state.SWEEP_PARALLEL))
-                finetune_form.remember_fields(None, SAVED, kept=FIELDS)
+                remember_fields(SAVED, kept=FIELDS)
                 budget = dict(trials=trials, minutes=minutes or None, space=space, parallel=parallel)
                 estimate = None
                 try:

@@ -13,7 +13,7 @@ from core.entities import DatasetInfo
 from core.run_config import LR_SCHEDULERS, TrainConfig, field_help
 from core.task_specs import reads_text, tasks_where
 from core.training import service as training
-from ui import state
+from ui import state, widgets
 from ui.widgets import duration, md_escape, size
 
 PRESET_LABELS = {"quick": "Quick look", "full": "Full"}
@@ -59,21 +59,15 @@ _KEPT = (state.FINETUNE_PRESET, state.FINETUNE_TASK, state.FINETUNE_MODEL)
 _MODEL_FOR = _key("defaults_model_dataset")  # the dataset whose suggested model was applied
 
 
-def restore_fields(slot: str = _SAVED) -> None:
+def restore_fields() -> None:
     """Put back every field Streamlit dropped while the user was on another page (call first)."""
-    for key, value in (st.session_state.get(slot) or {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
+    widgets.restore_fields(_SAVED)
 
 
-def remember_fields(prefix: str | None = state.FINETUNE_FIELD_PREFIX, slot: str = _SAVED,
-                    kept: tuple[str, ...] = _KEPT, skip: tuple[str, ...] = ()) -> None:
-    """Keep a copy of the form's fields (keys starting with ``prefix``, and ``kept``) under the plain key
-    ``slot`` (call after the last field); ``skip``: keys never put back (a button's)."""
-    st.session_state[slot] = {key: value for key, value in st.session_state.items()
-                              if (prefix is not None and str(key).startswith(prefix)
-                                  and not str(key).startswith(_key("defaults_")) and key != slot
-                                  and key not in skip) or key in kept}
+def remember_fields() -> None:
+    """Keep a copy of the form's fields under a plain key (call after the last field)."""
+    widgets.remember_fields(_SAVED, prefix=state.FINETUNE_FIELD_PREFIX, kept=_KEPT,
+                            skip_prefix=_key("defaults_"))
 
 
 def choose_model(dataset: DatasetInfo, models: Sequence[str]) -> str | None:

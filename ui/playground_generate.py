@@ -16,7 +16,7 @@ from core.results import verdict
 from core.task_specs import generates_text
 from ui import access, preference_data_view, ship, state
 from ui.models_view import progress_reporter
-from ui.widgets import call, follow_newest, md_escape
+from ui.widgets import call, follow_newest, md_escape, remember_fields, restore_fields
 
 KEY = state.PLAYGROUND_GEN_PREFIX
 ENGINE_LABELS = {"auto": "Auto (llama.cpp on CPU)", "llama.cpp": "llama.cpp (GGUF)",
@@ -25,6 +25,13 @@ HISTORY = KEY + "chat_history"   # the chat turns so far (plain dicts: role, con
 LAST = KEY + "last"               # the last finished generation(s), shown after reruns
 LAST_TIMING = KEY + "last_timing"  # the speed line of the last chat answer
 CLEAR_PROMPT = KEY + "clear_prompt"  # empty the message box on the next run (after a chat turn)
+# sampling settings and their defaults; with the models, mode and texts, what the tab keeps (a copy under
+# SAVED) while the user is on another page: Streamlit forgets a widget's value once a page without it ran
+DEFAULTS = {KEY + "max_new": 128, KEY + "temperature": 0.7, KEY + "top_k": 50, KEY + "top_p": 0.95,
+            KEY + "penalty": 1.0, KEY + "sequences": 1, KEY + "seed": 42}
+FIELDS = (*DEFAULTS, KEY + "stop", KEY + "engine", KEY + "mode", KEY + "side", KEY + "model_a",
+          KEY + "model_b", KEY + "system", KEY + "prompt")
+SAVED = KEY + "saved"
 
 
 def model_choices(runs: Sequence[RunInfo]) -> dict[str, str]:
@@ -50,15 +57,17 @@ def default_models(runs: Sequence[RunInfo], keys: Sequence[str]) -> tuple[str, s
 
 def settings_controls() -> generation.GenerationSettings | None:
     """Sampling controls; None (with the sentence shown) when a value is impossible."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
     a, b, c, d = st.columns(4)
-    max_new = a.number_input("Max new tokens", 1, generation.MAX_NEW_TOKENS, 128, 16, key=KEY + "max_new")
-    temperature = b.number_input("Temperature (0 = greedy)", 0.0, 5.0, 0.7, 0.1, key=KEY + "temperature")
-    top_k = c.number_input("Top-k (0 = off)", 0, 1000, 50, 5, key=KEY + "top_k")
-    top_p = d.number_input("Top-p", 0.01, 1.0, 0.95, 0.05, key=KEY + "top_p")
+    max_new = a.number_input("Max new tokens", 1, generation.MAX_NEW_TOKENS, step=16, key=KEY + "max_new")
+    temperature = b.number_input("Temperature (0 = greedy)", 0.0, 5.0, step=0.1, key=KEY + "temperature")
+    top_k = c.number_input("Top-k (0 = off)", 0, 1000, step=5, key=KEY + "top_k")
+    top_p = d.number_input("Top-p", 0.01, 1.0, step=0.05, key=KEY + "top_p")
     a, b, c, d = st.columns(4)
-    penalty = a.number_input("Repetition penalty", 0.5, 3.0, 1.0, 0.05, key=KEY + "penalty")
-    sequences = b.number_input("Sequences", 1, generation.MAX_SEQUENCES, 1, 1, key=KEY + "sequences")
-    seed = c.number_input("Seed", 0, 2**31 - 1, 42, 1, key=KEY + "seed",
+    penalty = a.number_input("Repetition penalty", 0.5, 3.0, step=0.05, key=KEY + "penalty")
+    sequences = b.number_input("Sequences", 1, generation.MAX_SEQUENCES, step=1, key=KEY + "sequences")
+    seed = c.number_input("Seed", 0, 2**31 - 1, step=1, key=KEY + "seed",
                           help="The same seed and settings give the same text.")
     stop = d.text_input("Stop sequences (comma-separated)", key=KEY + "stop")
     engine = st.radio("Engine", list(ENGINE_LABELS), key=KEY + "engine", horizontal=True,
@@ -229,6 +238,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
     if not choices:
         st.info("No causal language model in the catalogue; add one on the Models page.")
         return
+    restore_fields(SAVED)
     mode = st.radio("Mode", list(generation.MODES)[::-1], key=KEY + "mode", horizontal=True,
                     format_func={"chat": "Chat", "prompt": "Prompt"}.get)
     side = st.toggle("Side by side: send the same prompt, settings and seed to two models", key=KEY + "side")
@@ -236,14 +246,13 @@ def panel(runs: Sequence[RunInfo]) -> None:
     columns = st.columns(2 if side else 1)
     first, second = default_models(runs, keys)
     if st.session_state.get(KEY + "model_a") not in keys:
-        st.session_state.pop(KEY + "model_a", None)
-    model_a = columns[0].selectbox("Model", keys, index=keys.index(first), key=KEY + "model_a",
-                                   format_func=choices.get)
-    if side and st.session_state.get(KEY + "model_b") not in keys:
-        st.session_state.pop(KEY + "model_b", None)
+        st.session_state[KEY + "model_a"] = first
+    model_a = columns[0].selectbox("Model", keys, key=KEY + "model_a", format_func=choices.get)
     other = second if second != model_a else next((k for k in keys if k != model_a), model_a)
-    model_b = (columns[1].selectbox("Second model", keys, index=keys.index(other), key=KEY + "model_b",
-                                    format_func=choices.get) if side else None)
+    if side and st.session_state.get(KEY + "model_b") not in keys:
+        st.session_state[KEY + "model_b"] = other
+    model_b = (columns[1].selectbox("Second model", keys, key=KEY + "model_b", format_func=choices.get)
+               if side else None)
     ship.serve_panel(model_a, "causal-lm", run_id=int(model_a[4:]) if model_a.startswith("run:") else None)
     system = st.text_input("System prompt", key=KEY + "system") if mode == "chat" else ""
     with st.expander("Sampling settings"):
@@ -253,6 +262,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
     if st.session_state.pop(CLEAR_PROMPT, False):
         st.session_state[KEY + "prompt"] = ""  # before the box is drawn, so it shows empty
     prompt = st.text_area("Your message" if mode == "chat" else "Prompt", key=KEY + "prompt", height=100)
+    remember_fields(SAVED, kept=FIELDS)
     left, right, _ = st.columns([1, 1, 3])
     go = left.button("Generate", key=KEY + "go", type="primary", disabled=settings is None)
     if mode == "chat" and right.button("Clear conversation", key=KEY + "clear"):

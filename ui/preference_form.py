@@ -12,10 +12,12 @@ from core.run_config import field_help
 from core.task_specs import preference_defaults
 from core.training import service as training
 from ui import access, finetune_form, state
-from ui.widgets import call, md_escape, select_run
+from ui.widgets import call, md_escape, remember_fields, restore_fields, select_run
 
-_PREFIX = "finetune_pref_"  # every field of this form (ui.state.FINETUNE_PREF_*)
-_SAVED = "finetune_pref_saved"  # their copy while the user is on another page (see finetune_form)
+FIELDS = (state.FINETUNE_PREF_PARENT, state.FINETUNE_PREF_BETA, state.FINETUNE_PREF_LEARNING_RATE,
+          state.FINETUNE_PREF_STEPS, state.FINETUNE_PREF_MAX_LENGTH, state.FINETUNE_PREF_LORA_RANK,
+          state.FINETUNE_PREF_NAME)
+_SAVED = "finetune_pref_saved"  # their copy while the user is on another page (ui.widgets.remember_fields)
 
 
 def applies(dataset: DatasetInfo) -> bool:
@@ -45,7 +47,7 @@ def render(dataset: DatasetInfo) -> None:
                          "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
                          "model "
                          "you pick, whose own weights are the reference."))
-    finetune_form.restore_fields(_SAVED)
+    restore_fields(_SAVED)
     parent = parent_picker(dataset, state.FINETUNE_PREF_PARENT)
     if parent is None:
         return
@@ -67,7 +69,7 @@ def render(dataset: DatasetInfo) -> None:
                             help="Prompt and answer together are cut to this many tokens. Shorter is faster.")
     rank = b.number_input("LoRA rank", 1, 256, key=state.FINETUNE_PREF_LORA_RANK, help=helps["lora_rank"])
     name = c.text_input("Run name (optional)", key=state.FINETUNE_PREF_NAME, max_chars=200)
-    finetune_form.remember_fields(_PREFIX, _SAVED, kept=(), skip=(state.FINETUNE_PREF_START,))
+    remember_fields(_SAVED, kept=FIELDS)
     request = None
     try:
         request = training.preference_request(

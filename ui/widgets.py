@@ -246,3 +246,23 @@ def ensure_app_frame() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def restore_fields(slot: str) -> None:
+    """Put back the fields of a form that Streamlit dropped while the user was on another page (it
+    forgets a widget's value once a page without that widget has run; plain keys survive). Call before
+    the form's first widget; ``remember_fields`` keeps the copy under the plain key ``slot``."""
+    for key, value in (st.session_state.get(slot) or {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def remember_fields(slot: str, *, prefix: str | None = None, kept: tuple[str, ...] = (),
+                    skip_prefix: str | None = None) -> None:
+    """Keep a copy of a form's fields under the plain key ``slot`` (call after its last widget): the keys
+    in ``kept`` and those starting with ``prefix`` (not with ``skip_prefix``). A button's key must not be
+    among them (Streamlit refuses to set a button's value)."""
+    st.session_state[slot] = {
+        key: value for key, value in st.session_state.items()
+        if key in kept or (prefix is not None and str(key).startswith(prefix) and key != slot
+                           and not (skip_prefix and str(key).startswith(skip_prefix)))}

@@ -224,3 +224,19 @@ def test_streamed_answer_is_text_not_markdown(open_page: Callable[..., AppTest],
     assert not at.exception
     assert not any("attacker.example" in m.value for m in at.markdown)
     assert any("](http://attacker.example/x.png)" in t.value for t in at.text)
+
+
+def test_the_generation_settings_and_prompt_survive_a_visit_to_another_page(
+        open_page: Callable[..., AppTest], home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(playground_generate, "_prepared", lambda ref: True)  # no SmolLM2 conversion here
+    at = open_page("playground", query={"playground_tab": "Generate text"}, via_app=True)
+    at.number_input(key="playground_gen_temperature").set_value(0.0).run()
+    at.number_input(key="playground_gen_seed").set_value(7).run()
+    at.text_area(key="playground_gen_prompt").set_value("Plan a team offsite.").run()
+    at.switch_page("pages/datasets.py").run()
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert at.number_input(key="playground_gen_temperature").value == 0.0
+    assert at.number_input(key="playground_gen_seed").value == 7
+    assert at.number_input(key="playground_gen_max_new").value == 128  # untouched: still the default
+    assert at.text_area(key="playground_gen_prompt").value == "Plan a team offsite."
