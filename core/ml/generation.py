@@ -336,9 +336,11 @@ def start_stream(loaded: LoadedModel, prompt: dict[str, Any], settings: Generati
 def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: GenerationSettings,
                    out: queue.Queue, cancel: threading.Event | None = None) -> StreamResult:
     """Generate in the calling thread on the engine ``settings.engine`` resolves to; chunks go to ``out``."""
-    start = time.perf_counter()
     cancel = cancel or threading.Event()
     engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))
+    # the engine is loaded (once) before the clock starts: the first token times the prompt, not the load
+    _ = loaded.llama() if engine == LLAMA else loaded.model
+    start = time.perf_counter()
     ids = prompt_ids(loaded, prompt)
     prompt_len = len(ids)
     if engine == LLAMA:
@@ -354,12 +356,16 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                      n=settings.num_return_sequences, out=out)
         with loaded.lock, torch.inference_mode():
             generate_exact(loaded, encode_prompt(loaded, prompt), settings, rows, cancel)
-    seconds = time.perf_counter() - start
+    end = time.perf_counter()
+    seconds = end - start
     new_tokens = sum(len(ids) for ids in rows.ids)
     first = rows.first_token_at
+    # the writing speed: the tokens after the first over the time after it (the first token's wait is
+    # the prompt's, shown beside it); an answer of one token has no speed
+    speed = (new_tokens - 1) / (end - first) if first and new_tokens > 1 and end > first else None
     return StreamResult(outputs=list(rows.sent), new_tokens=new_tokens, prompt_tokens=prompt_len,
                         time_to_first_token=(first - start) if first else None,
-                        tokens_per_second=new_tokens / seconds if new_tokens and seconds > 0 else None,
+                        tokens_per_second=speed,
                         seconds=seconds, device=loaded.device, stopped_early=cancel.is_set(),
                         finished=list(rows.done), engine=engine, engine_note=note)
 

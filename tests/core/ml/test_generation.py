@@ -220,3 +220,35 @@ def test_a_model_llama_cpp_cannot_run_is_answered_by_exact_with_a_sentence(home,
     assert record.stats["engine"] == "exact"
     assert "because its architecture is 'gpt2'" in record.stats["engine_note"]
     gen.clear_loaded()
+
+
+def test_speed_is_the_writing_after_the_first_token_and_the_first_token_excludes_the_engine_load(
+        tiny: str, monkeypatch) -> None:
+    import time
+
+    from core.ml.generation import LoadedModel
+
+    class Engine:
+        def generate(self, ids, max_new_tokens, sampling, eos_ids, on_token, seed_offset=0):
+            time.sleep(0.3)  # the prompt
+            for count in range(1, max_new_tokens + 1):
+                on_token(100 + count, b"a")
+                time.sleep(0.005)
+            return max_new_tokens, False
+
+    engine = Engine()
+    loads: list[int] = []
+
+    def llama(self):
+        if not loads:
+            time.sleep(2.0)  # loading the engine, once
+        loads.append(1)
+        return engine
+    monkeypatch.setattr(LoadedModel, "engine_for", lambda self, requested: ("llama.cpp", "answered."))
+    monkeypatch.setattr(LoadedModel, "llama", llama)
+    record = gen.generate(tiny, "Hi", store=False, settings=S(temperature=0, max_new_tokens=10))
+    assert 0.3 <= record.time_to_first_token < 1.5  # the prompt's wait, not the 2 s load before it
+    whole = 10 / (record.time_to_first_token + 10 * 0.005)  # the old rate: every token over all the time
+    assert record.tokens_per_second > whole  # 9 tokens over the time after the first one
+    one = gen.generate(tiny, "Hi", store=False, settings=S(temperature=0, max_new_tokens=1))
+    assert one.tokens_per_second is None  # one token has no writing speed
