@@ -304,7 +304,7 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
 
     def heard(k: int, token: int, data: bytes) -> bool:
         with lock:
-            return on_token(k, token, data) if on_token is not None else True
+            return on_token(k, token, data)
 
     def lane(share: list[int]) -> list[BatchAnswer]:
         try:
@@ -322,28 +322,17 @@ def decode_in_lanes(model: Any, prompts: Sequence[list[int]], settings: Generati
         futures = [pool.submit(lane, share) for share in shares]
         done = 0
         try:
-            while done < len(prompts) and not all(f.done() for f in futures):
-                try:
-                    if finished.get(timeout=0.2) < 0:
-                        break
-                except queue.Empty:
-                    continue
+            while done < len(prompts):  # each lane says each prompt it finished, or -1 when it failed
+                if finished.get() < 0:
+                    wait(futures, return_when=FIRST_EXCEPTION)  # until that lane's error is set
+                    raise next(f.exception() for f in futures if f.done() and f.exception() is not None)
                 done += 1
                 if progress is not None:
                     progress(done, len(prompts))
-            if done < len(prompts):  # a lane failed (or every lane ended): wait until its error is set
-                wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f.done() and f.exception() is not None]
-            if failed:
-                raise failed[0].exception()
         except BaseException:
             stop.set()  # the other lanes end at their next step instead of answering every prompt
             raise
         for share, future in zip(shares, futures, strict=True):
             for i, answer in zip(share, future.result(), strict=True):
                 answers[i] = answer
-    while progress is not None and done < len(prompts):  # the last ones heard after the lanes ended
-        finished.get_nowait()
-        done += 1
-        progress(done, len(prompts))
     return answers

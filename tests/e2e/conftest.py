@@ -21,6 +21,20 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync"]
 
 
+def st_key(name: str) -> str:
+    """The CSS selector of the Streamlit element with ``key=name``."""
+    return f".st-key-{name}"
+
+
+def idle(page: object) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        timeout=120_000)
+
+
 @dataclass(frozen=True)
 class App:
     url: str

@@ -14,6 +14,9 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import idle as _idle
+from tests.e2e.conftest import st_key as _key
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 GOOD = ["I love this product, it works great", "Fantastic service and a friendly team",
@@ -30,19 +33,6 @@ def _csv(rows: int = 160) -> bytes:
         text = f"{rng.choice(GOOD if good else BAD)} (order {i})"
         lines.append(f"\"{text}\",{'positive' if good else 'negative'}")
     return ("\n".join(lines) + "\n").encode()
-
-
-def _key(name: str) -> str:
-    return f".st-key-{name}"
-
-
-def _idle(page) -> None:
-    """Wait until Streamlit has finished the current script run."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=120_000)
 
 
 def test_a_person_goes_from_a_spreadsheet_to_a_shared_report(app, page) -> None:

@@ -19,22 +19,12 @@ import pytest
 from local import wait_until
 
 from tests.e2e.conftest import App, serve_app
+from tests.e2e.conftest import idle as _idle
+from tests.e2e.conftest import st_key as _key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NAMES = ["fresh", "rotten"]
-
-
-def _key(name: str) -> str:
-    return f".st-key-{name}"
-
-
-def _idle(page: Any) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=120_000)
 
 
 def _classifier(dataset_id: int, right: int) -> int:

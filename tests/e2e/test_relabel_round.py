@@ -15,21 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import idle as _idle
 from tests.e2e.conftest import serve_app
+from tests.e2e.conftest import st_key as _key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _key(name: str) -> str:
-    return f".st-key-{name}"
-
-
-def _idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=120_000)
 
 
 def _wait_finished(app, run_id: int, timeout: float = 300) -> None:

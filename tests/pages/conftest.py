@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +39,15 @@ def open_app_page(page: str, query: dict[str, str] | None = None, *, via_app: bo
 def open_page(home: Path) -> Callable[..., AppTest]:
     """open_app_page bound to a fresh UCLAB_HOME (the `home` fixture)."""
     return open_app_page
+
+
+@pytest.fixture
+def launcher() -> Iterator[object]:
+    """No worker process is started by the test: runs it queues stay queued (``seed.NoLauncher``)."""
+    from core.training import service as training
+    from tests.pages.seed import NoLauncher
+
+    fake = NoLauncher()
+    training.set_launcher(fake)
+    yield fake
+    training.set_launcher(None)

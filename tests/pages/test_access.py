@@ -28,14 +28,6 @@ ROLES = {"owner": ["ada@example.com"], "editor": ["grace@example.com", "ken@exam
 
 
 @pytest.fixture
-def launcher(home: Path) -> Iterator[NoLauncher]:
-    fake = NoLauncher()
-    training.set_launcher(fake)
-    yield fake
-    training.set_launcher(None)
-
-
-@pytest.fixture
 def address() -> Iterator[None]:
     before = st_config.get_option("server.address")
     yield

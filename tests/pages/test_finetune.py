@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,15 +10,6 @@ from streamlit.testing.v1 import AppTest
 from core.store import runs
 from core.training import service as training
 from tests.pages.seed import NoLauncher, save_reviews, seed_run
-
-
-@pytest.fixture
-def launcher() -> Iterator[NoLauncher]:
-    """No worker process is started by these tests."""
-    fake = NoLauncher()
-    training.set_launcher(fake)
-    yield fake
-    training.set_launcher(None)
 
 
 def test_without_a_dataset_the_page_says_what_to_do(open_page: Callable[..., AppTest],

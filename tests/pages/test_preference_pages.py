@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,14 +12,6 @@ from core.store import runs
 from core.training import service as training
 from tests.pages.seed import NoLauncher
 from tests.preference_data import add_pairs_dataset
-
-
-@pytest.fixture
-def launcher() -> Iterator[NoLauncher]:
-    fake = NoLauncher()
-    training.set_launcher(fake)
-    yield fake
-    training.set_launcher(None)
 
 
 def _finished_chat_run(dataset_id: int, config: dict | None = None) -> int:

@@ -3,10 +3,9 @@ lineage with "Train again", and the Compare page's note on versions (AppTest, no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
@@ -18,14 +17,6 @@ from ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
 FLIP = {"fresh": "rotten", "rotten": "fresh"}
-
-
-@pytest.fixture
-def launcher(home: Path) -> Iterator[NoLauncher]:
-    fake = NoLauncher()
-    training.set_launcher(fake)
-    yield fake
-    training.set_launcher(None)
 
 
 def _as(page: str, role: str, email: str, query: dict[str, str]) -> AppTest:

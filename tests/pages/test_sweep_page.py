@@ -3,9 +3,8 @@ the best trial marked, Optuna's charts and "Make this the final run"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data import gallery
@@ -14,14 +13,6 @@ from core.store import runs
 from core.training import service as training
 from core.training import sweep
 from tests.pages.seed import NoLauncher
-
-
-@pytest.fixture
-def launcher() -> Iterator[NoLauncher]:
-    fake = NoLauncher()
-    training.set_launcher(fake)
-    yield fake
-    training.set_launcher(None)
 
 
 def _finish(run_id: int, value: float) -> None:
