@@ -32,9 +32,11 @@ over the same features. Prints training tokens/s and the ratio (target >= 0.95).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import multiprocessing as mp
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -202,6 +204,7 @@ def bench_generation(new_tokens: int, reps: int, prompts: int = len(PROMPTS), qu
     loaded = get_loaded(KEY)
     tok = loaded.hf_tokenizer
     work = Path(tempfile.mkdtemp(prefix="uclab-bench-gen-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # converted models: about 0.5 GB a run
     runs, facts = _candidates(path, tok, set(loaded.eos_ids), work)
     names = list(runs)
     speed: dict[str, list[float]] = {n: [] for n in names}
@@ -267,6 +270,7 @@ def _features() -> tuple[Any, Any, dict[str, str], str]:
 def train_app(steps: int) -> dict[str, Any]:
     """The app's path: the training engine with the causal-LM adapter, a throwaway UCLAB_HOME."""
     os.environ["UCLAB_HOME"] = tempfile.mkdtemp(prefix="uclab-bench-")
+    atexit.register(shutil.rmtree, os.environ["UCLAB_HOME"], ignore_errors=True)
     from transformers import TrainerCallback
 
     from core.ml.tasks.base import TaskInputs
