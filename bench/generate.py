@@ -99,8 +99,8 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
     def app(engine: str) -> Candidate:
         settings = gen.GenerationSettings(temperature=0, engine=engine)
         model = gen.get_loaded(KEY)
-        if engine == "exact":
-            _ = model.model  # the weights, loaded now so that their memory is counted here
+        # the weights (or the engine's), loaded now so that their memory is counted here
+        _ = model.llama() if model.engine_for(engine)[0] == "llama.cpp" else model.model
 
         def fn(ids: list[int], new_tokens: int) -> list[int]:
             import queue as q
@@ -118,9 +118,7 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
     if llama_engine.unavailable_reason() is None:
         loaded("app default", lambda: app("auto"))
 
-        def llama(file: Path) -> Candidate:
-            engine = llama_engine.LlamaEngine(file)
-
+        def llama_engine_direct(engine: llama_engine.LlamaEngine) -> Candidate:
             def fn(ids: list[int], new_tokens: int) -> list[int]:
                 out: list[int] = []
                 engine.generate(ids, new_tokens, llama_engine.GREEDY, eos,
@@ -128,6 +126,12 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
                 return out
             return fn
 
+        def llama(file: Path) -> Candidate:
+            return llama_engine_direct(llama_engine.LlamaEngine(file))
+
+        # the app's own engine object without the app around it: what the playground's streaming,
+        # stop-text scan and queue cost per token (the next rows are engines of their own on new files)
+        loaded("app's engine called directly", lambda: llama_engine_direct(gen.get_loaded(KEY).llama()))
         for qtype in (F16, Q8_0):
             file = work / f"model-{qtype}.gguf"
             start = time.perf_counter()

@@ -88,7 +88,8 @@ _FASTEST: dict[tuple[str, int, int], int] = {}  # (GGUF file, its size, cores) -
 
 def fastest_threads(llm: Any, cores: int) -> int:
     """How many threads one llama.cpp context writes tokens fastest with here, measured on ``llm``: a
-    short prompt and a few single-token steps per choice, two alternating rounds, the lowest total.
+    short prompt and a few single-token steps per choice, two alternating rounds after one untimed
+    pass, the lowest total.
 
     More threads are not always faster: ggml's threads meet after every operation of the graph, and
     on a small model that meeting costs more than another core gives. On a 2-vCPU AMD EPYC VM SmolLM2
@@ -102,6 +103,12 @@ def fastest_threads(llm: Any, cores: int) -> int:
     ids = llm.tokenize(THREAD_PROMPT, add_bos=False)[:16]
     seconds = {n: 0.0 for n in choices}
     try:
+        # Untimed first: the weights of a file not yet in the page cache come from the disk during the
+        # first steps, and timing those made the first choice look slow (8 of 9 cold starts of a probe
+        # picked 2 threads for SmolLM2 here, 28-37 tokens/s, where 1 thread writes 60-66).
+        llm.reset()
+        llm.eval(ids)
+        llm.eval(ids[:1])
         for order in (choices, choices[::-1]):
             for n in order:
                 llama_cpp.llama_set_n_threads(llm._ctx.ctx, n, n)
