@@ -110,8 +110,8 @@ def _what(name: str, other: dict[str, Any]) -> str:
     if name == "majority":
         answer = _majority_answer(other)
         return f"always guessing '{answer}'" if answer else labels.baseline_label(name, short=True)
-    if "tfidf" in name:
-        return "a keyword model"
+    if "tfidf" in name:  # "a keyword model" or, where the text is read by characters, "a character n-gram model"
+        return f"a {labels.baseline_label(name, short=True)}"
     return labels.baseline_label(name, short=True)
 
 

@@ -69,6 +69,14 @@ def test_the_strongest_baseline_leads_and_prompting_names_its_own_examples() -> 
     assert found.tone == verdict.WEAK
 
 
+def test_a_character_n_gram_baseline_is_named_as_the_table_names_it() -> None:
+    """Chinese text gets the character n-gram baseline: the sentence says so, as the table beside it."""
+    baselines = {"majority": {"accuracy": 0.25}, "tfidf_char_logreg": {"accuracy": 0.719}}
+    found = verdict.judge_metrics("classification", {"accuracy": 0.438, "n": 32}, baselines)
+    assert "28 points worse than a character n-gram model" in found.sentence
+    assert "keyword" not in found.sentence
+
+
 class _Eval:
     def __init__(self, examples: int, metrics: dict) -> None:
         self.examples, self.metrics = examples, metrics
