@@ -188,7 +188,7 @@ def _quality(runs: dict[str, Candidate], tok: Any, n: int, new_tokens: int) -> d
         answers = [tok.decode(fn(list(ids), new_tokens), skip_special_tokens=True).strip() for ids in prompts]
         rows[name], summary = score_answers(answers, references)
         out[name] = {m: summary["metrics"][m] for m in ("rouge_l", "chrf")}
-        print(f"  quality {name:<22} ROUGE-L {out[name]['rouge_l']['mean']:.3f}", file=sys.stderr, flush=True)
+        print(f"  quality {name:<28} ROUGE-L {out[name]['rouge_l']['mean']:.3f}", file=sys.stderr, flush=True)
     exact = rows.get("app exact")
     for name in runs:
         if exact is not None:
@@ -416,10 +416,10 @@ def main() -> None:
 def _print_generation(g: dict[str, Any]) -> None:
     print(f"CPU: {g['cpu']}, {g['threads']} threads; {g['prompts']} prompts x {g['reps']} reps, "
           f"{g['new_tokens']} new tokens, greedy")
-    print(f"{'candidate':<22} {'tokens/s':>9} {'x bare':>7} {'best':>7} {'x bare':>7} {'tok/cpu-s':>10} "
+    print(f"{'candidate':<28} {'tokens/s':>9} {'x bare':>7} {'best':>7} {'x bare':>7} {'tok/cpu-s':>10} "
           f"{'x bare':>7} {'1st tok s':>9} {'+MB':>6}  same tokens (all / first 8)")
     for name, r in g["candidates"].items():
-        print(f"{name:<22} {r['tokens_per_s']:>9.2f} {r['ratio']:>6.2f}x {r['best_tokens_per_s']:>7.2f} "
+        print(f"{name:<28} {r['tokens_per_s']:>9.2f} {r['ratio']:>6.2f}x {r['best_tokens_per_s']:>7.2f} "
               f"{r['best_ratio']:>6.2f}x {r['tokens_per_cpu_s']:>10.2f} {r['cpu_ratio']:>6.2f}x "
               f"{r['first_token_s']:>9.3f} {r['memory_mb'] or 0:>6.0f}  "
               f"{r['same_greedy_tokens']}/{g['prompts']}"
@@ -437,7 +437,7 @@ def _print_generation(g: dict[str, Any]) -> None:
             gap = r.get("rouge_l_minus_exact") or {}
             gap_text = (f"  vs exact {gap['mean']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]"
                         if gap.get("mean") is not None else "")
-            print(f"  {name:<22} ROUGE-L {r['rouge_l']['mean']:.3f} [{r['rouge_l']['low']:.3f}, "
+            print(f"  {name:<28} ROUGE-L {r['rouge_l']['mean']:.3f} [{r['rouge_l']['low']:.3f}, "
                   f"{r['rouge_l']['high']:.3f}]  chrF {r['chrf']['mean']:.3f} [{r['chrf']['low']:.3f}, "
                   f"{r['chrf']['high']:.3f}]{gap_text}")
 
