@@ -59,15 +59,25 @@ def _not_learned(run: RunInfo) -> verdict.Degenerate | None:
     return None
 
 
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def elapsed_now(run: RunInfo, now: datetime | None = None) -> float | None:
-    """A live run's elapsed time computed now from when it started (the stored figure only moves when
-    the worker writes a step, so it goes stale between log lines); a finished run's stored figure."""
+    """Seconds since the run started: for a live run computed now (the stored figure only moves when the
+    worker writes a step, so it goes stale between log lines), for an ended run up to its end. Both
+    count loading the model and scoring answers, so the figure does not fall back when a run finishes
+    (a run that counted up to 86 s showed 48 s, its training steps alone, once it had finished)."""
     stored = run.elapsed_seconds
-    if run.status != "running" or run.started_at is None:
+    if run.started_at is None:
         return stored
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    started = run.started_at.astimezone(UTC).replace(tzinfo=None) if run.started_at.tzinfo else run.started_at
-    return max(stored or 0.0, (now - started).total_seconds())
+    if run.status == "running":
+        end = _naive_utc(now) if now else datetime.now(UTC).replace(tzinfo=None)
+    elif run.finished_at is not None:
+        end = _naive_utc(run.finished_at)
+    else:
+        return stored
+    return max(stored or 0.0, (end - _naive_utc(run.started_at)).total_seconds())
 
 
 def _numbers(run: RunInfo) -> None:
@@ -83,7 +93,10 @@ def _numbers(run: RunInfo) -> None:
         st.info(f"Before the first step: {md_escape(named)}", icon=":material/hourglass_top:")
     a, b, c, d = st.columns(4)
     a.metric("Epoch", f"{run.epoch:.2f}")
-    b.metric("Elapsed", duration(elapsed_now(run)))
+    b.metric("Elapsed", duration(elapsed_now(run)),
+             help="From the run's start: loading the model, training, evaluating and writing answers"
+                  + (f". Its training steps took {duration(run.elapsed_seconds)}." if run.elapsed_seconds
+                     else "."))
     left = "—"
     if run.status == "running":
         dataset = call(datasets.get_dataset, run.dataset_id)

@@ -110,7 +110,7 @@ def _what(name: str, other: dict[str, Any]) -> str:
     if name == "majority":
         answer = _majority_answer(other)
         return f"always guessing '{answer}'" if answer else labels.baseline_label(name, short=True)
-    if "tfidf" in name:  # "a keyword model" or, where the text is read by characters, "a character n-gram model"
+    if "tfidf" in name:  # "a keyword model", or "a character n-gram model" where text is read by characters
         return f"a {labels.baseline_label(name, short=True)}"
     return labels.baseline_label(name, short=True)
 

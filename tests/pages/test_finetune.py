@@ -275,3 +275,23 @@ def test_before_the_first_step_the_stage_is_named_and_elapsed_is_live(open_page:
     assert f"Step 0 of ? · {STAGE_CONVERTING}" in at.get("progress")[0].proto.text
     assert any(i.value.startswith("Before the first step: Converting the model") for i in at.info)
     assert {m.label: m.value for m in at.metric}["Elapsed"].startswith("3 min")
+
+
+def test_a_finished_run_keeps_counting_what_the_live_counter_showed(open_page: Callable[..., AppTest],
+                                                                   launcher: NoLauncher) -> None:
+    """A run's Elapsed counted up to 86 s while it ran and fell to 48 s (its training steps) once it had
+    finished: an ended run shows its start to its end, and the training steps in the help."""
+    from datetime import timedelta
+
+    from core.store.db import session_scope
+    from core.store.orm import Run
+
+    run = seed_run(save_reviews().id, status="succeeded", step=100, total=100)  # 45 s of training steps
+    with session_scope(write=True) as s:
+        row = s.get(Run, run.id)
+        row.started_at = row.finished_at - timedelta(seconds=86)
+    at = open_page("finetune", query={"run": str(run.id)})
+    assert not at.exception
+    elapsed = {m.label: m for m in at.metric}["Elapsed"]
+    assert elapsed.value == "1 min 26 s"
+    assert "Its training steps took 45 s." in elapsed.proto.help
