@@ -118,7 +118,11 @@ class LoadedModel:
         if reason:
             return EXACT, f"Engine: exact (transformers on {self.device}) because {reason}."
         bits = "4 bits" if "Q4" in self.gguf.name else "8 bits" if "Q8" in self.gguf.name else "16 bits"
-        return LLAMA, f"Engine: llama.cpp on {self.gguf.name}; " + WHY_DIFFERENT.format(bits=bits) + "."
+        threads = ""
+        if self._llama is not None:  # loaded: how many threads per answer it measured fastest here
+            n = self._llama.threads
+            threads = f" ({n} thread{'s' if n != 1 else ''} per answer, the fastest measured on this machine)"
+        return LLAMA, f"Engine: llama.cpp on {self.gguf.name}{threads}; {WHY_DIFFERENT.format(bits=bits)}."
 
     def llama(self) -> llama_engine.LlamaEngine:
         """The llama.cpp engine over the model's GGUF file (created on first use)."""
@@ -340,6 +344,8 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
     engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))
     # the engine is loaded (once) before the clock starts: the first token times the prompt, not the load
     _ = loaded.llama() if engine == LLAMA else loaded.model
+    if engine == LLAMA:
+        engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))  # now with its thread count
     start = time.perf_counter()
     ids = prompt_ids(loaded, prompt)
     prompt_len = len(ids)

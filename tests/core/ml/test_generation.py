@@ -201,6 +201,9 @@ def test_greedy_is_one_answer_across_engines_and_each_answer_names_its_engine(ti
     assert auto.stats["engine"] == "llama.cpp" and exact.stats["engine"] == "exact"
     assert auto.text == exact.text and auto.text  # 16-bit weights: the same greedy answer
     assert "Engine: llama.cpp on " in auto.stats["engine_note"] and "differ" in auto.stats["engine_note"]
+    threads = gen.get_loaded(tiny).llama().threads  # the count it measured fastest is said with the answer
+    assert f"({threads} thread{'s' if threads != 1 else ''} per answer, the fastest measured" in auto.stats[
+        "engine_note"]
     assert gen.get_generation(auto.id).stats["engine_note"] == auto.stats["engine_note"]  # kept with it
 
 
