@@ -100,7 +100,7 @@ def _candidates(path: Path, tok: Any, eos: set[int], work: Path
         settings = gen.GenerationSettings(temperature=0, engine=engine)
         model = gen.get_loaded(KEY)
         # the weights (or the engine's), loaded now so that their memory is counted here
-        _ = model.llama() if model.engine_for(engine)[0] == "llama.cpp" else model.model
+        model.prepare(engine)
 
         def fn(ids: list[int], new_tokens: int) -> list[int]:
             import queue as q

@@ -31,7 +31,8 @@ if access.allowed("train"):
         if dataset is None:
             st.info("Save a dataset on the Datasets page (or import one from the gallery) first.")
         else:
-            restore_fields(SAVED)  # what the user typed before visiting another page
+            # what the user typed before visiting another page, else the defaults
+            restore_fields(SAVED, {state.SWEEP_TRIALS: 12, state.SWEEP_MINUTES: 0.0, state.SWEEP_PARALLEL: 1})
             left, right = st.columns(2)
             model_key, base, kind = None, None, ""
             if preference_form.applies(dataset):  # DPO trials on top of the run the pairs came from
@@ -60,9 +61,6 @@ if access.allowed("train"):
                                      help="name=low..high (add :log for a log scale) or name=a|b|c, "
                                           "comma-separated.")
                 a, b, c = st.columns(3)
-                for key, value in ((state.SWEEP_TRIALS, 12), (state.SWEEP_MINUTES, 0.0),
-                                   (state.SWEEP_PARALLEL, 1)):
-                    st.session_state.setdefault(key, value)
                 trials = int(a.number_input("Trials", 1, sweep.MAX_TRIALS, key=state.SWEEP_TRIALS))
                 minutes = b.number_input("Minutes (0: no limit)", 0.0, 10_000.0, key=state.SWEEP_MINUTES)
                 parallel = int(c.number_input("Trials at once", 1, sweep.MAX_PARALLEL,

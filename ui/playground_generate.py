@@ -57,8 +57,6 @@ def default_models(runs: Sequence[RunInfo], keys: Sequence[str]) -> tuple[str, s
 
 def settings_controls() -> generation.GenerationSettings | None:
     """Sampling controls; None (with the sentence shown) when a value is impossible."""
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
     a, b, c, d = st.columns(4)
     max_new = a.number_input("Max new tokens", 1, generation.MAX_NEW_TOKENS, step=16, key=KEY + "max_new")
     temperature = b.number_input("Temperature (0 = greedy)", 0.0, 5.0, step=0.1, key=KEY + "temperature")
@@ -238,7 +236,7 @@ def panel(runs: Sequence[RunInfo]) -> None:
     if not choices:
         st.info("No causal language model in the catalogue; add one on the Models page.")
         return
-    restore_fields(SAVED)
+    restore_fields(SAVED, DEFAULTS)
     mode = st.radio("Mode", list(generation.MODES)[::-1], key=KEY + "mode", horizontal=True,
                     format_func={"chat": "Chat", "prompt": "Prompt"}.get)
     side = st.toggle("Side by side: send the same prompt, settings and seed to two models", key=KEY + "side")

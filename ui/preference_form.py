@@ -47,17 +47,15 @@ def render(dataset: DatasetInfo) -> None:
                          "learns to prefer the chosen answers with DPO (TRL), as LoRA adapters on top of the "
                          "model "
                          "you pick, whose own weights are the reference."))
-    restore_fields(_SAVED)
+    defaults, helps = preference_defaults(dataset.task), field_help()
+    restore_fields(_SAVED, {state.FINETUNE_PREF_BETA: float(defaults.get("beta", 0.1)),
+                            state.FINETUNE_PREF_LEARNING_RATE: float(defaults.get("learning_rate", 1e-4)),
+                            state.FINETUNE_PREF_STEPS: int(defaults.get("max_steps", 100)),
+                            state.FINETUNE_PREF_MAX_LENGTH: int(defaults.get("max_length", 256)),
+                            state.FINETUNE_PREF_LORA_RANK: int(defaults.get("lora_rank", 8))})
     parent = parent_picker(dataset, state.FINETUNE_PREF_PARENT)
     if parent is None:
         return
-    defaults, helps = preference_defaults(dataset.task), field_help()
-    for key, value in ((state.FINETUNE_PREF_BETA, float(defaults.get("beta", 0.1))),
-                       (state.FINETUNE_PREF_LEARNING_RATE, float(defaults.get("learning_rate", 1e-4))),
-                       (state.FINETUNE_PREF_STEPS, int(defaults.get("max_steps", 100))),
-                       (state.FINETUNE_PREF_MAX_LENGTH, int(defaults.get("max_length", 256))),
-                       (state.FINETUNE_PREF_LORA_RANK, int(defaults.get("lora_rank", 8)))):
-        st.session_state.setdefault(key, value)  # the defaults, unless the user's values came back
     a, b, c = st.columns(3)
     beta = a.number_input("Beta", 0.01, 10.0, step=0.05, key=state.FINETUNE_PREF_BETA, help=helps["beta"])
     rate = b.number_input("Learning rate", 1e-7, 1.0, step=1e-5, format="%.1e",

@@ -72,7 +72,7 @@ def elapsed_now(run: RunInfo, now: datetime | None = None) -> float | None:
     if run.started_at is None:
         return stored
     if run.status == "running":
-        end = _naive_utc(now) if now else datetime.now(UTC).replace(tzinfo=None)
+        end = _naive_utc(now or datetime.now(UTC))
     elif run.finished_at is not None:
         end = _naive_utc(run.finished_at)
     else:

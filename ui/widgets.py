@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -248,13 +248,17 @@ def ensure_app_frame() -> None:
         st.rerun()
 
 
-def restore_fields(slot: str) -> None:
+def restore_fields(slot: str, defaults: Mapping[str, Any] | None = None) -> None:
     """Put back the fields of a form that Streamlit dropped while the user was on another page (it
-    forgets a widget's value once a page without that widget has run; plain keys survive). Call before
-    the form's first widget; ``remember_fields`` keeps the copy under the plain key ``slot``."""
+    forgets a widget's value once a page without that widget has run; plain keys survive), then give
+    the fields still unset their ``defaults`` (so the widgets take no ``value=`` that would clash with
+    a restored one). Call before the form's first widget; ``remember_fields`` keeps the copy under the
+    plain key ``slot``."""
     for key, value in (st.session_state.get(slot) or {}).items():
         if key not in st.session_state:
             st.session_state[key] = value
+    for key, value in (defaults or {}).items():
+        st.session_state.setdefault(key, value)
 
 
 def remember_fields(slot: str, *, prefix: str | None = None, kept: tuple[str, ...] = (),

@@ -181,12 +181,7 @@ def prepare_engine(model_ref: str, engine: str = "auto") -> tuple[Any, str]:
     """Load a model and the engine that will answer (llama.cpp's contexts, or the transformers
     weights), so a first request does not wait; returns it with the sentence naming that engine."""
     loaded = get_loaded(model_ref)
-    chosen, note = loaded.engine_for(engine)
-    if chosen == "llama.cpp":
-        loaded.llama()
-    else:
-        _ = loaded.model
-    return loaded, note
+    return loaded, loaded.prepare(engine)[1]
 
 
 # ---- generation ----------------------------------------------------------------------------------

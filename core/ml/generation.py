@@ -124,6 +124,17 @@ class LoadedModel:
             threads = f" ({n} thread{'s' if n != 1 else ''} per answer, the fastest measured on this machine)"
         return LLAMA, f"Engine: llama.cpp on {self.gguf.name}{threads}; {WHY_DIFFERENT.format(bits=bits)}."
 
+    def prepare(self, requested: str) -> tuple[str, str]:
+        """Load the engine that answers a request for ``requested`` (llama.cpp's contexts, or the
+        transformers weights) and return it with the sentence naming it (with llama.cpp's thread count,
+        measured as it loads)."""
+        engine, note = self.engine_for(requested)
+        if engine == LLAMA:
+            self.llama()
+            return self.engine_for(requested)  # now with the thread count it measured as it loaded
+        _ = self.model
+        return engine, note
+
     def llama(self) -> llama_engine.LlamaEngine:
         """The llama.cpp engine over the model's GGUF file (created on first use)."""
         if self._llama is None:
@@ -341,11 +352,8 @@ def run_generation(loaded: LoadedModel, prompt: dict[str, Any], settings: Genera
                    out: queue.Queue, cancel: threading.Event | None = None) -> StreamResult:
     """Generate in the calling thread on the engine ``settings.engine`` resolves to; chunks go to ``out``."""
     cancel = cancel or threading.Event()
-    engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))
     # the engine is loaded (once) before the clock starts: the first token times the prompt, not the load
-    _ = loaded.llama() if engine == LLAMA else loaded.model
-    if engine == LLAMA:
-        engine, note = loaded.engine_for(getattr(settings, "engine", AUTO))  # now with its thread count
+    engine, note = loaded.prepare(getattr(settings, "engine", AUTO))
     start = time.perf_counter()
     ids = prompt_ids(loaded, prompt)
     prompt_len = len(ids)
