@@ -37,6 +37,15 @@ def _make_engine(url: str, *, immediate: bool) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
                                               "check_same_thread": False})
+    configure_sqlite(engine, immediate=immediate)
+    return engine
+
+
+def configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    """The connection rules above, on an SQLite engine (ours, or one a library made, such as Optuna's:
+    its trial hand-out reads then writes, and two processes would otherwise both take one trial).
+    Connections already in the engine's pool are closed so every later one follows them."""
+    engine.dispose()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -51,8 +60,6 @@ def _make_engine(url: str, *, immediate: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # noqa: ANN001
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 def get_engine(settings: Settings | None = None, *, write: bool = False) -> Engine:

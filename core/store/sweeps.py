@@ -108,6 +108,12 @@ def claim_trial_slot(sweep_id: int, seen_asked: int) -> bool:
         return bool(done.rowcount)
 
 
+def release_trial_slot(sweep_id: int) -> None:
+    """Give back one slot claimed for a trial the study then failed to hand out."""
+    with session_scope(write=True) as s:
+        s.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.asked > 0).values(asked=Sweep.asked - 1))
+
+
 def update_sweep(sweep_id: int, **fields: Any) -> SweepInfo:
     """Set fields (status, summary, final_run_id); finishing stamps finished_at."""
     with session_scope(write=True) as s:

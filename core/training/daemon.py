@@ -76,6 +76,7 @@ class WorkerDaemon:
         self.children: dict[int, Child] = {}
         self.stopping = False
         self.worker_id: int | None = None
+        self._last_beat = self._idle_since = self._last_sweep = 0.0
 
     # -- what this worker can take -------------------------------------------------------------
     def free_gpus(self) -> list[int]:
@@ -150,37 +151,50 @@ class WorkerDaemon:
               f"{'GPUs ' + ','.join(map(str, self.gpus)) if self.gpus else 'CPU'}; "
               f"database {get_settings().database_url.split('@')[-1]}.", file=sys.stderr, flush=True)
         runs.reap_stale()  # a sweep at start: runs whose process died while nothing watched
-        last_beat = idle_since = time.monotonic()
-        last_sweep = 0.0
+        self._last_beat = self._idle_since = time.monotonic()
+        self._last_sweep = 0.0
         try:
             while True:
-                ended = len(self.children)
-                self.collect()
-                if not self.stopping and (len(self.children) < ended
-                                          or time.monotonic() - last_sweep >= SWEEP_EVERY_S):
-                    self.advance_sweeps()
-                    last_sweep = time.monotonic()
-                if self.stopping:
-                    if not self.children:
+                try:
+                    if self.tick():
                         return 0
-                    self.terminate_children()
-                else:
-                    runs.reap_stale()
-                    # Read first: a write transaction every second would only compete with writers.
-                    waiting = len(self.children) < self.slots and bool(runs.queued_ids())
-                    while waiting and len(self.children) < self.slots and (claimed := self.claim()):
-                        self.start_or_fail(claimed)
-                now = time.monotonic()
-                if self.children:
-                    idle_since = now
-                elif self.idle_exit is not None and now - idle_since > self.idle_exit:
-                    return 0
-                if now - last_beat >= BEAT_EVERY_S:
-                    workers.beat_worker(info.id)
-                    last_beat = now
+                except Exception as exc:  # noqa: BLE001 - e.g. the database briefly locked or away
+                    # A worker that died here would leave its sweep and its queue to nobody; the next
+                    # tick tries again (its children train on, their runs record for themselves).
+                    print(f"The worker's loop failed and goes on at its next tick: {exc}",
+                          file=sys.stderr, flush=True)
                 time.sleep(self.poll)
         finally:
             workers.stop_worker(info.id)
+
+    def tick(self) -> bool:
+        """One turn of the loop: collect ended children, move sweeps on, claim queued runs, beat;
+        True when the worker should exit (stopped with no child left, or idle past `idle_exit`)."""
+        ended = len(self.children)
+        self.collect()
+        if not self.stopping and (len(self.children) < ended
+                                  or time.monotonic() - self._last_sweep >= SWEEP_EVERY_S):
+            self.advance_sweeps()
+            self._last_sweep = time.monotonic()
+        if self.stopping:
+            if not self.children:
+                return True
+            self.terminate_children()
+        else:
+            runs.reap_stale()
+            # Read first: a write transaction every second would only compete with writers.
+            waiting = len(self.children) < self.slots and bool(runs.queued_ids())
+            while waiting and len(self.children) < self.slots and (claimed := self.claim()):
+                self.start_or_fail(claimed)
+        now = time.monotonic()
+        if self.children:
+            self._idle_since = now
+        elif self.idle_exit is not None and now - self._idle_since > self.idle_exit:
+            return True
+        if now - self._last_beat >= BEAT_EVERY_S:
+            workers.beat_worker(self.worker_id)
+            self._last_beat = now
+        return False
 
     def advance_sweeps(self) -> None:
         """Tell hyper-parameter sweeps about finished trials and queue their next ones."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -89,9 +89,16 @@ def _storage() -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     db.get_engine()  # the app's migrations first: they own alembic_version, Optuna must not stamp it
     url = get_settings().database_url
+    sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = ({"connect_args": {"timeout": db.BUSY_TIMEOUT_MS / 1000}}
-                              if url.startswith("sqlite") else {"pool_pre_ping": True})
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_compatibility_check=True)
+                              if sqlite else {"pool_pre_ping": True})
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, skip_compatibility_check=True)
+    if sqlite:
+        # Every transaction takes SQLite's write lock first: Optuna hands out an enqueued trial by
+        # reading it WAITING, then writing RUNNING, and PostgreSQL's row lock (FOR UPDATE) that keeps
+        # two workers from taking the same trial does nothing on SQLite.
+        db.configure_sqlite(storage.engine, immediate=True)
+    return storage
 
 
 def _pruner() -> Any:
@@ -282,7 +289,10 @@ def _ask(study: Any, info: SweepInfo, distributions: dict[str, Any]) -> int | No
     """Hand out one trial: ask the study, queue its run; the run id (None when its settings are invalid)."""
     from optuna.trial import TrialState
 
-    trial = study.ask(distributions)
+    try:
+        trial = study.ask(distributions)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database locked for longer than its timeout
+        raise _NotAsked(str(exc)) from exc
     config = apply_params(info.base_config, trial.params)
     config["task_options"][SWEEP_OPTION] = {"id": info.id, "trial": trial.number}
     try:
@@ -292,12 +302,29 @@ def _ask(study: Any, info: SweepInfo, distributions: dict[str, Any]) -> int | No
         study.tell(trial.number, state=TrialState.FAIL)
         return None
     shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-    run = runs.create_run(dataset_id=info.dataset_id, model_key=info.model_key, task=info.task,
-                          config=checked.to_dict(), seed=checked.seed,
-                          name=f"sweep {info.id} · trial {trial.number}", created_by=info.created_by)
-    trial.set_user_attr("run_id", run.id)
+    run = None
+    try:
+        run = runs.create_run(dataset_id=info.dataset_id, model_key=info.model_key, task=info.task,
+                              config=checked.to_dict(), seed=checked.seed,
+                              name=f"sweep {info.id} · trial {trial.number}", created_by=info.created_by)
+        trial.set_user_attr("run_id", run.id)
+    except Exception as exc:
+        # The trial was handed out but has no run the sweep can follow: it fails now with the reason
+        # (instead of holding the sweep open until it is found orphaned), and a run already queued
+        # for it is cancelled rather than trained for nobody.
+        with suppress(Exception):
+            trial.set_user_attr("reason", f"Its run could not be queued: {exc}")
+        if run is not None:
+            with suppress(Exception):
+                runs.request_cancel(run.id)
+        _tell(study, trial.number, state=TrialState.FAIL)
+        raise
     runs.add_log(run.id, f"Queued by sweep {info.id} as trial {trial.number}: {shown}.")
     return run.id
+
+
+class _NotAsked(Exception):
+    """The study handed out no trial (its storage failed): the slot claimed for it is given back."""
 
 
 def advance_sweep(sweep_id: int) -> SweepInfo:
@@ -330,7 +357,11 @@ def advance_sweep(sweep_id: int) -> SweepInfo:
             if not store.claim_trial_slot(sweep_id, info.asked):
                 continue  # another process handed one out meanwhile: look again
             study.sampler = _sampler(info, info.asked + 1)
-            queued_any = _ask(study, info, distributions) is not None or queued_any
+            try:
+                queued_any = _ask(study, info, distributions) is not None or queued_any
+            except _NotAsked:  # nothing was handed out: the slot goes back, or the sweep would wait on
+                store.release_trial_slot(sweep_id)  # a trial that does not exist, for ever
+                raise
         info = store.get_sweep(sweep_id)
         open_trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
         settled = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,

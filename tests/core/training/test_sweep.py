@@ -231,3 +231,39 @@ def test_the_trial_recorder_prunes_a_clearly_worse_trial_but_never_at_its_last_e
     if pruned:
         expected = f"Pruned by sweep {info.id}: validation macro_f1 0.2 at evaluation 2"
         assert recorder.reason.startswith(expected)
+
+
+def _locked(*_args: object, **_kwargs: object) -> None:
+    import sqlite3
+
+    raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_trial_the_study_could_not_hand_out_gives_its_slot_back(iris, recording, monkeypatch) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=1, parallel=1, config=_fast(), advance=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(optuna.Study, "ask", _locked)
+        with pytest.raises(sweep._NotAsked, match="locked"):
+            sweep.advance_sweep(info.id)
+    # Counted, the slot would leave the sweep waiting for ever on a trial that does not exist.
+    assert sweep.get_sweep(info.id).asked == 0 and sweep.sweep_trials(info.id) == []
+    assert sweep.advance_sweep(info.id).asked == 1  # the next advance hands it out
+    [run] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
+    assert worker.run(run.id) == 0
+    done = sweep.advance_sweep(info.id)
+    assert not done.is_live and done.summary["counts"] == {"complete": 1, "pruned": 0, "fail": 0}
+
+
+def test_a_trial_whose_run_could_not_be_queued_fails_at_once_with_the_reason(iris, recording,
+                                                                            monkeypatch) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=2, parallel=1, config=_fast(), advance=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep.runs, "create_run", _locked)
+        with pytest.raises(Exception, match="locked"):
+            sweep.advance_sweep(info.id)
+    [failed] = sweep.sweep_trials(info.id)
+    assert (failed.number, failed.state, failed.run_id) == (0, "FAIL", None)
+    assert failed.status_reason == "Its run could not be queued: database is locked"
+    assert sweep.advance_sweep(info.id).asked == 2  # not left open: the sweep goes on to trial 1
+    [run] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
+    assert sweep.sweep_tag(run.config)["trial"] == 1

@@ -6,6 +6,7 @@ Each test runs once per database (tests/conftest.py BOTH_DATABASES).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -72,13 +73,56 @@ def test_optuna_tables_live_beside_our_migrations_without_touching_them(home: Pa
     storage.engine.dispose()
 
 
+# One process handing out trials, as a worker advancing a sweep does (sweep._storage is the app's own).
+ASKER = """
+import json, sys
+import optuna
+from core.training import sweep
+study = optuna.load_study(study_name=sys.argv[1], storage=sweep._storage())
+x = optuna.distributions.FloatDistribution(0, 1)
+print(json.dumps([study.ask({"x": x}).number for _ in range(int(sys.argv[2]))]))
+"""
+
+
+def test_two_processes_asking_at_once_never_take_the_same_trial(home: Path) -> None:
+    # Each of two workers that finish a trial together asks for the next one; on SQLite both used to
+    # read one enqueued trial as waiting and both take it (5 to 18 of 200 in a probe), and a sweep
+    # with a trial counted twice never finished.
+    storage = sweep._storage()
+    study = optuna.create_study(study_name="race", storage=storage)
+    for i in range(120):
+        study.enqueue_trial({"x": i / 120})
+    storage.engine.dispose()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", ASKER, "race", "60"], cwd=ROOT, env=env, text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    outs = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    first, second = (json.loads(out) for out, _ in outs)
+    assert len(first) == len(second) == 60
+    assert sorted(set(first) & set(second)) == []  # no trial handed to both
+    assert sorted(first + second) == list(range(120))
+
+
 def _start_worker(home: Path, tmp_path: Path, host: str) -> subprocess.Popen[str]:
     mount = tmp_path / f"mnt-{host}"  # each machine mounts the shared folder where it likes
     mount.symlink_to(home, target_is_directory=True)
     env = {**os.environ, "UCLAB_HOME": str(mount), "UCLAB_HOST": host, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "core", "worker", "--slots", "1"], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    # The worker's log goes to a file, not a pipe nobody reads until the end: a full pipe would stall it.
+    with (tmp_path / f"worker-{host}.log").open("w") as log:
+        return subprocess.Popen([sys.executable, "-m", "core", "worker", "--slots", "1"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def _sweep_state(sweep_id: int, tmp_path: Path) -> str:
+    """What a timed-out sweep test shows: each trial, its run, and the end of each worker's log."""
+    lines = [f"sweep: {sweep.get_sweep(sweep_id)}"]
+    for t in sweep.sweep_trials(sweep_id):
+        lines.append(f"trial {t.number} {t.state}: run {t.run_id} {t.run_status} {t.host} {t.status_reason}")
+    for log in sorted(tmp_path.glob("worker-*.log")):
+        lines.append(f"--- {log.name} (last 3000 characters)\n{log.read_text(errors='replace')[-3000:]}")
+    return "\n".join(lines)
 
 
 GOOD = [{"learning_rate": 0.02, "hidden_size": 64}, {"learning_rate": 0.015, "hidden_size": 64},
@@ -100,7 +144,10 @@ def test_a_four_trial_sweep_shared_by_two_workers_on_two_hosts(home: Path, tmp_p
     # Nobody drives the sweep but the two workers: each advances it as trials end.
     workers = [_start_worker(home, tmp_path, host) for host in ("machine-a", "machine-b")]
     try:
-        wait_until(lambda: not sweep.get_sweep(info.id).is_live, 600, "the sweep to finish")
+        try:
+            wait_until(lambda: not sweep.get_sweep(info.id).is_live, 600, "the sweep to finish")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{_sweep_state(info.id, tmp_path)}") from None
     finally:
         for proc in workers:
             proc.send_signal(signal.SIGTERM)

@@ -218,3 +218,32 @@ def test_worker_flags_are_checked_with_one_sentence(home: Path, capsys: pytest.C
     assert main(["worker", "--slots", "0"]) == 2
     assert "--slots must be at least 1." in capsys.readouterr().err
     assert workers.live_workers() == []  # nothing was registered
+
+
+def test_a_database_error_in_one_turn_of_the_loop_does_not_stop_the_worker(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlite3 import OperationalError
+
+    from core.training import daemon
+
+    key, dataset = tiny_model(), add_text_dataset()
+    run_id = _queue(dataset, key)
+    real_reap, calls = runs.reap_stale, [0]
+
+    def briefly_locked(*args: object, **kwargs: object) -> list[int]:
+        calls[0] += 1
+        if calls[0] in (2, 3):  # the loop's first two turns (the first call is the start-up sweep)
+            raise OperationalError("database is locked")
+        return real_reap(*args, **kwargs)
+
+    monkeypatch.setattr(daemon.runs, "reap_stale", briefly_locked)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = daemon.WorkerDaemon(slots=1, idle_exit=2.0, poll=0.2).run()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0 and calls[0] > 3
+    said = capsys.readouterr().err
+    assert "The worker's loop failed and goes on at its next tick: database is locked" in said
+    assert runs.get_run(run_id).status == "succeeded"  # the turns after the error claimed and trained it
