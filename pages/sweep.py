@@ -9,7 +9,15 @@ from core.training import service as training
 from core.training import sweep
 from ui import access, preference_form, state
 from ui.sweep_view import leaderboard_frame
-from ui.widgets import call, dataset_picker, ensure_app_frame, md_escape, remember_fields, restore_fields
+from ui.widgets import (
+    call,
+    dataset_picker,
+    ensure_app_frame,
+    md_escape,
+    remember_fields,
+    restore_fields,
+    status_label,
+)
 
 ensure_app_frame()
 # the form's fields, and their copy while the user is on another page (Streamlit forgets a widget's value
@@ -93,20 +101,25 @@ chosen = st.selectbox("Show sweep", list(by_id), key=state.SWEEP_SELECT,
                                             f"{by_id[i].dataset_id} · {by_id[i].status}")
 
 
-@st.fragment(run_every=3 if by_id[chosen].is_live else None)
+@st.fragment(run_every=3 if call(sweep.still_moving, chosen) else None)
 def sweep_view() -> None:
     info = call(sweep.advance_sweep, chosen)  # any process may move a sweep on; the page does too
     if info is None:
         return
-    counts = (info.summary or {}).get("counts") or {}
+    counts = sweep.counts_sentence(info)
     within = f" in {info.minutes:g} minutes" if info.minutes else ""
     st.markdown(f"**{info.status.capitalize()}**: {info.asked} trial(s) handed out of "
                 f"{info.n_trials or 'as many as fit'}{within}, {info.parallel} at a time; "
                 f"{info.direction} validation {info.metric}.")
-    st.caption(md_escape(f"Space: {info.space}") + (f" · finished {counts}" if counts else ""))
+    st.caption(md_escape(f"Space: {info.space}") + (f" · trials: {counts}" if counts else ""))
     trials = call(sweep.sweep_trials, chosen) or []
     st.dataframe(leaderboard_frame(trials, info.metric), key=state.SWEEP_LEADERBOARD, hide_index=True,
-                 column_config={"Run": st.column_config.LinkColumn("Run", display_text=r"run=(\d+)")})
+                 column_config={"Run": st.column_config.LinkColumn("Run", display_text=r"run=(\d+)"),
+                                # the interval beside it has three decimals: 1 next to 0.9327 read oddly
+                                f"Validation {info.metric}": st.column_config.NumberColumn(format="%.3f")})
+    note = call(sweep.tie_note, chosen, trials) if trials else ""
+    if note:
+        st.info(note, icon=":material/balance:")
     charts = call(sweep.sweep_charts, chosen) or {}
     titles = {"history": "Optimisation history", "parallel": "Parallel coordinates",
               "importances": "Parameter importances"}
@@ -119,22 +132,28 @@ def sweep_view() -> None:
 
 def final_section(info: sweep.SweepInfo, has_best: bool) -> None:
     st.subheader("The final run")
-    if info.final_run_id is None:
+    final = call(sweep.final_run, info.id)
+    if final is None:
         st.caption("Retrains the best trial's settings on the train and validation splits, then evaluates "
                    "once on the test split, which no trial has seen.")
         if access.allowed("train") and st.button("Make this the final run", key=state.SWEEP_FINAL,
                                                  disabled=not has_best, icon=":material/flag:"):
-            final = call(sweep.make_final_run, info.id, created_by=access.actor())
-            if final is not None:
-                st.toast(f"Final run {final.id} queued.", icon=":material/flag:")
+            made = call(sweep.make_final_run, info.id, created_by=access.actor())
+            if made is not None:
+                st.toast(f"Final run {made.id} queued.", icon=":material/flag:")
                 st.rerun()
         return
     comparison = call(sweep.final_comparison, info.id)
-    if comparison is None:
-        st.info(f"Final run {info.final_run_id} is training; its test score appears here when it ends.")
-    else:
+    if comparison is not None:
         st.write(comparison["sentence"])
-    st.markdown(f":material/open_in_new: [Open run {info.final_run_id}](/finetune?run={info.final_run_id})")
+    elif final.status in ("queued", "running"):
+        doing = "is training" if final.status == "running" else "is waiting in the queue"
+        st.info(f"Final run {final.id} {doing}; its test score appears here when it ends.")
+    else:  # it ended without a test score: say how, never "training"
+        st.warning(md_escape(f"Final run {final.id} ended without a test score "
+                             f"({status_label(final.status).lower()}). {final.status_reason}".strip()),
+                   icon=":material/warning:")
+    st.markdown(f":material/open_in_new: [Open run {final.id}](/finetune?run={final.id})")
 
 
 sweep_view()

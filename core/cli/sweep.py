@@ -44,6 +44,8 @@ def _render(data: dict[str, Any]) -> str:
         lines.append(f"  {'*' if t['best'] else ' '} trial {t['number']:<3} {t['state']:<8} {shown:<24} "
                      f"run #{t['run_id']} {t.get('host') or ''}  {params}"
                      + (f"  ({t['status_reason']})" if t.get("status_reason") else ""))
+    if data.get("note"):
+        lines.append(f"  note: {data['note']}")
     return "\n".join(lines)
 
 
@@ -51,7 +53,9 @@ def _show(sweep_id: int) -> dict[str, Any]:
     from core.training import sweep
 
     info = sweep.advance_sweep(sweep_id)
-    return {"sweep": info.to_dict(), "trials": [t.to_dict() for t in sweep.sweep_trials(sweep_id)]}
+    trials = sweep.sweep_trials(sweep_id)
+    return {"sweep": info.to_dict(), "trials": [t.to_dict() for t in trials],
+            "note": sweep.tie_note(sweep_id, trials)}
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:

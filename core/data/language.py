@@ -183,10 +183,11 @@ def _model_name(key: str) -> str:
 
 def _script_words(named: list[tuple[str, float]]) -> str:
     others = [SCRIPT_NAMES.get(k, k.title()) for k, _ in named if k != "LATIN"]
-    return f"{_joined(others)} letters" if others else "these letters"
+    return f"{joined(others)} letters" if others else "these letters"
 
 
-def _joined(parts: list[str]) -> str:
+def joined(parts: list[str]) -> str:
+    """"a", "a and b", "a, b and c": a list in a sentence."""
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 

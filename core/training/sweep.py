@@ -20,7 +20,7 @@ request before its end, by the sweep instead of a person; the reason says which)
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -386,6 +386,13 @@ def advance_live_sweeps() -> list[int]:
     return done
 
 
+def counts_sentence(info: SweepInfo) -> str:
+    """The finished sweep's tally in words ("5 finished, 1 pruned"); '' before it has one."""
+    counts = (info.summary or {}).get("counts") or {}
+    words = (("complete", "finished"), ("pruned", "pruned"), ("fail", "failed"))
+    return ", ".join(f"{counts[key]} {word}" for key, word in words if counts.get(key))
+
+
 def _summary(study: Any, info: SweepInfo) -> dict[str, Any]:
     from optuna.trial import TrialState
 
@@ -421,10 +428,8 @@ def sweep_trials(sweep_id: int) -> list[TrialRow]:
     """Every trial with its run, best first (the best marked), then the others by value, then the rest."""
     import optuna
 
-    from core.data import datasets
-
     info = store.get_sweep(sweep_id)
-    rows_n = int(datasets.get_dataset(info.dataset_id).split_sizes.get("validation", 0))
+    rows_n = _validation_rows(info)
     storage = _storage()
     try:
         trials = optuna.load_study(study_name=info.study_name, storage=storage).get_trials(deepcopy=False)
@@ -453,6 +458,32 @@ def sweep_trials(sweep_id: int) -> list[TrialRow]:
     return finished + [r for r in out if not (r.state == "COMPLETE" and r.value is not None)]
 
 
+def _validation_rows(info: SweepInfo) -> int:
+    from core.data import datasets
+
+    return int(datasets.get_dataset(info.dataset_id).split_sizes.get("validation", 0))
+
+
+def tie_note(sweep_id: int, trials: Sequence[TrialRow]) -> str:
+    """A sentence when other finished trials score inside the best trial's 95 % interval (the
+    validation split cannot tell them apart); '' when the best stands clear or has no interval."""
+    from core.data.language import joined
+
+    best = next((t for t in trials if t.best), None)
+    if best is None or best.interval is None:
+        return ""
+    low, high = best.interval  # intervals exist only for shares, where higher is better
+    alike = [str(t.number) for t in trials
+             if t.state == "COMPLETE" and not t.best and t.value is not None and t.value >= low]
+    if not alike:
+        return ""
+    rows = _validation_rows(store.get_sweep(sweep_id))
+    many = len(alike) > 1
+    return (f"Trial{'s' if many else ''} {joined(alike)} score{'' if many else 's'} inside the best trial's "
+            f"95 % interval ({low:.3f} – {high:.3f}) on {rows} validation rows: the validation split cannot "
+            "tell these settings apart, so quote the final run's test score, not this ranking.")
+
+
 def best_trial(sweep_id: int) -> TrialRow | None:
     rows = sweep_trials(sweep_id)
     return rows[0] if rows and rows[0].best else None
@@ -466,9 +497,10 @@ def make_final_run(sweep_id: int, created_by: str = "") -> Any:
     """Queue the final run: the best trial's settings trained once more on train + validation, then
     evaluated once on the test split by the ordinary worker (with the baselines). Returns the run;
     asking again returns the same run."""
+    made = final_run(sweep_id)
+    if made is not None:
+        return made
     info = store.get_sweep(sweep_id)
-    if info.final_run_id is not None:
-        return runs.get_run(info.final_run_id)
     best = best_trial(sweep_id)
     if best is None or best.run_id is None:
         raise ConfigError(f"Sweep {sweep_id} has no finished trial yet; wait for one before the final run.")
@@ -488,15 +520,35 @@ def make_final_run(sweep_id: int, created_by: str = "") -> Any:
     return runs.get_run(run.id)
 
 
+def final_run(sweep_id: int) -> Any:
+    """The sweep's final run (None before one was made, or once it was deleted)."""
+    info = store.get_sweep(sweep_id)
+    if info.final_run_id is None:
+        return None
+    try:
+        return runs.get_run(info.final_run_id)
+    except NotFoundError:
+        return None
+
+
+def still_moving(sweep_id: int) -> bool:
+    """Whether the sweep page has anything to follow: trials still handed out, or a final run queued
+    or training."""
+    if store.get_sweep(sweep_id).is_live:
+        return True
+    final = final_run(sweep_id)
+    return final is not None and final.status in (S.QUEUED, S.RUNNING)
+
+
 def final_comparison(sweep_id: int) -> dict[str, Any] | None:
     """The final run's test score beside the best trial's validation score, with one sentence on the
     gap (a test score clearly worse than validation is a sign the sweep over-fitted the validation
     split); None until the final run has succeeded."""
     info = store.get_sweep(sweep_id)
     best = best_trial(sweep_id)
-    if info.final_run_id is None or best is None or best.value is None:
+    final = final_run(sweep_id)
+    if final is None or best is None or best.value is None:
         return None
-    final = runs.get_run(info.final_run_id)
     test = (final.summary.get("test") or {}).get(info.metric)
     if final.status != S.SUCCEEDED or not isinstance(test, int | float):
         return None
@@ -542,6 +594,10 @@ def sweep_charts(sweep_id: int) -> dict[str, Any]:
                 charts["importances"] = optuna.visualization.plot_param_importances(study)
             except (RuntimeError, ValueError, ZeroDivisionError):
                 pass  # e.g. every finished trial has the same value: nothing to attribute
+        for fig in charts.values():
+            fig.update_layout(title_text="", margin={"t": 30})  # the page's tab names each chart
+        if "history" in charts and len(study.trials) <= 20:
+            charts["history"].update_xaxes(dtick=1)  # trials are whole numbers: no tick at trial 0.2
         return charts
     finally:
         storage.engine.dispose()
@@ -583,12 +639,13 @@ def estimate_sweep(dataset_id: int, model_key: str, *, trials: int | None = None
                    minutes: float | None = None, space: str | None = None, parallel: int = 1,
                    config: TrainConfig | None = None, workers: int | None = None) -> SweepEstimate:
     """One trial at the middle of the space (its ranges' geometric or plain middle, the middle choice),
-    times the waves of trials that `workers` slots (default: the live workers' slots, at least 1) run."""
+    times the waves of trials that `workers` slots (default: the live workers' slots, or the local
+    worker's when none is alive) run."""
     from core.store import workers as worker_store
 
     check_budget(trials, minutes, parallel)
-    if workers is None:
-        workers = max(1, sum(w.slots for w in worker_store.live_workers()))
+    if workers is None:  # with none alive, the queue starts this machine's own worker (max_running slots)
+        workers = max(1, sum(w.slots for w in worker_store.live_workers()) or queue.max_running())
     base = config or TrainConfig()
     request = TrainRequest(dataset_id=dataset_id, model_key=model_key, config=base)
     task, _ = check_request(request)

@@ -3,6 +3,7 @@ the best trial marked, Optuna's charts and "Make this the final run"."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
@@ -63,16 +64,33 @@ def test_leaderboard_charts_and_the_final_run(open_page: Callable[..., AppTest],
     table = board.value
     assert list(table["Trial"]) == [1, 0, 2] and list(table["Best"]) == ["★", "", ""]
     assert list(table["Validation macro_f1"]) == [0.95, 0.8, 0.7]
-    assert table["95 % interval"].iloc[0] != ""
+    assert table["95 % interval"].iloc[0] == "0.724 – 0.993"
+    assert any("· trials: 3 finished" in c.value for c in at.caption)  # in words, not a dict
+    # 0.8 lies inside the best's interval on 15 validation rows, 0.7 just below it: one is a tie.
+    assert [i.value for i in at.info if "interval" in i.value] == [
+        "Trial 0 scores inside the best trial's 95 % interval (0.724 – 0.993) on 15 validation rows: the "
+        "validation split cannot tell these settings apart, so quote the final run's test score, not this "
+        "ranking."]
     charts = ["Optimisation history", "Parallel coordinates", "Parameter importances"]
     assert [t.label for t in at.tabs] == charts
+    history = sweep.sweep_charts(info.id)["history"].layout
+    assert history.xaxis.dtick == 1 and not history.title.text  # whole trials; the tab is its title
     assert sweep.get_sweep(info.id).status == "finished"
     at.button(key="sweep_final").click().run()
     assert not at.exception
     final = sweep.get_sweep(info.id).final_run_id
     assert final is not None and runs.get_run(final).config["task_options"]["fit_on"] == "train+validation"
     assert runs.get_run(final).config["learning_rate"] == trial_runs[1].config["learning_rate"]
-    assert any("is training" in i.value for i in at.info)
+    assert any(f"Final run {final} is waiting in the queue" in i.value for i in at.info)
+    assert sweep.still_moving(info.id)  # the finished sweep's page keeps polling for its final run
+    assert runs.claim_run(final, os.getpid(), max_running=None)  # a live process holds it
+    at.run()
+    assert any(f"Final run {final} is training" in i.value for i in at.info)
+    runs.transition(final, S.FAILED, reason="The disk is full.", expect=[S.RUNNING])
+    at.run()
+    assert not sweep.still_moving(info.id) and not any("training" in i.value for i in at.info)
+    shown = [w.value.replace("\\", "") for w in at.warning]  # the reason is escaped as markdown
+    assert shown == [f"Final run {final} ended without a test score (failed). The disk is full."]
 
 
 def test_the_app_lists_the_sweep_page_and_the_finetune_page_points_to_it(open_page: Callable[..., AppTest],

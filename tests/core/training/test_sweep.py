@@ -159,6 +159,14 @@ def test_the_estimate_counts_waves_of_parallel_trials(iris) -> None:
     assert two.seconds == pytest.approx(2 * two.trial_seconds) and "2 at a time" in two.sentence
 
 
+def test_with_no_worker_alive_the_estimate_counts_the_local_workers_slots(iris, monkeypatch) -> None:
+    # Nothing is alive: the queue will start this machine's worker with UCLAB_MAX_RUNNING slots.
+    assert sweep.estimate_sweep(iris.id, "mlp", trials=4, parallel=2, config=_fast()).parallel == 1
+    monkeypatch.setenv("UCLAB_MAX_RUNNING", "2")
+    estimate = sweep.estimate_sweep(iris.id, "mlp", trials=4, parallel=2, config=_fast())
+    assert estimate.parallel == 2 and "2 at a time" in estimate.sentence
+
+
 def test_the_final_run_trains_the_best_settings_on_train_and_validation_and_tests_once(iris,
                                                                                        recording) -> None:
     info = sweep.start_sweep(iris.id, "mlp", trials=1, parallel=1, config=_fast(),
@@ -267,3 +275,23 @@ def test_a_trial_whose_run_could_not_be_queued_fails_at_once_with_the_reason(iri
     assert sweep.advance_sweep(info.id).asked == 2  # not left open: the sweep goes on to trial 1
     [run] = [r for r in runs.list_runs() if sweep.sweep_tag(r.config)]
     assert sweep.sweep_tag(run.config)["trial"] == 1
+
+
+def test_the_tie_note_names_the_finished_trials_inside_the_best_ones_interval(iris) -> None:
+    info = sweep.start_sweep(iris.id, "mlp", trials=4, parallel=1, config=_fast(), advance=False)
+    best = sweep.TrialRow(number=2, state="COMPLETE", value=1.0, params={}, run_id=3, interval=(0.796, 1.0),
+                          best=True)
+
+    def other(number: int, value: float, state: str = "COMPLETE") -> sweep.TrialRow:
+        return sweep.TrialRow(number=number, state=state, value=value, params={}, run_id=number + 1)
+
+    assert sweep.tie_note(info.id, [best, other(0, 0.7)]) == ""  # the best stands clear
+    # A pruned trial's value is its last report, not a final score: it is never counted as a tie.
+    rows = [best, other(5, 1.0), other(1, 0.8), other(0, 0.7), other(3, 0.9, "PRUNED")]
+    note = sweep.tie_note(info.id, rows)
+    assert note.startswith("Trials 5 and 1 score inside the best trial's 95 % interval (0.796 – 1.000) on "
+                           "15 validation rows: the validation split cannot tell these settings apart")
+    unbounded = dataclasses.replace(best, interval=None)  # a metric that is no share has no interval
+    assert sweep.tie_note(info.id, [unbounded, other(5, 1.0)]) == ""
+    tally = dataclasses.replace(info, summary={"counts": {"complete": 5, "pruned": 1, "fail": 0}})
+    assert sweep.counts_sentence(tally) == "5 finished, 1 pruned" and sweep.counts_sentence(info) == ""
