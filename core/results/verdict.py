@@ -177,10 +177,10 @@ def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[
     value = float(metrics[key])
     n = int(metrics.get("n") or 0)
     rows = f" on {n:,} {split} rows" if n else f" on the {split} split"
-    interval = ""
+    interval, bounds = "", None
     if labels.is_share(key) and n:
-        low, high = wilson_interval(value * n, n, z=1.96)
-        interval = f" (95 % interval {low * 100:.0f}–{high * 100:.0f} %)"
+        bounds = wilson_interval(value * n, n, z=1.96)
+        interval = f" (95 % interval {bounds[0] * 100:.0f}–{bounds[1] * 100:.0f} %)"
     if key == "accuracy":
         lead = (f"The fine-tuned model gets the answer right {labels.percent(value)} of the time"
                 f"{rows}{interval}")
@@ -197,6 +197,10 @@ def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[
     comparisons += [c for c in (_prompt_clause(key, p) for p in prompting) if c]
     sentence = lead + (" — " + ", ".join(comparisons) if comparisons else "") + "."
     tone = GOOD if ordered and all(_diff(key, value, float(m[key])) > 0 for _, m in ordered) else WEAK
+    noise = _within_noise(key, value, bounds, n, ordered)
+    if noise:  # "7 points better" on 15 rows is one row: the stakeholder hears that it may be noise
+        sentence += " " + noise
+        tone = WEAK if tone == GOOD else tone
     if tone == GOOD and any(p.gain is not None and p.gain < 0 for p in prompting):
         tone = WEAK  # never green beside "worse than prompting"
     if not ordered:
@@ -215,6 +219,20 @@ def judge_metrics(task: str, metrics: dict[str, Any], baselines: dict[str, dict[
         sentence = found.sentence + " " + sentence
         tone = BAD
     return Verdict(sentence, tone, below)
+
+
+def _within_noise(key: str, value: float, bounds: tuple[float, float] | None, n: int,
+                  ordered: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """A sentence when the strongest baseline the run beats scores inside the run's own 95 % interval;
+    '' when every gain stands clear of it (or the metric has no interval)."""
+    if bounds is None:
+        return ""
+    for name, other in ordered:  # strongest first
+        theirs = float(other[key])
+        if _diff(key, value, theirs) > 1e-9 and bounds[0] <= theirs <= bounds[1]:
+            return (f"On {n:,} rows the gain over {_what(name, other)} may be noise: it scores "
+                    f"{labels.metric_value(key, theirs)}, inside the fine-tuned model's 95 % interval.")
+    return ""
 
 
 def verdict_sentence(task: str, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]],

@@ -148,3 +148,16 @@ def test_a_preference_run_that_moved_nothing_says_so_and_what_to_try() -> None:
     moved = dict(still, preference_accuracy_gain=share(0.08, -0.05, 0.2))
     assert "too little" not in preference_verdict(SimpleNamespace(**{**vars(pe), "pairs": {
         "intervals": moved}})).sentence
+
+
+def test_a_gain_inside_the_models_own_interval_is_called_possible_noise_and_is_not_green() -> None:
+    # Iris: 15 test rows, 100 % right, logistic regression 93.3 %: one row apart.
+    baselines = {"majority": {"accuracy": 1 / 3}, "logistic_regression": {"accuracy": 14 / 15},
+                 "hist_gradient_boosting": {"accuracy": 13 / 15}}
+    found = verdict.judge_metrics("tabular", {"accuracy": 1.0, "n": 15}, baselines)
+    assert found.sentence.endswith("On 15 rows the gain over logistic regression may be noise: it scores "
+                                   "93.3 %, inside the fine-tuned model's 95 % interval.")
+    assert found.tone == verdict.WEAK
+    # The same scores on 1,000 rows stand clear of the interval (98.6–100 %): no such sentence, green.
+    clear = verdict.judge_metrics("tabular", {"accuracy": 1.0, "n": 1000}, baselines)
+    assert "noise" not in clear.sentence and clear.tone == verdict.GOOD
