@@ -109,6 +109,16 @@ def averages_table(metrics: dict[str, Any]) -> pd.DataFrame:
         m, metrics.get(f"{avg}_{m}")) for m in names}} for avg in ("macro", "micro", "weighted")])
 
 
+def per_class_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-class report headed and written as the averages beside it ('100.0 %', not 1)."""
+    shown = frame.copy()
+    for name in ("precision", "recall", "f1"):
+        if name in shown:
+            shown[name] = [labels.metric_value(name, v) for v in shown[name]]
+    headings = {"precision": "Precision", "recall": "Recall", "f1": "F1", "support": "Support"}
+    return shown.rename(columns=headings)
+
+
 def classification_view(result: EvaluationResult) -> None:
     """Cards, averages, per-class report, confusion matrix, ROC/PR, calibration, confidence, errors."""
     baseline_win_note(result)
@@ -119,7 +129,7 @@ def classification_view(result: EvaluationResult) -> None:
     left.caption("Averages")
     left.dataframe(averages_table(result.metrics), hide_index=True, key=state.EVALUATION_AVERAGES)
     right.caption("Per class")
-    right.dataframe(result.per_class, hide_index=True, key=state.EVALUATION_PER_CLASS)
+    right.dataframe(per_class_table(result.per_class), hide_index=True, key=state.EVALUATION_PER_CLASS)
     st.subheader("Where it goes wrong")
     normalised = st.toggle("Share of each true class", key=state.EVALUATION_NORMALISE)
     matrix = pd.DataFrame(result.confusion_matrix, index=result.labels, columns=result.labels)
@@ -183,7 +193,7 @@ def generic_view(result: EvaluationResult) -> None:
                                "value": [labels.metric_value(k, v) for k, v in scalars.items()]}),
                  hide_index=True, key=state.EVALUATION_SCALARS)
     if not result.per_class.empty:
-        st.dataframe(result.per_class, hide_index=True, key=state.EVALUATION_PER_CLASS)
+        st.dataframe(per_class_table(result.per_class), hide_index=True, key=state.EVALUATION_PER_CLASS)
     baselines_table(result)
 
 

@@ -31,6 +31,9 @@ def test_classification_report(open_page: Callable[..., AppTest]) -> None:
     assert list(baselines["model"]) == [f"This model (run {run.id})", "Always guessing the most common class"]
     assert "None" not in baselines.astype(str).to_numpy().ravel().tolist()  # the run's own gain is a dash
     assert baselines["gain in Accuracy"].tolist() == ["—", "+25.0 pts"]
+    averages, per_class = at.dataframe[1].value, at.dataframe[2].value
+    # the per-class shares are written as the averages beside them are ("100.0 %", not 1)
+    assert averages["F1"].str.endswith(" %").all() and per_class["F1"].str.endswith(" %").all()
     # A model that answers both classes is not called degenerate; on these 8 rows the one warning is
     # that its gain over guessing may be noise.
     assert [w.value.replace("\\", "") for w in at.warning] == [
