@@ -39,6 +39,8 @@ if result is None:
     st.stop()
 evaluation_view.verdict_banner(call(verdict.run_verdict, run.id, split)
                                or verdict.Verdict("No verdict could be read for this run.", verdict.NONE))
+if seen := training.seen_in_training(run, split):
+    st.warning(seen, icon=":material/visibility:")
 shown = int(result.metrics.get("n") or result.metrics.get("examples") or len(result.predictions))
 st.caption(f"{shown:,} example{'s' if shown != 1 else ''} in the {split} split.")
 

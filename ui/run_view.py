@@ -223,6 +223,8 @@ def render_run(run_id: int) -> RunInfo | None:
             right.plotly_chart(charts.metric_curve(metrics, metric), key=state.FINETUNE_METRIC_CHART)
         if MARGIN in set(metrics["name"]) and metric != MARGIN:
             left.plotly_chart(charts.metric_curve(metrics, MARGIN), key=state.FINETUNE_MARGIN_CHART)
+        if seen := training.seen_in_training(run, "validation"):
+            st.caption(seen)
     elif run.is_live and run.kind != "cv":
         st.caption("Curves appear after the first logged steps.")
     if generates_text(run.task):

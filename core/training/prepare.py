@@ -83,6 +83,12 @@ def split_frames(frame: pd.DataFrame, config: Any) -> dict[str, pd.DataFrame]:
     return parts
 
 
+def trained_on(config: dict[str, Any], split: str) -> bool:
+    """Whether a run's training rows include `split`'s: train always, validation for a sweep's final run."""
+    return split == "train" or (split == "validation"
+                                and (config.get("task_options") or {}).get(FIT_ON) == "train+validation")
+
+
 def library_versions() -> dict[str, str]:
     """Versions that decide whether a run can be reproduced."""
     from importlib.metadata import PackageNotFoundError, version

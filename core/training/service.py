@@ -29,6 +29,7 @@ from core.training.preference_runs import (
     parent_options,
     preference_request,
 )
+from core.training.prepare import trained_on
 from core.training.queue import (
     Launcher,
     LocalWorker,
@@ -43,8 +44,17 @@ __all__ = ["Estimate", "Launcher", "LocalWorker", "PRESETS", "SubprocessLauncher
            "TrainRequest", "cancel_run", "delete_run", "estimate_run", "field_help", "get_launcher",
            "get_run", "is_preference_dataset", "kick_queue", "list_runs", "max_running", "parent_of",
            "parent_options", "preference_request", "queue_position", "resume_run",
-           "run_logs", "run_metrics", "run_tracking", "set_launcher", "start_run", "sweep", "train_again",
-           "wait_for_run"]
+           "run_logs", "run_metrics", "run_tracking", "seen_in_training", "set_launcher", "start_run",
+           "sweep", "train_again", "wait_for_run"]
+
+
+def seen_in_training(run: RunInfo, split: str) -> str:
+    """A sentence when `split`'s scores are not held out because the run trained on those rows (a
+    sweep's final run learns from validation too); '' for a held-out split."""
+    if split == "validation" and trained_on(run.config, split):
+        return (f"Run {run.id} trained on the validation rows too (a sweep's final run), so its validation "
+                "scores are measured on rows it learned from, not held out: read the test split.")
+    return ""
 
 
 def sweep() -> list[int]:

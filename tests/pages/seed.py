@@ -37,10 +37,11 @@ NoLauncher = RecordingLauncher  # queued runs stay queued
 
 
 def seed_run(dataset_id: int, status: str = "running", step: int = 40, total: int = 100,
-             reason: str = "", task: str = "classification") -> RunInfo:
-    """A run in the given status with progress and a few train/validation metrics."""
+             reason: str = "", task: str = "classification", options: dict | None = None) -> RunInfo:
+    """A run in the given status with progress and a few train/validation metrics (`options`: its
+    task options, e.g. a sweep's final run's)."""
     info = runs.create_run(dataset_id=dataset_id, model_key="minilm-l6", task=task,
-                           config=training.TrainConfig().to_dict(), seed=42)
+                           config=training.TrainConfig(task_options=options or {}).to_dict(), seed=42)
     runs.transition(info.id, "running", pid=os.getpid(), step=step, total_steps=total, epoch=step / 50,
                     samples_per_second=12.5, eta_seconds=60.0, elapsed_seconds=45.0)
     for s in (10, 20, 30, 40):
@@ -53,8 +54,8 @@ def seed_run(dataset_id: int, status: str = "running", step: int = 40, total: in
     return runs.get_run(info.id)
 
 
-def seed_evaluation(run_id: int, task: str = "classification") -> None:
-    """Store a small test-split evaluation of the run and two baselines (as the worker would)."""
+def seed_evaluation(run_id: int, task: str = "classification", split: str = "test") -> None:
+    """Store a small evaluation of the run on `split` and two baselines (as the worker would)."""
     import numpy as np
 
     from core.results import evaluation
@@ -65,9 +66,9 @@ def seed_evaluation(run_id: int, task: str = "classification") -> None:
         y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
         pred = y + np.array([0.5, -0.5, 0.2, 1.5, -0.1, 0.0, -2.0, 0.3])
         frame = pd.DataFrame({"text": texts, "label": y, "predicted": pred, "error": pred - y})
-        evaluation.store_evaluation(run_id, "test", "run", M.regression_metrics(y, pred), frame)
+        evaluation.store_evaluation(run_id, split, "run", M.regression_metrics(y, pred), frame)
         mean = np.full_like(y, y.mean())
-        evaluation.store_evaluation(run_id, "test", "mean", M.regression_metrics(y, mean),
+        evaluation.store_evaluation(run_id, split, "mean", M.regression_metrics(y, mean),
                                     frame.assign(predicted=mean))
         return
     labels = ["fresh", "rotten"]
@@ -78,10 +79,10 @@ def seed_evaluation(run_id: int, task: str = "classification") -> None:
     frame = pd.DataFrame({"text": texts, "label": [labels[i] for i in y],
                           "predicted": [labels[i] for i in pred], "confidence": proba.max(1)})
     frame["correct"] = frame["label"] == frame["predicted"]
-    evaluation.store_evaluation(run_id, "test", "run", M.classification_metrics(y, pred, labels, proba),
+    evaluation.store_evaluation(run_id, split, "run", M.classification_metrics(y, pred, labels, proba),
                                 frame)
     majority = np.zeros_like(y)
-    evaluation.store_evaluation(run_id, "test", "majority",
+    evaluation.store_evaluation(run_id, split, "majority",
                                 M.classification_metrics(y, majority, labels, curves=False),
                                 frame.assign(predicted="fresh"))
 

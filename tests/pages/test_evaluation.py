@@ -225,3 +225,22 @@ def test_a_winning_baseline_is_named_and_can_be_saved(open_page: Callable[..., A
     assert not at.exception
     assert saved_names(run_id) == ["tfidf_char_logreg"]
     assert any("uclab serve \\-\\-run" in s.value for s in at.success)
+
+
+def test_a_sweeps_final_run_says_its_validation_scores_are_not_held_out(
+        open_page: Callable[..., AppTest]) -> None:
+    dataset = save_reviews()
+    run = seed_run(dataset.id, status="succeeded", options={"fit_on": "train+validation"})
+    seed_evaluation(run.id)
+    seed_evaluation(run.id, split="validation")
+    at = open_page("evaluation", query={"run": str(run.id)})
+    assert not at.exception and at.radio(key="evaluation_split").value == "test"
+    assert not [w for w in at.warning if "learned from" in w.value]  # the test split is held out
+    at.radio(key="evaluation_split").set_value("validation").run()
+    seen = f"Run {run.id} trained on the validation rows too (a sweep's final run)"
+    assert any(w.value.startswith(seen) for w in at.warning)
+    finetune = open_page("finetune", query={"run": str(run.id)})  # under its validation curve too
+    assert any(c.value.startswith(seen) for c in finetune.caption)
+    other = seed_run(dataset.id, status="succeeded")  # an ordinary run never trains on validation
+    ordinary = open_page("finetune", query={"run": str(other.id)})
+    assert not [c for c in ordinary.caption if "trained on the validation rows" in c.value]
