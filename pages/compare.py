@@ -57,6 +57,8 @@ st.caption("Δ is the difference from the first run; the best value of each metr
 if result.final.empty:
     st.info("These runs have no final metrics yet.")
 else:
+    if result.split_note:
+        st.warning(result.split_note, icon=":material/rule:")
     st.dataframe(final_metrics_view(result), key=state.COMPARE_FINAL)
 
 st.subheader("Settings that differ")

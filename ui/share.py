@@ -40,6 +40,8 @@ def final_metrics_view(result: Comparison) -> Any:
         winner = best_by_label.get(str(row.name))
         return ["background-color: #D1FAE5" if winner == c else "" for c in row.index]
 
+    if result.split_note:  # each column says which split its numbers come from (no best is marked)
+        shown.columns = [f"{c} · {result.final_source.get(c, '')}" for c in shown.columns]
     return shown.style.apply(best, axis=1)
 
 

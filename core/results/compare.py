@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.data.language import joined
 from core.entities import RunInfo
 from core.errors import NotFoundError, UserError
 from core.results.evaluation import evidence_split, read_predictions
@@ -45,6 +46,7 @@ class Comparison:
     config_diff: pd.DataFrame
     same_dataset: bool
     final_source: dict[str, str] = field(default_factory=dict)
+    split_note: str = ""  # a sentence when the runs' final metrics come from different splits
 
 
 def higher_is_better(metric: str) -> bool:
@@ -128,14 +130,30 @@ def compare_runs(run_ids: Sequence[int]) -> Comparison:
     first = final.columns[0]
     deltas = final.sub(final[first], axis=0)
     best, direction = {}, {}
+    note = _split_note(sources)
     for metric, values in final.iterrows():
         direction[str(metric)] = higher_is_better(str(metric))
         present = values.dropna()
-        if len(present) >= 2 and present.nunique() > 1:
+        if len(present) >= 2 and present.nunique() > 1 and not note:  # no "best" across different rows
             best[str(metric)] = str(present.idxmax() if direction[str(metric)] else present.idxmin())
     return Comparison(runs=table, curves=curves, final=final, deltas=deltas, best=best,
                       higher_is_better=direction, config_diff=config_diff(configs),
-                      same_dataset=len({r.dataset_id for r in ordered}) == 1, final_source=sources)
+                      same_dataset=len({r.dataset_id for r in ordered}) == 1, final_source=sources,
+                      split_note=note)
+
+
+def _split_note(sources: dict[str, str]) -> str:
+    """A sentence when the runs' final metrics come from different splits (a sweep's trials are scored
+    on validation, its final run on test): their numbers are not like for like."""
+    by_split: dict[str, list[str]] = {}
+    for label, source in sources.items():
+        if source:
+            by_split.setdefault(source.split(" ")[0], []).append(label)
+    if len(by_split) < 2:
+        return ""
+    parts = "; ".join(f"{joined(names)} on {split}" for split, names in by_split.items())
+    return (f"These runs are not scored on the same rows ({parts}), so their numbers are not like for "
+            "like and none is marked best; compare runs scored on the same split.")
 
 
 def _runs(ids: Sequence[int]) -> list[RunInfo]:

@@ -326,18 +326,20 @@ def run_verdict(run_id: int, split: str | None = None) -> Verdict:
     return judge_metrics(task, result.metrics, classic, split, prompting)
 
 
-def _evidence_metrics(run: RunInfo) -> dict[str, Any]:
-    """The metrics a run is judged by: its summary's, else its stored test (or validation) evaluation."""
-    metrics = final_metrics(run)
-    if metrics:
-        return metrics
+def _evidence(run: RunInfo) -> tuple[dict[str, Any], str]:
+    """The metrics a run is judged by and their split: its summary's test (else validation) metrics,
+    else its stored test (or validation) evaluation."""
+    summary = run.summary or {}
+    for split in ("test", "validation"):
+        if summary.get(split):
+            return dict(summary[split]), split
     split = evaluation.evidence_split(evaluation.evaluation_splits(run.id))
     if split is None:
-        return {}
+        return {}, ""
     try:
-        return dict(evaluation.get_evaluation(run.id, split).metrics)
+        return dict(evaluation.get_evaluation(run.id, split).metrics), split
     except NotFoundError:
-        return {}
+        return {}, ""
 
 
 def compare_verdict(run_ids: Sequence[int]) -> Verdict:
@@ -345,7 +347,8 @@ def compare_verdict(run_ids: Sequence[int]) -> Verdict:
     found = [r for r in list_runs(ids=list(run_ids), limit=None) if r.status == "succeeded"]
     if not found:
         return Verdict("None of these runs has finished, so there is no verdict yet.", NONE)
-    metrics = {r.id: _evidence_metrics(r) for r in found}
+    evidence = {r.id: _evidence(r) for r in found}
+    metrics = {run_id: found_metrics for run_id, (found_metrics, _split) in evidence.items()}
     # the one "best run" rule of every screen (core.task_specs.best_of), then the runner-up by it
     winner = best_of((r.id, r.task, metrics[r.id]) for r in found)
     best = next((r for r in found if r.id == winner), max(found, key=lambda r: r.id))
@@ -353,9 +356,13 @@ def compare_verdict(run_ids: Sequence[int]) -> Verdict:
     key = task_specs.rank_metric(best.task, metrics[best.id])
     head = f"{labels.run_label(best.id, best.name)} is the best of these {len(run_ids)} runs"
     if key is not None and runner_id is not None and isinstance(metrics[runner_id].get(key), int | float):
+        ours, theirs = evidence[best.id][1], evidence[runner_id][1]
+        apart = ("" if ours == theirs else
+                 f"; not like for like: run {best.id} is scored on its {ours} rows, run {runner_id} on its "
+                 f"{theirs} rows")
         head += (f" by {labels.metric_label(key).split(' (')[0]} "
                  f"({labels.metric_value(key, metrics[best.id][key])} against "
-                 f"{labels.metric_value(key, metrics[runner_id][key])} for run {runner_id})")
+                 f"{labels.metric_value(key, metrics[runner_id][key])} for run {runner_id}{apart})")
     found_verdict = run_verdict(best.id)
     return Verdict(f"{head}. {found_verdict.sentence}", found_verdict.tone, found_verdict.below_guessing)
 

@@ -114,3 +114,27 @@ def test_flip_analysis_refuses_different_datasets_and_missing_predictions(home) 
     c, d = add_run(same), add_run(same)
     with pytest.raises(UserError, match="no stored predictions"):
         compare.flip_analysis(c, d)
+
+
+def test_runs_scored_on_different_splits_are_not_ranked_as_like_for_like(home) -> None:
+    from core.results import verdict
+    from core.store import orm
+    from core.store.db import session_scope
+    from ui.share import final_metrics_view
+
+    ds = add_dataset()
+    r1, r2 = add_run(ds, accuracy=0.7), add_run(ds, accuracy=0.9)
+    with session_scope(write=True) as s:  # r2 as a sweep's trial: scored on validation only
+        s.query(orm.Evaluation).filter_by(run_id=r2).update({"split": "validation"})
+    result = compare.compare_runs([r1, r2])
+    assert result.final_source == {f"Run {r1}": "test", f"Run {r2}": "validation"}
+    assert result.split_note == (f"These runs are not scored on the same rows (Run {r1} on test; Run {r2} on "
+                                 "validation), so their numbers are not like for like and none is marked "
+                                 "best; compare runs scored on the same split.")
+    assert result.best == {}  # no green across different rows
+    assert list(final_metrics_view(result).data.columns) == [f"Run {r1} · test", f"Run {r2} · validation"]
+    found = verdict.compare_verdict([r1, r2])
+    assert (f"not like for like: run {r2} is scored on its validation rows, run {r1} on its test rows"
+            in found.sentence)
+    same = compare.compare_runs([r1, add_run(ds, accuracy=0.8)])  # both on test: ranked as before
+    assert same.split_note == "" and same.best
