@@ -1,6 +1,7 @@
 import streamlit as st
 
 from core.data import datasets
+from core.entities import RunInfo
 from core.errors import UserError
 from core.models import catalog
 from core.run_config import PRESETS, TrainConfig
@@ -101,7 +102,10 @@ chosen = st.selectbox("Show sweep", list(by_id), key=state.SWEEP_SELECT,
                                             f"{by_id[i].dataset_id} · {by_id[i].status}")
 
 
-@st.fragment(run_every=3 if call(sweep.still_moving, chosen) else None)
+polling = bool(call(sweep.still_moving, chosen))
+
+
+@st.fragment(run_every=3 if polling else None)
 def sweep_view() -> None:
     info = call(sweep.advance_sweep, chosen)  # any process may move a sweep on; the page does too
     if info is None:
@@ -127,12 +131,15 @@ def sweep_view() -> None:
     if shown:
         for tab, name in zip(st.tabs([titles[n] for n in shown]), shown, strict=True):
             tab.plotly_chart(charts[name], key=state.SWEEP_CHART_PREFIX + name)
-    final_section(info, any(t.best for t in trials))
+    final = final_section(info, any(t.best for t in trials))
+    if polling and not (info.is_live or (final is not None and final.is_live)):
+        st.rerun(scope="app")  # all settled: redraw once (the picker names the status) and stop polling
 
 
-def final_section(info: sweep.SweepInfo, has_best: bool) -> None:
+def final_section(info: sweep.SweepInfo, has_best: bool) -> RunInfo | None:
+    """The final run's part of the page; the final run (None before one is made)."""
     st.subheader("The final run")
-    final = call(sweep.final_run, info.id)
+    final = call(sweep.final_run, info.id, info)
     if final is None:
         st.caption("Retrains the best trial's settings on the train and validation splits, then evaluates "
                    "once on the test split, which no trial has seen.")
@@ -142,11 +149,11 @@ def final_section(info: sweep.SweepInfo, has_best: bool) -> None:
             if made is not None:
                 st.toast(f"Final run {made.id} queued.", icon=":material/flag:")
                 st.rerun()
-        return
-    comparison = call(sweep.final_comparison, info.id)
+        return None
+    comparison = call(sweep.final_comparison, info.id) if final.status == "succeeded" else None
     if comparison is not None:
         st.write(comparison["sentence"])
-    elif final.status in ("queued", "running"):
+    elif final.is_live:
         doing = "is training" if final.status == "running" else "is waiting in the queue"
         st.info(f"Final run {final.id} {doing}; its test score appears here when it ends.")
     else:  # it ended without a test score: say how, never "training"
@@ -154,6 +161,7 @@ def final_section(info: sweep.SweepInfo, has_best: bool) -> None:
                              f"({status_label(final.status).lower()}). {final.status_reason}".strip()),
                    icon=":material/warning:")
     st.markdown(f":material/open_in_new: [Open run {final.id}](/finetune?run={final.id})")
+    return final
 
 
 sweep_view()

@@ -31,10 +31,18 @@ def headline_metric(task: str, metrics: dict[str, Any]) -> str | None:
     return task_specs.headline_metric(task, metrics)
 
 
+def _summary_evidence(run: RunInfo) -> tuple[dict[str, Any], str]:
+    """The run's test metrics, else its validation metrics, from its summary, and that split."""
+    summary = run.summary or {}
+    for split in ("test", "validation"):
+        if summary.get(split):
+            return dict(summary[split]), split
+    return {}, ""
+
+
 def final_metrics(run: RunInfo) -> dict[str, Any]:
     """The run's test metrics, else its validation metrics, from its summary."""
-    summary = run.summary or {}
-    return dict(summary.get("test") or summary.get("validation") or {})
+    return _summary_evidence(run)[0]
 
 
 def best_run(runs: Sequence[RunInfo]) -> RunInfo | None:
@@ -329,10 +337,9 @@ def run_verdict(run_id: int, split: str | None = None) -> Verdict:
 def _evidence(run: RunInfo) -> tuple[dict[str, Any], str]:
     """The metrics a run is judged by and their split: its summary's test (else validation) metrics,
     else its stored test (or validation) evaluation."""
-    summary = run.summary or {}
-    for split in ("test", "validation"):
-        if summary.get(split):
-            return dict(summary[split]), split
+    metrics, split = _summary_evidence(run)
+    if metrics:
+        return metrics, split
     split = evaluation.evidence_split(evaluation.evaluation_splits(run.id))
     if split is None:
         return {}, ""

@@ -520,9 +520,9 @@ def make_final_run(sweep_id: int, created_by: str = "") -> Any:
     return runs.get_run(run.id)
 
 
-def final_run(sweep_id: int) -> Any:
+def final_run(sweep_id: int, info: SweepInfo | None = None) -> Any:
     """The sweep's final run (None before one was made, or once it was deleted)."""
-    info = store.get_sweep(sweep_id)
+    info = info or store.get_sweep(sweep_id)
     if info.final_run_id is None:
         return None
     try:
@@ -534,10 +534,9 @@ def final_run(sweep_id: int) -> Any:
 def still_moving(sweep_id: int) -> bool:
     """Whether the sweep page has anything to follow: trials still handed out, or a final run queued
     or training."""
-    if store.get_sweep(sweep_id).is_live:
-        return True
-    final = final_run(sweep_id)
-    return final is not None and final.status in (S.QUEUED, S.RUNNING)
+    info = store.get_sweep(sweep_id)
+    final = None if info.is_live else final_run(sweep_id, info)
+    return info.is_live or (final is not None and final.status in (S.QUEUED, S.RUNNING))
 
 
 def final_comparison(sweep_id: int) -> dict[str, Any] | None:
@@ -545,12 +544,14 @@ def final_comparison(sweep_id: int) -> dict[str, Any] | None:
     gap (a test score clearly worse than validation is a sign the sweep over-fitted the validation
     split); None until the final run has succeeded."""
     info = store.get_sweep(sweep_id)
+    final = final_run(sweep_id, info)
+    if final is None or final.status != S.SUCCEEDED:  # read the trials only once there is a score
+        return None
     best = best_trial(sweep_id)
-    final = final_run(sweep_id)
-    if final is None or best is None or best.value is None:
+    if best is None or best.value is None:
         return None
     test = (final.summary.get("test") or {}).get(info.metric)
-    if final.status != S.SUCCEEDED or not isinstance(test, int | float):
+    if not isinstance(test, int | float):
         return None
     from core.data import datasets
 
