@@ -97,9 +97,11 @@ if not sweeps:
     st.info("No sweep yet: start one above.")
     st.stop()
 by_id = {s.id: s for s in sweeps}
+# No status in the label: a keyed select box keeps showing the label it was first drawn with, so a sweep
+# that finished while the page was open read "running" here above "Finished" (the line below says it).
 chosen = st.selectbox("Show sweep", list(by_id), key=state.SWEEP_SELECT,
                       format_func=lambda i: f"Sweep {i} · {by_id[i].model_key} · dataset "
-                                            f"{by_id[i].dataset_id} · {by_id[i].status}")
+                                            f"{by_id[i].dataset_id}")
 
 
 polling = bool(call(sweep.still_moving, chosen))
@@ -133,7 +135,7 @@ def sweep_view() -> None:
             tab.plotly_chart(charts[name], key=state.SWEEP_CHART_PREFIX + name)
     final = final_section(info, any(t.best for t in trials))
     if polling and not (info.is_live or (final is not None and final.is_live)):
-        st.rerun(scope="app")  # all settled: redraw once (the picker names the status) and stop polling
+        st.rerun(scope="app")  # all settled: one full run without polling
 
 
 def final_section(info: sweep.SweepInfo, has_best: bool) -> RunInfo | None:

@@ -89,6 +89,9 @@ def test_leaderboard_charts_and_the_final_run(open_page: Callable[..., AppTest],
     runs.transition(final, S.FAILED, reason="The disk is full.", expect=[S.RUNNING])
     at.run()
     assert not sweep.still_moving(info.id) and not any("training" in i.value for i in at.info)
+    # the picker names no status: a keyed select box keeps its first label, which went stale ("running")
+    label = at.selectbox(key="sweep_select").format_func(info.id)
+    assert label == f"Sweep {info.id} · mlp · dataset {iris.id}"
     shown = [w.value.replace("\\", "") for w in at.warning]  # the reason is escaped as markdown
     assert shown == [f"Final run {final} ended without a test score (failed). The disk is full."]
 
